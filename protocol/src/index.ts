@@ -1,1 +1,11 @@
-export {};
+export {
+  PROTOCOL_VERSION,
+  MIN_PROTOCOL_VERSION,
+  MessageType,
+  messageTypeName,
+  PageEncoding,
+  PAGES_HEADER_BYTES,
+  RECORD_HEADER_BYTES,
+  STATE_CHUNK_HEADER_BYTES,
+  TARGET_PAGES_MESSAGE_BYTES,
+} from './constants.js';

@@ -1,0 +1,58 @@
+/** Parsing of the human units the CLI accepts: sizes (256MiB, 1GiB, 4096) and rates (100mbit, 12MB/s). */
+
+const SIZE_UNITS: Record<string, number> = {
+  '': 1, b: 1,
+  k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9, t: 1e12, tb: 1e12,
+  kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40,
+};
+
+const RATE_BIT_UNITS: Record<string, number> = {
+  bit: 1, kbit: 1e3, mbit: 1e6, gbit: 1e9, bps: 1, kbps: 1e3, mbps: 1e6, gbps: 1e9,
+};
+
+export class UnitError extends Error {
+  override readonly name = 'UnitError';
+}
+
+/** Parses `256MiB`, `1GiB`, `64m`, `4096` into a whole number of bytes. */
+export function parseSize(text: string, what = 'size'): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
+  const unit = match?.[2]?.toLowerCase() ?? '';
+  const factor = SIZE_UNITS[unit];
+  if (!match || factor === undefined) {
+    throw new UnitError(`invalid ${what} "${text}": use a number with an optional unit, e.g. 4096, 256MiB, 1GiB`);
+  }
+  const bytes = Math.round(Number(match[1]) * factor);
+  if (!Number.isSafeInteger(bytes)) throw new UnitError(`${what} "${text}" is too large`);
+  return bytes;
+}
+
+/**
+ * Parses a rate into bytes per second. Bit units (`100mbit`, `1gbit`) follow tc's spelling;
+ * byte units take an optional `/s` (`12MB/s`, `512KiB/s`, `1000000`).
+ */
+export function parseRate(text: string, what = 'rate'): number {
+  const trimmed = text.trim().toLowerCase();
+  const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)(\/s)?$/.exec(trimmed);
+  if (match) {
+    const value = Number(match[1]);
+    const unit = match[2] ?? '';
+    const bitFactor = RATE_BIT_UNITS[unit];
+    if (bitFactor !== undefined && !match[3]) return Math.round((value * bitFactor) / 8);
+    const byteFactor = SIZE_UNITS[unit];
+    if (byteFactor !== undefined) return Math.round(value * byteFactor);
+  }
+  throw new UnitError(`invalid ${what} "${text}": use e.g. 100mbit, 1gbit, 12MB/s, 512KiB/s`);
+}
+
+/** 1536 -> "1.5 KiB"; for tables and progress lines. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(value >= 100 ? 0 : 1)} ${units[unit]}`;
+}

@@ -1,0 +1,59 @@
+/**
+ * Wire constants. Every enum starts with Invalid = 0 so that a zeroed byte is never a valid value,
+ * and numbers are never reused: a retired value stays here, commented, until the next major version.
+ */
+
+/** The version this build speaks. A peer accepts `PROTOCOL_VERSION - 1 ..= PROTOCOL_VERSION`. */
+export const PROTOCOL_VERSION = 1;
+export const MIN_PROTOCOL_VERSION = 1;
+
+export const MessageType = {
+  Invalid: 0,
+  Hello: 1,
+  Welcome: 2,
+  PassBegin: 3,
+  PassEnd: 4,
+  Pages: 5,
+  Ack: 6,
+  Paused: 7,
+  State: 8,
+  StateChunk: 9,
+  StateEnd: 10,
+  Verify: 11,
+  VerifyResult: 12,
+  CommitReady: 13,
+  Go: 14,
+  Resumed: 15,
+  Abort: 16,
+  Error: 17,
+} as const;
+export type MessageType = (typeof MessageType)[keyof typeof MessageType];
+
+export const messageTypeName = (type: number): string =>
+  (Object.keys(MessageType) as Array<keyof typeof MessageType>).find((k) => MessageType[k] === type) ??
+  `unknown(${type})`;
+
+/** How one page travels inside a PAGES message. */
+export const PageEncoding = {
+  Invalid: 0,
+  /** The page is all zero bytes; no payload. */
+  Zero: 1,
+  /** The page bytes as they are. */
+  Raw: 2,
+  /** The page compressed with LZ4 (block format, u32 LE uncompressed size first). */
+  Lz4: 3,
+  /** LZ4 of (new page XOR the copy the target already holds). */
+  XorLz4: 4,
+  /** Payload is the u32 LE index of a page in the same image that holds identical bytes. */
+  Copy: 5,
+} as const;
+export type PageEncoding = (typeof PageEncoding)[keyof typeof PageEncoding];
+
+/** PAGES header: u8 type | u16 imageIndex | u32 pass | u32 count. Little endian throughout. */
+export const PAGES_HEADER_BYTES = 11;
+/** Record header: u32 pageIndex | u8 encoding | u32 length. */
+export const RECORD_HEADER_BYTES = 9;
+/** STATE_CHUNK header: u8 type; the rest of the message is blob bytes. */
+export const STATE_CHUNK_HEADER_BYTES = 1;
+/** Senders batch page records into messages of about this size. */
+export const TARGET_PAGES_MESSAGE_BYTES = 1 << 20;
