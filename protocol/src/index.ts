@@ -9,3 +9,41 @@ export {
   STATE_CHUNK_HEADER_BYTES,
   TARGET_PAGES_MESSAGE_BYTES,
 } from './constants.js';
+export { ErrorCode, FerryError, isErrorCode, malformed, toFerryError } from './errors.js';
+export {
+  DEFAULT_LIMITS,
+  MIN_PAGE_SIZE,
+  MAX_PAGE_SIZE,
+  checkImageGeometry,
+  checkName,
+  isValidName,
+  isValidPageSize,
+  type Limits,
+} from './limits.js';
+export { digestToHex, hexToDigest } from './fields.js';
+export type { Hello, Welcome, ImageInfo } from './handshake.js';
+export type { PassBegin, PassEnd, Ack, Paused } from './passes.js';
+export type { State, StateChunk, StateEnd } from './state.js';
+export type { Verify, VerifyResult } from './verify.js';
+export type { CommitReady, Go, Resumed, Abort, ErrorMessage } from './commit.js';
+export {
+  decodePageRecords,
+  decodePagesHeader,
+  encodePages,
+  encodePagesHeader,
+  maxCompressedPayload,
+  writePagesHeader,
+  writeRecordHeader,
+  type PageGeometry,
+  type PageRecord,
+  type PagesHeader,
+} from './pages.js';
+export {
+  decodeMessage,
+  encodeControl,
+  encodeStateChunk,
+  type ControlMessage,
+  type Message,
+  type PagesMessage,
+} from './codec.js';
+export { checkVersion } from './version.js';

@@ -1,0 +1,93 @@
+import { MessageType, messageTypeName, STATE_CHUNK_HEADER_BYTES } from './constants.js';
+import { malformed } from './errors.js';
+import type { Fields } from './fields.js';
+import { decodeAck, decodePassBegin, decodePassEnd, decodePaused, encodeAck, encodePassBegin, encodePassEnd, encodePaused } from './passes.js';
+import type { Ack, PassBegin, PassEnd, Paused } from './passes.js';
+import { decodeHello, decodeWelcome, encodeHello, encodeWelcome, type Hello, type Welcome } from './handshake.js';
+import { decodeState, decodeStateEnd, encodeState, encodeStateEnd, type State, type StateChunk, type StateEnd } from './state.js';
+import { decodeVerify, decodeVerifyResult, encodeVerify, encodeVerifyResult, type Verify, type VerifyResult } from './verify.js';
+import {
+  decodeAbort, decodeCommitReady, decodeError, decodeGo, decodeResumed, encodeAbort, encodeEmpty, encodeError,
+  type Abort, type CommitReady, type ErrorMessage, type Go, type Resumed,
+} from './commit.js';
+import { decodePagesHeader, type PagesHeader } from './pages.js';
+import { packBody, unpackBody } from './msgpack.js';
+
+/** A PAGES message as first decoded: header checked, records still raw (see decodePageRecords). */
+export interface PagesMessage extends PagesHeader {
+  readonly type: typeof MessageType.Pages;
+  readonly bytes: Uint8Array;
+}
+
+export type ControlMessage =
+  | Hello | Welcome | PassBegin | PassEnd | Ack | Paused | State | StateEnd
+  | Verify | VerifyResult | CommitReady | Go | Resumed | Abort | ErrorMessage;
+
+export type Message = ControlMessage | PagesMessage | StateChunk;
+
+type ControlType = ControlMessage['type'];
+type Encoders = { [T in ControlType]: (msg: Extract<ControlMessage, { type: T }>) => Fields };
+type Decoders = { [T in ControlType]: (body: unknown) => Extract<ControlMessage, { type: T }> };
+
+const encoders: Encoders = {
+  [MessageType.Hello]: encodeHello,
+  [MessageType.Welcome]: encodeWelcome,
+  [MessageType.PassBegin]: encodePassBegin,
+  [MessageType.PassEnd]: encodePassEnd,
+  [MessageType.Ack]: encodeAck,
+  [MessageType.Paused]: encodePaused,
+  [MessageType.State]: encodeState,
+  [MessageType.StateEnd]: encodeStateEnd,
+  [MessageType.Verify]: encodeVerify,
+  [MessageType.VerifyResult]: encodeVerifyResult,
+  [MessageType.CommitReady]: encodeEmpty,
+  [MessageType.Go]: encodeEmpty,
+  [MessageType.Resumed]: encodeEmpty,
+  [MessageType.Abort]: encodeAbort,
+  [MessageType.Error]: encodeError,
+};
+
+const decoders: Decoders = {
+  [MessageType.Hello]: decodeHello,
+  [MessageType.Welcome]: decodeWelcome,
+  [MessageType.PassBegin]: decodePassBegin,
+  [MessageType.PassEnd]: decodePassEnd,
+  [MessageType.Ack]: decodeAck,
+  [MessageType.Paused]: decodePaused,
+  [MessageType.State]: decodeState,
+  [MessageType.StateEnd]: decodeStateEnd,
+  [MessageType.Verify]: decodeVerify,
+  [MessageType.VerifyResult]: decodeVerifyResult,
+  [MessageType.CommitReady]: decodeCommitReady,
+  [MessageType.Go]: decodeGo,
+  [MessageType.Resumed]: decodeResumed,
+  [MessageType.Abort]: decodeAbort,
+  [MessageType.Error]: decodeError,
+};
+
+/** Encodes a control message: u8 type | msgpack body. */
+export function encodeControl<M extends ControlMessage>(msg: M): Buffer {
+  const encode = encoders[msg.type] as (m: M) => Fields;
+  return packBody(msg.type, encode(msg));
+}
+
+/** STATE_CHUNK: u8 type | blob bytes. */
+export function encodeStateChunk(data: Uint8Array): Buffer {
+  const message = Buffer.allocUnsafe(STATE_CHUNK_HEADER_BYTES + data.length);
+  message[0] = MessageType.StateChunk;
+  message.set(data, STATE_CHUNK_HEADER_BYTES);
+  return message;
+}
+
+/** Decodes any message; throws FerryError(FERRY_ERR_MALFORMED) on anything it cannot fully validate. */
+export function decodeMessage(message: Uint8Array): Message {
+  if (message.length === 0) throw malformed('empty message');
+  const type = message[0] as number;
+  if (type === MessageType.Pages) return { type: MessageType.Pages, ...decodePagesHeader(message), bytes: message };
+  if (type === MessageType.StateChunk) {
+    return { type: MessageType.StateChunk, data: message.subarray(STATE_CHUNK_HEADER_BYTES) };
+  }
+  const decode = (decoders as Record<number, ((body: unknown) => ControlMessage) | undefined>)[type];
+  if (decode === undefined) throw malformed(`unknown message type ${type}`);
+  return decode(unpackBody(message, messageTypeName(type)));
+}

@@ -1,0 +1,88 @@
+import { MessageType } from './constants.js';
+import { malformed } from './errors.js';
+import { asFields, bool, list, str, uint, type Fields } from './fields.js';
+import { checkName, DEFAULT_LIMITS, isValidPageSize } from './limits.js';
+
+export interface ImageInfo {
+  readonly name: string;
+  readonly size: number;
+  readonly pageSize: number;
+}
+
+/** Source -> target, first message. `resume` asks to continue a session the target still holds. */
+export interface Hello {
+  readonly type: typeof MessageType.Hello;
+  readonly version: number;
+  readonly migrationId: string;
+  readonly images: readonly ImageInfo[];
+  readonly resume: boolean;
+  /** Informational (policy, compression...), logged by the target; never drives behaviour there. */
+  readonly options: Readonly<Record<string, string | number | boolean>>;
+}
+
+/** Target -> source. `resumed` is true when the target kept the session and sends its page tables next. */
+export interface Welcome {
+  readonly type: typeof MessageType.Welcome;
+  readonly version: number;
+  readonly resumed: boolean;
+}
+
+const MAX_OPTIONS = 64;
+
+export function encodeHello(msg: Hello): Fields {
+  return {
+    version: msg.version,
+    migrationId: msg.migrationId,
+    images: msg.images.map((i) => ({ name: i.name, size: i.size, pageSize: i.pageSize })),
+    resume: msg.resume,
+    options: msg.options,
+  };
+}
+
+export function decodeHello(body: unknown): Hello {
+  const what = 'HELLO';
+  const f = asFields(body, what);
+  const images = list(f, 'images', what, DEFAULT_LIMITS.maxImages * 16).map((raw, index) => {
+    const image = asFields(raw, `${what} image ${index}`);
+    const pageSize = uint(image, 'pageSize', `${what} image ${index}`);
+    if (!isValidPageSize(pageSize)) throw malformed(`${what} image ${index}: page size ${pageSize} is not a power of two from 512 to 1 MiB`);
+    return {
+      name: checkName(image['name'], 'image name'),
+      size: uint(image, 'size', `${what} image ${index}`),
+      pageSize,
+    };
+  });
+  if (images.length === 0) throw malformed(`${what}: at least one image is required`);
+  if (new Set(images.map((i) => i.name)).size !== images.length) throw malformed(`${what}: image names must be unique`);
+  return {
+    type: MessageType.Hello,
+    version: uint(f, 'version', what, 0xffff),
+    migrationId: checkName(f['migrationId'], 'migration id'),
+    images,
+    resume: bool(f, 'resume', what),
+    options: decodeOptions(f['options']),
+  };
+}
+
+function decodeOptions(raw: unknown): Record<string, string | number | boolean> {
+  const f = asFields(raw ?? {}, 'HELLO options');
+  const entries = Object.entries(f);
+  if (entries.length > MAX_OPTIONS) throw malformed(`HELLO options: at most ${MAX_OPTIONS} entries`);
+  const options: Record<string, string | number | boolean> = {};
+  for (const [key, value] of entries) {
+    if (typeof value === 'number' || typeof value === 'boolean') options[key] = value;
+    else options[key] = str(f, key, 'HELLO options', 1024);
+  }
+  return options;
+}
+
+export const encodeWelcome = (msg: Welcome): Fields => ({ version: msg.version, resumed: msg.resumed });
+
+export function decodeWelcome(body: unknown): Welcome {
+  const f = asFields(body, 'WELCOME');
+  return {
+    type: MessageType.Welcome,
+    version: uint(f, 'version', 'WELCOME', 0xffff),
+    resumed: bool(f, 'resumed', 'WELCOME'),
+  };
+}
