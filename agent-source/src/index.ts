@@ -1,1 +1,32 @@
-export {};
+export { migrate, type MigrateContext } from './migration.js';
+export {
+  DEFAULT_DELTA_CACHE_BYTES,
+  DEFAULT_PAGE_SIZE,
+  DEFAULT_RECONNECT_TIMEOUT_MS,
+  DEFAULT_REPLY_TIMEOUT_MS,
+  DEFAULT_VERIFY_RETRIES,
+  VERIFY_BLOCK_PAGES,
+  type MigrateOptions,
+  type SourceImage,
+} from './options.js';
+export type { MigrationResult, MigrationSummary, ProgressEvent, EncodingTotals } from './events.js';
+export { commandHooks, runHookCommand, type CommandHookOptions, type SourceHooks, type StateBlob } from './hooks.js';
+export {
+  POLICIES,
+  SMART_WINDOW,
+  XEN_MAX_PASSES,
+  XEN_MAX_SENT_FACTOR,
+  XEN_MIN_DIRTY_PAGES,
+  downtimePolicy,
+  estimateDowntimeMs,
+  isPolicyName,
+  smartPolicy,
+  xenPolicy,
+  type PassRecord,
+  type PolicyContext,
+  type PolicyName,
+  type StopDecision,
+  type StopPolicy,
+} from './policies.js';
+export { INITIAL_PHASE, IllegalTransition, isPastPointOfNoReturn, step, type Phase, type PhaseEvent } from './phases.js';
+export { RateLimiter } from './rate-limiter.js';

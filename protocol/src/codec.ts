@@ -12,6 +12,7 @@ import {
 } from './commit.js';
 import { decodePagesHeader, type PagesHeader } from './pages.js';
 import { packBody, unpackBody } from './msgpack.js';
+import { decodePageTable, encodePageTable, type PageTable } from './table.js';
 
 /** A PAGES message as first decoded: header checked, records still raw (see decodePageRecords). */
 export interface PagesMessage extends PagesHeader {
@@ -21,7 +22,7 @@ export interface PagesMessage extends PagesHeader {
 
 export type ControlMessage =
   | Hello | Welcome | PassBegin | PassEnd | Ack | Paused | State | StateEnd
-  | Verify | VerifyResult | CommitReady | Go | Resumed | Abort | ErrorMessage;
+  | Verify | VerifyResult | CommitReady | Go | Resumed | Abort | ErrorMessage | PageTable;
 
 export type Message = ControlMessage | PagesMessage | StateChunk;
 
@@ -45,6 +46,7 @@ const encoders: Encoders = {
   [MessageType.Resumed]: encodeEmpty,
   [MessageType.Abort]: encodeAbort,
   [MessageType.Error]: encodeError,
+  [MessageType.PageTable]: encodePageTable,
 };
 
 const decoders: Decoders = {
@@ -63,6 +65,7 @@ const decoders: Decoders = {
   [MessageType.Resumed]: decodeResumed,
   [MessageType.Abort]: decodeAbort,
   [MessageType.Error]: decodeError,
+  [MessageType.PageTable]: decodePageTable,
 };
 
 /** Encodes a control message: u8 type | msgpack body. */

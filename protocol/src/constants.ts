@@ -26,6 +26,8 @@ export const MessageType = {
   Resumed: 15,
   Abort: 16,
   Error: 17,
+  /** Target -> source after WELCOME{resumed:true}: page hashes of what the target already holds. */
+  PageTable: 18,
 } as const;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 

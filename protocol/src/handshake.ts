@@ -20,7 +20,11 @@ export interface Hello {
   readonly options: Readonly<Record<string, string | number | boolean>>;
 }
 
-/** Target -> source. `resumed` is true when the target kept the session and sends its page tables next. */
+/**
+ * Target -> source. `resumed` is true when the target already holds pages for this migration (it kept the
+ * session across a cut, or starts from a --base copy of the image) and sends PAGE_TABLE messages next,
+ * covering every page of every image; the source then sends only what differs.
+ */
 export interface Welcome {
   readonly type: typeof MessageType.Welcome;
   readonly version: number;

@@ -47,3 +47,4 @@ export {
   type PagesMessage,
 } from './codec.js';
 export { checkVersion } from './version.js';
+export { PAGE_TABLE_CHUNK_PAGES, type PageTable } from './table.js';

@@ -1,0 +1,222 @@
+import { WebSocket, type RawData } from 'ws';
+import {
+  decodeMessage, encodeControl, ErrorCode, FerryError, messageTypeName, MessageType,
+  type ControlMessage, type Message,
+} from '@ferry/protocol';
+
+export interface ConnectOptions {
+  readonly url: string;
+  readonly token?: string | undefined;
+  readonly ca?: string | Buffer | undefined;
+  readonly clientCert?: string | Buffer | undefined;
+  readonly clientKey?: string | Buffer | undefined;
+  readonly timeoutMs: number;
+  readonly maxPayload: number;
+}
+
+/** Above this many queued bytes a sender waits for the socket to drain. */
+const HIGH_WATER_BYTES = 8 * 1024 * 1024;
+/** A link that dies without a reset (cable, NAT timeout) is noticed by pings that go unanswered. */
+const PING_INTERVAL_MS = 5000;
+const PONG_TIMEOUT_MS = 20_000;
+
+type Waiter = { readonly types: ReadonlySet<number>; resolve: (m: Message) => void; reject: (e: FerryError) => void };
+
+/**
+ * The source's end of the migration connection. Replies are awaited by type with `expect`; an ERROR from
+ * the target, a close or a timeout rejects the waiting call with a FerryError that says why. ACKs go to
+ * `onAck` and never need awaiting.
+ */
+export class TargetConnection {
+  readonly #ws: WebSocket;
+  readonly #inbox: Message[] = [];
+  #waiter: Waiter | undefined;
+  #failure: FerryError | undefined;
+  onAck: ((ack: Extract<Message, { type: typeof MessageType.Ack }>) => void) | undefined;
+
+  private constructor(ws: WebSocket) {
+    this.#ws = ws;
+    let lastPong = performance.now();
+    ws.on('pong', () => { lastPong = performance.now(); });
+    const keepalive = setInterval(() => {
+      if (performance.now() - lastPong > PONG_TIMEOUT_MS) {
+        this.#fail(new FerryError(ErrorCode.Disconnected, `the target has not answered for ${PONG_TIMEOUT_MS / 1000} s`));
+        ws.terminate();
+      } else if (ws.readyState === WebSocket.OPEN) ws.ping();
+    }, PING_INTERVAL_MS);
+    keepalive.unref();
+    ws.once('close', () => clearInterval(keepalive));
+    ws.on('message', (data: RawData, isBinary: boolean) => this.#receive(data, isBinary));
+    ws.on('close', (code: number, reason: Buffer) => {
+      const text = reason.toString('utf8');
+      this.#fail(new FerryError(
+        code === 1009 ? ErrorCode.Limit : ErrorCode.Disconnected,
+        `the connection to the target closed (code ${code}${text ? `: ${text}` : ''})`,
+      ));
+    });
+    ws.on('error', (error: Error) => this.#fail(new FerryError(ErrorCode.Disconnected, `connection error: ${error.message}`, { cause: error })));
+  }
+
+  static connect(options: ConnectOptions): Promise<TargetConnection> {
+    const url = new URL(options.url);
+    if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
+      return Promise.reject(new FerryError(ErrorCode.Internal, `target URL ${options.url} must start with ws:// or wss://`));
+    }
+    if (url.pathname === '/' || url.pathname === '') url.pathname = '/migrate';
+    const ws = new WebSocket(url, {
+      perMessageDeflate: false,
+      maxPayload: options.maxPayload,
+      handshakeTimeout: options.timeoutMs,
+      // RFC 6455 masking defends shared HTTP proxies against cache poisoning by browser scripts; a
+      // migration stream is not browser traffic. An all-zero mask lets ws skip XOR-ing every byte: measured
+      // 6x faster on loopback (1.6 vs 0.27 GB/s). Use wss:// where the path is untrusted.
+      generateMask: (mask: Buffer) => void mask.fill(0),
+      headers: options.token ? { authorization: `Bearer ${options.token}` } : {},
+      ...(options.ca !== undefined ? { ca: options.ca } : {}),
+      ...(options.clientCert !== undefined ? { cert: options.clientCert } : {}),
+      ...(options.clientKey !== undefined ? { key: options.clientKey } : {}),
+    });
+    return new Promise((resolve, reject) => {
+      const onError = (error: Error): void => reject(new FerryError(ErrorCode.Disconnected, `cannot connect to ${url.href}: ${error.message}`, { cause: error }));
+      ws.once('unexpected-response', (_req, res) => {
+        const status = res.statusCode ?? 0;
+        let body = '';
+        res.on('data', (chunk: Buffer) => { body += chunk.toString('utf8'); });
+        res.on('end', () => {
+          const code = status === 401 || status === 403 ? ErrorCode.Auth : ErrorCode.Disconnected;
+          reject(new FerryError(code, `the target at ${url.host} refused the connection: HTTP ${status}${body ? ` ${body.trim()}` : ''}`));
+          ws.terminate();
+        });
+      });
+      ws.once('error', onError);
+      ws.once('open', () => {
+        ws.off('error', onError);
+        resolve(new TargetConnection(ws));
+      });
+    });
+  }
+
+  get bufferedAmount(): number {
+    return this.#ws.bufferedAmount;
+  }
+
+  get isOpen(): boolean {
+    return this.#ws.readyState === WebSocket.OPEN && this.#failure === undefined;
+  }
+
+  sendControl(message: ControlMessage): Promise<void> {
+    return this.sendRaw([encodeControl(message)]);
+  }
+
+  /**
+   * Sends one message made of `parts` (sent as fragments, so a page batch travels without being copied
+   * behind its header). Resolves at once while little is queued; above the high-water mark it resolves
+   * when this message has reached the socket, which is how the scan workers feel the link's pace.
+   */
+  sendRaw(parts: readonly Uint8Array[]): Promise<void> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    return new Promise((resolve, reject) => {
+      const last = parts.length - 1;
+      parts.forEach((part, index) => {
+        const done = index === last ? (error?: Error) => (error ? reject(this.#failure ?? toDisconnected(error)) : resolve()) : undefined;
+        this.#ws.send(part, { binary: true, fin: index === last }, done);
+      });
+      if (this.#ws.bufferedAmount < HIGH_WATER_BYTES) resolve();
+    });
+  }
+
+  /** Waits for the next message of one of `types`; anything else that arrives first is a protocol error. */
+  expect<T extends Message['type']>(types: readonly T[], timeoutMs: number, what: string): Promise<Extract<Message, { type: T }>> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    const wanted = new Set<number>(types);
+    const queued = this.#inbox.shift();
+    if (queued) return Promise.resolve(this.#check(queued, wanted, what) as Extract<Message, { type: T }>);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiter = undefined;
+        reject(new FerryError(ErrorCode.Timeout, `the target did not answer ${what} within ${Math.round(timeoutMs / 1000)} s`));
+      }, timeoutMs);
+      this.#waiter = {
+        types: wanted,
+        resolve: (m) => { clearTimeout(timer); resolve(m as Extract<Message, { type: T }>); },
+        reject: (e) => { clearTimeout(timer); reject(e); },
+      };
+    });
+  }
+
+  /** Best effort: tells the target why we stop, then closes. Never throws. */
+  async abort(reason: string): Promise<void> {
+    if (this.#ws.readyState === WebSocket.OPEN) {
+      await new Promise<void>((resolve) => this.#ws.send(encodeControl({ type: MessageType.Abort, reason }), () => resolve()));
+    }
+    this.close();
+  }
+
+  close(): void {
+    if (this.#ws.readyState === WebSocket.OPEN || this.#ws.readyState === WebSocket.CONNECTING) this.#ws.close(1000);
+    setTimeout(() => this.#ws.terminate(), 2000).unref();
+  }
+
+  /** Cuts the connection at once (used by tests and by Ctrl-C). */
+  terminate(): void {
+    this.#ws.terminate();
+  }
+
+  #check(message: Message, wanted: ReadonlySet<number>, what: string): Message {
+    if (message.type === MessageType.Error) throw new FerryError(message.code, `target: ${message.message}`);
+    if (message.type === MessageType.Abort) throw new FerryError(ErrorCode.Aborted, `the target aborted the migration: ${message.reason}`);
+    if (!wanted.has(message.type)) {
+      throw new FerryError(ErrorCode.UnexpectedMessage, `expected ${what}, the target sent ${messageTypeName(message.type)}`);
+    }
+    return message;
+  }
+
+  #receive(data: RawData, isBinary: boolean): void {
+    let message: Message;
+    try {
+      if (!isBinary) throw new FerryError(ErrorCode.Malformed, 'the target sent a text frame');
+      message = decodeMessage(toUint8Array(data));
+    } catch (error) {
+      this.#fail(error instanceof FerryError ? error : new FerryError(ErrorCode.Malformed, String(error)));
+      this.#ws.terminate();
+      return;
+    }
+    if (message.type === MessageType.Ack) {
+      this.onAck?.(message);
+      return;
+    }
+    const waiter = this.#waiter;
+    if (waiter) {
+      this.#waiter = undefined;
+      try {
+        waiter.resolve(this.#check(message, waiter.types, [...waiter.types].map(messageTypeName).join(' or ')));
+      } catch (error) {
+        waiter.reject(error as FerryError);
+      }
+      return;
+    }
+    if (message.type === MessageType.Error || message.type === MessageType.Abort) {
+      // Nobody is waiting: remember it, so the next send or expect fails with the target's reason.
+      try { this.#check(message, new Set(), ''); } catch (error) { this.#fail(error as FerryError); }
+      return;
+    }
+    this.#inbox.push(message);
+  }
+
+  #fail(error: FerryError): void {
+    if (this.#failure) return;
+    this.#failure = error;
+    const waiter = this.#waiter;
+    this.#waiter = undefined;
+    waiter?.reject(error);
+  }
+}
+
+const toDisconnected = (error: Error): FerryError =>
+  new FerryError(ErrorCode.Disconnected, `sending to the target failed: ${error.message}`, { cause: error });
+
+function toUint8Array(data: RawData): Uint8Array {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return data;
+}

@@ -1,0 +1,43 @@
+import type { ErrorCode } from '@ferry/protocol';
+import type { PassRecord } from './policies.js';
+
+export interface EncodingTotals {
+  pagesSent: number;
+  zeroPages: number;
+  rawPages: number;
+  lz4Pages: number;
+  deltaPages: number;
+  copyPages: number;
+}
+
+export type MigrationResult = 'committed' | 'rolled-back' | 'unknown';
+
+/** The last line of `ferry migrate --json`, and what `migrate()` resolves to. */
+export interface MigrationSummary extends EncodingTotals {
+  readonly result: MigrationResult;
+  readonly migrationId: string;
+  readonly bytesSent: number;
+  readonly totalMs: number;
+  readonly pauseMs: number;
+  readonly passes: number;
+  readonly imageBytes: number;
+  readonly stopReason?: string;
+  readonly error?: { readonly code: ErrorCode; readonly message: string };
+  readonly history: readonly PassRecord[];
+}
+
+/** Progress as it happens; the CLI renders these as a bar on a TTY or as NDJSON with --json. */
+export type ProgressEvent =
+  | { readonly event: 'connected'; readonly url: string; readonly migrationId: string }
+  | { readonly event: 'pass-begin'; readonly pass: number; readonly final: boolean }
+  | { readonly event: 'progress'; readonly pass: number; readonly bytesSent: number; readonly pagesSent: number; readonly bytesApplied: number; readonly rate: number; readonly imageBytes: number }
+  | { readonly event: 'pass-end'; readonly pass: number; readonly dirtyPages: number; readonly bytesSent: number; readonly durationMs: number; readonly bandwidth: number; readonly stop: boolean; readonly final: boolean; readonly reason?: string }
+  | { readonly event: 'disconnected'; readonly pass: number; readonly reason: string }
+  | { readonly event: 'reconnected'; readonly pass: number; readonly attempts: number; readonly resumed: boolean; readonly heldPages: number }
+  | { readonly event: 'paused'; readonly pass: number; readonly reason: string }
+  | { readonly event: 'state'; readonly name: string; readonly bytes: number }
+  | { readonly event: 'verify'; readonly image: string; readonly ok: boolean; readonly mismatchedPages: number }
+  | { readonly event: 'commit-ready' }
+  | { readonly event: 'go' }
+  | { readonly event: 'resumed'; readonly pauseMs: number }
+  | { readonly event: 'rollback'; readonly code: ErrorCode; readonly reason: string };

@@ -1,0 +1,97 @@
+import { encodePagesHeader, MessageType } from '@ferry/protocol';
+import type { PageBatch, ScanPool } from '@ferry/pages';
+import type { TargetConnection } from './connection.js';
+import type { EncodingTotals } from './events.js';
+import type { RateLimiter } from './rate-limiter.js';
+
+/** A scan pool for each image, in HELLO order (the index is the wire imageIndex). */
+export interface ImagePools {
+  readonly pools: readonly ScanPool[];
+}
+
+export interface PassOutcome {
+  readonly pass: number;
+  readonly dirtyPages: number;
+  readonly bytesSent: number;
+  readonly durationMs: number;
+}
+
+export interface PassScope {
+  /** Only this image, only these ranges, every page in them (verify re-sends). */
+  readonly image: number;
+  readonly ranges: Array<[number, number]>;
+}
+
+/**
+ * Sends one pass: PASS_BEGIN, the dirty pages of every image as PAGES messages, PASS_END. The scan
+ * workers produce record batches; this side only frames them and respects the link: rate limit,
+ * socket backpressure, and in `auto` mode it turns compression on while the link is the bottleneck.
+ */
+export class PassSender {
+  #connection: TargetConnection;
+  readonly #pools: readonly ScanPool[];
+  readonly #limiter: RateLimiter | undefined;
+  readonly #autoCompress: boolean;
+  readonly totals: EncodingTotals = { pagesSent: 0, zeroPages: 0, rawPages: 0, lz4Pages: 0, deltaPages: 0, copyPages: 0 };
+  bytesSent = 0;
+  /** Set to stop a pass between batches (Ctrl-C, --on-timeout cancel); the pass then throws it. */
+  cancelled: Error | undefined;
+
+  constructor(connection: TargetConnection, pools: readonly ScanPool[], limiter: RateLimiter | undefined, autoCompress: boolean) {
+    this.#connection = connection;
+    this.#pools = pools;
+    this.#limiter = limiter;
+    this.#autoCompress = autoCompress;
+    if (autoCompress) for (const pool of pools) pool.setCompress(limiter !== undefined);
+  }
+
+  /** After a reconnect, passes continue on the new connection. */
+  useConnection(connection: TargetConnection): void {
+    this.#connection = connection;
+  }
+
+  async control(message: Parameters<TargetConnection['sendControl']>[0]): Promise<void> {
+    await this.#connection.sendControl(message);
+    this.bytesSent += 64; // control messages are tiny; an estimate keeps the hot path free of re-encoding
+  }
+
+  async sendPass(pass: number, scope?: PassScope): Promise<PassOutcome> {
+    const started = performance.now();
+    const bytesBefore = this.bytesSent;
+    let dirtyPages = 0;
+    await this.control({ type: MessageType.PassBegin, pass });
+    for (const [imageIndex, pool] of this.#pools.entries()) {
+      if (scope && scope.image !== imageIndex) continue;
+      const onBatch = (batch: PageBatch): Promise<void> => this.#sendBatch(imageIndex, pass, batch);
+      const stats = await pool.scan(pass, onBatch, scope ? { ranges: scope.ranges, force: true } : undefined);
+      dirtyPages += stats.dirtyPages;
+    }
+    const bytes = this.bytesSent - bytesBefore;
+    await this.control({ type: MessageType.PassEnd, pass, pages: dirtyPages, bytes });
+    return { pass, dirtyPages, bytesSent: bytes, durationMs: performance.now() - started };
+  }
+
+  async #sendBatch(imageIndex: number, pass: number, batch: PageBatch): Promise<void> {
+    if (this.cancelled) throw this.cancelled;
+    const header = encodePagesHeader({ imageIndex, pass, count: batch.count });
+    const size = header.length + batch.records.length;
+    if (this.#limiter) await this.#limiter.throttle(size);
+    await this.#connection.sendRaw([header, batch.records]);
+    this.bytesSent += size;
+    const t = this.totals;
+    t.pagesSent += batch.count;
+    t.zeroPages += batch.stats.zero;
+    t.rawPages += batch.stats.raw;
+    t.lz4Pages += batch.stats.lz4;
+    t.deltaPages += batch.stats.delta;
+    t.copyPages += batch.stats.copy;
+    if (this.#autoCompress && this.#limiter === undefined) this.#adaptCompression();
+  }
+
+  /** Compression pays only while the link, not the scanner, is the bottleneck: a full socket queue says so. */
+  #adaptCompression(): void {
+    const queued = this.#connection.bufferedAmount;
+    if (queued > 4 * 1024 * 1024) for (const pool of this.#pools) pool.setCompress(true);
+    else if (queued < 256 * 1024) for (const pool of this.#pools) pool.setCompress(false);
+  }
+}

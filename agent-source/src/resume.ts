@@ -1,0 +1,62 @@
+import { checkVersion, ErrorCode, FerryError, MessageType, PROTOCOL_VERSION, type Hello } from '@ferry/protocol';
+import { zeroPageHash, type PageHasher, type ScanPool } from '@ferry/pages';
+import { TargetConnection, type ConnectOptions } from './connection.js';
+
+export interface HandshakeResult {
+  readonly connection: TargetConnection;
+  /** True when the target already held pages and sent its tables (adopted into the pools). */
+  readonly resumed: boolean;
+  /** Pages the target holds with non-zero content, per its tables. */
+  readonly heldPages: number;
+}
+
+/**
+ * Connects, says HELLO and reads WELCOME. When the target answers `resumed` (it kept the session across a
+ * cut, or starts from a --base copy) it sends PAGE_TABLE messages for every image; the pools adopt them so
+ * that only pages that differ are sent. When it does not, the target holds nothing: the pools adopt an
+ * all-zero table, which makes the next pass send everything again.
+ */
+export async function handshake(
+  connect: ConnectOptions,
+  hello: Omit<Hello, 'type' | 'version'>,
+  pools: readonly ScanPool[],
+  hasher: PageHasher,
+  replyTimeoutMs: number,
+): Promise<HandshakeResult> {
+  const connection = await TargetConnection.connect(connect);
+  try {
+    await connection.sendControl({ type: MessageType.Hello, version: PROTOCOL_VERSION, ...hello });
+    const welcome = await connection.expect([MessageType.Welcome], replyTimeoutMs, 'HELLO');
+    checkVersion(welcome.version, 'target');
+    const tables = welcome.resumed ? await receiveTables(connection, pools, replyTimeoutMs) : undefined;
+    let heldPages = 0;
+    for (const [index, pool] of pools.entries()) {
+      const zero = zeroPageHash(hasher, pool.pageSize);
+      const table = tables?.[index] ?? new BigUint64Array(pool.pageCount).fill(zero);
+      if (hello.resume || tables) pool.adoptTargetHashes(table);
+      for (const hash of table) if (hash !== zero) heldPages += 1;
+    }
+    return { connection, resumed: welcome.resumed, heldPages };
+  } catch (error) {
+    connection.close();
+    throw error;
+  }
+}
+
+async function receiveTables(connection: TargetConnection, pools: readonly ScanPool[], replyTimeoutMs: number): Promise<BigUint64Array[]> {
+  const tables = pools.map((pool) => new BigUint64Array(pool.pageCount));
+  const filled = pools.map(() => 0);
+  for (const [image, pool] of pools.entries()) {
+    while ((filled[image] ?? 0) < pool.pageCount) {
+      const chunk = await connection.expect([MessageType.PageTable], replyTimeoutMs, 'the page tables (PAGE_TABLE)');
+      const entries = chunk.hashes.length / 8;
+      if (chunk.image !== image || chunk.firstPage !== filled[image] || chunk.firstPage + entries > pool.pageCount) {
+        throw new FerryError(ErrorCode.Malformed, `PAGE_TABLE for image ${chunk.image} pages ${chunk.firstPage}+${entries} is out of order or out of range`);
+      }
+      const aligned = new Uint8Array(chunk.hashes); // copy: the view may not be 8-byte aligned
+      tables[image]!.set(new BigUint64Array(aligned.buffer, 0, entries), chunk.firstPage);
+      filled[image] = chunk.firstPage + entries;
+    }
+  }
+  return tables;
+}

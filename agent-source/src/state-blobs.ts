@@ -1,0 +1,50 @@
+import { open } from 'node:fs/promises';
+import xxhash from 'xxhash-wasm';
+import { checkName, digestToHex, encodeStateChunk, ErrorCode, FerryError, MessageType } from '@ferry/protocol';
+import type { TargetConnection } from './connection.js';
+import type { StateBlob } from './hooks.js';
+
+const CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * Streams each blob as STATE, STATE_CHUNK*, STATE_END{xxh64}. The size is taken once from the open file;
+ * a blob that changes length while being sent is an error, never a silently short copy.
+ */
+export async function sendStateBlobs(
+  connection: TargetConnection,
+  blobs: readonly StateBlob[],
+  onSent: (name: string, bytes: number) => void,
+): Promise<number> {
+  const seen = new Set<string>();
+  const { create64 } = await xxhash();
+  let total = 0;
+  for (const blob of blobs) {
+    checkName(blob.name, 'state blob name');
+    if (seen.has(blob.name)) throw new FerryError(ErrorCode.Conflict, `state blob ${blob.name} is given twice`);
+    seen.add(blob.name);
+    const file = await open(blob.path, 'r').catch((error: Error) => {
+      throw new FerryError(ErrorCode.Io, `cannot read state blob ${blob.name} from ${blob.path}: ${error.message}`, { cause: error });
+    });
+    try {
+      const { size } = await file.stat();
+      await connection.sendControl({ type: MessageType.State, name: blob.name, size });
+      const hash = create64();
+      const buffer = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, Math.max(size, 1)));
+      let offset = 0;
+      while (offset < size) {
+        const { bytesRead } = await file.read(buffer, 0, Math.min(buffer.length, size - offset), offset);
+        if (bytesRead === 0) throw new FerryError(ErrorCode.Io, `state blob ${blob.path} shrank while it was being sent`);
+        const chunk = buffer.subarray(0, bytesRead);
+        hash.update(chunk);
+        await connection.sendRaw([encodeStateChunk(chunk)]);
+        offset += bytesRead;
+      }
+      await connection.sendControl({ type: MessageType.StateEnd, name: blob.name, xxh64: digestToHex(hash.digest()) });
+      total += size;
+      onSent(blob.name, size);
+    } finally {
+      await file.close();
+    }
+  }
+  return total;
+}

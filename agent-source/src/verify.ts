@@ -1,0 +1,51 @@
+import { digestToHex, ErrorCode, FerryError, MessageType } from '@ferry/protocol';
+import { blockDigests, tableDigest, type PageHasher, type ScanPool } from '@ferry/pages';
+import type { TargetConnection } from './connection.js';
+import type { PassScope } from './pass-sender.js';
+import { VERIFY_BLOCK_PAGES } from './options.js';
+
+export interface VerifyDeps {
+  readonly connection: TargetConnection;
+  readonly hasher: PageHasher;
+  readonly pools: readonly ScanPool[];
+  readonly imageNames: readonly string[];
+  readonly replyTimeoutMs: number;
+  readonly retries: number;
+  /** Re-sends the given ranges of one image in a new pass (RAW), before the image is verified again. */
+  readonly resend: (scope: PassScope) => Promise<void>;
+  readonly onResult: (image: string, ok: boolean, mismatchedPages: number) => void;
+}
+
+/**
+ * End-to-end check: the source's table of what it sent against the target's table of what it wrote,
+ * image by image. Mismatching blocks are re-sent whole, up to `retries` times; after that the migration
+ * fails (and so rolls back) rather than commit an image that is not the source's.
+ */
+export async function verifyImages(deps: VerifyDeps): Promise<void> {
+  for (const [image, pool] of deps.pools.entries()) {
+    const name = deps.imageNames[image] ?? String(image);
+    for (let attempt = 0; ; attempt++) {
+      const table = pool.sentHashes;
+      const blocks = blockDigests(deps.hasher, table, VERIFY_BLOCK_PAGES);
+      await deps.connection.sendControl({
+        type: MessageType.Verify,
+        image,
+        pageCount: table.length,
+        digest: digestToHex(tableDigest(deps.hasher, table)),
+        blockPages: VERIFY_BLOCK_PAGES,
+        blockDigests: new Uint8Array(blocks.buffer, blocks.byteOffset, blocks.byteLength),
+      });
+      const result = await deps.connection.expect([MessageType.VerifyResult], deps.replyTimeoutMs, `VERIFY of image ${name}`);
+      if (result.image !== image) {
+        throw new FerryError(ErrorCode.UnexpectedMessage, `the target answered VERIFY of image ${image} with a result for image ${result.image}`);
+      }
+      const mismatchedPages = result.mismatches.reduce((sum, [start, end]) => sum + end - start, 0);
+      deps.onResult(name, result.ok, mismatchedPages);
+      if (result.ok) break;
+      if (attempt >= deps.retries) {
+        throw new FerryError(ErrorCode.Verify, `image ${name} still differs on the target after ${deps.retries} re-sends (${mismatchedPages} pages in ${result.mismatches.length} ranges)`);
+      }
+      await deps.resend({ image, ranges: result.mismatches.map(([start, end]) => [start, end]) });
+    }
+  }
+}

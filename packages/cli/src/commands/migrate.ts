@@ -1,0 +1,76 @@
+import { parseArgs } from 'node:util';
+import { migrate, type MigrationSummary } from '@ferry/agent-source';
+import { createLogger } from '../logging.js';
+import { MIGRATE_ARG_SPEC, migrateOptionsFrom } from '../migrate-options.js';
+import { humanSink, jsonSink } from '../progress.js';
+import { buildSourceHooks } from '../source-hooks.js';
+import { EXIT } from '../usage.js';
+
+const HELP = `ferry migrate --to ws[s]://HOST:PORT --image NAME=PATH [options]
+
+Migrates the image files (and state blobs) to a ferry target while the workload keeps running,
+pausing it only for the final pass. Nothing is lost on failure: before the commit point the workload
+is resumed on the source and ferry exits 3.
+
+  --image NAME=PATH      an image to move (repeatable); QEMU: the memory-backend-file, e.g. ram=/dev/shm/vm.ram
+  --state NAME=PATH      a file sent after the pause (repeatable)
+  --state-cmd CMD        run after the pause; every file it writes into $FERRY_STATE_DIR is sent as state
+  --pause-cmd CMD        stops the workload (e.g. kill -STOP $PID)
+  --resume-cmd CMD       resumes it on the source after a failure (e.g. kill -CONT $PID)
+  --qmp SOCKET           a QEMU guest: pause = stop, device state with x-ignore-shared, rollback = cont
+  --keep-source          with --qmp: leave the source QEMU paused after the commit instead of quitting it
+  --policy P             smart (default), xen or downtime
+  --max-downtime MS      the pause target for --policy downtime
+  --delta-cache BYTES    XOR-delta cache of sent pages (default 256MiB); --no-delta turns deltas off
+  --compress MODE        auto (default: LZ4 while the link is the bottleneck), always, never
+  --rate-limit RATE      cap the sending rate, e.g. 100mbit or 12MB/s
+  --token-file F         bearer token for the target; --ca F verifies a wss:// target
+  --tls-client-cert F --tls-client-key F   client certificate for mutual TLS
+  --reconnect-timeout S  after a cut during pre-copy, reconnect and resume for up to S seconds (default 30)
+  --timeout SECONDS      limit on pre-copy; --on-timeout cancel (default: roll back) or force (pause anyway)
+  --id ID                migration id (default: generated); --workers N scan threads (default cores-1)
+  --json                 NDJSON progress on stdout; the last line is the summary
+  --log-level L, --log-file F
+`;
+
+export async function migrateCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      ...MIGRATE_ARG_SPEC,
+      json: { type: 'boolean' },
+      'log-level': { type: 'string' },
+      'log-file': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const options = migrateOptionsFrom(values);
+  const logger = createLogger(values['log-level'], values['log-file'], 'ferry-migrate');
+  const sink = values.json ? jsonSink() : humanSink(process.stderr.isTTY === true);
+  const { hooks, close } = await buildSourceHooks(values);
+  const controller = new AbortController();
+  const onSignal = (): void => controller.abort();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let summary: MigrationSummary;
+  try {
+    summary = await migrate(options, { logger, hooks, onEvent: (e) => sink.event(e), signal: controller.signal });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await close().catch(() => {});
+  }
+  sink.summary(summary);
+  if (summary.error && !values.json) process.stderr.write(`ferry migrate: ${summary.error.message}\n`);
+  switch (summary.result) {
+    case 'committed': return EXIT.committed;
+    case 'rolled-back': return EXIT.rolledBack;
+    case 'unknown': return EXIT.unknown;
+  }
+}

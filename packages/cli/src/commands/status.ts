@@ -1,0 +1,41 @@
+import { parseArgs } from 'node:util';
+import { UsageError } from '../usage.js';
+
+/** `ferry status URL`: GET URL/status from either agent and print it. */
+export async function statusCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv, strict: true, allowPositionals: true,
+    options: { json: { type: 'boolean' }, 'token-file': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) {
+    process.stdout.write('ferry status URL [--json]   (URL of a ferry target or source, http(s):// or ws(s)://)\n');
+    return 0;
+  }
+  const [raw] = positionals;
+  if (!raw || positionals.length > 1) throw new UsageError('give exactly one URL, e.g. ferry status http://127.0.0.1:7070');
+  const url = new URL(raw.replace(/^ws/, 'http'));
+  url.pathname = '/status';
+  const headers: Record<string, string> = {};
+  if (values['token-file']) {
+    const { readToken } = await import('../migrate-options.js');
+    headers['authorization'] = `Bearer ${readToken(values['token-file'])}`;
+  }
+  let response: Response;
+  try {
+    response = await fetch(url, { headers, signal: AbortSignal.timeout(10_000) });
+  } catch (error) {
+    process.stderr.write(`ferry status: cannot reach ${url.href}: ${error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error)}\n`);
+    return 1;
+  }
+  const body = await response.text();
+  if (!response.ok) {
+    process.stderr.write(`ferry status: ${url.href} answered HTTP ${response.status}: ${body.trim()}\n`);
+    return 1;
+  }
+  if (values.json) {
+    process.stdout.write(`${body.trim()}\n`);
+    return 0;
+  }
+  process.stdout.write(`${JSON.stringify(JSON.parse(body), null, 2)}\n`);
+  return 0;
+}

@@ -1,0 +1,155 @@
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { isValidName } from '@ferry/protocol';
+import {
+  DEFAULT_DELTA_CACHE_BYTES, DEFAULT_PAGE_SIZE, DEFAULT_RECONNECT_TIMEOUT_MS, DEFAULT_REPLY_TIMEOUT_MS, DEFAULT_VERIFY_RETRIES, isPolicyName,
+  type MigrateOptions, type StateBlob,
+} from '@ferry/agent-source';
+import { parseRate, parseSize, UnitError } from './units.js';
+import { UsageError } from './usage.js';
+
+/** The migrate options as parsed from argv, or as posted as JSON to `ferry source`. */
+export interface MigrateArgs {
+  to?: string | undefined;
+  image?: string[] | undefined;
+  state?: string[] | undefined;
+  'state-cmd'?: string | undefined;
+  'pause-cmd'?: string | undefined;
+  'resume-cmd'?: string | undefined;
+  qmp?: string | undefined;
+  'keep-source'?: boolean | undefined;
+  policy?: string | undefined;
+  'max-downtime'?: string | undefined;
+  'delta-cache'?: string | undefined;
+  'no-delta'?: boolean | undefined;
+  compress?: string | undefined;
+  'rate-limit'?: string | undefined;
+  'token-file'?: string | undefined;
+  ca?: string | undefined;
+  'tls-client-cert'?: string | undefined;
+  'tls-client-key'?: string | undefined;
+  id?: string | undefined;
+  timeout?: string | undefined;
+  'on-timeout'?: string | undefined;
+  workers?: string | undefined;
+  'page-size'?: string | undefined;
+  'reply-timeout'?: string | undefined;
+  'reconnect-timeout'?: string | undefined;
+}
+
+export const MIGRATE_ARG_SPEC = {
+  to: { type: 'string' },
+  image: { type: 'string', multiple: true },
+  state: { type: 'string', multiple: true },
+  'state-cmd': { type: 'string' },
+  'pause-cmd': { type: 'string' },
+  'resume-cmd': { type: 'string' },
+  qmp: { type: 'string' },
+  'keep-source': { type: 'boolean' },
+  policy: { type: 'string' },
+  'max-downtime': { type: 'string' },
+  'delta-cache': { type: 'string' },
+  'no-delta': { type: 'boolean' },
+  compress: { type: 'string' },
+  'rate-limit': { type: 'string' },
+  'token-file': { type: 'string' },
+  ca: { type: 'string' },
+  'tls-client-cert': { type: 'string' },
+  'tls-client-key': { type: 'string' },
+  id: { type: 'string' },
+  timeout: { type: 'string' },
+  'on-timeout': { type: 'string' },
+  workers: { type: 'string' },
+  'page-size': { type: 'string' },
+  'reply-timeout': { type: 'string' },
+  'reconnect-timeout': { type: 'string' },
+} as const;
+
+export function migrateOptionsFrom(args: MigrateArgs): MigrateOptions {
+  if (!args.to) throw new UsageError('--to ws://HOST:PORT is required');
+  if (!/^wss?:\/\//.test(args.to)) throw new UsageError(`--to ${args.to} must start with ws:// or wss://`);
+  if (!args.image?.length) throw new UsageError('at least one --image NAME=PATH is required');
+  const policy = args.policy ?? 'smart';
+  if (!isPolicyName(policy)) throw new UsageError(`--policy ${policy} is not one of smart, xen, downtime`);
+  const compress = args.compress ?? 'auto';
+  if (compress !== 'auto' && compress !== 'always' && compress !== 'never') throw new UsageError(`--compress ${compress} is not one of auto, always, never`);
+  const onTimeout = args['on-timeout'] ?? 'cancel';
+  if (onTimeout !== 'cancel' && onTimeout !== 'force') throw new UsageError(`--on-timeout ${onTimeout} is not one of cancel, force`);
+  const maxDowntimeMs = args['max-downtime'] !== undefined ? positiveNumber(args['max-downtime'], '--max-downtime') : undefined;
+  if (policy === 'downtime' && maxDowntimeMs === undefined) throw new UsageError('--policy downtime needs --max-downtime MS');
+  const id = args.id ?? `m-${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`;
+  if (!isValidName(id)) throw new UsageError(`--id ${id} is not allowed: use 1-64 of A-Z a-z 0-9 . _ -`);
+  return {
+    url: args.to,
+    migrationId: id,
+    images: pairs(args.image, '--image').map(([name, path]) => ({ name, path })),
+    pageSize: args['page-size'] !== undefined ? units(() => parseSize(args['page-size']!, '--page-size')) : DEFAULT_PAGE_SIZE,
+    stateFiles: pairs(args.state ?? [], '--state').map(([name, path]): StateBlob => ({ name, path })),
+    policy,
+    maxDowntimeMs,
+    delta: !args['no-delta'],
+    deltaCacheBytes: args['delta-cache'] !== undefined ? units(() => parseSize(args['delta-cache']!, '--delta-cache')) : DEFAULT_DELTA_CACHE_BYTES,
+    compress,
+    rateLimitBytesPerSec: args['rate-limit'] !== undefined ? units(() => parseRate(args['rate-limit']!, '--rate-limit')) : undefined,
+    workers: args.workers !== undefined ? positiveNumber(args.workers, '--workers') : Math.max(1, availableParallelism() - 1),
+    timeoutMs: args.timeout !== undefined ? positiveNumber(args.timeout, '--timeout') * 1000 : undefined,
+    onTimeout,
+    replyTimeoutMs: args['reply-timeout'] !== undefined ? positiveNumber(args['reply-timeout'], '--reply-timeout') * 1000 : DEFAULT_REPLY_TIMEOUT_MS,
+    verifyRetries: DEFAULT_VERIFY_RETRIES,
+    reconnectTimeoutMs: args['reconnect-timeout'] !== undefined ? nonNegativeNumber(args['reconnect-timeout'], '--reconnect-timeout') * 1000 : DEFAULT_RECONNECT_TIMEOUT_MS,
+    token: args['token-file'] !== undefined ? readToken(args['token-file']) : undefined,
+    ca: args.ca !== undefined ? readFileOrUsage(args.ca, '--ca') : undefined,
+    clientCert: args['tls-client-cert'] !== undefined ? readFileOrUsage(args['tls-client-cert'], '--tls-client-cert') : undefined,
+    clientKey: args['tls-client-key'] !== undefined ? readFileOrUsage(args['tls-client-key'], '--tls-client-key') : undefined,
+  };
+}
+
+function pairs(values: readonly string[], flag: string): Array<[string, string]> {
+  const seen = new Set<string>();
+  return values.map((value) => {
+    const at = value.indexOf('=');
+    const name = value.slice(0, at);
+    const path = value.slice(at + 1);
+    if (at <= 0 || !path) throw new UsageError(`${flag} ${value} must be NAME=PATH`);
+    if (!isValidName(name)) throw new UsageError(`${flag} name "${name}" is not allowed: use 1-64 of A-Z a-z 0-9 . _ -`);
+    if (seen.has(name)) throw new UsageError(`${flag} name "${name}" is given twice`);
+    seen.add(name);
+    return [name, path];
+  });
+}
+
+function positiveNumber(text: string, flag: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) throw new UsageError(`${flag} ${text} must be a positive number`);
+  return value;
+}
+
+function nonNegativeNumber(text: string, flag: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0) throw new UsageError(`${flag} ${text} must be a number >= 0`);
+  return value;
+}
+
+function units<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (error instanceof UnitError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+export function readToken(path: string): string {
+  const token = readFileOrUsage(path, '--token-file').toString('utf8').trim();
+  if (!token) throw new UsageError(`--token-file ${path} is empty`);
+  return token;
+}
+
+function readFileOrUsage(path: string, flag: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new UsageError(`${flag} ${path}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}

@@ -1,0 +1,75 @@
+import type { MigrationSummary, ProgressEvent } from '@ferry/agent-source';
+import { formatBytes } from './units.js';
+
+export interface ProgressSink {
+  event(event: ProgressEvent): void;
+  summary(summary: MigrationSummary): void;
+}
+
+/** --json: one JSON object per line on stdout; the summary is the last line. */
+export function jsonSink(out: NodeJS.WritableStream = process.stdout): ProgressSink {
+  return {
+    event: (event) => void out.write(`${JSON.stringify(event)}\n`),
+    summary: (summary) => {
+      const { history: _history, ...rest } = summary;
+      out.write(`${JSON.stringify(rest)}\n`);
+    },
+  };
+}
+
+/** A live status line on a TTY (stderr), pass lines otherwise, and a readable summary on stdout. */
+export function humanSink(tty: boolean, err: NodeJS.WriteStream = process.stderr, out: NodeJS.WritableStream = process.stdout): ProgressSink {
+  let live = false;
+  const line = (text: string): void => {
+    if (tty) err.write(`\r\x1b[2K${text}`);
+    live = tty;
+  };
+  const say = (text: string): void => {
+    if (live) err.write('\r\x1b[2K');
+    live = false;
+    err.write(`${text}\n`);
+  };
+  return {
+    event(event) {
+      switch (event.event) {
+        case 'connected': say(`connected to ${event.url} (migration ${event.migrationId})`); break;
+        case 'progress': if (tty) line(bar(event)); break;
+        case 'pass-end': say(`${event.final ? 'final pass' : 'pass'} ${event.pass}: ${event.dirtyPages} dirty pages, ${formatBytes(event.bytesSent)} in ${Math.round(event.durationMs)} ms${event.stop && !event.final ? ` -> stop (${event.reason})` : ''}`); break;
+        case 'paused': say(`workload paused; final pass ${event.pass}`); break;
+        case 'state': say(`state ${event.name}: ${formatBytes(event.bytes)}`); break;
+        case 'verify': say(`verify ${event.image}: ${event.ok ? 'ok' : `${event.mismatchedPages} pages differ, re-sending`}`); break;
+        case 'resumed': say(`resumed on the target after a ${Math.round(event.pauseMs)} ms pause`); break;
+        case 'rollback': say(`rolling back: ${event.reason}`); break;
+        case 'pass-begin': case 'commit-ready': case 'go': break;
+      }
+    },
+    summary(summary) {
+      if (live) err.write('\r\x1b[2K');
+      out.write(formatSummary(summary));
+    },
+  };
+}
+
+function bar(event: Extract<ProgressEvent, { event: 'progress' }>): string {
+  const width = 30;
+  const fraction = event.imageBytes > 0 ? Math.min(1, event.bytesSent / event.imageBytes) : 0;
+  const filled = Math.round(fraction * width);
+  return `pass ${event.pass} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${formatBytes(event.bytesSent)} sent, ${event.pagesSent} pages`;
+}
+
+export function formatSummary(s: MigrationSummary): string {
+  const rows: Array<[string, string]> = [
+    ['result', s.result],
+    ['migration', s.migrationId],
+    ['image size', formatBytes(s.imageBytes)],
+    ['data sent', formatBytes(s.bytesSent)],
+    ['total time', `${s.totalMs} ms`],
+    ['pause time', `${s.pauseMs} ms`],
+    ['passes', String(s.passes)],
+    ['pages sent', `${s.pagesSent} (raw ${s.rawPages}, lz4 ${s.lz4Pages}, delta ${s.deltaPages}, zero ${s.zeroPages}, copy ${s.copyPages})`],
+  ];
+  if (s.stopReason) rows.push(['stopped by', s.stopReason]);
+  if (s.error) rows.push(['error', `${s.error.code}: ${s.error.message}`]);
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return `${rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n')}\n`;
+}
