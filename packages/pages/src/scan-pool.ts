@@ -1,0 +1,218 @@
+import { Worker } from 'node:worker_threads';
+import { PAGES_HEADER_BYTES, TARGET_PAGES_MESSAGE_BYTES } from '@ferry/protocol';
+import { createPageHasher, zeroPageHash } from './hash.js';
+import { ImageFile } from './image-file.js';
+import type { BatchStats } from './page-encoder.js';
+import { BATCH_CREDITS, Control, CONTROL_SLOTS, type FromWorker, type ScanWorkerData, type ToWorker } from './scan-protocol.js';
+
+export interface ScanPoolOptions {
+  readonly imagePath: string;
+  readonly pageSize: number;
+  /** Worker threads; each owns a contiguous slice of the image. */
+  readonly workers: number;
+  readonly deltaCacheBytes: number;
+  readonly delta: boolean;
+  readonly compress: 'auto' | 'always' | 'never';
+}
+
+/** Encoded records for one PAGES message (the caller adds the header). */
+export interface PageBatch {
+  readonly records: Uint8Array;
+  readonly count: number;
+  readonly stats: BatchStats;
+}
+
+export interface PassStats {
+  readonly pass: number;
+  readonly pagesScanned: number;
+  readonly dirtyPages: number;
+  /** Wall time of the scan, including waits for the link. */
+  readonly scanMs: number;
+  readonly recordBytes: number;
+}
+
+export interface ScanScope {
+  /** Only these page ranges [start, end). */
+  readonly ranges?: ReadonlyArray<readonly [number, number]>;
+  /** Send every page in scope, dirty or not (verify re-sends). */
+  readonly force?: boolean;
+}
+
+interface ScanWorker {
+  readonly worker: Worker;
+  readonly first: number;
+  readonly end: number;
+  readonly control: Int32Array;
+  /** Messages for the running operation; undefined when idle. */
+  onMessage: ((message: FromWorker) => void) | undefined;
+}
+
+/**
+ * The scanning side of the source: worker threads that read, hash and encode, and the table of what
+ * the target holds (`sentHashes`, shared with the workers). One scan at a time; batches reach `onBatch`
+ * strictly in order per worker, which is what makes COPY records sound (see page-encoder).
+ */
+export class ScanPool {
+  readonly pageSize: number;
+  readonly pageCount: number;
+  /** Per page, the hash of what the target holds: the zero-page hash until something is sent. */
+  readonly sentHashes: BigUint64Array;
+  readonly #workers: ScanWorker[];
+  #busy = false;
+  #broken: Error | undefined;
+
+  private constructor(pageSize: number, pageCount: number, sentHashes: BigUint64Array, workers: ScanWorker[]) {
+    this.pageSize = pageSize;
+    this.pageCount = pageCount;
+    this.sentHashes = sentHashes;
+    this.#workers = workers;
+  }
+
+  static async start(options: ScanPoolOptions): Promise<ScanPool> {
+    const file = ImageFile.openRead(options.imagePath, options.pageSize);
+    const pageCount = file.pageCount;
+    file.close();
+    const zeroHash = zeroPageHash(await createPageHasher(), options.pageSize);
+    const sentHashes = new BigUint64Array(new SharedArrayBuffer(pageCount * 8)).fill(zeroHash);
+    const count = Math.max(1, Math.min(options.workers, pageCount));
+    const slice = Math.ceil(pageCount / count);
+    const workers: ScanWorker[] = [];
+    try {
+      for (let n = 0; n < count; n++) {
+        const first = n * slice;
+        const end = Math.min(pageCount, first + slice);
+        const control = new Int32Array(new SharedArrayBuffer(CONTROL_SLOTS * 4));
+        control[Control.Compress] = options.compress === 'always' ? 1 : 0;
+        const data: ScanWorkerData = {
+          imagePath: options.imagePath, pageSize: options.pageSize, first, end,
+          sentHashes: sentHashes.buffer as SharedArrayBuffer, control: control.buffer as SharedArrayBuffer,
+          delta: options.delta, deltaCacheBytes: Math.floor(options.deltaCacheBytes / count),
+          batchBytes: TARGET_PAGES_MESSAGE_BYTES - PAGES_HEADER_BYTES,
+        };
+        const worker = new Worker(new URL('./scan-worker.js', import.meta.url), { workerData: data });
+        const scanWorker: ScanWorker = { worker, first, end, control, onMessage: undefined };
+        workers.push(scanWorker);
+        worker.on('message', (message: FromWorker) => scanWorker.onMessage?.(message));
+        await new Promise<void>((resolve, reject) => {
+          worker.once('error', reject);
+          scanWorker.onMessage = (message) => (message.type === 'ready' ? resolve() : reject(new Error(`scan worker: ${JSON.stringify(message)}`)));
+        });
+        scanWorker.onMessage = undefined;
+      }
+    } catch (error) {
+      await Promise.allSettled(workers.map((w) => w.worker.terminate()));
+      throw new Error(`could not start the scan workers for ${options.imagePath}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+    const pool = new ScanPool(options.pageSize, pageCount, sentHashes, workers);
+    for (const w of workers) {
+      w.worker.on('error', (error) => { pool.#broken = error; w.onMessage?.({ type: 'failed', message: error.message }); });
+    }
+    return pool;
+  }
+
+  /** Auto compression: the sender turns LZ4 on while the link is the bottleneck. */
+  setCompress(on: boolean): void {
+    for (const w of this.#workers) Atomics.store(w.control, Control.Compress, on ? 1 : 0);
+  }
+
+  /**
+   * Scans the image (or `scope.ranges`) once and hands every batch of dirty-page records to `onBatch`,
+   * one at a time. If `onBatch` throws, the workers stop, the scan rejects with that error, and the pool
+   * stays usable (what the target holds is then unknown: adopt its table before the next scan).
+   */
+  async scan(pass: number, onBatch: (batch: PageBatch) => Promise<void>, scope?: ScanScope): Promise<PassStats> {
+    if (this.#broken) throw this.#broken;
+    if (this.#busy) throw new Error('a scan is already running on this image');
+    this.#busy = true;
+    const started = performance.now();
+    let failure: unknown;
+    let sending: Promise<void> = Promise.resolve();
+    let pagesScanned = 0;
+    let dirtyPages = 0;
+    let recordBytes = 0;
+    const cancelAll = (): void => {
+      for (const w of this.#workers) {
+        Atomics.store(w.control, Control.Cancel, 1);
+        Atomics.notify(w.control, Control.Credits);
+      }
+    };
+    try {
+      await Promise.all(this.#workers.map((w) => new Promise<void>((resolve, reject) => {
+        Atomics.store(w.control, Control.Credits, BATCH_CREDITS);
+        Atomics.store(w.control, Control.Cancel, 0);
+        w.onMessage = (message) => {
+          switch (message.type) {
+            case 'batch':
+              sending = sending
+                .then(() => (failure === undefined ? onBatch(message) : undefined))
+                .catch((error: unknown) => {
+                  failure ??= error;
+                  cancelAll();
+                })
+                .finally(() => {
+                  recordBytes += message.stats.payloadBytes;
+                  Atomics.add(w.control, Control.Credits, 1);
+                  Atomics.notify(w.control, Control.Credits);
+                });
+              return;
+            case 'done':
+              pagesScanned += message.stats.pagesScanned;
+              dirtyPages += message.stats.dirtyPages;
+              resolve();
+              return;
+            case 'failed':
+              failure ??= new Error(`scan worker failed: ${message.message}`);
+              cancelAll();
+              resolve();
+              return;
+            default:
+              reject(new Error(`scan worker sent ${message.type} during a scan`));
+          }
+        };
+        const ranges = clip(scope?.ranges ?? [[w.first, w.end]], w.first, w.end);
+        this.#post(w, { type: 'scan', pass, ranges, force: scope?.force === true });
+      })));
+      await sending;
+    } finally {
+      for (const w of this.#workers) w.onMessage = undefined;
+      this.#busy = false;
+    }
+    if (failure !== undefined) throw failure;
+    return { pass, pagesScanned, dirtyPages, scanMs: performance.now() - started, recordBytes };
+  }
+
+  /**
+   * Takes the target's own table of what it holds (after a reconnect, or a --base image): the next scan
+   * sends exactly the pages that differ, and delta-cache entries the target does not hold are dropped.
+   */
+  async adoptTargetHashes(table: BigUint64Array): Promise<void> {
+    if (table.length !== this.pageCount) throw new RangeError(`page table has ${table.length} entries, the image has ${this.pageCount} pages`);
+    if (this.#busy) throw new Error('cannot adopt a page table during a scan');
+    this.sentHashes.set(table);
+    await Promise.all(this.#workers.map((w) => new Promise<void>((resolve) => {
+      w.onMessage = (message) => {
+        if (message.type === 'adopted' || message.type === 'failed') resolve();
+      };
+      this.#post(w, { type: 'adopt' });
+    })));
+    for (const w of this.#workers) w.onMessage = undefined;
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.#workers.map((w) => w.worker.terminate()));
+  }
+
+  #post(w: ScanWorker, message: ToWorker): void {
+    w.worker.postMessage(message);
+  }
+}
+
+function clip(ranges: ReadonlyArray<readonly [number, number]>, first: number, end: number): Array<[number, number]> {
+  const clipped: Array<[number, number]> = [];
+  for (const [start, stop] of ranges) {
+    const a = Math.max(start, first);
+    const b = Math.min(stop, end);
+    if (a < b) clipped.push([a, b]);
+  }
+  return clipped;
+}

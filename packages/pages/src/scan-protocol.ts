@@ -1,0 +1,44 @@
+import type { BatchStats } from './page-encoder.js';
+
+/** Slots of a worker's shared control array (Int32Array over a SharedArrayBuffer). */
+export const Control = {
+  /** Batches the worker may post before the main thread has sent the earlier ones. */
+  Credits: 0,
+  /** Non-zero: stop the running scan at the next page chunk and report done. */
+  Cancel: 1,
+  /** Non-zero: LZ4-compress pages when that saves bytes. */
+  Compress: 2,
+} as const;
+export const CONTROL_SLOTS = 3;
+/** In-flight batches per worker: enough to keep the socket fed, small enough to bound memory. */
+export const BATCH_CREDITS = 2;
+
+export interface ScanWorkerData {
+  readonly imagePath: string;
+  readonly pageSize: number;
+  /** The contiguous slice of pages this worker owns: its delta cache and COPY index cover only these. */
+  readonly first: number;
+  readonly end: number;
+  readonly sentHashes: SharedArrayBuffer;
+  readonly control: SharedArrayBuffer;
+  readonly delta: boolean;
+  readonly deltaCacheBytes: number;
+  readonly batchBytes: number;
+}
+
+export type ToWorker =
+  | { readonly type: 'scan'; readonly pass: number; readonly ranges: ReadonlyArray<readonly [number, number]>; readonly force: boolean }
+  | { readonly type: 'adopt' };
+
+export interface WorkerScanStats {
+  readonly pagesScanned: number;
+  readonly dirtyPages: number;
+  readonly scanMs: number;
+}
+
+export type FromWorker =
+  | { readonly type: 'ready' }
+  | { readonly type: 'batch'; readonly records: Uint8Array; readonly count: number; readonly stats: BatchStats }
+  | { readonly type: 'done'; readonly stats: WorkerScanStats }
+  | { readonly type: 'adopted'; readonly droppedCacheEntries: number }
+  | { readonly type: 'failed'; readonly message: string };
