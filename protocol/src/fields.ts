@@ -67,3 +67,7 @@ function describe(value: unknown): string {
   const text = JSON.stringify(value) ?? typeof value;
   return text.length > 40 ? `${text.slice(0, 40)}...` : text;
 }
+
+/** msgpack-lite writes only Buffers as `bin`; any other Uint8Array would become an array of numbers. */
+export const asBin = (bytes: Uint8Array): Buffer =>
+  Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

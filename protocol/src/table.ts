@@ -1,6 +1,6 @@
 import { MessageType } from './constants.js';
 import { malformed } from './errors.js';
-import { asFields, bytes, uint, type Fields } from './fields.js';
+import { asBin, asFields, bytes, uint, type Fields } from './fields.js';
 
 /**
  * Target -> source: xxh64 hashes (u64 LE) of pages [firstPage, firstPage + n) of one image, as the target
@@ -15,7 +15,7 @@ export interface PageTable {
 
 export const PAGE_TABLE_CHUNK_PAGES = 256 * 1024;
 
-export const encodePageTable = (msg: PageTable): Fields => ({ image: msg.image, firstPage: msg.firstPage, hashes: msg.hashes });
+export const encodePageTable = (msg: PageTable): Fields => ({ image: msg.image, firstPage: msg.firstPage, hashes: asBin(msg.hashes) });
 
 export function decodePageTable(body: unknown): PageTable {
   const what = 'PAGE_TABLE';

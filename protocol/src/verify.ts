@@ -1,6 +1,6 @@
 import { MessageType } from './constants.js';
 import { malformed } from './errors.js';
-import { asFields, bool, bytes, digest, list, uint, type Fields } from './fields.js';
+import { asBin, asFields, bool, bytes, digest, list, uint, type Fields } from './fields.js';
 
 /**
  * Source -> target, after the final pass: the digest of the source's page-hash table for one image, and
@@ -35,7 +35,7 @@ export const encodeVerify = (msg: Verify): Fields => ({
   pageCount: msg.pageCount,
   digest: msg.digest,
   blockPages: msg.blockPages,
-  blockDigests: msg.blockDigests,
+  blockDigests: asBin(msg.blockDigests),
 });
 
 export function decodeVerify(body: unknown): Verify {

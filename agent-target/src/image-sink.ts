@@ -1,0 +1,150 @@
+import { rename } from 'node:fs/promises';
+import { ErrorCode, FerryError, PageEncoding, type PageRecord } from '@ferry/protocol';
+import {
+  blockDigests, ImageFile, isZeroPage, lz4Decompress, mismatchedRanges, PayloadError, tableDigest, xorInto, zeroPageHash,
+  type PageHasher,
+} from '@ferry/pages';
+
+export interface VerifyRequest {
+  readonly pageCount: number;
+  readonly digest: bigint;
+  readonly blockPages: number;
+  readonly blockDigests: BigUint64Array;
+}
+
+/**
+ * One received image: a sparse `.partial` file and the running table of the hash of every page as
+ * written. The table is what VERIFY compares and what a resumed source is told the target holds.
+ */
+export class ImageSink {
+  readonly name: string;
+  readonly finalPath: string;
+  readonly partialPath: string;
+  readonly pageSize: number;
+  readonly pageCount: number;
+  readonly hashes: BigUint64Array;
+  readonly #hasher: PageHasher;
+  readonly #zeroHash: bigint;
+  readonly #file: ImageFile;
+  readonly #page: Uint8Array;
+  readonly #other: Uint8Array;
+  pagesApplied = 0;
+
+  private constructor(name: string, finalPath: string, file: ImageFile, hasher: PageHasher, hashes: BigUint64Array) {
+    this.name = name;
+    this.finalPath = finalPath;
+    this.partialPath = file.path;
+    this.pageSize = file.pageSize;
+    this.pageCount = file.pageCount;
+    this.#file = file;
+    this.#hasher = hasher;
+    this.#zeroHash = zeroPageHash(hasher, file.pageSize);
+    this.hashes = hashes;
+    this.#page = new Uint8Array(file.pageSize);
+    this.#other = new Uint8Array(file.pageSize);
+  }
+
+  /** A new, all-zero sparse image. */
+  static create(name: string, finalPath: string, size: number, pageSize: number, hasher: PageHasher): ImageSink {
+    const file = ImageFile.createSparse(`${finalPath}.partial`, size, pageSize);
+    const hashes = new BigUint64Array(size / pageSize).fill(zeroPageHash(hasher, pageSize));
+    return new ImageSink(name, finalPath, file, hasher, hashes);
+  }
+
+  /**
+   * A new image seeded from an older copy (`--base`): only its non-zero pages are copied, so the result
+   * stays sparse, and its table tells the source which pages it need not send.
+   */
+  static fromBase(name: string, finalPath: string, basePath: string, size: number, pageSize: number, hasher: PageHasher): ImageSink {
+    const sink = ImageSink.create(name, finalPath, size, pageSize, hasher);
+    const base = ImageFile.openRead(basePath, pageSize);
+    try {
+      if (base.size !== size) throw new FerryError(ErrorCode.Conflict, `base image ${basePath} is ${base.size} bytes, the source's ${name} is ${size}`);
+      const chunkPages = Math.max(1, Math.floor((1 << 20) / pageSize));
+      const chunk = new Uint8Array(chunkPages * pageSize);
+      for (let first = 0; first < sink.pageCount; first += chunkPages) {
+        const pages = Math.min(chunkPages, sink.pageCount - first);
+        base.readPages(first, pages, chunk);
+        for (let k = 0; k < pages; k++) {
+          const bytes = chunk.subarray(k * pageSize, (k + 1) * pageSize);
+          if (isZeroPage(bytes)) continue;
+          sink.#file.writePage(first + k, bytes);
+          sink.hashes[first + k] = hasher.hashPage(bytes);
+        }
+      }
+    } catch (error) {
+      sink.close();
+      throw error;
+    } finally {
+      base.close();
+    }
+    return sink;
+  }
+
+  /** Applies one validated record; the payload checks that need decompression happen here. */
+  apply(record: PageRecord): void {
+    const { pageIndex, payload } = record;
+    let bytes: Uint8Array;
+    let hash: bigint | undefined;
+    try {
+      switch (record.encoding) {
+        case PageEncoding.Zero:
+          if (this.hashes[pageIndex] === this.#zeroHash) return;
+          bytes = this.#page.fill(0);
+          hash = this.#zeroHash;
+          break;
+        case PageEncoding.Raw:
+          bytes = payload;
+          break;
+        case PageEncoding.Lz4:
+          bytes = lz4Decompress(payload, this.pageSize);
+          break;
+        case PageEncoding.XorLz4: {
+          const delta = lz4Decompress(payload, this.pageSize);
+          xorInto(this.#page, this.#file.readPage(pageIndex, this.#other), delta);
+          bytes = this.#page;
+          break;
+        }
+        case PageEncoding.Copy: {
+          const from = new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0, true);
+          bytes = this.#file.readPage(from, this.#page);
+          hash = this.hashes[from];
+          break;
+        }
+        default:
+          throw new FerryError(ErrorCode.Malformed, `unknown page encoding ${String(record.encoding)}`);
+      }
+    } catch (error) {
+      if (error instanceof PayloadError) throw new FerryError(ErrorCode.BadPayload, `image ${this.name} page ${pageIndex}: ${error.message}`);
+      throw error;
+    }
+    this.#file.writePage(pageIndex, bytes);
+    this.hashes[pageIndex] = hash ?? this.#hasher.hashPage(bytes);
+    this.pagesApplied++;
+  }
+
+  /** Compares the source's table digests with ours; returns the page ranges that differ. */
+  verify(request: VerifyRequest): { ok: boolean; mismatches: Array<[number, number]> } {
+    if (request.pageCount !== this.pageCount) {
+      throw new FerryError(ErrorCode.Verify, `VERIFY of image ${this.name} is for ${request.pageCount} pages; it has ${this.pageCount}`);
+    }
+    const ours = blockDigests(this.#hasher, this.hashes, request.blockPages);
+    const mismatches = mismatchedRanges(ours, request.blockDigests, request.blockPages, this.pageCount);
+    const digestMatches = tableDigest(this.#hasher, this.hashes) === request.digest;
+    if (!digestMatches && mismatches.length === 0) mismatches.push([0, this.pageCount]);
+    return { ok: digestMatches && mismatches.length === 0, mismatches };
+  }
+
+  sync(): void {
+    this.#file.sync();
+  }
+
+  close(): void {
+    this.#file.close();
+  }
+
+  /** The commit point for this file: it leaves its `.partial` name. */
+  async publish(): Promise<void> {
+    await rename(this.partialPath, this.finalPath);
+  }
+}
