@@ -33,7 +33,7 @@ export async function handshake(
     for (const [index, pool] of pools.entries()) {
       const zero = zeroPageHash(hasher, pool.pageSize);
       const table = tables?.[index] ?? new BigUint64Array(pool.pageCount).fill(zero);
-      if (hello.resume || tables) pool.adoptTargetHashes(table);
+      if (hello.resume || tables) await pool.adoptTargetHashes(table);
       for (const hash of table) if (hash !== zero) heldPages += 1;
     }
     return { connection, resumed: welcome.resumed, heldPages };

@@ -1,0 +1,127 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { startTarget, DEFAULT_RESUME_GRACE_MS, type TargetLimits } from '@ferry/agent-target';
+import { buildCommitHook } from '../commit-hooks.js';
+import { parseListen } from '../listen.js';
+import { createLogger } from '../logging.js';
+import { readToken } from '../migrate-options.js';
+import { parseSize, UnitError } from '../units.js';
+import { EXIT, UsageError } from '../usage.js';
+
+const HELP = `ferry target --listen HOST:PORT --dir DIR [options]
+
+Receives migrations into DIR/<migrationId>/ (sparse images, state/ blobs, manifest.json).
+Prints {"event":"listening","url":...} on stdout once it accepts connections.
+
+  --token-file F          require "Authorization: Bearer <token>" (without it: loopback clients only)
+  --insecure              accept clients from anywhere without a token (trusted networks only)
+  --tls-cert F --tls-key F  serve wss://; --tls-ca F also requires client certificates signed by F
+  --once                  exit after one migration: 0 committed, 1 failed
+  --on-commit CMD         run after GO with FERRY_DIR, FERRY_MIGRATION_ID, FERRY_IMAGE_<NAME>, FERRY_STATE_<NAME>;
+                          its exit status decides whether the source hears RESUMED
+  --qemu-cmd TEMPLATE     start the guest here on commit: a QEMU command line with {image:NAME} placeholders
+  --base NAME=PATH        an older copy of image NAME: only pages that differ are sent (repeatable)
+  --resume-grace S        keep a session cut during pre-copy for S seconds for its source to resume (default 60)
+  --max-image-size B, --max-images N, --max-blob-size B, --max-message-size B, --max-migrations N
+  --json                  progress events as NDJSON on stdout
+  --log-level L, --log-file F
+`;
+
+export async function targetCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv, strict: true, allowPositionals: false,
+    options: {
+      listen: { type: 'string' }, dir: { type: 'string' }, 'token-file': { type: 'string' }, insecure: { type: 'boolean' },
+      'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' }, once: { type: 'boolean' },
+      'on-commit': { type: 'string' }, 'qemu-cmd': { type: 'string' }, base: { type: 'string', multiple: true },
+      'resume-grace': { type: 'string' }, 'max-image-size': { type: 'string' }, 'max-images': { type: 'string' },
+      'max-blob-size': { type: 'string' }, 'max-message-size': { type: 'string' }, 'max-migrations': { type: 'string' },
+      json: { type: 'boolean' }, 'log-level': { type: 'string' }, 'log-file': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const { host, port } = parseListen(values.listen);
+  if (!values.dir) throw new UsageError('--dir DIR is required');
+  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+  if (values['tls-ca'] && !values['tls-cert']) throw new UsageError('--tls-ca needs --tls-cert and --tls-key');
+  const logger = createLogger(values['log-level'], values['log-file'], 'ferry-target');
+  const target = await startTarget({
+    host, port, dir: values.dir, logger,
+    token: values['token-file'] !== undefined ? readToken(values['token-file']) : undefined,
+    insecure: values.insecure === true,
+    limits: limitsFrom(values),
+    bases: Object.fromEntries((values.base ?? []).map(basePair)),
+    commitHook: buildCommitHook(values['on-commit'], values['qemu-cmd'], logger),
+    resumeGraceMs: values['resume-grace'] !== undefined ? seconds(values['resume-grace'], '--resume-grace') : DEFAULT_RESUME_GRACE_MS,
+    tls: values['tls-cert'] ? {
+      cert: readFile(values['tls-cert'], '--tls-cert'), key: readFile(values['tls-key']!, '--tls-key'),
+      ca: values['tls-ca'] !== undefined ? readFile(values['tls-ca'], '--tls-ca') : undefined,
+    } : undefined,
+  });
+  process.stdout.write(`${JSON.stringify({ event: 'listening', url: target.url, port: target.port })}\n`);
+  return new Promise<number>((resolve) => {
+    const stop = (): void => void target.close().then(() => resolve(EXIT.error));
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    target.onMigrationEnd((end) => {
+      if (values.json || values.once) process.stdout.write(`${JSON.stringify({ event: 'migration-end', ...end })}\n`);
+      if (!values.once) return;
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      // Give the source a moment to read RESUMED before the sockets go.
+      setTimeout(() => void target.close().then(() => resolve(end.outcome === 'committed' ? EXIT.committed : EXIT.error)), 100);
+    });
+  });
+}
+
+function limitsFrom(values: Record<string, unknown>): Partial<TargetLimits> {
+  const limits: Partial<TargetLimits> = {};
+  const size = (flag: string): number | undefined => {
+    const text = values[flag.slice(2)];
+    if (typeof text !== 'string') return undefined;
+    try {
+      return parseSize(text, flag);
+    } catch (error) {
+      throw error instanceof UnitError ? new UsageError(error.message) : error;
+    }
+  };
+  const count = (flag: string): number | undefined => {
+    const text = values[flag.slice(2)];
+    if (typeof text !== 'string') return undefined;
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} ${text} must be a whole number >= 1`);
+    return n;
+  };
+  const set = <K extends keyof TargetLimits>(key: K, value: number | undefined): void => {
+    if (value !== undefined) limits[key] = value;
+  };
+  set('maxImageBytes', size('--max-image-size'));
+  set('maxBlobBytes', size('--max-blob-size'));
+  set('maxMessageBytes', size('--max-message-size'));
+  set('maxImages', count('--max-images'));
+  set('maxMigrations', count('--max-migrations'));
+  return limits;
+}
+
+function basePair(value: string): [string, string] {
+  const at = value.indexOf('=');
+  if (at <= 0 || at === value.length - 1) throw new UsageError(`--base ${value} must be NAME=PATH`);
+  return [value.slice(0, at), value.slice(at + 1)];
+}
+
+function seconds(text: string, flag: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0) throw new UsageError(`${flag} ${text} must be a number of seconds >= 0`);
+  return value * 1000;
+}
+
+function readFile(path: string, flag: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new UsageError(`${flag} ${path}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
