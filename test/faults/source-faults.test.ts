@@ -95,7 +95,7 @@ t.test('target error during verify', async (t) => {
     });
   });
   const address = server.address();
-  const url = `ws://127.0.0.1:${typeof address === 'object' ? address.port : 0}`;
+  const url = `ws://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   const run = await runMigrate(t, migrateArgs(s, url, 'verify-error', ['--pause-cmd', 'true']));
   assertRolledBack(t, s, 'verify-error', run);
   t.match(String((run.summary['error'] as Record<string, unknown> | undefined)?.['message']), /fsync failed/, 'the target\'s reason reaches the user');
