@@ -39,7 +39,7 @@ t.test('target killed mid-pass', async (t) => {
   const s = await setup(t);
   const target = await startTarget(t, s.targetDir);
   let killed = false;
-  const run = await runMigrate(t, migrateArgs(s, target.url, 'kill-target', ['--rate-limit', '8MB/s']), (event) => {
+  const run = await runMigrate(t, migrateArgs(s, target.url, 'kill-target', ['--rate-limit', '8MB/s', '--reconnect-timeout', '2']), (event) => {
     if (!killed && event['event'] === 'progress' && Number(event['bytesSent']) > 4e6) {
       killed = true;
       target.child.kill('SIGKILL');
@@ -51,7 +51,7 @@ t.test('target killed mid-pass', async (t) => {
 
 t.test('connection cut mid-pass', async (t) => {
   const s = await setup(t);
-  const target = await startTarget(t, s.targetDir);
+  const target = await startTarget(t, s.targetDir, ['--resume-grace', '1']);
   const proxy = await CutProxy.start(target.url);
   t.teardown(() => proxy.close());
   const run = await runMigrate(t, migrateArgs(s, proxy.url, 'cut-precopy', ['--rate-limit', '8MB/s', '--reconnect-timeout', '0']), (event) => {
