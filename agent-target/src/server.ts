@@ -111,7 +111,7 @@ class TargetDaemon {
 
   #http(request: IncomingMessage, response: ServerResponse): void {
     const path = new URL(request.url ?? '/', 'http://x').pathname;
-    const auth = authorize(request, this.#options.token, this.#options.insecure === true);
+    const auth = authorize(request, this.#options.token, this.#trustsAnyClient());
     const reply = (status: number, body: unknown): void => {
       response.writeHead(status, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`);
     };
@@ -127,12 +127,17 @@ class TargetDaemon {
       socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : 'Not Found'}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${message}\n`);
     };
     if (path !== '/migrate' && path !== '/events') return refuse(404, `no WebSocket endpoint ${path}: use /migrate or /events`);
-    const auth = authorize(request, this.#options.token, this.#options.insecure === true);
+    const auth = authorize(request, this.#options.token, this.#trustsAnyClient());
     if (!auth.ok) return refuse(auth.status, auth.message);
     this.#wss.handleUpgrade(request, socket, head, (ws) => {
       if (path === '/events') this.#watch(ws);
       else this.#migrate(ws, request.socket.remoteAddress ?? 'unknown');
     });
+  }
+
+  /** --insecure, or mutual TLS: a client that got through the handshake has a certificate we trust. */
+  #trustsAnyClient(): boolean {
+    return this.#options.insecure === true || this.#options.tls?.ca !== undefined;
   }
 
   #watch(ws: WebSocket): void {
