@@ -7,7 +7,8 @@ export function asFields(value: unknown, what: string): Fields {
   if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) {
     throw malformed(`${what}: body must be a map`);
   }
-  return value as Fields;
+  // Own properties only: a "__proto__" key must not supply fields through the prototype.
+  return Object.fromEntries(Object.entries(value)) as Fields;
 }
 
 export function uint(fields: Fields, key: string, what: string, max = Number.MAX_SAFE_INTEGER): number {

@@ -6,9 +6,9 @@ const SIZE_UNITS: Record<string, number> = {
   kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40,
 };
 
-const RATE_BIT_UNITS: Record<string, number> = {
-  bit: 1, kbit: 1e3, mbit: 1e6, gbit: 1e9, bps: 1, kbps: 1e3, mbps: 1e6, gbps: 1e9,
-};
+const RATE_BIT_UNITS: Record<string, number> = { bit: 1, kbit: 1e3, mbit: 1e6, gbit: 1e9 };
+/** As in tc(8): `bps` is bytes per second, not bits. */
+const RATE_BYTE_UNITS: Record<string, number> = { bps: 1, kbps: 1e3, mbps: 1e6, gbps: 1e9 };
 
 export class UnitError extends Error {
   override readonly name = 'UnitError';
@@ -39,7 +39,7 @@ export function parseRate(text: string, what = 'rate'): number {
     const unit = match[2] ?? '';
     const bitFactor = RATE_BIT_UNITS[unit];
     if (bitFactor !== undefined && !match[3]) return Math.round((value * bitFactor) / 8);
-    const byteFactor = SIZE_UNITS[unit];
+    const byteFactor = RATE_BYTE_UNITS[unit] ?? SIZE_UNITS[unit];
     if (byteFactor !== undefined) return Math.round(value * byteFactor);
   }
   throw new UnitError(`invalid ${what} "${text}": use e.g. 100mbit, 1gbit, 12MB/s, 512KiB/s`);

@@ -1,0 +1,90 @@
+import t from 'tap';
+import { ErrorCode, MessageType } from '@ferry/protocol';
+import { checkAccepted, nextPhase, survivesDisconnect, type TargetPhase } from '@ferry/agent-target';
+
+const M = MessageType;
+const PHASES: readonly TargetPhase[] = ['precopy', 'paused', 'commit-ready', 'committing', 'committed', 'failed'];
+/** Every message type, including Invalid and a number past the last one. */
+const TYPES = [...Object.values(MessageType), 19, 255];
+
+/** What each phase accepts, written out independently of the implementation's table. */
+const ACCEPTED: Record<TargetPhase, readonly number[]> = {
+  precopy: [M.PassBegin, M.Pages, M.PassEnd, M.Paused, M.Abort],
+  paused: [M.PassBegin, M.Pages, M.PassEnd, M.State, M.StateChunk, M.StateEnd, M.Verify, M.Abort],
+  'commit-ready': [M.Go, M.Abort],
+  committing: [],
+  committed: [],
+  failed: [],
+};
+
+const name = (type: number) => Object.entries(MessageType).find(([, v]) => v === type)?.[0] ?? `unknown(${type})`;
+
+t.test('each phase accepts exactly its messages', async (t) => {
+  for (const phase of PHASES) {
+    for (const type of TYPES) {
+      if (ACCEPTED[phase].includes(type)) {
+        t.doesNotThrow(() => checkAccepted(phase, type), `${phase} accepts ${name(type)}`);
+      } else {
+        t.throws(() => checkAccepted(phase, type), {
+          name: 'FerryError',
+          code: ErrorCode.UnexpectedMessage,
+          message: `${name(type)} is not expected in phase ${phase}`,
+        }, `${phase} rejects ${name(type)}`);
+      }
+    }
+  }
+});
+
+t.test('handshake and resume messages are never accepted mid-migration', async (t) => {
+  for (const phase of PHASES) {
+    for (const type of [M.Hello, M.Welcome, M.Ack, M.VerifyResult, M.CommitReady, M.Resumed, M.Error, M.PageTable]) {
+      t.throws(() => nextPhase(phase, type, true), { code: ErrorCode.UnexpectedMessage }, `${phase}: ${name(type)}`);
+    }
+  }
+});
+
+t.test('the happy path: precopy -> paused -> commit-ready -> committing', async (t) => {
+  let phase: TargetPhase = 'precopy';
+  for (const type of [M.PassBegin, M.Pages, M.Pages, M.PassEnd, M.PassBegin, M.Pages, M.PassEnd]) {
+    phase = nextPhase(phase, type, false);
+    t.equal(phase, 'precopy', `${name(type)} keeps precopy`);
+  }
+  t.equal(phase = nextPhase(phase, M.Paused, false), 'paused');
+  for (const type of [M.PassBegin, M.Pages, M.PassEnd, M.State, M.StateChunk, M.StateChunk, M.StateEnd]) {
+    phase = nextPhase(phase, type, false);
+    t.equal(phase, 'paused', `${name(type)} keeps paused`);
+  }
+  t.equal(phase = nextPhase(phase, M.Verify, false), 'paused', 'VERIFY with an image still unverified stays paused');
+  t.equal(phase = nextPhase(phase, M.Verify, true), 'commit-ready', 'VERIFY that completes verification');
+  t.equal(phase = nextPhase(phase, M.Go, true), 'committing');
+  t.throws(() => nextPhase(phase, M.Abort, true), { code: ErrorCode.UnexpectedMessage }, 'no ABORT after GO');
+});
+
+t.test('allVerified matters only for VERIFY in paused', async (t) => {
+  for (const type of [M.PassBegin, M.Pages, M.PassEnd, M.State, M.StateChunk, M.StateEnd]) {
+    t.equal(nextPhase('paused', type, true), 'paused', `${name(type)} with allVerified stays paused`);
+  }
+  for (const type of [M.PassBegin, M.Pages, M.PassEnd]) {
+    t.equal(nextPhase('precopy', type, true), 'precopy', `${name(type)} with allVerified stays precopy`);
+  }
+  t.throws(() => nextPhase('precopy', M.Verify, true), { code: ErrorCode.UnexpectedMessage }, 'VERIFY before PAUSED');
+  t.throws(() => nextPhase('precopy', M.Go, true), { code: ErrorCode.UnexpectedMessage }, 'GO before commit-ready');
+  t.throws(() => nextPhase('paused', M.Go, true), { code: ErrorCode.UnexpectedMessage }, 'GO before verification');
+  t.throws(() => nextPhase('paused', M.Paused, true), { code: ErrorCode.UnexpectedMessage }, 'PAUSED twice');
+  t.throws(() => nextPhase('commit-ready', M.Verify, true), { code: ErrorCode.UnexpectedMessage }, 'VERIFY after commit-ready');
+  t.throws(() => nextPhase('commit-ready', M.Pages, true), { code: ErrorCode.UnexpectedMessage }, 'PAGES after commit-ready');
+});
+
+t.test('ABORT fails the migration from every phase before GO, and nowhere after', async (t) => {
+  for (const phase of ['precopy', 'paused', 'commit-ready'] as const) {
+    t.equal(nextPhase(phase, M.Abort, false), 'failed', `${phase} -> failed`);
+    t.equal(nextPhase(phase, M.Abort, true), 'failed', `${phase} -> failed (all verified)`);
+  }
+  for (const phase of ['committing', 'committed', 'failed'] as const) {
+    t.throws(() => nextPhase(phase, M.Abort, false), { code: ErrorCode.UnexpectedMessage }, `${phase} rejects ABORT`);
+  }
+});
+
+t.test('only precopy survives a lost connection', async (t) => {
+  for (const phase of PHASES) t.equal(survivesDisconnect(phase), phase === 'precopy', phase);
+});
