@@ -109,16 +109,23 @@ export class TargetConnection {
   }
 
   /**
-   * Sends one message made of `parts` (sent as fragments, so a page batch travels without being copied
-   * behind its header). Resolves at once while little is queued; above the high-water mark it resolves
-   * when this message has reached the socket, which is how the scan workers feel the link's pace.
+   * Sends one message made of `parts` (as fragments when there are several). Resolves at once while little
+   * is queued; above the high-water mark it resolves when this message has reached the socket, which is how
+   * the scan workers feel the link's pace. `onWritten` runs once the socket no longer needs the bytes.
    */
-  sendRaw(parts: readonly Uint8Array[]): Promise<void> {
-    if (this.#failure) return Promise.reject(this.#failure);
+  sendRaw(parts: readonly Uint8Array[], onWritten?: () => void): Promise<void> {
+    if (this.#failure) {
+      onWritten?.();
+      return Promise.reject(this.#failure);
+    }
     return new Promise((resolve, reject) => {
       const last = parts.length - 1;
       parts.forEach((part, index) => {
-        const done = index === last ? (error?: Error) => (error ? reject(this.#failure ?? toDisconnected(error)) : resolve()) : undefined;
+        const done = index === last ? (error?: Error) => {
+          onWritten?.();
+          if (error) reject(this.#failure ?? toDisconnected(error));
+          else resolve();
+        } : undefined;
         this.#ws.send(part, { binary: true, fin: index === last }, done);
       });
       if (this.#ws.bufferedAmount < HIGH_WATER_BYTES) resolve();

@@ -1,4 +1,4 @@
-import { encodePagesHeader, MessageType } from '@ferry/protocol';
+import { MessageType, writePagesHeader } from '@ferry/protocol';
 import type { PageBatch, ScanPool } from '@ferry/pages';
 import type { TargetConnection } from './connection.js';
 import type { EncodingTotals } from './events.js';
@@ -73,10 +73,11 @@ export class PassSender {
 
   async #sendBatch(imageIndex: number, pass: number, batch: PageBatch): Promise<void> {
     if (this.cancelled) throw this.cancelled;
-    const header = encodePagesHeader({ imageIndex, pass, count: batch.count });
-    const size = header.length + batch.records.length;
+    // The worker left room for the header: the batch goes out as one frame, copied by nobody.
+    writePagesHeader(batch.message, 0, { imageIndex, pass, count: batch.count });
+    const size = batch.message.length;
     if (this.#limiter) await this.#limiter.throttle(size);
-    await this.#connection.sendRaw([header, batch.records]);
+    await this.#connection.sendRaw([batch.message], batch.release);
     this.bytesSent += size;
     const t = this.totals;
     t.pagesSent += batch.count;

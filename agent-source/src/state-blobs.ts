@@ -29,9 +29,10 @@ export async function sendStateBlobs(
       const { size } = await file.stat();
       await connection.sendControl({ type: MessageType.State, name: blob.name, size });
       const hash = create64();
-      const buffer = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, Math.max(size, 1)));
       let offset = 0;
       while (offset < size) {
+        // A fresh buffer per chunk: the socket may still hold the previous one when sendRaw resolves.
+        const buffer = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, size - offset));
         const { bytesRead } = await file.read(buffer, 0, Math.min(buffer.length, size - offset), offset);
         if (bytesRead === 0) throw new FerryError(ErrorCode.Io, `state blob ${blob.path} shrank while it was being sent`);
         const chunk = buffer.subarray(0, bytesRead);

@@ -5,6 +5,9 @@ import {
   type PageHasher,
 } from '@ferry/pages';
 
+/** Pages per pwritev (Linux IOV_MAX is 1024). */
+const MAX_GATHER = 256;
+
 export interface VerifyRequest {
   readonly pageCount: number;
   readonly digest: bigint;
@@ -79,6 +82,29 @@ export class ImageSink {
       base.close();
     }
     return sink;
+  }
+
+  /**
+   * Applies a validated message's records in order. Runs of RAW pages with consecutive indices (pass 0 is
+   * mostly that) are written with one pwritev straight from the message, not one pwrite per page.
+   */
+  applyAll(records: readonly PageRecord[]): void {
+    for (let i = 0; i < records.length;) {
+      const first = records[i]!;
+      let end = i + 1;
+      if (first.encoding === PageEncoding.Raw) {
+        while (end < records.length && end - i < MAX_GATHER && records[end]!.encoding === PageEncoding.Raw && records[end]!.pageIndex === first.pageIndex + (end - i)) end++;
+      }
+      if (end - i === 1) {
+        this.apply(first);
+      } else {
+        const run = records.slice(i, end);
+        this.#file.writePagesGathered(first.pageIndex, run.map((r) => r.payload));
+        for (const record of run) this.hashes[record.pageIndex] = this.#hasher.hashPage(record.payload);
+        this.pagesApplied += run.length;
+      }
+      i = end;
+    }
   }
 
   /** Applies one validated record; the payload checks that need decompression happen here. */

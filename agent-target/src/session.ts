@@ -159,7 +159,7 @@ export class TargetSession {
       case MessageType.Pages: {
         const sink = this.images[message.imageIndex];
         if (!sink) throw new FerryError(ErrorCode.Malformed, `PAGES for image ${message.imageIndex}; this migration has ${this.images.length}`);
-        for (const record of decodePageRecords(message.bytes, sink)) sink.apply(record);
+        sink.applyAll(decodePageRecords(message.bytes, sink));
         this.#verified.delete(message.imageIndex);
         if (++this.#messages % ACK_EVERY_MESSAGES === 0) this.#ack();
         break;

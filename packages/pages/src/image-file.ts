@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, statSync, writeSync, constants } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, statSync, writeSync, writevSync, constants } from 'node:fs';
 
 /**
  * A memory image as a file of fixed-size pages, read and written with pread/pwrite at page offsets.
@@ -84,6 +84,24 @@ export class ImageFile {
   /** Writes consecutive pages starting at `firstPage` in one call. */
   writePages(firstPage: number, bytes: Uint8Array): void {
     this.writeAt(firstPage * this.pageSize, bytes);
+  }
+
+  /** Writes pages that are consecutive in the file but not in memory, in one system call (pwritev). */
+  writePagesGathered(firstPage: number, pages: readonly Uint8Array[]): void {
+    const position = firstPage * this.pageSize;
+    const length = pages.length * this.pageSize;
+    if (position + length > this.size) throw new RangeError(`write of ${pages.length} pages at page ${firstPage} is past the end of ${this.path}`);
+    const written = writevSync(this.#handle, pages as Uint8Array[], position);
+    if (written < length) {
+      // A short pwritev is legal; finish page by page.
+      let done = written;
+      for (let i = Math.floor(written / this.pageSize); i < pages.length; i++) {
+        const page = pages[i]!;
+        const skip = Math.max(0, done - i * this.pageSize);
+        this.writeAt(position + i * this.pageSize + skip, page.subarray(skip));
+        done = (i + 1) * this.pageSize;
+      }
+    }
   }
 
   private writeAt(position: number, bytes: Uint8Array): void {

@@ -30,6 +30,11 @@ export interface EncodeChoice {
   readonly compress: boolean;
   /** Verify re-sends: the target's copy is suspect, so no delta and no COPY. */
   readonly force: boolean;
+  /**
+   * Keep a copy of the page for later deltas. Pass 0 of a fast link leaves it off: first-touching 4 KiB of
+   * cache per page would make the bulk pass the bottleneck (QEMU's XBZRLE also starts after the bulk stage).
+   */
+  readonly fillCache: boolean;
 }
 
 /**
@@ -89,7 +94,8 @@ export function encodePage(
   stats.payloadBytes += RECORD_HEADER_BYTES + payload.length;
 
   if (encoding === PageEncoding.Zero) cache?.delete(page);
-  else cache?.set(page, bytes, hash);
+  else if (choice.fillCache) cache?.set(page, bytes, hash);
+  else cache?.delete(page);
   if (encoding !== PageEncoding.Zero) index?.insert(hash, page);
   state.sentHashes[page] = hash;
   return offset + RECORD_HEADER_BYTES + payload.length;

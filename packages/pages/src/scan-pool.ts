@@ -1,9 +1,9 @@
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { PAGES_HEADER_BYTES, TARGET_PAGES_MESSAGE_BYTES } from '@ferry/protocol';
 import { createPageHasher, zeroPageHash } from './hash.js';
 import { ImageFile } from './image-file.js';
 import type { BatchStats } from './page-encoder.js';
-import { BATCH_CREDITS, Control, CONTROL_SLOTS, type FromWorker, type ScanWorkerData, type ToWorker } from './scan-protocol.js';
+import { Control, CONTROL_SLOTS, type FromWorker, type ScanWorkerData, type ToWorker } from './scan-protocol.js';
 
 export interface ScanPoolOptions {
   readonly imagePath: string;
@@ -15,11 +15,16 @@ export interface ScanPoolOptions {
   readonly compress: 'auto' | 'always' | 'never';
 }
 
-/** Encoded records for one PAGES message (the caller adds the header). */
+/**
+ * One PAGES message: its first PAGES_HEADER_BYTES are left for the caller's header, the records follow.
+ * The buffer belongs to the scan worker: call `release` once the socket has taken it (not before: it is
+ * reused for a later batch), or when it will not be sent.
+ */
 export interface PageBatch {
-  readonly records: Uint8Array;
+  readonly message: Uint8Array;
   readonly count: number;
   readonly stats: BatchStats;
+  readonly release: () => void;
 }
 
 export interface PassStats {
@@ -43,6 +48,7 @@ interface ScanWorker {
   readonly first: number;
   readonly end: number;
   readonly control: Int32Array;
+  readonly returnPort: MessagePort;
   /** Messages for the running operation; undefined when idle. */
   onMessage: ((message: FromWorker) => void) | undefined;
 }
@@ -83,14 +89,16 @@ export class ScanPool {
         const end = Math.min(pageCount, first + slice);
         const control = new Int32Array(new SharedArrayBuffer(CONTROL_SLOTS * 4));
         control[Control.Compress] = options.compress === 'always' ? 1 : 0;
+        const channel = new MessageChannel();
         const data: ScanWorkerData = {
           imagePath: options.imagePath, pageSize: options.pageSize, first, end,
           sentHashes: sentHashes.buffer as SharedArrayBuffer, control: control.buffer as SharedArrayBuffer,
           delta: options.delta, deltaCacheBytes: Math.floor(options.deltaCacheBytes / count),
-          batchBytes: TARGET_PAGES_MESSAGE_BYTES - PAGES_HEADER_BYTES,
+          batchBytes: TARGET_PAGES_MESSAGE_BYTES, headerBytes: PAGES_HEADER_BYTES, returnPort: channel.port2,
         };
-        const worker = new Worker(new URL('./scan-worker.js', import.meta.url), { workerData: data });
-        const scanWorker: ScanWorker = { worker, first, end, control, onMessage: undefined };
+        const worker = new Worker(new URL('./scan-worker.js', import.meta.url), { workerData: data, transferList: [channel.port2] });
+        channel.port1.unref();
+        const scanWorker: ScanWorker = { worker, first, end, control, returnPort: channel.port1, onMessage: undefined };
         workers.push(scanWorker);
         worker.on('message', (message: FromWorker) => scanWorker.onMessage?.(message));
         await new Promise<void>((resolve, reject) => {
@@ -133,28 +141,34 @@ export class ScanPool {
     const cancelAll = (): void => {
       for (const w of this.#workers) {
         Atomics.store(w.control, Control.Cancel, 1);
-        Atomics.notify(w.control, Control.Credits);
+        Atomics.notify(w.control, Control.Returned);
       }
     };
     try {
       await Promise.all(this.#workers.map((w) => new Promise<void>((resolve, reject) => {
-        Atomics.store(w.control, Control.Credits, BATCH_CREDITS);
         Atomics.store(w.control, Control.Cancel, 0);
         w.onMessage = (message) => {
           switch (message.type) {
-            case 'batch':
+            case 'batch': {
+              let released = false;
+              const release = (): void => {
+                if (released) return;
+                released = true;
+                w.returnPort.postMessage(message.message.buffer, [message.message.buffer as ArrayBuffer]);
+                Atomics.add(w.control, Control.Returned, 1);
+                Atomics.notify(w.control, Control.Returned);
+              };
+              const batch: PageBatch = { message: message.message, count: message.count, stats: message.stats, release };
+              recordBytes += message.stats.payloadBytes;
               sending = sending
-                .then(() => (failure === undefined ? onBatch(message) : undefined))
+                .then(() => (failure === undefined ? onBatch(batch) : release()))
                 .catch((error: unknown) => {
+                  release();
                   failure ??= error;
                   cancelAll();
-                })
-                .finally(() => {
-                  recordBytes += message.stats.payloadBytes;
-                  Atomics.add(w.control, Control.Credits, 1);
-                  Atomics.notify(w.control, Control.Credits);
                 });
               return;
+            }
             case 'done':
               pagesScanned += message.stats.pagesScanned;
               dirtyPages += message.stats.dirtyPages;

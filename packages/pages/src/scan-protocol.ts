@@ -1,17 +1,18 @@
+import type { MessagePort } from 'node:worker_threads';
 import type { BatchStats } from './page-encoder.js';
 
 /** Slots of a worker's shared control array (Int32Array over a SharedArrayBuffer). */
 export const Control = {
-  /** Batches the worker may post before the main thread has sent the earlier ones. */
-  Credits: 0,
+  /** Bumped (and notified) by the main thread each time it hands a batch buffer back. */
+  Returned: 0,
   /** Non-zero: stop the running scan at the next page chunk and report done. */
   Cancel: 1,
   /** Non-zero: LZ4-compress pages when that saves bytes. */
   Compress: 2,
 } as const;
 export const CONTROL_SLOTS = 3;
-/** In-flight batches per worker: enough to keep the socket fed, small enough to bound memory. */
-export const BATCH_CREDITS = 2;
+/** Batch buffers per worker: enough to keep the socket fed, few enough to bound memory (4 x ~1 MiB). */
+export const BATCH_BUFFERS = 4;
 
 export interface ScanWorkerData {
   readonly imagePath: string;
@@ -23,7 +24,11 @@ export interface ScanWorkerData {
   readonly control: SharedArrayBuffer;
   readonly delta: boolean;
   readonly deltaCacheBytes: number;
+  /** Size of a batch buffer; its first `headerBytes` are left for the PAGES header. */
   readonly batchBytes: number;
+  readonly headerBytes: number;
+  /** Where the main thread hands sent batch buffers back, read with receiveMessageOnPort. */
+  readonly returnPort: MessagePort;
 }
 
 export type ToWorker =
@@ -38,7 +43,7 @@ export interface WorkerScanStats {
 
 export type FromWorker =
   | { readonly type: 'ready' }
-  | { readonly type: 'batch'; readonly records: Uint8Array; readonly count: number; readonly stats: BatchStats }
+  | { readonly type: 'batch'; readonly message: Uint8Array; readonly count: number; readonly stats: BatchStats }
   | { readonly type: 'done'; readonly stats: WorkerScanStats }
   | { readonly type: 'adopted'; readonly droppedCacheEntries: number }
   | { readonly type: 'failed'; readonly message: string };

@@ -3,14 +3,14 @@
  * ready-to-send record batches. Runs synchronously (blocking reads, Atomics.wait for credits): the main
  * thread only frames batches and writes them to the socket.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { RECORD_HEADER_BYTES } from '@ferry/protocol';
 import { ContentIndex } from './content-index.js';
 import { DeltaCache } from './delta-cache.js';
 import { createPageHasher, zeroPageHash } from './hash.js';
 import { ImageFile } from './image-file.js';
 import { emptyStats, encodePage, type BatchStats, type EncoderState } from './page-encoder.js';
-import { Control, type FromWorker, type ScanWorkerData, type ToWorker } from './scan-protocol.js';
+import { BATCH_BUFFERS, Control, type FromWorker, type ScanWorkerData, type ToWorker } from './scan-protocol.js';
 
 const data = workerData as ScanWorkerData;
 const port = parentPort!;
@@ -24,7 +24,7 @@ const pageSize = data.pageSize;
 const chunkPages = Math.max(1, Math.floor((1 << 20) / pageSize));
 const readBuffer = new Uint8Array(chunkPages * pageSize);
 const scratch = new Uint8Array(pageSize);
-const batchCapacity = Math.max(data.batchBytes, RECORD_HEADER_BYTES + pageSize);
+const batchCapacity = Math.max(data.batchBytes, data.headerBytes + RECORD_HEADER_BYTES + pageSize);
 
 const rebuildIndex = (index: ContentIndex): void => {
   for (let page = data.first; page < data.end; page++) {
@@ -39,40 +39,53 @@ const state: EncoderState = {
   index: new ContentIndex(data.end - data.first, (index) => rebuildIndex(index)),
 };
 
-/** Blocks until the main thread has room for another batch; false when the scan was cancelled. */
-function takeCredit(): boolean {
+/**
+ * Batch buffers go to the main thread and come back once the socket has taken them: reusing them saves
+ * an allocation and a megabyte of page faults per batch, and their number bounds what is in flight.
+ */
+const spare: ArrayBuffer[] = [];
+let allocated = 0;
+
+/** The next free batch buffer; blocks while all are in flight. Undefined when the scan was cancelled. */
+function takeBuffer(): Uint8Array | undefined {
   for (;;) {
-    if (Atomics.load(control, Control.Cancel) !== 0) return false;
-    const credits = Atomics.load(control, Control.Credits);
-    if (credits > 0) {
-      if (Atomics.compareExchange(control, Control.Credits, credits, credits - 1) === credits) return true;
-      continue;
+    const returned = receiveMessageOnPort(data.returnPort);
+    if (returned) spare.push(returned.message as ArrayBuffer);
+    const buffer = spare.pop();
+    if (buffer) return new Uint8Array(buffer);
+    if (allocated < BATCH_BUFFERS) {
+      allocated++;
+      return new Uint8Array(batchCapacity);
     }
-    Atomics.wait(control, Control.Credits, credits, 100);
+    if (Atomics.load(control, Control.Cancel) !== 0) return undefined;
+    Atomics.wait(control, Control.Returned, Atomics.load(control, Control.Returned), 100);
   }
 }
 
-function scan(ranges: ReadonlyArray<readonly [number, number]>, force: boolean): void {
+function scan(pass: number, ranges: ReadonlyArray<readonly [number, number]>, force: boolean): void {
   const started = performance.now();
   let pagesScanned = 0;
   let dirtyPages = 0;
-  let out = new Uint8Array(batchCapacity);
-  let view = new DataView(out.buffer);
-  let offset = 0;
+  // Buffers lost with a dead connection never come back: each scan starts its own count.
+  allocated = spare.length;
+  let out: Uint8Array | undefined = takeBuffer();
+  let view = new DataView(out?.buffer ?? new ArrayBuffer(0));
+  let offset = data.headerBytes;
   let count = 0;
   let stats: BatchStats = emptyStats();
-  let cancelled = false;
+  let cancelled = out === undefined;
 
-  const flush = (): void => {
-    if (count === 0) return;
-    if (!takeCredit()) {
+  const flush = (last: boolean): void => {
+    if (count === 0 || !out) return;
+    post({ type: 'batch', message: out.subarray(0, offset), count, stats }, [out.buffer as ArrayBuffer]);
+    out = last ? undefined : takeBuffer();
+    if (last) return;
+    if (!out) {
       cancelled = true;
       return;
     }
-    post({ type: 'batch', records: out.subarray(0, offset), count, stats }, [out.buffer as ArrayBuffer]);
-    out = new Uint8Array(batchCapacity);
     view = new DataView(out.buffer);
-    offset = 0;
+    offset = data.headerBytes;
     count = 0;
     stats = emptyStats();
   };
@@ -85,7 +98,9 @@ function scan(ranges: ReadonlyArray<readonly [number, number]>, force: boolean):
       }
       const pages = Math.min(chunkPages, end - first);
       file.readPages(first, pages, readBuffer);
-      const choice = { compress: Atomics.load(control, Control.Compress) !== 0, force };
+      const compress = Atomics.load(control, Control.Compress) !== 0;
+      // A link slow enough to want LZ4 leaves the scanner time to fill the delta cache in pass 0 too.
+      const choice = { compress, force, fillCache: pass > 0 || compress };
       for (let k = 0; k < pages; k++) {
         const page = first + k;
         const bytes = readBuffer.subarray(k * pageSize, (k + 1) * pageSize);
@@ -93,23 +108,24 @@ function scan(ranges: ReadonlyArray<readonly [number, number]>, force: boolean):
         pagesScanned++;
         if (!force && hash === sentHashes[page]) continue;
         dirtyPages++;
-        if (offset + RECORD_HEADER_BYTES + pageSize > out.length) {
-          flush();
+        if (offset + RECORD_HEADER_BYTES + pageSize > out!.length) {
+          flush(false);
           if (cancelled) break;
         }
-        offset = encodePage(state, choice, page, bytes, hash, scratch, out, view, offset, stats);
+        offset = encodePage(state, choice, page, bytes, hash, scratch, out!, view, offset, stats);
         count++;
       }
     }
   }
-  if (!cancelled) flush();
+  if (!cancelled) flush(true);
+  if (out) spare.push(out.buffer as ArrayBuffer);
   post({ type: 'done', stats: { pagesScanned, dirtyPages, scanMs: performance.now() - started } });
 }
 
 port.on('message', (message: ToWorker) => {
   try {
     if (message.type === 'scan') {
-      scan(message.ranges, message.force);
+      scan(message.pass, message.ranges, message.force);
     } else {
       // The target told us what it holds: deltas against anything else would decode to garbage.
       const dropped = state.cache?.retainMatching((page) => sentHashes[page]!) ?? 0;
