@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { migrate, type MigrationSummary, type ProgressEvent } from '@ferry/agent-source';
+import { authorize } from '@ferry/agent-target';
 import { migrateOptionsFrom, type MigrateArgs } from './migrate-options.js';
 import { buildSourceHooks } from './source-hooks.js';
 
@@ -99,15 +99,10 @@ export class SourceDaemon {
     return options.migrationId;
   }
 
+  /** The target's rule: a bearer token, or loopback clients only (the body can name hook commands). */
   #deny(req: IncomingMessage): string | undefined {
-    if (this.#token === undefined) {
-      const remote = req.socket.remoteAddress ?? '';
-      const loopback = remote === '::1' || remote.startsWith('127.') || remote.startsWith('::ffff:127.');
-      return loopback ? undefined : '403 Forbidden: without --token-file only loopback clients are served';
-    }
-    const given = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
-    const digest = (s: string) => createHash('sha256').update(s).digest();
-    return timingSafeEqual(digest(given), digest(this.#token)) ? undefined : '401 Unauthorized: wrong or missing bearer token';
+    const decision = authorize(req, this.#token, false);
+    return decision.ok ? undefined : `${decision.status} ${decision.status === 401 ? 'Unauthorized' : 'Forbidden'}: ${decision.message}`;
   }
 }
 

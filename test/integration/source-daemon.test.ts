@@ -1,0 +1,49 @@
+/**
+ * `ferry source` as a daemon: POST /migrations starts a migration with the migrate options as JSON,
+ * GET /status reports it to the end, bad requests get a 400 that says why; `ferry status` reads either agent.
+ */
+import t, { type Test } from 'tap';
+import { spawn, execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+import { fillImage } from '@ferry/workload';
+import { FERRY, scratchDir, sha256 } from '../helpers/ferry.js';
+
+async function daemon(t: Test, args: string[]): Promise<string> {
+  const child = spawn(process.execPath, [FERRY, ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
+  t.teardown(() => void child.kill('SIGKILL'));
+  return new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const event = JSON.parse(line) as { event: string; url: string };
+      if (event.event === 'listening') resolve(event.url);
+    });
+    child.once('exit', (code) => reject(new Error(`${args[0]} exited ${code}`)));
+  });
+}
+
+t.test('POST /migrations runs a migration; GET /status follows it', async (t) => {
+  const dir = scratchDir(t);
+  const image = join(dir, 'vm.ram');
+  await fillImage(image, 16 * 1024 * 1024, { seed: 2 });
+  const targetUrl = await daemon(t, ['target', '--listen', '127.0.0.1:0', '--dir', join(dir, 'target')]);
+  const sourceUrl = await daemon(t, ['source', '--listen', '127.0.0.1:0']);
+
+  const bad = await fetch(`${sourceUrl}/migrations`, { method: 'POST', body: JSON.stringify({ to: targetUrl }) });
+  t.equal(bad.status, 400, 'a request without an image is refused');
+  t.match(await bad.json(), { error: /--image/ }, 'and the error says what is missing');
+
+  const started = await fetch(`${sourceUrl}/migrations`, { method: 'POST', body: JSON.stringify({ to: targetUrl, image: [`ram=${image}`], id: 'daemon-1' }) });
+  t.equal(started.status, 202);
+  t.same(await started.json(), { migrationId: 'daemon-1' });
+  let status: { migrations: Array<{ migrationId: string; summary?: { result: string } }> } = { migrations: [] };
+  for (let i = 0; i < 100 && !status.migrations[0]?.summary; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    status = await (await fetch(`${sourceUrl}/status`)).json() as typeof status;
+  }
+  t.equal(status.migrations[0]?.summary?.result, 'committed', 'the source reports the commit');
+  t.equal(await sha256(join(dir, 'target', 'daemon-1', 'ram')), await sha256(image), 'byte-identical');
+
+  const { stdout } = await promisify(execFile)(process.execPath, [FERRY, 'status', targetUrl, '--json']);
+  t.match(JSON.parse(stdout), { role: 'target', migrations: [] }, 'ferry status reads the target');
+});
