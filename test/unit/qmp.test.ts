@@ -203,6 +203,7 @@ t.test('source driver: pause waits for the stop, a failed save carries QEMU\'s r
   await t.rejects(driver.saveDeviceState('/nonexistent/state'), /migration failed: Unable to write to command: Broken pipe/);
   const migrate = fake.received.find((m) => m.execute === 'migrate');
   t.same(migrate?.arguments, { uri: "exec:cat > '/nonexistent/state'" }, 'QEMU 7.2 has no file: URI, so exec: with a quoted path');
+  await driver.close(); // puts the settings back
   const sets = fake.received.filter((m) => m.execute === 'migrate-set-capabilities').map((m) => m.arguments);
   t.same(sets.at(0), { capabilities: [{ capability: 'x-ignore-shared', state: true }, { capability: 'events', state: true }] });
   t.same(sets.at(-1), { capabilities: [{ capability: 'x-ignore-shared', state: false }, { capability: 'events', state: false }] }, 'capabilities restored after the save');

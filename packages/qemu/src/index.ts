@@ -1,1 +1,26 @@
-export {};
+export { QmpClient, QmpError, type QmpConnectOptions, type QmpErrorKind, type QmpEvent, type QmpGreeting } from './qmp.js';
+export {
+  fileMigrationUri,
+  hasFileUri,
+  queryMigrate,
+  queryStatus,
+  setCapabilities,
+  shellQuote,
+  waitForMigration,
+  waitForRunState,
+  type MigrationInfo,
+  type RunStatus,
+} from './migration.js';
+export { QemuSourceDriver, type DeviceStateResult, type QemuSourceOptions } from './source.js';
+export { expandQemuTemplate, splitCommandLine, TemplateError } from './template.js';
+export {
+  launchTargetQemu,
+  prepareTargetQemu,
+  targetQemuArgv,
+  QemuLaunchError,
+  type LaunchTargetOptions,
+  type LaunchedQemu,
+  type PrepareTargetOptions,
+  type PreparedTargetQemu,
+} from './target.js';
+export { silentLogger, type QemuLogger } from './logger.js';

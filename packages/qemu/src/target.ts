@@ -1,0 +1,199 @@
+/**
+ * The target side of a QEMU migration, run by `ferry target --qemu-cmd` at commit time, once the RAM
+ * image and the `qemu-state` blob are complete and fsynced:
+ *
+ *     spawn QEMU (template + -incoming defer + our -qmp), detached, output to WORKDIR/qemu.log
+ *     qmp_capabilities; migrate-set-capabilities x-ignore-shared (and events) on
+ *     migrate-incoming from the device-state file; wait for completed
+ *     cont; query-status must say running; disconnect QMP; QEMU keeps running on its own
+ *
+ * Any failure kills the QEMU it started and throws a QemuLaunchError that carries the tail of qemu.log
+ * (QEMU explains a refused device state there, then exits). prepareTargetQemu() does the first two
+ * steps ahead of time, so a caller can start QEMU during the pause's final pass and only load at commit.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { silentLogger, type QemuLogger } from './logger.js';
+import { fileMigrationUri, setCapabilities, waitForMigration, waitForRunState } from './migration.js';
+import { QmpClient } from './qmp.js';
+import { expandQemuTemplate, TemplateError } from './template.js';
+
+export interface LaunchTargetOptions {
+  /** The QEMU command line with `{image:NAME}` placeholders (and ideally `-incoming defer`). */
+  readonly template: string;
+  /** Image name → received file path. */
+  readonly images: Record<string, string>;
+  /** The received `qemu-state` blob. */
+  readonly deviceStatePath: string;
+  /** Where qmp.sock and qemu.log go. */
+  readonly workDir: string;
+  readonly logger?: QemuLogger;
+  /** Limit for the whole launch (start, load, cont). Default 60 s. */
+  readonly timeoutMs?: number;
+}
+
+export interface LaunchedQemu {
+  readonly pid: number;
+  readonly qmpPath: string;
+}
+
+export class QemuLaunchError extends Error {
+  override readonly name = 'QemuLaunchError';
+  /** The last lines QEMU wrote to qemu.log. */
+  readonly logTail: string;
+
+  constructor(message: string, logTail: string, cause: unknown) {
+    super(logTail.length > 0 ? `${message}; qemu.log: ${logTail}` : message, { cause });
+    this.logTail = logTail;
+  }
+}
+
+/** Unix socket paths are limited to 108 bytes; fall back to the temp folder for deep work dirs. */
+const MAX_SOCKET_PATH = 100;
+
+/** The argv launchTargetQemu runs: the expanded template, `-incoming defer` if missing, our QMP socket. */
+export function targetQemuArgv(template: string, images: Record<string, string>, qmpPath: string): string[] {
+  const argv = expandQemuTemplate(template, images);
+  const incoming = argv.findIndex((arg) => arg === '-incoming' || arg === '--incoming');
+  if (incoming < 0) {
+    argv.push('-incoming', 'defer');
+  } else if (argv[incoming + 1] !== 'defer') {
+    throw new TemplateError(`the QEMU command has '-incoming ${argv[incoming + 1] ?? ''}': ferry feeds the device state itself, use '-incoming defer'`);
+  }
+  argv.push('-qmp', `unix:${qmpPath},server=on,wait=off`);
+  return argv;
+}
+
+export type PrepareTargetOptions = Omit<LaunchTargetOptions, 'deviceStatePath'>;
+
+/** A target QEMU started with `-incoming defer` and capabilities set, waiting for its device state. */
+export interface PreparedTargetQemu {
+  readonly pid: number;
+  readonly qmpPath: string;
+  /** migrate-incoming from `deviceStatePath`, cont, check running, disconnect. Kills QEMU on failure. */
+  load(deviceStatePath: string): Promise<LaunchedQemu>;
+  /** Kills the waiting QEMU (the migration was rolled back). */
+  kill(): Promise<void>;
+}
+
+/**
+ * Starts the target QEMU on the RAM image and leaves it waiting for the device state. QEMU maps the
+ * image shared, so it may start before the final pass: later writes to the same file are what it sees.
+ * launchTargetQemu() is this plus load(); starting early takes QEMU's start-up (~50 ms) out of the pause.
+ */
+export async function prepareTargetQemu(options: PrepareTargetOptions): Promise<PreparedTargetQemu> {
+  const log = options.logger ?? silentLogger;
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  let qmpPath = join(options.workDir, 'qmp.sock');
+  if (Buffer.byteLength(qmpPath) > MAX_SOCKET_PATH) qmpPath = join(tmpdir(), `ferry-qmp-${process.pid}-${Date.now()}.sock`);
+  const logPath = join(options.workDir, 'qemu.log');
+  const argv = targetQemuArgv(options.template, options.images, qmpPath);
+  rmSync(qmpPath, { force: true });
+  const logStart = sizeOf(logPath);
+  const started = performance.now();
+  const child = await spawnDetached(argv, logPath, logStart);
+  const pid = child.pid!;
+  log.info({ pid, argv, log: logPath }, 'started target QEMU');
+  const exited = new Promise<never>((_resolve, reject) => {
+    child.once('exit', (code, signal) => reject(new Error(`QEMU exited (${signal ?? `code ${code}`})`)));
+  });
+  exited.catch(() => undefined);
+  const orExit = <T>(step: Promise<T>): Promise<T> => Promise.race([step, exited]);
+
+  let qmp: QmpClient | undefined;
+  const fail = async (error: unknown): Promise<never> => {
+    await qmp?.close().catch(() => undefined);
+    // QEMU that refuses the device state exits; its exit says more than the QMP socket closing first.
+    const exit = await Promise.race([exited.catch((e: Error) => e), new Promise((resolve) => setTimeout(resolve, 1000, undefined))]);
+    await killAndWait(child);
+    const reason = exit instanceof Error ? exit.message : error instanceof Error ? error.message : String(error);
+    log.warn({ pid, err: reason }, 'target QEMU failed');
+    throw new QemuLaunchError(`target QEMU failed: ${reason}`, logTail(logPath, logStart), error);
+  };
+  try {
+    qmp = await orExit(QmpClient.connect(qmpPath, { timeoutMs, commandTimeoutMs: timeoutMs }));
+    await orExit(setCapabilities(qmp, { 'x-ignore-shared': true, events: true }));
+  } catch (error) {
+    return fail(error);
+  }
+  const connected = qmp;
+  log.info({ pid, startMs: Math.round(performance.now() - started) }, 'target QEMU waits for its device state');
+
+  const load = async (deviceStatePath: string): Promise<LaunchedQemu> => {
+    const begun = performance.now();
+    try {
+      await orExit(connected.execute('migrate-incoming', { uri: fileMigrationUri(connected, deviceStatePath, 'in') }));
+      await orExit(waitForMigration(connected, timeoutMs));
+      const loadMs = Math.round(performance.now() - begun);
+      await orExit(connected.execute('cont'));
+      await orExit(waitForRunState(connected, (s) => s.running, timeoutMs));
+      await connected.close();
+      child.unref();
+      log.info({ pid, loadMs, contMs: Math.round(performance.now() - begun) - loadMs }, 'target QEMU running');
+      return { pid, qmpPath };
+    } catch (error) {
+      return fail(error);
+    }
+  };
+  const kill = async (): Promise<void> => {
+    await connected.close().catch(() => undefined);
+    await killAndWait(child);
+  };
+  return { pid, qmpPath, load, kill };
+}
+
+export async function launchTargetQemu(options: LaunchTargetOptions): Promise<LaunchedQemu> {
+  const prepared = await prepareTargetQemu(options);
+  return prepared.load(options.deviceStatePath);
+}
+
+function spawnDetached(argv: string[], logPath: string, logStart: number): Promise<ChildProcess> {
+  const [command, ...args] = argv;
+  if (command === undefined) throw new TemplateError('the QEMU command is empty');
+  const fd = openSync(logPath, 'a');
+  try {
+    const child = spawn(command, args, { detached: true, stdio: ['ignore', fd, fd] });
+    return new Promise((resolve, reject) => {
+      child.once('spawn', () => resolve(child));
+      child.once('error', (error) => {
+        reject(new QemuLaunchError(`target QEMU failed: cannot start ${command}: ${error.message}`, logTail(logPath, logStart), error));
+      });
+    });
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function sizeOf(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+async function killAndWait(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await Promise.race([gone, new Promise((resolve) => setTimeout(resolve, 5000))]);
+}
+
+/** The last lines this QEMU wrote to qemu.log (from byte `start` on), joined on one line for an error. */
+function logTail(path: string, start: number, maxChars = 1500): string {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const end = sizeOf(path);
+    const from = Math.max(start, end - maxChars);
+    const buffer = Buffer.alloc(Math.max(0, end - from));
+    const n = readSync(fd, buffer, 0, buffer.length, from);
+    return buffer.subarray(0, n).toString('utf8').trim().split('\n').slice(-10).join(' | ');
+  } catch {
+    return '';
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
