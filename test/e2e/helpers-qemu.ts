@@ -1,0 +1,205 @@
+/**
+ * Real QEMU for the end-to-end tests: the test guest (scripts/build-guest.sh), a source QEMU whose RAM
+ * is a shared file in /dev/shm, the matching --qemu-cmd template for the target, and the guest's
+ * heartbeats read from the serial log files. Every QEMU started here, or named by a pid file, is killed
+ * when the test ends.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { shellQuote } from '@ferry/qemu';
+import type { Teardown } from '../helpers/ferry.js';
+
+export const QEMU = 'qemu-system-x86_64';
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface Guest {
+  readonly kernel: string;
+  readonly initrd: string;
+}
+
+/** Why the QEMU tests cannot run here, or undefined when they can. */
+export function qemuMissing(): string | undefined {
+  const version = spawnSync(QEMU, ['--version'], { encoding: 'utf8' });
+  if (version.error || version.status !== 0) return `${QEMU} is not installed (bash scripts/install-qemu.sh)`;
+  if (!existsSync('/dev/shm')) return 'no /dev/shm';
+  return undefined;
+}
+
+/** Builds the test guest when needed (it skips what is up to date) and returns its files. */
+export function buildGuest(): Guest {
+  const build = spawnSync('bash', [join(ROOT, 'scripts/build-guest.sh')], { encoding: 'utf8' });
+  if (build.status !== 0) throw new Error(`scripts/build-guest.sh failed: ${build.stderr}`);
+  const dir = join(ROOT, '.cache/guest');
+  return { kernel: join(dir, 'vmlinuz'), initrd: join(dir, 'initramfs.gz') };
+}
+
+export interface GuestOptions {
+  readonly guest: Guest;
+  /** The QEMU command and any leading options (default `qemu-system-x86_64`), e.g. another build with -L. */
+  readonly qemu?: readonly string[];
+  /** RAM size in MiB (the file is exactly this big). */
+  readonly ramMiB?: number;
+  /** memtouch: MiB it fills, pages per second it rewrites, seconds per verify sweep. */
+  readonly touchMiB?: number;
+  readonly rate?: number;
+  readonly sweep?: number;
+}
+
+/**
+ * The QEMU options both ends share (same machine, same devices, so the device state loads), with the
+ * RAM at `ramPath` and the serial console at `serialPath`. No QMP, no -incoming: each side adds its own.
+ */
+export function guestArgs(options: GuestOptions, ramPath: string, serialPath: string): string[] {
+  const ram = options.ramMiB ?? 256;
+  const cmdline = `console=ttyS0 quiet panic=-1 memtouch.mib=${options.touchMiB ?? 64} memtouch.rate=${options.rate ?? 2000} memtouch.sweep=${options.sweep ?? 4}`;
+  return [
+    '-machine', 'pc,memory-backend=mem', '-accel', 'tcg', '-m', `${ram}M`,
+    '-object', `memory-backend-file,id=mem,size=${ram}M,mem-path=${ramPath.replaceAll(',', ',,')},share=on`,
+    '-kernel', options.guest.kernel, '-initrd', options.guest.initrd, '-append', cmdline,
+    '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
+    '-serial', `file:${serialPath}`,
+  ];
+}
+
+/** The `ferry target --qemu-cmd` template for the same guest: RAM `{image:ram}`, its own serial log and pid file. */
+export function targetTemplate(options: GuestOptions, serialPath: string, pidFile: string, extra: readonly string[] = []): string {
+  const args = guestArgs(options, '{image:ram}', serialPath);
+  return [...(options.qemu ?? [QEMU]), ...args, '-incoming', 'defer', '-pidfile', pidFile, ...extra].map((arg) => (/^[\w@%+=:,./{}-]+$/.test(arg) ? arg : shellQuote(arg))).join(' ');
+}
+
+/** A scratch folder in /dev/shm whose QEMUs are killed, then removed, when the test ends. */
+export class QemuScratch {
+  readonly dir: string;
+  readonly #children: ChildProcess[] = [];
+  readonly #pidFiles: string[] = [];
+
+  constructor(t: Teardown, prefix = 'ferry-qemu-') {
+    this.dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), prefix));
+    t.teardown(async () => {
+      for (const child of this.#children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      for (const file of this.#pidFiles) killPidFile(file);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      rmSync(this.dir, { recursive: true, force: true });
+    });
+  }
+
+  path(name: string): string {
+    return join(this.dir, name);
+  }
+
+  /** Kills the process named in `file` (QEMU's -pidfile) at teardown, if it still runs. */
+  killAtEnd(file: string): void {
+    this.#pidFiles.push(file);
+  }
+
+  track(child: ChildProcess): void {
+    this.#children.push(child);
+  }
+}
+
+function killPidFile(file: string): void {
+  try {
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    if (Number.isInteger(pid) && pid > 1) process.kill(pid, 'SIGKILL');
+  } catch {
+    // no pid file (QEMU never started) or already gone
+  }
+}
+
+export interface RunningQemu {
+  readonly child: ChildProcess;
+  readonly ramPath: string;
+  readonly qmpPath: string;
+  readonly serialPath: string;
+  readonly exited: Promise<number | null>;
+  log(): string;
+}
+/** The source of a migration is a RunningQemu that already prints heartbeats. */
+export type SourceQemu = RunningQemu;
+
+/** Spawns QEMU for the guest as `name` (RAM NAME.ram, QMP NAME.qmp, serial NAME-serial.log in the scratch folder). */
+export function spawnQemu(scratch: QemuScratch, options: GuestOptions, name: string, extra: readonly string[] = []): RunningQemu {
+  const ramPath = scratch.path(`${name}.ram`);
+  const qmpPath = scratch.path(`${name}.qmp`);
+  const serialPath = scratch.path(`${name}-serial.log`);
+  const [command, ...prefix] = options.qemu ?? [QEMU];
+  const args = [...prefix, ...guestArgs(options, ramPath, serialPath), '-qmp', `unix:${qmpPath},server=on,wait=off`, ...extra];
+  const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  scratch.track(child);
+  let output = '';
+  const collect = (chunk: Buffer) => (output = (output + chunk.toString('utf8')).slice(-10000));
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  child.on('error', (error) => (output += `\n${error.message}`));
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  return { child, ramPath, qmpPath, serialPath, exited, log: () => output };
+}
+
+/** Starts the source QEMU (RAM in the scratch folder, so in /dev/shm) and waits for its first heartbeats. */
+export async function startSourceQemu(scratch: QemuScratch, options: GuestOptions, extra: readonly string[] = [], name = 'source'): Promise<SourceQemu> {
+  const source = spawnQemu(scratch, options, name, extra);
+  await waitForHeartbeats(source.serialPath, (beats) => beats.length >= 3, 90_000, source.exited).catch((error: Error) => {
+    throw new Error(`${error.message}; QEMU said: ${source.log()}`);
+  });
+  return source;
+}
+
+export interface Heartbeat {
+  readonly counter: number;
+  readonly ok: number;
+  readonly bad: number;
+}
+
+/** The `HB <counter> ok=<n> bad=<n>` lines of a serial log, in order. */
+export function readHeartbeats(serialPath: string): Heartbeat[] {
+  let text: string;
+  try {
+    text = readFileSync(serialPath, 'utf8');
+  } catch {
+    return [];
+  }
+  const beats: Heartbeat[] = [];
+  for (const match of text.matchAll(/^HB (\d+) ok=(\d+) bad=(\d+)\r?$/gm)) {
+    beats.push({ counter: Number(match[1]), ok: Number(match[2]), bad: Number(match[3]) });
+  }
+  return beats;
+}
+
+/** Polls a serial log until `done(heartbeats)`; rejects on timeout or when `exited` settles first. */
+export async function waitForHeartbeats(
+  serialPath: string,
+  done: (beats: Heartbeat[]) => boolean,
+  timeoutMs: number,
+  exited?: Promise<unknown>,
+): Promise<Heartbeat[]> {
+  const deadline = Date.now() + timeoutMs;
+  let gone = false;
+  void exited?.then(() => (gone = true));
+  for (;;) {
+    const beats = readHeartbeats(serialPath);
+    if (done(beats)) return beats;
+    const tail = () => {
+      try {
+        return readFileSync(serialPath, 'utf8').slice(-500);
+      } catch {
+        return '(no serial log)';
+      }
+    };
+    if (gone) throw new Error(`QEMU exited; serial log ends: ${tail()}`);
+    if (Date.now() > deadline) throw new Error(`heartbeats not as expected within ${timeoutMs} ms; serial log ends: ${tail()}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** True while `pid` exists. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

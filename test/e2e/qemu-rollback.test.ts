@@ -1,0 +1,65 @@
+/**
+ * Rollback with a real QEMU guest. The target dies (SIGKILL) during pre-copy, or after the source
+ * paused and saved its device state: either way `ferry migrate` must exit 3 (rolled back) and the
+ * source guest must keep running and counting with no bad page (never stopped, or resumed with `cont`).
+ */
+import { mkdirSync } from 'node:fs';
+import t, { type Test } from 'tap';
+import { QmpClient } from '@ferry/qemu';
+import { runMigrate, startTarget } from '../helpers/ferry.js';
+import { buildGuest, QemuScratch, qemuMissing, readHeartbeats, startSourceQemu, targetTemplate, waitForHeartbeats, type GuestOptions } from './helpers-qemu.js';
+
+/** Migrates a writing guest and SIGKILLs the target on the first migrate event that `killOn` accepts. */
+async function killTargetWhen(t: Test, killOn: (event: Record<string, unknown>) => boolean): Promise<{ events: Array<Record<string, unknown>> }> {
+  const options: GuestOptions = { guest: buildGuest(), ramMiB: 256, touchMiB: 64, rate: 2000, sweep: 4 };
+  const scratch = new QemuScratch(t);
+  const source = await startSourceQemu(scratch, options);
+  const targetDir = scratch.path('target');
+  mkdirSync(targetDir);
+  const targetPid = scratch.path('target-qemu.pid');
+  scratch.killAtEnd(targetPid);
+  const target = await startTarget(t, targetDir, ['--qemu-cmd', targetTemplate(options, scratch.path('target-serial.log'), targetPid)]);
+
+  let killedAt: string | undefined;
+  const args = ['--to', target.url, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath, '--reconnect-timeout', '2'];
+  const run = await runMigrate(t, args, (event) => {
+    if (killedAt === undefined && killOn(event)) {
+      killedAt = JSON.stringify(event);
+      target.child.kill('SIGKILL');
+    }
+  });
+  t.ok(killedAt !== undefined, `the target was killed at ${killedAt ?? 'no event'}`);
+  t.equal(run.code, 3, 'migrate exits 3 (rolled back)');
+  if (run.code !== 3) t.comment(run.stderr.slice(-3000));
+  t.comment(`summary: ${JSON.stringify(run.summary)}`);
+
+  const after = readHeartbeats(source.serialPath).at(-1)?.counter ?? 0;
+  const beats = await waitForHeartbeats(source.serialPath, (b) => (b.at(-1)?.counter ?? 0) >= after + 6, 30_000, source.exited).catch((error: Error) => {
+    t.fail(error.message);
+    return readHeartbeats(source.serialPath);
+  });
+  t.ok((beats.at(-1)?.counter ?? 0) >= after + 6, `the source guest keeps counting after the rollback (HB ${after} → ${beats.at(-1)?.counter})`);
+  t.ok(beats.every((b) => b.bad === 0), 'bad=0 on every source heartbeat');
+  t.ok(beats.every((b, i) => i === 0 || b.counter === beats[i - 1]!.counter + 1), 'the counter never jumped or restarted');
+
+  const qmp = await QmpClient.connect(source.qmpPath, { timeoutMs: 5000 });
+  const status = await qmp.execute<{ running: boolean; status: string }>('query-status');
+  await qmp.close();
+  t.equal(status.status, 'running', 'QEMU says the source VM runs');
+  return { events: run.events };
+}
+
+const missing = qemuMissing();
+if (missing !== undefined) {
+  t.plan(0, `skipped: ${missing}`);
+} else {
+  t.setTimeout(300_000); // boots two guests under TCG
+  t.test('the target dies during pre-copy: the source guest never stops', async (t) => {
+    const { events } = await killTargetWhen(t, (event) => event['event'] === 'pass-end');
+    t.notOk(events.some((e) => e['event'] === 'paused'), 'the source was never paused');
+  });
+  t.test('the target dies after the source paused and saved its state: the source resumes', async (t) => {
+    const { events } = await killTargetWhen(t, (event) => event['event'] === 'state');
+    t.ok(events.some((e) => e['event'] === 'paused'), 'the source was paused, then resumed by the rollback');
+  });
+}
