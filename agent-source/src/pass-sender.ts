@@ -42,7 +42,7 @@ export class PassSender {
     this.#pools = pools;
     this.#limiter = limiter;
     this.#autoCompress = autoCompress;
-    if (autoCompress) for (const pool of pools) pool.setCompress(limiter !== undefined);
+    this.#setLinkBound(limiter !== undefined);
   }
 
   /** After a reconnect, passes continue on the new connection. */
@@ -86,13 +86,21 @@ export class PassSender {
     t.lz4Pages += batch.stats.lz4;
     t.deltaPages += batch.stats.delta;
     t.copyPages += batch.stats.copy;
-    if (this.#autoCompress && this.#limiter === undefined) this.#adaptCompression();
+    if (this.#limiter === undefined) this.#watchLink();
   }
 
-  /** Compression pays only while the link, not the scanner, is the bottleneck: a full socket queue says so. */
-  #adaptCompression(): void {
+  /** A full socket queue says the link is the bottleneck; an empty one says the scanner is. */
+  #watchLink(): void {
     const queued = this.#connection.bufferedAmount;
-    if (queued > 4 * 1024 * 1024) for (const pool of this.#pools) pool.setCompress(true);
-    else if (queued < 256 * 1024) for (const pool of this.#pools) pool.setCompress(false);
+    if (queued > 4 * 1024 * 1024) this.#setLinkBound(true);
+    else if (queued < 256 * 1024) this.#setLinkBound(false);
+  }
+
+  /** Compression (in auto mode) and pass-0 delta caching pay only while the link is the bottleneck. */
+  #setLinkBound(on: boolean): void {
+    for (const pool of this.#pools) {
+      pool.setLinkBound(on);
+      if (this.#autoCompress) pool.setCompress(on);
+    }
   }
 }

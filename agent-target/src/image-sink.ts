@@ -8,6 +8,9 @@ import {
 /** Pages per pwritev (Linux IOV_MAX is 1024). */
 const MAX_GATHER = 256;
 
+/** Records that carry a whole page on their own: no read of the target file needed to apply them. */
+const isWholePage = (record: PageRecord): boolean => record.encoding === PageEncoding.Raw || record.encoding === PageEncoding.Lz4;
+
 export interface VerifyRequest {
   readonly pageCount: number;
   readonly digest: bigint;
@@ -85,25 +88,35 @@ export class ImageSink {
   }
 
   /**
-   * Applies a validated message's records in order. Runs of RAW pages with consecutive indices (pass 0 is
-   * mostly that) are written with one pwritev straight from the message, not one pwrite per page.
+   * Applies a validated message's records in order. Runs of whole pages (RAW or LZ4) with consecutive
+   * indices, which is most of pass 0, are written with one pwritev instead of one pwrite per page.
    */
   applyAll(records: readonly PageRecord[]): void {
     for (let i = 0; i < records.length;) {
       const first = records[i]!;
       let end = i + 1;
-      if (first.encoding === PageEncoding.Raw) {
-        while (end < records.length && end - i < MAX_GATHER && records[end]!.encoding === PageEncoding.Raw && records[end]!.pageIndex === first.pageIndex + (end - i)) end++;
+      if (isWholePage(first)) {
+        while (end < records.length && end - i < MAX_GATHER && isWholePage(records[end]!) && records[end]!.pageIndex === first.pageIndex + (end - i)) end++;
       }
       if (end - i === 1) {
         this.apply(first);
       } else {
-        const run = records.slice(i, end);
-        this.#file.writePagesGathered(first.pageIndex, run.map((r) => r.payload));
-        for (const record of run) this.hashes[record.pageIndex] = this.#hasher.hashPage(record.payload);
-        this.pagesApplied += run.length;
+        const pages = records.slice(i, end).map((record) => this.#wholePage(record));
+        this.#file.writePagesGathered(first.pageIndex, pages);
+        for (const [k, page] of pages.entries()) this.hashes[first.pageIndex + k] = this.#hasher.hashPage(page);
+        this.pagesApplied += pages.length;
       }
       i = end;
+    }
+  }
+
+  #wholePage(record: PageRecord): Uint8Array {
+    if (record.encoding === PageEncoding.Raw) return record.payload;
+    try {
+      return lz4Decompress(record.payload, this.pageSize);
+    } catch (error) {
+      if (error instanceof PayloadError) throw new FerryError(ErrorCode.BadPayload, `image ${this.name} page ${record.pageIndex}: ${error.message}`);
+      throw error;
     }
   }
 

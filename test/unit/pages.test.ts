@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodePageRecords, encodePagesHeader, PageEncoding, writePagesHeader, PAGES_HEADER_BYTES, RECORD_HEADER_BYTES, type PageRecord } from '@ferry/protocol';
 import {
-  allocatedBytes, blockDigests, ContentIndex, createPageHasher, DeltaCache, emptyStats, encodePage, ImageFile, isZeroPage,
+  allocatedBytes, blockDigests, ContentIndex, createPageHasher, DeltaCache, emptyStats, encodePage, ImageFile, isZeroPage, looksIncompressible, newSampler,
   lz4Compress, lz4Decompress, mismatchedRanges, PayloadError, ScanPool, tableDigest, xorInto, zeroPageHash, type EncoderState,
   type ScanScope,
 } from '@ferry/pages';
@@ -129,11 +129,24 @@ t.test('hash helpers: zero hash, table digest, block digests and mismatched rang
   t.same(ranges([0, 4, 9]), [[0, 10]]);
 });
 
+t.test('looksIncompressible: random pages yes; text, repeated and zero-heavy pages no', async (t) => {
+  const sampler = newSampler();
+  for (let i = 0; i < 20; i++) t.ok(looksIncompressible(sampler, random(PAGE)), `random page ${i}`);
+  const text = new TextEncoder().encode('GET /index.html HTTP/1.1 host: example.org accept: */* '.repeat(80)).subarray(0, PAGE);
+  t.notOk(looksIncompressible(sampler, text), 'text');
+  t.notOk(looksIncompressible(sampler, compressible(3)), 'a repeating pattern');
+  const sparse = new Uint8Array(PAGE);
+  sparse.set(random(512), 1024);
+  t.notOk(looksIncompressible(sampler, sparse), 'mostly zero with a random island');
+  const s = makeState(false);
+  t.equal(encodeOne(s, 5, random(PAGE), { compress: true, force: false }).encoding, PageEncoding.Raw, 'a random page is not compressed');
+});
+
 function makeState(withCache = true): EncoderState {
   const zeroHash = zeroPageHash(hasher, PAGE);
   const sentHashes = new BigUint64Array(8).fill(zeroHash);
   const index = new ContentIndex(8, (i) => sentHashes.forEach((h, p) => h !== zeroHash && i.insert(h, p)));
-  return { pageSize: PAGE, zeroHash, sentHashes, cache: withCache ? new DeltaCache(1 << 20, PAGE) : undefined, index };
+  return { pageSize: PAGE, zeroHash, sentHashes, cache: withCache ? new DeltaCache(1 << 20, PAGE) : undefined, index, sampler: newSampler() };
 }
 /** Encodes one page after a PAGES header and decodes it back (which checks the returned offset too). */
 function encodeOne(state: EncoderState, page: number, bytes: Uint8Array, choice: { compress: boolean; force: boolean; fillCache?: boolean } = { compress: false, force: false }) {

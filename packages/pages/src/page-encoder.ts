@@ -23,6 +23,39 @@ export interface EncoderState {
   readonly sentHashes: BigUint64Array;
   readonly cache: DeltaCache | undefined;
   readonly index: ContentIndex | undefined;
+  /** Scratch for `looksIncompressible`. */
+  readonly sampler: ByteSampler;
+}
+
+/** Per-thread scratch for the byte sampler: stamps instead of clearing a histogram for every page. */
+export interface ByteSampler {
+  readonly stamps: Uint32Array;
+  generation: number;
+}
+
+export const newSampler = (): ByteSampler => ({ stamps: new Uint32Array(256), generation: 0 });
+
+const SAMPLES = 256;
+/** Uniformly random bytes show ~162 distinct values in 256 samples; text and most heap data far fewer. */
+const RANDOM_DISTINCT = 150;
+
+/**
+ * LZ4 over an incompressible page costs as much as over a good one, and random-looking memory (encrypted,
+ * compressed, media) is common. Counting distinct values in 256 sampled bytes is ~50x cheaper than the
+ * attempt and tells random data from text, code and heap data well enough to skip it.
+ */
+export function looksIncompressible(sampler: ByteSampler, bytes: Uint8Array): boolean {
+  const stamp = ++sampler.generation;
+  const stride = Math.max(1, Math.floor(bytes.length / SAMPLES));
+  let distinct = 0;
+  for (let i = 0; i < bytes.length; i += stride) {
+    const value = bytes[i]!;
+    if (sampler.stamps[value] !== stamp) {
+      sampler.stamps[value] = stamp;
+      if (++distinct > RANDOM_DISTINCT) return true;
+    }
+  }
+  return false;
 }
 
 export interface EncodeChoice {
@@ -77,7 +110,7 @@ export function encodePage(
         }
       }
       // A delta under half a page is as good as it gets; compressing the page too would waste time.
-      if (choice.compress && payload.length >= pageSize / 2) {
+      if (choice.compress && payload.length >= pageSize / 2 && !looksIncompressible(state.sampler, bytes)) {
         const compressed = lz4Compress(bytes);
         if (compressed.length < payload.length && compressed.length < pageSize) {
           encoding = PageEncoding.Lz4;

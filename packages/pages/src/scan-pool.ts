@@ -123,6 +123,11 @@ export class ScanPool {
     for (const w of this.#workers) Atomics.store(w.control, Control.Compress, on ? 1 : 0);
   }
 
+  /** While the link is the bottleneck, pass 0 also fills the delta cache (the scanner has time to spare). */
+  setLinkBound(on: boolean): void {
+    for (const w of this.#workers) Atomics.store(w.control, Control.LinkBound, on ? 1 : 0);
+  }
+
   /**
    * Scans the image (or `scope.ranges`) once and hands every batch of dirty-page records to `onBatch`,
    * one at a time. If `onBatch` throws, the workers stop, the scan rejects with that error, and the pool

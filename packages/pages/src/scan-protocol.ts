@@ -9,10 +9,12 @@ export const Control = {
   Cancel: 1,
   /** Non-zero: LZ4-compress pages when that saves bytes. */
   Compress: 2,
+  /** Non-zero: the link, not the scanner, is the bottleneck (rate limit, full socket queue). */
+  LinkBound: 3,
 } as const;
-export const CONTROL_SLOTS = 3;
-/** Batch buffers per worker: enough to keep the socket fed, few enough to bound memory (4 x ~1 MiB). */
-export const BATCH_BUFFERS = 4;
+export const CONTROL_SLOTS = 4;
+/** Batch buffers per worker: enough to keep the socket fed, few enough to bound memory (8 x ~1 MiB). */
+export const BATCH_BUFFERS = 8;
 
 export interface ScanWorkerData {
   readonly imagePath: string;

@@ -9,7 +9,7 @@ import { ContentIndex } from './content-index.js';
 import { DeltaCache } from './delta-cache.js';
 import { createPageHasher, zeroPageHash } from './hash.js';
 import { ImageFile } from './image-file.js';
-import { emptyStats, encodePage, type BatchStats, type EncoderState } from './page-encoder.js';
+import { emptyStats, encodePage, newSampler, type BatchStats, type EncoderState } from './page-encoder.js';
 import { BATCH_BUFFERS, Control, type FromWorker, type ScanWorkerData, type ToWorker } from './scan-protocol.js';
 
 const data = workerData as ScanWorkerData;
@@ -37,6 +37,7 @@ const state: EncoderState = {
   sentHashes,
   cache: data.delta ? new DeltaCache(data.deltaCacheBytes, pageSize) : undefined,
   index: new ContentIndex(data.end - data.first, (index) => rebuildIndex(index)),
+  sampler: newSampler(),
 };
 
 /**
@@ -99,8 +100,8 @@ function scan(pass: number, ranges: ReadonlyArray<readonly [number, number]>, fo
       const pages = Math.min(chunkPages, end - first);
       file.readPages(first, pages, readBuffer);
       const compress = Atomics.load(control, Control.Compress) !== 0;
-      // A link slow enough to want LZ4 leaves the scanner time to fill the delta cache in pass 0 too.
-      const choice = { compress, force, fillCache: pass > 0 || compress };
+      // A slow link leaves the scanner time to fill the delta cache in pass 0 too.
+      const choice = { compress, force, fillCache: pass > 0 || Atomics.load(control, Control.LinkBound) !== 0 };
       for (let k = 0; k < pages; k++) {
         const page = first + k;
         const bytes = readBuffer.subarray(k * pageSize, (k + 1) * pageSize);
