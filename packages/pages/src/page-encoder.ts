@@ -36,8 +36,8 @@ export interface ByteSampler {
 export const newSampler = (): ByteSampler => ({ stamps: new Uint32Array(256), generation: 0 });
 
 const SAMPLES = 256;
-/** Uniformly random bytes show ~162 distinct values in 256 samples; text and most heap data far fewer. */
-const RANDOM_DISTINCT = 150;
+/** Uniformly random bytes show ~162 (+-5) distinct values in 256 samples; text and most heap data far fewer. */
+const RANDOM_DISTINCT = 128;
 
 /**
  * LZ4 over an incompressible page costs as much as over a good one, and random-looking memory (encrypted,
