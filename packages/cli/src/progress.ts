@@ -40,7 +40,10 @@ export function humanSink(tty: boolean, err: NodeJS.WriteStream = process.stderr
         case 'verify': say(`verify ${event.image}: ${event.ok ? 'ok' : `${event.mismatchedPages} pages differ, re-sending`}`); break;
         case 'resumed': say(`resumed on the target after a ${Math.round(event.pauseMs)} ms pause`); break;
         case 'rollback': say(`rolling back: ${event.reason}`); break;
+        case 'disconnected': say(`connection lost in pass ${event.pass} (${event.reason}); reconnecting`); break;
+        case 'reconnected': say(`reconnected after ${event.attempts} attempt(s); ${event.resumed ? `the target holds ${event.heldPages} pages` : 'starting over'}`); break;
         case 'pass-begin': case 'commit-ready': case 'go': break;
+        default: assertNever(event);
       }
     },
     summary(summary) {
@@ -50,11 +53,17 @@ export function humanSink(tty: boolean, err: NodeJS.WriteStream = process.stderr
   };
 }
 
+function assertNever(value: never): never {
+  throw new Error(`unhandled progress event ${JSON.stringify(value)}`);
+}
+
+/** Pass 0 fills the bar (it moves the whole image); later passes show what they sent and the rate. */
 function bar(event: Extract<ProgressEvent, { event: 'progress' }>): string {
   const width = 30;
-  const fraction = event.imageBytes > 0 ? Math.min(1, event.bytesSent / event.imageBytes) : 0;
+  const fraction = event.imageBytes > 0 ? Math.min(1, event.bytesApplied / event.imageBytes) : 0;
   const filled = Math.round(fraction * width);
-  return `pass ${event.pass} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${formatBytes(event.bytesSent)} sent, ${event.pagesSent} pages`;
+  const rate = event.rate > 0 ? `, ${formatBytes(event.rate)}/s` : '';
+  return `pass ${event.pass} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${formatBytes(event.bytesSent)} sent, ${event.pagesSent} pages${rate}`;
 }
 
 export function formatSummary(s: MigrationSummary): string {

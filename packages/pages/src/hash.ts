@@ -19,16 +19,9 @@ export async function createPageHasher(): Promise<PageHasher> {
   };
 }
 
-const zeroHashes = new Map<number, bigint>();
-
 /** The hash of an all-zero page: what a sparse target holds before anything is written. */
 export function zeroPageHash(hasher: PageHasher, pageSize: number): bigint {
-  let hash = zeroHashes.get(pageSize);
-  if (hash === undefined) {
-    hash = hasher.hashPage(new Uint8Array(pageSize));
-    zeroHashes.set(pageSize, hash);
-  }
-  return hash;
+  return hasher.hashPage(new Uint8Array(pageSize));
 }
 
 const tableBytes = (table: BigUint64Array, start = 0, end = table.length): Uint8Array =>

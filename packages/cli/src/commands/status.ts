@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { formatBytes } from '../units.js';
 import { UsageError } from '../usage.js';
 
 /** `ferry status URL`: GET URL/status from either agent and print it. */
@@ -36,6 +37,27 @@ export async function statusCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${body.trim()}\n`);
     return 0;
   }
-  process.stdout.write(`${JSON.stringify(JSON.parse(body), null, 2)}\n`);
+  process.stdout.write(describeStatus(JSON.parse(body) as StatusBody));
   return 0;
+}
+
+interface StatusBody {
+  readonly role?: string;
+  readonly migrations?: ReadonlyArray<Record<string, unknown>>;
+}
+
+/** One line per migration: the target reports what it received, the source what it last sent. */
+function describeStatus(status: StatusBody): string {
+  const migrations = status.migrations ?? [];
+  const lines = [`${status.role ?? 'ferry'}: ${migrations.length} migration(s)`];
+  for (const m of migrations) {
+    const last = (m['last'] ?? {}) as Record<string, unknown>;
+    const summary = m['summary'] as Record<string, unknown> | undefined;
+    const bytes = Number(m['bytesReceived'] ?? last['bytesSent'] ?? summary?.['bytesSent'] ?? 0);
+    const phase = String(summary?.['result'] ?? m['phase'] ?? last['event'] ?? 'starting');
+    const pass = m['pass'] ?? last['pass'];
+    const rate = Number(last['rate'] ?? 0);
+    lines.push(`  ${String(m['migrationId'])}  ${phase}${pass !== undefined ? `, pass ${String(pass)}` : ''}, ${formatBytes(bytes)}${rate > 0 ? `, ${formatBytes(rate)}/s` : ''}`);
+  }
+  return `${lines.join('\n')}\n`;
 }
