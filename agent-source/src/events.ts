@@ -1,4 +1,4 @@
-import type { ErrorCode } from '@ferry/protocol';
+import type { ErrorCode, FerryError } from '@ferry/protocol';
 import type { PassRecord } from './policies.js';
 
 export interface EncodingTotals {
@@ -41,3 +41,34 @@ export type ProgressEvent =
   | { readonly event: 'go' }
   | { readonly event: 'resumed'; readonly pauseMs: number }
   | { readonly event: 'rollback'; readonly code: ErrorCode; readonly reason: string };
+
+const NO_PAGES: EncodingTotals = { pagesSent: 0, zeroPages: 0, rawPages: 0, lz4Pages: 0, deltaPages: 0, copyPages: 0 };
+
+/** The summary of a finished migration; `passes` counts the final pass when the workload was paused. */
+export function summarize(run: {
+  readonly result: MigrationResult;
+  readonly migrationId: string;
+  readonly totalMs: number;
+  readonly pauseMs: number;
+  readonly imageBytes: number;
+  readonly bytesSent: number;
+  readonly totals: EncodingTotals | undefined;
+  readonly history: readonly PassRecord[];
+  readonly paused: boolean;
+  readonly stopReason: string | undefined;
+  readonly error: FerryError | undefined;
+}): MigrationSummary {
+  return {
+    result: run.result,
+    migrationId: run.migrationId,
+    bytesSent: run.bytesSent,
+    totalMs: Math.round(run.totalMs),
+    pauseMs: Math.round(run.pauseMs),
+    passes: run.history.length + (run.paused ? 1 : 0),
+    ...(run.totals ?? NO_PAGES),
+    imageBytes: run.imageBytes,
+    ...(run.stopReason ? { stopReason: run.stopReason } : {}),
+    ...(run.error ? { error: { code: run.error.code, message: run.error.message } } : {}),
+    history: run.history,
+  };
+}

@@ -3,12 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import {
-  checkName, DEFAULT_LIMITS, ErrorCode, FerryError, MessageType, toFerryError, type Hello,
+  DEFAULT_LIMITS, ErrorCode, FerryError, MessageType, toFerryError, type Hello,
 } from '@ferry/protocol';
-import { createPageHasher, ImageFile, ScanPool, type PageHasher } from '@ferry/pages';
+import { createPageHasher, ScanPool, type PageHasher } from '@ferry/pages';
+import { describeImages, type DescribedImage } from './images.js';
 import type { ConnectOptions, TargetConnection } from './connection.js';
-import { handshake } from './resume.js';
-import type { MigrationSummary, ProgressEvent } from './events.js';
+import { handshake, retryUntil } from './resume.js';
+import { summarize, type MigrationSummary, type ProgressEvent } from './events.js';
 import type { SourceHooks } from './hooks.js';
 import type { MigrateOptions } from './options.js';
 import { PassSender, type PassScope } from './pass-sender.js';
@@ -29,31 +30,6 @@ export interface MigrateContext {
 const PROGRESS_INTERVAL_MS = 250;
 
 const rate = (bytes: number, ms: number): number => (ms > 0 ? (bytes * 1000) / ms : 0);
-
-/** Checks the images before anything else happens; errors here mean nothing was started. */
-interface DescribedImage {
-  readonly name: string;
-  readonly path: string;
-  readonly size: number;
-  readonly pageSize: number;
-}
-
-function describeImages(options: MigrateOptions): DescribedImage[] {
-  if (options.images.length === 0) throw new FerryError(ErrorCode.Internal, 'no image to migrate: give at least one --image NAME=PATH');
-  checkName(options.migrationId, 'migration id');
-  return options.images.map((image) => {
-    checkName(image.name, 'image name');
-    let file: ImageFile;
-    try {
-      file = ImageFile.openRead(image.path, options.pageSize);
-    } catch (error) {
-      throw new FerryError(ErrorCode.Io, `image ${image.name}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
-    }
-    const size = file.size;
-    file.close();
-    return { name: image.name, path: image.path, size, pageSize: options.pageSize };
-  });
-}
 
 /** Runs one migration to its end: committed, rolled back (source resumed) or unknown (after GO). */
 export async function migrate(options: MigrateOptions, context: MigrateContext): Promise<MigrationSummary> {
@@ -190,26 +166,16 @@ class SourceMigration {
     this.#log.warn({ err: cause, pass }, 'connection lost during pre-copy; reconnecting');
     this.#context.onEvent?.({ event: 'disconnected', pass, reason: cause.message });
     this.#connection?.terminate();
-    const deadline = performance.now() + this.#options.reconnectTimeoutMs;
-    let delayMs = 200;
-    for (let attempt = 1; ; attempt++) {
-      await this.#interruptible(new Promise((resolve) => setTimeout(resolve, Math.min(delayMs, Math.max(0, deadline - performance.now())))));
-      try {
-        const result = await handshake(this.#connectOptions(), this.#hello(true), this.#pools, this.#hasher!, this.#options.replyTimeoutMs);
-        this.#attach(result.connection);
-        this.#advance({ kind: 'reconnected' });
-        this.#log.info({ attempt, resumed: result.resumed, heldPages: result.heldPages }, 'reconnected');
-        this.#context.onEvent?.({ event: 'reconnected', pass, attempts: attempt, resumed: result.resumed, heldPages: result.heldPages });
-        return;
-      } catch (thrown) {
-        const error = toFerryError(thrown);
-        if (error.code !== ErrorCode.Disconnected && error.code !== ErrorCode.Timeout) throw error;
-        if (performance.now() >= deadline) {
-          throw new FerryError(ErrorCode.Disconnected, `${cause.message}; reconnecting failed for ${Math.round(this.#options.reconnectTimeoutMs / 1000)} s (last: ${error.message})`, { cause });
-        }
-        delayMs = Math.min(delayMs * 2, 5000);
-      }
-    }
+    const { result, attempts } = await retryUntil(
+      this.#options.reconnectTimeoutMs,
+      (ms) => this.#interruptible(new Promise((resolve) => setTimeout(resolve, ms))),
+      () => handshake(this.#connectOptions(), this.#hello(true), this.#pools, this.#hasher!, this.#options.replyTimeoutMs),
+      cause,
+    );
+    this.#attach(result.connection);
+    this.#advance({ kind: 'reconnected' });
+    this.#log.info({ attempts, resumed: result.resumed, heldPages: result.heldPages }, 'reconnected');
+    this.#context.onEvent?.({ event: 'reconnected', pass, attempts, resumed: result.resumed, heldPages: result.heldPages });
   }
 
   async #precopy(): Promise<void> {
@@ -342,20 +308,12 @@ class SourceMigration {
   }
 
   #summary(totalMs: number, error: FerryError | undefined): MigrationSummary {
-    const result = this.#phase.name === 'done' ? 'committed' : this.#phase.name === 'unknown' ? 'unknown' : 'rolled-back';
-    const totals = this.#sender?.totals ?? { pagesSent: 0, zeroPages: 0, rawPages: 0, lz4Pages: 0, deltaPages: 0, copyPages: 0 };
-    return {
-      result,
-      migrationId: this.#options.migrationId,
-      bytesSent: this.#sender?.bytesSent ?? 0,
-      totalMs: Math.round(totalMs),
-      pauseMs: Math.round(this.#pauseMs),
-      passes: this.#history.length + (this.#pausedAt !== undefined ? 1 : 0),
-      ...totals,
-      imageBytes: this.#imageBytes,
-      ...(this.#stopReason ? { stopReason: this.#stopReason } : {}),
-      ...(error ? { error: { code: error.code, message: error.message } } : {}),
-      history: this.#history,
-    };
+    const phase = this.#phase.name;
+    return summarize({
+      result: phase === 'done' ? 'committed' : phase === 'unknown' ? 'unknown' : 'rolled-back',
+      migrationId: this.#options.migrationId, totalMs, pauseMs: this.#pauseMs, imageBytes: this.#imageBytes,
+      bytesSent: this.#sender?.bytesSent ?? 0, totals: this.#sender?.totals, history: this.#history,
+      paused: this.#pausedAt !== undefined, stopReason: this.#stopReason, error,
+    });
   }
 }

@@ -1,4 +1,4 @@
-import { checkVersion, ErrorCode, FerryError, MessageType, PROTOCOL_VERSION, type Hello } from '@ferry/protocol';
+import { checkVersion, ErrorCode, FerryError, MessageType, PROTOCOL_VERSION, toFerryError, type Hello } from '@ferry/protocol';
 import { zeroPageHash, type PageHasher, type ScanPool } from '@ferry/pages';
 import { TargetConnection, type ConnectOptions } from './connection.js';
 
@@ -59,4 +59,31 @@ async function receiveTables(connection: TargetConnection, pools: readonly ScanP
     }
   }
   return tables;
+}
+
+/**
+ * Retries `attempt` with exponential backoff (200 ms doubling to 5 s) until it succeeds or `timeoutMs`
+ * has passed. Only link failures (disconnects, timeouts) are retried; anything else is thrown at once.
+ */
+export async function retryUntil<T>(
+  timeoutMs: number,
+  wait: (ms: number) => Promise<unknown>,
+  attempt: () => Promise<T>,
+  cause: FerryError,
+): Promise<{ result: T; attempts: number }> {
+  const deadline = performance.now() + timeoutMs;
+  let delayMs = 200;
+  for (let attempts = 1; ; attempts++) {
+    await wait(Math.min(delayMs, Math.max(0, deadline - performance.now())));
+    try {
+      return { result: await attempt(), attempts };
+    } catch (thrown) {
+      const error = toFerryError(thrown);
+      if (error.code !== ErrorCode.Disconnected && error.code !== ErrorCode.Timeout) throw error;
+      if (performance.now() >= deadline) {
+        throw new FerryError(ErrorCode.Disconnected, `${cause.message}; reconnecting failed for ${Math.round(timeoutMs / 1000)} s (last: ${error.message})`, { cause });
+      }
+      delayMs = Math.min(delayMs * 2, 5000);
+    }
+  }
 }

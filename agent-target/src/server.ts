@@ -191,7 +191,12 @@ class TargetDaemon {
       existing.attach(peer, true); // a resume after a cut: the old connection, if still open, is replaced
       return existing;
     }
-    if (existing) throw new FerryError(ErrorCode.Conflict, `migration ${hello.migrationId} is already in progress on this target (phase ${existing.phase})`);
+    if (existing && !existing.attached && !hello.resume) {
+      // A session kept for a resume, but its source started over: the new attempt replaces it.
+      existing.fail(new FerryError(ErrorCode.Aborted, 'replaced by a new attempt with the same migration id'), false);
+    } else if (existing) {
+      throw new FerryError(ErrorCode.Conflict, `migration ${hello.migrationId} is already in progress on this target (phase ${existing.phase})`);
+    }
     if (readOutcome(join(this.#dir, hello.migrationId)) === 'committed') {
       throw new FerryError(ErrorCode.Conflict, `migration ${hello.migrationId} was already committed on this target; use another --id`);
     }

@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import {
@@ -7,7 +7,8 @@ import {
 } from '@ferry/protocol';
 import type { PageHasher } from '@ferry/pages';
 import { BlobSink } from './blob-sink.js';
-import { ImageSink } from './image-sink.js';
+import type { ImageSink } from './image-sink.js';
+import { createSessionFiles } from './session-files.js';
 import { writeManifest, type Outcome } from './manifest.js';
 import { checkAccepted, nextPhase, survivesDisconnect, type TargetPhase } from './phases.js';
 import type { CommitHook, TargetEvent } from './types.js';
@@ -65,27 +66,7 @@ export class TargetSession {
 
   /** Creates DIR/<id> and an empty (or --base seeded) sparse image for each image of the HELLO. */
   static create(hello: Hello, ctx: SessionContext): TargetSession {
-    const dir = join(ctx.dir, hello.migrationId);
-    rmSync(dir, { recursive: true, force: true }); // a stale, never-committed attempt (checked by the caller)
-    mkdirSync(join(dir, 'state'), { recursive: true });
-    const images: ImageSink[] = [];
-    let seeded = false;
-    try {
-      for (const image of hello.images) {
-        const base = ctx.bases[image.name];
-        const finalPath = join(dir, image.name);
-        if (base !== undefined) {
-          images.push(ImageSink.fromBase(image.name, finalPath, base, image.size, image.pageSize, ctx.hasher));
-          seeded = true;
-        } else {
-          images.push(ImageSink.create(image.name, finalPath, image.size, image.pageSize, ctx.hasher));
-        }
-      }
-    } catch (error) {
-      for (const sink of images) sink.close();
-      rmSync(dir, { recursive: true, force: true });
-      throw toFerryError(error, ErrorCode.Io);
-    }
+    const { dir, images, seeded } = createSessionFiles(hello, ctx.dir, ctx.bases, ctx.hasher);
     return new TargetSession(hello.migrationId, dir, images, seeded, ctx);
   }
 
