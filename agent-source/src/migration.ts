@@ -44,6 +44,7 @@ class SourceMigration {
   readonly #log: Logger;
   readonly #images: readonly DescribedImage[];
   readonly #imageBytes: number;
+  readonly #pageCount: number;
   readonly #history: PassRecord[] = [];
   readonly #pools: ScanPool[] = [];
   #phase: Phase = INITIAL_PHASE;
@@ -63,6 +64,7 @@ class SourceMigration {
     this.#context = context;
     this.#images = images;
     this.#imageBytes = images.reduce((sum, i) => sum + i.size, 0);
+    this.#pageCount = images.reduce((sum, i) => sum + i.size / i.pageSize, 0);
     this.#log = context.logger.child({ migrationId: options.migrationId, role: 'source' });
     this.#cancelled = new Promise<never>((_resolve, reject) => {
       this.#cancel = (error) => {
@@ -304,6 +306,7 @@ class SourceMigration {
       bytesApplied: this.#bytesApplied,
       rate: this.#history.at(-1)?.bandwidth ?? 0,
       imageBytes: this.#imageBytes,
+      passFraction: this.#pageCount > 0 ? Math.min(1, sender.passScanned / this.#pageCount) : 0,
     });
   }
 

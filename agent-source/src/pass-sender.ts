@@ -34,6 +34,8 @@ export class PassSender {
   readonly #autoCompress: boolean;
   readonly totals: EncodingTotals = { pagesSent: 0, zeroPages: 0, rawPages: 0, lz4Pages: 0, deltaPages: 0, copyPages: 0 };
   bytesSent = 0;
+  /** Pages hashed so far in the running pass, over all images. */
+  passScanned = 0;
   /** Set to stop a pass between batches (Ctrl-C, --on-timeout cancel); the pass then throws it. */
   cancelled: Error | undefined;
 
@@ -59,6 +61,7 @@ export class PassSender {
     const started = performance.now();
     const bytesBefore = this.bytesSent;
     let dirtyPages = 0;
+    this.passScanned = 0;
     await this.control({ type: MessageType.PassBegin, pass });
     for (const [imageIndex, pool] of this.#pools.entries()) {
       if (scope && scope.image !== imageIndex) continue;
@@ -79,6 +82,7 @@ export class PassSender {
     if (this.#limiter) await this.#limiter.throttle(size);
     await this.#connection.sendRaw([batch.message], batch.release);
     this.bytesSent += size;
+    this.passScanned += batch.stats.scanned;
     const t = this.totals;
     t.pagesSent += batch.count;
     t.zeroPages += batch.stats.zero;

@@ -57,10 +57,10 @@ function assertNever(value: never): never {
   throw new Error(`unhandled progress event ${JSON.stringify(value)}`);
 }
 
-/** Pass 0 fills the bar (it moves the whole image); later passes show what they sent and the rate. */
+/** The bar is the running pass's scan through the image; the numbers are the whole migration's. */
 function bar(event: Extract<ProgressEvent, { event: 'progress' }>): string {
   const width = 30;
-  const fraction = event.imageBytes > 0 ? Math.min(1, event.bytesApplied / event.imageBytes) : 0;
+  const fraction = event.passFraction;
   const filled = Math.round(fraction * width);
   const rate = event.rate > 0 ? `, ${formatBytes(event.rate)}/s` : '';
   return `pass ${event.pass} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${formatBytes(event.bytesSent)} sent, ${event.pagesSent} pages${rate}`;

@@ -12,9 +12,11 @@ export interface BatchStats {
   copy: number;
   /** Record bytes (headers and payloads) in the batch. */
   payloadBytes: number;
+  /** Pages hashed since the previous batch of this worker, dirty or not: drives progress bars. */
+  scanned: number;
 }
 
-export const emptyStats = (): BatchStats => ({ zero: 0, raw: 0, lz4: 0, delta: 0, copy: 0, payloadBytes: 0 });
+export const emptyStats = (): BatchStats => ({ zero: 0, raw: 0, lz4: 0, delta: 0, copy: 0, payloadBytes: 0, scanned: 0 });
 
 export interface EncoderState {
   readonly pageSize: number;

@@ -107,6 +107,7 @@ function scan(pass: number, ranges: ReadonlyArray<readonly [number, number]>, fo
         const bytes = readBuffer.subarray(k * pageSize, (k + 1) * pageSize);
         const hash = hasher.hashPage(bytes);
         pagesScanned++;
+        stats.scanned++;
         if (!force && hash === sentHashes[page]) continue;
         dirtyPages++;
         if (offset + RECORD_HEADER_BYTES + pageSize > out!.length) {
