@@ -8,7 +8,11 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { WebSocket } from 'ws';
-import { decodeMessage, encodeControl, ErrorCode, MessageType, PROTOCOL_VERSION, type Message } from '@ferry/protocol';
+import { readFileSync } from 'node:fs';
+import {
+  decodeMessage, digestToHex, encodeControl, encodePages, ErrorCode, MessageType, PageEncoding, PROTOCOL_VERSION, type Message,
+} from '@ferry/protocol';
+import { blockDigests, createPageHasher, tableDigest, zeroPageHash } from '@ferry/pages';
 import { FERRY, scratchDir } from '../helpers/ferry.js';
 
 const PAGE = 4096;
@@ -68,4 +72,53 @@ t.test('a running target keeps its sessions straight', async (t) => {
   const restarted = await hello(url, 'alpha', false);
   t.match(await restarted.next(), { type: MessageType.Welcome, resumed: false }, 'a source that starts over replaces the kept session');
   for (const client of [restarted, other]) client.ws.terminate();
+});
+
+t.test('verify names the differing ranges, and a matching table leads to COMMIT_READY, GO, RESUMED', async (t) => {
+  const dir = scratchDir(t);
+  const child = spawn(process.execPath, [FERRY, 'target', '--listen', '127.0.0.1:0', '--dir', join(dir, 'target')], { stdio: ['ignore', 'pipe', 'ignore'] });
+  t.teardown(() => void child.kill('SIGKILL'));
+  const url = await new Promise<string>((resolve) => createInterface({ input: child.stdout }).on('line', (line) => resolve((JSON.parse(line) as { url: string }).url)));
+  const hasher = await createPageHasher();
+  const client = await hello(url, 'verify', false);
+  t.match(await client.next(), { type: MessageType.Welcome });
+
+  // Pages 3 and 40 get content; the source "believes" page 10 was sent too, which the target never got.
+  const page = (fill: number) => new Uint8Array(PAGE).fill(fill);
+  client.ws.send(encodeControl({ type: MessageType.PassBegin, pass: 0 }));
+  client.ws.send(encodePages({ imageIndex: 0, pass: 0 }, [
+    { pageIndex: 3, encoding: PageEncoding.Raw, payload: page(3) },
+    { pageIndex: 40, encoding: PageEncoding.Raw, payload: page(40) },
+  ]));
+  client.ws.send(encodeControl({ type: MessageType.PassEnd, pass: 0, pages: 2, bytes: 2 * PAGE }));
+  t.match(await client.next(), { type: MessageType.Ack, pagesApplied: 2 });
+  client.ws.send(encodeControl({ type: MessageType.Paused }));
+
+  const table = new BigUint64Array(64).fill(zeroPageHash(hasher, PAGE));
+  table[3] = hasher.hashPage(page(3));
+  table[40] = hasher.hashPage(page(40));
+  const verify = (hashes: BigUint64Array) => {
+    const blocks = blockDigests(hasher, hashes, 8);
+    return encodeControl({
+      type: MessageType.Verify, image: 0, pageCount: 64, digest: digestToHex(tableDigest(hasher, hashes)), blockPages: 8,
+      blockDigests: new Uint8Array(blocks.buffer),
+    });
+  };
+  const believed = table.slice();
+  believed[10] = hasher.hashPage(page(10));
+  client.ws.send(verify(believed));
+  t.match(await client.next(), { type: MessageType.VerifyResult, ok: false, mismatches: [[8, 16]] }, 'the block holding page 10 differs');
+
+  client.ws.send(encodeControl({ type: MessageType.PassBegin, pass: 1 }));
+  client.ws.send(encodePages({ imageIndex: 0, pass: 1 }, [{ pageIndex: 10, encoding: PageEncoding.Raw, payload: page(10) }]));
+  client.ws.send(encodeControl({ type: MessageType.PassEnd, pass: 1, pages: 1, bytes: PAGE }));
+  t.match(await client.next(), { type: MessageType.Ack });
+  client.ws.send(verify(believed));
+  t.match(await client.next(), { type: MessageType.VerifyResult, ok: true, mismatches: [] }, 'after the re-send the tables agree');
+  t.match(await client.next(), { type: MessageType.CommitReady });
+  client.ws.send(encodeControl({ type: MessageType.Go }));
+  t.match(await client.next(), { type: MessageType.Resumed });
+  const committed = readFileSync(join(dir, 'target', 'verify', 'ram'));
+  t.same([committed[3 * PAGE], committed[10 * PAGE], committed[40 * PAGE], committed[11 * PAGE]], [3, 10, 40, 0], 'the committed file holds what was sent');
+  client.ws.terminate();
 });
