@@ -45,6 +45,7 @@ class SourceMigration {
   readonly #images: readonly DescribedImage[];
   readonly #imageBytes: number;
   readonly #pageCount: number;
+  #passStartedAt = 0;
   readonly #history: PassRecord[] = [];
   readonly #pools: ScanPool[] = [];
   #phase: Phase = INITIAL_PHASE;
@@ -255,6 +256,7 @@ class SourceMigration {
 
   async #pass(pass: number, final: boolean, scope?: PassScope) {
     this.#context.onEvent?.({ event: 'pass-begin', pass, final });
+    this.#passStartedAt = performance.now();
     return this.#sender!.sendPass(pass, scope);
   }
 
@@ -298,6 +300,7 @@ class SourceMigration {
   #emitProgress(): void {
     const sender = this.#sender;
     if (!sender || (this.#phase.name !== 'precopy' && this.#phase.name !== 'final-pass')) return;
+    const fraction = this.#pageCount > 0 ? Math.min(1, sender.passScanned / this.#pageCount) : 0;
     this.#context.onEvent?.({
       event: 'progress',
       pass: this.#phase.pass,
@@ -306,7 +309,9 @@ class SourceMigration {
       bytesApplied: this.#bytesApplied,
       rate: this.#history.at(-1)?.bandwidth ?? 0,
       imageBytes: this.#imageBytes,
-      passFraction: this.#pageCount > 0 ? Math.min(1, sender.passScanned / this.#pageCount) : 0,
+      passFraction: fraction,
+      // The running pass's end, extrapolated from how far its scan got.
+      ...(fraction > 0.02 && fraction < 1 ? { passEtaMs: Math.round(((performance.now() - this.#passStartedAt) * (1 - fraction)) / fraction) } : {}),
     });
   }
 

@@ -63,7 +63,8 @@ function bar(event: Extract<ProgressEvent, { event: 'progress' }>): string {
   const fraction = event.passFraction;
   const filled = Math.round(fraction * width);
   const rate = event.rate > 0 ? `, ${formatBytes(event.rate)}/s` : '';
-  return `pass ${event.pass} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${formatBytes(event.bytesSent)} sent, ${event.pagesSent} pages${rate}`;
+  const eta = event.passEtaMs !== undefined ? `, pass ends in ~${(event.passEtaMs / 1000).toFixed(1)} s` : '';
+  return `pass ${event.pass} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${formatBytes(event.bytesSent)} sent, ${event.pagesSent} pages${rate}${eta}`;
 }
 
 export function formatSummary(s: MigrationSummary): string {

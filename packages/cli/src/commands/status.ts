@@ -57,7 +57,8 @@ function describeStatus(status: StatusBody): string {
     const phase = String(summary?.['result'] ?? m['phase'] ?? last['event'] ?? 'starting');
     const pass = m['pass'] ?? last['pass'];
     const rate = Number(last['rate'] ?? 0);
-    lines.push(`  ${String(m['migrationId'])}  ${phase}${pass !== undefined ? `, pass ${String(pass)}` : ''}, ${formatBytes(bytes)}${rate > 0 ? `, ${formatBytes(rate)}/s` : ''}`);
+    const eta = typeof last['passEtaMs'] === 'number' ? `, pass ends in ~${(last['passEtaMs'] / 1000).toFixed(1)} s` : '';
+    lines.push(`  ${String(m['migrationId'])}  ${phase}${pass !== undefined ? `, pass ${String(pass)}` : ''}, ${formatBytes(bytes)}${rate > 0 ? `, ${formatBytes(rate)}/s` : ''}${eta}`);
   }
   return `${lines.join('\n')}\n`;
 }
