@@ -65,3 +65,21 @@ t.test('a still image: exactly its non-zero pages are sent, and the target stays
   t.equal(await sha256(received), await sha256(image), 'identical');
   t.ok(allocatedBytes(received) <= nonZero * 4096, `allocated ${allocatedBytes(received)} <= ${nonZero * 4096} bytes of non-zero pages`);
 });
+
+t.test('two images in one migration, one of them live', async (t) => {
+  const dir = scratchDir(t);
+  const ram = join(dir, 'ram.img');
+  const vram = join(dir, 'vram.img');
+  await fillImage(ram, SIZE, { seed: 21 });
+  await fillImage(vram, 8 * 1024 * 1024, { seed: 22 });
+  const workload = await startWorkload(t, ram, SIZE, 'web', '8MiB/s');
+  const target = await startTarget(t, join(dir, 'target'));
+  const run = await runMigrate(t, [
+    '--to', target.url, '--id', 'two', '--image', `ram=${ram}`, '--image', `vram=${vram}`,
+    '--pause-cmd', `kill -STOP ${workload.pid}`, '--resume-cmd', `kill -CONT ${workload.pid}`,
+  ]);
+  t.equal(run.code, 0, `migrate exits 0 (stderr: ${run.stderr.slice(-1500)})`);
+  t.equal(await sha256(join(dir, 'target', 'two', 'ram')), await sha256(ram), 'ram identical');
+  t.equal(await sha256(join(dir, 'target', 'two', 'vram')), await sha256(vram), 'vram identical');
+  t.equal(run.events.filter((e) => e['event'] === 'verify').length, 2, 'each image verified');
+});
