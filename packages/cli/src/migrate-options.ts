@@ -6,7 +6,7 @@ import {
   DEFAULT_DELTA_CACHE_BYTES, DEFAULT_PAGE_SIZE, DEFAULT_RECONNECT_TIMEOUT_MS, DEFAULT_REPLY_TIMEOUT_MS, DEFAULT_VERIFY_RETRIES, isPolicyName,
   type MigrateOptions, type StateBlob,
 } from '@ferry/agent-source';
-import { parseRate, parseSize, UnitError } from './units.js';
+import { parseRate, parseSize } from './units.js';
 import { UsageError } from './usage.js';
 
 /** The migrate options as parsed from argv, or as posted as JSON to `ferry source`. */
@@ -84,14 +84,14 @@ export function migrateOptionsFrom(args: MigrateArgs): MigrateOptions {
     url: args.to,
     migrationId: id,
     images: pairs(args.image, '--image').map(([name, path]) => ({ name, path })),
-    pageSize: args['page-size'] !== undefined ? units(() => parseSize(args['page-size']!, '--page-size')) : DEFAULT_PAGE_SIZE,
+    pageSize: args['page-size'] !== undefined ? parseSize(args['page-size'], '--page-size') : DEFAULT_PAGE_SIZE,
     stateFiles: pairs(args.state ?? [], '--state').map(([name, path]): StateBlob => ({ name, path })),
     policy,
     maxDowntimeMs,
     delta: !args['no-delta'],
-    deltaCacheBytes: args['delta-cache'] !== undefined ? units(() => parseSize(args['delta-cache']!, '--delta-cache')) : DEFAULT_DELTA_CACHE_BYTES,
+    deltaCacheBytes: args['delta-cache'] !== undefined ? parseSize(args['delta-cache'], '--delta-cache') : DEFAULT_DELTA_CACHE_BYTES,
     compress,
-    rateLimitBytesPerSec: args['rate-limit'] !== undefined ? units(() => parseRate(args['rate-limit']!, '--rate-limit')) : undefined,
+    rateLimitBytesPerSec: args['rate-limit'] !== undefined ? parseRate(args['rate-limit'], '--rate-limit') : undefined,
     workers: args.workers !== undefined ? positiveNumber(args.workers, '--workers') : Math.max(1, availableParallelism() - 1),
     timeoutMs: args.timeout !== undefined ? positiveNumber(args.timeout, '--timeout') * 1000 : undefined,
     onTimeout,
@@ -105,7 +105,8 @@ export function migrateOptionsFrom(args: MigrateArgs): MigrateOptions {
   };
 }
 
-function pairs(values: readonly string[], flag: string): Array<[string, string]> {
+/** NAME=PATH options (--image, --state, --base): valid, distinct names. */
+export function pairs(values: readonly string[], flag: string): Array<[string, string]> {
   const seen = new Set<string>();
   return values.map((value) => {
     const at = value.indexOf('=');
@@ -131,22 +132,13 @@ function nonNegativeNumber(text: string, flag: string): number {
   return value;
 }
 
-function units<T>(parse: () => T): T {
-  try {
-    return parse();
-  } catch (error) {
-    if (error instanceof UnitError) throw new UsageError(error.message);
-    throw error;
-  }
-}
-
 export function readToken(path: string): string {
   const token = readFileOrUsage(path, '--token-file').toString('utf8').trim();
   if (!token) throw new UsageError(`--token-file ${path} is empty`);
   return token;
 }
 
-function readFileOrUsage(path: string, flag: string): Buffer {
+export function readFileOrUsage(path: string, flag: string): Buffer {
   try {
     return readFileSync(path);
   } catch (error) {

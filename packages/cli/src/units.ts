@@ -1,3 +1,5 @@
+import { UsageError } from './usage.js';
+
 /** Parsing of the human units the CLI accepts: sizes (256MiB, 1GiB, 4096) and rates (100mbit, 12MB/s). */
 
 const SIZE_UNITS: Record<string, number> = {
@@ -10,7 +12,8 @@ const RATE_BIT_UNITS: Record<string, number> = { bit: 1, kbit: 1e3, mbit: 1e6, g
 /** As in tc(8): `bps` is bytes per second, not bits. */
 const RATE_BYTE_UNITS: Record<string, number> = { bps: 1, kbps: 1e3, mbps: 1e6, gbps: 1e9 };
 
-export class UnitError extends Error {
+/** A usage error (exit 2) that names the unit syntax; the CLI needs no wrapping to report it. */
+export class UnitError extends UsageError {
   override readonly name = 'UnitError';
 }
 

@@ -1,6 +1,6 @@
 /** Usage errors exit with status 2 and a message that says what to fix. */
 export class UsageError extends Error {
-  override readonly name = 'UsageError';
+  override readonly name: string = 'UsageError';
 }
 
 export const EXIT = { committed: 0, error: 1, usage: 2, rolledBack: 3, unknown: 4 } as const;

@@ -1,11 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startTarget, DEFAULT_RESUME_GRACE_MS, type TargetLimits } from '@ferry/agent-target';
 import { buildCommitHook } from '../commit-hooks.js';
 import { parseListen } from '../listen.js';
 import { createLogger } from '../logging.js';
-import { readToken } from '../migrate-options.js';
-import { parseSize, UnitError } from '../units.js';
+import { pairs, readFileOrUsage, readToken } from '../migrate-options.js';
+import { parseSize } from '../units.js';
 import { EXIT, UsageError } from '../usage.js';
 
 const HELP = `ferry target --listen HOST:PORT --dir DIR [options]
@@ -53,12 +52,12 @@ export async function targetCommand(argv: string[]): Promise<number> {
     token: values['token-file'] !== undefined ? readToken(values['token-file']) : undefined,
     insecure: values.insecure === true,
     limits: limitsFrom(values),
-    bases: Object.fromEntries((values.base ?? []).map(basePair)),
+    bases: Object.fromEntries(pairs(values.base ?? [], '--base')),
     commitHook: buildCommitHook(values['on-commit'], values['qemu-cmd'], logger),
     resumeGraceMs: values['resume-grace'] !== undefined ? seconds(values['resume-grace'], '--resume-grace') : DEFAULT_RESUME_GRACE_MS,
     tls: values['tls-cert'] ? {
-      cert: readFile(values['tls-cert'], '--tls-cert'), key: readFile(values['tls-key']!, '--tls-key'),
-      ca: values['tls-ca'] !== undefined ? readFile(values['tls-ca'], '--tls-ca') : undefined,
+      cert: readFileOrUsage(values['tls-cert'], '--tls-cert'), key: readFileOrUsage(values['tls-key']!, '--tls-key'),
+      ca: values['tls-ca'] !== undefined ? readFileOrUsage(values['tls-ca'], '--tls-ca') : undefined,
     } : undefined,
   });
   process.stdout.write(`${JSON.stringify({ event: 'listening', url: target.url, port: target.port })}\n`);
@@ -81,12 +80,7 @@ function limitsFrom(values: Record<string, unknown>): Partial<TargetLimits> {
   const limits: Partial<TargetLimits> = {};
   const size = (flag: string): number | undefined => {
     const text = values[flag.slice(2)];
-    if (typeof text !== 'string') return undefined;
-    try {
-      return parseSize(text, flag);
-    } catch (error) {
-      throw error instanceof UnitError ? new UsageError(error.message) : error;
-    }
+    return typeof text === 'string' ? parseSize(text, flag) : undefined;
   };
   const count = (flag: string): number | undefined => {
     const text = values[flag.slice(2)];
@@ -106,22 +100,8 @@ function limitsFrom(values: Record<string, unknown>): Partial<TargetLimits> {
   return limits;
 }
 
-function basePair(value: string): [string, string] {
-  const at = value.indexOf('=');
-  if (at <= 0 || at === value.length - 1) throw new UsageError(`--base ${value} must be NAME=PATH`);
-  return [value.slice(0, at), value.slice(at + 1)];
-}
-
 function seconds(text: string, flag: string): number {
   const value = Number(text);
   if (!Number.isFinite(value) || value < 0) throw new UsageError(`${flag} ${text} must be a number of seconds >= 0`);
   return value * 1000;
-}
-
-function readFile(path: string, flag: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    throw new UsageError(`${flag} ${path}: ${error instanceof Error ? error.message : String(error)}`);
-  }
 }

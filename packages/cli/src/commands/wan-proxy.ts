@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { startWanProxy } from '@ferry/wan';
 import { parseListen } from '../listen.js';
 import { createLogger } from '../logging.js';
-import { parseRate, UnitError } from '../units.js';
+import { parseRate } from '../units.js';
 import { UsageError } from '../usage.js';
 
 const HELP = `ferry wan-proxy --listen HOST:PORT --to HOST:PORT [--delay MS] [--rate RATE] [--jitter MS]
@@ -58,13 +58,7 @@ export async function wanProxyCommand(argv: string[]): Promise<number> {
   const to = parseTo(values.to);
   const delayMs = parseMs(values.delay, '--delay');
   const jitterMs = parseMs(values.jitter, '--jitter');
-  let rateBytesPerSec: number | undefined;
-  try {
-    rateBytesPerSec = values.rate === undefined ? undefined : parseRate(values.rate, '--rate');
-  } catch (error) {
-    if (error instanceof UnitError) throw new UsageError(error.message);
-    throw error;
-  }
+  const rateBytesPerSec = values.rate === undefined ? undefined : parseRate(values.rate, '--rate');
   if (rateBytesPerSec === 0) throw new UsageError('--rate must be above 0 (leave it out for an unlimited rate)');
   const logger = createLogger(values['log-level'] ?? 'info', values['log-file'], 'ferry-wan-proxy');
 

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { fillImage, isProfileName, PROFILES, startWorkload, type ProfileName, type WorkloadStats } from '@ferry/workload';
-import { parseRate, parseSize, UnitError } from '../units.js';
+import { parseRate, parseSize } from '../units.js';
 import { UsageError } from '../usage.js';
 
 const HELP = `ferry workload --image PATH --size BYTES [--profile web|compile|jvm] [--rate RATE] [--fill] [--seed N]
@@ -80,15 +80,8 @@ function parseSettings(argv: string[]): Settings | 'help' {
   if (values.size === undefined) throw new UsageError('--size BYTES is required, e.g. --size 256MiB');
   const profile = values.profile ?? 'jvm';
   if (!isProfileName(profile)) throw new UsageError(`--profile ${profile} is not one of ${PROFILES.join(', ')}`);
-  let size: number;
-  let rate: number;
-  try {
-    size = parseSize(values.size, '--size');
-    rate = parseRate(values.rate ?? '16MiB/s', '--rate');
-  } catch (error) {
-    if (error instanceof UnitError) throw new UsageError(error.message);
-    throw error;
-  }
+  const size = parseSize(values.size, '--size');
+  const rate = parseRate(values.rate ?? '16MiB/s', '--rate');
   if (size <= 0 || size % 4096 !== 0) throw new UsageError(`--size ${values.size} must be a positive multiple of 4096 bytes`);
   if (rate <= 0) throw new UsageError(`--rate ${values.rate ?? ''} must be above zero`);
   return {
