@@ -216,7 +216,7 @@ class SourceMigration {
     const stateDir = await mkdtemp(join(tmpdir(), 'ferry-state-'));
     try {
       const produced = await this.#context.hooks.collectState(stateDir);
-      const sent = await sendStateBlobs(connection, [...options.stateFiles, ...produced], (name, bytes) =>
+      const sent = await sendStateBlobs(connection, [...options.stateFiles, ...produced], this.#hasher!, (name, bytes) =>
         this.#context.onEvent?.({ event: 'state', name, bytes }));
       this.#sender!.bytesSent += sent;
     } finally {

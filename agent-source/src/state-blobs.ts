@@ -1,6 +1,6 @@
 import { open } from 'node:fs/promises';
-import xxhash from 'xxhash-wasm';
 import { checkName, digestToHex, encodeStateChunk, ErrorCode, FerryError, MessageType } from '@ferry/protocol';
+import type { PageHasher } from '@ferry/pages';
 import type { TargetConnection } from './connection.js';
 import type { StateBlob } from './hooks.js';
 
@@ -13,10 +13,10 @@ const CHUNK_BYTES = 1024 * 1024;
 export async function sendStateBlobs(
   connection: TargetConnection,
   blobs: readonly StateBlob[],
+  hasher: PageHasher,
   onSent: (name: string, bytes: number) => void,
 ): Promise<number> {
   const seen = new Set<string>();
-  const { create64 } = await xxhash();
   let total = 0;
   for (const blob of blobs) {
     checkName(blob.name, 'state blob name');
@@ -28,7 +28,7 @@ export async function sendStateBlobs(
     try {
       const { size } = await file.stat();
       await connection.sendControl({ type: MessageType.State, name: blob.name, size });
-      const hash = create64();
+      const hash = hasher.create();
       let offset = 0;
       while (offset < size) {
         // A fresh buffer per chunk: the socket may still hold the previous one when sendRaw resolves.
