@@ -111,7 +111,11 @@ export class ImageSink {
   }
 
   #wholePage(record: PageRecord): Uint8Array {
-    if (record.encoding === PageEncoding.Raw) return record.payload;
+    return record.encoding === PageEncoding.Raw ? record.payload : this.#decompress(record);
+  }
+
+  /** LZ4 payloads are checked for their declared size when decoded; the produced size is checked here. */
+  #decompress(record: PageRecord): Uint8Array {
     try {
       return lz4Decompress(record.payload, this.pageSize);
     } catch (error) {
@@ -125,37 +129,28 @@ export class ImageSink {
     const { pageIndex, payload } = record;
     let bytes: Uint8Array;
     let hash: bigint | undefined;
-    try {
-      switch (record.encoding) {
-        case PageEncoding.Zero:
-          if (this.hashes[pageIndex] === this.#zeroHash) return;
-          bytes = this.#page.fill(0);
-          hash = this.#zeroHash;
-          break;
-        case PageEncoding.Raw:
-          bytes = payload;
-          break;
-        case PageEncoding.Lz4:
-          bytes = lz4Decompress(payload, this.pageSize);
-          break;
-        case PageEncoding.XorLz4: {
-          const delta = lz4Decompress(payload, this.pageSize);
-          xorInto(this.#page, this.#file.readPage(pageIndex, this.#other), delta);
-          bytes = this.#page;
-          break;
-        }
-        case PageEncoding.Copy: {
-          const from = new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0, true);
-          bytes = this.#file.readPage(from, this.#page);
-          hash = this.hashes[from];
-          break;
-        }
-        default:
-          throw new FerryError(ErrorCode.Malformed, `unknown page encoding ${String(record.encoding)}`);
+    switch (record.encoding) {
+      case PageEncoding.Zero:
+        if (this.hashes[pageIndex] === this.#zeroHash) return;
+        bytes = this.#page.fill(0);
+        hash = this.#zeroHash;
+        break;
+      case PageEncoding.Raw:
+      case PageEncoding.Lz4:
+        bytes = this.#wholePage(record);
+        break;
+      case PageEncoding.XorLz4:
+        xorInto(this.#page, this.#file.readPage(pageIndex, this.#other), this.#decompress(record));
+        bytes = this.#page;
+        break;
+      case PageEncoding.Copy: {
+        const from = new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0, true);
+        bytes = this.#file.readPage(from, this.#page);
+        hash = this.hashes[from];
+        break;
       }
-    } catch (error) {
-      if (error instanceof PayloadError) throw new FerryError(ErrorCode.BadPayload, `image ${this.name} page ${pageIndex}: ${error.message}`);
-      throw error;
+      default:
+        throw new FerryError(ErrorCode.Malformed, `unknown page encoding ${String(record.encoding)}`);
     }
     this.#file.writePage(pageIndex, bytes);
     this.hashes[pageIndex] = hash ?? this.#hasher.hashPage(bytes);
