@@ -92,15 +92,10 @@ export class ImageFile {
     const length = pages.length * this.pageSize;
     if (position + length > this.size) throw new RangeError(`write of ${pages.length} pages at page ${firstPage} is past the end of ${this.path}`);
     const written = writevSync(this.#handle, pages as Uint8Array[], position);
-    if (written < length) {
-      // A short pwritev is legal; finish page by page.
-      let done = written;
-      for (let i = Math.floor(written / this.pageSize); i < pages.length; i++) {
-        const page = pages[i]!;
-        const skip = Math.max(0, done - i * this.pageSize);
-        this.writeAt(position + i * this.pageSize + skip, page.subarray(skip));
-        done = (i + 1) * this.pageSize;
-      }
+    // A short pwritev is legal: finish page by page, from inside the page where it stopped.
+    for (let i = Math.floor(written / this.pageSize); i < pages.length; i++) {
+      const skip = Math.max(0, written - i * this.pageSize);
+      this.writeAt(position + i * this.pageSize + skip, pages[i]!.subarray(skip));
     }
   }
 
