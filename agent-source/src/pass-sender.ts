@@ -1,4 +1,4 @@
-import { MessageType, writePagesHeader } from '@ferry/protocol';
+import { encodeControl, MessageType, writePagesHeader, type ControlMessage } from '@ferry/protocol';
 import type { PageBatch, ScanPool } from '@ferry/pages';
 import type { TargetConnection } from './connection.js';
 import type { EncodingTotals } from './events.js';
@@ -52,9 +52,10 @@ export class PassSender {
     this.#connection = connection;
   }
 
-  async control(message: Parameters<TargetConnection['sendControl']>[0]): Promise<void> {
-    await this.#connection.sendControl(message);
-    this.bytesSent += 64; // control messages are tiny; an estimate keeps the hot path free of re-encoding
+  async control(message: ControlMessage): Promise<void> {
+    const bytes = encodeControl(message);
+    await this.#connection.sendRaw([bytes]);
+    this.bytesSent += bytes.length;
   }
 
   async sendPass(pass: number, scope?: PassScope): Promise<PassOutcome> {
