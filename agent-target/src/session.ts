@@ -277,14 +277,17 @@ export class TargetSession {
   status(): Record<string, unknown> {
     return {
       migrationId: this.id, phase: this.#phase, attached: this.attached, pass: this.#pass, bytesReceived: this.bytesReceived,
-      pagesApplied: this.images.reduce((sum, i) => sum + i.pagesApplied, 0),
+      pagesApplied: this.#pagesApplied(),
       images: this.images.map((i) => ({ name: i.name, size: i.pageCount * i.pageSize })), startedAt: this.startedAt.toISOString(),
     };
   }
 
+  #pagesApplied(): number {
+    return this.images.reduce((sum, i) => sum + i.pagesApplied, 0);
+  }
+
   #ack(): void {
-    const pagesApplied = this.images.reduce((sum, i) => sum + i.pagesApplied, 0);
-    this.#send({ type: MessageType.Ack, pass: this.#pass, bytesApplied: this.bytesReceived, pagesApplied });
+    this.#send({ type: MessageType.Ack, pass: this.#pass, bytesApplied: this.bytesReceived, pagesApplied: this.#pagesApplied() });
   }
 
   #send(message: ControlMessage): void {
