@@ -225,7 +225,7 @@ export class TargetSession {
       for (const blob of this.#blobs.values()) blob.publish();
       await this.#manifest('committed');
     } catch (error) {
-      this.fail(toFerryError(error, ErrorCode.Io), true);
+      this.#endAfterGo(toFerryError(error, ErrorCode.Io));
       return;
     }
     try {
@@ -239,10 +239,7 @@ export class TargetSession {
       const failure = toFerryError(error, ErrorCode.Hook);
       this.#log.error({ err: failure }, 'the images are committed but resuming the workload here failed');
       await this.#manifest('resume-failed', failure.message).catch(() => {});
-      this.#phase = 'failed';
-      this.#sendError(failure);
-      this.#peer?.close(1011, 'resume failed');
-      this.#ctx.onEnd(this, 'failed', failure.message);
+      this.#endAfterGo(failure);
       return;
     }
     this.#phase = 'committed';
@@ -251,6 +248,17 @@ export class TargetSession {
     this.#ctx.onEvent({ event: 'committed', migrationId: this.id });
     this.#peer?.close(1000, 'committed');
     this.#ctx.onEnd(this, 'committed');
+  }
+
+  /**
+   * A failure after GO: files are left as they are (some may already carry their final names), and the
+   * source hears the error; not knowing the outcome, it stays paused for a person to decide.
+   */
+  #endAfterGo(error: FerryError): void {
+    this.#phase = 'failed';
+    this.#sendError(error);
+    this.#peer?.close(1011, error.code);
+    this.#ctx.onEnd(this, 'failed', error.message);
   }
 
   /** Ends the session: no committed file is left behind, the source hears why (when `notify`). */
