@@ -4,12 +4,16 @@ import {
   type ControlMessage, type Message,
 } from '@ferry/protocol';
 
-export interface ConnectOptions {
-  readonly url: string;
+/** How the source proves itself to the target and checks the target (bearer token, TLS). */
+export interface TargetCredentials {
   readonly token?: string | undefined;
   readonly ca?: string | Buffer | undefined;
   readonly clientCert?: string | Buffer | undefined;
   readonly clientKey?: string | Buffer | undefined;
+}
+
+export interface ConnectOptions extends TargetCredentials {
+  readonly url: string;
   readonly timeoutMs: number;
   readonly maxPayload: number;
 }

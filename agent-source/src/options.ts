@@ -1,4 +1,5 @@
 import type { PolicyName } from './policies.js';
+import type { TargetCredentials } from './connection.js';
 import type { StateBlob } from './hooks.js';
 
 export interface SourceImage {
@@ -6,7 +7,7 @@ export interface SourceImage {
   readonly path: string;
 }
 
-export interface MigrateOptions {
+export interface MigrateOptions extends TargetCredentials {
   /** ws://host:port or wss://host:port (path defaults to /migrate). */
   readonly url: string;
   readonly migrationId: string;
@@ -29,10 +30,6 @@ export interface MigrateOptions {
   readonly verifyRetries: number;
   /** After a cut during pre-copy, how long to keep trying to reconnect and resume (0 = roll back at once). */
   readonly reconnectTimeoutMs: number;
-  readonly token?: string | undefined;
-  readonly ca?: string | Buffer | undefined;
-  readonly clientCert?: string | Buffer | undefined;
-  readonly clientKey?: string | Buffer | undefined;
 }
 
 export const DEFAULT_PAGE_SIZE = 4096;
