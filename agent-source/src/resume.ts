@@ -29,11 +29,13 @@ export async function handshake(
     const welcome = await connection.expect([MessageType.Welcome], replyTimeoutMs, 'HELLO');
     checkVersion(welcome.version, 'target');
     const tables = welcome.resumed ? await receiveTables(connection, pools, replyTimeoutMs) : undefined;
+    // A first connection to a target that holds nothing: the pools already say so.
+    if (!tables && !hello.resume) return { connection, resumed: false, heldPages: 0 };
     let heldPages = 0;
     for (const [index, pool] of pools.entries()) {
       const zero = zeroPageHash(hasher, pool.pageSize);
       const table = tables?.[index] ?? new BigUint64Array(pool.pageCount).fill(zero);
-      if (hello.resume || tables) await pool.adoptTargetHashes(table);
+      await pool.adoptTargetHashes(table);
       for (const hash of table) if (hash !== zero) heldPages += 1;
     }
     return { connection, resumed: welcome.resumed, heldPages };
