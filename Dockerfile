@@ -18,8 +18,8 @@ WORKDIR /opt/ferry
 # .dockerignore keeps only package.json files, dist/, bin/, node_modules and docker/. Workspace links in
 # node_modules/@ferry are relative symlinks, and COPY keeps symlinks, so they resolve inside the image.
 COPY . /opt/ferry/
-RUN chmod +x /opt/ferry/docker/*.sh && mkdir -p /usr/local/bin && ln -s /opt/ferry/packages/cli/bin/ferry.js /usr/local/bin/ferry \
-    && node /opt/ferry/packages/cli/bin/ferry.js --help >/dev/null
+RUN chmod +x /opt/ferry/docker/*.sh && mkdir -p /usr/local/bin && ln -s /opt/ferry/cli/bin/ferry.js /usr/local/bin/ferry \
+    && node /opt/ferry/cli/bin/ferry.js --help >/dev/null
 
-ENTRYPOINT ["node", "/opt/ferry/packages/cli/bin/ferry.js"]
+ENTRYPOINT ["node", "/opt/ferry/cli/bin/ferry.js"]
 CMD ["--help"]

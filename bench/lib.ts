@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { randomFillSync } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 
-export const FERRY = fileURLToPath(new URL('../packages/cli/bin/ferry.js', import.meta.url));
+export const FERRY = fileURLToPath(new URL('../cli/bin/ferry.js', import.meta.url));
 
 /** Raw TCP throughput on loopback between two processes (bytes/s): the ceiling a migration is measured against. */
 export async function rawTcpThroughput(totalBytes: number): Promise<number> {

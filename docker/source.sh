@@ -4,7 +4,7 @@
 # the workload, so after the commit the image is frozen: its sha256 must equal the target's copy.
 set -eu
 . /opt/ferry/docker/wan.sh
-FERRY="node /opt/ferry/packages/cli/bin/ferry.js"
+FERRY="node /opt/ferry/cli/bin/ferry.js"
 TARGET_HOST="${TARGET_HOST:-target}"
 TARGET_PORT="${TARGET_PORT:-7070}"
 IMAGE="/dev/shm/${IMAGE_NAME:-ram}"

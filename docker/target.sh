@@ -3,7 +3,7 @@
 # in /results for the check (scripts/test-compose.sh compares it with the source's paused image).
 set -eu
 . /opt/ferry/docker/wan.sh
-FERRY="node /opt/ferry/packages/cli/bin/ferry.js"
+FERRY="node /opt/ferry/cli/bin/ferry.js"
 
 wan_setup
 # Without netem the source's wan-proxy shapes both directions; the target has nothing to do.

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-export const FERRY = fileURLToPath(new URL('../../packages/cli/bin/ferry.js', import.meta.url));
+export const FERRY = fileURLToPath(new URL('../../cli/bin/ferry.js', import.meta.url));
 
 export interface Teardown {
   teardown(fn: () => unknown): void;

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { formatBytes, parseRate, parseSize, UnitError } from '../../packages/cli/src/units.js';
+import { formatBytes, parseRate, parseSize, UnitError } from '../../cli/src/units.js';
 
 t.test('parseSize accepts plain bytes, SI and IEC units, any case, with spaces', async (t) => {
   const cases: Array<[string, number]> = [
