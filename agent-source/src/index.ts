@@ -12,7 +12,9 @@ export {
 export type { MigrationResult, MigrationSummary, ProgressEvent, EncodingTotals } from './events.js';
 export { commandHooks, runHookCommand, type CommandHookOptions, type SourceHooks, type StateBlob } from './hooks.js';
 export {
+  PAUSE_ROUND_TRIPS,
   POLICIES,
+  SMART_PLATEAU,
   SMART_WINDOW,
   XEN_MAX_PASSES,
   XEN_MAX_SENT_FACTOR,
@@ -21,6 +23,7 @@ export {
   estimateDowntimeMs,
   isPolicyName,
   smartPolicy,
+  withDowntimeCap,
   xenPolicy,
   type PassRecord,
   type PolicyContext,
@@ -30,3 +33,16 @@ export {
 } from './policies.js';
 export { INITIAL_PHASE, IllegalTransition, isPastPointOfNoReturn, step, type Phase, type PhaseEvent } from './phases.js';
 export { RateLimiter } from './rate-limiter.js';
+export {
+  FULL_SPEED,
+  nextThrottle,
+  THROTTLE_INCREMENT,
+  THROTTLE_INITIAL,
+  THROTTLE_MAX,
+  THROTTLE_PERIOD_MS,
+  THROTTLE_STRIKES,
+  THROTTLE_TRIGGER,
+  type ThrottleMode,
+  type ThrottleObservation,
+  type ThrottleState,
+} from './throttle-policy.js';
