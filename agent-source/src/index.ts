@@ -46,3 +46,5 @@ export {
   type ThrottleObservation,
   type ThrottleState,
 } from './throttle-policy.js';
+export type { ThrottleDriver } from './throttle-driver.js';
+export { DEFAULT_PAUSE_TARGET_MS, LONG_PAUSE_MS, type ConvergenceFields } from './convergence.js';

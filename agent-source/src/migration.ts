@@ -14,7 +14,9 @@ import type { SourceHooks } from './hooks.js';
 import type { MigrateOptions } from './options.js';
 import { PassSender, type PassScope } from './pass-sender.js';
 import { INITIAL_PHASE, step, type Phase, type PhaseEvent } from './phases.js';
+import { Convergence } from './convergence.js';
 import { POLICIES, type PassRecord, type StopDecision } from './policies.js';
+import type { ThrottleDriver } from './throttle-driver.js';
 import { RateLimiter } from './rate-limiter.js';
 import { sendStateBlobs } from './state-blobs.js';
 import { verifyImages } from './verify.js';
@@ -25,6 +27,8 @@ export interface MigrateContext {
   readonly onEvent?: ((event: ProgressEvent) => void) | undefined;
   /** Aborting it (Ctrl-C) cancels the migration: before GO that is a rollback. */
   readonly signal?: AbortSignal | undefined;
+  /** Slows the workload when pre-copy does not converge (--throttle auto). */
+  readonly throttle?: ThrottleDriver | undefined;
 }
 
 const PROGRESS_INTERVAL_MS = 250;
@@ -59,6 +63,9 @@ class SourceMigration {
   #pausedAt: number | undefined;
   #pauseMs = 0;
   #stopReason: string | undefined;
+  readonly #convergence: Convergence;
+  /** The sender's byte count when the running pre-copy pass began; undefined outside pre-copy passes. */
+  #precopyPassFrom: number | undefined;
 
   constructor(options: MigrateOptions, context: MigrateContext, images: readonly DescribedImage[]) {
     this.#options = options;
@@ -74,6 +81,15 @@ class SourceMigration {
       };
     });
     this.#cancelled.catch(() => {});
+    this.#convergence = new Convergence({
+      policy: POLICIES[options.policy],
+      context: { imageBytes: this.#imageBytes, pageSize: options.pageSize, maxDowntimeMs: options.maxDowntimeMs },
+      mode: options.throttle,
+      driver: context.throttle,
+      log: this.#log,
+      emit: (event) => context.onEvent?.(event),
+      passBytes: () => (this.#precopyPassFrom === undefined || !this.#sender ? undefined : this.#sender.bytesSent - this.#precopyPassFrom),
+    });
   }
 
   async run(): Promise<MigrationSummary> {
@@ -88,11 +104,13 @@ class SourceMigration {
       await this.#interruptible(this.#transfer());
     } catch (thrown) {
       error = toFerryError(thrown);
+      await this.#convergence.release();
       this.#advance({ kind: 'failed', error });
       await this.#afterFailure(error);
     } finally {
       clearInterval(ticker);
       if (timeout) clearTimeout(timeout);
+      await this.#convergence.release();
       this.#context.signal?.removeEventListener('abort', stopSignal);
       await Promise.allSettled(this.#pools.map((pool) => pool.close()));
       this.#connection?.close();
@@ -111,7 +129,10 @@ class SourceMigration {
       compress: options.compress,
     })))));
     this.#hasher = await createPageHasher();
+    const connecting = performance.now();
     const { connection } = await handshake(this.#connectOptions(), this.#hello(false), this.#pools, this.#hasher, options.replyTimeoutMs);
+    // TCP connect, the WebSocket upgrade and HELLO/WELCOME: three round trips, near enough.
+    this.#convergence.rttMs = (performance.now() - connecting) / 3;
     this.#attach(connection);
     this.#advance({ kind: 'connected' });
     this.#advance({ kind: 'welcomed' });
@@ -182,18 +203,18 @@ class SourceMigration {
   }
 
   async #precopy(): Promise<void> {
-    const policy = POLICIES[this.#options.policy];
-    const context = { imageBytes: this.#imageBytes, pageSize: this.#options.pageSize, maxDowntimeMs: this.#options.maxDowntimeMs };
     while (this.#phase.name === 'precopy') {
-      const outcome = await this.#pass(this.#phase.pass, false);
+      this.#precopyPassFrom = this.#sender!.bytesSent;
+      const outcome = await this.#pass(this.#phase.pass, false).finally(() => { this.#precopyPassFrom = undefined; });
       const record: PassRecord = {
         ...outcome,
         bandwidth: rate(outcome.bytesSent, outcome.durationMs),
       };
       this.#history.push(record);
-      const decision: StopDecision = this.#forceStop ? { stop: true, reason: this.#forceStop } : policy(this.#history, context);
-      this.#log.info({ ...record, decision }, 'pass done');
-      this.#context.onEvent?.({ event: 'pass-end', ...record, stop: decision.stop, final: false, ...(decision.stop ? { reason: decision.reason } : {}) });
+      const decision: StopDecision = this.#forceStop ? this.#convergence.forced(this.#forceStop) : this.#convergence.afterPass(this.#history);
+      const why = this.#convergence.fields();
+      this.#log.info({ ...record, ...why, decision }, 'pass done');
+      this.#context.onEvent?.({ event: 'pass-end', ...record, ...why, stop: decision.stop, final: false, ...(decision.stop ? { reason: decision.reason } : {}) });
       this.#advance(decision.stop ? { kind: 'pass-done', stop: true, reason: decision.reason } : { kind: 'pass-done', stop: false });
       if (decision.stop) this.#stopReason = decision.reason;
     }
@@ -203,6 +224,7 @@ class SourceMigration {
     const options = this.#options;
     if (this.#phase.name !== 'pausing') throw new FerryError(ErrorCode.Internal, `pre-copy ended in phase ${this.#phase.name}`);
     const finalPass = this.#phase.pass;
+    await this.#convergence.release();
     this.#pausedAt = performance.now();
     await this.#context.hooks.pause();
     this.#advance({ kind: 'paused' });
@@ -312,6 +334,7 @@ class SourceMigration {
       passFraction: fraction,
       // The running pass's end, extrapolated from how far its scan got.
       ...(fraction > 0.02 && fraction < 1 ? { passEtaMs: Math.round(((performance.now() - this.#passStartedAt) * (1 - fraction)) / fraction) } : {}),
+      ...this.#convergence.fields(),
     });
   }
 

@@ -36,6 +36,9 @@ export interface MigrateArgs {
   'page-size'?: string | undefined;
   'reply-timeout'?: string | undefined;
   'reconnect-timeout'?: string | undefined;
+  throttle?: string | undefined;
+  'throttle-pid'?: string | undefined;
+  cgroup?: string | undefined;
 }
 
 export const MIGRATE_ARG_SPEC = {
@@ -64,6 +67,9 @@ export const MIGRATE_ARG_SPEC = {
   'page-size': { type: 'string' },
   'reply-timeout': { type: 'string' },
   'reconnect-timeout': { type: 'string' },
+  throttle: { type: 'string' },
+  'throttle-pid': { type: 'string' },
+  cgroup: { type: 'string' },
 } as const;
 
 export function migrateOptionsFrom(args: MigrateArgs): MigrateOptions {
@@ -76,6 +82,8 @@ export function migrateOptionsFrom(args: MigrateArgs): MigrateOptions {
   if (compress !== 'auto' && compress !== 'always' && compress !== 'never') throw new UsageError(`--compress ${compress} is not one of auto, always, never`);
   const onTimeout = args['on-timeout'] ?? 'cancel';
   if (onTimeout !== 'cancel' && onTimeout !== 'force') throw new UsageError(`--on-timeout ${onTimeout} is not one of cancel, force`);
+  const throttle = args.throttle ?? 'auto';
+  if (throttle !== 'auto' && throttle !== 'off') throw new UsageError(`--throttle ${throttle} is not one of auto, off`);
   const maxDowntimeMs = args['max-downtime'] !== undefined ? positiveNumber(args['max-downtime'], '--max-downtime') : undefined;
   if (policy === 'downtime' && maxDowntimeMs === undefined) throw new UsageError('--policy downtime needs --max-downtime MS');
   const id = args.id ?? `m-${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`;
@@ -95,6 +103,7 @@ export function migrateOptionsFrom(args: MigrateArgs): MigrateOptions {
     workers: args.workers !== undefined ? positiveNumber(args.workers, '--workers') : Math.max(1, availableParallelism() - 1),
     timeoutMs: args.timeout !== undefined ? positiveNumber(args.timeout, '--timeout') * 1000 : undefined,
     onTimeout,
+    throttle,
     replyTimeoutMs: args['reply-timeout'] !== undefined ? positiveNumber(args['reply-timeout'], '--reply-timeout') * 1000 : DEFAULT_REPLY_TIMEOUT_MS,
     verifyRetries: DEFAULT_VERIFY_RETRIES,
     reconnectTimeoutMs: args['reconnect-timeout'] !== undefined ? nonNegativeNumber(args['reconnect-timeout'], '--reconnect-timeout') * 1000 : DEFAULT_RECONNECT_TIMEOUT_MS,

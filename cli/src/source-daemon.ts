@@ -86,9 +86,9 @@ export class SourceDaemon {
       for (const client of this.#events.clients) (client as WebSocket).send(text);
     };
     void (async () => {
-      const { hooks, close } = await buildSourceHooks(args);
+      const { hooks, throttle, close } = await buildSourceHooks(args);
       try {
-        const summary = await migrate(options, { logger: this.#log, hooks, onEvent: (e) => { tracked.last = e; publish(e); } });
+        const summary = await migrate(options, { logger: this.#log, hooks, throttle, onEvent: (e) => { tracked.last = e; publish(e); } });
         const { history: _history, ...rest } = summary;
         tracked.summary = rest;
         publish({ event: 'summary', summary: rest });

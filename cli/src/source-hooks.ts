@@ -1,16 +1,28 @@
 import { join } from 'node:path';
-import { commandHooks, type SourceHooks } from '@ferry/agent-source';
+import { commandHooks, type SourceHooks, type ThrottleDriver } from '@ferry/agent-source';
 import { QemuSourceDriver } from '@ferry/qemu';
 import type { MigrateArgs } from './migrate-options.js';
+import { buildThrottle } from './throttle/build.js';
+
+export interface SourceSeams {
+  readonly hooks: SourceHooks;
+  readonly throttle: ThrottleDriver | undefined;
+  close(): Promise<void>;
+}
 
 /**
  * Builds the source's hooks from the command line: shell commands, a QEMU QMP socket, or both (QEMU
- * first on the way down, last on the way back up). The agent only ever sees the SourceHooks seam.
+ * first on the way down, last on the way back up), and the throttle driver. The agent only ever sees
+ * the SourceHooks and ThrottleDriver seams.
  */
-export async function buildSourceHooks(args: MigrateArgs): Promise<{ hooks: SourceHooks; close: () => Promise<void> }> {
+export async function buildSourceHooks(args: MigrateArgs): Promise<SourceSeams> {
   const commands = commandHooks({ pauseCmd: args['pause-cmd'], resumeCmd: args['resume-cmd'], stateCmd: args['state-cmd'] });
-  if (!args.qmp) return { hooks: commands, close: async () => {} };
+  if (!args.qmp) {
+    const { throttle, close } = buildThrottle(args, undefined);
+    return { hooks: commands, throttle, close };
+  }
   const qemu = await QemuSourceDriver.connect(args.qmp);
+  const { throttle, close: closeThrottle } = buildThrottle(args, qemu.qmp);
   const keepSource = args['keep-source'] === true;
   const hooks: SourceHooks = {
     async pause() {
@@ -30,5 +42,5 @@ export async function buildSourceHooks(args: MigrateArgs): Promise<{ hooks: Sour
       if (!keepSource) await qemu.quit();
     },
   };
-  return { hooks, close: () => qemu.close() };
+  return { hooks, throttle, close: async () => { await closeThrottle(); await qemu.close(); } };
 }
