@@ -67,8 +67,13 @@ export class Convergence {
     const context = this.#context();
     const expected = estimateDowntimeMs(history, this.rttMs);
     const target = context.maxDowntimeMs ?? DEFAULT_PAUSE_TARGET_MS;
+    const throttled = this.#state.level > 0;
     this.#observe({ kind: 'pass-end', history, converged: expected <= target });
-    const decision = this.#policy(history, context);
+    const policy = this.#policy(history, context);
+    // The throttle did its job: every further pass only slows the workload longer.
+    const decision: StopDecision = !policy.stop && throttled && expected <= target
+      ? { stop: true, reason: `auto-converge: the throttled workload's pause fits (${Math.round(expected)} ms <= ${target} ms)` }
+      : policy;
     if (decision.stop && context.maxDowntimeMs === undefined && expected > LONG_PAUSE_MS) {
       this.#announce(expected, `${decision.reason}; no --max-downtime was given`);
     }
@@ -96,17 +101,30 @@ export class Convergence {
     };
   }
 
-  /** Full speed before the pause hook stops the workload (a duty cycle must not continue it). */
-  async release(): Promise<void> {
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = undefined;
+  /** Right before the pause hook: no more steps, the workload left as it is for the hook to stop. */
+  async hold(): Promise<void> {
+    this.#stopPeriods();
+    await this.#applying;
+    await this.#driver?.hold().catch((error: unknown) => this.#options.log.warn({ err: String(error) }, 'could not end the throttle cycle'));
+    if (this.#state.level > 0) this.#options.emit({ event: 'throttle', level: 0, reason: 'the pause takes over' });
+    this.#state = FULL_SPEED;
+  }
+
+  /** Full speed: on a rollback (before the resume hook) and at the end of every migration. */
+  async restore(): Promise<void> {
+    this.#stopPeriods();
     await this.#applying;
     const driver = this.#driver;
     this.#driver = undefined;
     if (driver === undefined) return;
     await driver.restore().catch((error: unknown) => this.#options.log.warn({ err: String(error), throttle: driver.name }, 'could not restore full speed'));
-    if (this.#state.level > 0) this.#options.emit({ event: 'throttle', level: 0, reason: 'full speed before the pause or the end' });
+    if (this.#state.level > 0) this.#options.emit({ event: 'throttle', level: 0, reason: 'the migration ended' });
     this.#state = FULL_SPEED;
+  }
+
+  #stopPeriods(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
   }
 
   #context(): PolicyContext {

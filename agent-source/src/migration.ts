@@ -104,13 +104,13 @@ class SourceMigration {
       await this.#interruptible(this.#transfer());
     } catch (thrown) {
       error = toFerryError(thrown);
-      await this.#convergence.release();
+      await this.#convergence.restore();
       this.#advance({ kind: 'failed', error });
       await this.#afterFailure(error);
     } finally {
       clearInterval(ticker);
       if (timeout) clearTimeout(timeout);
-      await this.#convergence.release();
+      await this.#convergence.restore();
       this.#context.signal?.removeEventListener('abort', stopSignal);
       await Promise.allSettled(this.#pools.map((pool) => pool.close()));
       this.#connection?.close();
@@ -224,7 +224,7 @@ class SourceMigration {
     const options = this.#options;
     if (this.#phase.name !== 'pausing') throw new FerryError(ErrorCode.Internal, `pre-copy ended in phase ${this.#phase.name}`);
     const finalPass = this.#phase.pass;
-    await this.#convergence.release();
+    await this.#convergence.hold();
     this.#pausedAt = performance.now();
     await this.#context.hooks.pause();
     this.#advance({ kind: 'paused' });

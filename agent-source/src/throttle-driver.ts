@@ -8,6 +8,12 @@ export interface ThrottleDriver {
   readonly name: string;
   /** Takes `level`% (0-99) of the workload's time away; 0 is full speed. */
   set(level: number): Promise<void>;
-  /** Full speed again, the workload running; safe to call at any time, any number of times. */
+  /**
+   * Right before the pause hook: stop throttling without continuing the workload (the pause hook stops
+   * it next; continuing it first would let it dirty at full speed into the final pass). Limits that do
+   * not stop it (cpu.max) may stay until restore().
+   */
+  hold(): Promise<void>;
+  /** Full speed again: what the throttle itself did is undone; safe to call at any time, any number of times. */
   restore(): Promise<void>;
 }

@@ -71,15 +71,15 @@ export function nextThrottle(state: ThrottleState, observation: ThrottleObservat
 function count(state: ThrottleState, high: boolean, why: string): ThrottleState {
   if (!high) return { ...state, strikes: 0 };
   const strikes = state.strikes + 1;
-  if (strikes < THROTTLE_STRIKES) return { ...state, strikes };
+  if (strikes < THROTTLE_STRIKES) return { ...state, strikes, reason: why };
   const level = state.level === 0 ? THROTTLE_INITIAL : Math.min(THROTTLE_MAX, state.level + THROTTLE_INCREMENT);
-  return { level, strikes: 0, high, reason: level === state.level ? state.reason : `${why}: throttle ${level}%` };
+  return { level, strikes: 0, high, reason: level === state.level ? state.reason : why };
 }
 
 function relax(state: ThrottleState, why: string): ThrottleState {
   if (state.level === 0) return { ...FULL_SPEED, reason: state.reason };
   const level = state.level - THROTTLE_INCREMENT < THROTTLE_INITIAL ? 0 : state.level - THROTTLE_INCREMENT;
-  return { level, strikes: 0, high: false, reason: `${why}: throttle ${level}%` };
+  return { level, strikes: 0, high: false, reason: why };
 }
 
 const share = (part: number, whole: number): string => (whole > 0 ? `${Math.round((part / whole) * 100)}%` : 'more than all');

@@ -15,6 +15,10 @@ import { pidThrottle } from './pid.js';
 export function buildThrottle(args: MigrateArgs, qmp: QmpClient | undefined): { throttle: CliThrottleDriver | undefined; close: () => Promise<void> } {
   if (args.throttle === 'off') return { throttle: undefined, close: async () => {} };
   if (args.cgroup !== undefined && args['throttle-pid'] !== undefined) throw new UsageError('give --cgroup or --throttle-pid, not both');
+  // The duty cycle ends stopped or running at the pause; only a pause hook makes that the same thing.
+  if (args['throttle-pid'] !== undefined && args['pause-cmd'] === undefined && args.qmp === undefined) {
+    throw new UsageError('--throttle-pid needs --pause-cmd (e.g. kill -STOP PID) and --resume-cmd, or --qmp');
+  }
   const throttle = args.cgroup !== undefined ? cgroupThrottle(args.cgroup)
     : args['throttle-pid'] !== undefined ? pidThrottle(args['throttle-pid'])
       : qmp !== undefined ? qemuThrottle(qmp) : undefined;
@@ -32,5 +36,7 @@ export function buildThrottle(args: MigrateArgs, qmp: QmpClient | undefined): { 
 
 function qemuThrottle(qmp: QmpClient): CliThrottleDriver {
   const driver = new QemuThrottle(qmp);
-  return { name: driver.name, set: (level) => driver.set(level), restore: () => driver.restore(), restoreNow: () => driver.restoreNow() };
+  return {
+    name: driver.name, set: (level) => driver.set(level), hold: () => driver.hold(), restore: () => driver.restore(), restoreNow: () => driver.restoreNow(),
+  };
 }

@@ -44,6 +44,8 @@ export function cgroupThrottle(dir: string, now: () => number = () => performanc
     async restore() {
       if (limited) put();
     },
+    // cpu.max slows the paused workload no further; it is put back by restore() at the end.
+    async hold() {},
     restoreNow() {
       try {
         if (limited) put();

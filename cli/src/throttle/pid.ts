@@ -22,6 +22,7 @@ export function pidThrottle(text: string): CliThrottleDriver {
       if (cycle.failure) throw cycle.failure;
     },
     restore: () => cycle.restore(),
+    hold: () => cycle.hold(),
     restoreNow() {
       if (!cycle.stopped) return;
       try {

@@ -4,9 +4,11 @@
  * Here the stop and continue actions are whatever the caller gives (QMP stop/cont, SIGSTOP/SIGCONT), so
  * periods are longer (100 ms) to keep the action's own cost small.
  *
- * restore() ends the cycle at once (a sleeping phase is cut short) and always leaves the workload
- * continued. `stopped` says whether this cycle holds it stopped right now: a process-exit safety net
- * must continue the workload only then (after a commit the workload is stopped on purpose).
+ * restore() ends the cycle at once (a sleeping phase is cut short) and leaves the workload continued.
+ * hold() ends it where it is, stopped or running, for the pause hook to take over: continuing the
+ * workload just before the pause would let it dirty at full speed into the final pass. `stopped` says
+ * whether this cycle holds the workload stopped right now: a process-exit safety net must continue the
+ * workload only then (after a hold or a commit it is stopped on purpose).
  */
 export interface DutyCycleActions {
   stop(): Promise<void> | void;
@@ -22,6 +24,7 @@ export class DutyCycle {
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   #stopped = false;
+  #holding = false;
   /** The first error of a stop or continue action; the cycle ends on it (the workload is continued). */
   failure: Error | undefined;
 
@@ -42,13 +45,19 @@ export class DutyCycle {
   async set(level: number): Promise<void> {
     this.#level = Math.max(0, Math.min(99, Math.round(level)));
     if (this.#level === 0) return this.restore();
-    if (this.failure === undefined) this.#loop ??= this.#run();
+    if (this.failure === undefined && !this.#holding) this.#loop ??= this.#run();
   }
 
   async restore(): Promise<void> {
     this.#level = 0;
     this.#wake?.();
     await this.#loop;
+  }
+
+  /** Ends the cycle without continuing the workload; it stays stopped if it was. The cycle never starts again. */
+  async hold(): Promise<void> {
+    this.#holding = true;
+    await this.restore();
   }
 
   async #run(): Promise<void> {
@@ -58,6 +67,7 @@ export class DutyCycle {
         this.#stopped = true;
         await this.#actions.stop();
         await this.#sleep(offMs);
+        if (this.#holding) break;
         await this.#actions.cont();
         this.#stopped = false;
         await this.#sleep(this.#periodMs - offMs);
@@ -66,10 +76,8 @@ export class DutyCycle {
       this.failure = error instanceof Error ? error : new Error(String(error));
       this.#level = 0;
     } finally {
-      if (this.#stopped) {
-        await Promise.resolve(this.#actions.cont()).catch(() => undefined);
-        this.#stopped = false;
-      }
+      if (this.#stopped && !this.#holding) await Promise.resolve(this.#actions.cont()).catch(() => undefined);
+      this.#stopped = false;
       this.#loop = undefined;
     }
   }

@@ -28,6 +28,10 @@ export class QemuThrottle {
     return this.#cycle.restore();
   }
 
+  hold(): Promise<void> {
+    return this.#cycle.hold();
+  }
+
   /**
    * For process exit: continue the guest if the cycle holds it stopped. The command is written at once
    * (a write on an idle unix socket completes synchronously); the answer is never awaited.

@@ -1,0 +1,130 @@
+/**
+ * `npm run bench:cloudnet`: the seed's table. CloudNet (Wood et al., VEE 2011) reports what its
+ * optimisations save against Xen's default live migration, as ratios of data sent, total time and pause.
+ * Here ferry's own workload profiles (256 MiB image) go through `ferry wan-proxy` at 100 Mbit/s and 20 ms
+ * each way, twice each: ferry's defaults (smart stop, XOR deltas, LZ4 when the link is the bottleneck)
+ * against the Xen rule with no deltas and no LZ4 (`--policy xen --no-delta --compress never`).
+ * One run per cell: ratios printed beside CloudNet's; the goal is every ratio at or below CloudNet's and
+ * no pause ratio above 1.0x. About 5-10 minutes.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fillImage } from '@ferry/workload';
+import { FERRY, ferryMigrate, startTargetProcess, type Event } from './lib.js';
+
+const SIZE = 256 * 2 ** 20;
+const LINK = { rate: '100mbit', delayMs: 20 };
+
+interface Workload {
+  readonly profile: 'web' | 'compile' | 'jvm';
+  readonly rate: string;
+  readonly cloudnet: string;
+  /** CloudNet's data, total time and pause ratios for the matching workload (its Table 2 / Figure 9). */
+  readonly ratios: readonly [number, number, number];
+}
+
+const WORKLOADS: readonly Workload[] = [
+  { profile: 'web', rate: '2MiB/s', cloudnet: 'TPC-W', ratios: [0.60, 0.58, 0.62] },
+  { profile: 'compile', rate: '6MiB/s', cloudnet: 'kernel compile', ratios: [0.73, 0.76, 0.59] },
+  { profile: 'jvm', rate: '12MiB/s', cloudnet: 'SPECjbb', ratios: [0.33, 0.31, 0.83] },
+];
+
+const XEN_FLAGS = ['--policy', 'xen', '--no-delta', '--compress', 'never'];
+
+interface Outcome {
+  readonly bytesSent: number;
+  readonly totalMs: number;
+  readonly pauseMs: number;
+  readonly passes: number;
+  readonly stopReason: string;
+}
+
+/** Resolves with the first JSON line of `child` that `pick` accepts. */
+function jsonLine<T>(child: ChildProcess, pick: (line: Event) => T | undefined): Promise<T> {
+  return new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (text) => {
+      try {
+        const value = pick(JSON.parse(text) as Event);
+        if (value !== undefined) resolve(value);
+      } catch {
+        // not JSON
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`process exited with ${code} before it was ready`)));
+  });
+}
+
+async function startWanProxy(targetUrl: string): Promise<{ url: string; child: ChildProcess }> {
+  const target = new URL(targetUrl);
+  const child = spawn(process.execPath, [FERRY, 'wan-proxy', '--listen', '127.0.0.1:0', '--to', `${target.hostname}:${target.port}`,
+    '--rate', LINK.rate, '--delay', String(LINK.delayMs), '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await jsonLine(child, (line) => (line['event'] === 'listening' ? Number(line['port']) : undefined));
+  return { url: `ws://127.0.0.1:${port}`, child };
+}
+
+async function migrateUnderLoad(work: string, url: string, workload: Workload, label: string, flags: readonly string[]): Promise<Outcome> {
+  const image = join(work, `${workload.profile}.img`);
+  await fillImage(image, SIZE, { seed: 7 });
+  const writer = spawn(process.execPath, [FERRY, 'workload', '--image', image, '--size', String(SIZE), '--profile', workload.profile,
+    '--rate', workload.rate, '--seed', '7'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await jsonLine(writer, (line) => (line['event'] === 'ready' ? true : undefined));
+    const id = `cloudnet-${workload.profile}-${label}`;
+    const run = await ferryMigrate(['--to', url, '--id', id, '--image', `ram=${image}`, ...flags,
+      '--pause-cmd', `kill -STOP ${writer.pid}`, '--resume-cmd', `kill -CONT ${writer.pid}`]);
+    const summary = run.events.at(-1) ?? {};
+    if (summary['result'] !== 'committed') throw new Error(`${id} did not commit (exit ${run.code}): ${JSON.stringify(summary)}`);
+    rmSync(join(work, 'target', id), { recursive: true, force: true });
+    return {
+      bytesSent: Number(summary['bytesSent']), totalMs: Number(summary['totalMs']), pauseMs: Number(summary['pauseMs']),
+      passes: Number(summary['passes']), stopReason: String(summary['stopReason'] ?? ''),
+    };
+  } finally {
+    writer.kill('SIGCONT');
+    writer.kill('SIGKILL');
+    rmSync(image, { force: true });
+  }
+}
+
+const ratio = (a: number, b: number): number => (b > 0 ? a / b : Infinity);
+const fmt = (x: number): string => `${x.toFixed(2)}x`;
+
+async function main(): Promise<void> {
+  const work = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'ferry-cloudnet-'));
+  const target = await startTargetProcess(join(work, 'target'));
+  const proxy = await startWanProxy(target.url);
+  const rows: string[][] = [];
+  const notes: string[] = [];
+  try {
+    for (const workload of WORKLOADS) {
+      process.stderr.write(`${workload.profile} at ${workload.rate}: Xen rule...\n`);
+      const xen = await migrateUnderLoad(work, proxy.url, workload, 'xen', XEN_FLAGS);
+      process.stderr.write(`${workload.profile} at ${workload.rate}: ferry defaults...\n`);
+      const ferry = await migrateUnderLoad(work, proxy.url, workload, 'ferry', []);
+      const measured = [ratio(ferry.bytesSent, xen.bytesSent), ratio(ferry.totalMs, xen.totalMs), ratio(ferry.pauseMs, xen.pauseMs)];
+      const goal = measured.every((m, i) => m <= workload.ratios[i]!) && measured[2]! <= 1;
+      rows.push([`${workload.profile} ${workload.rate}`, ...measured.map(fmt), `${workload.cloudnet} ${workload.ratios.map(fmt).join(' / ')}`, goal ? 'yes' : 'no']);
+      for (const [name, o] of [['xen', xen], ['ferry', ferry]] as const) {
+        notes.push(`${workload.profile} ${name}: ${(o.bytesSent / 2 ** 20).toFixed(1)} MiB, ${o.totalMs} ms, pause ${o.pauseMs} ms, ${o.passes} passes; ${o.stopReason}`);
+      }
+    }
+  } finally {
+    proxy.child.kill('SIGTERM');
+    target.stop();
+    await target.exited;
+    rmSync(work, { recursive: true, force: true });
+  }
+  const header = ['workload (256 MiB)', 'data', 'total time', 'pause', 'CloudNet data / time / pause', 'goal met'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: readonly string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  console.log(`ferry defaults / Xen rule (no deltas, no LZ4), through ferry wan-proxy at ${LINK.rate}, ${LINK.delayMs} ms each way:\n`);
+  console.log(line(header));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const row of rows) console.log(line(row));
+  console.log(`\n${notes.join('\n')}`);
+}
+
+await main();
