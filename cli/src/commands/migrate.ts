@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util';
 import { migrate, type MigrationSummary } from '@ferry/agent-source';
 import { createLogger } from '../logging.js';
-import { MIGRATE_ARG_SPEC, migrateOptionsFrom } from '../migrate-options.js';
+import { MIGRATE_ARG_SPEC, migrateOptionsFrom, sourceHookCommands, stateDirFrom } from '../migrate-options.js';
 import { humanSink, jsonSink } from '../progress.js';
-import { buildSourceHooks } from '../source-hooks.js';
+import { buildSourceHooks, recoveryRecipe } from '../source-hooks.js';
 import { EXIT } from '../usage.js';
 
 const HELP = `ferry migrate --to ws[s]://HOST:PORT --image NAME=PATH [options]
@@ -28,6 +28,9 @@ is resumed on the source and ferry exits 3.
   --tls-client-cert F --tls-client-key F   client certificate for mutual TLS
   --reconnect-timeout S  after a cut during pre-copy, reconnect and resume for up to S seconds (default 30)
   --timeout SECONDS      limit on pre-copy; --on-timeout cancel (default: roll back) or force (pause anyway)
+  --hook-timeout S       kill a hook command (pause, resume, state) that runs longer than S seconds (default 60)
+  --paused-timeout S     roll back when one paused phase (final pass, state, verify, commit wait) takes over S (default 120)
+  --state-dir DIR        the journal 'ferry recover' reads after a crash (default $XDG_RUNTIME_DIR/ferry)
   --id ID                migration id (default: generated); --workers N scan threads (default cores-1)
   --json                 NDJSON progress on stdout; the last line is the summary
   --log-level L, --log-file F
@@ -53,14 +56,16 @@ export async function migrateCommand(argv: string[]): Promise<number> {
   const options = migrateOptionsFrom(values);
   const logger = createLogger(values['log-level'], values['log-file'], 'ferry-migrate');
   const sink = values.json ? jsonSink() : humanSink(process.stderr.isTTY === true);
-  const { hooks, close } = await buildSourceHooks(values);
+  const hookCommands = sourceHookCommands(values);
+  const { hooks, close } = await buildSourceHooks(hookCommands);
+  const journal = { stateDir: stateDirFrom(values), recovery: { ...recoveryRecipe(hookCommands) } };
   const controller = new AbortController();
   const onSignal = (): void => controller.abort();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   let summary: MigrationSummary;
   try {
-    summary = await migrate(options, { logger, hooks, onEvent: (e) => sink.event(e), signal: controller.signal });
+    summary = await migrate(options, { logger, hooks, onEvent: (e) => sink.event(e), signal: controller.signal, journal });
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
