@@ -36,6 +36,9 @@ is resumed on the source and ferry exits 3.
   --log-level L, --log-file F
 `;
 
+/** After the summary, how long output may take to flush before the process exits regardless. */
+const EXIT_GRACE_MS = 2000;
+
 export async function migrateCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -73,6 +76,8 @@ export async function migrateCommand(argv: string[]): Promise<number> {
   }
   sink.summary(summary);
   if (summary.error && !values.json) process.stderr.write(`ferry migrate: ${summary.error.message}\n`);
+  // The summary is the end: nothing left behind (a stuck read, a hook's pipe) may keep the process alive.
+  setTimeout(() => process.exit(process.exitCode ?? EXIT.error), EXIT_GRACE_MS).unref();
   switch (summary.result) {
     case 'committed': return EXIT.committed;
     case 'rolled-back': return EXIT.rolledBack;
