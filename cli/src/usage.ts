@@ -22,7 +22,8 @@ Usage:
   ferry wan-proxy --listen HOST:PORT --to HOST:PORT [--delay MS] [--rate RATE] [--jitter MS]
 
 Common options: --log-level trace|debug|info|warn|error (default warn), --log-file F (default stderr)
-Sizes: 4096, 256MiB, 1GiB.  Rates: 100mbit, 1gbit, 12MB/s.
+Sizes: 4096, 256MiB, 1GiB.  Rates: 100mbit, 1gbit, 12MB/s.  Durations: a number in the option's unit
+(SECONDS or MS), or with a suffix: 500ms, 2s.  Counts (N): whole numbers.
 Exit codes: 0 committed, 1 error, 2 usage, 3 rolled back (source resumed), 4 outcome unknown.
 Run 'ferry COMMAND --help' for one command.
 `;

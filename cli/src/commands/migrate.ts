@@ -1,5 +1,5 @@
-import { parseArgs } from 'node:util';
 import { migrate, type MigrationSummary } from '@ferry/agent-source';
+import { HELP_FLAG, LOG_FLAGS, parseFlags } from '../flags.js';
 import { createLogger } from '../logging.js';
 import { MIGRATE_ARG_SPEC, migrateOptionsFrom } from '../migrate-options.js';
 import { humanSink, jsonSink } from '../progress.js';
@@ -33,19 +33,10 @@ is resumed on the source and ferry exits 3.
   --log-level L, --log-file F
 `;
 
+const MIGRATE_COMMAND_FLAGS = { ...MIGRATE_ARG_SPEC, json: { type: 'boolean' }, ...LOG_FLAGS, ...HELP_FLAG } as const;
+
 export async function migrateCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      ...MIGRATE_ARG_SPEC,
-      json: { type: 'boolean' },
-      'log-level': { type: 'string' },
-      'log-file': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+  const { values } = parseFlags(argv, MIGRATE_COMMAND_FLAGS);
   if (values.help) {
     process.stdout.write(HELP);
     return 0;

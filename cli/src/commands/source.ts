@@ -1,17 +1,13 @@
-import { parseArgs } from 'node:util';
+import { HELP_FLAG, LOG_FLAGS, parseFlags } from '../flags.js';
 import { createLogger } from '../logging.js';
 import { readToken } from '../migrate-options.js';
 import { SourceDaemon } from '../source-daemon.js';
 import { parseListen } from '../listen.js';
 
+const SOURCE_FLAGS = { listen: { type: 'string' }, 'token-file': { type: 'string' }, ...LOG_FLAGS, ...HELP_FLAG } as const;
+
 export async function sourceCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv, strict: true, allowPositionals: false,
-    options: {
-      listen: { type: 'string' }, 'token-file': { type: 'string' },
-      'log-level': { type: 'string' }, 'log-file': { type: 'string' }, help: { type: 'boolean', short: 'h' },
-    },
-  });
+  const { values } = parseFlags(argv, SOURCE_FLAGS);
   if (values.help) {
     process.stdout.write('ferry source --listen HOST:PORT [--token-file F]\n  POST /migrations {"to":"ws://...","image":["ram=/dev/shm/vm.ram"],...}; GET /status; WebSocket /events\n');
     return 0;
