@@ -104,10 +104,6 @@ export class TargetConnection {
     return this.#ws.bufferedAmount;
   }
 
-  get isOpen(): boolean {
-    return this.#ws.readyState === WebSocket.OPEN && this.#failure === undefined;
-  }
-
   sendControl(message: ControlMessage): Promise<void> {
     return this.sendRaw([encodeControl(message)]);
   }

@@ -183,7 +183,7 @@ class SourceMigration {
 
   async #precopy(): Promise<void> {
     const policy = POLICIES[this.#options.policy];
-    const context = { imageBytes: this.#imageBytes, pageSize: this.#options.pageSize, maxDowntimeMs: this.#options.maxDowntimeMs };
+    const context = { imageBytes: this.#imageBytes, maxDowntimeMs: this.#options.maxDowntimeMs };
     while (this.#phase.name === 'precopy') {
       const outcome = await this.#pass(this.#phase.pass, false);
       const record: PassRecord = {

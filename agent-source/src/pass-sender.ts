@@ -4,11 +4,6 @@ import type { TargetConnection } from './connection.js';
 import type { EncodingTotals } from './events.js';
 import type { RateLimiter } from './rate-limiter.js';
 
-/** A scan pool for each image, in HELLO order (the index is the wire imageIndex). */
-export interface ImagePools {
-  readonly pools: readonly ScanPool[];
-}
-
 export interface PassOutcome {
   readonly pass: number;
   readonly dirtyPages: number;

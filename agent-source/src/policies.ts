@@ -16,7 +16,6 @@ export interface PassRecord {
 
 export interface PolicyContext {
   readonly imageBytes: number;
-  readonly pageSize: number;
   /** For `downtime`: the largest pause the user accepts. */
   readonly maxDowntimeMs?: number | undefined;
 }
