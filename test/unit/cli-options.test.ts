@@ -82,3 +82,35 @@ t.test('the CLI exits 2 on a bad number in each command, naming the flag', async
     t.match(stderr, new RegExp(`Run 'ferry ${args[0]} --help' for usage`));
   }
 });
+
+/** Every flag a command declares is named in its --help, and in the overview for the commands it lists. */
+t.test('each command --help names every flag the command accepts', async (t) => {
+  const tables: Record<string, Record<string, unknown>> = {
+    migrate: (await import('../../cli/src/commands/migrate.js')).MIGRATE_COMMAND_FLAGS,
+    target: (await import('../../cli/src/commands/target.js')).TARGET_FLAGS,
+    source: (await import('../../cli/src/commands/source.js')).SOURCE_FLAGS,
+    status: (await import('../../cli/src/commands/status.js')).STATUS_FLAGS,
+    demo: (await import('../../cli/src/commands/demo.js')).DEMO_FLAGS,
+    workload: (await import('../../cli/src/commands/workload.js')).WORKLOAD_FLAGS,
+    'wan-proxy': (await import('../../cli/src/commands/wan-proxy.js')).WAN_PROXY_FLAGS,
+  };
+  const { HELP } = await import('../../cli/src/usage.js');
+  for (const [command, flags] of Object.entries(tables)) {
+    const help = await ferryStdout([command, '--help']);
+    for (const flag of Object.keys(flags)) {
+      if (flag === 'help') continue;
+      t.match(help, new RegExp(`--${flag}\\b`), `ferry ${command} --help names --${flag}`);
+      if (flag !== 'log-level' && flag !== 'log-file') t.match(HELP, new RegExp(`--${flag}\\b`), `ferry --help names --${flag} (${command})`);
+    }
+  }
+});
+
+function ferryStdout(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [FERRY, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString('utf8'); });
+    child.once('error', reject);
+    child.once('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`ferry ${args.join(' ')} exited ${code}`))));
+  });
+}

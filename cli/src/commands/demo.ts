@@ -18,7 +18,7 @@ import { EXIT, UsageError } from '../usage.js';
 const FERRY_BIN = fileURLToPath(new URL('../../bin/ferry.js', import.meta.url));
 const PROFILES = new Set(['web', 'compile', 'jvm']);
 
-const DEMO_FLAGS = {
+export const DEMO_FLAGS = {
   profile: { type: 'string' }, size: { type: 'string' }, rate: { type: 'string' }, 'log-level': { type: 'string' }, ...HELP_FLAG,
 } as const;
 
@@ -35,7 +35,7 @@ interface DemoRun {
 export async function demoCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, DEMO_FLAGS);
   if (values.help) {
-    process.stdout.write('ferry demo [--profile web|compile|jvm] [--size BYTES] [--rate BYTES/s]\n');
+    process.stdout.write('ferry demo [--profile web|compile|jvm] [--size BYTES] [--rate RATE] [--log-level L]\n  defaults: jvm, 256MiB, 16MiB/s; migrates over loopback with ferry\'s defaults, then with --policy xen --no-delta\n');
     return 0;
   }
   const profile = values.profile ?? 'jvm';

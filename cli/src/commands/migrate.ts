@@ -26,14 +26,18 @@ is resumed on the source and ferry exits 3.
   --rate-limit RATE      cap the sending rate, e.g. 100mbit or 12MB/s
   --token-file F         bearer token for the target; --ca F verifies a wss:// target
   --tls-client-cert F --tls-client-key F   client certificate for mutual TLS
-  --reconnect-timeout S  after a cut during pre-copy, reconnect and resume for up to S seconds (default 30)
+  --reconnect-timeout S  after a cut during pre-copy, reconnect and resume for up to S seconds (default 30;
+                         0: roll back at once)
+  --reply-timeout S      how long to wait for any one answer from the target (default 60)
   --timeout SECONDS      limit on pre-copy; --on-timeout cancel (default: roll back) or force (pause anyway)
   --id ID                migration id (default: generated); --workers N scan threads (default cores-1)
+  --page-size BYTES      the page size the image is scanned and sent in (default 4096)
   --json                 NDJSON progress on stdout; the last line is the summary
   --log-level L, --log-file F
+Sizes, rates and durations: see 'ferry --help'.
 `;
 
-const MIGRATE_COMMAND_FLAGS = { ...MIGRATE_ARG_SPEC, json: { type: 'boolean' }, ...LOG_FLAGS, ...HELP_FLAG } as const;
+export const MIGRATE_COMMAND_FLAGS = { ...MIGRATE_ARG_SPEC, json: { type: 'boolean' }, ...LOG_FLAGS, ...HELP_FLAG } as const;
 
 export async function migrateCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, MIGRATE_COMMAND_FLAGS);

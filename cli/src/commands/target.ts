@@ -22,11 +22,13 @@ Prints {"event":"listening","url":...} on stdout once it accepts connections.
   --base NAME=PATH        an older copy of image NAME: only pages that differ are sent (repeatable)
   --resume-grace S        keep a session cut during pre-copy for S seconds for its source to resume (default 60)
   --max-image-size B, --max-images N, --max-blob-size B, --max-message-size B, --max-migrations N
-  --json                  progress events as NDJSON on stdout
+                          limits on what a source may send, and on migrations received at once
+  --json                  print {"event":"migration-end",...} on stdout as each migration ends (--once always
+                          does); progress events are on the WebSocket /events
   --log-level L, --log-file F
 `;
 
-const TARGET_FLAGS = {
+export const TARGET_FLAGS = {
   listen: { type: 'string' }, dir: { type: 'string' }, 'token-file': { type: 'string' }, insecure: { type: 'boolean' },
   'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' }, once: { type: 'boolean' },
   'on-commit': { type: 'string' }, 'qemu-cmd': { type: 'string' }, base: { type: 'string', multiple: true },

@@ -31,7 +31,7 @@ function parseTo(value: string | undefined): { host: string; port: number } {
   }
 }
 
-const WAN_PROXY_FLAGS = {
+export const WAN_PROXY_FLAGS = {
   listen: { type: 'string' }, to: { type: 'string' }, delay: { type: 'string' }, rate: { type: 'string' }, jitter: { type: 'string' },
   ...LOG_FLAGS, ...HELP_FLAG,
 } as const;

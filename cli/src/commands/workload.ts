@@ -20,7 +20,7 @@ Prints {"event":"ready",...} once writing, and {"event":"stopped",...} on exit. 
 without a catch-up burst afterwards.
 `;
 
-const WORKLOAD_FLAGS = {
+export const WORKLOAD_FLAGS = {
   image: { type: 'string' }, size: { type: 'string' }, profile: { type: 'string' }, rate: { type: 'string' },
   fill: { type: 'boolean' }, seed: { type: 'string' }, duration: { type: 'string' }, ...HELP_FLAG,
 } as const;
