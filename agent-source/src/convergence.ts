@@ -31,6 +31,7 @@ export interface ConvergenceFields {
 export interface ConvergenceOptions {
   readonly policy: StopPolicy;
   readonly context: PolicyContext;
+  readonly pageSize: number;
   readonly mode: ThrottleMode;
   readonly driver: ThrottleDriver | undefined;
   readonly log: Logger;
@@ -94,7 +95,7 @@ export class Convergence {
     const before = history.at(-2);
     const expected = estimateDowntimeMs(history, this.rttMs);
     return {
-      ...(last && before && before.durationMs > 0 ? { dirtyRate: Math.round((last.dirtyPages * this.#options.context.pageSize * 1000) / before.durationMs) } : {}),
+      ...(last && before && before.durationMs > 0 ? { dirtyRate: Math.round((last.dirtyPages * this.#options.pageSize * 1000) / before.durationMs) } : {}),
       ...(last ? { sendRate: Math.round(last.bandwidth) } : {}),
       throttle: this.#state.level,
       ...(Number.isFinite(expected) ? { expectedPauseMs: Math.round(expected) } : {}),

@@ -16,7 +16,6 @@ export interface PassRecord {
 
 export interface PolicyContext {
   readonly imageBytes: number;
-  readonly pageSize: number;
   /** The largest pause the user accepts: no policy stops while the estimated pause is longer. */
   readonly maxDowntimeMs?: number | undefined;
   /** The measured round trip to the target; the pause waits on a few of them. */
@@ -59,8 +58,8 @@ export const xenPolicy: StopPolicy = (history, context) => {
 
 /**
  * CloudNet's smart stop: pre-copy stops paying off once the dirty count stops falling. Stop when the
- * newest pass is a local minimum of the last SMART_WINDOW passes (lower than every pass before it in the
- * full window) and the fall has flattened (it sent at least SMART_PLATEAU of what the pass before it
+ * newest pass is a local minimum of the last SMART_WINDOW passes (no more dirty pages than any pass
+ * before it in the full window; a tie counts) and the fall has flattened (it sent at least SMART_PLATEAU of what the pass before it
  * did). A count still halving pass after pass is converging, not at a minimum: stopping there paused
  * with a larger dirty set than Xen reached later (compile profile: 2.8x Xen's pause). Pass 0 sends the
  * whole image, so it is not a sample of the dirty rate and is left out. Xen's rule stays as the safety net.

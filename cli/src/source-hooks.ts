@@ -1,8 +1,38 @@
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { commandHooks, type SourceHooks, type ThrottleDriver } from '@ferry/agent-source';
+import type { SourceHooks, ThrottleDriver } from '@ferry/agent-source';
 import { QemuSourceDriver } from '@ferry/qemu';
+import { runHook } from '@ferry/serve';
 import type { MigrateArgs } from './migrate-options.js';
 import { buildThrottle } from './throttle/build.js';
+
+export interface SourceHookCommands {
+  readonly pauseCmd?: string | undefined;
+  readonly resumeCmd?: string | undefined;
+  readonly stateCmd?: string | undefined;
+  readonly qmp?: string | undefined;
+  readonly keepSource?: boolean | undefined;
+  /** Every hook command is killed after this long (--hook-timeout). */
+  readonly hookTimeoutMs: number;
+}
+
+/** Hooks that run shell commands through the one hook runner; a missing command is a no-op. */
+export function commandHooks(options: SourceHookCommands): SourceHooks {
+  const run = async (name: string, command: string | undefined, signal?: AbortSignal, env?: Record<string, string>): Promise<void> => {
+    if (command) await runHook({ name, command, env, timeoutMs: options.hookTimeoutMs, signal });
+  };
+  return {
+    pause: (signal) => run('pause', options.pauseCmd, signal),
+    resume: () => run('resume', options.resumeCmd),
+    committed: async () => {},
+    async collectState(dir, signal) {
+      if (!options.stateCmd) return [];
+      await run('state', options.stateCmd, signal, { FERRY_STATE_DIR: dir });
+      const entries = await readdir(dir, { withFileTypes: true });
+      return entries.filter((e) => e.isFile()).map((e) => ({ name: e.name, path: join(dir, e.name) }));
+    },
+  };
+}
 
 export interface SourceSeams {
   readonly hooks: SourceHooks;
@@ -12,35 +42,47 @@ export interface SourceSeams {
 
 /**
  * Builds the source's hooks from the command line: shell commands, a QEMU QMP socket, or both (QEMU
- * first on the way down, last on the way back up), and the throttle driver. The agent only ever sees
- * the SourceHooks and ThrottleDriver seams.
+ * first on the way down, last on the way back up), and the throttle driver (--throttle, --cgroup,
+ * --throttle-pid, or the --qmp guest). The agent only ever sees the SourceHooks and ThrottleDriver seams.
  */
-export async function buildSourceHooks(args: MigrateArgs): Promise<SourceSeams> {
-  const commands = commandHooks({ pauseCmd: args['pause-cmd'], resumeCmd: args['resume-cmd'], stateCmd: args['state-cmd'] });
-  if (!args.qmp) {
+export async function buildSourceHooks(options: SourceHookCommands, args: MigrateArgs): Promise<SourceSeams> {
+  const commands = commandHooks(options);
+  if (!options.qmp) {
     const { throttle, close } = buildThrottle(args, undefined);
     return { hooks: commands, throttle, close };
   }
-  const qemu = await QemuSourceDriver.connect(args.qmp);
-  const { throttle, close: closeThrottle } = buildThrottle(args, qemu.qmp);
-  const keepSource = args['keep-source'] === true;
+  const qemu = await QemuSourceDriver.connect(options.qmp);
+  const { throttle, close: closeThrottle } = buildThrottle(args, qemu);
   const hooks: SourceHooks = {
-    async pause() {
+    async pause(signal) {
       await qemu.pause();
-      await commands.pause();
+      await commands.pause(signal);
     },
     async resume() {
       await commands.resume();
       await qemu.resume();
     },
-    async collectState(dir) {
+    async collectState(dir, signal) {
       await qemu.saveDeviceState(join(dir, 'qemu-state'));
-      return [{ name: 'qemu-state', path: join(dir, 'qemu-state') }, ...(await commands.collectState(dir)).filter((b) => b.name !== 'qemu-state')];
+      return [{ name: 'qemu-state', path: join(dir, 'qemu-state') }, ...(await commands.collectState(dir, signal)).filter((b) => b.name !== 'qemu-state')];
     },
-    async committed() {
-      await commands.committed();
-      if (!keepSource) await qemu.quit();
+    async committed(signal) {
+      await commands.committed(signal);
+      if (!options.keepSource) await qemu.quit();
     },
   };
   return { hooks, throttle, close: async () => { await closeThrottle(); await qemu.close(); } };
 }
+
+/** What `ferry recover` needs to resume the workload on the source: recorded in the migration's journal. */
+export interface RecoveryRecipe {
+  readonly resumeCmd?: string | undefined;
+  readonly qmp?: string | undefined;
+  readonly hookTimeoutMs: number;
+}
+
+export const recoveryRecipe = (options: SourceHookCommands): RecoveryRecipe => ({
+  ...(options.resumeCmd ? { resumeCmd: options.resumeCmd } : {}),
+  ...(options.qmp ? { qmp: options.qmp } : {}),
+  hookTimeoutMs: options.hookTimeoutMs,
+});

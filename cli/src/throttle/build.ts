@@ -1,5 +1,4 @@
-import type { QmpClient } from '@ferry/qemu';
-import { QemuThrottle } from '@ferry/qemu';
+import type { QemuSourceDriver, QemuThrottle } from '@ferry/qemu';
 import type { MigrateArgs } from '../migrate-options.js';
 import { UsageError } from '../usage.js';
 import { cgroupThrottle } from './cgroup.js';
@@ -12,7 +11,7 @@ import { pidThrottle } from './pid.js';
  * While it exists, a process-exit handler undoes what it did, so a crash of ferry never leaves the
  * workload stopped or limited; `close` removes that handler after the explicit restore.
  */
-export function buildThrottle(args: MigrateArgs, qmp: QmpClient | undefined): { throttle: CliThrottleDriver | undefined; close: () => Promise<void> } {
+export function buildThrottle(args: MigrateArgs, qemu: QemuSourceDriver | undefined): { throttle: CliThrottleDriver | undefined; close: () => Promise<void> } {
   if (args.throttle === 'off') return { throttle: undefined, close: async () => {} };
   if (args.cgroup !== undefined && args['throttle-pid'] !== undefined) throw new UsageError('give --cgroup or --throttle-pid, not both');
   // The duty cycle ends stopped or running at the pause; only a pause hook makes that the same thing.
@@ -21,7 +20,7 @@ export function buildThrottle(args: MigrateArgs, qmp: QmpClient | undefined): { 
   }
   const throttle = args.cgroup !== undefined ? cgroupThrottle(args.cgroup)
     : args['throttle-pid'] !== undefined ? pidThrottle(args['throttle-pid'])
-      : qmp !== undefined ? qemuThrottle(qmp) : undefined;
+      : qemu !== undefined ? qemuThrottle(qemu.throttle()) : undefined;
   if (throttle === undefined) return { throttle, close: async () => {} };
   const onExit = (): void => throttle.restoreNow();
   process.on('exit', onExit);
@@ -34,8 +33,7 @@ export function buildThrottle(args: MigrateArgs, qmp: QmpClient | undefined): { 
   };
 }
 
-function qemuThrottle(qmp: QmpClient): CliThrottleDriver {
-  const driver = new QemuThrottle(qmp);
+function qemuThrottle(driver: QemuThrottle): CliThrottleDriver {
   return {
     name: driver.name, set: (level) => driver.set(level), hold: () => driver.hold(), restore: () => driver.restore(), restoreNow: () => driver.restoreNow(),
   };
