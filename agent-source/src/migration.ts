@@ -34,6 +34,8 @@ export interface MigrateContext {
 }
 
 const PROGRESS_INTERVAL_MS = 250;
+/** Below this link rate (bytes/s) LZ4 (several hundred MB/s per worker) shortens a paused pass. */
+const COMPRESS_PAUSED_BELOW = 100e6;
 
 const rate = (bytes: number, ms: number): number => (ms > 0 ? (bytes * 1000) / ms : 0);
 
@@ -235,6 +237,7 @@ class SourceMigration {
 
   async #pause(pass: number, reason: string, signal: AbortSignal): Promise<void> {
     await this.#convergence.hold();
+    if (Math.max(...this.#history.map((p) => p.bandwidth)) < COMPRESS_PAUSED_BELOW) this.#sender!.compressFromNowOn();
     this.#pausedAt = performance.now();
     await this.#context.hooks.pause(signal);
     this.#advance({ kind: 'paused' });

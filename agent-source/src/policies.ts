@@ -37,6 +37,8 @@ export const XEN_MAX_PASSES = 30;
 export const SMART_WINDOW = 5;
 /** The fall has flattened when a pass sends at least this share of the one before it. */
 export const SMART_PLATEAU = 0.8;
+/** The pages no longer matter when sending them takes at most this share of the pause's fixed part. */
+export const SMART_TAIL = 0.25;
 /** Round trips inside the pause: PAUSED and the final pages, VERIFY -> VERIFY_RESULT, GO -> RESUMED. */
 export const PAUSE_ROUND_TRIPS = 3;
 
@@ -57,32 +59,49 @@ export const xenPolicy: StopPolicy = (history, context) => {
 };
 
 /**
- * CloudNet's smart stop: pre-copy stops paying off once the dirty count stops falling. Stop when the
- * newest pass is a local minimum of the last SMART_WINDOW passes (no more dirty pages than any pass
- * before it in the full window; a tie counts) and the fall has flattened (it sent at least SMART_PLATEAU of what the pass before it
- * did). A count still halving pass after pass is converging, not at a minimum: stopping there paused
- * with a larger dirty set than Xen reached later (compile profile: 2.8x Xen's pause). Pass 0 sends the
- * whole image, so it is not a sample of the dirty rate and is left out. Xen's rule stays as the safety net.
+ * CloudNet's smart stop: pre-copy stops paying off once the dirty count stops falling. Two signs of that,
+ * whichever comes first (Xen's rule stays as the safety net):
+ * - the pages no longer matter: sending the newest pass's bytes would take at most SMART_TAIL of the
+ *   pause's fixed part (one scan of the image and the round trips), so no later pass can shorten the
+ *   pause by much, and each costs a full scan and more data;
+ * - a local minimum: the newest pass has no more dirty pages than any before it in the last SMART_WINDOW
+ *   passes (a tie counts), and the fall has flattened (it sent at least SMART_PLATEAU of the pass before).
+ *   A count still halving pass after pass is converging, not at a minimum: stopping there paused with a
+ *   larger dirty set than Xen reached later (compile profile: 2.8x Xen's pause).
+ * Pass 0 sends the whole image and pass 1 what was dirtied during it: neither is a sample of the steady state.
  */
 export const smartPolicy: StopPolicy = (history, context) => {
   const xen = xenPolicy(history, context);
   if (xen.stop) return xen;
+  return pagesNoLongerMatter(history, context) ?? localMinimum(history) ?? KEEP_GOING;
+};
+
+function pagesNoLongerMatter(history: readonly PassRecord[], context: PolicyContext): StopDecision | undefined {
+  const newest = history.at(-1);
+  if (newest === undefined || history.length < 3) return undefined;
+  const bandwidth = Math.max(...history.map((p) => p.bandwidth));
+  const fixedMs = Math.min(...history.map((p) => p.durationMs)) + PAUSE_ROUND_TRIPS * (context.rttMs ?? 0);
+  const pagesMs = (newest.bytesSent / bandwidth) * 1000;
+  if (!(bandwidth > 0) || pagesMs > SMART_TAIL * fixedMs) return undefined;
+  return {
+    stop: true,
+    reason: `smart: pass ${newest.pass}'s pages would add ~${Math.round(pagesMs)} ms to a pause of at least ${Math.round(fixedMs)} ms; more passes cannot shorten it much`,
+  };
+}
+
+function localMinimum(history: readonly PassRecord[]): StopDecision | undefined {
   const samples = history.slice(1);
-  if (samples.length < SMART_WINDOW) return KEEP_GOING;
+  if (samples.length < SMART_WINDOW) return undefined;
   const window = samples.slice(-SMART_WINDOW);
   const newest = window[window.length - 1] as PassRecord;
   const before = window[window.length - 2] as PassRecord;
-  const earlier = window.slice(0, -1);
-  const lowest = Math.min(...earlier.map((p) => p.dirtyPages));
-  const flattened = newest.bytesSent >= SMART_PLATEAU * before.bytesSent;
-  if (newest.dirtyPages <= lowest && flattened) {
-    return {
-      stop: true,
-      reason: `smart: pass ${newest.pass} (${newest.dirtyPages} dirty pages) is the minimum of the last ${SMART_WINDOW} passes and the fall has flattened`,
-    };
-  }
-  return KEEP_GOING;
-};
+  const lowest = Math.min(...window.slice(0, -1).map((p) => p.dirtyPages));
+  if (newest.dirtyPages > lowest || newest.bytesSent < SMART_PLATEAU * before.bytesSent) return undefined;
+  return {
+    stop: true,
+    reason: `smart: pass ${newest.pass} (${newest.dirtyPages} dirty pages) is the minimum of the last ${SMART_WINDOW} passes and the fall has flattened`,
+  };
+}
 
 /**
  * Stop when the estimated pause fits the target: the bytes the final pass will send (the newest pass's, as

@@ -8,11 +8,11 @@ const PAGE = 4096;
 const IMAGE = 64 * 1024 * 1024;
 const context: PolicyContext = { imageBytes: IMAGE };
 
-/** Builds a history from dirty counts; each pass sends its dirty pages raw at 100 MB/s after a 50 ms scan. */
-function history(dirty: readonly number[], bytesPerPage = PAGE): PassRecord[] {
+/** Builds a history from dirty counts; each pass sends its dirty pages raw at 100 MB/s (or `link`) after a 50 ms scan. */
+function history(dirty: readonly number[], bytesPerPage = PAGE, link = 100e6): PassRecord[] {
   return dirty.map((dirtyPages, pass) => {
     const bytesSent = dirtyPages * bytesPerPage;
-    const durationMs = 50 + (bytesSent / 100e6) * 1000;
+    const durationMs = 50 + (bytesSent / link) * 1000;
     return { pass, dirtyPages, bytesSent, durationMs, bandwidth: (bytesSent * 1000) / durationMs };
   });
 }
@@ -66,10 +66,18 @@ t.test('smart: never stops before the window is full, unless xen does', async (t
 });
 
 t.test('smart: a count still halving pass after pass is converging, not at a minimum', async (t) => {
-  const falling = history([16384, 8000, 4000, 2000, 1000, 500, 250, 150, 140, 145]);
+  // A 10 MB/s link: the pages matter to the pause all along (the other smart rule never fires).
+  const falling = history([16384, 8000, 4000, 2000, 1000, 500, 250, 150, 140, 145], PAGE, 10e6);
   t.equal(stopsAt(smartPolicy, falling), 8, 'it goes on while each pass halves; stops once 140 is >= 80% of 150');
   t.match(smartPolicy(falling.slice(0, 9), context), { stop: true, reason: /fall has flattened/ });
-  t.equal(stopsAt(smartPolicy, converging), stopsAt(xenPolicy, converging), 'on a fast-converging run xen\'s 50-page floor comes first');
+});
+
+t.test('smart: stops once the pages no longer matter to the pause', async (t) => {
+  // Pass 3 sends 300 pages (1.2 MB, 13 ms at the best rate seen, 93 MB/s): under a quarter of the fastest pass (62 ms).
+  t.equal(stopsAt(smartPolicy, converging), 3, 'before the window is full and before xen\'s 50-page floor');
+  t.match(smartPolicy(converging.slice(0, 4), context), { stop: true, reason: /pass 3's pages would add ~13 ms to a pause of at least 62 ms/ });
+  t.equal(stopsAt(smartPolicy, converging, { ...context, rttMs: 30 }), 2, `${PAUSE_ROUND_TRIPS} round trips of 30 ms raise the fixed part: pass 2's 37 ms is under a quarter of 87 + 90 ms`);
+  t.same(smartPolicy(converging.slice(0, 2), context), { stop: false }, 'pass 1 (what pass 0 let dirty) is never the sample');
 });
 
 t.test('smart: a rising dirty count keeps going', async (t) => {
