@@ -48,8 +48,7 @@ export class Convergence {
   #driver: ThrottleDriver | undefined;
   #applying: Promise<void> = Promise.resolve();
   #timer: NodeJS.Timeout | undefined;
-  /** The round trip to the target, measured by the caller; the pause waits on a few. */
-  rttMs = 0;
+  #rttMs = Infinity;
 
   constructor(options: ConvergenceOptions) {
     this.#options = options;
@@ -60,6 +59,15 @@ export class Convergence {
       this.#timer.unref();
       options.log.info({ throttle: this.#driver.name }, 'auto-converge: will throttle the workload if pre-copy does not converge');
     }
+  }
+
+  /** The round trip to the target, the least of the samples seen (a sample also holds whatever was queued). */
+  get rttMs(): number {
+    return Number.isFinite(this.#rttMs) ? this.#rttMs : 0;
+  }
+
+  roundTripSample(ms: number): void {
+    this.#rttMs = Math.min(this.#rttMs, ms);
   }
 
   /** After each pre-copy pass: step the throttle, then decide whether to pause. */

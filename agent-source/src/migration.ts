@@ -172,8 +172,8 @@ class SourceMigration {
     this.#hasher = await createPageHasher();
     const connecting = performance.now();
     this.#attach(await TargetConnection.connect(this.#connectOptions(), signal));
-    // TCP connect and the WebSocket upgrade: two round trips, near enough; the pause waits on a few.
-    this.#convergence.rttMs = (performance.now() - connecting) / 2;
+    // TCP connect and the WebSocket upgrade: two round trips, near enough; pings after each pass refine it.
+    this.#convergence.roundTripSample((performance.now() - connecting) / 2);
     this.#advance({ kind: 'connected' });
   }
 
@@ -204,6 +204,7 @@ class SourceMigration {
     }
     const record: PassRecord = { ...outcome, bandwidth: rate(outcome.bytesSent, outcome.durationMs) };
     this.#history.push(record);
+    void this.#connection!.roundTrip().then((ms) => this.#convergence.roundTripSample(ms));
     const decision = this.#stopDecision();
     const why = this.#convergence.fields();
     this.#log.info({ ...record, ...why, decision }, 'pass done');

@@ -62,8 +62,8 @@ export const xenPolicy: StopPolicy = (history, context) => {
  * CloudNet's smart stop: pre-copy stops paying off once the dirty count stops falling. Two signs of that,
  * whichever comes first (Xen's rule stays as the safety net):
  * - the pages no longer matter: sending the newest pass's bytes would take at most SMART_TAIL of the
- *   pause's fixed part (one scan of the image and the round trips), so no later pass can shorten the
- *   pause by much, and each costs a full scan and more data;
+ *   pause's fixed part (one scan of the image, timed by the fastest pass that mostly scanned, and the
+ *   round trips), so no later pass can shorten the pause by much, and each costs a full scan and more data;
  * - a local minimum: the newest pass has no more dirty pages than any before it in the last SMART_WINDOW
  *   passes (a tie counts), and the fall has flattened (it sent at least SMART_PLATEAU of the pass before).
  *   A count still halving pass after pass is converging, not at a minimum: stopping there paused with a
@@ -78,11 +78,16 @@ export const smartPolicy: StopPolicy = (history, context) => {
 
 function pagesNoLongerMatter(history: readonly PassRecord[], context: PolicyContext): StopDecision | undefined {
   const newest = history.at(-1);
-  if (newest === undefined || history.length < 3) return undefined;
   const bandwidth = Math.max(...history.map((p) => p.bandwidth));
-  const fixedMs = Math.min(...history.map((p) => p.durationMs)) + PAUSE_ROUND_TRIPS * (context.rttMs ?? 0);
-  const pagesMs = (newest.bytesSent / bandwidth) * 1000;
-  if (!(bandwidth > 0) || pagesMs > SMART_TAIL * fixedMs) return undefined;
+  if (newest === undefined || history.length < 3 || !(bandwidth > 0)) return undefined;
+  const sendMs = (p: PassRecord): number => (p.bytesSent / bandwidth) * 1000;
+  // Only a pass that mostly scanned (sending took at most half of it) measures the scan; a pass that
+  // mostly sent says only that the scan is shorter than it.
+  const scans = history.slice(1).filter((p) => sendMs(p) <= p.durationMs / 2).map((p) => p.durationMs);
+  if (scans.length === 0) return undefined;
+  const fixedMs = Math.min(...scans) + PAUSE_ROUND_TRIPS * (context.rttMs ?? 0);
+  const pagesMs = sendMs(newest);
+  if (pagesMs > SMART_TAIL * fixedMs) return undefined;
   return {
     stop: true,
     reason: `smart: pass ${newest.pass}'s pages would add ~${Math.round(pagesMs)} ms to a pause of at least ${Math.round(fixedMs)} ms; more passes cannot shorten it much`,

@@ -78,6 +78,8 @@ t.test('smart: stops once the pages no longer matter to the pause', async (t) =>
   t.match(smartPolicy(converging.slice(0, 4), context), { stop: true, reason: /pass 3's pages would add ~13 ms to a pause of at least 62 ms/ });
   t.equal(stopsAt(smartPolicy, converging, { ...context, rttMs: 30 }), 2, `${PAUSE_ROUND_TRIPS} round trips of 30 ms raise the fixed part: pass 2's 37 ms is under a quarter of 87 + 90 ms`);
   t.same(smartPolicy(converging.slice(0, 2), context), { stop: false }, 'pass 1 (what pass 0 let dirty) is never the sample');
+  const linkBound = history([16384, 3000, 900, 300], PAGE, 1e6);
+  t.same(smartPolicy(linkBound, { ...context, rttMs: 1000 }), { stop: false }, 'no pass mostly scanned yet: the scan time is unknown, so nothing is small next to it');
 });
 
 t.test('smart: a rising dirty count keeps going', async (t) => {
