@@ -108,7 +108,7 @@ function cgroupV2WithCpu(): { root: string } | { reason: string } {
       return { reason: `cannot enable the cpu controller under ${root}: ${(error as Error).message}` };
     }
   }
-  return { reason: `the cgroup v2 mount${mounts.length > 1 ? 's' : ''} (${mounts.map((m) => m[1]).join(', ')}) lack the cpu controller (it is bound to cgroup v1 here)` };
+  return { reason: `the cgroup v2 mount${mounts.length > 1 ? 's' : ''} (${mounts.map((m) => m[1]).join(', ')}) ${mounts.length > 1 ? 'lack' : 'lacks'} the cpu controller (it is bound to cgroup v1 here)` };
 }
 
 const cgroup = cgroupV2WithCpu();
