@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, FerryError } from '@ferry/protocol';
 import { runHook } from '@ferry/serve';
-import { adviseRecovery, type JournalEntry } from '@ferry/agent-source';
+import { adviseRecovery, MigrationJournal, readJournals, type JournalEntry } from '@ferry/agent-source';
 import { scratchDir } from '../helpers/ferry.js';
 import { waitForFile } from '../helpers/files.js';
 
@@ -51,4 +51,15 @@ t.test('adviseRecovery: resume only after the pause and before GO, and never whi
   t.equal(adviseRecovery({ ...entry, phase: 'precopy', paused: false }, false).action, 'nothing');
   t.equal(adviseRecovery({ ...entry, phase: 'go-sent', goSent: true }, false).action, 'go-sent');
   t.match(adviseRecovery({ ...entry, phase: 'unknown', goSent: true }, false).message, /GO was sent to ws:\/\/t, do not resume/);
+});
+
+t.test('MigrationJournal: an earlier journal that recover still needs is never overwritten', async (t) => {
+  const stateDir = join(scratchDir(t), 'journal');
+  const first = MigrationJournal.open(stateDir, 'm1', 'ws://t', { resumeCmd: 'true' });
+  first.record({ name: 'pausing', pass: 3, reason: 'xen' });
+  t.throws(() => MigrationJournal.open(stateDir, 'm1', 'ws://t', {}), { code: ErrorCode.Conflict, message: /still running .*run ferry recover first/ });
+  t.match(readJournals(stateDir), [{ migrationId: 'm1', phase: 'pausing', paused: true, goSent: false, recovery: { resumeCmd: 'true' } }]);
+  first.remove();
+  t.same(readJournals(stateDir), [], 'a migration that ended removes its journal');
+  MigrationJournal.open(stateDir, 'm1', 'ws://t', {}).remove();
 });

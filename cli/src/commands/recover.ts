@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { adviseRecovery, readJournals, removeJournal, type JournalEntry, type RecoveryAdvice } from '@ferry/agent-source';
+import { adviseRecovery, isAlive, readJournals, removeJournal, type JournalEntry, type RecoveryAdvice } from '@ferry/agent-source';
 import { runHook } from '@ferry/serve';
 import { stateDirFrom } from '../migrate-options.js';
 import { EXIT } from '../usage.js';
@@ -77,15 +77,6 @@ async function resumeOnSource(recovery: Readonly<Record<string, unknown>>): Prom
     } finally {
       await qemu.close();
     }
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
