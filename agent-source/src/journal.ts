@@ -54,14 +54,15 @@ export class MigrationJournal {
 
   /**
    * Starts the journal of `migrationId` in `stateDir` (created private to this user). An earlier journal
-   * of the same id that recover still needs (its process runs, or it paused) is never overwritten.
+   * of the same id that recover still has to act on (its process runs, or it paused and sent no GO) is never
+   * overwritten; one whose GO was sent only informs, and a new migration with that id replaces it.
    */
   static open(stateDir: string, migrationId: string, target: string, recovery: Readonly<Record<string, unknown>>): MigrationJournal {
     const dir = join(stateDir, migrationId);
     const earlier = readJournals(stateDir).find((e) => e.migrationId === migrationId);
     if (earlier) {
       const advice = adviseRecovery(earlier, isAlive(earlier.pid));
-      if (advice.action !== 'nothing') throw new FerryError(ErrorCode.Conflict, `${advice.message} (journal in ${stateDir}; run ferry recover first)`);
+      if (advice.action === 'running' || advice.action === 'resume') throw new FerryError(ErrorCode.Conflict, `${advice.message} (journal in ${stateDir}; run ferry recover first)`);
     }
     try {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
