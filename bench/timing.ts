@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { startWanProxy } from '@ferry/wan';
 import { fillImage, PROFILES, startWorkload as startWorkloadInProcess } from '@ferry/workload';
 import { runMigrate, scratchDir, startTarget, startWorkload, type Teardown } from '../test/helpers/ferry.js';
+import { roundTrips } from '../test/helpers/round-trips.js';
 
 type Row = [benchmark: string, measured: string, reference: string, ratio: string];
 const rows: Row[] = [];
@@ -33,25 +34,13 @@ async function listen(onSocket: (socket: Socket) => void): Promise<{ port: numbe
   return { port: typeof address === 'object' && address ? address.port : 0, close: () => server.close() };
 }
 
-async function medianRtt(port: number, samples: number): Promise<number> {
-  const socket = connect({ port, host: '127.0.0.1', noDelay: true });
-  await once(socket, 'connect');
-  const times: number[] = [];
-  for (let i = 0; i < samples; i += 1) {
-    const start = performance.now();
-    socket.write('x');
-    await once(socket, 'data');
-    times.push(performance.now() - start);
-  }
-  socket.destroy();
-  return times.sort((a, b) => a - b)[Math.floor(samples / 2)]!;
-}
+const median = (sorted: readonly number[]): number => sorted[Math.floor(sorted.length / 2)]!;
 
 async function wanRtt(): Promise<void> {
   const echo = await listen((socket) => socket.pipe(socket));
   const proxy = await startWanProxy({ listenHost: '127.0.0.1', listenPort: 0, toHost: '127.0.0.1', toPort: echo.port, delayMs: 40 });
   try {
-    const added = (await medianRtt(proxy.port, 15)) - (await medianRtt(echo.port, 15));
+    const added = median(await roundTrips(proxy.port, 15)) - median(await roundTrips(echo.port, 15));
     rows.push(['wan-proxy added RTT, delay 40 ms', `${added.toFixed(1)} ms`, '80 ms', `${(added / 80).toFixed(3)}x (goal 0.9-1.1)`]);
   } finally {
     await proxy.close();

@@ -4,6 +4,8 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { startWanProxy, type WanProxy, type WanProxyOptions } from '@ferry/wan';
+import { roundTrips } from '../helpers/round-trips.js';
+import { until } from '../helpers/wait.js';
 
 // Real sockets on 127.0.0.1. The proxy never releases a byte early, so lower bounds on delays and
 // durations hold on any machine; how close they come to the settings is load-dependent and measured by
@@ -26,15 +28,6 @@ async function dial(port: number): Promise<Socket> {
   return socket;
 }
 
-/** Resolves once `condition()` holds, checked every few ms: waits for a state, not for a time. */
-async function until(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 /** Deterministic, non-repeating-looking bytes, so a reordered or dropped slice changes the digest. */
 function pattern(size: number, seed: number): Buffer {
   const buffer = Buffer.allocUnsafe(size);
@@ -42,26 +35,12 @@ function pattern(size: number, seed: number): Buffer {
   return buffer;
 }
 
-/** Round trips of a 1-byte ping through `port`, over an echo server, sorted. */
-async function rtts(port: number, samples: number): Promise<number[]> {
-  const socket = await dial(port);
-  const times: number[] = [];
-  for (let i = 0; i < samples; i += 1) {
-    const start = performance.now();
-    socket.write('x');
-    await once(socket, 'data');
-    times.push(performance.now() - start);
-  }
-  socket.destroy();
-  return times.sort((a, b) => a - b);
-}
-
 t.test('each round trip takes at least twice the one-way delay, and not twice that', async (t) => {
   const echo = await listen((socket) => socket.pipe(socket));
   t.teardown(() => echo.server.close());
   const proxy = await proxyTo(echo.port, { delayMs: 40 });
   t.teardown(() => proxy.close());
-  const through = await rtts(proxy.port, 9);
+  const through = await roundTrips(proxy.port, 9);
   t.comment(`RTT through the proxy: ${through.map((ms) => ms.toFixed(1)).join(' ')} ms (expected 80 plus loopback)`);
   t.ok(through[0]! >= 80, `the fastest round trip ${through[0]!.toFixed(1)} ms is not under 2 x 40 ms: no byte leaves early`);
   // A delay applied twice per direction would make every sample >= 160 ms; a loaded machine adds lag to

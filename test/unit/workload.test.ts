@@ -6,6 +6,7 @@ import { BURST_MS, capacity, draw, startBucket, type Bucket, type PacingConfig }
 import { buildCorpus } from '../../packages/workload/src/content.js';
 import { Rng } from '../../packages/workload/src/prng.js';
 import { scratchDir } from '../helpers/ferry.js';
+import { until } from '../helpers/wait.js';
 import { createPlanner } from '../../packages/workload/src/profiles.js';
 
 const PAGE = 4096;
@@ -27,15 +28,6 @@ function differingBytes(a: Buffer, b: Buffer): number {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Resolves once `condition()` holds, checked every few ms: waits for a state, not for a time. */
-async function until(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await sleep(5);
-  }
-}
 
 t.test('fillImage is deterministic for a seed', async (t) => {
   const dir = scratch(t);
