@@ -9,10 +9,8 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
  * fails once an entry is imported (take it off then) and fails for any other unused dependency.
  */
 const PENDING_DEPENDENCIES: Record<string, readonly string[]> = {
-  // `ferry plan` (issue 12): the solver and the charts; declared by the workspace commit f5025c9.
+  // `ferry plan`: the solver and the charts.
   cli: ['highs', 'vega', 'vega-lite'],
-  // packages/serve is an empty package until the daemons' shared auth/status code moves in (issue 8).
-  'packages/serve': ['@ferry/protocol'],
 };
 
 t.test('the workspace keeps its import boundaries', async (t) => {

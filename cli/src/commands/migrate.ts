@@ -1,9 +1,9 @@
 import { migrate, type MigrationSummary } from '@ferry/agent-source';
 import { HELP_FLAG, LOG_FLAGS, parseFlags } from '../flags.js';
 import { createLogger } from '../logging.js';
-import { MIGRATE_ARG_SPEC, migrateOptionsFrom } from '../migrate-options.js';
+import { MIGRATE_ARG_SPEC, migrateOptionsFrom, sourceHookCommands, stateDirFrom } from '../migrate-options.js';
 import { humanSink, jsonSink } from '../progress.js';
-import { buildSourceHooks } from '../source-hooks.js';
+import { buildSourceHooks, recoveryRecipe } from '../source-hooks.js';
 import { EXIT } from '../usage.js';
 
 const HELP = `ferry migrate --to ws[s]://HOST:PORT --image NAME=PATH [options]
@@ -30,12 +30,18 @@ is resumed on the source and ferry exits 3.
                          0: roll back at once)
   --reply-timeout S      how long to wait for any one answer from the target (default 60)
   --timeout SECONDS      limit on pre-copy; --on-timeout cancel (default: roll back) or force (pause anyway)
+  --hook-timeout S       kill a hook command (pause, resume, state) that runs longer than S seconds (default 60)
+  --paused-timeout S     roll back when one paused phase (final pass, state, verify, commit wait) takes over S (default 120)
+  --state-dir DIR        the journal 'ferry recover' reads after a crash (default $XDG_RUNTIME_DIR/ferry)
   --id ID                migration id (default: generated); --workers N scan threads (default cores-1)
   --page-size BYTES      the page size the image is scanned and sent in (default 4096)
   --json                 NDJSON progress on stdout; the last line is the summary
   --log-level L, --log-file F
 Sizes, rates and durations: see 'ferry --help'.
 `;
+
+/** After the summary, how long output may take to flush before the process exits regardless. */
+const EXIT_GRACE_MS = 2000;
 
 export const MIGRATE_COMMAND_FLAGS = { ...MIGRATE_ARG_SPEC, json: { type: 'boolean' }, ...LOG_FLAGS, ...HELP_FLAG } as const;
 
@@ -48,14 +54,16 @@ export async function migrateCommand(argv: string[]): Promise<number> {
   const options = migrateOptionsFrom(values);
   const logger = createLogger(values['log-level'], values['log-file'], 'ferry-migrate');
   const sink = values.json ? jsonSink() : humanSink(process.stderr.isTTY === true);
-  const { hooks, close } = await buildSourceHooks(values);
+  const hookCommands = sourceHookCommands(values);
+  const { hooks, close } = await buildSourceHooks(hookCommands);
+  const journal = { stateDir: stateDirFrom(values), recovery: { ...recoveryRecipe(hookCommands) } };
   const controller = new AbortController();
   const onSignal = (): void => controller.abort();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   let summary: MigrationSummary;
   try {
-    summary = await migrate(options, { logger, hooks, onEvent: (e) => sink.event(e), signal: controller.signal });
+    summary = await migrate(options, { logger, hooks, onEvent: (e) => sink.event(e), signal: controller.signal, journal });
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -63,6 +71,8 @@ export async function migrateCommand(argv: string[]): Promise<number> {
   }
   sink.summary(summary);
   if (summary.error && !values.json) process.stderr.write(`ferry migrate: ${summary.error.message}\n`);
+  // The summary is the end: nothing left behind (a stuck read, a hook's pipe) may keep the process alive.
+  setTimeout(() => process.exit(process.exitCode ?? EXIT.error), EXIT_GRACE_MS).unref();
   switch (summary.result) {
     case 'committed': return EXIT.committed;
     case 'rolled-back': return EXIT.rolledBack;
