@@ -3,7 +3,7 @@ import { PAGES_HEADER_BYTES, TARGET_PAGES_MESSAGE_BYTES } from '@ferry/protocol'
 import { createPageHasher, zeroPageHash } from './hash.js';
 import { ImageFile } from './image-file.js';
 import type { BatchStats } from './page-encoder.js';
-import { Control, CONTROL_SLOTS, type FromWorker, type ScanWorkerData, type ToWorker } from './scan-protocol.js';
+import { adoptOutcome, Control, CONTROL_SLOTS, type FromWorker, type ScanWorkerData, type ToWorker } from './scan-protocol.js';
 
 export interface ScanPoolOptions {
   readonly imagePath: string;
@@ -113,7 +113,8 @@ export class ScanPool {
     }
     const pool = new ScanPool(options.pageSize, pageCount, sentHashes, workers);
     for (const w of workers) {
-      w.worker.on('error', (error) => { pool.#broken = error; w.onMessage?.({ type: 'failed', message: error.message }); });
+      w.worker.on('error', (error) => pool.#fail(w, error));
+      w.worker.on('exit', (code) => pool.#fail(w, new Error(`a scan worker exited (code ${code})`)));
     }
     return pool;
   }
@@ -206,19 +207,32 @@ export class ScanPool {
    */
   async adoptTargetHashes(table: BigUint64Array): Promise<void> {
     if (table.length !== this.pageCount) throw new RangeError(`page table has ${table.length} entries, the image has ${this.pageCount} pages`);
+    if (this.#broken) throw this.#broken;
     if (this.#busy) throw new Error('cannot adopt a page table during a scan');
     this.sentHashes.set(table);
-    await Promise.all(this.#workers.map((w) => new Promise<void>((resolve) => {
+    const replies = await Promise.allSettled(this.#workers.map((w) => new Promise<void>((resolve, reject) => {
       w.onMessage = (message) => {
-        if (message.type === 'adopted' || message.type === 'failed') resolve();
+        const outcome = adoptOutcome(message);
+        if (outcome === 'adopted') resolve();
+        else if (outcome) reject(outcome);
       };
       this.#post(w, { type: 'adopt' });
     })));
     for (const w of this.#workers) w.onMessage = undefined;
+    const failed = replies.find((reply) => reply.status === 'rejected');
+    // A worker that kept deltas against content the target does not hold would corrupt the next pass.
+    if (failed) throw failed.reason;
   }
 
   async close(): Promise<void> {
+    this.#broken ??= new Error('the scan pool is closed');
     await Promise.allSettled(this.#workers.map((w) => w.worker.terminate()));
+  }
+
+  /** A worker that died leaves the pool unusable; the operation waiting on it fails now, not never. */
+  #fail(w: ScanWorker, error: Error): void {
+    this.#broken ??= error;
+    w.onMessage?.({ type: 'failed', message: error.message });
   }
 
   #post(w: ScanWorker, message: ToWorker): void {

@@ -49,3 +49,10 @@ export type FromWorker =
   | { readonly type: 'done'; readonly stats: WorkerScanStats }
   | { readonly type: 'adopted'; readonly droppedCacheEntries: number }
   | { readonly type: 'failed'; readonly message: string };
+
+/** A worker's answer to `adopt`: done, failed (its delta cache is then unsound), or not an answer yet. */
+export function adoptOutcome(message: FromWorker): 'adopted' | Error | undefined {
+  if (message.type === 'adopted') return 'adopted';
+  if (message.type === 'failed') return new Error(`a scan worker could not adopt the target's page table: ${message.message}`);
+  return undefined;
+}
