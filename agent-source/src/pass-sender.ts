@@ -14,6 +14,8 @@ export interface PassOutcome {
   readonly dirtyPages: number;
   readonly bytesSent: number;
   readonly durationMs: number;
+  /** Bytes the delta caches hold after the pass, over all images. */
+  readonly deltaCacheBytes: number;
 }
 
 export interface PassScope {
@@ -62,6 +64,7 @@ export class PassSender {
     const started = performance.now();
     const bytesBefore = this.bytesSent;
     let dirtyPages = 0;
+    let deltaCacheBytes = 0;
     this.passScanned = 0;
     await this.control({ type: MessageType.PassBegin, pass });
     for (const [imageIndex, pool] of this.#pools.entries()) {
@@ -69,10 +72,11 @@ export class PassSender {
       const onBatch = (batch: PageBatch): Promise<void> => this.#sendBatch(imageIndex, pass, batch);
       const stats = await pool.scan(pass, onBatch, scope ? { ranges: scope.ranges, force: true } : undefined);
       dirtyPages += stats.dirtyPages;
+      deltaCacheBytes += stats.deltaCacheBytes;
     }
     const bytes = this.bytesSent - bytesBefore;
     await this.control({ type: MessageType.PassEnd, pass, pages: dirtyPages, bytes });
-    return { pass, dirtyPages, bytesSent: bytes, durationMs: performance.now() - started };
+    return { pass, dirtyPages, bytesSent: bytes, durationMs: performance.now() - started, deltaCacheBytes };
   }
 
   async #sendBatch(imageIndex: number, pass: number, batch: PageBatch): Promise<void> {

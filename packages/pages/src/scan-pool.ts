@@ -34,6 +34,8 @@ export interface PassStats {
   /** Wall time of the scan, including waits for the link. */
   readonly scanMs: number;
   readonly recordBytes: number;
+  /** Bytes the delta caches of the workers hold after the scan. */
+  readonly deltaCacheBytes: number;
 }
 
 export interface ScanScope {
@@ -144,6 +146,7 @@ export class ScanPool {
     let pagesScanned = 0;
     let dirtyPages = 0;
     let recordBytes = 0;
+    let deltaCacheBytes = 0;
     const cancelAll = (): void => {
       for (const w of this.#workers) {
         Atomics.store(w.control, Control.Cancel, 1);
@@ -178,6 +181,7 @@ export class ScanPool {
             case 'done':
               pagesScanned += message.stats.pagesScanned;
               dirtyPages += message.stats.dirtyPages;
+              deltaCacheBytes += message.stats.deltaCacheBytes;
               resolve();
               return;
             case 'failed':
@@ -198,7 +202,7 @@ export class ScanPool {
       this.#busy = false;
     }
     if (failure !== undefined) throw failure;
-    return { pass, pagesScanned, dirtyPages, scanMs: performance.now() - started, recordBytes };
+    return { pass, pagesScanned, dirtyPages, scanMs: performance.now() - started, recordBytes, deltaCacheBytes };
   }
 
   /**

@@ -41,6 +41,8 @@ export interface WorkerScanStats {
   readonly pagesScanned: number;
   readonly dirtyPages: number;
   readonly scanMs: number;
+  /** Bytes the worker's delta cache holds after the scan. */
+  readonly deltaCacheBytes: number;
 }
 
 export type FromWorker =

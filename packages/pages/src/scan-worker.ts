@@ -93,7 +93,9 @@ class Scan {
       this.#post(this.#batch);
       this.#batch = undefined;
     }
-    post({ type: 'done', stats: { pagesScanned: this.pagesScanned, dirtyPages: this.dirtyPages, scanMs: performance.now() - this.#started } });
+    post({ type: 'done', stats: {
+      pagesScanned: this.pagesScanned, dirtyPages: this.dirtyPages, scanMs: performance.now() - this.#started, deltaCacheBytes: tables.cache?.bytes ?? 0,
+    } });
   }
 
   #chunk(first: number, pages: number): void {
