@@ -1,5 +1,5 @@
 import { encodeControl, MessageType, writePagesHeader, type ControlMessage } from '@ferry/protocol';
-import type { PageBatch, ScanPool } from '@ferry/pages';
+import { LinkWatch, type PageBatch, type ScanPool } from '@ferry/pages';
 import type { TargetConnection } from './connection.js';
 import type { EncodingTotals } from './events.js';
 import type { RateLimiter } from './rate-limiter.js';
@@ -34,6 +34,9 @@ export class PassSender {
   readonly #pools: readonly ScanPool[];
   readonly #limiter: RateLimiter | undefined;
   readonly #autoCompress: boolean;
+  readonly #link = new LinkWatch();
+  /** Bytes that had left the socket's queue at the previous batch. */
+  #drained = 0;
   readonly totals: EncodingTotals = { pagesSent: 0, zeroPages: 0, rawPages: 0, lz4Pages: 0, deltaPages: 0, copyPages: 0 };
   bytesSent = 0;
   /** Pages hashed so far in the running pass, over all images. */
@@ -98,11 +101,12 @@ export class PassSender {
     if (this.#limiter === undefined) this.#watchLink();
   }
 
-  /** A full socket queue says the link is the bottleneck; an empty one says the scanner is. */
+  /** A full socket queue that drains slowly says the link is the bottleneck (see LinkWatch). */
   #watchLink(): void {
     const queued = this.#connection.bufferedAmount;
-    if (queued > 4 * 1024 * 1024) this.#setLinkBound(true);
-    else if (queued < 256 * 1024) this.#setLinkBound(false);
+    const drained = this.bytesSent - queued;
+    this.#setLinkBound(this.#link.update(queued, Math.max(0, drained - this.#drained)));
+    this.#drained = Math.max(this.#drained, drained);
   }
 
   /** Compression (in auto mode) and pass-0 delta caching pay only while the link is the bottleneck. */

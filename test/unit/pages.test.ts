@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { decodePageRecords, PageEncoding, writePagesHeader, PAGES_HEADER_BYTES, RECORD_HEADER_BYTES, type PageRecord } from '@ferry/protocol';
 import {
   allocatedBytes, blockDigests, ContentIndex, createPageHasher, DeltaCache, ImageFile, isZeroPage, looksIncompressible, newSampler,
-  adoptOutcome, lz4Compress, lz4Decompress, mismatchedRanges, PageEncoder, PayloadError, RecordBatch, ScanPool, tableDigest, xorInto, zeroPageHash,
+  adoptOutcome, LinkWatch, lz4Compress, lz4Decompress, mismatchedRanges, PageEncoder, PayloadError, RecordBatch, ScanPool, SLOW_LINK_BYTES_PER_SECOND, tableDigest, xorInto, zeroPageHash,
   type EncoderTables,
   type ScanScope,
 } from '@ferry/pages';
@@ -330,4 +330,22 @@ t.test('adoptTargetHashes: a worker that failed is a failure, never a success', 
   await pool.close();
   await t.rejects(pool.adoptTargetHashes(pool.sentHashes.slice()), /closed/, 'workers that are gone: rejects at once instead of hanging');
   await t.rejects(pool.scan(0, async (b) => b.release()), /closed/);
+});
+
+t.test('LinkWatch: the link is the bottleneck only while the queue is full and drains slower than a slow link', async (t) => {
+  let now = 0;
+  const watch = new LinkWatch(() => now);
+  const MB = 1_000_000;
+  const step = (ms: number, queued: number, bytesPerSecond: number) => {
+    now += ms;
+    return watch.update(queued, (bytesPerSecond * ms) / 1000);
+  };
+  t.equal(step(100, 8 * MB, 10 * MB), false, 'no verdict before a whole window was measured');
+  t.equal(step(200, 8 * MB, 10 * MB), true, 'full queue, 10 MB/s: the link is the bottleneck');
+  t.equal(step(300, 2 * MB, 10 * MB), true, 'stays on between the queue thresholds');
+  t.equal(step(300, 100_000, 10 * MB), false, 'an empty queue: the scanner is the bottleneck');
+  t.equal(step(300, 8 * MB, 800 * MB), false, 'full queue draining at 800 MB/s: a busy receiver, not a slow wire');
+  t.ok(watch.drainRate! > SLOW_LINK_BYTES_PER_SECOND);
+  t.equal(step(300, 8 * MB, 50 * MB), true, 'full and slow again');
+  t.equal(step(300, 8 * MB, 900 * MB), false, 'the link speeding up turns it off at once');
 });

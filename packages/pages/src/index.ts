@@ -9,3 +9,4 @@ export {
 } from './page-encoder.js';
 export { adoptOutcome } from './scan-protocol.js';
 export { ScanPool, type ScanPoolOptions, type PageBatch, type PassStats, type ScanScope } from './scan-pool.js';
+export { LinkWatch, SLOW_LINK_BYTES_PER_SECOND } from './link-watch.js';
