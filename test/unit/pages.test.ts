@@ -340,12 +340,12 @@ t.test('LinkWatch: the link is the bottleneck only while the queue is full and d
     now += ms;
     return watch.update(queued, (bytesPerSecond * ms) / 1000);
   };
-  t.equal(step(100, 8 * MB, 10 * MB), false, 'no verdict before a whole window was measured');
-  t.equal(step(200, 8 * MB, 10 * MB), true, 'full queue, 10 MB/s: the link is the bottleneck');
+  t.equal(step(400, 8 * MB, 10 * MB), false, 'no verdict before a whole window was measured');
+  t.equal(step(700, 8 * MB, 10 * MB), true, 'full queue, 10 MB/s: the link is the bottleneck');
   t.equal(step(300, 2 * MB, 10 * MB), true, 'stays on between the queue thresholds');
   t.equal(step(300, 100_000, 10 * MB), false, 'an empty queue: the scanner is the bottleneck');
-  t.equal(step(300, 8 * MB, 800 * MB), false, 'full queue draining at 800 MB/s: a busy receiver, not a slow wire');
+  t.equal(step(1000, 8 * MB, 800 * MB), false, 'full queue draining at 800 MB/s: a busy receiver, not a slow wire');
   t.ok(watch.drainRate! > SLOW_LINK_BYTES_PER_SECOND);
-  t.equal(step(300, 8 * MB, 50 * MB), true, 'full and slow again');
-  t.equal(step(300, 8 * MB, 900 * MB), false, 'the link speeding up turns it off at once');
+  t.equal(step(1000, 8 * MB, 50 * MB), true, 'full and slow again');
+  t.equal(step(1000, 8 * MB, 900 * MB), false, 'the link speeding up turns it off after one window');
 });

@@ -12,8 +12,11 @@ export const SLOW_LINK_BYTES_PER_SECOND = 125_000_000;
 /** Queue levels with hysteresis: above FULL the link may be the bottleneck, below EMPTY it is not. */
 const QUEUE_FULL_BYTES = 4 * 1024 * 1024;
 const QUEUE_EMPTY_BYTES = 256 * 1024;
-/** The drain rate is measured over windows this long: shorter ones see TCP's bursts, not the link. */
-const WINDOW_MS = 250;
+/**
+ * The drain rate is measured over windows this long: shorter ones see TCP's bursts and a loaded host's
+ * stalls, not the link (250 ms windows turned caching on and off on loopback and filled 70 MB anyway).
+ */
+const WINDOW_MS = 1000;
 
 export class LinkWatch {
   readonly #now: () => number;
