@@ -257,7 +257,7 @@ class SourceMigration {
   async #pass(pass: number, final: boolean, scope?: PassScope) {
     this.#context.onEvent?.({ event: 'pass-begin', pass, final });
     this.#passStartedAt = performance.now();
-    return this.#sender!.sendPass(pass, scope);
+    return this.#sender!.sendPass(pass, scope, final);
   }
 
   async #afterFailure(error: FerryError): Promise<void> {

@@ -63,7 +63,8 @@ export class PassSender {
     this.bytesSent += bytes.length;
   }
 
-  async sendPass(pass: number, scope?: PassScope): Promise<PassOutcome> {
+  /** `paused`: the workload is stopped, so the scan may use every core (the main thread only waits). */
+  async sendPass(pass: number, scope?: PassScope, paused = false): Promise<PassOutcome> {
     const started = performance.now();
     const bytesBefore = this.bytesSent;
     let dirtyPages = 0;
@@ -73,7 +74,7 @@ export class PassSender {
     for (const [imageIndex, pool] of this.#pools.entries()) {
       if (scope && scope.image !== imageIndex) continue;
       const onBatch = (batch: PageBatch): Promise<void> => this.#sendBatch(imageIndex, pass, batch);
-      const stats = await pool.scan(pass, onBatch, scope ? { ranges: scope.ranges, force: true } : undefined);
+      const stats = await pool.scan(pass, onBatch, scope ? { ranges: scope.ranges, force: true } : { everyCore: paused });
       dirtyPages += stats.dirtyPages;
       deltaCacheBytes += stats.deltaCacheBytes;
     }

@@ -10,3 +10,4 @@ export {
 export { adoptOutcome } from './scan-protocol.js';
 export { ScanPool, type ScanPoolOptions, type PageBatch, type PassStats, type ScanScope } from './scan-pool.js';
 export { LinkWatch, SLOW_LINK_BYTES_PER_SECOND } from './link-watch.js';
+export { clip, mergeRanges, splitRanges, type PageRange } from './ranges.js';

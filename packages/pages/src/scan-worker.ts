@@ -140,10 +140,33 @@ class Scan {
   }
 }
 
+/** Hashes `ranges` and returns the runs of pages whose content differs from what the target holds. */
+function findDirty(ranges: ReadonlyArray<readonly [number, number]>): FromWorker {
+  const dirty: Array<[number, number]> = [];
+  let pagesScanned = 0;
+  for (const [start, end] of ranges) {
+    for (let first = start; first < end; first += chunkPages) {
+      const pages = Math.min(chunkPages, end - first);
+      file.readPages(first, pages, readBuffer);
+      for (let k = 0; k < pages; k++) {
+        const page = first + k;
+        if (hasher.hashPage(readBuffer.subarray(k * pageSize, (k + 1) * pageSize)) === sentHashes[page]) continue;
+        const last = dirty[dirty.length - 1];
+        if (last && last[1] === page) last[1] = page + 1;
+        else dirty.push([page, page + 1]);
+      }
+      pagesScanned += pages;
+    }
+  }
+  return { type: 'dirty', ranges: dirty, pagesScanned };
+}
+
 port.on('message', (message: ToWorker) => {
   try {
     if (message.type === 'scan') {
       new Scan(message.pass, message.force).run(message.ranges);
+    } else if (message.type === 'find-dirty') {
+      post(findDirty(message.ranges));
     } else {
       // The target told us what it holds: deltas against anything else would decode to garbage.
       const dropped = tables.cache?.retainMatching((page) => sentHashes[page]!) ?? 0;
