@@ -35,8 +35,6 @@ export class PassSender {
   readonly #limiter: RateLimiter | undefined;
   readonly #autoCompress: boolean;
   readonly #link = new LinkWatch();
-  /** Bytes that had left the socket's queue at the previous batch. */
-  #drained = 0;
   readonly totals: EncodingTotals = { pagesSent: 0, zeroPages: 0, rawPages: 0, lz4Pages: 0, deltaPages: 0, copyPages: 0 };
   bytesSent = 0;
   /** Pages hashed so far in the running pass, over all images. */
@@ -99,18 +97,10 @@ export class PassSender {
     t.lz4Pages += batch.stats.lz4;
     t.deltaPages += batch.stats.delta;
     t.copyPages += batch.stats.copy;
-    if (this.#limiter === undefined) this.#watchLink();
+    if (this.#limiter === undefined) this.#setLinkBound(this.#link.update(this.#connection.bufferedAmount, batch.count));
   }
 
-  /** A full socket queue that drains slowly says the link is the bottleneck (see LinkWatch). */
-  #watchLink(): void {
-    const queued = this.#connection.bufferedAmount;
-    const drained = this.bytesSent - queued;
-    this.#setLinkBound(this.#link.update(queued, Math.max(0, drained - this.#drained)));
-    this.#drained = Math.max(this.#drained, drained);
-  }
-
-  /** Compression (in auto mode) and pass-0 delta caching pay only while the link is the bottleneck. */
+  /** Compression (in auto mode) and pass-0 delta caching pay only while the link is the bottleneck (see LinkWatch). */
   #setLinkBound(on: boolean): void {
     for (const pool of this.#pools) {
       pool.setLinkBound(on);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { decodePageRecords, PageEncoding, writePagesHeader, PAGES_HEADER_BYTES, RECORD_HEADER_BYTES, type PageRecord } from '@ferry/protocol';
 import {
   allocatedBytes, blockDigests, ContentIndex, createPageHasher, DeltaCache, ImageFile, isZeroPage, looksIncompressible, newSampler,
-  adoptOutcome, LinkWatch, lz4Compress, lz4Decompress, mismatchedRanges, PageEncoder, PayloadError, RecordBatch, ScanPool, SLOW_LINK_BYTES_PER_SECOND, tableDigest, xorInto, zeroPageHash,
+  adoptOutcome, LinkWatch, lz4Compress, lz4Decompress, mismatchedRanges, PageEncoder, PayloadError, RecordBatch, ScanPool, tableDigest, xorInto, zeroPageHash,
   type EncoderTables,
   type ScanScope,
 } from '@ferry/pages';
@@ -332,20 +332,31 @@ t.test('adoptTargetHashes: a worker that failed is a failure, never a success', 
   await t.rejects(pool.scan(0, async (b) => b.release()), /closed/);
 });
 
-t.test('LinkWatch: the link is the bottleneck only while the queue is full and drains slower than a slow link', async (t) => {
-  let now = 0;
-  const watch = new LinkWatch(() => now);
-  const MB = 1_000_000;
-  const step = (ms: number, queued: number, bytesPerSecond: number) => {
-    now += ms;
-    return watch.update(queued, (bytesPerSecond * ms) / 1000);
+t.test('LinkWatch: saving bytes stays on only where it sends more pages per second, measured both ways', async (t) => {
+  const MiB = 1 << 20;
+  /** Feeds one 1 s window of batches: `pagesPerSecond` with saving on or off, as the link would take them. */
+  const feed = (watch: LinkWatch, clock: { now: number }, queued: number, rate: (saving: boolean) => number, saving: boolean) => {
+    let result = saving;
+    for (let k = 0; k < 4; k++) {
+      clock.now += 250;
+      result = watch.update(queued, rate(saving) / 4);
+    }
+    return result;
   };
-  t.equal(step(400, 8 * MB, 10 * MB), false, 'no verdict before a whole window was measured');
-  t.equal(step(700, 8 * MB, 10 * MB), true, 'full queue, 10 MB/s: the link is the bottleneck');
-  t.equal(step(300, 2 * MB, 10 * MB), true, 'stays on between the queue thresholds');
-  t.equal(step(300, 100_000, 10 * MB), false, 'an empty queue: the scanner is the bottleneck');
-  t.equal(step(1000, 8 * MB, 800 * MB), false, 'full queue draining at 800 MB/s: a busy receiver, not a slow wire');
-  t.ok(watch.drainRate! > SLOW_LINK_BYTES_PER_SECOND);
-  t.equal(step(1000, 8 * MB, 50 * MB), true, 'full and slow again');
-  t.equal(step(1000, 8 * MB, 900 * MB), false, 'the link speeding up turns it off after one window');
+  const run = (queued: number, rate: (saving: boolean) => number, windows: number) => {
+    const clock = { now: 0 };
+    const watch = new LinkWatch(() => clock.now);
+    const modes: boolean[] = [];
+    let saving = false;
+    for (let w = 0; w < windows; w++) modes.push((saving = feed(watch, clock, queued, rate, saving)));
+    return modes;
+  };
+  const slowWire = run(8 * MiB, (saving) => (saving ? 2000 : 1000), 12);
+  t.same(slowWire.slice(0, 2), [true, true], 'a slow wire: tried after one window, kept because it sends twice the pages');
+  t.equal(slowWire.filter((on) => !on).length, 1, 're-measured off once in 12 windows');
+  const busyCpu = run(8 * MiB, (saving) => (saving ? 500 : 1000), 12);
+  t.same(busyCpu.slice(0, 3), [true, false, false], 'a busy CPU behind a full queue: tried, measured slower, turned off');
+  t.ok(busyCpu.filter((on) => on).length <= 2, 'only the probes turn it on again');
+  t.same(run(8 * MiB, () => 1000, 4), [true, true, true, true], 'no cost seen (a slow wire and caching only): on');
+  t.same(run(100_000, (saving) => (saving ? 2000 : 1000), 4), [false, false, false, false], 'an empty queue: the scanner is the bottleneck');
 });

@@ -9,5 +9,5 @@ export {
 } from './page-encoder.js';
 export { adoptOutcome } from './scan-protocol.js';
 export { ScanPool, type ScanPoolOptions, type PageBatch, type PassStats, type ScanScope } from './scan-pool.js';
-export { LinkWatch, SLOW_LINK_BYTES_PER_SECOND } from './link-watch.js';
+export { LinkWatch } from './link-watch.js';
 export { clip, mergeRanges, splitRanges, type PageRange } from './ranges.js';

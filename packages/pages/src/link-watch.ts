@@ -2,54 +2,73 @@
  * Whether saving bytes pays right now: LZ4 (in `auto` mode) and filling the delta cache during pass 0
  * cost CPU on both ends for every page, and they win only when the wire, not a CPU, is the bottleneck.
  *
- * A full socket queue alone does not say that: on a fast link with a busy receiver (loopback, where both
- * agents share the cores) the queue fills too, and turning compression and caching on there only slows
- * both sides down and holds hundreds of MB of cache that no later delta uses. So the link counts as the
- * bottleneck only while the queue is full AND the bytes leaving the queue run slower than
- * SLOW_LINK_BYTES_PER_SECOND, below which a page's time on the wire exceeds its LZ4 time on one core.
+ * A full socket queue alone does not say which: on loopback, or on a host whose cores are busy, the queue
+ * fills because the receiver is short of CPU, and turning compression and caching on there only slows
+ * both sides down (it halved pass 0 on this machine and held 256 MiB of cache no delta used). Nor does
+ * the drain rate: a loaded host drains as slowly as a WAN. So while the queue is full the watch measures:
+ * it runs a window with saving on and one with it off, compares the pages per second that went out, and
+ * keeps saving on only while it sends at least as many pages (re-measuring the other way now and then).
  */
-export const SLOW_LINK_BYTES_PER_SECOND = 125_000_000;
 /** Queue levels with hysteresis: above FULL the link may be the bottleneck, below EMPTY it is not. */
 const QUEUE_FULL_BYTES = 4 * 1024 * 1024;
 const QUEUE_EMPTY_BYTES = 256 * 1024;
-/**
- * The drain rate is measured over windows this long: shorter ones see TCP's bursts and a loaded host's
- * stalls, not the link (250 ms windows turned caching on and off on loopback and filled 70 MB anyway).
- */
+/** One measurement window: long enough that the queue's old content (a few MiB) has drained in it. */
 const WINDOW_MS = 1000;
+/** Windows between re-measurements of the mode not chosen. */
+const REPROBE_WINDOWS = 8;
+/** Saving bytes stays on unless it costs more than this share of the page rate (a slow wire shows none). */
+const TOLERANCE = 0.95;
 
 export class LinkWatch {
   readonly #now: () => number;
   #windowStart: number;
-  #windowBytes = 0;
-  /** Bytes per second that left the queue in the last full window; undefined before the first. */
-  #drainRate: number | undefined;
-  #bound = false;
+  #windowPages = 0;
+  #saving = false;
+  /** Pages per second last measured with saving on and off, while the queue was full. */
+  #rateOn: number | undefined;
+  #rateOff: number | undefined;
+  #sinceProbe = 0;
 
   constructor(now: () => number = () => performance.now()) {
     this.#now = now;
     this.#windowStart = now();
   }
 
-  get drainRate(): number | undefined {
-    return this.#drainRate;
+  /**
+   * Called after each batch is queued: `queued` is the socket's queue now, `pages` the pages the batch
+   * carried. Returns whether saving bytes (LZ4 in auto mode, pass-0 caching) should be on.
+   */
+  update(queued: number, pages: number): boolean {
+    this.#windowPages += pages;
+    const now = this.#now();
+    if (queued < QUEUE_EMPTY_BYTES) {
+      // The scanner is the bottleneck: saving bytes would only slow it down. Old measurements are stale.
+      this.#restart(now);
+      this.#rateOn = this.#rateOff = undefined;
+      this.#saving = false;
+    } else if (now - this.#windowStart >= WINDOW_MS) {
+      const rate = (this.#windowPages * 1000) / (now - this.#windowStart);
+      this.#restart(now);
+      if (queued > QUEUE_FULL_BYTES) this.#decide(rate);
+    }
+    return this.#saving;
   }
 
-  /**
-   * Called after each batch is queued: `queued` is the socket's queue now, `drained` the bytes that left
-   * it since the previous call. Returns whether the link is the bottleneck.
-   */
-  update(queued: number, drained: number): boolean {
-    this.#windowBytes += drained;
-    const now = this.#now();
-    if (now - this.#windowStart >= WINDOW_MS) {
-      this.#drainRate = (this.#windowBytes * 1000) / (now - this.#windowStart);
-      this.#windowStart = now;
-      this.#windowBytes = 0;
+  #decide(rate: number): void {
+    if (this.#saving) this.#rateOn = rate;
+    else this.#rateOff = rate;
+    this.#sinceProbe++;
+    const other = this.#saving ? this.#rateOff : this.#rateOn;
+    if (other === undefined || this.#sinceProbe > REPROBE_WINDOWS) {
+      this.#saving = !this.#saving;
+      this.#sinceProbe = 0;
+    } else {
+      this.#saving = this.#rateOn! >= this.#rateOff! * TOLERANCE;
     }
-    const slow = this.#drainRate !== undefined && this.#drainRate < SLOW_LINK_BYTES_PER_SECOND;
-    if (queued > QUEUE_FULL_BYTES && slow) this.#bound = true;
-    else if (queued < QUEUE_EMPTY_BYTES || !slow) this.#bound = false;
-    return this.#bound;
+  }
+
+  #restart(now: number): void {
+    this.#windowStart = now;
+    this.#windowPages = 0;
   }
 }
