@@ -12,12 +12,10 @@
  * 4-6 minutes.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fillImage } from '@ferry/workload';
-import { FERRY, ferryMigrate, startTargetProcess, type Event } from './lib.js';
+import { FERRY, runMigrate, scratchDir, startTarget, startWorkload, TeardownList, type Teardown } from '../test/helpers/ferry.js';
 
 const SIZE = 256 * 2 ** 20;
 const LINK = { rate: '100mbit', delayMs: 20 };
@@ -26,7 +24,7 @@ interface Workload {
   readonly profile: 'web' | 'compile' | 'jvm';
   readonly rate: string;
   readonly cloudnet: string;
-  /** CloudNet's data, total time and pause ratios for the matching workload (its Table 2 / Figure 9). */
+  /** CloudNet's data, total time and pause ratios for the matching workload (Xen default -> CloudNet). */
   readonly ratios: readonly [number, number, number];
 }
 
@@ -46,52 +44,42 @@ interface Outcome {
   readonly stopReason: string;
 }
 
-/** Resolves with the first JSON line of `child` that `pick` accepts. */
-function jsonLine<T>(child: ChildProcess, pick: (line: Event) => T | undefined): Promise<T> {
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (text) => {
-      try {
-        const value = pick(JSON.parse(text) as Event);
-        if (value !== undefined) resolve(value);
-      } catch {
-        // not JSON
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`process exited with ${code} before it was ready`)));
-  });
-}
-
-async function startWanProxy(targetUrl: string): Promise<{ url: string; child: ChildProcess }> {
+/** `ferry wan-proxy` in front of `targetUrl`; resolves with the URL to migrate to. */
+async function startWanProxy(scope: Teardown, targetUrl: string): Promise<string> {
   const target = new URL(targetUrl);
-  const child = spawn(process.execPath, [FERRY, 'wan-proxy', '--listen', '127.0.0.1:0', '--to', `${target.hostname}:${target.port}`,
+  const child: ChildProcess = spawn(process.execPath, [FERRY, 'wan-proxy', '--listen', '127.0.0.1:0', '--to', `${target.hostname}:${target.port}`,
     '--rate', LINK.rate, '--delay', String(LINK.delayMs), '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await jsonLine(child, (line) => (line['event'] === 'listening' ? Number(line['port']) : undefined));
-  return { url: `ws://127.0.0.1:${port}`, child };
+  scope.teardown(() => child.kill('SIGTERM'));
+  const port = await new Promise<number>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (text) => {
+      const line = JSON.parse(text) as Record<string, unknown>;
+      if (line['event'] === 'listening') resolve(Number(line['port']));
+    });
+    child.once('exit', (code) => reject(new Error(`ferry wan-proxy exited with ${code}`)));
+  });
+  return `ws://127.0.0.1:${port}`;
 }
 
-async function migrateUnderLoad(work: string, targetUrl: string, workload: Workload, label: string, flags: readonly string[]): Promise<Outcome> {
-  const image = join(work, `${workload.profile}-${label}.img`);
-  const proxy = await startWanProxy(targetUrl);
-  await fillImage(image, SIZE, { seed: 7 });
-  const writer = spawn(process.execPath, [FERRY, 'workload', '--image', image, '--size', String(SIZE), '--profile', workload.profile,
-    '--rate', workload.rate, '--seed', '7'], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function migrateUnderLoad(workload: Workload, label: string, flags: readonly string[]): Promise<Outcome> {
+  const scope = new TeardownList();
   try {
-    await jsonLine(writer, (line) => (line['event'] === 'ready' ? true : undefined));
+    const dir = scratchDir(scope, 'ferry-cloudnet-');
+    const image = join(dir, 'vm.img');
+    await fillImage(image, SIZE, { seed: 7 });
+    const writer = await startWorkload(scope, image, SIZE, workload.profile, workload.rate);
+    const target = await startTarget(scope, join(dir, 'target'));
+    const url = await startWanProxy(scope, target.url);
     const id = `cloudnet-${workload.profile}-${label}`;
-    const run = await ferryMigrate(['--to', proxy.url, '--id', id, '--image', `ram=${image}`, ...flags,
+    const run = await runMigrate(scope, ['--to', url, '--id', id, '--image', `ram=${image}`, ...flags,
       '--pause-cmd', `kill -STOP ${writer.pid}`, '--resume-cmd', `kill -CONT ${writer.pid}`]);
-    const summary = run.events.at(-1) ?? {};
-    if (summary['result'] !== 'committed') throw new Error(`${id} did not commit (exit ${run.code}): ${JSON.stringify(summary)}`);
-    rmSync(join(work, 'target', id), { recursive: true, force: true });
+    const summary = run.summary;
+    if (summary['result'] !== 'committed') throw new Error(`${id} did not commit (exit ${run.code}): ${run.stderr.slice(-500)}`);
     return {
       bytesSent: Number(summary['bytesSent']), totalMs: Number(summary['totalMs']), pauseMs: Number(summary['pauseMs']),
       passes: Number(summary['passes']), stopReason: String(summary['stopReason'] ?? ''),
     };
   } finally {
-    proxy.child.kill('SIGTERM');
-    writer.kill('SIGCONT');
-    writer.kill('SIGKILL');
-    rmSync(image, { force: true });
+    await scope.run();
   }
 }
 
@@ -99,27 +87,19 @@ const ratio = (a: number, b: number): number => (b > 0 ? a / b : Infinity);
 const fmt = (x: number): string => `${x.toFixed(2)}x`;
 
 async function main(): Promise<void> {
-  const work = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'ferry-cloudnet-'));
-  const target = await startTargetProcess(join(work, 'target'));
   const rows: string[][] = [];
   const notes: string[] = [];
-  try {
-    for (const workload of WORKLOADS) {
-      process.stderr.write(`${workload.profile} at ${workload.rate}: Xen rule...\n`);
-      const xen = await migrateUnderLoad(work, target.url, workload, 'xen', XEN_FLAGS);
-      process.stderr.write(`${workload.profile} at ${workload.rate}: ferry defaults...\n`);
-      const ferry = await migrateUnderLoad(work, target.url, workload, 'ferry', []);
-      const measured = [ratio(ferry.bytesSent, xen.bytesSent), ratio(ferry.totalMs, xen.totalMs), ratio(ferry.pauseMs, xen.pauseMs)];
-      const goal = measured.every((m, i) => m <= workload.ratios[i]!) && measured[2]! <= 1;
-      rows.push([`${workload.profile} ${workload.rate}`, ...measured.map(fmt), `${workload.cloudnet} ${workload.ratios.map(fmt).join(' / ')}`, goal ? 'yes' : 'no']);
-      for (const [name, o] of [['xen', xen], ['ferry', ferry]] as const) {
-        notes.push(`${workload.profile} ${name}: ${(o.bytesSent / 2 ** 20).toFixed(1)} MiB, ${o.totalMs} ms, pause ${o.pauseMs} ms, ${o.passes} passes; ${o.stopReason}`);
-      }
+  for (const workload of WORKLOADS) {
+    process.stderr.write(`${workload.profile} at ${workload.rate}: Xen rule...\n`);
+    const xen = await migrateUnderLoad(workload, 'xen', XEN_FLAGS);
+    process.stderr.write(`${workload.profile} at ${workload.rate}: ferry defaults...\n`);
+    const ferry = await migrateUnderLoad(workload, 'ferry', []);
+    const measured = [ratio(ferry.bytesSent, xen.bytesSent), ratio(ferry.totalMs, xen.totalMs), ratio(ferry.pauseMs, xen.pauseMs)];
+    const goal = measured.every((m, i) => m <= workload.ratios[i]!) && measured[2]! <= 1;
+    rows.push([`${workload.profile} ${workload.rate}`, ...measured.map(fmt), `${workload.cloudnet} ${workload.ratios.map(fmt).join(' / ')}`, goal ? 'yes' : 'no']);
+    for (const [name, o] of [['xen', xen], ['ferry', ferry]] as const) {
+      notes.push(`${workload.profile} ${name}: ${(o.bytesSent / 2 ** 20).toFixed(1)} MiB, ${o.totalMs} ms, pause ${o.pauseMs} ms, ${o.passes} passes; ${o.stopReason}`);
     }
-  } finally {
-    target.stop();
-    await target.exited;
-    rmSync(work, { recursive: true, force: true });
   }
   const header = ['workload (256 MiB)', 'data', 'total time', 'pause', 'CloudNet data / time / pause', 'goal met'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));

@@ -85,7 +85,7 @@ function withoutSendRate({ sendRate: _sendRate, ...rest }: Partial<ConvergenceFi
   return rest;
 }
 
-export function formatSummary(s: MigrationSummary): string {
+function formatSummary(s: MigrationSummary): string {
   const rows: Array<[string, string]> = [
     ['result', s.result],
     ['migration', s.migrationId],
