@@ -90,8 +90,9 @@ export class Convergence {
   }
 
   /** --on-timeout force: pause now, saying how long the pause is expected to last. */
-  forced(why: string): StopDecision {
-    const expected = estimateDowntimeMs(this.#history, this.rttMs);
+  forced(history: readonly PassRecord[], why: string): StopDecision {
+    this.#history = history;
+    const expected = estimateDowntimeMs(history, this.rttMs);
     const reason = Number.isFinite(expected) ? `${why}; expected pause ${Math.round(expected)} ms` : why;
     this.#announce(expected, reason);
     return { stop: true, reason };

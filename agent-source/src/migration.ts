@@ -209,7 +209,7 @@ class SourceMigration {
 
   /** The throttle steps and the (capped) stop policy decides, in Convergence; --on-timeout force overrides. */
   #stopDecision(): StopDecision {
-    return this.#forceStop ? this.#convergence.forced(this.#forceStop) : this.#convergence.afterPass(this.#history);
+    return this.#forceStop ? this.#convergence.forced(this.#history, this.#forceStop) : this.#convergence.afterPass(this.#history);
   }
 
   /** Retries with backoff until --reconnect-timeout; a cut after the pause is not retried (rolling back is quicker). */
