@@ -282,7 +282,7 @@ class SourceMigration {
     this.#passStartedAt = performance.now();
     let outcome: PassOutcome;
     try {
-      outcome = await this.#sender!.sendPass(pass, signal, scope);
+      outcome = await this.#sender!.sendPass(pass, signal, scope, final);
     } catch (error) {
       checkImagesUnchanged(this.#images);
       throw error;

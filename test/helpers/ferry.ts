@@ -136,3 +136,16 @@ function firstJsonLine<T>(
     });
   });
 }
+
+/** A Teardown outside tap (the benchmarks use this harness too): `run` undoes what was registered, last first. */
+export class TeardownList implements Teardown {
+  readonly #steps: Array<() => unknown> = [];
+
+  teardown(fn: () => unknown): void {
+    this.#steps.push(fn);
+  }
+
+  async run(): Promise<void> {
+    for (const step of this.#steps.splice(0).reverse()) await step();
+  }
+}
