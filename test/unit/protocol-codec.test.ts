@@ -3,7 +3,8 @@ import msgpack from 'msgpack-lite';
 import {
   DEFAULT_LIMITS, ErrorCode, MessageType, PageEncoding, PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, PAGES_HEADER_BYTES,
   checkImageGeometry, checkVersion, decodeMessage, decodePageRecords, decodePagesHeader, encodeControl, encodePages,
-  encodePagesHeader, encodeStateChunk, maxCompressedPayload, messageTypeName, type ControlMessage, type PageRecord,
+  encodePagesHeader, encodeStateChunk, maxCompressedPayload, messageTypeName, writeCopyRecord, writeRecord, type ControlMessage,
+  type PageRecord, type RecordToWrite,
 } from '@ferry/protocol';
 
 type T = Pick<typeof t, 'throws'>;
@@ -131,7 +132,7 @@ const lz4Like = (declared: number, rest = 8) => Buffer.concat([u32(declared), fi
 t.test('PAGES: header golden bytes and a round trip of every encoding', async (t) => {
   t.same([...encodePagesHeader({ imageIndex: 0x0102, pass: 0x03040506, count: 0x0708090a })],
     [5, 0x02, 0x01, 0x06, 0x05, 0x04, 0x03, 0x0a, 0x09, 0x08, 0x07]);
-  const records: PageRecord[] = [
+  const records: RecordToWrite[] = [
     { pageIndex: 0, encoding: PageEncoding.Zero, payload: new Uint8Array(0) },
     { pageIndex: 1, encoding: PageEncoding.Raw, payload: filled(P, 0x5a) },
     { pageIndex: 2, encoding: PageEncoding.Lz4, payload: lz4Like(P, 20) },
@@ -145,7 +146,22 @@ t.test('PAGES: header golden bytes and a round trip of every encoding', async (t
   t.match(whole, { type: MessageType.Pages, imageIndex: 3, pass: 9, count: 5 });
   const decoded = decodePageRecords(message, geometry);
   t.same(decoded.map((r) => [r.pageIndex, r.encoding, [...r.payload]]), records.map((r) => [r.pageIndex, r.encoding, [...r.payload]]));
+  t.match(decoded[4], { encoding: PageEncoding.Copy, from: 1 }, 'a COPY record carries its decoded source page');
   t.same(decodePageRecords(encodePages({ imageIndex: 0, pass: 0 }, []), geometry), [], 'zero records');
+});
+
+t.test('PAGES: record golden bytes, written in place by writeRecord and writeCopyRecord', async (t) => {
+  const out = new Uint8Array(9 + 3 + 9 + 4 + 2);
+  const view = new DataView(out.buffer);
+  const afterRaw = writeRecord(out, view, 0, { pageIndex: 0x01020304, encoding: PageEncoding.Lz4, payload: new Uint8Array([0xa, 0xb, 0xc]) });
+  t.equal(afterRaw, 12);
+  const afterCopy = writeCopyRecord(view, afterRaw, 0x0a0b0c0d, 0x11223344);
+  t.equal(afterCopy, 25);
+  t.same([...out], [
+    0x04, 0x03, 0x02, 0x01, PageEncoding.Lz4, 3, 0, 0, 0, 0xa, 0xb, 0xc,
+    0x0d, 0x0c, 0x0b, 0x0a, PageEncoding.Copy, 4, 0, 0, 0, 0x44, 0x33, 0x22, 0x11,
+    0, 0,
+  ], 'u32 LE page | u8 encoding | u32 LE length | payload; nothing written past the record');
 });
 
 t.test('rejects malformed control messages', async (t) => {
