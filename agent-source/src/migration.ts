@@ -56,6 +56,8 @@ class SourceMigration {
   readonly #cancelled: Promise<never>;
   #forceStop: string | undefined;
   #bytesApplied = 0;
+  /** Proof for a resume that this is the source the target welcomed (from WELCOME). */
+  #sessionSecret: string | undefined;
   #pausedAt: number | undefined;
   #pauseMs = 0;
   #stopReason: string | undefined;
@@ -111,7 +113,8 @@ class SourceMigration {
       compress: options.compress,
     })))));
     this.#hasher = await createPageHasher();
-    const { connection } = await handshake(this.#connectOptions(), this.#hello(false), this.#pools, this.#hasher, options.replyTimeoutMs);
+    const { connection, sessionSecret } = await handshake(this.#connectOptions(), this.#hello(false), this.#pools, this.#hasher, options.replyTimeoutMs);
+    this.#sessionSecret = sessionSecret;
     this.#attach(connection);
     this.#advance({ kind: 'connected' });
     this.#advance({ kind: 'welcomed' });
@@ -137,6 +140,7 @@ class SourceMigration {
       migrationId: o.migrationId,
       images: this.#images.map(({ name, size, pageSize }) => ({ name, size, pageSize })),
       resume,
+      ...(resume && this.#sessionSecret !== undefined ? { sessionSecret: this.#sessionSecret } : {}),
       options: { policy: o.policy, compress: o.compress, delta: o.delta },
     };
   }
@@ -175,6 +179,7 @@ class SourceMigration {
       () => handshake(this.#connectOptions(), this.#hello(true), this.#pools, this.#hasher!, this.#options.replyTimeoutMs),
       cause,
     );
+    this.#sessionSecret = result.sessionSecret ?? this.#sessionSecret;
     this.#attach(result.connection);
     this.#advance({ kind: 'reconnected' });
     this.#log.info({ attempts, resumed: result.resumed, heldPages: result.heldPages }, 'reconnected');

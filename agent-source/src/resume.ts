@@ -8,6 +8,8 @@ export interface HandshakeResult {
   readonly resumed: boolean;
   /** Pages the target holds with non-zero content, per its tables. */
   readonly heldPages: number;
+  /** The target's secret for this session (WELCOME): a later resume presents it in HELLO. */
+  readonly sessionSecret: string | undefined;
 }
 
 /**
@@ -30,7 +32,8 @@ export async function handshake(
     checkVersion(welcome.version, 'target');
     const tables = welcome.resumed ? await receiveTables(connection, pools, replyTimeoutMs) : undefined;
     // A first connection to a target that holds nothing: the pools already say so.
-    if (!tables && !hello.resume) return { connection, resumed: false, heldPages: 0 };
+    const sessionSecret = welcome.sessionSecret;
+    if (!tables && !hello.resume) return { connection, resumed: false, heldPages: 0, sessionSecret };
     let heldPages = 0;
     for (const [index, pool] of pools.entries()) {
       const zero = zeroPageHash(hasher, pool.pageSize);
@@ -38,7 +41,7 @@ export async function handshake(
       await pool.adoptTargetHashes(table);
       for (const hash of table) if (hash !== zero) heldPages += 1;
     }
-    return { connection, resumed: welcome.resumed, heldPages };
+    return { connection, resumed: welcome.resumed, heldPages, sessionSecret };
   } catch (error) {
     connection.close();
     throw error;

@@ -20,7 +20,11 @@ Prints {"event":"listening","url":...} on stdout once it accepts connections.
                           its exit status decides whether the source hears RESUMED
   --qemu-cmd TEMPLATE     start the guest here on commit: a QEMU command line with {image:NAME} placeholders
   --base NAME=PATH        an older copy of image NAME: only pages that differ are sent (repeatable)
-  --resume-grace S        keep a session cut during pre-copy for S seconds for its source to resume (default 60)
+  --resume-grace S        keep a session cut during pre-copy for S seconds for its source to resume (default 60);
+                          a session that received no pages yet is not kept
+  --idle-timeout S        drop a connected session that moves no bytes for S seconds (default 60; 0: never)
+  --max-table-memory B    page-table memory for all migrations together (default 64MiB, about 32 GiB of
+                          4 KiB-page images); a HELLO that would need more is refused
   --max-image-size B, --max-images N, --max-blob-size B, --max-message-size B, --max-migrations N
   --json                  progress events as NDJSON on stdout
   --log-level L, --log-file F
@@ -33,7 +37,7 @@ export async function targetCommand(argv: string[]): Promise<number> {
       listen: { type: 'string' }, dir: { type: 'string' }, 'token-file': { type: 'string' }, insecure: { type: 'boolean' },
       'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' }, once: { type: 'boolean' },
       'on-commit': { type: 'string' }, 'qemu-cmd': { type: 'string' }, base: { type: 'string', multiple: true },
-      'resume-grace': { type: 'string' }, 'max-image-size': { type: 'string' }, 'max-images': { type: 'string' },
+      'resume-grace': { type: 'string' }, 'idle-timeout': { type: 'string' }, 'max-table-memory': { type: 'string' }, 'max-image-size': { type: 'string' }, 'max-images': { type: 'string' },
       'max-blob-size': { type: 'string' }, 'max-message-size': { type: 'string' }, 'max-migrations': { type: 'string' },
       json: { type: 'boolean' }, 'log-level': { type: 'string' }, 'log-file': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
@@ -55,6 +59,7 @@ export async function targetCommand(argv: string[]): Promise<number> {
     bases: Object.fromEntries(pairs(values.base ?? [], '--base')),
     commitHook: buildCommitHook(values['on-commit'], values['qemu-cmd'], logger),
     resumeGraceMs: values['resume-grace'] !== undefined ? seconds(values['resume-grace'], '--resume-grace') : DEFAULT_RESUME_GRACE_MS,
+    idleTimeoutMs: values['idle-timeout'] !== undefined ? seconds(values['idle-timeout'], '--idle-timeout') : undefined,
     tls: values['tls-cert'] ? {
       cert: readFileOrUsage(values['tls-cert'], '--tls-cert'), key: readFileOrUsage(values['tls-key']!, '--tls-key'),
       ca: values['tls-ca'] !== undefined ? readFileOrUsage(values['tls-ca'], '--tls-ca') : undefined,
@@ -95,6 +100,7 @@ function limitsFrom(values: Record<string, unknown>): Partial<TargetLimits> {
   set('maxImageBytes', size('--max-image-size'));
   set('maxBlobBytes', size('--max-blob-size'));
   set('maxMessageBytes', size('--max-message-size'));
+  set('maxTableBytes', size('--max-table-memory'));
   set('maxImages', count('--max-images'));
   set('maxMigrations', count('--max-migrations'));
   return limits;
