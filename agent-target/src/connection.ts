@@ -6,6 +6,7 @@ import type { Peer, TargetSession } from './session.js';
 
 /** Messages that may arrive while a HELLO is being answered; a source waits for WELCOME, so more is abuse. */
 const MAX_EARLY_MESSAGES = 8;
+const CLOSE_GRACE_MS = 1_000;
 
 type Opener = (peer: Peer, hello: Hello) => Promise<TargetSession>;
 
@@ -32,7 +33,11 @@ export class SourceConnection {
         if (ws.readyState !== WebSocket.OPEN) return resolve();
         ws.send(message, () => resolve());
       }),
-      close: (code, reason) => ws.close(code, reason),
+      // A peer that does not answer the close handshake (it stopped reading) is cut after a moment.
+      close: (code, reason) => {
+        ws.close(code, reason);
+        setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
+      },
       pause: () => ws.readyState === WebSocket.OPEN && ws.pause(),
       resume: () => ws.readyState === WebSocket.OPEN && ws.resume(),
     };
