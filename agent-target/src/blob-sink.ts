@@ -3,7 +3,7 @@ import { rename } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { digestToHex, ErrorCode, FerryError, type Limits } from '@ferry/protocol';
 import type { PageHasher } from '@ferry/pages';
-import { ioErrorNow } from './io-error.js';
+import { ioError } from './io-error.js';
 
 const fsyncAsync = promisify(fsync);
 
@@ -36,7 +36,7 @@ export class BlobSink {
     try {
       while (done < data.length) done += writeSync(this.#fd, data, done, data.length - done);
     } catch (error) {
-      throw ioErrorNow(error, `writing state blob ${this.partialPath}`);
+      throw ioError(error, 'writing state blob', this.partialPath);
     }
     this.#hash.update(data);
     this.#received += data.length;

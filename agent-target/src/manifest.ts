@@ -47,7 +47,7 @@ export async function writeManifest(dir: string, manifest: Manifest): Promise<vo
     await syncFolder(dir);
   } catch (error) {
     await rm(temporary, { force: true });
-    throw await ioError(error, `writing ${path}`, dir);
+    throw ioError(error, 'writing', path);
   }
 }
 

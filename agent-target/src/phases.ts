@@ -34,6 +34,17 @@ export function checkAccepted(phase: TargetPhase, type: number): void {
   }
 }
 
+/**
+ * Checks made when a message arrives rather than when its turn in the queue comes: GO is the point of
+ * no return, and one sent before COMMIT_READY went out is an error even if the target is ready by the
+ * time it would be handled.
+ */
+export function checkArrival(phase: TargetPhase, type: number): void {
+  if (type === MessageType.Go && phase !== 'commit-ready') {
+    throw new FerryError(ErrorCode.UnexpectedMessage, `GO is not expected in phase ${phase} (GO before COMMIT_READY)`);
+  }
+}
+
 /** The phase after an accepted message; `allVerified` says whether every image has passed VERIFY. */
 export function nextPhase(phase: TargetPhase, type: number, allVerified: boolean): TargetPhase {
   checkAccepted(phase, type);

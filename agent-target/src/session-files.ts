@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { ErrorCode, FerryError, isValidName, type Hello } from '@ferry/protocol';
 import type { PageHasher } from '@ferry/pages';
 import { ImageSink } from './image-sink.js';
-import { ioErrorNow } from './io-error.js';
+import { ioError } from './io-error.js';
 import { readManifest, type Manifest } from './manifest.js';
 
 export const STATE_FOLDER = 'state';
@@ -74,7 +74,7 @@ export function createSessionFiles(
     for (const sink of images) sink.close();
     for (const image of hello.images) rmSync(join(dir, `${image.name}.partial`), { force: true });
     if (!existed) removeIfEmpty(dir);
-    throw ioErrorNow(error, `creating the images of ${hello.migrationId} in ${dir}`);
+    throw ioError(error, `creating the images of ${hello.migrationId} in`, dir);
   }
   return { dir, images, seeded };
 }

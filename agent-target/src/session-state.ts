@@ -6,7 +6,7 @@ import {
 import type { PageHasher } from '@ferry/pages';
 import { BlobSink } from './blob-sink.js';
 import type { ImageSink } from './image-sink.js';
-import { ioErrorNow } from './io-error.js';
+import { ioError } from './io-error.js';
 import type { Manifest, Outcome } from './manifest.js';
 import { STATE_FOLDER } from './session-files.js';
 import type { CommitContext } from './types.js';
@@ -55,7 +55,7 @@ export class SessionFiles {
     try {
       sink.applyAll(records);
     } catch (error) {
-      throw ioErrorNow(error, `writing image ${sink.partialPath}`);
+      throw ioError(error, 'writing image', sink.partialPath);
     }
     this.#verified.delete(message.imageIndex);
   }
@@ -71,7 +71,7 @@ export class SessionFiles {
     try {
       this.#blob = new BlobSink(name, size, join(this.dir, STATE_FOLDER, name), this.#hasher, this.#limits);
     } catch (error) {
-      throw ioErrorNow(error, `creating state blob ${name} in ${join(this.dir, STATE_FOLDER)}`);
+      throw ioError(error, `creating state blob ${name} in`, join(this.dir, STATE_FOLDER));
     }
     this.#blobs.set(name, this.#blob);
   }

@@ -9,7 +9,7 @@ import type { ImageSink } from './image-sink.js';
 import { ioError } from './io-error.js';
 import { writeManifest, type Outcome } from './manifest.js';
 import { sendPageTables } from './page-tables.js';
-import { afterCommitReady, checkAccepted, isFinished, nextPhase, survivesDisconnect, type TargetPhase } from './phases.js';
+import { afterCommitReady, checkAccepted, checkArrival, isFinished, nextPhase, survivesDisconnect, type TargetPhase } from './phases.js';
 import { SessionFiles } from './session-state.js';
 import { createSessionFiles, removeIfEmpty } from './session-files.js';
 import { newSessionSecret, sameSecret } from './secret.js';
@@ -149,6 +149,12 @@ export class TargetSession {
   receive(peer: Peer, data: Uint8Array): void {
     if (peer !== this.#peer) return;
     this.#touch();
+    try {
+      checkArrival(this.#phase, data[0] ?? MessageType.Invalid);
+    } catch (error) {
+      void this.fail(toFerryError(error), true);
+      return;
+    }
     this.#files.bytesReceived += data.length;
     this.#inbox.push({ peer, data });
     if (this.#inbox.length >= INBOX_HIGH_WATER) peer.pause();
@@ -225,6 +231,7 @@ export class TargetSession {
   /** Everything is verified: make it durable, then tell the source it may send GO (and only then accept it). */
   async #ready(): Promise<void> {
     await this.#files.sync();
+    if (this.#phase !== 'verified') return;
     await this.#writeManifest('ready');
     if (this.#phase !== 'verified') return;
     this.#send({ type: MessageType.CommitReady });
@@ -242,7 +249,7 @@ export class TargetSession {
       await this.#files.publish();
       await this.#writeManifest('committed');
     } catch (error) {
-      return this.#endAfterGo(await ioError(error, `committing migration ${this.id}`, this.dir));
+      return this.#endAfterGo(ioError(error, `committing migration ${this.id} in`, this.dir));
     }
     try {
       await this.#ctx.commitHook?.(this.#files.commitContext(this.id));
