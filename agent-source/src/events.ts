@@ -31,7 +31,7 @@ export type ProgressEvent =
   | { readonly event: 'connected'; readonly url: string; readonly migrationId: string }
   | { readonly event: 'pass-begin'; readonly pass: number; readonly final: boolean }
   | { readonly event: 'progress'; readonly pass: number; readonly bytesSent: number; readonly pagesSent: number; readonly bytesApplied: number; readonly rate: number; readonly imageBytes: number; readonly passFraction: number; readonly passEtaMs?: number }
-  | { readonly event: 'pass-end'; readonly pass: number; readonly dirtyPages: number; readonly bytesSent: number; readonly durationMs: number; readonly bandwidth: number; readonly stop: boolean; readonly final: boolean; readonly reason?: string }
+  | { readonly event: 'pass-end'; readonly pass: number; readonly dirtyPages: number; readonly bytesSent: number; readonly durationMs: number; readonly deltaCacheBytes?: number; readonly bandwidth: number; readonly stop: boolean; readonly final: boolean; readonly reason?: string }
   | { readonly event: 'disconnected'; readonly pass: number; readonly reason: string }
   | { readonly event: 'reconnected'; readonly pass: number; readonly attempts: number; readonly resumed: boolean; readonly heldPages: number }
   | { readonly event: 'paused'; readonly pass: number; readonly reason: string }

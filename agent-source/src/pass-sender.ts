@@ -1,19 +1,17 @@
-import { encodeControl, MessageType, writePagesHeader, type ControlMessage } from '@ferry/protocol';
-import type { PageBatch, ScanPool } from '@ferry/pages';
-import type { TargetConnection } from './connection.js';
+import { MessageType, writePagesHeader } from '@ferry/protocol';
+import { LinkWatch, type PageBatch, type ScanPool } from '@ferry/pages';
+import { abortable, abortReason } from './abort.js';
+import type { SendMeter, TargetConnection } from './connection.js';
 import type { EncodingTotals } from './events.js';
 import type { RateLimiter } from './rate-limiter.js';
-
-/** A scan pool for each image, in HELLO order (the index is the wire imageIndex). */
-export interface ImagePools {
-  readonly pools: readonly ScanPool[];
-}
 
 export interface PassOutcome {
   readonly pass: number;
   readonly dirtyPages: number;
   readonly bytesSent: number;
   readonly durationMs: number;
+  /** Bytes the delta caches hold after the pass, over all images. */
+  readonly deltaCacheBytes: number;
 }
 
 export interface PassScope {
@@ -26,25 +24,35 @@ export interface PassScope {
  * Sends one pass: PASS_BEGIN, the dirty pages of every image as PAGES messages, PASS_END. The scan
  * workers produce record batches; this side only frames them and respects the link: rate limit,
  * socket backpressure, and in `auto` mode it turns compression on while the link is the bottleneck.
+ * Bytes are counted by the connection's meter (the one count); a pass's bytes are what it moved.
  */
 export class PassSender {
   #connection: TargetConnection;
   readonly #pools: readonly ScanPool[];
+  readonly #meter: SendMeter;
   readonly #limiter: RateLimiter | undefined;
   readonly #autoCompress: boolean;
-  readonly totals: EncodingTotals = { pagesSent: 0, zeroPages: 0, rawPages: 0, lz4Pages: 0, deltaPages: 0, copyPages: 0 };
-  bytesSent = 0;
-  /** Pages hashed so far in the running pass, over all images. */
-  passScanned = 0;
-  /** Set to stop a pass between batches (Ctrl-C, --on-timeout cancel); the pass then throws it. */
-  cancelled: Error | undefined;
+  readonly #link = new LinkWatch();
+  readonly #totals: EncodingTotals = { pagesSent: 0, zeroPages: 0, rawPages: 0, lz4Pages: 0, deltaPages: 0, copyPages: 0 };
+  #passScanned = 0;
 
-  constructor(connection: TargetConnection, pools: readonly ScanPool[], limiter: RateLimiter | undefined, autoCompress: boolean) {
+  constructor(connection: TargetConnection, pools: readonly ScanPool[], meter: SendMeter, limiter: RateLimiter | undefined, autoCompress: boolean) {
     this.#connection = connection;
     this.#pools = pools;
+    this.#meter = meter;
     this.#limiter = limiter;
     this.#autoCompress = autoCompress;
     this.#setLinkBound(limiter !== undefined);
+  }
+
+  /** Pages of each encoding sent so far, over all passes. */
+  get totals(): Readonly<EncodingTotals> {
+    return this.#totals;
+  }
+
+  /** Pages hashed so far in the running pass, over all images. */
+  get passScanned(): number {
+    return this.#passScanned;
   }
 
   /** After a reconnect, passes continue on the new connection. */
@@ -52,56 +60,48 @@ export class PassSender {
     this.#connection = connection;
   }
 
-  async control(message: ControlMessage): Promise<void> {
-    const bytes = encodeControl(message);
-    await this.#connection.sendRaw([bytes]);
-    this.bytesSent += bytes.length;
-  }
-
-  async sendPass(pass: number, scope?: PassScope): Promise<PassOutcome> {
+  /**
+   * Aborting `signal` stops the pass between batches (the workers stop too); the pass rejects with its reason.
+   * `paused`: the workload is stopped, so the scan may use every core (the main thread only waits).
+   */
+  async sendPass(pass: number, signal: AbortSignal, scope?: PassScope, paused = false): Promise<PassOutcome> {
     const started = performance.now();
-    const bytesBefore = this.bytesSent;
+    const bytesBefore = this.#meter.bytes;
     let dirtyPages = 0;
-    this.passScanned = 0;
-    await this.control({ type: MessageType.PassBegin, pass });
+    let deltaCacheBytes = 0;
+    this.#passScanned = 0;
+    await this.#connection.sendControl({ type: MessageType.PassBegin, pass });
     for (const [imageIndex, pool] of this.#pools.entries()) {
       if (scope && scope.image !== imageIndex) continue;
-      const onBatch = (batch: PageBatch): Promise<void> => this.#sendBatch(imageIndex, pass, batch);
-      const stats = await pool.scan(pass, onBatch, scope ? { ranges: scope.ranges, force: true } : undefined);
+      const onBatch = (batch: PageBatch): Promise<void> => this.#sendBatch(imageIndex, pass, batch, signal);
+      const stats = await pool.scan(pass, onBatch, scope ? { ranges: scope.ranges, force: true } : { everyCore: paused });
       dirtyPages += stats.dirtyPages;
+      deltaCacheBytes += stats.deltaCacheBytes;
     }
-    const bytes = this.bytesSent - bytesBefore;
-    await this.control({ type: MessageType.PassEnd, pass, pages: dirtyPages, bytes });
-    return { pass, dirtyPages, bytesSent: bytes, durationMs: performance.now() - started };
+    const bytes = this.#meter.bytes - bytesBefore;
+    await this.#connection.sendControl({ type: MessageType.PassEnd, pass, pages: dirtyPages, bytes });
+    return { pass, dirtyPages, bytesSent: bytes, durationMs: performance.now() - started, deltaCacheBytes };
   }
 
-  async #sendBatch(imageIndex: number, pass: number, batch: PageBatch): Promise<void> {
-    if (this.cancelled) throw this.cancelled;
+  async #sendBatch(imageIndex: number, pass: number, batch: PageBatch, signal: AbortSignal): Promise<void> {
+    if (signal.aborted) throw abortReason(signal);
     // The worker left room for the header: the batch goes out as one frame, copied by nobody.
     writePagesHeader(batch.message, 0, { imageIndex, pass, count: batch.count });
-    const size = batch.message.length;
-    if (this.#limiter) await this.#limiter.throttle(size);
-    await this.#connection.sendRaw([batch.message], batch.release);
-    this.bytesSent += size;
-    this.passScanned += batch.stats.scanned;
-    const t = this.totals;
+    if (this.#limiter) await abortable(this.#limiter.throttle(batch.message.length), signal);
+    // Once handed to the socket the batch is the socket's (it releases it); only the wait for a drain is given up.
+    await abortable(this.#connection.sendRaw([batch.message], batch.release), signal);
+    this.#passScanned += batch.stats.scanned;
+    const t = this.#totals;
     t.pagesSent += batch.count;
     t.zeroPages += batch.stats.zero;
     t.rawPages += batch.stats.raw;
     t.lz4Pages += batch.stats.lz4;
     t.deltaPages += batch.stats.delta;
     t.copyPages += batch.stats.copy;
-    if (this.#limiter === undefined) this.#watchLink();
+    if (this.#limiter === undefined) this.#setLinkBound(this.#link.update(this.#connection.bufferedAmount, batch.count));
   }
 
-  /** A full socket queue says the link is the bottleneck; an empty one says the scanner is. */
-  #watchLink(): void {
-    const queued = this.#connection.bufferedAmount;
-    if (queued > 4 * 1024 * 1024) this.#setLinkBound(true);
-    else if (queued < 256 * 1024) this.#setLinkBound(false);
-  }
-
-  /** Compression (in auto mode) and pass-0 delta caching pay only while the link is the bottleneck. */
+  /** Compression (in auto mode) and pass-0 delta caching pay only while the link is the bottleneck (see LinkWatch). */
   #setLinkBound(on: boolean): void {
     for (const pool of this.#pools) {
       pool.setLinkBound(on);

@@ -52,11 +52,6 @@ export class QemuSourceDriver {
     return new QemuSourceDriver(qmp, timeoutMs, log);
   }
 
-  /** The QMP connection, for callers that need more than the driver offers. */
-  get qmp(): QmpClient {
-    return this.#qmp;
-  }
-
   async pause(): Promise<void> {
     await this.#qmp.execute('stop');
     await waitForRunState(this.#qmp, (s) => !s.running, this.#timeoutMs);
