@@ -283,7 +283,8 @@ export class TargetSession {
 
   /**
    * Ends the session: its `.partial` files are removed, the source hears why (when `notify`). Resolves
-   * once the files are gone, so a new attempt with the same id never races the clean-up.
+   * once the files are gone, so a new attempt with the same id never races the clean-up; the connection
+   * is closed only then, so a source that saw the close finds the slot free.
    */
   fail(error: FerryError, notify: boolean): Promise<void> {
     if (this.#phase === 'committing' && notify) this.#sendError(error);
@@ -293,10 +294,10 @@ export class TargetSession {
     this.#stopIdleTimer();
     this.#log.warn({ err: error }, 'migration failed on the target');
     if (notify) this.#sendError(error);
-    this.#peer?.close(error.code === ErrorCode.Aborted ? 1000 : 1008, error.code);
-    this.#peer = undefined;
+    const peer = this.#peer;
+    this.#peer = undefined; // from now on nothing it sends is handled
     this.#inbox.length = 0;
-    this.#ended = this.#cleanUp(error);
+    this.#ended = this.#cleanUp(error).finally(() => peer?.close(error.code === ErrorCode.Aborted ? 1000 : 1008, error.code));
     return this.#ended;
   }
 
