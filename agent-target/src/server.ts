@@ -8,14 +8,13 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { DEFAULT_LIMITS, FerryError, ErrorCode, type Limits } from '@ferry/protocol';
 import { createPageHasher, type PageHasher } from '@ferry/pages';
-import { authorize } from './auth.js';
+import { authorize, EventFeed } from '@ferry/serve';
 import { SourceConnection } from './connection.js';
 import { DEFAULT_PRE_AUTH, PreAuthGuard, type PreAuthLimits } from './preauth.js';
 import { SessionRegistry } from './registry.js';
 import type { SessionContext } from './session.js';
 import { cleanStaleSessions } from './stale.js';
 import type { CommitHook, TargetEvent } from './types.js';
-import { Watchers } from './watchers.js';
 
 export interface TargetLimits extends Limits {
   /** Migrations received at the same time. */
@@ -84,7 +83,7 @@ class TargetDaemon {
   readonly #log: Logger;
   readonly #registry: SessionRegistry;
   readonly #endListeners: Array<(end: MigrationEnd) => void> = [];
-  readonly #watchers: Watchers;
+  readonly #watchers: EventFeed;
   readonly #server: Server;
   readonly #guard: PreAuthGuard;
   // ws checks the size while reading; twice the limit so that a message just over it gets a proper ERROR.
@@ -97,7 +96,7 @@ class TargetDaemon {
     this.#hasher = hasher;
     this.#log = options.logger.child({ role: 'target' });
     this.#registry = new SessionRegistry(limits.maxMigrations, limits.maxTableBytes);
-    this.#watchers = new Watchers(this.#log);
+    this.#watchers = new EventFeed(this.#log);
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes * 2, perMessageDeflate: false });
     const handler = (request: IncomingMessage, response: ServerResponse): void => this.#http(request, response);
     this.#server = options.tls

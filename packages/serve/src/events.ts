@@ -4,8 +4,11 @@ import { WebSocket } from 'ws';
 /** A watcher with more than this queued (it does not read) is disconnected rather than buffered for. */
 export const MAX_WATCHER_BUFFERED_BYTES = 1024 * 1024;
 
-/** The /events feed: JSON lines to every watcher, with bounded memory per watcher. */
-export class Watchers {
+/**
+ * An /events feed: JSON lines to every watcher, with bounded memory per watcher. A watcher that lets
+ * more than MAX_WATCHER_BUFFERED_BYTES pile up is disconnected, so a slow reader never grows a daemon.
+ */
+export class EventFeed {
   readonly #log: Logger;
   readonly #sockets = new Set<WebSocket>();
 
@@ -13,11 +16,16 @@ export class Watchers {
     this.#log = logger;
   }
 
-  add(ws: WebSocket, first: unknown): void {
+  get size(): number {
+    return this.#sockets.size;
+  }
+
+  /** A new watcher; `first` (a status snapshot, say) is sent to it alone. */
+  add(ws: WebSocket, first?: unknown): void {
     this.#sockets.add(ws);
     ws.on('close', () => this.#sockets.delete(ws));
     ws.on('error', () => this.#sockets.delete(ws));
-    ws.send(JSON.stringify(first));
+    if (first !== undefined) ws.send(JSON.stringify(first));
   }
 
   broadcast(event: unknown): void {
