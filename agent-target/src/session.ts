@@ -1,3 +1,6 @@
+// Over 300 lines on purpose: this is the one place where a session's phase, its connection, its timers
+// and its files meet. The pure parts live elsewhere (phases.ts decides, session-state.ts holds the files,
+// page-tables.ts streams tables); what stays here is the I/O each phase transition needs, in order.
 import { rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import {
