@@ -97,13 +97,14 @@ async function main(): Promise<void> {
   const shmBefore = new Set(readdirSync('/dev/shm'));
   let target = await startTarget(dir);
   let crashes = 0;
+  let finished = false; // set before the run's own SIGTERM, which is no crash
   let frames = 0;
   let sessions = 0;
   let peak = 0;
   const started = performance.now();
   const random = new Random(SEED);
   const watchCrash = (current: Target): void => void current.child.once('exit', (code, signal) => {
-    if (current !== target) return;
+    if (current !== target || finished) return;
     crashes++;
     writeFileSync(join(root, `crash-${crashes}.txt`), `target exited ${code ?? signal} after ${frames} frames\n`);
     void startTarget(dir).then((next) => { target = next; watchCrash(next); });
@@ -125,6 +126,7 @@ async function main(): Promise<void> {
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   peak = Math.max(peak, peakRss(target.pid));
   const health = await fetch(`${target.url.replace('ws', 'http')}/status`).then((r) => r.status).catch(() => 0);
+  finished = true;
   target.child.kill('SIGTERM');
   // Other programs use /dev/shm too: of its new entries only those named like a fuzz session count.
   const strays = readdirSync('/dev/shm').filter((n) => !shmBefore.has(n) && n.includes('fuzz-') && !n.startsWith('ferry-fuzz-'));
