@@ -13,7 +13,7 @@ export {
 export type { MigrationResult, MigrationSummary, ProgressEvent, EncodingTotals } from './events.js';
 export type { SourceHooks, StateBlob } from './hooks.js';
 export {
-  adviseRecovery, defaultStateDir, MigrationJournal, readJournals, removeJournal, type JournalEntry, type RecoveryAdvice,
+  adviseRecovery, defaultStateDir, isAlive, MigrationJournal, readJournals, removeJournal, type JournalEntry, type RecoveryAdvice,
 } from './journal.js';
 export { PassSender, type PassOutcome, type PassScope } from './pass-sender.js';
 export { SendMeter, TargetConnection, type ConnectOptions } from './connection.js';

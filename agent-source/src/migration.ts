@@ -2,8 +2,8 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { DEFAULT_LIMITS, ErrorCode, FerryError, MessageType, toFerryError, type Hello } from '@ferry/protocol';
-import { createPageHasher, ScanPool, type PageHasher } from '@ferry/pages';
+import { ErrorCode, FerryError, MessageType, toFerryError, type Hello } from '@ferry/protocol';
+import { createPageHasher, type ScanPool, type PageHasher } from '@ferry/pages';
 import { delay, withDeadline } from './abort.js';
 import { checkImagesUnchanged, checkStateFiles, describeImages, type DescribedImage } from './images.js';
 import { SendMeter, TargetConnection, type ConnectOptions } from './connection.js';
@@ -16,6 +16,7 @@ import { PassSender, type PassOutcome, type PassScope } from './pass-sender.js';
 import { assertNever, INITIAL_PHASE, isFinished, isWorkloadPaused, step, type Phase, type PhaseEvent } from './phases.js';
 import { POLICIES, type PassRecord, type StopDecision } from './policies.js';
 import { RateLimiter } from './rate-limiter.js';
+import { connectOptionsFor, helloFor, startPools } from './setup.js';
 import { sendStateBlobs } from './state-blobs.js';
 import { verifyImages } from './verify.js';
 
@@ -43,7 +44,8 @@ export async function migrate(options: MigrateOptions, context: MigrateContext):
 }
 
 /**
- * The source's orchestrator. The pure phases (phases.ts) drive it: `run` asks the current phase what to
+ * The source's orchestrator (over 300 lines because it is one method per phase, each a few lines of I/O;
+ * splitting it would scatter the state the phases share). The pure phases (phases.ts) drive it: `run` asks the current phase what to
  * do, one method per phase does that I/O and reports the event that moves the phase on. Cancellation is
  * one AbortSignal handed to every hook, pass and wait; each settles only once its work has stopped, so
  * the rollback that follows never races a hook or a pass still running.
@@ -138,15 +140,7 @@ class SourceMigration {
   }
 
   async #connect(signal: AbortSignal): Promise<void> {
-    const options = this.#options;
-    this.#pools.push(...(await Promise.all(this.#images.map((image) => ScanPool.start({
-      imagePath: image.path,
-      pageSize: image.pageSize,
-      workers: Math.max(1, Math.floor(options.workers / this.#images.length)),
-      deltaCacheBytes: Math.floor(options.deltaCacheBytes / this.#images.length),
-      delta: options.delta,
-      compress: options.compress,
-    })))));
+    this.#pools.push(...(await startPools(this.#options, this.#images)));
     this.#hasher = await createPageHasher();
     this.#attach(await TargetConnection.connect(this.#connectOptions(), signal));
     this.#advance({ kind: 'connected' });
@@ -310,21 +304,11 @@ class SourceMigration {
   }
 
   #connectOptions(): ConnectOptions {
-    const o = this.#options;
-    return {
-      url: o.url, token: o.token, ca: o.ca, clientCert: o.clientCert, clientKey: o.clientKey,
-      timeoutMs: o.replyTimeoutMs, maxPayload: DEFAULT_LIMITS.maxMessageBytes, meter: this.#meter,
-    };
+    return connectOptionsFor(this.#options, this.#meter);
   }
 
   #hello(resume: boolean): Omit<Hello, 'type' | 'version'> {
-    const o = this.#options;
-    return {
-      migrationId: o.migrationId,
-      images: this.#images.map(({ name, size, pageSize }) => ({ name, size, pageSize })),
-      resume,
-      options: { policy: o.policy, compress: o.compress, delta: o.delta },
-    };
+    return helloFor(this.#options, this.#images, resume);
   }
 
   #attach(connection: TargetConnection): void {

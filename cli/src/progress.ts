@@ -67,7 +67,7 @@ function bar(event: Extract<ProgressEvent, { event: 'progress' }>): string {
   return `pass ${event.pass} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${formatBytes(event.bytesSent)} sent, ${event.pagesSent} pages${rate}${eta}`;
 }
 
-export function formatSummary(s: MigrationSummary): string {
+function formatSummary(s: MigrationSummary): string {
   const rows: Array<[string, string]> = [
     ['result', s.result],
     ['migration', s.migrationId],

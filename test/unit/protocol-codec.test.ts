@@ -3,7 +3,8 @@ import msgpack from 'msgpack-lite';
 import {
   DEFAULT_LIMITS, ErrorCode, MessageType, PageEncoding, PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, PAGES_HEADER_BYTES,
   checkImageGeometry, checkVersion, decodeMessage, decodePageRecords, decodePagesHeader, encodeControl, encodePages,
-  encodePagesHeader, encodeStateChunk, maxCompressedPayload, writeCopyRecord, writeRecord, type ControlMessage, type RecordToWrite,
+  encodePagesHeader, encodeStateChunk, maxCompressedPayload, messageTypeName, writeCopyRecord, writeRecord, type ControlMessage,
+  type PageRecord, type RecordToWrite,
 } from '@ferry/protocol';
 
 type T = Pick<typeof t, 'throws'>;
@@ -37,8 +38,47 @@ t.test('every control message survives a round trip', async (t) => {
     { type: MessageType.Abort, reason: 'operator pressed Ctrl-C' },
     { type: MessageType.Error, code: ErrorCode.Verify, message: 'image ram differs in pages 0-4' },
   ];
-  for (const msg of messages) t.same(roundTrip(msg), msg, `${msg.type} round trip`);
-  t.equal(messages.length, 16);
+  for (const msg of messages) t.same(roundTrip(msg), msg, `${messageTypeName(msg.type)} round trip`);
+});
+
+t.test('every message type encodes and decodes; numbers are unique and 0 is invalid', async (t) => {
+  const binary = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]);
+  // One encoded sample per message type; a type added to MessageType without one fails below.
+  const samples: Partial<Record<keyof typeof MessageType, Uint8Array>> = {
+    Hello: encodeControl({ type: MessageType.Hello, version: PROTOCOL_VERSION, migrationId: 'm', resume: false, images: [{ name: 'ram', size: 4096, pageSize: 4096 }], options: {} }),
+    Welcome: encodeControl({ type: MessageType.Welcome, version: PROTOCOL_VERSION, resumed: false }),
+    PassBegin: encodeControl({ type: MessageType.PassBegin, pass: 0 }),
+    PassEnd: encodeControl({ type: MessageType.PassEnd, pass: 0, pages: 1, bytes: 20 }),
+    Pages: encodePages({ imageIndex: 0, pass: 0 }, [{ pageIndex: 0, encoding: PageEncoding.Zero, payload: new Uint8Array(0) }]),
+    Ack: encodeControl({ type: MessageType.Ack, pass: 0, bytesApplied: 1, pagesApplied: 1 }),
+    Paused: encodeControl({ type: MessageType.Paused }),
+    State: encodeControl({ type: MessageType.State, name: 'blob', size: 8 }),
+    StateChunk: encodeStateChunk(binary),
+    StateEnd: encodeControl({ type: MessageType.StateEnd, name: 'blob', xxh64: '0123456789abcdef' }),
+    Verify: encodeControl({ type: MessageType.Verify, image: 0, pageCount: 1, digest: '0123456789abcdef', blockPages: 1, blockDigests: binary }),
+    VerifyResult: encodeControl({ type: MessageType.VerifyResult, image: 0, ok: true, mismatches: [] }),
+    CommitReady: encodeControl({ type: MessageType.CommitReady }),
+    Go: encodeControl({ type: MessageType.Go }),
+    Resumed: encodeControl({ type: MessageType.Resumed }),
+    Abort: encodeControl({ type: MessageType.Abort, reason: 'test' }),
+    Error: encodeControl({ type: MessageType.Error, code: ErrorCode.Internal, message: 'test' }),
+    PageTable: encodeControl({ type: MessageType.PageTable, image: 0, firstPage: 0, hashes: binary }),
+  };
+  const names = Object.keys(MessageType) as Array<keyof typeof MessageType>;
+  const numbers = names.map((name) => MessageType[name]);
+  t.equal(new Set(numbers).size, numbers.length, `${numbers.length} message types, no number used twice`);
+  t.equal(MessageType.Invalid, 0, 'Invalid is 0');
+  for (const name of names.filter((n) => n !== 'Invalid')) {
+    const sample = samples[name];
+    t.ok(sample, `${name} has a sample`);
+    if (!sample) continue;
+    t.equal(sample[0], MessageType[name], `${name} is encoded with type byte ${MessageType[name]}`);
+    t.equal(decodeMessage(sample).type, MessageType[name], `${name} decodes as ${name}`);
+    t.equal(messageTypeName(MessageType[name]), name, `${name} has its name`);
+  }
+  rejects(t, () => decodeMessage(new Uint8Array([MessageType.Invalid, 0x80])), /unknown message type 0/, 'type 0 is rejected');
+  const unused = Math.max(...numbers) + 1;
+  rejects(t, () => decodeMessage(new Uint8Array([unused, 0x80])), new RegExp(`unknown message type ${unused}`), 'an unassigned type is rejected');
 });
 
 t.test('golden bytes: type byte then a msgpack map', async (t) => {
