@@ -14,7 +14,9 @@ import { MigrationJournal } from './journal.js';
 import type { MigrateOptions } from './options.js';
 import { PassSender, type PassOutcome, type PassScope } from './pass-sender.js';
 import { assertNever, INITIAL_PHASE, isFinished, isWorkloadPaused, step, type Phase, type PhaseEvent } from './phases.js';
+import { Convergence } from './convergence.js';
 import { POLICIES, type PassRecord, type StopDecision } from './policies.js';
+import type { ThrottleDriver } from './throttle-driver.js';
 import { RateLimiter } from './rate-limiter.js';
 import { connectOptionsFor, helloFor, startPools } from './setup.js';
 import { sendStateBlobs } from './state-blobs.js';
@@ -28,9 +30,13 @@ export interface MigrateContext {
   readonly signal?: AbortSignal | undefined;
   /** Where to journal the phases for `ferry recover` (and collect state blobs), and how to resume the workload then. */
   readonly journal?: { readonly stateDir: string; readonly recovery: Readonly<Record<string, unknown>> } | undefined;
+  /** Slows the workload when pre-copy does not converge (--throttle auto). */
+  readonly throttle?: ThrottleDriver | undefined;
 }
 
 const PROGRESS_INTERVAL_MS = 250;
+/** Below this link rate (bytes/s) LZ4 (several hundred MB/s per worker) shortens a paused pass. */
+const COMPRESS_PAUSED_BELOW = 100e6;
 
 const rate = (bytes: number, ms: number): number => (ms > 0 ? (bytes * 1000) / ms : 0);
 
@@ -75,6 +81,9 @@ class SourceMigration {
   #sessionSecret: string | undefined;
   #pausedAt: number | undefined;
   #unpausedAt: number | undefined;
+  readonly #convergence: Convergence;
+  /** The bytes sent when the running pre-copy pass began; undefined outside pre-copy passes. */
+  #precopyPassFrom: number | undefined;
 
   constructor(options: MigrateOptions, context: MigrateContext, images: readonly DescribedImage[], journal: MigrationJournal | undefined) {
     this.#options = options;
@@ -84,6 +93,16 @@ class SourceMigration {
     this.#imageBytes = images.reduce((sum, i) => sum + i.size, 0);
     this.#pageCount = images.reduce((sum, i) => sum + i.size / i.pageSize, 0);
     this.#log = context.logger.child({ migrationId: options.migrationId, role: 'source' });
+    this.#convergence = new Convergence({
+      policy: POLICIES[options.policy],
+      context: { imageBytes: this.#imageBytes, maxDowntimeMs: options.maxDowntimeMs },
+      pageSize: options.pageSize,
+      mode: options.throttle,
+      driver: context.throttle,
+      log: this.#log,
+      emit: (event) => context.onEvent?.(event),
+      passBytes: () => (this.#precopyPassFrom === undefined ? undefined : this.#meter.bytes - this.#precopyPassFrom),
+    });
   }
 
   async run(): Promise<MigrationSummary> {
@@ -98,11 +117,14 @@ class SourceMigration {
       while (!isFinished(this.#phase)) await this.#runPhase(this.#phase);
     } catch (thrown) {
       error = toFerryError(thrown);
+      // Full speed before the rollback's resume hook; after the pause this only lifts limits like cpu.max.
+      await this.#convergence.restore();
       this.#advance({ kind: 'failed', error });
       await this.#afterFailure(error);
     } finally {
       clearInterval(ticker);
       if (timeout) clearTimeout(timeout);
+      await this.#convergence.restore();
       this.#context.signal?.removeEventListener('abort', userCancel);
       await Promise.allSettled(this.#pools.map((pool) => pool.close()));
       this.#connection?.close();
@@ -144,7 +166,10 @@ class SourceMigration {
   async #connect(signal: AbortSignal): Promise<void> {
     this.#pools.push(...(await startPools(this.#options, this.#images)));
     this.#hasher = await createPageHasher();
+    const connecting = performance.now();
     this.#attach(await TargetConnection.connect(this.#connectOptions(), signal));
+    // TCP connect and the WebSocket upgrade: two round trips, near enough; pings after each pass refine it.
+    this.#convergence.roundTripSample((performance.now() - connecting) / 2);
     this.#advance({ kind: 'connected' });
   }
 
@@ -165,25 +190,29 @@ class SourceMigration {
    */
   async #precopyPass(pass: number, signal: AbortSignal): Promise<void> {
     let outcome: PassOutcome;
+    this.#precopyPassFrom = this.#meter.bytes;
     try {
       outcome = await this.#sendPass(pass, false, signal);
     } catch (thrown) {
       await this.#reconnectAfterCut(toFerryError(thrown), pass, signal);
       return;
+    } finally {
+      this.#precopyPassFrom = undefined;
     }
     const record: PassRecord = { ...outcome, bandwidth: rate(outcome.bytesSent, outcome.durationMs) };
     this.#history.push(record);
+    void this.#connection!.roundTrip().then((ms) => this.#convergence.roundTripSample(ms));
     const decision = this.#stopDecision();
-    this.#log.info({ ...record, decision }, 'pass done');
-    this.#context.onEvent?.({ event: 'pass-end', ...record, stop: decision.stop, final: false, ...(decision.stop ? { reason: decision.reason } : {}) });
+    const why = this.#convergence.fields();
+    this.#log.info({ ...record, ...why, decision }, 'pass done');
+    this.#context.onEvent?.({ event: 'pass-end', ...record, ...why, stop: decision.stop, final: false, ...(decision.stop ? { reason: decision.reason } : {}) });
     if (decision.stop) this.#stopReason = decision.reason;
     this.#advance(decision.stop ? { kind: 'pass-done', stop: true, reason: decision.reason } : { kind: 'pass-done', stop: false });
   }
 
+  /** The throttle steps and the (capped) stop policy decides, in Convergence; --on-timeout force overrides. */
   #stopDecision(): StopDecision {
-    if (this.#forceStop) return { stop: true, reason: this.#forceStop };
-    const o = this.#options;
-    return POLICIES[o.policy](this.#history, { imageBytes: this.#imageBytes, maxDowntimeMs: o.maxDowntimeMs });
+    return this.#forceStop ? this.#convergence.forced(this.#history, this.#forceStop) : this.#convergence.afterPass(this.#history);
   }
 
   /** Retries with backoff until --reconnect-timeout; a cut after the pause is not retried (rolling back is quicker). */
@@ -206,6 +235,8 @@ class SourceMigration {
   }
 
   async #pause(pass: number, reason: string, signal: AbortSignal): Promise<void> {
+    await this.#convergence.hold();
+    if (Math.max(...this.#history.map((p) => p.bandwidth)) < COMPRESS_PAUSED_BELOW) this.#sender!.compressFromNowOn();
     this.#pausedAt = performance.now();
     await this.#context.hooks.pause(signal);
     this.#advance({ kind: 'paused' });
@@ -364,6 +395,7 @@ class SourceMigration {
       passFraction: fraction,
       // The running pass's end, extrapolated from how far its scan got.
       ...(fraction > 0.02 && fraction < 1 ? { passEtaMs: Math.round(((performance.now() - this.#passStartedAt) * (1 - fraction)) / fraction) } : {}),
+      ...this.#convergence.fields(),
     });
   }
 

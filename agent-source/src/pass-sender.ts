@@ -31,7 +31,7 @@ export class PassSender {
   readonly #pools: readonly ScanPool[];
   readonly #meter: SendMeter;
   readonly #limiter: RateLimiter | undefined;
-  readonly #autoCompress: boolean;
+  #autoCompress: boolean;
   readonly #link = new LinkWatch();
   readonly #totals: EncodingTotals = { pagesSent: 0, zeroPages: 0, rawPages: 0, lz4Pages: 0, deltaPages: 0, copyPages: 0 };
   #passScanned = 0;
@@ -53,6 +53,16 @@ export class PassSender {
   /** Pages hashed so far in the running pass, over all images. */
   get passScanned(): number {
     return this.#passScanned;
+  }
+
+  /**
+   * While the workload is paused every byte adds to the pause, so on a link slower than LZ4 the final
+   * pass compresses whatever the socket queue says (a scan-bound final pass would otherwise go raw).
+   */
+  compressFromNowOn(): void {
+    if (!this.#autoCompress) return;
+    this.#autoCompress = false;
+    for (const pool of this.#pools) pool.setCompress(true);
   }
 
   /** After a reconnect, passes continue on the new connection. */

@@ -88,10 +88,10 @@ export class SourceDaemon {
       this.#watchers.broadcast({ migrationId: options.migrationId, ...event });
     };
     void (async () => {
-      const { hooks, close } = await buildSourceHooks(hookCommands);
+      const { hooks, throttle, close } = await buildSourceHooks(hookCommands, args);
       const journal = { stateDir: stateDirFrom(args), recovery: { ...recoveryRecipe(hookCommands) } };
       try {
-        const summary = await migrate(options, { logger: this.#log, hooks, journal, onEvent: (e) => { tracked.last = e; publish(e); } });
+        const summary = await migrate(options, { logger: this.#log, hooks, throttle, journal, onEvent: (e) => { tracked.last = e; publish(e); } });
         const { history: _history, ...rest } = summary;
         tracked.summary = rest;
         publish({ event: 'summary', summary: rest });
