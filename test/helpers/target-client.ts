@@ -70,7 +70,7 @@ export async function helloClient(url: string, hello: { id: string; images: Imag
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
   ws.send(encodeControl({
     type: MessageType.Hello, version: PROTOCOL_VERSION, migrationId: hello.id, resume: hello.resume ?? false, options: {},
-    images: hello.images, ...(hello.sessionSecret ? { sessionSecret: hello.sessionSecret } : {}),
+    images: hello.images, ...(hello.sessionSecret !== undefined ? { sessionSecret: hello.sessionSecret } : {}),
   }));
   const next = (timeoutMs = 30_000): Promise<Message> => {
     const queued = queue.shift();
