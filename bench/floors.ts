@@ -1,10 +1,11 @@
 /** The references ferry is measured against, each measured in the same run. */
 import { spawn } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
-import { createServer, connect } from 'node:net';
+import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createPageHasher } from '@ferry/pages';
+import { roundTrips } from '../test/helpers/round-trips.js';
 
 const COPY_PEER = fileURLToPath(new URL('./copy-peer.ts', import.meta.url));
 
@@ -72,16 +73,9 @@ export async function hashRatePerCore(pageSize = 4096, bytes = 64 << 20): Promis
 export async function loopbackRttMs(): Promise<number> {
   const server = createServer((socket) => socket.pipe(socket));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const socket = connect((server.address() as { port: number }).port, '127.0.0.1');
-  socket.setNoDelay(true);
-  await new Promise<void>((resolve) => socket.once('connect', resolve));
-  const samples: number[] = [];
-  for (let i = 0; i < 20; i++) {
-    const started = performance.now();
-    await new Promise<void>((resolve) => { socket.once('data', () => resolve()); socket.write('x'); });
-    samples.push(performance.now() - started);
+  try {
+    return (await roundTrips((server.address() as { port: number }).port, 20))[10]!;
+  } finally {
+    server.close();
   }
-  socket.destroy();
-  server.close();
-  return samples.sort((a, b) => a - b)[10]!;
 }

@@ -17,15 +17,14 @@ import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { startWanProxy } from '@ferry/wan';
 import { fillImage, PROFILES, startWorkload as startWorkloadInProcess } from '@ferry/workload';
-import { runMigrate, scratchDir, startTarget, startWorkload, type Teardown } from '../test/helpers/ferry.js';
+import { runMigrate, scratchDir, startTarget, startWorkload, TeardownList } from '../test/helpers/ferry.js';
 import { roundTrips } from '../test/helpers/round-trips.js';
 
 type Row = [benchmark: string, measured: string, reference: string, ratio: string];
 const rows: Row[] = [];
 
 /** The test harness's teardown, run once at the end. */
-const cleanup: Array<() => unknown> = [];
-const scope: Teardown = { teardown: (fn) => void cleanup.push(fn) };
+const scope = new TeardownList();
 
 async function listen(onSocket: (socket: Socket) => void): Promise<{ port: number; close: () => void }> {
   const server = createServer({ allowHalfOpen: true }, onSocket);
@@ -142,5 +141,5 @@ try {
   const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 10)).join('  ');
   process.stdout.write(`${line(['benchmark', 'measured', 'reference', 'ratio'])}\n${rows.map(line).join('\n')}\n`);
 } finally {
-  for (const fn of cleanup.reverse()) await fn();
+  await scope.run();
 }

@@ -189,20 +189,12 @@ export class ScanPool {
         w.onMessage = (message) => {
           switch (message.type) {
             case 'batch': {
-              let released = false;
-              const release = (): void => {
-                if (released) return;
-                released = true;
-                w.returnPort.postMessage(message.message.buffer, [message.message.buffer as ArrayBuffer]);
-                Atomics.add(w.control, Control.Returned, 1);
-                Atomics.notify(w.control, Control.Returned);
-              };
-              const batch: PageBatch = { message: message.message, count: message.count, stats: message.stats, release };
+              const batch = toPageBatch(w, message);
               recordBytes += message.stats.payloadBytes;
               sending = sending
-                .then(() => (failure === undefined ? onBatch(batch) : release()))
+                .then(() => (failure === undefined ? onBatch(batch) : batch.release()))
                 .catch((error: unknown) => {
-                  release();
+                  batch.release();
                   failure ??= error;
                   cancelAll();
                 });
@@ -271,4 +263,17 @@ export class ScanPool {
   #post(w: ScanWorker, message: ToWorker): void {
     w.worker.postMessage(message);
   }
+}
+
+/** A worker's batch for the sender; `release` hands its buffer back to that worker, once. */
+function toPageBatch(w: ScanWorker, message: Extract<FromWorker, { type: 'batch' }>): PageBatch {
+  let released = false;
+  const release = (): void => {
+    if (released) return;
+    released = true;
+    w.returnPort.postMessage(message.message.buffer, [message.message.buffer as ArrayBuffer]);
+    Atomics.add(w.control, Control.Returned, 1);
+    Atomics.notify(w.control, Control.Returned);
+  };
+  return { message: message.message, count: message.count, stats: message.stats, release };
 }
