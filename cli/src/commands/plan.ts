@@ -6,6 +6,7 @@ import {
 } from '@ferry/planner';
 import { ErrorCode, FerryError } from '@ferry/protocol';
 import { HELP_FLAG, parseFlags } from '../flags.js';
+import { highsSolver } from '../highs-solver.js';
 import { writeCharts, type ScenarioResult } from '../plan-charts.js';
 import { UsageError } from '../usage.js';
 
@@ -93,20 +94,6 @@ function compareWithMemoryCharge(results: readonly Result[], solve: Solver, roll
     lines.push(`  ${r.scenario.name}: ${paper.migrations} migrations, ${paper.migratedTerabits.toFixed(2)} Tb, $${paper.dollars.toFixed(4)} planned with memory size; ${r.totals.migrations} migrations, ${r.totals.migratedTerabits.toFixed(2)} Tb, $${r.totals.dollars.toFixed(4)} with ferry's model`);
   }
   return `${lines.join('\n')}\n`;
-}
-
-type HighsLoader = (typeof import('highs'))['default'];
-
-async function highsSolver(): Promise<Solver> {
-  // highs ships CommonJS types over an ESM build: under NodeNext the types see the loader one level down.
-  const loadHighs = (await import('highs')).default as unknown as HighsLoader;
-  const highs = await loadHighs();
-  return (lp) => {
-    const result = highs.solve(lp, { output_flag: false, mip_heuristic_effort: 0.01, time_limit: 120 } as Parameters<typeof highs.solve>[1]);
-    const columns: Record<string, number> = {};
-    for (const [name, column] of Object.entries(result.Columns)) columns[name] = 'Primal' in column ? column.Primal : 0;
-    return { status: result.Status, columns };
-  };
 }
 
 function loadScenario(file: string, hours: number | undefined): Scenario {

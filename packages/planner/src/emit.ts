@@ -12,8 +12,9 @@ export interface MigrationRequest {
   readonly vm: string;
   readonly from: string;
   readonly to: string;
-  /** POST this body to `${source}/migrations`. */
+  /** The source DC's `ferry source` daemon; POST `body` to `url` (`${source}/migrations`). */
   readonly source: string;
+  readonly url: string;
   readonly body: { readonly to: string; readonly image: readonly string[]; readonly id: string };
 }
 
@@ -33,7 +34,7 @@ export function migrationRequests(s: Scenario, hours: readonly Hour[]): Migratio
       for (const vm of candidates.slice(0, move.count)) {
         where.set(vm, to.name);
         const image = s.inventory.find((v) => v.name === vm)!.image;
-        requests.push({ hour: hour.hour, vm, from: from.name, to: to.name, source: from.sourceUrl, body: { to: to.targetUrl, image: [`${vm}=${image}`], id: `${vm}-h${hour.hour}` } });
+        requests.push({ hour: hour.hour, vm, from: from.name, to: to.name, source: from.sourceUrl, url: `${from.sourceUrl.replace(/\/$/, '')}/migrations`, body: { to: to.targetUrl, image: [`${vm}=${image}`], id: `${vm}-h${hour.hour}` } });
       }
     }
   }
