@@ -17,7 +17,7 @@ async function renderSvg(spec: Record<string, unknown>): Promise<string> {
   return svg;
 }
 
-const base = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', background: 'white', config: { font: 'sans-serif', axis: { labelFontSize: 12, titleFontSize: 13 }, legend: { labelFontSize: 12, titleFontSize: 13 } } };
+const base = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', background: 'white', config: { font: 'sans-serif', axis: { labelFontSize: 12, titleFontSize: 13 }, legend: { labelFontSize: 12, titleFontSize: 13, labelLimit: 300 } } };
 
 /** (a) Operational cost over the horizon against the number of VMs, with and without migration. */
 export function costVersusVmsSpec(results: readonly ScenarioResult[]): Record<string, unknown> {
@@ -41,16 +41,17 @@ export function costVersusVmsSpec(results: readonly ScenarioResult[]): Record<st
 /** (b) The hour-by-hour run: cost per hour (plan and baseline) above the VMs each DC hosts. */
 export function dayRunSpec(r: ScenarioResult): Record<string, unknown> {
   const cost = r.plan.hours.flatMap((h, t) => [
-    { hour: h.hour, series: 'DC energy (plan)', dollars: h.dcDollars },
-    { hour: h.hour, series: 'migration energy (plan)', dollars: h.migrationDollars },
+    { hour: h.hour, series: 'plan: DC energy', dollars: h.dcDollars },
+    { hour: h.hour, series: 'plan: migration energy', dollars: h.migrationDollars },
     { hour: h.hour, series: 'no migration', dollars: r.plan.baseline[t]!.dcDollars },
   ]);
   const vms = r.plan.hours.flatMap((h) => r.scenario.datacenters.map((dc, d) => ({ hour: h.hour, dc: dc.name, vms: h.vms[d]!.reduce((a, b) => a + b, 0) })));
   return {
     ...base, title: `${r.scenario.name}: hour by hour`,
+    resolve: { scale: { color: 'independent' }, legend: { color: 'independent' } },
     vconcat: [
       { width: 560, height: 200, data: { values: cost }, mark: { type: 'line', point: true, interpolate: 'step-after' },
-        encoding: { x: { field: 'hour', type: 'quantitative', title: 'hour (UTC)' }, y: { field: 'dollars', type: 'quantitative', title: 'cost per hour ($)' }, color: { field: 'series', type: 'nominal', title: null, legend: { orient: 'top' } } } },
+        encoding: { x: { field: 'hour', type: 'quantitative', title: 'hour (UTC)' }, y: { field: 'dollars', type: 'quantitative', title: 'cost per hour ($)' }, color: { field: 'series', type: 'nominal', title: null, scale: { domain: ['plan: DC energy', 'plan: migration energy', 'no migration'], range: ['#1f77b4', '#2ca02c', '#999999'] }, legend: { orient: 'top' } } } },
       { width: 560, height: 200, data: { values: vms }, mark: { type: 'bar' },
         encoding: { x: { field: 'hour', type: 'ordinal', title: 'hour (UTC)', axis: { labelAngle: 0 } }, y: { field: 'vms', type: 'quantitative', title: 'VMs hosted', stack: 'zero' }, color: { field: 'dc', type: 'nominal', title: 'data centre', legend: { orient: 'top' } } } },
     ],
