@@ -87,10 +87,10 @@ export class SourceDaemon {
       for (const client of this.#events.clients) (client as WebSocket).send(text);
     };
     void (async () => {
-      const { hooks, close } = await buildSourceHooks(hookCommands);
+      const { hooks, throttle, close } = await buildSourceHooks(hookCommands, args);
       const journal = { stateDir: stateDirFrom(args), recovery: { ...recoveryRecipe(hookCommands) } };
       try {
-        const summary = await migrate(options, { logger: this.#log, hooks, journal, onEvent: (e) => { tracked.last = e; publish(e); } });
+        const summary = await migrate(options, { logger: this.#log, hooks, throttle, journal, onEvent: (e) => { tracked.last = e; publish(e); } });
         const { history: _history, ...rest } = summary;
         tracked.summary = rest;
         publish({ event: 'summary', summary: rest });

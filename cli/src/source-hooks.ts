@@ -1,8 +1,10 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { SourceHooks } from '@ferry/agent-source';
+import type { SourceHooks, ThrottleDriver } from '@ferry/agent-source';
 import { QemuSourceDriver } from '@ferry/qemu';
 import { runHook } from '@ferry/serve';
+import type { MigrateArgs } from './migrate-options.js';
+import { buildThrottle } from './throttle/build.js';
 
 export interface SourceHookCommands {
   readonly pauseCmd?: string | undefined;
@@ -32,14 +34,25 @@ export function commandHooks(options: SourceHookCommands): SourceHooks {
   };
 }
 
+export interface SourceSeams {
+  readonly hooks: SourceHooks;
+  readonly throttle: ThrottleDriver | undefined;
+  close(): Promise<void>;
+}
+
 /**
  * Builds the source's hooks from the command line: shell commands, a QEMU QMP socket, or both (QEMU
- * first on the way down, last on the way back up). The agent only ever sees the SourceHooks seam.
+ * first on the way down, last on the way back up), and the throttle driver (--throttle, --cgroup,
+ * --throttle-pid, or the --qmp guest). The agent only ever sees the SourceHooks and ThrottleDriver seams.
  */
-export async function buildSourceHooks(options: SourceHookCommands): Promise<{ hooks: SourceHooks; close: () => Promise<void> }> {
+export async function buildSourceHooks(options: SourceHookCommands, args: MigrateArgs): Promise<SourceSeams> {
   const commands = commandHooks(options);
-  if (!options.qmp) return { hooks: commands, close: async () => {} };
+  if (!options.qmp) {
+    const { throttle, close } = buildThrottle(args, undefined);
+    return { hooks: commands, throttle, close };
+  }
   const qemu = await QemuSourceDriver.connect(options.qmp);
+  const { throttle, close: closeThrottle } = buildThrottle(args, qemu);
   const hooks: SourceHooks = {
     async pause(signal) {
       await qemu.pause();
@@ -58,7 +71,7 @@ export async function buildSourceHooks(options: SourceHookCommands): Promise<{ h
       if (!options.keepSource) await qemu.quit();
     },
   };
-  return { hooks, close: () => qemu.close() };
+  return { hooks, throttle, close: async () => { await closeThrottle(); await qemu.close(); } };
 }
 
 /** What `ferry recover` needs to resume the workload on the source: recorded in the migration's journal. */

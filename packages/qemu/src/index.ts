@@ -21,3 +21,5 @@ export {
   type LaunchedQemu,
 } from './target.js';
 export { silentLogger, type QemuLogger } from './logger.js';
+export { DutyCycle, DUTY_PERIOD_MS, type DutyCycleActions } from './duty-cycle.js';
+export { QemuThrottle } from './throttle.js';
