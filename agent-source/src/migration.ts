@@ -76,7 +76,7 @@ class SourceMigration {
   #nextPass = 0;
   #forceStop: string | undefined;
   #stopReason: string | undefined;
-  #bytesApplied = 0;
+  #bytesReceived = 0;
   /** Proof for a resume that this is the source the target welcomed (from WELCOME). */
   #sessionSecret: string | undefined;
   #pausedAt: number | undefined;
@@ -349,7 +349,7 @@ class SourceMigration {
 
   #attach(connection: TargetConnection): void {
     this.#connection = connection;
-    connection.onAck = (ack) => { this.#bytesApplied = ack.bytesApplied; };
+    connection.onAck = (ack) => { this.#bytesReceived = ack.bytesReceived; };
     this.#sender?.useConnection(connection);
   }
 
@@ -389,7 +389,7 @@ class SourceMigration {
       pass: this.#phase.pass,
       bytesSent: this.#meter.bytes,
       pagesSent: sender.totals.pagesSent,
-      bytesApplied: this.#bytesApplied,
+      bytesReceived: this.#bytesReceived,
       rate: this.#history.at(-1)?.bandwidth ?? 0,
       imageBytes: this.#imageBytes,
       passFraction: fraction,
