@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
-import { authorize, EventFeed } from '@ferry/serve';
+import { authorize, EventFeed, listenOn } from '@ferry/serve';
 import type { MigrationSummary, ProgressEvent } from './events.js';
 import { migrate, type MigrateContext } from './migration.js';
 import type { MigrateOptions } from './options.js';
@@ -72,14 +72,8 @@ class SourceDaemon {
   }
 
   async listen(): Promise<RunningSource> {
-    await new Promise<void>((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(this.#options.port, this.#options.host, () => resolve());
-    });
-    const address = this.#server.address();
-    const port = typeof address === 'object' && address ? address.port : this.#options.port;
-    const host = this.#options.host.includes(':') ? `[${this.#options.host}]` : this.#options.host;
-    const url = `http://${host}:${port}`;
+    const { port, urlHost } = await listenOn(this.#server, this.#options.host, this.#options.port);
+    const url = `http://${urlHost}:${port}`;
     this.#log.info({ url }, 'source listening');
     return { url, port, status: () => this.#status(), close: () => this.#close() };
   }

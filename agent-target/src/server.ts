@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { DEFAULT_LIMITS, FerryError, ErrorCode, type Limits } from '@ferry/protocol';
 import { createPageHasher, type PageHasher } from '@ferry/pages';
-import { authorize, EventFeed } from '@ferry/serve';
+import { authorize, EventFeed, listenOn } from '@ferry/serve';
 import { SourceConnection } from './connection.js';
 import { DEFAULT_PRE_AUTH, PreAuthGuard, type PreAuthLimits } from './preauth.js';
 import { SessionRegistry } from './registry.js';
@@ -107,14 +107,8 @@ class TargetDaemon {
   }
 
   async listen(): Promise<RunningTarget> {
-    await new Promise<void>((resolveListen, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(this.#options.port, this.#options.host, () => resolveListen());
-    });
-    const address = this.#server.address();
-    const port = typeof address === 'object' && address ? address.port : this.#options.port;
-    const host = this.#options.host.includes(':') ? `[${this.#options.host}]` : this.#options.host;
-    const url = `${this.#options.tls ? 'wss' : 'ws'}://${host}:${port}`;
+    const { port, urlHost } = await listenOn(this.#server, this.#options.host, this.#options.port);
+    const url = `${this.#options.tls ? 'wss' : 'ws'}://${urlHost}:${port}`;
     this.#log.info({ url, dir: this.#dir }, 'target listening');
     return {
       url, port,
