@@ -142,57 +142,77 @@ class Direction {
   }
 }
 
+interface OpenConnection { readonly sockets: Socket[]; readonly up: Direction; readonly down: Direction }
+
+interface ProxyState {
+  readonly options: WanProxyOptions;
+  readonly settings: LinkSettings;
+  readonly bound: number;
+  readonly log: (event: string, fields: Record<string, unknown>) => void;
+  readonly up: Totals;
+  readonly down: Totals;
+  readonly open: Set<OpenConnection>;
+}
+
+/** Relays one client to the target through two emulated directions, and ends both sides together. */
+function relayThroughLink(client: Socket, id: number, state: ProxyState): void {
+  const { options, settings, bound, log, open } = state;
+  const upstream = connect({ host: options.toHost, port: options.toPort, allowHalfOpen: true, noDelay: true });
+  const connection: OpenConnection = {
+    sockets: [client, upstream],
+    up: new Direction(client, upstream, settings, bound, state.up),
+    down: new Direction(upstream, client, settings, bound, state.down),
+  };
+  open.add(connection);
+  log('connection', { id, remote: `${client.remoteAddress}:${client.remotePort}` });
+  let finished = false;
+  const finish = (side: string, error?: Error): void => {
+    if (finished) return;
+    finished = true;
+    open.delete(connection);
+    connection.up.stop();
+    connection.down.stop();
+    // An error (or reset) on one side is not delayed: the other side is reset at once, so its peer
+    // sees a broken connection (ECONNRESET) as it would on a real link, not a clean end of stream.
+    for (const socket of connection.sockets) {
+      if (error && !socket.destroyed && socket.readyState === 'open') socket.resetAndDestroy();
+      else socket.destroy();
+    }
+    log(error ? 'connection-error' : 'connection-closed', { id, side, ...(error ? { error: error.message } : {}) });
+  };
+  client.on('error', (error) => finish('client', error));
+  upstream.on('error', (error) => finish('target', error));
+  // A socket closing cleanly has both its directions done; the other socket may still owe the far end
+  // a delayed FIN, so it is left to close by itself. Only when the other side could still have sent
+  // data (it never saw an end, e.g. a socket destroyed without error) is the connection cut here.
+  let closed = 0;
+  const onClose = (side: string) => (hadError: boolean): void => {
+    closed += 1;
+    const drained = connection.sockets.every((socket) => socket.readableEnded || socket.destroyed);
+    if (hadError || closed === 2 || !drained) finish(side);
+  };
+  client.on('close', onClose('client'));
+  upstream.on('close', onClose('target'));
+}
+
 /** Starts the proxy; resolves once it listens. */
 export async function startWanProxy(options: WanProxyOptions): Promise<WanProxy> {
   const settings: LinkSettings = { delayMs: options.delayMs, rateBytesPerSec: options.rateBytesPerSec, jitterMs: options.jitterMs };
   new LinkModel(settings); // validates the settings before anything listens
-  const bound = options.maxQueuedBytes ?? defaultQueueBound(settings);
-  const log = options.log ?? (() => {});
-  const up: Totals = { bytes: 0, peakQueuedBytes: 0, pauses: 0 };
-  const down: Totals = { bytes: 0, peakQueuedBytes: 0, pauses: 0 };
-  const open = new Set<{ sockets: Socket[]; up: Direction; down: Direction }>();
+  const state: ProxyState = {
+    options, settings,
+    bound: options.maxQueuedBytes ?? defaultQueueBound(settings),
+    log: options.log ?? (() => {}),
+    up: { bytes: 0, peakQueuedBytes: 0, pauses: 0 },
+    down: { bytes: 0, peakQueuedBytes: 0, pauses: 0 },
+    open: new Set(),
+  };
+  const { up, down, open, bound } = state;
   let total = 0;
-
   // allowHalfOpen: a client's FIN must not close our write side at once; it is delayed like data.
   const server: Server = createServer({ allowHalfOpen: true, noDelay: true }, (client) => {
     total += 1;
-    const id = total;
-    const upstream = connect({ host: options.toHost, port: options.toPort, allowHalfOpen: true, noDelay: true });
-    const connection = {
-      sockets: [client, upstream],
-      up: new Direction(client, upstream, settings, bound, up),
-      down: new Direction(upstream, client, settings, bound, down),
-    };
-    open.add(connection);
-    log('connection', { id, remote: `${client.remoteAddress}:${client.remotePort}` });
-    let finished = false;
-    const finish = (side: string, error?: Error): void => {
-      if (finished) return;
-      finished = true;
-      open.delete(connection);
-      connection.up.stop();
-      connection.down.stop();
-      // An error (or reset) on one side is not delayed: the other side is reset at once, so its peer
-      // sees a broken connection (ECONNRESET) as it would on a real link, not a clean end of stream.
-      for (const socket of connection.sockets) {
-        if (error && !socket.destroyed && socket.readyState === 'open') socket.resetAndDestroy();
-        else socket.destroy();
-      }
-      log(error ? 'connection-error' : 'connection-closed', { id, side, ...(error ? { error: error.message } : {}) });
-    };
-    client.on('error', (error) => finish('client', error));
-    upstream.on('error', (error) => finish('target', error));
-    // A socket closing cleanly has both its directions done; the other socket may still owe the far end
-    // a delayed FIN, so it is left to close by itself. Only when the other side could still have sent
-    // data (it never saw an end, e.g. a socket destroyed without error) is the connection cut here.
-    let closed = 0;
-    const onClose = (side: string) => (hadError: boolean): void => {
-      closed += 1;
-      const drained = connection.sockets.every((socket) => socket.readableEnded || socket.destroyed);
-      if (hadError || closed === 2 || !drained) finish(side);
-    };
-    client.on('close', onClose('client'));
-    upstream.on('close', onClose('target'));
+    relayThroughLink(client, total, state);
   });
 
   await new Promise<void>((resolve, reject) => {
