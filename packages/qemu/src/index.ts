@@ -24,3 +24,5 @@ export {
   type PreparedTargetQemu,
 } from './target.js';
 export { silentLogger, type QemuLogger } from './logger.js';
+export { resolveDisk, DiskLookupError, type DiskNode } from './disks.js';
+export { DiskBitmapChain, type DiskBitmapOptions, type DirtyExtent, type FrozenBitmap } from './disk-bitmaps.js';
