@@ -9,7 +9,8 @@ export {
   type MigrateOptions,
   type SourceImage,
 } from './options.js';
-export type { MigrationResult, MigrationSummary, ProgressEvent, EncodingTotals } from './events.js';
+export type { DiskSummary, MigrationResult, MigrationSummary, ProgressEvent, EncodingTotals } from './events.js';
+export { DirtyTracking, mergeRanges, type DirtyTracker, type PageRanges } from './dirty-tracking.js';
 export { commandHooks, runHookCommand, type CommandHookOptions, type SourceHooks, type StateBlob } from './hooks.js';
 export {
   POLICIES,

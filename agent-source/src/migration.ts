@@ -9,7 +9,7 @@ import { createPageHasher, ScanPool, type PageHasher } from '@ferry/pages';
 import { describeImages, type DescribedImage } from './images.js';
 import type { ConnectOptions, TargetConnection } from './connection.js';
 import { handshake, retryUntil } from './resume.js';
-import { summarize, type MigrationSummary, type ProgressEvent } from './events.js';
+import { summarize, type DiskSummary, type MigrationSummary, type ProgressEvent } from './events.js';
 import type { SourceHooks } from './hooks.js';
 import type { MigrateOptions } from './options.js';
 import { PassSender, type PassScope } from './pass-sender.js';
@@ -18,6 +18,7 @@ import { POLICIES, type PassRecord, type StopDecision } from './policies.js';
 import { RateLimiter } from './rate-limiter.js';
 import { sendStateBlobs } from './state-blobs.js';
 import { verifyImages } from './verify.js';
+import { DirtyTracking, type DirtyTracker } from './dirty-tracking.js';
 
 export interface MigrateContext {
   readonly logger: Logger;
@@ -25,6 +26,8 @@ export interface MigrateContext {
   readonly onEvent?: ((event: ProgressEvent) => void) | undefined;
   /** Aborting it (Ctrl-C) cancels the migration: before GO that is a rollback. */
   readonly signal?: AbortSignal | undefined;
+  /** Images (by name) whose dirty pages a tracker reports instead of a full hash scan (guest disks). */
+  readonly dirtyTrackers?: ReadonlyMap<string, DirtyTracker> | undefined;
 }
 
 const PROGRESS_INTERVAL_MS = 250;
@@ -59,6 +62,7 @@ class SourceMigration {
   #pausedAt: number | undefined;
   #pauseMs = 0;
   #stopReason: string | undefined;
+  readonly #tracking: DirtyTracking;
 
   constructor(options: MigrateOptions, context: MigrateContext, images: readonly DescribedImage[]) {
     this.#options = options;
@@ -67,6 +71,8 @@ class SourceMigration {
     this.#imageBytes = images.reduce((sum, i) => sum + i.size, 0);
     this.#pageCount = images.reduce((sum, i) => sum + i.size / i.pageSize, 0);
     this.#log = context.logger.child({ migrationId: options.migrationId, role: 'source' });
+    this.#tracking = new DirtyTracking(images.map((image) => context.dirtyTrackers?.get(image.name)), (error) =>
+      this.#log.warn({ err: toFerryError(error) }, 'could not release a dirty-tracking generation; it goes at the end'));
     this.#cancelled = new Promise<never>((_resolve, reject) => {
       this.#cancel = (error) => {
         if (this.#sender) this.#sender.cancelled = error;
@@ -95,6 +101,7 @@ class SourceMigration {
       if (timeout) clearTimeout(timeout);
       this.#context.signal?.removeEventListener('abort', stopSignal);
       await Promise.allSettled(this.#pools.map((pool) => pool.close()));
+      await this.#tracking.close();
       this.#connection?.close();
     }
     return this.#summary(performance.now() - started, error);
@@ -118,7 +125,10 @@ class SourceMigration {
     this.#context.onEvent?.({ event: 'connected', url: options.url, migrationId: options.migrationId });
 
     const limiter = options.rateLimitBytesPerSec ? new RateLimiter(options.rateLimitBytesPerSec) : undefined;
-    this.#sender = new PassSender(connection, this.#pools, limiter, options.compress === 'auto');
+    const tracking = this.#tracking;
+    this.#sender = new PassSender(connection, this.#pools, limiter, options.compress === 'auto',
+      tracking.active ? (image, pass) => tracking.rangesFor(image, pass) : undefined);
+    await tracking.start();
     await this.#precopyResumingAfterCuts();
     await this.#pauseAndFinish(this.#connection!);
   }
@@ -143,7 +153,11 @@ class SourceMigration {
 
   #attach(connection: TargetConnection): void {
     this.#connection = connection;
-    connection.onAck = (ack) => { this.#bytesApplied = ack.bytesApplied; };
+    connection.onAck = (ack) => {
+      this.#bytesApplied = ack.bytesApplied;
+      // The target is in pass ack.pass: every message of the passes before it is applied.
+      this.#tracking.acknowledged(ack.pass - 1);
+    };
     this.#sender?.useConnection(connection);
   }
 
@@ -169,6 +183,7 @@ class SourceMigration {
     this.#log.warn({ err: cause, pass }, 'connection lost during pre-copy; reconnecting');
     this.#context.onEvent?.({ event: 'disconnected', pass, reason: cause.message });
     this.#connection?.terminate();
+    this.#tracking.reconnected();
     const { result, attempts } = await retryUntil(
       this.#options.reconnectTimeoutMs,
       (ms) => this.#interruptible(new Promise((resolve) => setTimeout(resolve, ms))),
@@ -310,6 +325,7 @@ class SourceMigration {
       rate: this.#history.at(-1)?.bandwidth ?? 0,
       imageBytes: this.#imageBytes,
       passFraction: fraction,
+      ...(this.#tracking.active ? { diskBytesSent: Object.values(this.#diskSummaries()).reduce((sum, d) => sum + d.bytesSent, 0) } : {}),
       // The running pass's end, extrapolated from how far its scan got.
       ...(fraction > 0.02 && fraction < 1 ? { passEtaMs: Math.round(((performance.now() - this.#passStartedAt) * (1 - fraction)) / fraction) } : {}),
     });
@@ -321,7 +337,18 @@ class SourceMigration {
       result: phase === 'done' ? 'committed' : phase === 'unknown' ? 'unknown' : 'rolled-back',
       migrationId: this.#options.migrationId, totalMs, pauseMs: this.#pauseMs, imageBytes: this.#imageBytes,
       bytesSent: this.#sender?.bytesSent ?? 0, totals: this.#sender?.totals, history: this.#history,
-      paused: this.#pausedAt !== undefined, stopReason: this.#stopReason, error,
+      paused: this.#pausedAt !== undefined, stopReason: this.#stopReason, error, disks: this.#diskSummaries(),
     });
+  }
+
+  /** Bytes and passes of each image a dirty tracker follows (guest disks). */
+  #diskSummaries(): Record<string, DiskSummary> {
+    const disks: Record<string, DiskSummary> = {};
+    const passes = this.#tracking.passesRead();
+    this.#images.forEach((image, index) => {
+      const read = passes[index];
+      if (read !== undefined) disks[image.name] = { bytesSent: this.#sender?.imageBytesSent[index] ?? 0, passes: read };
+    });
+    return disks;
   }
 }

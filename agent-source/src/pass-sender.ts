@@ -22,6 +22,9 @@ export interface PassScope {
   readonly ranges: Array<[number, number]>;
 }
 
+/** The page ranges a pass scans of one image (a dirty tracker's), or undefined for every page. */
+export type PassRanges = (imageIndex: number, pass: number) => Promise<Array<[number, number]> | undefined>;
+
 /**
  * Sends one pass: PASS_BEGIN, the dirty pages of every image as PAGES messages, PASS_END. The scan
  * workers produce record batches; this side only frames them and respects the link: rate limit,
@@ -36,14 +39,20 @@ export class PassSender {
   bytesSent = 0;
   /** Pages hashed so far in the running pass, over all images. */
   passScanned = 0;
+  /** Bytes of PAGES messages sent per image (HELLO order). */
+  readonly imageBytesSent: number[];
   /** Set to stop a pass between batches (Ctrl-C, --on-timeout cancel); the pass then throws it. */
   cancelled: Error | undefined;
+  /** Which pages of an image a pass scans; undefined (or no function) means every page. */
+  readonly #rangesFor: PassRanges | undefined;
 
-  constructor(connection: TargetConnection, pools: readonly ScanPool[], limiter: RateLimiter | undefined, autoCompress: boolean) {
+  constructor(connection: TargetConnection, pools: readonly ScanPool[], limiter: RateLimiter | undefined, autoCompress: boolean, rangesFor?: PassRanges) {
     this.#connection = connection;
     this.#pools = pools;
     this.#limiter = limiter;
     this.#autoCompress = autoCompress;
+    this.#rangesFor = rangesFor;
+    this.imageBytesSent = pools.map(() => 0);
     this.#setLinkBound(limiter !== undefined);
   }
 
@@ -67,7 +76,8 @@ export class PassSender {
     for (const [imageIndex, pool] of this.#pools.entries()) {
       if (scope && scope.image !== imageIndex) continue;
       const onBatch = (batch: PageBatch): Promise<void> => this.#sendBatch(imageIndex, pass, batch);
-      const stats = await pool.scan(pass, onBatch, scope ? { ranges: scope.ranges, force: true } : undefined);
+      const ranges = scope ? undefined : await this.#rangesFor?.(imageIndex, pass);
+      const stats = await pool.scan(pass, onBatch, scope ? { ranges: scope.ranges, force: true } : ranges && { ranges });
       dirtyPages += stats.dirtyPages;
     }
     const bytes = this.bytesSent - bytesBefore;
@@ -83,6 +93,7 @@ export class PassSender {
     if (this.#limiter) await this.#limiter.throttle(size);
     await this.#connection.sendRaw([batch.message], batch.release);
     this.bytesSent += size;
+    this.imageBytesSent[imageIndex] = (this.imageBytesSent[imageIndex] ?? 0) + size;
     this.passScanned += batch.stats.scanned;
     const t = this.totals;
     t.pagesSent += batch.count;

@@ -8,6 +8,7 @@ import {
 } from '@ferry/agent-source';
 import { parseRate, parseSize } from './units.js';
 import { UsageError } from './usage.js';
+import { checkDiskArgs } from './source-disks.js';
 
 /** The migrate options as parsed from argv, or as posted as JSON to `ferry source`. */
 export interface MigrateArgs {
@@ -18,6 +19,7 @@ export interface MigrateArgs {
   'pause-cmd'?: string | undefined;
   'resume-cmd'?: string | undefined;
   qmp?: string | undefined;
+  disk?: string[] | undefined;
   'keep-source'?: boolean | undefined;
   policy?: string | undefined;
   'max-downtime'?: string | undefined;
@@ -46,6 +48,7 @@ export const MIGRATE_ARG_SPEC = {
   'pause-cmd': { type: 'string' },
   'resume-cmd': { type: 'string' },
   qmp: { type: 'string' },
+  disk: { type: 'string', multiple: true },
   'keep-source': { type: 'boolean' },
   policy: { type: 'string' },
   'max-downtime': { type: 'string' },
@@ -70,6 +73,7 @@ export function migrateOptionsFrom(args: MigrateArgs): MigrateOptions {
   if (!args.to) throw new UsageError('--to ws://HOST:PORT is required');
   if (!/^wss?:\/\//.test(args.to)) throw new UsageError(`--to ${args.to} must start with ws:// or wss://`);
   if (!args.image?.length) throw new UsageError('at least one --image NAME=PATH is required');
+  checkDiskArgs(args);
   const policy = args.policy ?? 'smart';
   if (!isPolicyName(policy)) throw new UsageError(`--policy ${policy} is not one of smart, xen, downtime`);
   const compress = args.compress ?? 'auto';

@@ -86,9 +86,9 @@ export class SourceDaemon {
       for (const client of this.#events.clients) (client as WebSocket).send(text);
     };
     void (async () => {
-      const { hooks, close } = await buildSourceHooks(args);
+      const { hooks, close, options: withDisks, dirtyTrackers } = await buildSourceHooks(args, options, this.#log);
       try {
-        const summary = await migrate(options, { logger: this.#log, hooks, onEvent: (e) => { tracked.last = e; publish(e); } });
+        const summary = await migrate(withDisks, { logger: this.#log, hooks, dirtyTrackers, onEvent: (e) => { tracked.last = e; publish(e); } });
         const { history: _history, ...rest } = summary;
         tracked.summary = rest;
         publish({ event: 'summary', summary: rest });

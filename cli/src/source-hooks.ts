@@ -1,16 +1,33 @@
 import { join } from 'node:path';
-import { commandHooks, type SourceHooks } from '@ferry/agent-source';
-import { QemuSourceDriver } from '@ferry/qemu';
+import { commandHooks, type DirtyTracker, type MigrateOptions, type SourceHooks } from '@ferry/agent-source';
+import { QemuSourceDriver, type QemuLogger } from '@ferry/qemu';
 import type { MigrateArgs } from './migrate-options.js';
+import { buildSourceDisks } from './source-disks.js';
+
+export interface SourceSetup {
+  readonly hooks: SourceHooks;
+  /** The migrate options with the --disk images added. */
+  readonly options: MigrateOptions;
+  readonly dirtyTrackers: ReadonlyMap<string, DirtyTracker>;
+  readonly close: () => Promise<void>;
+}
 
 /**
  * Builds the source's hooks from the command line: shell commands, a QEMU QMP socket, or both (QEMU
- * first on the way down, last on the way back up). The agent only ever sees the SourceHooks seam.
+ * first on the way down, last on the way back up), and the dirty trackers of --disk images. The agent
+ * only ever sees the SourceHooks and DirtyTracker seams.
  */
-export async function buildSourceHooks(args: MigrateArgs): Promise<{ hooks: SourceHooks; close: () => Promise<void> }> {
+export async function buildSourceHooks(args: MigrateArgs, options: MigrateOptions, logger: QemuLogger): Promise<SourceSetup> {
   const commands = commandHooks({ pauseCmd: args['pause-cmd'], resumeCmd: args['resume-cmd'], stateCmd: args['state-cmd'] });
-  if (!args.qmp) return { hooks: commands, close: async () => {} };
+  if (!args.qmp) return { hooks: commands, options, dirtyTrackers: new Map(), close: async () => {} };
   const qemu = await QemuSourceDriver.connect(args.qmp);
+  let disks;
+  try {
+    disks = await buildSourceDisks(args, options, qemu.qmp, logger);
+  } catch (error) {
+    await qemu.close();
+    throw error;
+  }
   const keepSource = args['keep-source'] === true;
   const hooks: SourceHooks = {
     async pause() {
@@ -30,5 +47,5 @@ export async function buildSourceHooks(args: MigrateArgs): Promise<{ hooks: Sour
       if (!keepSource) await qemu.quit();
     },
   };
-  return { hooks, close: () => qemu.close() };
+  return { hooks, ...disks, close: () => qemu.close() };
 }

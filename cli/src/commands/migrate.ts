@@ -18,6 +18,8 @@ is resumed on the source and ferry exits 3.
   --pause-cmd CMD        stops the workload (e.g. kill -STOP $PID)
   --resume-cmd CMD       resumes it on the source after a failure (e.g. kill -CONT $PID)
   --qmp SOCKET           a QEMU guest: pause = stop, device state with x-ignore-shared, rollback = cont
+  --disk NAME=NODE       with --qmp: migrate the guest disk NODE (a block node or device, raw file) as image
+                         NAME; QEMU dirty bitmaps find its changed blocks (repeatable), e.g. vda=vda
   --keep-source          with --qmp: leave the source QEMU paused after the commit instead of quitting it
   --policy P             smart (default), xen or downtime
   --max-downtime MS      the pause target for --policy downtime
@@ -53,18 +55,18 @@ export async function migrateCommand(argv: string[]): Promise<number> {
   const options = migrateOptionsFrom(values);
   const logger = createLogger(values['log-level'], values['log-file'], 'ferry-migrate');
   const sink = values.json ? jsonSink() : humanSink(process.stderr.isTTY === true);
-  const { hooks, close } = await buildSourceHooks(values);
+  const setup = await buildSourceHooks(values, options, logger);
   const controller = new AbortController();
   const onSignal = (): void => controller.abort();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   let summary: MigrationSummary;
   try {
-    summary = await migrate(options, { logger, hooks, onEvent: (e) => sink.event(e), signal: controller.signal });
+    summary = await migrate(setup.options, { logger, hooks: setup.hooks, dirtyTrackers: setup.dirtyTrackers, onEvent: (e) => sink.event(e), signal: controller.signal });
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    await close().catch(() => {});
+    await setup.close().catch(() => {});
   }
   sink.summary(summary);
   if (summary.error && !values.json) process.stderr.write(`ferry migrate: ${summary.error.message}\n`);

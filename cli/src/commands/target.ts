@@ -19,6 +19,7 @@ Prints {"event":"listening","url":...} on stdout once it accepts connections.
   --on-commit CMD         run after GO with FERRY_DIR, FERRY_MIGRATION_ID, FERRY_IMAGE_<NAME>, FERRY_STATE_<NAME>;
                           its exit status decides whether the source hears RESUMED
   --qemu-cmd TEMPLATE     start the guest here on commit: a QEMU command line with {image:NAME} placeholders
+                          ({disk:NAME} for a guest disk sent with ferry migrate --disk)
   --base NAME=PATH        an older copy of image NAME: only pages that differ are sent (repeatable)
   --resume-grace S        keep a session cut during pre-copy for S seconds for its source to resume (default 60)
   --max-image-size B, --max-images N, --max-blob-size B, --max-message-size B, --max-migrations N

@@ -110,6 +110,7 @@ export class DiskBitmapChain {
 
   /** Leaves the node as ferry found it: no export, no bitmap, no NBD server of ours. Never throws. */
   async close(): Promise<void> {
+    if (this.#qmp.closed) return; // QEMU is gone (it quit after the commit), and its bitmaps with it
     const names = [...this.#frozen.keys(), this.#current].map((n) => this.#name(n));
     const attempt = async (what: string, work: () => Promise<unknown>): Promise<void> => {
       try {
