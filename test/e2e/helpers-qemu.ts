@@ -56,6 +56,12 @@ export interface GuestDisk {
   /** MiB of it the workload writes and re-reads, and blocks per second it writes. */
   readonly mib?: number;
   readonly rate?: number;
+  /**
+   * The target opens ferry's received file with snapshot=on (default), so the guest's writes there go
+   * to a temporary overlay and the received file stays as ferry wrote it, for comparison. false: the
+   * target guest writes the received file itself, as the source did (to migrate it on again).
+   */
+  readonly targetSnapshot?: boolean;
 }
 
 /**
@@ -76,12 +82,7 @@ export function guestArgs(options: GuestOptions, ramPath: string, serialPath: st
   ];
 }
 
-/**
- * The source's disk: a raw file node `vda` on virtio-blk. The target opens ferry's received file with
- * snapshot=on, so the guest's writes there go to a temporary overlay and the received file stays as
- * ferry wrote it (the test compares it with the paused source's disk). The device id is the same on
- * both sides, so the device state loads.
- */
+/** The disk: a raw file node `vda` on virtio-blk; the device id is the same on both sides, so the device state loads. */
 function sourceDiskArgs(path: string): string[] {
   return [
     '-blockdev', `driver=file,filename=${path.replaceAll(',', ',,')},node-name=vda-file`,
@@ -90,13 +91,14 @@ function sourceDiskArgs(path: string): string[] {
   ];
 }
 
-function targetDiskArgs(): string[] {
+function targetDiskArgs(disk: GuestDisk): string[] {
+  if (disk.targetSnapshot === false) return sourceDiskArgs('{disk:vda}');
   return ['-drive', 'file={disk:vda},format=raw,if=none,id=vda,snapshot=on', '-device', 'virtio-blk-pci,drive=vda,id=vda-dev'];
 }
 
 /** The `ferry target --qemu-cmd` template for the same guest: RAM `{image:ram}`, its own serial log and pid file. */
 export function targetTemplate(options: GuestOptions, serialPath: string, pidFile: string, extra: readonly string[] = []): string {
-  const args = [...guestArgs(options, '{image:ram}', serialPath), ...(options.disk ? targetDiskArgs() : [])];
+  const args = [...guestArgs(options, '{image:ram}', serialPath), ...(options.disk ? targetDiskArgs(options.disk) : [])];
   return [...(options.qemu ?? [QEMU]), ...args, '-incoming', 'defer', '-pidfile', pidFile, ...extra].map((arg) => (/^[\w@%+=:,./{}-]+$/.test(arg) ? arg : shellQuote(arg))).join(' ');
 }
 
