@@ -3,6 +3,7 @@ import {
   decodeMessage, encodeControl, ErrorCode, FerryError, messageTypeName, MessageType,
   type ControlMessage, type Message,
 } from '@ferry/protocol';
+import { abortable, abortReason } from './abort.js';
 
 /** How the source proves itself to the target and checks the target (bearer token, TLS). */
 export interface TargetCredentials {
@@ -16,6 +17,24 @@ export interface ConnectOptions extends TargetCredentials {
   readonly url: string;
   readonly timeoutMs: number;
   readonly maxPayload: number;
+  /** Counts every message byte sent, over this connection and those that replace it after a cut. */
+  readonly meter: SendMeter;
+}
+
+/**
+ * The one count of bytes sent to the target: every message passes through `TargetConnection#sendRaw`,
+ * which counts it as it hands it to the socket. The summary, PASS_END and the pass history read it.
+ */
+export class SendMeter {
+  #bytes = 0;
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  count(bytes: number): void {
+    this.#bytes += bytes;
+  }
 }
 
 /** Above this many queued bytes a sender waits for the socket to drain. */
@@ -23,6 +42,8 @@ const HIGH_WATER_BYTES = 8 * 1024 * 1024;
 /** A link that dies without a reset (cable, NAT timeout) is noticed by pings that go unanswered. */
 const PING_INTERVAL_MS = 5000;
 const PONG_TIMEOUT_MS = 20_000;
+/** How long a rollback waits for its ABORT to reach the socket. */
+const ABORT_SEND_MS = 2000;
 
 type Waiter = { readonly types: ReadonlySet<number>; resolve: (m: Message) => void; reject: (e: FerryError) => void };
 
@@ -33,13 +54,15 @@ type Waiter = { readonly types: ReadonlySet<number>; resolve: (m: Message) => vo
  */
 export class TargetConnection {
   readonly #ws: WebSocket;
+  readonly #meter: SendMeter;
   readonly #inbox: Message[] = [];
   #waiter: Waiter | undefined;
   #failure: FerryError | undefined;
   onAck: ((ack: Extract<Message, { type: typeof MessageType.Ack }>) => void) | undefined;
 
-  private constructor(ws: WebSocket) {
+  private constructor(ws: WebSocket, meter: SendMeter) {
     this.#ws = ws;
+    this.#meter = meter;
     let lastPong = performance.now();
     ws.on('pong', () => { lastPong = performance.now(); });
     const keepalive = setInterval(() => {
@@ -61,7 +84,9 @@ export class TargetConnection {
     ws.on('error', (error: Error) => this.#fail(new FerryError(ErrorCode.Disconnected, `connection error: ${error.message}`, { cause: error })));
   }
 
-  static connect(options: ConnectOptions): Promise<TargetConnection> {
+  /** Connects; aborting `signal` gives up the attempt (the socket is destroyed). */
+  static connect(options: ConnectOptions, signal: AbortSignal): Promise<TargetConnection> {
+    if (signal.aborted) return Promise.reject(abortReason(signal));
     const url = new URL(options.url);
     if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
       return Promise.reject(new FerryError(ErrorCode.Internal, `target URL ${options.url} must start with ws:// or wss://`));
@@ -92,20 +117,24 @@ export class TargetConnection {
           ws.terminate();
         });
       });
+      const onAbort = (): void => {
+        ws.off('error', onError);
+        ws.on('error', () => {});
+        ws.terminate();
+        reject(abortReason(signal));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
       ws.once('error', onError);
       ws.once('open', () => {
+        signal.removeEventListener('abort', onAbort);
         ws.off('error', onError);
-        resolve(new TargetConnection(ws));
+        resolve(new TargetConnection(ws, options.meter));
       });
     });
   }
 
   get bufferedAmount(): number {
     return this.#ws.bufferedAmount;
-  }
-
-  get isOpen(): boolean {
-    return this.#ws.readyState === WebSocket.OPEN && this.#failure === undefined;
   }
 
   sendControl(message: ControlMessage): Promise<void> {
@@ -122,6 +151,7 @@ export class TargetConnection {
       onWritten?.();
       return Promise.reject(this.#failure);
     }
+    for (const part of parts) this.#meter.count(part.length);
     return new Promise((resolve, reject) => {
       const last = parts.length - 1;
       parts.forEach((part, index) => {
@@ -136,8 +166,18 @@ export class TargetConnection {
     });
   }
 
-  /** Waits for the next message of one of `types`; anything else that arrives first is a protocol error. */
-  expect<T extends Message['type']>(types: readonly T[], timeoutMs: number, what: string): Promise<Extract<Message, { type: T }>> {
+  /**
+   * Waits for the next message of one of `types`; anything else that arrives first is a protocol error.
+   * Aborting `signal` stops the wait (the message, if it comes later, stays queued).
+   */
+  expect<T extends Message['type']>(types: readonly T[], timeoutMs: number, what: string, signal: AbortSignal): Promise<Extract<Message, { type: T }>> {
+    return abortable(this.#expect(types, timeoutMs, what), signal).catch((error: unknown) => {
+      if (signal.aborted) this.#waiter = undefined;
+      throw error;
+    });
+  }
+
+  #expect<T extends Message['type']>(types: readonly T[], timeoutMs: number, what: string): Promise<Extract<Message, { type: T }>> {
     if (this.#failure) return Promise.reject(this.#failure);
     const wanted = new Set<number>(types);
     const queued = this.#inbox.shift();
@@ -157,8 +197,10 @@ export class TargetConnection {
 
   /** Best effort: tells the target why we stop, then closes. Never throws. */
   async abort(reason: string): Promise<void> {
-    if (this.#ws.readyState === WebSocket.OPEN) {
-      await new Promise<void>((resolve) => this.#ws.send(encodeControl({ type: MessageType.Abort, reason }), () => resolve()));
+    if (this.#ws.readyState === WebSocket.OPEN && this.#failure === undefined) {
+      // A link that does not drain (a stopped target) must not hold up the rollback.
+      const gaveUp = AbortSignal.timeout(ABORT_SEND_MS);
+      await abortable(this.sendRaw([encodeControl({ type: MessageType.Abort, reason })]), gaveUp).catch(() => {});
     }
     this.close();
   }

@@ -2,6 +2,7 @@ export { migrate, type MigrateContext } from './migration.js';
 export {
   DEFAULT_DELTA_CACHE_BYTES,
   DEFAULT_PAGE_SIZE,
+  DEFAULT_PAUSED_TIMEOUT_MS,
   DEFAULT_RECONNECT_TIMEOUT_MS,
   DEFAULT_REPLY_TIMEOUT_MS,
   DEFAULT_VERIFY_RETRIES,
@@ -11,7 +12,14 @@ export {
 } from './options.js';
 export type { DiskSummary, MigrationResult, MigrationSummary, ProgressEvent, EncodingTotals } from './events.js';
 export { DirtyTracking, mergeRanges, type DirtyTracker, type PageRanges } from './dirty-tracking.js';
-export { commandHooks, runHookCommand, type CommandHookOptions, type SourceHooks, type StateBlob } from './hooks.js';
+export type { SourceHooks, StateBlob } from './hooks.js';
+export {
+  adviseRecovery, defaultStateDir, MigrationJournal, readJournals, removeJournal, type JournalEntry, type RecoveryAdvice,
+} from './journal.js';
+export { PassSender, type PassOutcome, type PassScope } from './pass-sender.js';
+export { SendMeter, TargetConnection, type ConnectOptions } from './connection.js';
+export { retryUntil } from './resume.js';
+export { verifyImages, type VerifyDeps } from './verify.js';
 export {
   POLICIES,
   SMART_WINDOW,
@@ -29,5 +37,5 @@ export {
   type StopDecision,
   type StopPolicy,
 } from './policies.js';
-export { INITIAL_PHASE, IllegalTransition, isPastPointOfNoReturn, step, type Phase, type PhaseEvent } from './phases.js';
+export { INITIAL_PHASE, IllegalTransition, isFinished, isPastPointOfNoReturn, isWorkloadPaused, step, type Phase, type PhaseEvent } from './phases.js';
 export { RateLimiter } from './rate-limiter.js';

@@ -1,24 +1,24 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import {
-  DEFAULT_LIMITS, ErrorCode, FerryError, MessageType, toFerryError, type Hello,
-} from '@ferry/protocol';
+import { DEFAULT_LIMITS, ErrorCode, FerryError, MessageType, toFerryError, type Hello } from '@ferry/protocol';
 import { createPageHasher, ScanPool, type PageHasher } from '@ferry/pages';
-import { describeImages, type DescribedImage } from './images.js';
-import type { ConnectOptions, TargetConnection } from './connection.js';
-import { handshake, retryUntil } from './resume.js';
+import { delay, withDeadline } from './abort.js';
+import { checkImagesUnchanged, checkStateFiles, describeImages, type DescribedImage } from './images.js';
+import { SendMeter, TargetConnection, type ConnectOptions } from './connection.js';
+import { greet, handshake, retryUntil } from './resume.js';
 import { summarize, type DiskSummary, type MigrationSummary, type ProgressEvent } from './events.js';
+import { DirtyTracking, type DirtyTracker } from './dirty-tracking.js';
 import type { SourceHooks } from './hooks.js';
+import { MigrationJournal } from './journal.js';
 import type { MigrateOptions } from './options.js';
-import { PassSender, type PassScope } from './pass-sender.js';
-import { INITIAL_PHASE, step, type Phase, type PhaseEvent } from './phases.js';
+import { PassSender, type PassOutcome, type PassScope } from './pass-sender.js';
+import { assertNever, INITIAL_PHASE, isFinished, isWorkloadPaused, step, type Phase, type PhaseEvent } from './phases.js';
 import { POLICIES, type PassRecord, type StopDecision } from './policies.js';
 import { RateLimiter } from './rate-limiter.js';
 import { sendStateBlobs } from './state-blobs.js';
 import { verifyImages } from './verify.js';
-import { DirtyTracking, type DirtyTracker } from './dirty-tracking.js';
 
 export interface MigrateContext {
   readonly logger: Logger;
@@ -26,6 +26,8 @@ export interface MigrateContext {
   readonly onEvent?: ((event: ProgressEvent) => void) | undefined;
   /** Aborting it (Ctrl-C) cancels the migration: before GO that is a rollback. */
   readonly signal?: AbortSignal | undefined;
+  /** Where to journal the phases for `ferry recover` (and collect state blobs), and how to resume the workload then. */
+  readonly journal?: { readonly stateDir: string; readonly recovery: Readonly<Record<string, unknown>> } | undefined;
   /** Images (by name) whose dirty pages a tracker reports instead of a full hash scan (guest disks). */
   readonly dirtyTrackers?: ReadonlyMap<string, DirtyTracker> | undefined;
 }
@@ -37,61 +39,65 @@ const rate = (bytes: number, ms: number): number => (ms > 0 ? (bytes * 1000) / m
 /** Runs one migration to its end: committed, rolled back (source resumed) or unknown (after GO). */
 export async function migrate(options: MigrateOptions, context: MigrateContext): Promise<MigrationSummary> {
   const images = describeImages(options);
-  const run = new SourceMigration(options, context, images);
+  checkStateFiles(options.stateFiles);
+  const journal = context.journal && MigrationJournal.open(context.journal.stateDir, options.migrationId, options.url, context.journal.recovery);
+  const run = new SourceMigration(options, context, images, journal);
   return run.run();
 }
 
+/**
+ * The source's orchestrator. The pure phases (phases.ts) drive it: `run` asks the current phase what to
+ * do, one method per phase does that I/O and reports the event that moves the phase on. Cancellation is
+ * one AbortSignal handed to every hook, pass and wait; each settles only once its work has stopped, so
+ * the rollback that follows never races a hook or a pass still running.
+ */
 class SourceMigration {
   readonly #options: MigrateOptions;
   readonly #context: MigrateContext;
   readonly #log: Logger;
   readonly #images: readonly DescribedImage[];
+  readonly #journal: MigrationJournal | undefined;
   readonly #imageBytes: number;
   readonly #pageCount: number;
-  #passStartedAt = 0;
+  readonly #cancel = new AbortController();
+  readonly #meter = new SendMeter();
   readonly #history: PassRecord[] = [];
   readonly #pools: ScanPool[] = [];
   #phase: Phase = INITIAL_PHASE;
   #connection: TargetConnection | undefined;
   #sender: PassSender | undefined;
   #hasher: PageHasher | undefined;
-  #cancel: (error: FerryError) => void = () => {};
-  readonly #cancelled: Promise<never>;
+  #passStartedAt = 0;
+  #nextPass = 0;
   #forceStop: string | undefined;
+  #stopReason: string | undefined;
   #bytesApplied = 0;
   #pausedAt: number | undefined;
-  #pauseMs = 0;
-  #stopReason: string | undefined;
+  #unpausedAt: number | undefined;
   readonly #tracking: DirtyTracking;
 
-  constructor(options: MigrateOptions, context: MigrateContext, images: readonly DescribedImage[]) {
+  constructor(options: MigrateOptions, context: MigrateContext, images: readonly DescribedImage[], journal: MigrationJournal | undefined) {
     this.#options = options;
     this.#context = context;
     this.#images = images;
+    this.#journal = journal;
     this.#imageBytes = images.reduce((sum, i) => sum + i.size, 0);
     this.#pageCount = images.reduce((sum, i) => sum + i.size / i.pageSize, 0);
     this.#log = context.logger.child({ migrationId: options.migrationId, role: 'source' });
     this.#tracking = new DirtyTracking(images.map((image) => context.dirtyTrackers?.get(image.name)), (error) =>
       this.#log.warn({ err: toFerryError(error) }, 'could not release a dirty-tracking generation; it goes at the end'));
-    this.#cancelled = new Promise<never>((_resolve, reject) => {
-      this.#cancel = (error) => {
-        if (this.#sender) this.#sender.cancelled = error;
-        reject(error);
-      };
-    });
-    this.#cancelled.catch(() => {});
   }
 
   async run(): Promise<MigrationSummary> {
     const started = performance.now();
-    const stopSignal = () => this.#cancel(new FerryError(ErrorCode.Aborted, 'cancelled by the user'));
-    this.#context.signal?.addEventListener('abort', stopSignal, { once: true });
-    if (this.#context.signal?.aborted) stopSignal();
+    const userCancel = (): void => this.#cancel.abort(new FerryError(ErrorCode.Aborted, 'cancelled by the user'));
+    this.#context.signal?.addEventListener('abort', userCancel, { once: true });
+    if (this.#context.signal?.aborted) userCancel();
     const timeout = this.#startTimeout();
     const ticker = setInterval(() => this.#emitProgress(), PROGRESS_INTERVAL_MS);
     let error: FerryError | undefined;
     try {
-      await this.#interruptible(this.#transfer());
+      while (!isFinished(this.#phase)) await this.#runPhase(this.#phase);
     } catch (thrown) {
       error = toFerryError(thrown);
       this.#advance({ kind: 'failed', error });
@@ -99,15 +105,46 @@ class SourceMigration {
     } finally {
       clearInterval(ticker);
       if (timeout) clearTimeout(timeout);
-      this.#context.signal?.removeEventListener('abort', stopSignal);
+      this.#context.signal?.removeEventListener('abort', userCancel);
       await Promise.allSettled(this.#pools.map((pool) => pool.close()));
       await this.#tracking.close();
       this.#connection?.close();
     }
+    // An unknown outcome keeps its journal: `ferry recover` must be able to say GO was sent.
+    if (this.#phase.name !== 'unknown') this.#journal?.remove();
     return this.#summary(performance.now() - started, error);
   }
 
-  async #transfer(): Promise<void> {
+  /** A phase in which the workload is paused runs under a deadline that rolls back (--paused-timeout). */
+  #runPhase(phase: Phase): Promise<void> {
+    if (!isWorkloadPaused(phase)) return this.#step(phase, this.#cancel.signal);
+    const seconds = Math.round(this.#options.pausedTimeoutMs / 1000);
+    const deadline = withDeadline(this.#cancel.signal, this.#options.pausedTimeoutMs, () =>
+      `the ${phase.name} phase did not finish within ${seconds} s while the workload was paused (--paused-timeout); rolling back`);
+    return this.#step(phase, deadline.signal).finally(deadline.done);
+  }
+
+  #step(phase: Phase, signal: AbortSignal): Promise<void> {
+    switch (phase.name) {
+      case 'connecting': return this.#connect(signal);
+      case 'handshake': return this.#greet(signal);
+      case 'precopy': return this.#precopyPass(phase.pass, signal);
+      case 'pausing': return this.#pause(phase.pass, phase.reason, signal);
+      case 'final-pass': return this.#finalPass(phase.pass, signal);
+      case 'state': return this.#sendState(signal);
+      case 'verify': return this.#verify(signal);
+      case 'commit-wait': return this.#commit(signal);
+      case 'go-sent': return this.#awaitResumed(signal);
+      case 'done':
+      case 'rollback':
+      case 'unknown':
+        return Promise.reject(new FerryError(ErrorCode.Internal, `nothing to run in phase ${phase.name}`));
+      default:
+        return assertNever(phase);
+    }
+  }
+
+  async #connect(signal: AbortSignal): Promise<void> {
     const options = this.#options;
     this.#pools.push(...(await Promise.all(this.#images.map((image) => ScanPool.start({
       imagePath: image.path,
@@ -118,26 +155,176 @@ class SourceMigration {
       compress: options.compress,
     })))));
     this.#hasher = await createPageHasher();
-    const { connection } = await handshake(this.#connectOptions(), this.#hello(false), this.#pools, this.#hasher, options.replyTimeoutMs);
-    this.#attach(connection);
+    this.#attach(await TargetConnection.connect(this.#connectOptions(), signal));
     this.#advance({ kind: 'connected' });
+  }
+
+  async #greet(signal: AbortSignal): Promise<void> {
+    const options = this.#options;
+    await greet(this.#connection!, this.#hello(false), this.#pools, this.#hasher!, options.replyTimeoutMs, signal);
     this.#advance({ kind: 'welcomed' });
     this.#context.onEvent?.({ event: 'connected', url: options.url, migrationId: options.migrationId });
-
     const limiter = options.rateLimitBytesPerSec ? new RateLimiter(options.rateLimitBytesPerSec) : undefined;
     const tracking = this.#tracking;
-    this.#sender = new PassSender(connection, this.#pools, limiter, options.compress === 'auto',
+    this.#sender = new PassSender(this.#connection!, this.#pools, this.#meter, limiter, options.compress === 'auto',
       tracking.active ? (image, pass) => tracking.rangesFor(image, pass) : undefined);
-    await tracking.start();
-    await this.#precopyResumingAfterCuts();
-    await this.#pauseAndFinish(this.#connection!);
+    await tracking.start(); // tracked images record their writes from before pass 0 reads them
+  }
+
+  /**
+   * One pre-copy pass and the stop decision after it: the seam of the pass loop. A step between passes
+   * (throttling the workload) belongs after the decision, other dirty sources inside the sender.
+   * A cut costs a reconnect, not the migration: the cut pass is started over on the new connection.
+   */
+  async #precopyPass(pass: number, signal: AbortSignal): Promise<void> {
+    let outcome: PassOutcome;
+    try {
+      outcome = await this.#sendPass(pass, false, signal);
+    } catch (thrown) {
+      await this.#reconnectAfterCut(toFerryError(thrown), pass, signal);
+      return;
+    }
+    const record: PassRecord = { ...outcome, bandwidth: rate(outcome.bytesSent, outcome.durationMs) };
+    this.#history.push(record);
+    const decision = this.#stopDecision();
+    this.#log.info({ ...record, decision }, 'pass done');
+    this.#context.onEvent?.({ event: 'pass-end', ...record, stop: decision.stop, final: false, ...(decision.stop ? { reason: decision.reason } : {}) });
+    if (decision.stop) this.#stopReason = decision.reason;
+    this.#advance(decision.stop ? { kind: 'pass-done', stop: true, reason: decision.reason } : { kind: 'pass-done', stop: false });
+  }
+
+  #stopDecision(): StopDecision {
+    if (this.#forceStop) return { stop: true, reason: this.#forceStop };
+    const o = this.#options;
+    return POLICIES[o.policy](this.#history, { imageBytes: this.#imageBytes, pageSize: o.pageSize, maxDowntimeMs: o.maxDowntimeMs });
+  }
+
+  /** Retries with backoff until --reconnect-timeout; a cut after the pause is not retried (rolling back is quicker). */
+  async #reconnectAfterCut(cause: FerryError, pass: number, signal: AbortSignal): Promise<void> {
+    if (cause.code !== ErrorCode.Disconnected || this.#options.reconnectTimeoutMs <= 0 || signal.aborted) throw cause;
+    this.#log.warn({ err: cause, pass }, 'connection lost during pre-copy; reconnecting');
+    this.#context.onEvent?.({ event: 'disconnected', pass, reason: cause.message });
+    this.#connection?.terminate();
+    this.#tracking.reconnected();
+    const { result, attempts } = await retryUntil(
+      this.#options.reconnectTimeoutMs,
+      (ms) => delay(ms, signal),
+      () => handshake(this.#connectOptions(), this.#hello(true), this.#pools, this.#hasher!, signal),
+      cause,
+    );
+    this.#attach(result.connection);
+    this.#advance({ kind: 'reconnected' });
+    this.#log.info({ attempts, resumed: result.resumed, heldPages: result.heldPages }, 'reconnected');
+    this.#context.onEvent?.({ event: 'reconnected', pass, attempts, resumed: result.resumed, heldPages: result.heldPages });
+  }
+
+  async #pause(pass: number, reason: string, signal: AbortSignal): Promise<void> {
+    this.#pausedAt = performance.now();
+    await this.#context.hooks.pause(signal);
+    this.#advance({ kind: 'paused' });
+    this.#context.onEvent?.({ event: 'paused', pass, reason });
+    await this.#connection!.sendControl({ type: MessageType.Paused });
+  }
+
+  async #finalPass(pass: number, signal: AbortSignal): Promise<void> {
+    this.#nextPass = pass + 1;
+    const final = await this.#sendPass(pass, true, signal);
+    this.#log.info({ ...final }, 'final pass done');
+    this.#context.onEvent?.({ event: 'pass-end', ...final, bandwidth: rate(final.bytesSent, final.durationMs), stop: true, final: true });
+    this.#advance({ kind: 'final-pass-done' });
+  }
+
+  async #sendState(signal: AbortSignal): Promise<void> {
+    const dir = await this.#freshBlobDir();
+    try {
+      const produced = await this.#context.hooks.collectState(dir, signal);
+      await sendStateBlobs(this.#connection!, [...this.#options.stateFiles, ...produced], this.#hasher!, (name, bytes) =>
+        this.#context.onEvent?.({ event: 'state', name, bytes }), signal);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    this.#advance({ kind: 'state-sent' });
+  }
+
+  /** Under the journal when there is one, so that a killed migration leaves nothing in the temp directory. */
+  async #freshBlobDir(): Promise<string> {
+    const journal = this.#journal;
+    if (!journal) return mkdtemp(join(tmpdir(), 'ferry-state-'));
+    await rm(journal.blobDir, { recursive: true, force: true });
+    await mkdir(journal.blobDir, { mode: 0o700 });
+    return journal.blobDir;
+  }
+
+  async #verify(signal: AbortSignal): Promise<void> {
+    await verifyImages({
+      connection: this.#connection!,
+      hasher: this.#hasher!,
+      pools: this.#pools,
+      imageNames: this.#images.map((i) => i.name),
+      replyTimeoutMs: this.#options.replyTimeoutMs,
+      retries: this.#options.verifyRetries,
+      signal,
+      resend: async (scope: PassScope) => { await this.#sendPass(this.#nextPass++, true, signal, scope); },
+      onResult: (image, ok, mismatchedPages) => {
+        if (!ok) this.#log.warn({ image, mismatchedPages }, 'verify mismatch; re-sending those pages');
+        this.#context.onEvent?.({ event: 'verify', image, ok, mismatchedPages });
+      },
+    });
+    this.#advance({ kind: 'verified' });
+  }
+
+  async #commit(signal: AbortSignal): Promise<void> {
+    await this.#connection!.expect([MessageType.CommitReady], this.#options.replyTimeoutMs, 'the verified images (COMMIT_READY)', signal);
+    // The last look before the point of no return: the images are still the files that were sent.
+    checkImagesUnchanged(this.#images);
+    this.#context.onEvent?.({ event: 'commit-ready' });
+    // The phase (and the journal) move first: once GO may have left, a failure must never resume the source.
+    this.#advance({ kind: 'commit-ready' });
+    await this.#connection!.sendControl({ type: MessageType.Go });
+    this.#context.onEvent?.({ event: 'go' });
+  }
+
+  async #awaitResumed(signal: AbortSignal): Promise<void> {
+    await this.#connection!.expect([MessageType.Resumed], this.#options.replyTimeoutMs, 'GO (RESUMED)', signal);
+    this.#unpausedAt = performance.now();
+    this.#advance({ kind: 'resumed' });
+    this.#context.onEvent?.({ event: 'resumed', pauseMs: this.#pauseMs() });
+    await this.#context.hooks.committed(signal).catch((error: unknown) =>
+      this.#log.warn({ err: toFerryError(error) }, 'the post-commit hook failed; the workload runs on the target'));
+  }
+
+  /** Every pass checks that the images are still the files they were; a change explains a failed pass best. */
+  async #sendPass(pass: number, final: boolean, signal: AbortSignal, scope?: PassScope): Promise<PassOutcome> {
+    this.#context.onEvent?.({ event: 'pass-begin', pass, final });
+    this.#passStartedAt = performance.now();
+    let outcome: PassOutcome;
+    try {
+      outcome = await this.#sender!.sendPass(pass, signal, scope);
+    } catch (error) {
+      checkImagesUnchanged(this.#images);
+      throw error;
+    }
+    checkImagesUnchanged(this.#images);
+    return outcome;
+  }
+
+  async #afterFailure(error: FerryError): Promise<void> {
+    if (this.#phase.name === 'unknown') {
+      this.#log.error({ err: error }, 'GO was sent but RESUMED never came: the outcome is unknown; the source stays paused');
+      return;
+    }
+    this.#log.warn({ err: error }, 'migration failed before GO: rolling back');
+    this.#context.onEvent?.({ event: 'rollback', code: error.code, reason: error.message });
+    await this.#connection?.abort(`${error.code}: ${error.message}`);
+    await this.#context.hooks.resume();
+    if (this.#pausedAt !== undefined) this.#unpausedAt = performance.now();
   }
 
   #connectOptions(): ConnectOptions {
     const o = this.#options;
     return {
       url: o.url, token: o.token, ca: o.ca, clientCert: o.clientCert, clientKey: o.clientKey,
-      timeoutMs: o.replyTimeoutMs, maxPayload: DEFAULT_LIMITS.maxMessageBytes,
+      timeoutMs: o.replyTimeoutMs, maxPayload: DEFAULT_LIMITS.maxMessageBytes, meter: this.#meter,
     };
   }
 
@@ -161,140 +348,16 @@ class SourceMigration {
     this.#sender?.useConnection(connection);
   }
 
-  /**
-   * A cut during pre-copy costs a reconnect, not the migration: retry with backoff until
-   * --reconnect-timeout, resume from what the target holds, and start the cut pass over.
-   * A cut after the pause is not retried: the workload is paused, so rolling back is quicker.
-   */
-  async #precopyResumingAfterCuts(): Promise<void> {
-    for (;;) {
-      try {
-        await this.#precopy();
-        return;
-      } catch (thrown) {
-        const error = toFerryError(thrown);
-        if (error.code !== ErrorCode.Disconnected || this.#phase.name !== 'precopy' || this.#options.reconnectTimeoutMs <= 0 || this.#sender?.cancelled) throw error;
-        await this.#reconnect(error, this.#phase.pass);
-      }
-    }
-  }
-
-  async #reconnect(cause: FerryError, pass: number): Promise<void> {
-    this.#log.warn({ err: cause, pass }, 'connection lost during pre-copy; reconnecting');
-    this.#context.onEvent?.({ event: 'disconnected', pass, reason: cause.message });
-    this.#connection?.terminate();
-    this.#tracking.reconnected();
-    const { result, attempts } = await retryUntil(
-      this.#options.reconnectTimeoutMs,
-      (ms) => this.#interruptible(new Promise((resolve) => setTimeout(resolve, ms))),
-      () => handshake(this.#connectOptions(), this.#hello(true), this.#pools, this.#hasher!, this.#options.replyTimeoutMs),
-      cause,
-    );
-    this.#attach(result.connection);
-    this.#advance({ kind: 'reconnected' });
-    this.#log.info({ attempts, resumed: result.resumed, heldPages: result.heldPages }, 'reconnected');
-    this.#context.onEvent?.({ event: 'reconnected', pass, attempts, resumed: result.resumed, heldPages: result.heldPages });
-  }
-
-  async #precopy(): Promise<void> {
-    const policy = POLICIES[this.#options.policy];
-    const context = { imageBytes: this.#imageBytes, pageSize: this.#options.pageSize, maxDowntimeMs: this.#options.maxDowntimeMs };
-    while (this.#phase.name === 'precopy') {
-      const outcome = await this.#pass(this.#phase.pass, false);
-      const record: PassRecord = {
-        ...outcome,
-        bandwidth: rate(outcome.bytesSent, outcome.durationMs),
-      };
-      this.#history.push(record);
-      const decision: StopDecision = this.#forceStop ? { stop: true, reason: this.#forceStop } : policy(this.#history, context);
-      this.#log.info({ ...record, decision }, 'pass done');
-      this.#context.onEvent?.({ event: 'pass-end', ...record, stop: decision.stop, final: false, ...(decision.stop ? { reason: decision.reason } : {}) });
-      this.#advance(decision.stop ? { kind: 'pass-done', stop: true, reason: decision.reason } : { kind: 'pass-done', stop: false });
-      if (decision.stop) this.#stopReason = decision.reason;
-    }
-  }
-
-  async #pauseAndFinish(connection: TargetConnection): Promise<void> {
-    const options = this.#options;
-    if (this.#phase.name !== 'pausing') throw new FerryError(ErrorCode.Internal, `pre-copy ended in phase ${this.#phase.name}`);
-    const finalPass = this.#phase.pass;
-    this.#pausedAt = performance.now();
-    await this.#context.hooks.pause();
-    this.#advance({ kind: 'paused' });
-    this.#context.onEvent?.({ event: 'paused', pass: finalPass, reason: this.#stopReason ?? '' });
-    await this.#sender!.control({ type: MessageType.Paused });
-    const final = await this.#pass(finalPass, true);
-    this.#log.info({ ...final }, 'final pass done');
-    this.#context.onEvent?.({ event: 'pass-end', ...final, bandwidth: rate(final.bytesSent, final.durationMs), stop: true, final: true });
-    this.#advance({ kind: 'final-pass-done' });
-
-    const stateDir = await mkdtemp(join(tmpdir(), 'ferry-state-'));
-    try {
-      const produced = await this.#context.hooks.collectState(stateDir);
-      const sent = await sendStateBlobs(connection, [...options.stateFiles, ...produced], this.#hasher!, (name, bytes) =>
-        this.#context.onEvent?.({ event: 'state', name, bytes }));
-      this.#sender!.bytesSent += sent;
-    } finally {
-      await rm(stateDir, { recursive: true, force: true });
-    }
-    this.#advance({ kind: 'state-sent' });
-
-    let nextPass = finalPass + 1;
-    await verifyImages({
-      connection,
-      hasher: this.#hasher!,
-      pools: this.#pools,
-      imageNames: this.#images.map((i) => i.name),
-      replyTimeoutMs: options.replyTimeoutMs,
-      retries: options.verifyRetries,
-      resend: async (scope: PassScope) => { await this.#pass(nextPass++, true, scope); },
-      onResult: (image, ok, mismatchedPages) => {
-        if (!ok) this.#log.warn({ image, mismatchedPages }, 'verify mismatch; re-sending those pages');
-        this.#context.onEvent?.({ event: 'verify', image, ok, mismatchedPages });
-      },
-    });
-    this.#advance({ kind: 'verified' });
-
-    await connection.expect([MessageType.CommitReady], options.replyTimeoutMs, 'the verified images (COMMIT_READY)');
-    this.#context.onEvent?.({ event: 'commit-ready' });
-    // The phase moves first: once GO may have left, a failure must never resume the source.
-    this.#advance({ kind: 'commit-ready' });
-    await connection.sendControl({ type: MessageType.Go });
-    this.#context.onEvent?.({ event: 'go' });
-    await connection.expect([MessageType.Resumed], options.replyTimeoutMs, 'GO (RESUMED)');
-    this.#pauseMs = performance.now() - this.#pausedAt;
-    this.#advance({ kind: 'resumed' });
-    this.#context.onEvent?.({ event: 'resumed', pauseMs: this.#pauseMs });
-    await this.#context.hooks.committed().catch((error: unknown) =>
-      this.#log.warn({ err: toFerryError(error) }, 'the post-commit hook failed; the workload runs on the target'));
-  }
-
-  async #pass(pass: number, final: boolean, scope?: PassScope) {
-    this.#context.onEvent?.({ event: 'pass-begin', pass, final });
-    this.#passStartedAt = performance.now();
-    return this.#sender!.sendPass(pass, scope);
-  }
-
-  async #afterFailure(error: FerryError): Promise<void> {
-    if (this.#phase.name === 'unknown') {
-      this.#log.error({ err: error }, 'GO was sent but RESUMED never came: the outcome is unknown; the source stays paused');
-      return;
-    }
-    this.#log.warn({ err: error }, 'migration failed before GO: rolling back');
-    this.#context.onEvent?.({ event: 'rollback', code: error.code, reason: error.message });
-    await this.#connection?.abort(`${error.code}: ${error.message}`);
-    await this.#context.hooks.resume();
-  }
-
   #advance(event: PhaseEvent): void {
     const before = this.#phase.name;
     this.#phase = step(this.#phase, event);
-    if (this.#phase.name !== before) this.#log.debug({ from: before, to: this.#phase.name }, 'phase');
-  }
-
-  /** Ctrl-C and --on-timeout cancel must also interrupt a wait on the target or a hook. */
-  #interruptible<T>(work: Promise<T>): Promise<T> {
-    return Promise.race([work, this.#cancelled]);
+    if (this.#phase.name === before) return;
+    this.#log.debug({ from: before, to: this.#phase.name }, 'phase');
+    try {
+      this.#journal?.record(this.#phase);
+    } catch (error) {
+      this.#log.warn({ err: error }, 'could not write the migration journal; ferry recover will not know this migration');
+    }
   }
 
   #startTimeout(): NodeJS.Timeout | undefined {
@@ -307,7 +370,7 @@ class SourceMigration {
         this.#forceStop = `timeout: pre-copy ran ${seconds} s; pausing anyway (--on-timeout force)`;
         this.#log.warn(this.#forceStop);
       } else {
-        this.#cancel(new FerryError(ErrorCode.Timeout, `the migration did not converge within ${seconds} s and was cancelled (--on-timeout cancel); the workload keeps running on the source`));
+        this.#cancel.abort(new FerryError(ErrorCode.Timeout, `the migration did not converge within ${seconds} s and was cancelled (--on-timeout cancel); the workload keeps running on the source`));
       }
     }, timeoutMs);
   }
@@ -319,7 +382,7 @@ class SourceMigration {
     this.#context.onEvent?.({
       event: 'progress',
       pass: this.#phase.pass,
-      bytesSent: sender.bytesSent,
+      bytesSent: this.#meter.bytes,
       pagesSent: sender.totals.pagesSent,
       bytesApplied: this.#bytesApplied,
       rate: this.#history.at(-1)?.bandwidth ?? 0,
@@ -331,12 +394,17 @@ class SourceMigration {
     });
   }
 
+  /** From the pause hook to RESUMED, or to the end of the rollback; still counting while the source stays paused. */
+  #pauseMs(): number {
+    return this.#pausedAt === undefined ? 0 : (this.#unpausedAt ?? performance.now()) - this.#pausedAt;
+  }
+
   #summary(totalMs: number, error: FerryError | undefined): MigrationSummary {
     const phase = this.#phase.name;
     return summarize({
       result: phase === 'done' ? 'committed' : phase === 'unknown' ? 'unknown' : 'rolled-back',
-      migrationId: this.#options.migrationId, totalMs, pauseMs: this.#pauseMs, imageBytes: this.#imageBytes,
-      bytesSent: this.#sender?.bytesSent ?? 0, totals: this.#sender?.totals, history: this.#history,
+      migrationId: this.#options.migrationId, totalMs, pauseMs: this.#pauseMs(), imageBytes: this.#imageBytes,
+      bytesSent: this.#meter.bytes, totals: this.#sender?.totals, history: this.#history,
       paused: this.#pausedAt !== undefined, stopReason: this.#stopReason, error, disks: this.#diskSummaries(),
     });
   }

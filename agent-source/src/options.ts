@@ -30,6 +30,8 @@ export interface MigrateOptions extends TargetCredentials {
   readonly verifyRetries: number;
   /** After a cut during pre-copy, how long to keep trying to reconnect and resume (0 = roll back at once). */
   readonly reconnectTimeoutMs: number;
+  /** Bound on each phase the workload spends paused (final pass, state, verify, commit wait); then roll back. */
+  readonly pausedTimeoutMs: number;
 }
 
 export const DEFAULT_PAGE_SIZE = 4096;
@@ -37,5 +39,6 @@ export const DEFAULT_DELTA_CACHE_BYTES = 256 * 1024 * 1024;
 export const DEFAULT_REPLY_TIMEOUT_MS = 60_000;
 export const DEFAULT_VERIFY_RETRIES = 3;
 export const DEFAULT_RECONNECT_TIMEOUT_MS = 30_000;
+export const DEFAULT_PAUSED_TIMEOUT_MS = 120_000;
 /** Page-hash table entries per VERIFY block digest: a mismatch is narrowed to ranges of this many pages. */
 export const VERIFY_BLOCK_PAGES = 1024;

@@ -1,13 +1,9 @@
-import { encodeControl, MessageType, writePagesHeader, type ControlMessage } from '@ferry/protocol';
+import { MessageType, writePagesHeader } from '@ferry/protocol';
 import type { PageBatch, ScanPool } from '@ferry/pages';
-import type { TargetConnection } from './connection.js';
+import { abortable, abortReason } from './abort.js';
+import type { SendMeter, TargetConnection } from './connection.js';
 import type { EncodingTotals } from './events.js';
 import type { RateLimiter } from './rate-limiter.js';
-
-/** A scan pool for each image, in HELLO order (the index is the wire imageIndex). */
-export interface ImagePools {
-  readonly pools: readonly ScanPool[];
-}
 
 export interface PassOutcome {
   readonly pass: number;
@@ -25,35 +21,53 @@ export interface PassScope {
 /** The page ranges a pass scans of one image (a dirty tracker's), or undefined for every page. */
 export type PassRanges = (imageIndex: number, pass: number) => Promise<Array<[number, number]> | undefined>;
 
+/** Above this many queued bytes the link is the bottleneck; below the low mark the scanner is. */
+const LINK_BOUND_BYTES = 4 * 1024 * 1024;
+const SCAN_BOUND_BYTES = 256 * 1024;
+
 /**
  * Sends one pass: PASS_BEGIN, the dirty pages of every image as PAGES messages, PASS_END. The scan
  * workers produce record batches; this side only frames them and respects the link: rate limit,
  * socket backpressure, and in `auto` mode it turns compression on while the link is the bottleneck.
+ * Bytes are counted by the connection's meter (the one count); a pass's bytes are what it moved.
  */
 export class PassSender {
   #connection: TargetConnection;
   readonly #pools: readonly ScanPool[];
+  readonly #meter: SendMeter;
   readonly #limiter: RateLimiter | undefined;
   readonly #autoCompress: boolean;
-  readonly totals: EncodingTotals = { pagesSent: 0, zeroPages: 0, rawPages: 0, lz4Pages: 0, deltaPages: 0, copyPages: 0 };
-  bytesSent = 0;
-  /** Pages hashed so far in the running pass, over all images. */
-  passScanned = 0;
+  readonly #totals: EncodingTotals = { pagesSent: 0, zeroPages: 0, rawPages: 0, lz4Pages: 0, deltaPages: 0, copyPages: 0 };
+  #passScanned = 0;
   /** Bytes of PAGES messages sent per image (HELLO order). */
-  readonly imageBytesSent: number[];
-  /** Set to stop a pass between batches (Ctrl-C, --on-timeout cancel); the pass then throws it. */
-  cancelled: Error | undefined;
+  readonly #imageBytes: number[];
   /** Which pages of an image a pass scans; undefined (or no function) means every page. */
   readonly #rangesFor: PassRanges | undefined;
 
-  constructor(connection: TargetConnection, pools: readonly ScanPool[], limiter: RateLimiter | undefined, autoCompress: boolean, rangesFor?: PassRanges) {
+  constructor(connection: TargetConnection, pools: readonly ScanPool[], meter: SendMeter, limiter: RateLimiter | undefined, autoCompress: boolean, rangesFor?: PassRanges) {
     this.#connection = connection;
     this.#pools = pools;
+    this.#meter = meter;
     this.#limiter = limiter;
     this.#autoCompress = autoCompress;
     this.#rangesFor = rangesFor;
-    this.imageBytesSent = pools.map(() => 0);
+    this.#imageBytes = pools.map(() => 0);
     this.#setLinkBound(limiter !== undefined);
+  }
+
+  /** Pages of each encoding sent so far, over all passes. */
+  get totals(): Readonly<EncodingTotals> {
+    return this.#totals;
+  }
+
+  /** Pages hashed so far in the running pass, over all images. */
+  /** Bytes of PAGES messages sent per image (HELLO order). */
+  get imageBytesSent(): readonly number[] {
+    return this.#imageBytes;
+  }
+
+  get passScanned(): number {
+    return this.#passScanned;
   }
 
   /** After a reconnect, passes continue on the new connection. */
@@ -61,41 +75,35 @@ export class PassSender {
     this.#connection = connection;
   }
 
-  async control(message: ControlMessage): Promise<void> {
-    const bytes = encodeControl(message);
-    await this.#connection.sendRaw([bytes]);
-    this.bytesSent += bytes.length;
-  }
-
-  async sendPass(pass: number, scope?: PassScope): Promise<PassOutcome> {
+  /** Aborting `signal` stops the pass between batches (the workers stop too); the pass rejects with its reason. */
+  async sendPass(pass: number, signal: AbortSignal, scope?: PassScope): Promise<PassOutcome> {
     const started = performance.now();
-    const bytesBefore = this.bytesSent;
+    const bytesBefore = this.#meter.bytes;
     let dirtyPages = 0;
-    this.passScanned = 0;
-    await this.control({ type: MessageType.PassBegin, pass });
+    this.#passScanned = 0;
+    await this.#connection.sendControl({ type: MessageType.PassBegin, pass });
     for (const [imageIndex, pool] of this.#pools.entries()) {
       if (scope && scope.image !== imageIndex) continue;
-      const onBatch = (batch: PageBatch): Promise<void> => this.#sendBatch(imageIndex, pass, batch);
+      const onBatch = (batch: PageBatch): Promise<void> => this.#sendBatch(imageIndex, pass, batch, signal);
       const ranges = scope ? undefined : await this.#rangesFor?.(imageIndex, pass);
       const stats = await pool.scan(pass, onBatch, scope ? { ranges: scope.ranges, force: true } : ranges && { ranges });
       dirtyPages += stats.dirtyPages;
     }
-    const bytes = this.bytesSent - bytesBefore;
-    await this.control({ type: MessageType.PassEnd, pass, pages: dirtyPages, bytes });
+    const bytes = this.#meter.bytes - bytesBefore;
+    await this.#connection.sendControl({ type: MessageType.PassEnd, pass, pages: dirtyPages, bytes });
     return { pass, dirtyPages, bytesSent: bytes, durationMs: performance.now() - started };
   }
 
-  async #sendBatch(imageIndex: number, pass: number, batch: PageBatch): Promise<void> {
-    if (this.cancelled) throw this.cancelled;
+  async #sendBatch(imageIndex: number, pass: number, batch: PageBatch, signal: AbortSignal): Promise<void> {
+    if (signal.aborted) throw abortReason(signal);
     // The worker left room for the header: the batch goes out as one frame, copied by nobody.
     writePagesHeader(batch.message, 0, { imageIndex, pass, count: batch.count });
-    const size = batch.message.length;
-    if (this.#limiter) await this.#limiter.throttle(size);
-    await this.#connection.sendRaw([batch.message], batch.release);
-    this.bytesSent += size;
-    this.imageBytesSent[imageIndex] = (this.imageBytesSent[imageIndex] ?? 0) + size;
-    this.passScanned += batch.stats.scanned;
-    const t = this.totals;
+    if (this.#limiter) await abortable(this.#limiter.throttle(batch.message.length), signal);
+    // Once handed to the socket the batch is the socket's (it releases it); only the wait for a drain is given up.
+    await abortable(this.#connection.sendRaw([batch.message], batch.release), signal);
+    this.#imageBytes[imageIndex] = (this.#imageBytes[imageIndex] ?? 0) + batch.message.length;
+    this.#passScanned += batch.stats.scanned;
+    const t = this.#totals;
     t.pagesSent += batch.count;
     t.zeroPages += batch.stats.zero;
     t.rawPages += batch.stats.raw;
@@ -108,8 +116,8 @@ export class PassSender {
   /** A full socket queue says the link is the bottleneck; an empty one says the scanner is. */
   #watchLink(): void {
     const queued = this.#connection.bufferedAmount;
-    if (queued > 4 * 1024 * 1024) this.#setLinkBound(true);
-    else if (queued < 256 * 1024) this.#setLinkBound(false);
+    if (queued > LINK_BOUND_BYTES) this.#setLinkBound(true);
+    else if (queued < SCAN_BOUND_BYTES) this.#setLinkBound(false);
   }
 
   /** Compression (in auto mode) and pass-0 delta caching pay only while the link is the bottleneck. */

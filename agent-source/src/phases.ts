@@ -104,6 +104,17 @@ function fail(phase: Phase, error: FerryError): Phase {
   }
 }
 
+/**
+ * The phases in which the workload is stopped and waits on ferry: each is bounded by a deadline that
+ * rolls back (the pause hook itself is bounded by the hook timeout).
+ */
+export const isWorkloadPaused = (phase: Phase): boolean =>
+  phase.name === 'final-pass' || phase.name === 'state' || phase.name === 'verify' || phase.name === 'commit-wait';
+
+/** The phases that end a migration: nothing is left to run. */
+export const isFinished = (phase: Phase): boolean =>
+  phase.name === 'done' || phase.name === 'rollback' || phase.name === 'unknown';
+
 /** True once GO has been sent: from here on the source must never resume the workload itself. */
 export const isPastPointOfNoReturn = (phase: Phase): boolean =>
   phase.name === 'go-sent' || phase.name === 'done' || phase.name === 'unknown';

@@ -10,47 +10,59 @@ export interface HandshakeResult {
   readonly heldPages: number;
 }
 
-/**
- * Connects, says HELLO and reads WELCOME. When the target answers `resumed` (it kept the session across a
- * cut, or starts from a --base copy) it sends PAGE_TABLE messages for every image; the pools adopt them so
- * that only pages that differ are sent. When it does not, the target holds nothing: the pools adopt an
- * all-zero table, which makes the next pass send everything again.
- */
+/** Connects, then `greet`s; the connection is closed again if the greeting fails. */
 export async function handshake(
   connect: ConnectOptions,
   hello: Omit<Hello, 'type' | 'version'>,
   pools: readonly ScanPool[],
   hasher: PageHasher,
-  replyTimeoutMs: number,
+  signal: AbortSignal,
 ): Promise<HandshakeResult> {
-  const connection = await TargetConnection.connect(connect);
+  const connection = await TargetConnection.connect(connect, signal);
   try {
-    await connection.sendControl({ type: MessageType.Hello, version: PROTOCOL_VERSION, ...hello });
-    const welcome = await connection.expect([MessageType.Welcome], replyTimeoutMs, 'HELLO');
-    checkVersion(welcome.version, 'target');
-    const tables = welcome.resumed ? await receiveTables(connection, pools, replyTimeoutMs) : undefined;
-    // A first connection to a target that holds nothing: the pools already say so.
-    if (!tables && !hello.resume) return { connection, resumed: false, heldPages: 0 };
-    let heldPages = 0;
-    for (const [index, pool] of pools.entries()) {
-      const zero = zeroPageHash(hasher, pool.pageSize);
-      const table = tables?.[index] ?? new BigUint64Array(pool.pageCount).fill(zero);
-      await pool.adoptTargetHashes(table);
-      for (const hash of table) if (hash !== zero) heldPages += 1;
-    }
-    return { connection, resumed: welcome.resumed, heldPages };
+    return await greet(connection, hello, pools, hasher, connect.timeoutMs, signal);
   } catch (error) {
     connection.close();
     throw error;
   }
 }
 
-async function receiveTables(connection: TargetConnection, pools: readonly ScanPool[], replyTimeoutMs: number): Promise<BigUint64Array[]> {
+/**
+ * Says HELLO and reads WELCOME. When the target answers `resumed` (it kept the session across a cut, or
+ * starts from a --base copy) it sends PAGE_TABLE messages for every image; the pools adopt them so that
+ * only pages that differ are sent. When it does not, the target holds nothing: the pools adopt an
+ * all-zero table, which makes the next pass send everything again.
+ */
+export async function greet(
+  connection: TargetConnection,
+  hello: Omit<Hello, 'type' | 'version'>,
+  pools: readonly ScanPool[],
+  hasher: PageHasher,
+  replyTimeoutMs: number,
+  signal: AbortSignal,
+): Promise<HandshakeResult> {
+  await connection.sendControl({ type: MessageType.Hello, version: PROTOCOL_VERSION, ...hello });
+  const welcome = await connection.expect([MessageType.Welcome], replyTimeoutMs, 'HELLO', signal);
+  checkVersion(welcome.version, 'target');
+  const tables = welcome.resumed ? await receiveTables(connection, pools, replyTimeoutMs, signal) : undefined;
+  // A first connection to a target that holds nothing: the pools already say so.
+  if (!tables && !hello.resume) return { connection, resumed: false, heldPages: 0 };
+  let heldPages = 0;
+  for (const [index, pool] of pools.entries()) {
+    const zero = zeroPageHash(hasher, pool.pageSize);
+    const table = tables?.[index] ?? new BigUint64Array(pool.pageCount).fill(zero);
+    await pool.adoptTargetHashes(table);
+    for (const hash of table) if (hash !== zero) heldPages += 1;
+  }
+  return { connection, resumed: welcome.resumed, heldPages };
+}
+
+async function receiveTables(connection: TargetConnection, pools: readonly ScanPool[], replyTimeoutMs: number, signal: AbortSignal): Promise<BigUint64Array[]> {
   const tables = pools.map((pool) => new BigUint64Array(pool.pageCount));
   const filled = pools.map(() => 0);
   for (const [image, pool] of pools.entries()) {
     while ((filled[image] ?? 0) < pool.pageCount) {
-      const chunk = await connection.expect([MessageType.PageTable], replyTimeoutMs, 'the page tables (PAGE_TABLE)');
+      const chunk = await connection.expect([MessageType.PageTable], replyTimeoutMs, 'the page tables (PAGE_TABLE)', signal);
       const entries = chunk.hashes.length / 8;
       if (chunk.image !== image || chunk.firstPage !== filled[image] || chunk.firstPage + entries > pool.pageCount) {
         throw new FerryError(ErrorCode.Malformed, `PAGE_TABLE for image ${chunk.image} pages ${chunk.firstPage}+${entries} is out of order or out of range`);

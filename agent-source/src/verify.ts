@@ -11,6 +11,7 @@ export interface VerifyDeps {
   readonly imageNames: readonly string[];
   readonly replyTimeoutMs: number;
   readonly retries: number;
+  readonly signal: AbortSignal;
   /** Re-sends the given ranges of one image in a new pass (RAW), before the image is verified again. */
   readonly resend: (scope: PassScope) => Promise<void>;
   readonly onResult: (image: string, ok: boolean, mismatchedPages: number) => void;
@@ -35,7 +36,7 @@ export async function verifyImages(deps: VerifyDeps): Promise<void> {
         blockPages: VERIFY_BLOCK_PAGES,
         blockDigests: new Uint8Array(blocks.buffer, blocks.byteOffset, blocks.byteLength),
       });
-      const result = await deps.connection.expect([MessageType.VerifyResult], deps.replyTimeoutMs, `VERIFY of image ${name}`);
+      const result = await deps.connection.expect([MessageType.VerifyResult], deps.replyTimeoutMs, `VERIFY of image ${name}`, deps.signal);
       if (result.image !== image) {
         throw new FerryError(ErrorCode.UnexpectedMessage, `the target answered VERIFY of image ${image} with a result for image ${result.image}`);
       }

@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
 import type { Logger } from 'pino';
 import type { CommitContext, CommitHook } from '@ferry/agent-target';
+import { runHook } from '@ferry/serve';
 
 /** Environment for `--on-commit`: FERRY_DIR, FERRY_MIGRATION_ID, FERRY_IMAGE_<NAME>, FERRY_STATE_<NAME>. */
 export function commitEnvironment(context: CommitContext): Record<string, string> {
@@ -13,25 +13,11 @@ export function commitEnvironment(context: CommitContext): Record<string, string
   };
 }
 
-/** Runs a shell command; a non-zero exit fails the commit with the end of its stderr in the message. */
-function runCommitCommand(command: string, context: CommitContext): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('/bin/sh', ['-c', command], { env: { ...process.env, ...commitEnvironment(context) }, stdio: ['ignore', 'inherit', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      process.stderr.write(chunk);
-      stderr = (stderr + chunk.toString('utf8')).slice(-2000);
-    });
-    child.once('error', (error) => reject(new Error(`--on-commit could not start: ${error.message}`)));
-    child.once('exit', (code, signal) => {
-      if (code === 0) resolve();
-      else reject(new Error(`--on-commit "${command}" failed (${signal ?? `exit ${code}`})${stderr ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`));
-    });
-  });
-}
-
-/** QEMU first (it is the workload), then the user's command. */
-export function buildCommitHook(onCommit: string | undefined, qemuTemplate: string | undefined, logger: Logger): CommitHook | undefined {
+/**
+ * QEMU first (it is the workload), then the user's command through the one hook runner: its exit status
+ * decides RESUMED; one that runs past --hook-timeout is killed and counts as failed.
+ */
+export function buildCommitHook(onCommit: string | undefined, qemuTemplate: string | undefined, hookTimeoutMs: number, logger: Logger): CommitHook | undefined {
   if (!onCommit && !qemuTemplate) return undefined;
   return async (context) => {
     if (qemuTemplate) {
@@ -41,6 +27,6 @@ export function buildCommitHook(onCommit: string | undefined, qemuTemplate: stri
       const qemu = await launchTargetQemu({ template: qemuTemplate, images: context.images, deviceStatePath: deviceState, workDir: context.dir, logger });
       logger.info({ pid: qemu.pid, qmp: qemu.qmpPath }, 'the guest runs on this host');
     }
-    if (onCommit) await runCommitCommand(onCommit, context);
+    if (onCommit) await runHook({ name: '--on-commit', command: onCommit, env: commitEnvironment(context), timeoutMs: hookTimeoutMs, echo: true });
   };
 }

@@ -7,6 +7,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   target: async () => (await import('./commands/target.js')).targetCommand,
   migrate: async () => (await import('./commands/migrate.js')).migrateCommand,
   source: async () => (await import('./commands/source.js')).sourceCommand,
+  recover: async () => (await import('./commands/recover.js')).recoverCommand,
   status: async () => (await import('./commands/status.js')).statusCommand,
   demo: async () => (await import('./commands/demo.js')).demoCommand,
   workload: async () => (await import('./commands/workload.js')).workloadCommand,

@@ -3,9 +3,11 @@ import { availableParallelism } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { isValidName } from '@ferry/protocol';
 import {
-  DEFAULT_DELTA_CACHE_BYTES, DEFAULT_PAGE_SIZE, DEFAULT_RECONNECT_TIMEOUT_MS, DEFAULT_REPLY_TIMEOUT_MS, DEFAULT_VERIFY_RETRIES, isPolicyName,
-  type MigrateOptions, type StateBlob,
+  DEFAULT_DELTA_CACHE_BYTES, DEFAULT_PAGE_SIZE, DEFAULT_PAUSED_TIMEOUT_MS, DEFAULT_RECONNECT_TIMEOUT_MS, DEFAULT_REPLY_TIMEOUT_MS, DEFAULT_VERIFY_RETRIES, isPolicyName,
+  defaultStateDir, type MigrateOptions, type StateBlob,
 } from '@ferry/agent-source';
+import { DEFAULT_HOOK_TIMEOUT_MS } from '@ferry/serve';
+import type { SourceHookCommands } from './source-hooks.js';
 import { parseRate, parseSize } from './units.js';
 import { UsageError } from './usage.js';
 import { checkDiskArgs } from './source-disks.js';
@@ -38,6 +40,9 @@ export interface MigrateArgs {
   'page-size'?: string | undefined;
   'reply-timeout'?: string | undefined;
   'reconnect-timeout'?: string | undefined;
+  'hook-timeout'?: string | undefined;
+  'paused-timeout'?: string | undefined;
+  'state-dir'?: string | undefined;
 }
 
 export const MIGRATE_ARG_SPEC = {
@@ -67,6 +72,9 @@ export const MIGRATE_ARG_SPEC = {
   'page-size': { type: 'string' },
   'reply-timeout': { type: 'string' },
   'reconnect-timeout': { type: 'string' },
+  'hook-timeout': { type: 'string' },
+  'paused-timeout': { type: 'string' },
+  'state-dir': { type: 'string' },
 } as const;
 
 export function migrateOptionsFrom(args: MigrateArgs): MigrateOptions {
@@ -102,12 +110,28 @@ export function migrateOptionsFrom(args: MigrateArgs): MigrateOptions {
     replyTimeoutMs: args['reply-timeout'] !== undefined ? positiveNumber(args['reply-timeout'], '--reply-timeout') * 1000 : DEFAULT_REPLY_TIMEOUT_MS,
     verifyRetries: DEFAULT_VERIFY_RETRIES,
     reconnectTimeoutMs: args['reconnect-timeout'] !== undefined ? nonNegativeNumber(args['reconnect-timeout'], '--reconnect-timeout') * 1000 : DEFAULT_RECONNECT_TIMEOUT_MS,
+    pausedTimeoutMs: args['paused-timeout'] !== undefined ? positiveNumber(args['paused-timeout'], '--paused-timeout') * 1000 : DEFAULT_PAUSED_TIMEOUT_MS,
     token: args['token-file'] !== undefined ? readToken(args['token-file']) : undefined,
     ca: args.ca !== undefined ? readFileOrUsage(args.ca, '--ca') : undefined,
     clientCert: args['tls-client-cert'] !== undefined ? readFileOrUsage(args['tls-client-cert'], '--tls-client-cert') : undefined,
     clientKey: args['tls-client-key'] !== undefined ? readFileOrUsage(args['tls-client-key'], '--tls-client-key') : undefined,
   };
 }
+
+/** The hook commands and their timeout (--hook-timeout SECONDS, for every hook). */
+export function sourceHookCommands(args: MigrateArgs): SourceHookCommands {
+  return {
+    pauseCmd: args['pause-cmd'], resumeCmd: args['resume-cmd'], stateCmd: args['state-cmd'],
+    qmp: args.qmp, keepSource: args['keep-source'] === true,
+    hookTimeoutMs: hookTimeoutMs(args['hook-timeout']),
+  };
+}
+
+export const hookTimeoutMs = (text: string | undefined): number =>
+  text !== undefined ? positiveNumber(text, '--hook-timeout') * 1000 : DEFAULT_HOOK_TIMEOUT_MS;
+
+/** Where the journal for `ferry recover` lives (--state-dir). */
+export const stateDirFrom = (args: MigrateArgs): string => args['state-dir'] ?? defaultStateDir();
 
 /** NAME=PATH options (--image, --state, --base): valid, distinct names. */
 export function pairs(values: readonly string[], flag: string): Array<[string, string]> {

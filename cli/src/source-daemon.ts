@@ -3,8 +3,8 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { migrate, type MigrationSummary, type ProgressEvent } from '@ferry/agent-source';
 import { authorize } from '@ferry/agent-target';
-import { migrateOptionsFrom, type MigrateArgs } from './migrate-options.js';
-import { buildSourceHooks } from './source-hooks.js';
+import { migrateOptionsFrom, sourceHookCommands, stateDirFrom, type MigrateArgs } from './migrate-options.js';
+import { buildSourceHooks, recoveryRecipe } from './source-hooks.js';
 
 interface Tracked {
   readonly migrationId: string;
@@ -78,6 +78,7 @@ export class SourceDaemon {
 
   #start(args: MigrateArgs): string {
     const options = migrateOptionsFrom(args);
+    const hookCommands = sourceHookCommands(args);
     if (this.#migrations.has(options.migrationId)) throw new Error(`migration ${options.migrationId} exists already`);
     const tracked: Tracked = { migrationId: options.migrationId, startedAt: new Date().toISOString() };
     this.#migrations.set(options.migrationId, tracked);
@@ -86,9 +87,10 @@ export class SourceDaemon {
       for (const client of this.#events.clients) (client as WebSocket).send(text);
     };
     void (async () => {
-      const { hooks, close, options: withDisks, dirtyTrackers } = await buildSourceHooks(args, options, this.#log);
+      const { hooks, close, options: withDisks, dirtyTrackers } = await buildSourceHooks(hookCommands, options, args.disk, this.#log);
+      const journal = { stateDir: stateDirFrom(args), recovery: { ...recoveryRecipe(hookCommands) } };
       try {
-        const summary = await migrate(withDisks, { logger: this.#log, hooks, dirtyTrackers, onEvent: (e) => { tracked.last = e; publish(e); } });
+        const summary = await migrate(withDisks, { logger: this.#log, hooks, journal, dirtyTrackers, onEvent: (e) => { tracked.last = e; publish(e); } });
         const { history: _history, ...rest } = summary;
         tracked.summary = rest;
         publish({ event: 'summary', summary: rest });

@@ -27,8 +27,8 @@ export function checkDiskArgs(args: MigrateArgs): void {
 }
 
 /** Resolves every --disk over QMP; an unknown or unreadable NODE is a usage error naming what QEMU has. */
-export async function buildSourceDisks(args: MigrateArgs, options: MigrateOptions, qmp: QmpClient | undefined, logger: QemuLogger): Promise<SourceDisks> {
-  const disks = args.disk?.length ? pairs(args.disk, '--disk') : [];
+export async function buildSourceDisks(diskArgs: readonly string[] | undefined, options: MigrateOptions, qmp: QmpClient | undefined, logger: QemuLogger): Promise<SourceDisks> {
+  const disks = diskArgs?.length ? pairs(diskArgs, '--disk') : [];
   if (disks.length === 0 || !qmp) return { options, dirtyTrackers: new Map() };
   const images = [...options.images];
   const dirtyTrackers = new Map<string, DirtyTracker>();

@@ -1,8 +1,37 @@
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { commandHooks, type DirtyTracker, type MigrateOptions, type SourceHooks } from '@ferry/agent-source';
+import type { DirtyTracker, MigrateOptions, SourceHooks } from '@ferry/agent-source';
 import { QemuSourceDriver, type QemuLogger } from '@ferry/qemu';
-import type { MigrateArgs } from './migrate-options.js';
+import { runHook } from '@ferry/serve';
 import { buildSourceDisks } from './source-disks.js';
+
+export interface SourceHookCommands {
+  readonly pauseCmd?: string | undefined;
+  readonly resumeCmd?: string | undefined;
+  readonly stateCmd?: string | undefined;
+  readonly qmp?: string | undefined;
+  readonly keepSource?: boolean | undefined;
+  /** Every hook command is killed after this long (--hook-timeout). */
+  readonly hookTimeoutMs: number;
+}
+
+/** Hooks that run shell commands through the one hook runner; a missing command is a no-op. */
+export function commandHooks(options: SourceHookCommands): SourceHooks {
+  const run = async (name: string, command: string | undefined, signal?: AbortSignal, env?: Record<string, string>): Promise<void> => {
+    if (command) await runHook({ name, command, env, timeoutMs: options.hookTimeoutMs, signal });
+  };
+  return {
+    pause: (signal) => run('pause', options.pauseCmd, signal),
+    resume: () => run('resume', options.resumeCmd),
+    committed: async () => {},
+    async collectState(dir, signal) {
+      if (!options.stateCmd) return [];
+      await run('state', options.stateCmd, signal, { FERRY_STATE_DIR: dir });
+      const entries = await readdir(dir, { withFileTypes: true });
+      return entries.filter((e) => e.isFile()).map((e) => ({ name: e.name, path: join(dir, e.name) }));
+    },
+  };
+}
 
 export interface SourceSetup {
   readonly hooks: SourceHooks;
@@ -14,38 +43,55 @@ export interface SourceSetup {
 
 /**
  * Builds the source's hooks from the command line: shell commands, a QEMU QMP socket, or both (QEMU
- * first on the way down, last on the way back up), and the dirty trackers of --disk images. The agent
- * only ever sees the SourceHooks and DirtyTracker seams.
+ * first on the way down, last on the way back up), and the dirty trackers of the --disk images
+ * (`disks`: NAME=NODE). The agent only ever sees the SourceHooks and DirtyTracker seams.
  */
-export async function buildSourceHooks(args: MigrateArgs, options: MigrateOptions, logger: QemuLogger): Promise<SourceSetup> {
-  const commands = commandHooks({ pauseCmd: args['pause-cmd'], resumeCmd: args['resume-cmd'], stateCmd: args['state-cmd'] });
-  if (!args.qmp) return { hooks: commands, options, dirtyTrackers: new Map(), close: async () => {} };
-  const qemu = await QemuSourceDriver.connect(args.qmp);
-  let disks;
+export async function buildSourceHooks(
+  options: SourceHookCommands,
+  migrate: MigrateOptions,
+  disks: readonly string[] | undefined,
+  logger: QemuLogger,
+): Promise<SourceSetup> {
+  const commands = commandHooks(options);
+  if (!options.qmp) return { hooks: commands, options: migrate, dirtyTrackers: new Map(), close: async () => {} };
+  const qemu = await QemuSourceDriver.connect(options.qmp);
+  let tracked;
   try {
-    disks = await buildSourceDisks(args, options, qemu.qmp, logger);
+    tracked = await buildSourceDisks(disks, migrate, qemu.qmp, logger);
   } catch (error) {
     await qemu.close();
     throw error;
   }
-  const keepSource = args['keep-source'] === true;
   const hooks: SourceHooks = {
-    async pause() {
+    async pause(signal) {
       await qemu.pause();
-      await commands.pause();
+      await commands.pause(signal);
     },
     async resume() {
       await commands.resume();
       await qemu.resume();
     },
-    async collectState(dir) {
+    async collectState(dir, signal) {
       await qemu.saveDeviceState(join(dir, 'qemu-state'));
-      return [{ name: 'qemu-state', path: join(dir, 'qemu-state') }, ...(await commands.collectState(dir)).filter((b) => b.name !== 'qemu-state')];
+      return [{ name: 'qemu-state', path: join(dir, 'qemu-state') }, ...(await commands.collectState(dir, signal)).filter((b) => b.name !== 'qemu-state')];
     },
-    async committed() {
-      await commands.committed();
-      if (!keepSource) await qemu.quit();
+    async committed(signal) {
+      await commands.committed(signal);
+      if (!options.keepSource) await qemu.quit();
     },
   };
-  return { hooks, ...disks, close: () => qemu.close() };
+  return { hooks, ...tracked, close: () => qemu.close() };
 }
+
+/** What `ferry recover` needs to resume the workload on the source: recorded in the migration's journal. */
+export interface RecoveryRecipe {
+  readonly resumeCmd?: string | undefined;
+  readonly qmp?: string | undefined;
+  readonly hookTimeoutMs: number;
+}
+
+export const recoveryRecipe = (options: SourceHookCommands): RecoveryRecipe => ({
+  ...(options.resumeCmd ? { resumeCmd: options.resumeCmd } : {}),
+  ...(options.qmp ? { qmp: options.qmp } : {}),
+  hookTimeoutMs: options.hookTimeoutMs,
+});

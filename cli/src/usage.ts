@@ -9,12 +9,14 @@ export const HELP = `ferry: live migration of a running VM's memory image over T
 
 Usage:
   ferry target   --listen HOST:PORT --dir DIR [--token-file F] [--insecure] [--once]
-                 [--on-commit CMD] [--qemu-cmd TEMPLATE] [--tls-cert F --tls-key F [--tls-ca F]]
+                 [--on-commit CMD] [--hook-timeout SECONDS] [--qemu-cmd TEMPLATE] [--tls-cert F --tls-key F [--tls-ca F]]
   ferry migrate  --to ws[s]://HOST:PORT --image NAME=PATH [--image ...] [--state NAME=PATH ...]
                  [--state-cmd CMD] [--pause-cmd CMD] [--resume-cmd CMD] [--qmp SOCKET] [--keep-source]
                  [--policy smart|xen|downtime] [--max-downtime MS] [--delta-cache BYTES] [--no-delta]
                  [--compress auto|always|never] [--rate-limit RATE] [--token-file F] [--id ID]
                  [--timeout SECONDS] [--on-timeout cancel|force] [--workers N] [--json]
+                 [--hook-timeout SECONDS] [--paused-timeout SECONDS] [--state-dir DIR]
+  ferry recover  [--state-dir DIR] [--id ID]  after a killed migrate: resume the workload if no GO was sent
   ferry source   --listen HOST:PORT        daemon: POST /migrations takes the migrate options as JSON
   ferry status   URL                       phase, pass, bytes and rate of either agent
   ferry demo     [--profile web|compile|jvm] [--size BYTES]

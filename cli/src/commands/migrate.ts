@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util';
 import { migrate, type MigrationSummary } from '@ferry/agent-source';
 import { createLogger } from '../logging.js';
-import { MIGRATE_ARG_SPEC, migrateOptionsFrom } from '../migrate-options.js';
+import { MIGRATE_ARG_SPEC, migrateOptionsFrom, sourceHookCommands, stateDirFrom } from '../migrate-options.js';
 import { humanSink, jsonSink } from '../progress.js';
-import { buildSourceHooks } from '../source-hooks.js';
+import { buildSourceHooks, recoveryRecipe } from '../source-hooks.js';
 import { EXIT } from '../usage.js';
 
 const HELP = `ferry migrate --to ws[s]://HOST:PORT --image NAME=PATH [options]
@@ -30,10 +30,16 @@ is resumed on the source and ferry exits 3.
   --tls-client-cert F --tls-client-key F   client certificate for mutual TLS
   --reconnect-timeout S  after a cut during pre-copy, reconnect and resume for up to S seconds (default 30)
   --timeout SECONDS      limit on pre-copy; --on-timeout cancel (default: roll back) or force (pause anyway)
+  --hook-timeout S       kill a hook command (pause, resume, state) that runs longer than S seconds (default 60)
+  --paused-timeout S     roll back when one paused phase (final pass, state, verify, commit wait) takes over S (default 120)
+  --state-dir DIR        the journal 'ferry recover' reads after a crash (default $XDG_RUNTIME_DIR/ferry)
   --id ID                migration id (default: generated); --workers N scan threads (default cores-1)
   --json                 NDJSON progress on stdout; the last line is the summary
   --log-level L, --log-file F
 `;
+
+/** After the summary, how long output may take to flush before the process exits regardless. */
+const EXIT_GRACE_MS = 2000;
 
 export async function migrateCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -55,21 +61,25 @@ export async function migrateCommand(argv: string[]): Promise<number> {
   const options = migrateOptionsFrom(values);
   const logger = createLogger(values['log-level'], values['log-file'], 'ferry-migrate');
   const sink = values.json ? jsonSink() : humanSink(process.stderr.isTTY === true);
-  const setup = await buildSourceHooks(values, options, logger);
+  const hookCommands = sourceHookCommands(values);
+  const { hooks, close, options: withDisks, dirtyTrackers } = await buildSourceHooks(hookCommands, options, values.disk, logger);
+  const journal = { stateDir: stateDirFrom(values), recovery: { ...recoveryRecipe(hookCommands) } };
   const controller = new AbortController();
   const onSignal = (): void => controller.abort();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   let summary: MigrationSummary;
   try {
-    summary = await migrate(setup.options, { logger, hooks: setup.hooks, dirtyTrackers: setup.dirtyTrackers, onEvent: (e) => sink.event(e), signal: controller.signal });
+    summary = await migrate(withDisks, { logger, hooks, dirtyTrackers, onEvent: (e) => sink.event(e), signal: controller.signal, journal });
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    await setup.close().catch(() => {});
+    await close().catch(() => {});
   }
   sink.summary(summary);
   if (summary.error && !values.json) process.stderr.write(`ferry migrate: ${summary.error.message}\n`);
+  // The summary is the end: nothing left behind (a stuck read, a hook's pipe) may keep the process alive.
+  setTimeout(() => process.exit(process.exitCode ?? EXIT.error), EXIT_GRACE_MS).unref();
   switch (summary.result) {
     case 'committed': return EXIT.committed;
     case 'rolled-back': return EXIT.rolledBack;

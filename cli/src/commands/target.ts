@@ -3,7 +3,7 @@ import { startTarget, DEFAULT_RESUME_GRACE_MS, type TargetLimits } from '@ferry/
 import { buildCommitHook } from '../commit-hooks.js';
 import { parseListen } from '../listen.js';
 import { createLogger } from '../logging.js';
-import { pairs, readFileOrUsage, readToken } from '../migrate-options.js';
+import { hookTimeoutMs, pairs, readFileOrUsage, readToken } from '../migrate-options.js';
 import { parseSize } from '../units.js';
 import { EXIT, UsageError } from '../usage.js';
 
@@ -18,6 +18,7 @@ Prints {"event":"listening","url":...} on stdout once it accepts connections.
   --once                  exit after one migration: 0 committed, 1 failed
   --on-commit CMD         run after GO with FERRY_DIR, FERRY_MIGRATION_ID, FERRY_IMAGE_<NAME>, FERRY_STATE_<NAME>;
                           its exit status decides whether the source hears RESUMED
+  --hook-timeout S        kill --on-commit after S seconds (default 60) and fail the commit as if it had failed
   --qemu-cmd TEMPLATE     start the guest here on commit: a QEMU command line with {image:NAME} placeholders
                           ({disk:NAME} for a guest disk sent with ferry migrate --disk)
   --base NAME=PATH        an older copy of image NAME: only pages that differ are sent (repeatable)
@@ -33,7 +34,7 @@ export async function targetCommand(argv: string[]): Promise<number> {
     options: {
       listen: { type: 'string' }, dir: { type: 'string' }, 'token-file': { type: 'string' }, insecure: { type: 'boolean' },
       'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' }, once: { type: 'boolean' },
-      'on-commit': { type: 'string' }, 'qemu-cmd': { type: 'string' }, base: { type: 'string', multiple: true },
+      'on-commit': { type: 'string' }, 'hook-timeout': { type: 'string' }, 'qemu-cmd': { type: 'string' }, base: { type: 'string', multiple: true },
       'resume-grace': { type: 'string' }, 'max-image-size': { type: 'string' }, 'max-images': { type: 'string' },
       'max-blob-size': { type: 'string' }, 'max-message-size': { type: 'string' }, 'max-migrations': { type: 'string' },
       json: { type: 'boolean' }, 'log-level': { type: 'string' }, 'log-file': { type: 'string' }, help: { type: 'boolean', short: 'h' },
@@ -54,7 +55,7 @@ export async function targetCommand(argv: string[]): Promise<number> {
     insecure: values.insecure === true,
     limits: limitsFrom(values),
     bases: Object.fromEntries(pairs(values.base ?? [], '--base')),
-    commitHook: buildCommitHook(values['on-commit'], values['qemu-cmd'], logger),
+    commitHook: buildCommitHook(values['on-commit'], values['qemu-cmd'], hookTimeoutMs(values['hook-timeout']), logger),
     resumeGraceMs: values['resume-grace'] !== undefined ? seconds(values['resume-grace'], '--resume-grace') : DEFAULT_RESUME_GRACE_MS,
     tls: values['tls-cert'] ? {
       cert: readFileOrUsage(values['tls-cert'], '--tls-cert'), key: readFileOrUsage(values['tls-key']!, '--tls-key'),

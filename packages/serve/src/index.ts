@@ -1,1 +1,1 @@
-export {};
+export { DEFAULT_HOOK_TIMEOUT_MS, runHook, type HookRun } from './hooks.js';

@@ -1,0 +1,91 @@
+import { spawn } from 'node:child_process';
+import { ErrorCode, FerryError } from '@ferry/protocol';
+
+/** One shell hook to run: the source's pause/resume/state hooks and the target's --on-commit. */
+export interface HookRun {
+  /** What the hook is for, as the user knows it: "pause", "--on-commit"... (used in messages). */
+  readonly name: string;
+  readonly command: string;
+  /** Added to this process's environment. */
+  readonly env?: Readonly<Record<string, string>> | undefined;
+  /** The hook is killed after this long and the run fails. */
+  readonly timeoutMs: number;
+  /** Aborting kills the hook; the run settles only once the hook has exited, rejecting with the reason. */
+  readonly signal?: AbortSignal | undefined;
+  /** Also copy the hook's stdout and stderr to this process's stderr (an operator watching the target). */
+  readonly echo?: boolean | undefined;
+}
+
+export const DEFAULT_HOOK_TIMEOUT_MS = 60_000;
+/** After SIGTERM, how long a hook gets to clean up before SIGKILL. */
+const KILL_GRACE_MS = 2000;
+const STDERR_TAIL_CHARS = 2000;
+
+/**
+ * Runs `command` through /bin/sh in its own process group, so that a timeout or an abort stops the hook
+ * and everything it started (not just the shell). Resolves when it exits 0; otherwise rejects with a
+ * FerryError (code Hook) that names the hook and carries the tail of its stderr. It never settles while
+ * the hook still runs: a caller that goes on to undo what the hook did can rely on it having stopped.
+ */
+export function runHook(run: HookRun): Promise<void> {
+  if (run.signal?.aborted) return Promise.reject(abortReason(run.signal));
+  return new Promise((resolve, reject) => {
+    const child = spawn('/bin/sh', ['-c', run.command], {
+      env: { ...process.env, ...run.env },
+      stdio: ['ignore', run.echo ? 'pipe' : 'ignore', 'pipe'],
+      detached: true,
+    });
+    const label = `${run.name} hook "${run.command}"`;
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      if (run.echo) process.stderr.write(chunk);
+      stderr = (stderr + chunk.toString('utf8')).slice(-STDERR_TAIL_CHARS);
+    });
+    if (run.echo) child.stdout?.on('data', (chunk: Buffer) => process.stderr.write(chunk));
+    let stopped: FerryError | undefined;
+    let killTimer: NodeJS.Timeout | undefined;
+    const stop = (why: FerryError): void => {
+      if (stopped || child.exitCode !== null || child.pid === undefined) return;
+      stopped = why;
+      killGroup(child.pid, 'SIGTERM');
+      killTimer = setTimeout(() => killGroup(child.pid!, 'SIGKILL'), KILL_GRACE_MS);
+    };
+    const timer = setTimeout(() => stop(new FerryError(ErrorCode.Hook, `${label} did not finish within ${run.timeoutMs / 1000} s and was killed`)), run.timeoutMs);
+    const onAbort = (): void => stop(abortReason(run.signal!));
+    run.signal?.addEventListener('abort', onAbort, { once: true });
+    const settle = (error: FerryError | undefined): void => {
+      clearTimeout(timer);
+      if (killTimer) clearTimeout(killTimer);
+      run.signal?.removeEventListener('abort', onAbort);
+      if (error) reject(error);
+      else resolve();
+    };
+    child.once('error', (error) => settle(new FerryError(ErrorCode.Hook, `${label} could not start: ${error.message}`, { cause: error })));
+    // 'exit', not 'close': a hook may leave a background process holding its stderr open.
+    // What it started in the background is left alone (a resume hook may start a daemon).
+    child.once('exit', (code, signal) => {
+      setImmediate(() => {
+        child.stderr?.destroy();
+        child.stdout?.destroy();
+        if (stopped) return settle(stopped);
+        if (code === 0) return settle(undefined);
+        const how = signal ? `failed (killed by ${signal})` : `failed (exit ${code})`;
+        const tail = stderr.trim().split('\n').slice(-3).join(' | ');
+        settle(new FerryError(ErrorCode.Hook, `${label} ${how}${tail ? `: ${tail}` : ''}`));
+      });
+    });
+  });
+}
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // the group is gone already
+  }
+}
+
+function abortReason(signal: AbortSignal): FerryError {
+  const reason: unknown = signal.reason;
+  return reason instanceof FerryError ? reason : new FerryError(ErrorCode.Aborted, reason instanceof Error ? reason.message : 'cancelled');
+}

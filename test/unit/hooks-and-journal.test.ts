@@ -1,0 +1,54 @@
+/**
+ * The one hook runner (a real /bin/sh: timeout, abort, environment, stderr in the message) and the pure
+ * recovery advice of the source's journal.
+ */
+import t from 'tap';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ErrorCode, FerryError } from '@ferry/protocol';
+import { runHook } from '@ferry/serve';
+import { adviseRecovery, type JournalEntry } from '@ferry/agent-source';
+import { scratchDir } from '../helpers/ferry.js';
+import { waitForFile } from '../helpers/files.js';
+
+t.test('runHook: environment, exit status and the tail of stderr', async (t) => {
+  const dir = scratchDir(t);
+  await runHook({ name: 'state', command: `printf %s "$FERRY_X" > ${join(dir, 'out')}`, env: { FERRY_X: 'value' }, timeoutMs: 10_000 });
+  t.equal(readFileSync(join(dir, 'out'), 'utf8'), 'value');
+  await t.rejects(runHook({ name: 'pause', command: 'echo "no such VM" >&2; exit 7', timeoutMs: 10_000 }),
+    { code: ErrorCode.Hook, message: 'pause hook "echo "no such VM" >&2; exit 7" failed (exit 7): no such VM' });
+});
+
+t.test('runHook: a hook past its timeout is killed with what it started', async (t) => {
+  const dir = scratchDir(t);
+  const ready = join(dir, 'ready');
+  const childKilled = join(dir, 'child-killed');
+  const background = `(trap 'touch ${childKilled}; exit 1' TERM; touch ${ready}; sleep 600 & wait) &`;
+  await t.rejects(runHook({ name: '--on-commit', command: `${background} while [ ! -e ${ready} ]; do sleep 0.01; done; wait`, timeoutMs: 1000 }),
+    { code: ErrorCode.Hook, message: /did not finish within 1 s and was killed/ });
+  await waitForFile(childKilled, 10_000);
+  t.pass('a process the hook started in the background was stopped with it');
+});
+
+t.test('runHook: an abort stops the hook and settles only after it exited', async (t) => {
+  const dir = scratchDir(t);
+  const started = join(dir, 'started');
+  const ended = join(dir, 'ended');
+  const controller = new AbortController();
+  const reason = new FerryError(ErrorCode.Aborted, 'cancelled by the user');
+  const run = runHook({ name: 'pause', command: `trap 'touch ${ended}; exit 1' TERM; touch ${started}; sleep 600 & wait`, timeoutMs: 60_000, signal: controller.signal });
+  await waitForFile(started);
+  controller.abort(reason);
+  await t.rejects(run, reason);
+  t.ok(existsSync(ended), 'the hook had run its TERM trap and exited before the run settled');
+  await t.rejects(runHook({ name: 'pause', command: 'true', timeoutMs: 1000, signal: controller.signal }), reason, 'an aborted signal runs nothing');
+});
+
+t.test('adviseRecovery: resume only after the pause and before GO, and never while the process lives', async (t) => {
+  const entry: JournalEntry = { migrationId: 'm', pid: 1, target: 'ws://t', phase: 'verify', paused: true, goSent: false, recovery: {}, updatedAt: '' };
+  t.equal(adviseRecovery(entry, false).action, 'resume');
+  t.equal(adviseRecovery(entry, true).action, 'running');
+  t.equal(adviseRecovery({ ...entry, phase: 'precopy', paused: false }, false).action, 'nothing');
+  t.equal(adviseRecovery({ ...entry, phase: 'go-sent', goSent: true }, false).action, 'go-sent');
+  t.match(adviseRecovery({ ...entry, phase: 'unknown', goSent: true }, false).message, /GO was sent to ws:\/\/t, do not resume/);
+});
