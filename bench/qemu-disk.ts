@@ -131,7 +131,9 @@ export async function qemuDiskRun(label: string, base: GuestOptions, wan: boolea
   resumed.catch(() => undefined);
   await src.execute('migrate', { uri: `tcp:127.0.0.1:${migrationLink.port}` });
   await waitForMigration(src, 600_000);
-  const cancelled = src.waitForEvent('BLOCK_JOB_CANCELLED', (e: QmpEvent) => e.data['device'] === 'mirror', 60_000);
+  // Cancelling a READY mirror ends it without a pivot, reported as BLOCK_JOB_COMPLETED.
+  const ended = (e: QmpEvent): boolean => e.data['device'] === 'mirror';
+  const cancelled = Promise.race([src.waitForEvent('BLOCK_JOB_COMPLETED', ended, 60_000), src.waitForEvent('BLOCK_JOB_CANCELLED', ended, 60_000)]);
   await src.execute('block-job-cancel', { device: 'mirror' });
   await cancelled;
   await resumed;

@@ -3,6 +3,7 @@
  * the disk's raw file as an image, and gives the agent a DirtyTracker backed by QEMU dirty bitmaps
  * (exported over NBD), so the agent stays hypervisor-agnostic.
  */
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DirtyTracker, MigrateOptions, PageRanges } from '@ferry/agent-source';
@@ -44,7 +45,7 @@ export async function buildSourceDisks(diskArgs: readonly string[] | undefined, 
     dirtyTrackers.set(name, new QemuDiskTracker(qmp, {
       node: disk.node,
       prefix: `ferry-${options.migrationId}-${name}`,
-      nbdSocket: join(tmpdir(), `ferry-nbd-${options.migrationId}-${name}.sock`),
+      nbdSocket: nbdSocketPath(options.migrationId, name),
       granularity: options.pageSize,
       logger,
     }));
@@ -81,6 +82,12 @@ class QemuDiskTracker implements DirtyTracker {
   async close(): Promise<void> {
     await this.#chain?.close();
   }
+}
+
+/** A unix socket path must stay under 108 bytes, whatever the lengths of the migration id and disk name. */
+function nbdSocketPath(migrationId: string, disk: string): string {
+  const tag = createHash('sha256').update(`${migrationId}\0${disk}`).digest('hex').slice(0, 16);
+  return join(tmpdir(), `ferry-nbd-${tag}.sock`);
 }
 
 export function toPageRanges(extents: readonly DirtyExtent[], pageSize: number): PageRanges {
