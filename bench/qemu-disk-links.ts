@@ -44,7 +44,7 @@ export class CountingLink {
     let forwardTo = toPort;
     let stop = (): void => {};
     if (wan) {
-      const proxy = spawn(process.execPath, [FERRY, 'wan-proxy', '--listen', '127.0.0.1:0', '--to', `127.0.0.1:${toPort}`, '--delay', String(wan.delayMs), '--rate', wan.rate], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const proxy = spawn(process.execPath, [FERRY, 'wan-proxy', '--listen', '127.0.0.1:0', '--to', `127.0.0.1:${toPort}`, '--delay', String(wan.delayMs), '--rate', wan.rate, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
       stop = () => proxy.kill('SIGTERM');
       forwardTo = await new Promise<number>((resolve, reject) => {
         proxy.once('exit', (code) => reject(new Error(`ferry wan-proxy exited ${code}`)));

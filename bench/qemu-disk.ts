@@ -30,6 +30,8 @@ export interface DiskRow {
   readonly pauseMs?: number | undefined;
   readonly bytes?: number;
   readonly guest: string;
+  /** Where ferry's pause went. */
+  readonly note?: string;
 }
 
 interface Teardown {
@@ -84,13 +86,16 @@ export async function ferryDiskRun(label: string, base: GuestOptions, wan: boole
   cleanup.teardown(() => link.close());
   const clock = new HeartbeatClock([source.serialPath, serial]);
   cleanup.teardown(() => clock.stop());
-  const run = await runMigrate(cleanup, ['--to', `ws://127.0.0.1:${link.port}`, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath, '--disk', 'vda=vda']);
+  const seen: Array<{ at: number; event: Record<string, unknown> }> = [];
+  const run = await runMigrate(cleanup, ['--to', `ws://127.0.0.1:${link.port}`, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath, '--disk', 'vda=vda'],
+    (event) => seen.push({ at: performance.now(), event }));
   if (run.code !== 0) return { run: label, guest: `FAILED: ferry migrate exited ${run.code}: ${run.stderr.slice(-200)}` };
   const verdict = await judge(source.serialPath, serial);
   const disks = run.summary['disks'] as Record<string, { bytesSent: number; passes: number }> | undefined;
   return {
     run: label, totalMs: Number(run.summary['totalMs']), pauseMs: clock.gapMs(source.serialPath, serial), bytes: link.forwardBytes,
     guest: `${verdict} (disk ${((disks?.['vda']?.bytesSent ?? 0) / MiB).toFixed(1)} MiB in ${disks?.['vda']?.passes ?? '?'} passes)`,
+    note: `${label}: ${pauseBreakdown(seen)}`,
   };
 }
 
@@ -143,6 +148,19 @@ export async function qemuDiskRun(label: string, base: GuestOptions, wan: boolea
   return { run: label, totalMs, pauseMs: clock.gapMs(source.serialPath, target.serialPath), bytes: nbdLink.forwardBytes + migrationLink.forwardBytes, guest: verdict };
 }
 
+/** The pause, split at the events that end its steps: final pass, device state, commit-ready, resumed. */
+function pauseBreakdown(seen: Array<{ at: number; event: Record<string, unknown> }>): string {
+  const paused = seen.find((s) => s.event['event'] === 'paused');
+  if (!paused) return 'never paused';
+  const final = seen.find((s) => s.event['event'] === 'pass-end' && s.event['final'] === true)?.event;
+  const steps = ['pass-end', 'state', 'commit-ready', 'resumed']
+    .map((name) => [name, seen.filter((s) => s.event['event'] === name && s.at >= paused.at).at(-1)?.at] as const)
+    .filter((step): step is readonly [string, number] => step[1] !== undefined)
+    .map(([name, at]) => `${name === 'pass-end' ? 'final pass' : name} +${Math.round(at - paused.at)}ms`);
+  const finalBytes = final ? `${(Number(final['bytesSent']) / MiB).toFixed(1)} MiB, ${String(final['dirtyPages'])} pages` : '?';
+  return `pause after pass ${String(paused.event['pass'])} (${String(paused.event['reason'])}); final pass ${finalBytes}; ${steps.join(', ')}`;
+}
+
 async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -185,5 +203,6 @@ export async function diskBench(base: GuestOptions, qemu10: readonly string[] | 
   console.log(line(header));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const c of cells) console.log(line(c));
+  for (const row of rows) if (row.note) console.log(`\n${row.note}`);
 }
 
