@@ -196,7 +196,7 @@ class SourceMigration {
   #stopDecision(): StopDecision {
     if (this.#forceStop) return { stop: true, reason: this.#forceStop };
     const o = this.#options;
-    return POLICIES[o.policy](this.#history, { imageBytes: this.#imageBytes, pageSize: o.pageSize, maxDowntimeMs: o.maxDowntimeMs });
+    return POLICIES[o.policy](this.#history, { imageBytes: this.#imageBytes, maxDowntimeMs: o.maxDowntimeMs });
   }
 
   /** Retries with backoff until --reconnect-timeout; a cut after the pause is not retried (rolling back is quicker). */

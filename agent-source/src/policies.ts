@@ -16,7 +16,6 @@ export interface PassRecord {
 
 export interface PolicyContext {
   readonly imageBytes: number;
-  readonly pageSize: number;
   /** For `downtime`: the largest pause the user accepts. */
   readonly maxDowntimeMs?: number | undefined;
 }
@@ -53,9 +52,9 @@ export const xenPolicy: StopPolicy = (history, context) => {
 
 /**
  * CloudNet's smart stop: pre-copy stops paying off once the dirty count stops falling. Stop as soon as the
- * newest pass is a local minimum of the last SMART_WINDOW passes (it is lower than every pass before it in
- * the window, and the window is full). Pass 0 sends the whole image, so it is not a sample of the dirty rate
- * and is left out. Xen's rule stays as the safety net.
+ * newest pass is a local minimum of the last SMART_WINDOW passes (it has no more dirty pages than any pass
+ * before it in the window, so a tie counts, and the window is full). Pass 0 sends the whole image, so it
+ * is not a sample of the dirty rate and is left out. Xen's rule stays as the safety net.
  */
 export const smartPolicy: StopPolicy = (history, context) => {
   const xen = xenPolicy(history, context);

@@ -8,43 +8,15 @@ import {
 } from '@ferry/agent-source';
 import { DEFAULT_HOOK_TIMEOUT_MS } from '@ferry/serve';
 import type { SourceHookCommands } from './source-hooks.js';
-import { parseRate, parseSize } from './units.js';
+import type { ArgsOf, FlagSpec } from './flags.js';
+import { parseCount, parseDuration, parseRate, parseSize } from './units.js';
 import { UsageError } from './usage.js';
 import { checkDiskArgs } from './source-disks.js';
 
-/** The migrate options as parsed from argv, or as posted as JSON to `ferry source`. */
-export interface MigrateArgs {
-  to?: string | undefined;
-  image?: string[] | undefined;
-  state?: string[] | undefined;
-  'state-cmd'?: string | undefined;
-  'pause-cmd'?: string | undefined;
-  'resume-cmd'?: string | undefined;
-  qmp?: string | undefined;
-  disk?: string[] | undefined;
-  'keep-source'?: boolean | undefined;
-  policy?: string | undefined;
-  'max-downtime'?: string | undefined;
-  'delta-cache'?: string | undefined;
-  'no-delta'?: boolean | undefined;
-  compress?: string | undefined;
-  'rate-limit'?: string | undefined;
-  'token-file'?: string | undefined;
-  ca?: string | undefined;
-  'tls-client-cert'?: string | undefined;
-  'tls-client-key'?: string | undefined;
-  id?: string | undefined;
-  timeout?: string | undefined;
-  'on-timeout'?: string | undefined;
-  workers?: string | undefined;
-  'page-size'?: string | undefined;
-  'reply-timeout'?: string | undefined;
-  'reconnect-timeout'?: string | undefined;
-  'hook-timeout'?: string | undefined;
-  'paused-timeout'?: string | undefined;
-  'state-dir'?: string | undefined;
-}
-
+/**
+ * The flags of `ferry migrate`, declared once: the command line parses them and `ferry source` takes the
+ * same keys as JSON (POST /migrations). MigrateArgs is derived from this table.
+ */
 export const MIGRATE_ARG_SPEC = {
   to: { type: 'string' },
   image: { type: 'string', multiple: true },
@@ -75,7 +47,10 @@ export const MIGRATE_ARG_SPEC = {
   'hook-timeout': { type: 'string' },
   'paused-timeout': { type: 'string' },
   'state-dir': { type: 'string' },
-} as const;
+} as const satisfies FlagSpec;
+
+/** The migrate options as parsed from argv, or as posted as JSON to `ferry source`. */
+export type MigrateArgs = ArgsOf<typeof MIGRATE_ARG_SPEC>;
 
 export function migrateOptionsFrom(args: MigrateArgs): MigrateOptions {
   if (!args.to) throw new UsageError('--to ws://HOST:PORT is required');
@@ -88,7 +63,7 @@ export function migrateOptionsFrom(args: MigrateArgs): MigrateOptions {
   if (compress !== 'auto' && compress !== 'always' && compress !== 'never') throw new UsageError(`--compress ${compress} is not one of auto, always, never`);
   const onTimeout = args['on-timeout'] ?? 'cancel';
   if (onTimeout !== 'cancel' && onTimeout !== 'force') throw new UsageError(`--on-timeout ${onTimeout} is not one of cancel, force`);
-  const maxDowntimeMs = args['max-downtime'] !== undefined ? positiveNumber(args['max-downtime'], '--max-downtime') : undefined;
+  const maxDowntimeMs = args['max-downtime'] !== undefined ? parseDuration(args['max-downtime'], '--max-downtime', 'ms') : undefined;
   if (policy === 'downtime' && maxDowntimeMs === undefined) throw new UsageError('--policy downtime needs --max-downtime MS');
   const id = args.id ?? `m-${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`;
   if (!isValidName(id)) throw new UsageError(`--id ${id} is not allowed: use 1-64 of A-Z a-z 0-9 . _ -`);
@@ -104,13 +79,13 @@ export function migrateOptionsFrom(args: MigrateArgs): MigrateOptions {
     deltaCacheBytes: args['delta-cache'] !== undefined ? parseSize(args['delta-cache'], '--delta-cache') : DEFAULT_DELTA_CACHE_BYTES,
     compress,
     rateLimitBytesPerSec: args['rate-limit'] !== undefined ? parseRate(args['rate-limit'], '--rate-limit') : undefined,
-    workers: args.workers !== undefined ? positiveNumber(args.workers, '--workers') : Math.max(1, availableParallelism() - 1),
-    timeoutMs: args.timeout !== undefined ? positiveNumber(args.timeout, '--timeout') * 1000 : undefined,
+    workers: args.workers !== undefined ? parseCount(args.workers, '--workers') : Math.max(1, availableParallelism() - 1),
+    timeoutMs: args.timeout !== undefined ? parseDuration(args.timeout, '--timeout', 's') : undefined,
     onTimeout,
-    replyTimeoutMs: args['reply-timeout'] !== undefined ? positiveNumber(args['reply-timeout'], '--reply-timeout') * 1000 : DEFAULT_REPLY_TIMEOUT_MS,
+    replyTimeoutMs: args['reply-timeout'] !== undefined ? parseDuration(args['reply-timeout'], '--reply-timeout', 's') : DEFAULT_REPLY_TIMEOUT_MS,
     verifyRetries: DEFAULT_VERIFY_RETRIES,
-    reconnectTimeoutMs: args['reconnect-timeout'] !== undefined ? nonNegativeNumber(args['reconnect-timeout'], '--reconnect-timeout') * 1000 : DEFAULT_RECONNECT_TIMEOUT_MS,
-    pausedTimeoutMs: args['paused-timeout'] !== undefined ? positiveNumber(args['paused-timeout'], '--paused-timeout') * 1000 : DEFAULT_PAUSED_TIMEOUT_MS,
+    reconnectTimeoutMs: args['reconnect-timeout'] !== undefined ? parseDuration(args['reconnect-timeout'], '--reconnect-timeout', 's', { allowZero: true }) : DEFAULT_RECONNECT_TIMEOUT_MS,
+    pausedTimeoutMs: args['paused-timeout'] !== undefined ? parseDuration(args['paused-timeout'], '--paused-timeout', 's') : DEFAULT_PAUSED_TIMEOUT_MS,
     token: args['token-file'] !== undefined ? readToken(args['token-file']) : undefined,
     ca: args.ca !== undefined ? readFileOrUsage(args.ca, '--ca') : undefined,
     clientCert: args['tls-client-cert'] !== undefined ? readFileOrUsage(args['tls-client-cert'], '--tls-client-cert') : undefined,
@@ -128,7 +103,7 @@ export function sourceHookCommands(args: MigrateArgs): SourceHookCommands {
 }
 
 export const hookTimeoutMs = (text: string | undefined): number =>
-  text !== undefined ? positiveNumber(text, '--hook-timeout') * 1000 : DEFAULT_HOOK_TIMEOUT_MS;
+  text !== undefined ? parseDuration(text, '--hook-timeout', 's') : DEFAULT_HOOK_TIMEOUT_MS;
 
 /** Where the journal for `ferry recover` lives (--state-dir). */
 export const stateDirFrom = (args: MigrateArgs): string => args['state-dir'] ?? defaultStateDir();
@@ -146,18 +121,6 @@ export function pairs(values: readonly string[], flag: string): Array<[string, s
     seen.add(name);
     return [name, path];
   });
-}
-
-function positiveNumber(text: string, flag: string): number {
-  const value = Number(text);
-  if (!Number.isFinite(value) || value <= 0) throw new UsageError(`${flag} ${text} must be a positive number`);
-  return value;
-}
-
-function nonNegativeNumber(text: string, flag: string): number {
-  const value = Number(text);
-  if (!Number.isFinite(value) || value < 0) throw new UsageError(`${flag} ${text} must be a number >= 0`);
-  return value;
 }
 
 export function readToken(path: string): string {

@@ -1,6 +1,10 @@
 import { UsageError } from './usage.js';
 
-/** Parsing of the human units the CLI accepts: sizes (256MiB, 1GiB, 4096) and rates (100mbit, 12MB/s). */
+/**
+ * The one parser per unit the CLI accepts: sizes (256MiB, 1GiB, 4096), rates (100mbit, 12MB/s),
+ * durations (30, 250ms, 2s) and counts (whole numbers in a range). Every one throws a UnitError, a
+ * usage error (exit 2) that names the option and the syntax.
+ */
 
 const SIZE_UNITS: Record<string, number> = {
   '': 1, b: 1,
@@ -46,6 +50,36 @@ export function parseRate(text: string, what = 'rate'): number {
     if (byteFactor !== undefined) return Math.round(value * byteFactor);
   }
   throw new UnitError(`invalid ${what} "${text}": use e.g. 100mbit, 1gbit, 12MB/s, 512KiB/s`);
+}
+
+/** What a duration given without a suffix counts: the unit the option's help names. */
+export type DurationUnit = 's' | 'ms';
+
+const DURATION_MS: Record<DurationUnit, number> = { s: 1000, ms: 1 };
+
+/**
+ * Parses a duration into milliseconds: a number in the option's own unit (`--timeout 30` is seconds,
+ * `--max-downtime 300` is milliseconds) or with an explicit `ms` or `s` suffix. Zero only if `allowZero`.
+ */
+export function parseDuration(text: string, what: string, unit: DurationUnit, { allowZero = false } = {}): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$/i.exec(text);
+  const ms = match ? Number(match[1]) * DURATION_MS[(match[2]?.toLowerCase() as DurationUnit | undefined) ?? unit] : NaN;
+  if (!Number.isFinite(ms) || (!allowZero && ms === 0)) {
+    const seconds = unit === 's' ? 'seconds' : 'milliseconds';
+    const range = allowZero ? `a number of ${seconds} >= 0` : `a positive number of ${seconds}`;
+    throw new UnitError(`invalid ${what} "${text}": use ${range}, or add ms or s, e.g. ${unit === 's' ? '30, 1.5, 500ms' : '300, 2s'}`);
+  }
+  return ms;
+}
+
+/** Parses a whole number from `min` to `max` (worker threads, limits, seeds). */
+export function parseCount(text: string, what: string, min = 1, max = Number.MAX_SAFE_INTEGER): number {
+  const value = /^\s*\d+\s*$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new UnitError(`invalid ${what} "${text}": use a whole number ${range}`);
+  }
+  return value;
 }
 
 /** 1536 -> "1.5 KiB"; for tables and progress lines. */

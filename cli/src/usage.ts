@@ -8,23 +8,32 @@ export const EXIT = { committed: 0, error: 1, usage: 2, rolledBack: 3, unknown: 
 export const HELP = `ferry: live migration of a running VM's memory image over TCP (iterative pre-copy)
 
 Usage:
-  ferry target   --listen HOST:PORT --dir DIR [--token-file F] [--insecure] [--once]
-                 [--on-commit CMD] [--hook-timeout SECONDS] [--qemu-cmd TEMPLATE] [--tls-cert F --tls-key F [--tls-ca F]]
+  ferry target   --listen HOST:PORT --dir DIR [--token-file F] [--insecure] [--once] [--json]
+                 [--on-commit CMD] [--hook-timeout SECONDS] [--qemu-cmd TEMPLATE] [--base NAME=PATH ...] [--resume-grace S]
+                 [--tls-cert F --tls-key F [--tls-ca F]] [--max-image-size B] [--max-images N]
+                 [--max-blob-size B] [--max-message-size B] [--max-migrations N]
   ferry migrate  --to ws[s]://HOST:PORT --image NAME=PATH [--image ...] [--state NAME=PATH ...]
-                 [--state-cmd CMD] [--pause-cmd CMD] [--resume-cmd CMD] [--qmp SOCKET] [--keep-source]
+                 [--state-cmd CMD] [--pause-cmd CMD] [--resume-cmd CMD] [--qmp SOCKET] [--disk NAME=NODE ...]
+                 [--keep-source]
                  [--policy smart|xen|downtime] [--max-downtime MS] [--delta-cache BYTES] [--no-delta]
-                 [--compress auto|always|never] [--rate-limit RATE] [--token-file F] [--id ID]
-                 [--timeout SECONDS] [--on-timeout cancel|force] [--workers N] [--json]
+                 [--compress auto|always|never] [--rate-limit RATE] [--token-file F] [--ca F]
+                 [--tls-client-cert F --tls-client-key F] [--reconnect-timeout S] [--reply-timeout S]
+                 [--timeout SECONDS] [--on-timeout cancel|force] [--id ID] [--workers N]
+                 [--page-size BYTES] [--json]
                  [--hook-timeout SECONDS] [--paused-timeout SECONDS] [--state-dir DIR]
-  ferry recover  [--state-dir DIR] [--id ID]  after a killed migrate: resume the workload if no GO was sent
-  ferry source   --listen HOST:PORT        daemon: POST /migrations takes the migrate options as JSON
-  ferry status   URL                       phase, pass, bytes and rate of either agent
-  ferry demo     [--profile web|compile|jvm] [--size BYTES]
-  ferry workload --image PATH --size BYTES --profile web|compile|jvm [--rate BYTES/s] [--fill]
+  ferry recover  [--state-dir DIR] [--id ID] [--json]  after a killed migrate: resume the workload if no GO was sent
+  ferry source   --listen HOST:PORT [--token-file F]   daemon: POST /migrations takes the migrate options as JSON
+  ferry status   URL [--json] [--token-file F]       phase, pass, bytes and rate of either agent
+  ferry demo     [--profile web|compile|jvm] [--size BYTES] [--rate RATE]
+  ferry workload --image PATH --size BYTES [--profile web|compile|jvm] [--rate RATE] [--fill] [--seed N]
+                 [--duration SECONDS]
   ferry wan-proxy --listen HOST:PORT --to HOST:PORT [--delay MS] [--rate RATE] [--jitter MS]
 
-Common options: --log-level trace|debug|info|warn|error (default warn), --log-file F (default stderr)
-Sizes: 4096, 256MiB, 1GiB.  Rates: 100mbit, 1gbit, 12MB/s.
+Logging (target, migrate, source, wan-proxy; demo has --log-level only): --log-level
+trace|debug|info|warn|error|fatal|silent (default warn; info for source and wan-proxy), --log-file F
+(default stderr).
+Sizes: 4096, 256MiB, 1GiB.  Rates: 100mbit, 1gbit, 12MB/s.  Durations: a number in the option's unit
+(SECONDS or MS), or with a suffix: 500ms, 2s.  Counts (N): whole numbers.
 Exit codes: 0 committed, 1 error, 2 usage, 3 rolled back (source resumed), 4 outcome unknown.
 Run 'ferry COMMAND --help' for one command.
 `;

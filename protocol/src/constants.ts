@@ -3,7 +3,10 @@
  * and numbers are never reused: a retired value stays here, commented, until the next major version.
  */
 
-/** The version this build speaks. A peer accepts `PROTOCOL_VERSION - 1 ..= PROTOCOL_VERSION`. */
+/**
+ * The version this build speaks, and the oldest it accepts from a peer (checkVersion). They are equal:
+ * there has been one version, so a peer must speak exactly PROTOCOL_VERSION.
+ */
 export const PROTOCOL_VERSION = 1;
 export const MIN_PROTOCOL_VERSION = 1;
 

@@ -15,11 +15,13 @@ export interface PassEnd {
   readonly bytes: number;
 }
 
-/** Target -> source: what has been applied so far (periodic, and after every PASS_END). */
+/** Target -> source: progress so far (every 32 PAGES messages, and after every PASS_END). */
 export interface Ack {
   readonly type: typeof MessageType.Ack;
   readonly pass: number;
+  /** Despite the name: every message byte the target has received on this session, control included. */
   readonly bytesApplied: number;
+  /** Page records written to the images. */
   readonly pagesApplied: number;
 }
 

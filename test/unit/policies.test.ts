@@ -5,7 +5,7 @@ import {
 
 const PAGE = 4096;
 const IMAGE = 64 * 1024 * 1024;
-const context: PolicyContext = { imageBytes: IMAGE, pageSize: PAGE };
+const context: PolicyContext = { imageBytes: IMAGE };
 
 /** Builds a history from dirty counts; each pass sends its dirty pages raw at 100 MB/s after a 50 ms scan. */
 function history(dirty: readonly number[], bytesPerPage = PAGE): PassRecord[] {

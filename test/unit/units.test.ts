@@ -1,5 +1,6 @@
 import t from 'tap';
-import { formatBytes, parseRate, parseSize, UnitError } from '../../cli/src/units.js';
+import { formatBytes, parseCount, parseDuration, parseRate, parseSize, UnitError } from '../../cli/src/units.js';
+import { UsageError } from '../../cli/src/usage.js';
 
 t.test('parseSize accepts plain bytes, SI and IEC units, any case, with spaces', async (t) => {
   const cases: Array<[string, number]> = [
@@ -60,4 +61,43 @@ t.test('formatBytes picks a binary unit and one decimal under 100', async (t) =>
   ];
   for (const [bytes, text] of cases) t.equal(formatBytes(bytes), text, String(bytes));
   for (const n of [4096, 256 * 2 ** 20, 2 ** 30]) t.equal(parseSize(formatBytes(n).replace(' ', '')), n, `${n} round-trips`);
+});
+
+t.test('parseDuration: a number in the option unit, or with an ms or s suffix, in milliseconds', async (t) => {
+  const cases: Array<[string, 's' | 'ms', number]> = [
+    ['30', 's', 30_000], ['1.5', 's', 1500], ['500ms', 's', 500], ['2s', 's', 2000], [' 2 S ', 's', 2000],
+    ['300', 'ms', 300], ['0.5', 'ms', 0.5], ['2s', 'ms', 2000], ['250MS', 'ms', 250],
+  ];
+  for (const [text, unit, ms] of cases) t.equal(parseDuration(text, '--x', unit), ms, `${text} (${unit})`);
+  t.equal(parseDuration('0', '--x', 's', { allowZero: true }), 0, 'zero where allowed');
+  t.equal(parseDuration('0ms', '--x', 'ms', { allowZero: true }), 0, 'zero with a suffix where allowed');
+});
+
+t.test('parseDuration rejects garbage, negatives, and zero unless allowed, naming the option', async (t) => {
+  for (const text of ['', ' ', 'soon', '-1', '+1', '1e3', '0x10', '.5', '5.', '1 2', '3m', '3h', '10sec', 's', 'ms', 'NaN', 'Infinity']) {
+    t.throws(() => parseDuration(text, '--timeout', 's'), {
+      name: 'UnitError',
+      message: `invalid --timeout "${text}": use a positive number of seconds, or add ms or s, e.g. 30, 1.5, 500ms`,
+    }, JSON.stringify(text));
+  }
+  t.throws(() => parseDuration('0', '--timeout', 's'), { name: 'UnitError', message: /^invalid --timeout "0": use a positive number of seconds/ });
+  t.throws(() => parseDuration('0ms', '--max-downtime', 'ms'), { message: /^invalid --max-downtime "0ms": use a positive number of milliseconds, or add ms or s, e.g. 300, 2s$/ });
+  t.throws(() => parseDuration('-5', '--delay', 'ms', { allowZero: true }), { message: /^invalid --delay "-5": use a number of milliseconds >= 0/ });
+  t.throws(() => parseDuration('x', '--resume-grace', 's', { allowZero: true }), { message: /^invalid --resume-grace "x": use a number of seconds >= 0/ });
+  t.ok((() => { try { parseDuration('x', '--x', 's'); } catch (e) { return e instanceof UsageError; } return false; })(), 'a UsageError (exit 2)');
+});
+
+t.test('parseCount: whole numbers in a range', async (t) => {
+  t.equal(parseCount('4', '--workers'), 4);
+  t.equal(parseCount(' 12 ', '--workers'), 12);
+  t.equal(parseCount('0', '--seed', 0, 0xffff_ffff), 0);
+  t.equal(parseCount('4294967295', '--seed', 0, 0xffff_ffff), 4_294_967_295);
+});
+
+t.test('parseCount rejects fractions, signs, units and numbers out of range, naming the option', async (t) => {
+  for (const text of ['', 'four', '0', '-1', '+1', '1.5', '1e3', '0x10', '2k', '1 2', '99999999999999999999']) {
+    t.throws(() => parseCount(text, '--workers'), { name: 'UnitError', message: `invalid --workers "${text}": use a whole number >= 1` }, JSON.stringify(text));
+  }
+  t.throws(() => parseCount('4294967296', '--seed', 0, 0xffff_ffff), { message: 'invalid --seed "4294967296": use a whole number from 0 to 4294967295' });
+  t.throws(() => parseCount('-1', '--seed', 0, 0xffff_ffff), { message: 'invalid --seed "-1": use a whole number from 0 to 4294967295' });
 });

@@ -6,17 +6,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { migrate, type MigrationSummary } from '@ferry/agent-source';
 import { startTarget } from '@ferry/agent-target';
 import { fillImage } from '@ferry/workload';
+import { HELP_FLAG, parseFlags } from '../flags.js';
 import { migrateOptionsFrom } from '../migrate-options.js';
 import { formatBytes, parseRate, parseSize } from '../units.js';
 import { EXIT, UsageError } from '../usage.js';
 
 const FERRY_BIN = fileURLToPath(new URL('../../bin/ferry.js', import.meta.url));
 const PROFILES = new Set(['web', 'compile', 'jvm']);
+
+export const DEMO_FLAGS = {
+  profile: { type: 'string' }, size: { type: 'string' }, rate: { type: 'string' }, 'log-level': { type: 'string' }, ...HELP_FLAG,
+} as const;
 
 interface DemoRun {
   readonly label: string;
@@ -29,15 +33,9 @@ interface DemoRun {
  * XOR deltas, then again with Xen's policy and no deltas as the baseline, CloudNet-style.
  */
 export async function demoCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv, strict: true, allowPositionals: false,
-    options: {
-      profile: { type: 'string' }, size: { type: 'string' }, rate: { type: 'string' },
-      'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
-    },
-  });
+  const { values } = parseFlags(argv, DEMO_FLAGS);
   if (values.help) {
-    process.stdout.write('ferry demo [--profile web|compile|jvm] [--size BYTES] [--rate BYTES/s]\n');
+    process.stdout.write('ferry demo [--profile web|compile|jvm] [--size BYTES] [--rate RATE] [--log-level L]\n  defaults: jvm, 256MiB, 16MiB/s; migrates over loopback with ferry\'s defaults, then with --policy xen --no-delta\n');
     return 0;
   }
   const profile = values.profile ?? 'jvm';

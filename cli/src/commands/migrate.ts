@@ -1,5 +1,5 @@
-import { parseArgs } from 'node:util';
 import { migrate, type MigrationSummary } from '@ferry/agent-source';
+import { HELP_FLAG, LOG_FLAGS, parseFlags } from '../flags.js';
 import { createLogger } from '../logging.js';
 import { MIGRATE_ARG_SPEC, migrateOptionsFrom, sourceHookCommands, stateDirFrom } from '../migrate-options.js';
 import { humanSink, jsonSink } from '../progress.js';
@@ -28,32 +28,27 @@ is resumed on the source and ferry exits 3.
   --rate-limit RATE      cap the sending rate, e.g. 100mbit or 12MB/s
   --token-file F         bearer token for the target; --ca F verifies a wss:// target
   --tls-client-cert F --tls-client-key F   client certificate for mutual TLS
-  --reconnect-timeout S  after a cut during pre-copy, reconnect and resume for up to S seconds (default 30)
+  --reconnect-timeout S  after a cut during pre-copy, reconnect and resume for up to S seconds (default 30;
+                         0: roll back at once)
+  --reply-timeout S      how long to wait for any one answer from the target (default 60)
   --timeout SECONDS      limit on pre-copy; --on-timeout cancel (default: roll back) or force (pause anyway)
   --hook-timeout S       kill a hook command (pause, resume, state) that runs longer than S seconds (default 60)
   --paused-timeout S     roll back when one paused phase (final pass, state, verify, commit wait) takes over S (default 120)
   --state-dir DIR        the journal 'ferry recover' reads after a crash (default $XDG_RUNTIME_DIR/ferry)
   --id ID                migration id (default: generated); --workers N scan threads (default cores-1)
+  --page-size BYTES      the page size the image is scanned and sent in (default 4096)
   --json                 NDJSON progress on stdout; the last line is the summary
   --log-level L, --log-file F
+Sizes, rates and durations: see 'ferry --help'.
 `;
 
 /** After the summary, how long output may take to flush before the process exits regardless. */
 const EXIT_GRACE_MS = 2000;
 
+export const MIGRATE_COMMAND_FLAGS = { ...MIGRATE_ARG_SPEC, json: { type: 'boolean' }, ...LOG_FLAGS, ...HELP_FLAG } as const;
+
 export async function migrateCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      ...MIGRATE_ARG_SPEC,
-      json: { type: 'boolean' },
-      'log-level': { type: 'string' },
-      'log-file': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+  const { values } = parseFlags(argv, MIGRATE_COMMAND_FLAGS);
   if (values.help) {
     process.stdout.write(HELP);
     return 0;

@@ -1,6 +1,6 @@
-import { parseArgs } from 'node:util';
 import { adviseRecovery, readJournals, removeJournal, type JournalEntry, type RecoveryAdvice } from '@ferry/agent-source';
 import { runHook } from '@ferry/serve';
+import { HELP_FLAG, parseFlags } from '../flags.js';
 import { stateDirFrom } from '../migrate-options.js';
 import { EXIT } from '../usage.js';
 
@@ -17,11 +17,10 @@ recover does not resume it and exits 4; check the target.
   --json            one JSON line per migration
 `;
 
+export const RECOVER_FLAGS = { 'state-dir': { type: 'string' }, id: { type: 'string' }, json: { type: 'boolean' }, ...HELP_FLAG } as const;
+
 export async function recoverCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv, strict: true, allowPositionals: false,
-    options: { 'state-dir': { type: 'string' }, id: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-  });
+  const { values } = parseFlags(argv, RECOVER_FLAGS);
   if (values.help) {
     process.stdout.write(HELP);
     return 0;

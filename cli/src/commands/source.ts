@@ -1,19 +1,27 @@
-import { parseArgs } from 'node:util';
+import { HELP_FLAG, LOG_FLAGS, parseFlags } from '../flags.js';
 import { createLogger } from '../logging.js';
 import { readToken } from '../migrate-options.js';
 import { SourceDaemon } from '../source-daemon.js';
 import { parseListen } from '../listen.js';
 
+const HELP = `ferry source --listen HOST:PORT [--token-file F] [--log-level L] [--log-file F]
+
+A daemon that runs migrations on request. POST /migrations takes the options of 'ferry migrate' as JSON,
+keys without the leading dashes, e.g. {"to":"ws://...","image":["ram=/dev/shm/vm.ram"]}, and answers
+{"migrationId":...}; GET /status lists the migrations; the WebSocket /events streams their progress.
+Prints {"event":"listening","url":...} on stdout and runs until SIGINT or SIGTERM.
+
+  --token-file F   require "Authorization: Bearer <token>" (without it: loopback clients only; the
+                   body can name hook commands, which run as this daemon's user)
+  --log-level L, --log-file F   default level info
+`;
+
+export const SOURCE_FLAGS = { listen: { type: 'string' }, 'token-file': { type: 'string' }, ...LOG_FLAGS, ...HELP_FLAG } as const;
+
 export async function sourceCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv, strict: true, allowPositionals: false,
-    options: {
-      listen: { type: 'string' }, 'token-file': { type: 'string' },
-      'log-level': { type: 'string' }, 'log-file': { type: 'string' }, help: { type: 'boolean', short: 'h' },
-    },
-  });
+  const { values } = parseFlags(argv, SOURCE_FLAGS);
   if (values.help) {
-    process.stdout.write('ferry source --listen HOST:PORT [--token-file F]\n  POST /migrations {"to":"ws://...","image":["ram=/dev/shm/vm.ram"],...}; GET /status; WebSocket /events\n');
+    process.stdout.write(HELP);
     return 0;
   }
   const { host, port } = parseListen(values.listen);

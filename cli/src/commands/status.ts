@@ -1,15 +1,14 @@
-import { parseArgs } from 'node:util';
+import { HELP_FLAG, parseFlags } from '../flags.js';
 import { formatBytes } from '../units.js';
 import { UsageError } from '../usage.js';
 
+export const STATUS_FLAGS = { json: { type: 'boolean' }, 'token-file': { type: 'string' }, ...HELP_FLAG } as const;
+
 /** `ferry status URL`: GET URL/status from either agent and print it. */
 export async function statusCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv, strict: true, allowPositionals: true,
-    options: { json: { type: 'boolean' }, 'token-file': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-  });
+  const { values, positionals } = parseFlags(argv, STATUS_FLAGS, true);
   if (values.help) {
-    process.stdout.write('ferry status URL [--json]   (URL of a ferry target or source, http(s):// or ws(s)://)\n');
+    process.stdout.write('ferry status URL [--json] [--token-file F]\n  URL of a ferry target or source, http(s):// or ws(s)://; --json prints its /status answer as it is\n');
     return 0;
   }
   const [raw] = positionals;

@@ -1,10 +1,10 @@
-import { parseArgs } from 'node:util';
 import { startTarget, DEFAULT_RESUME_GRACE_MS, type TargetLimits } from '@ferry/agent-target';
 import { buildCommitHook } from '../commit-hooks.js';
 import { parseListen } from '../listen.js';
+import { HELP_FLAG, LOG_FLAGS, parseFlags, type ArgsOf } from '../flags.js';
 import { createLogger } from '../logging.js';
 import { hookTimeoutMs, pairs, readFileOrUsage, readToken } from '../migrate-options.js';
-import { parseSize } from '../units.js';
+import { parseCount, parseDuration, parseSize } from '../units.js';
 import { EXIT, UsageError } from '../usage.js';
 
 const HELP = `ferry target --listen HOST:PORT --dir DIR [options]
@@ -24,22 +24,25 @@ Prints {"event":"listening","url":...} on stdout once it accepts connections.
   --base NAME=PATH        an older copy of image NAME: only pages that differ are sent (repeatable)
   --resume-grace S        keep a session cut during pre-copy for S seconds for its source to resume (default 60)
   --max-image-size B, --max-images N, --max-blob-size B, --max-message-size B, --max-migrations N
-  --json                  progress events as NDJSON on stdout
+                          limits on what a source may send, and on migrations received at once
+  --json                  print {"event":"migration-end",...} on stdout as each migration ends (--once always
+                          does); progress events are on the WebSocket /events
   --log-level L, --log-file F
 `;
 
+export const TARGET_FLAGS = {
+  listen: { type: 'string' }, dir: { type: 'string' }, 'token-file': { type: 'string' }, insecure: { type: 'boolean' },
+  'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' }, once: { type: 'boolean' },
+  'on-commit': { type: 'string' }, 'hook-timeout': { type: 'string' }, 'qemu-cmd': { type: 'string' }, base: { type: 'string', multiple: true },
+  'resume-grace': { type: 'string' }, 'max-image-size': { type: 'string' }, 'max-images': { type: 'string' },
+  'max-blob-size': { type: 'string' }, 'max-message-size': { type: 'string' }, 'max-migrations': { type: 'string' },
+  json: { type: 'boolean' }, ...LOG_FLAGS, ...HELP_FLAG,
+} as const;
+
+type TargetArgs = ArgsOf<typeof TARGET_FLAGS>;
+
 export async function targetCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv, strict: true, allowPositionals: false,
-    options: {
-      listen: { type: 'string' }, dir: { type: 'string' }, 'token-file': { type: 'string' }, insecure: { type: 'boolean' },
-      'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' }, once: { type: 'boolean' },
-      'on-commit': { type: 'string' }, 'hook-timeout': { type: 'string' }, 'qemu-cmd': { type: 'string' }, base: { type: 'string', multiple: true },
-      'resume-grace': { type: 'string' }, 'max-image-size': { type: 'string' }, 'max-images': { type: 'string' },
-      'max-blob-size': { type: 'string' }, 'max-message-size': { type: 'string' }, 'max-migrations': { type: 'string' },
-      json: { type: 'boolean' }, 'log-level': { type: 'string' }, 'log-file': { type: 'string' }, help: { type: 'boolean', short: 'h' },
-    },
-  });
+  const { values } = parseFlags(argv, TARGET_FLAGS);
   if (values.help) {
     process.stdout.write(HELP);
     return 0;
@@ -56,7 +59,7 @@ export async function targetCommand(argv: string[]): Promise<number> {
     limits: limitsFrom(values),
     bases: Object.fromEntries(pairs(values.base ?? [], '--base')),
     commitHook: buildCommitHook(values['on-commit'], values['qemu-cmd'], hookTimeoutMs(values['hook-timeout']), logger),
-    resumeGraceMs: values['resume-grace'] !== undefined ? seconds(values['resume-grace'], '--resume-grace') : DEFAULT_RESUME_GRACE_MS,
+    resumeGraceMs: values['resume-grace'] !== undefined ? parseDuration(values['resume-grace'], '--resume-grace', 's', { allowZero: true }) : DEFAULT_RESUME_GRACE_MS,
     tls: values['tls-cert'] ? {
       cert: readFileOrUsage(values['tls-cert'], '--tls-cert'), key: readFileOrUsage(values['tls-key']!, '--tls-key'),
       ca: values['tls-ca'] !== undefined ? readFileOrUsage(values['tls-ca'], '--tls-ca') : undefined,
@@ -78,32 +81,15 @@ export async function targetCommand(argv: string[]): Promise<number> {
   });
 }
 
-function limitsFrom(values: Record<string, unknown>): Partial<TargetLimits> {
-  const limits: Partial<TargetLimits> = {};
-  const size = (flag: string): number | undefined => {
-    const text = values[flag.slice(2)];
-    return typeof text === 'string' ? parseSize(text, flag) : undefined;
+function limitsFrom(values: TargetArgs): Partial<TargetLimits> {
+  const size = (text: string | undefined, flag: string): number | undefined => (text !== undefined ? parseSize(text, flag) : undefined);
+  const count = (text: string | undefined, flag: string): number | undefined => (text !== undefined ? parseCount(text, flag) : undefined);
+  const limits: Partial<Record<keyof TargetLimits, number | undefined>> = {
+    maxImageBytes: size(values['max-image-size'], '--max-image-size'),
+    maxBlobBytes: size(values['max-blob-size'], '--max-blob-size'),
+    maxMessageBytes: size(values['max-message-size'], '--max-message-size'),
+    maxImages: count(values['max-images'], '--max-images'),
+    maxMigrations: count(values['max-migrations'], '--max-migrations'),
   };
-  const count = (flag: string): number | undefined => {
-    const text = values[flag.slice(2)];
-    if (typeof text !== 'string') return undefined;
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} ${text} must be a whole number >= 1`);
-    return n;
-  };
-  const set = <K extends keyof TargetLimits>(key: K, value: number | undefined): void => {
-    if (value !== undefined) limits[key] = value;
-  };
-  set('maxImageBytes', size('--max-image-size'));
-  set('maxBlobBytes', size('--max-blob-size'));
-  set('maxMessageBytes', size('--max-message-size'));
-  set('maxImages', count('--max-images'));
-  set('maxMigrations', count('--max-migrations'));
-  return limits;
-}
-
-function seconds(text: string, flag: string): number {
-  const value = Number(text);
-  if (!Number.isFinite(value) || value < 0) throw new UsageError(`${flag} ${text} must be a number of seconds >= 0`);
-  return value * 1000;
+  return Object.fromEntries(Object.entries(limits).filter(([, value]) => value !== undefined)) as Partial<TargetLimits>;
 }

@@ -1,8 +1,8 @@
-import { parseArgs } from 'node:util';
 import { startWanProxy } from '@ferry/wan';
+import { HELP_FLAG, LOG_FLAGS, parseFlags } from '../flags.js';
 import { parseListen } from '../listen.js';
 import { createLogger } from '../logging.js';
-import { parseRate } from '../units.js';
+import { parseDuration, parseRate } from '../units.js';
 import { UsageError } from '../usage.js';
 
 const HELP = `ferry wan-proxy --listen HOST:PORT --to HOST:PORT [--delay MS] [--rate RATE] [--jitter MS]
@@ -20,13 +20,6 @@ Prints {"event":"listening",...} as one JSON line on stdout and runs until SIGIN
   --log-level L, --log-file F   connection events (info) and errors (warn)
 `;
 
-function parseMs(value: string | undefined, flag: string): number {
-  if (value === undefined) return 0;
-  const ms = Number(value.replace(/ms$/i, ''));
-  if (value.trim() === '' || !Number.isFinite(ms) || ms < 0) throw new UsageError(`${flag} ${value} must be a number of milliseconds >= 0`);
-  return ms;
-}
-
 function parseTo(value: string | undefined): { host: string; port: number } {
   if (!value) throw new UsageError('--to HOST:PORT is required (where to forward, e.g. the ferry target)');
   try {
@@ -38,26 +31,22 @@ function parseTo(value: string | undefined): { host: string; port: number } {
   }
 }
 
+export const WAN_PROXY_FLAGS = {
+  listen: { type: 'string' }, to: { type: 'string' }, delay: { type: 'string' }, rate: { type: 'string' }, jitter: { type: 'string' },
+  ...LOG_FLAGS, ...HELP_FLAG,
+} as const;
+
 /** `ferry wan-proxy`: emulate delay and rate in front of a target when the kernel has no netem. */
 export async function wanProxyCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      listen: { type: 'string' }, to: { type: 'string' },
-      delay: { type: 'string' }, rate: { type: 'string' }, jitter: { type: 'string' },
-      'log-level': { type: 'string' }, 'log-file': { type: 'string' }, help: { type: 'boolean', short: 'h' },
-    },
-  });
+  const { values } = parseFlags(argv, WAN_PROXY_FLAGS);
   if (values.help) {
     process.stdout.write(HELP);
     return 0;
   }
   const listen = parseListen(values.listen);
   const to = parseTo(values.to);
-  const delayMs = parseMs(values.delay, '--delay');
-  const jitterMs = parseMs(values.jitter, '--jitter');
+  const delayMs = values.delay === undefined ? 0 : parseDuration(values.delay, '--delay', 'ms', { allowZero: true });
+  const jitterMs = values.jitter === undefined ? 0 : parseDuration(values.jitter, '--jitter', 'ms', { allowZero: true });
   const rateBytesPerSec = values.rate === undefined ? undefined : parseRate(values.rate, '--rate');
   if (rateBytesPerSec === 0) throw new UsageError('--rate must be above 0 (leave it out for an unlimited rate)');
   const logger = createLogger(values['log-level'] ?? 'info', values['log-file'], 'ferry-wan-proxy');

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { fillImage, isProfileName, PROFILES, startWorkload, type ProfileName, type WorkloadStats } from '@ferry/workload';
-import { parseRate, parseSize } from '../units.js';
+import { HELP_FLAG, parseFlags } from '../flags.js';
+import { parseCount, parseDuration, parseRate, parseSize } from '../units.js';
 import { UsageError } from '../usage.js';
 
 const HELP = `ferry workload --image PATH --size BYTES [--profile web|compile|jvm] [--rate RATE] [--fill] [--seed N]
@@ -19,6 +19,11 @@ Dirties an image file the way a running guest dirties its memory, so that it can
 Prints {"event":"ready",...} once writing, and {"event":"stopped",...} on exit. SIGSTOP/SIGCONT pause it
 without a catch-up burst afterwards.
 `;
+
+export const WORKLOAD_FLAGS = {
+  image: { type: 'string' }, size: { type: 'string' }, profile: { type: 'string' }, rate: { type: 'string' },
+  fill: { type: 'boolean' }, seed: { type: 'string' }, duration: { type: 'string' }, ...HELP_FLAG,
+} as const;
 
 interface Settings {
   readonly image: string;
@@ -67,14 +72,7 @@ export async function workloadCommand(argv: string[]): Promise<number> {
 }
 
 function parseSettings(argv: string[]): Settings | 'help' {
-  const { values } = parseArgs({
-    args: argv, strict: true, allowPositionals: false,
-    options: {
-      image: { type: 'string' }, size: { type: 'string' }, profile: { type: 'string' }, rate: { type: 'string' },
-      fill: { type: 'boolean' }, seed: { type: 'string' }, duration: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+  const { values } = parseFlags(argv, WORKLOAD_FLAGS);
   if (values.help) return 'help';
   if (values.image === undefined) throw new UsageError('--image PATH is required');
   if (values.size === undefined) throw new UsageError('--size BYTES is required, e.g. --size 256MiB');
@@ -86,22 +84,9 @@ function parseSettings(argv: string[]): Settings | 'help' {
   if (rate <= 0) throw new UsageError(`--rate ${values.rate ?? ''} must be above zero`);
   return {
     image: values.image, size, profile, rate, fill: values.fill ?? false,
-    seed: parseCount(values.seed, '--seed') ?? 1,
-    durationMs: seconds(values.duration),
+    seed: values.seed === undefined ? 1 : parseCount(values.seed, '--seed', 0, 0xffff_ffff),
+    durationMs: values.duration === undefined ? undefined : Math.round(parseDuration(values.duration, '--duration', 's')),
   };
-}
-
-function parseCount(text: string | undefined, what: string): number | undefined {
-  if (text === undefined) return undefined;
-  if (!/^\d{1,10}$/.test(text.trim()) || Number(text) > 0xffff_ffff) throw new UsageError(`${what} ${text} must be an integer from 0 to 4294967295`);
-  return Number(text);
-}
-
-function seconds(text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value) || value <= 0) throw new UsageError(`--duration ${text} must be a positive number of seconds`);
-  return Math.round(value * 1000);
 }
 
 async function checkImage(path: string, size: number): Promise<void> {

@@ -15,13 +15,10 @@ export { QemuSourceDriver, type DeviceStateResult, type QemuSourceOptions } from
 export { expandQemuTemplate, splitCommandLine, TemplateError } from './template.js';
 export {
   launchTargetQemu,
-  prepareTargetQemu,
   targetQemuArgv,
   QemuLaunchError,
   type LaunchTargetOptions,
   type LaunchedQemu,
-  type PrepareTargetOptions,
-  type PreparedTargetQemu,
 } from './target.js';
 export { silentLogger, type QemuLogger } from './logger.js';
 export { resolveDisk, DiskLookupError, type DiskNode } from './disks.js';

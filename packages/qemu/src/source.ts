@@ -52,7 +52,7 @@ export class QemuSourceDriver {
     return new QemuSourceDriver(qmp, timeoutMs, log);
   }
 
-  /** The QMP connection, for callers that need more than the driver offers. */
+  /** The QMP connection: QEMU's monitor socket takes one client, so the disk bitmaps share it. */
   get qmp(): QmpClient {
     return this.#qmp;
   }

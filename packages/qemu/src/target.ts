@@ -8,8 +8,7 @@
  *     cont; query-status must say running; disconnect QMP; QEMU keeps running on its own
  *
  * Any failure kills the QEMU it started and throws a QemuLaunchError that carries the tail of qemu.log
- * (QEMU explains a refused device state there, then exits). prepareTargetQemu() does the first two
- * steps ahead of time, so a caller can start QEMU during the pause's final pass and only load at commit.
+ * (QEMU explains a refused device state there, then exits).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readSync, rmSync, statSync } from 'node:fs';
@@ -66,24 +65,8 @@ export function targetQemuArgv(template: string, images: Record<string, string>,
   return argv;
 }
 
-export type PrepareTargetOptions = Omit<LaunchTargetOptions, 'deviceStatePath'>;
-
-/** A target QEMU started with `-incoming defer` and capabilities set, waiting for its device state. */
-export interface PreparedTargetQemu {
-  readonly pid: number;
-  readonly qmpPath: string;
-  /** migrate-incoming from `deviceStatePath`, cont, check running, disconnect. Kills QEMU on failure. */
-  load(deviceStatePath: string): Promise<LaunchedQemu>;
-  /** Kills the waiting QEMU (the migration was rolled back). */
-  kill(): Promise<void>;
-}
-
-/**
- * Starts the target QEMU on the RAM image and leaves it waiting for the device state. QEMU maps the
- * image shared, so it may start before the final pass: later writes to the same file are what it sees.
- * launchTargetQemu() is this plus load(); starting early takes QEMU's start-up (~50 ms) out of the pause.
- */
-export async function prepareTargetQemu(options: PrepareTargetOptions): Promise<PreparedTargetQemu> {
+/** Starts the target QEMU on the received images, loads the device state into it and lets it run. */
+export async function launchTargetQemu(options: LaunchTargetOptions): Promise<LaunchedQemu> {
   const log = options.logger ?? silentLogger;
   const timeoutMs = options.timeoutMs ?? 60_000;
   let qmpPath = join(options.workDir, 'qmp.sock');
@@ -103,50 +86,38 @@ export async function prepareTargetQemu(options: PrepareTargetOptions): Promise<
   const orExit = <T>(step: Promise<T>): Promise<T> => Promise.race([step, exited]);
 
   let qmp: QmpClient | undefined;
-  const fail = async (error: unknown): Promise<never> => {
-    await qmp?.close().catch(() => undefined);
-    // QEMU that refuses the device state exits; its exit says more than the QMP socket closing first.
-    const exit = await Promise.race([exited.catch((e: Error) => e), new Promise((resolve) => setTimeout(resolve, 1000, undefined))]);
-    await killAndWait(child);
-    const reason = exit instanceof Error ? exit.message : error instanceof Error ? error.message : String(error);
-    log.warn({ pid, err: reason }, 'target QEMU failed');
-    throw new QemuLaunchError(`target QEMU failed: ${reason}`, logTail(logPath, logStart), error);
-  };
   try {
     qmp = await orExit(QmpClient.connect(qmpPath, { timeoutMs, commandTimeoutMs: timeoutMs }));
     await orExit(setCapabilities(qmp, { 'x-ignore-shared': true, events: true }));
-  } catch (error) {
-    return fail(error);
-  }
-  const connected = qmp;
-  log.info({ pid, startMs: Math.round(performance.now() - started) }, 'target QEMU waits for its device state');
-
-  const load = async (deviceStatePath: string): Promise<LaunchedQemu> => {
     const begun = performance.now();
-    try {
-      await orExit(connected.execute('migrate-incoming', { uri: fileMigrationUri(connected, deviceStatePath, 'in') }));
-      await orExit(waitForMigration(connected, timeoutMs));
-      const loadMs = Math.round(performance.now() - begun);
-      await orExit(connected.execute('cont'));
-      await orExit(waitForRunState(connected, (s) => s.running, timeoutMs));
-      await connected.close();
-      child.unref();
-      log.info({ pid, loadMs, contMs: Math.round(performance.now() - begun) - loadMs }, 'target QEMU running');
-      return { pid, qmpPath };
-    } catch (error) {
-      return fail(error);
-    }
-  };
-  const kill = async (): Promise<void> => {
-    await connected.close().catch(() => undefined);
-    await killAndWait(child);
-  };
-  return { pid, qmpPath, load, kill };
+    await orExit(qmp.execute('migrate-incoming', { uri: fileMigrationUri(qmp, options.deviceStatePath, 'in') }));
+    await orExit(waitForMigration(qmp, timeoutMs));
+    const loadMs = Math.round(performance.now() - begun);
+    await orExit(qmp.execute('cont'));
+    await orExit(waitForRunState(qmp, (s) => s.running, timeoutMs));
+    await qmp.close();
+    child.unref();
+    log.info({ pid, startMs: Math.round(begun - started), loadMs, contMs: Math.round(performance.now() - begun) - loadMs }, 'target QEMU running');
+    return { pid, qmpPath };
+  } catch (error) {
+    await qmp?.close().catch(() => undefined);
+    throw await launchFailure(child, exited, error, { log, logPath, logStart });
+  }
 }
 
-export async function launchTargetQemu(options: LaunchTargetOptions): Promise<LaunchedQemu> {
-  const prepared = await prepareTargetQemu(options);
-  return prepared.load(options.deviceStatePath);
+/** Kills the QEMU that failed and explains why: its exit says more than the QMP socket closing first. */
+async function launchFailure(
+  child: ChildProcess,
+  exited: Promise<never>,
+  error: unknown,
+  where: { log: QemuLogger; logPath: string; logStart: number },
+): Promise<QemuLaunchError> {
+  // QEMU that refuses the device state exits; give it a moment to say so.
+  const exit = await Promise.race([exited.catch((e: Error) => e), new Promise((resolve) => setTimeout(resolve, 1000, undefined))]);
+  await killAndWait(child);
+  const reason = exit instanceof Error ? exit.message : error instanceof Error ? error.message : String(error);
+  where.log.warn({ pid: child.pid, err: reason }, 'target QEMU failed');
+  return new QemuLaunchError(`target QEMU failed: ${reason}`, logTail(where.logPath, where.logStart), error);
 }
 
 function spawnDetached(argv: string[], logPath: string, logStart: number): Promise<ChildProcess> {

@@ -1,0 +1,27 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+/**
+ * Flag declarations for node:util parseArgs. Each command declares its flags once, as a constant, and
+ * the type of the parsed values is derived from that constant (ArgsOf), so a flag is never listed twice.
+ */
+interface FlagDeclaration {
+  readonly type: 'string' | 'boolean';
+  readonly multiple?: boolean;
+  readonly short?: string;
+}
+
+export type FlagSpec = Readonly<Record<string, FlagDeclaration>>;
+
+type ValueOf<D extends FlagDeclaration> = D extends { type: 'boolean' } ? boolean : D extends { multiple: true } ? string[] : string;
+
+/** The parsed values of a FlagSpec: every flag optional, as on a command line or in a JSON body. */
+export type ArgsOf<S extends FlagSpec> = { -readonly [K in keyof S]?: ValueOf<S[K]> | undefined };
+
+export const LOG_FLAGS = { 'log-level': { type: 'string' }, 'log-file': { type: 'string' } } as const satisfies FlagSpec;
+export const HELP_FLAG = { help: { type: 'boolean', short: 'h' } } as const satisfies FlagSpec;
+
+/** Strict parsing: an unknown flag or a missing value is a usage error (exit 2, see main.ts). */
+export function parseFlags<S extends FlagSpec>(argv: string[], spec: S, allowPositionals = false): { values: ArgsOf<S>; positionals: string[] } {
+  const { values, positionals } = parseArgs({ args: argv, options: spec as NonNullable<ParseArgsConfig['options']>, strict: true, allowPositionals });
+  return { values: values as ArgsOf<S>, positionals };
+}

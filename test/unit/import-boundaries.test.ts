@@ -1,0 +1,69 @@
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { checkImportBoundaries, importSpecifiers, loadWorkspace, packageOf, type SourceImports, type WorkspacePackage } from '../helpers/import-boundaries.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * Dependencies declared ahead of the code that imports them. Each entry says who will use it; the check
+ * fails once an entry is imported (take it off then) and fails for any other unused dependency.
+ */
+const PENDING_DEPENDENCIES: Record<string, readonly string[]> = {
+  // `ferry plan`: the solver and the charts.
+  cli: ['highs', 'vega', 'vega-lite'],
+};
+
+t.test('the workspace keeps its import boundaries', async (t) => {
+  const { packages, sources } = loadWorkspace(ROOT);
+  t.ok(sources.length > 50, `read ${sources.length} sources in ${packages.length} packages`);
+  for (const folder of ['protocol', 'packages/pages', 'agent-source', 'agent-target', 'cli']) {
+    t.ok(packages.some((p) => p.folder === folder), `${folder} is checked`);
+  }
+  const violations = checkImportBoundaries(packages, sources, PENDING_DEPENDENCIES);
+  t.same(violations, [], violations.map((v) => `${v.file}: ${v.message}`).join('\n') || 'no violations');
+});
+
+const synthetic: WorkspacePackage[] = [
+  { folder: 'protocol', name: '@ferry/protocol', layer: 'protocol', dependencies: ['msgpack-lite'] },
+  { folder: 'packages/pages', name: '@ferry/pages', layer: 'package', dependencies: ['@ferry/protocol'] },
+  { folder: 'packages/wan', name: '@ferry/wan', layer: 'package', dependencies: [] },
+  { folder: 'agent-source', name: '@ferry/agent-source', layer: 'agent', dependencies: ['@ferry/protocol', '@ferry/pages', '@ferry/agent-target'] },
+  { folder: 'agent-target', name: '@ferry/agent-target', layer: 'agent', dependencies: ['@ferry/protocol'] },
+  { folder: 'cli', name: 'ferry', layer: 'cli', dependencies: ['@ferry/agent-source', '@ferry/agent-target', 'pino'] },
+];
+
+const clean: SourceImports[] = [
+  { file: 'protocol/src/codec.ts', specifiers: ['msgpack-lite', './errors.js', 'node:crypto', 'fs'] },
+  { file: 'packages/pages/src/scan.ts', specifiers: ['@ferry/protocol', 'node:worker_threads', './hash.js'] },
+  { file: 'agent-source/src/migration.ts', specifiers: ['@ferry/protocol', '@ferry/pages/dist/x.js', '@ferry/agent-target'] },
+  { file: 'agent-target/src/server.ts', specifiers: ['@ferry/protocol'] },
+  { file: 'cli/src/main.ts', specifiers: ['@ferry/agent-source', '@ferry/agent-target', 'pino', '../package.json'] },
+];
+
+t.test('the checker passes a clean workspace and flags each kind of violation', async (t) => {
+  const messages = (sources: SourceImports[], packages = synthetic): string[] =>
+    checkImportBoundaries(packages, sources).map((v) => `${v.file}: ${v.message}`);
+  // agent-source -> agent-target is the one violation in `clean`: agents never import each other.
+  t.same(messages(clean), ['agent-source/src/migration.ts: agent-source (agent) imports agent-target (agent): arrows run cli -> agents -> packages/* -> protocol']);
+  const withoutAgentImport = clean.map((s) => (s.file === 'agent-source/src/migration.ts' ? { ...s, specifiers: ['@ferry/protocol', '@ferry/pages'] } : s));
+  const agentsApart = synthetic.map((p) => (p.folder === 'agent-source' ? { ...p, dependencies: ['@ferry/protocol', '@ferry/pages'] } : p));
+  t.same(messages(withoutAgentImport, agentsApart), [], 'clean once the agents are apart');
+
+  const add = (file: string, specifier: string): SourceImports[] => [...withoutAgentImport, { file, specifiers: [specifier] }];
+  t.match(messages(add('protocol/src/x.ts', '@ferry/pages'), agentsApart), [/protocol\/src\/x\.ts: imports '@ferry\/pages', which protocol\/package\.json does not list/, /protocol \(protocol\) imports packages\/pages \(package\)/], 'protocol imports a package');
+  const pagesKnowsAgent = agentsApart.map((p) => (p.folder === 'packages/pages' ? { ...p, dependencies: ['@ferry/protocol', '@ferry/agent-target'] } : p));
+  t.same(messages(add('packages/pages/src/y.ts', '@ferry/agent-target'), pagesKnowsAgent), ['packages/pages/src/y.ts: packages/pages (package) imports agent-target (agent): arrows run cli -> agents -> packages/* -> protocol'], 'a package imports an agent');
+  t.match(messages(add('packages/wan/src/z.ts', '../../pages/src/hash.js'), agentsApart), [/relative import '..\/..\/pages\/src\/hash.js' leaves packages\/wan/], 'a relative import into another package');
+  t.match(messages(add('cli/src/w.ts', 'ws'), agentsApart), [/cli\/src\/w\.ts: imports 'ws', which cli\/package\.json does not list/], 'an undeclared dependency');
+  const unused = agentsApart.map((p) => (p.folder === 'packages/wan' ? { ...p, dependencies: ['lodash'] } : p));
+  t.same(messages(withoutAgentImport, unused), ["packages/wan/package.json: lists 'lodash' in dependencies, but no source of packages/wan imports it"], 'an unused dependency');
+  t.same(checkImportBoundaries(unused, withoutAgentImport, { 'packages/wan': ['lodash'] }), [], 'unless it is pending');
+  t.match(checkImportBoundaries(agentsApart, withoutAgentImport, { cli: ['pino'] }).map((v) => v.message), [/'pino' is imported now: take it off the pending list/], 'a pending entry that is used');
+  t.match(messages([...withoutAgentImport, { file: 'bench/run.ts', specifiers: [] }], agentsApart), [/bench\/run\.ts: is in no workspace package/]);
+});
+
+t.test('specifiers come from imports, re-exports, type imports and dynamic import()', async (t) => {
+  const text = "import type { A } from 'a';\nimport b from '@s/b/deep.js';\nexport * from './c.js';\nexport { d } from 'd';\nconst e = await import('e');\nimport 'f';\n// import 'not-code';\n";
+  t.same(importSpecifiers(text), ['a', '@s/b/deep.js', './c.js', 'd', 'e', 'f']);
+  t.same(['@s/b/deep.js', 'ws', 'fs', 'node:fs', 'fs/promises', './x.js'].map(packageOf), ['@s/b', 'ws', undefined, undefined, undefined, undefined]);
+});
