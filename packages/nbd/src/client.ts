@@ -8,17 +8,11 @@
  *     extents   BLOCK_STATUS over the range, repeated until the whole range is described
  *     close     DISC, then the socket ends
  */
-import { connect as netConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { ByteQueue } from './byte-queue.js';
-import {
-  Cmd, FLAG_C_FIXED_NEWSTYLE, FLAG_C_NO_ZEROES, FLAG_NO_ZEROES, FLAG_READ_ONLY, Info, Opt, Rep,
-  REP_ERROR_BIT, REP_ERROR_NAMES, REPLY_FLAG_DONE, REPLY_TYPE_ERROR_BIT, ReplyType,
-} from './constants.js';
+import { Cmd, FLAG_READ_ONLY, REPLY_FLAG_DONE, REPLY_TYPE_ERROR_BIT, ReplyType } from './constants.js';
 import { NbdError, protocolError } from './errors.js';
-import {
-  decodeErrorText, decodeInfo, decodeMetaContext, encodeClientFlags, encodeGoData, encodeMetaContextData,
-  encodeOption, parseGreeting, parseOptionReply, type OptionReply,
-} from './handshake.js';
+import { Handshake, openSocket, type Negotiated } from './negotiate.js';
 import {
   decodeBlockStatus, decodeErrorChunk, decodeOffsetData, decodeOffsetHole, encodeRequest, parseReply,
   type Extent, type Reply,
@@ -36,7 +30,6 @@ export interface NbdConnectOptions {
 export const MAX_READ_BYTES = 32 * 1024 * 1024;
 /** The protocol's own bound on a BLOCK_STATUS chunk (2^20 extents) and on option replies we accept. */
 const MAX_CHUNK_BYTES = Math.max(MAX_READ_BYTES + 8, 4 + 8 * 2 ** 20);
-const MAX_OPTION_REPLY_BYTES = 64 * 1024;
 /** BLOCK_STATUS asks for at most this much at once (a u32 field; aligned to 1 MiB). */
 const MAX_STATUS_SPAN = 2 ** 32 - 2 ** 20;
 
@@ -57,7 +50,7 @@ export class NbdClient {
   #failure: NbdError | undefined;
   #nextCookie = 1n;
 
-  private constructor(socket: Socket, queue: ByteQueue, timeoutMs: number, info: { size: number; flags: number; contexts: Map<string, number> }) {
+  private constructor(socket: Socket, queue: ByteQueue, timeoutMs: number, info: Negotiated) {
     this.#socket = socket;
     this.#queue = queue;
     this.#timeoutMs = timeoutMs;
@@ -242,131 +235,8 @@ export class NbdClient {
   }
 }
 
-/** The option haggling, on the raw socket before the client takes it over. */
-class Handshake {
-  readonly #socket: Socket;
-  readonly #queue: ByteQueue;
-  readonly #timeoutMs: number;
-  #wake: (() => void) | undefined;
-  #failure: Error | undefined;
-  readonly #onData = (chunk: Buffer): void => {
-    this.#queue.push(chunk);
-    this.#wake?.();
-  };
-  readonly #onEnd = (): void => {
-    this.#failure ??= new NbdError('closed', 'the NBD server closed the connection during the handshake');
-    this.#wake?.();
-  };
-
-  constructor(socket: Socket, queue: ByteQueue, timeoutMs: number) {
-    this.#socket = socket;
-    this.#queue = queue;
-    this.#timeoutMs = timeoutMs;
-    socket.on('data', this.#onData);
-    socket.on('close', this.#onEnd);
-    socket.on('error', this.#onEnd);
-  }
-
-  detach(): void {
-    this.#socket.off('data', this.#onData);
-    this.#socket.off('close', this.#onEnd);
-    this.#socket.off('error', this.#onEnd);
-  }
-
-  async run(exportName: string, metaContexts: readonly string[]): Promise<{ size: number; flags: number; contexts: Map<string, number> }> {
-    const { handshakeFlags } = await this.#read((q) => parseGreeting(q));
-    const noZeroes = (handshakeFlags & FLAG_NO_ZEROES) !== 0 ? FLAG_C_NO_ZEROES : 0;
-    this.#socket.write(encodeClientFlags(FLAG_C_FIXED_NEWSTYLE | noZeroes));
-
-    this.#socket.write(encodeOption(Opt.StructuredReply));
-    await this.#expectAck(Opt.StructuredReply, 'structured replies');
-
-    const contexts = new Map<string, number>();
-    if (metaContexts.length > 0) {
-      this.#socket.write(encodeOption(Opt.SetMetaContext, encodeMetaContextData(exportName, metaContexts)));
-      for (;;) {
-        const reply = await this.#reply(Opt.SetMetaContext, 'meta contexts');
-        if (reply.type === Rep.Ack) break;
-        if (reply.type !== Rep.MetaContext) throw protocolError(`unexpected reply ${reply.type} to SET_META_CONTEXT`);
-        const { id, name } = decodeMetaContext(reply.data);
-        contexts.set(name, id);
-      }
-      const missing = metaContexts.filter((name) => !contexts.has(name));
-      if (missing.length > 0) throw new NbdError('refused', `export '${exportName}' has no meta context ${missing.join(', ')}`);
-    }
-
-    this.#socket.write(encodeOption(Opt.Go, encodeGoData(exportName, [Info.BlockSize])));
-    let export_: { size: number; flags: number } | undefined;
-    for (;;) {
-      const reply = await this.#reply(Opt.Go, `export '${exportName}'`);
-      if (reply.type === Rep.Ack) break;
-      if (reply.type !== Rep.Info) throw protocolError(`unexpected reply ${reply.type} to GO`);
-      const info = decodeInfo(reply.data);
-      if (info.kind === 'export') export_ = { size: info.size, flags: info.transmissionFlags };
-    }
-    if (export_ === undefined) throw protocolError('GO succeeded without NBD_INFO_EXPORT');
-    return { ...export_, contexts };
-  }
-
-  async #expectAck(option: number, what: string): Promise<void> {
-    const reply = await this.#reply(option, what);
-    if (reply.type !== Rep.Ack) throw protocolError(`unexpected reply ${reply.type} to option ${option}`);
-  }
-
-  /** The next reply to `option`; an error reply becomes an NbdError of kind `refused`. */
-  async #reply(option: number, what: string): Promise<OptionReply> {
-    const reply = await this.#read((q) => parseOptionReply(q, MAX_OPTION_REPLY_BYTES));
-    if (reply.option !== option) throw protocolError(`reply to option ${reply.option} while waiting for option ${option}`);
-    if ((reply.type & REP_ERROR_BIT) !== 0) {
-      const name = REP_ERROR_NAMES[reply.type] ?? `error 0x${reply.type.toString(16)}`;
-      const text = decodeErrorText(reply.data);
-      throw new NbdError('refused', `the NBD server refused ${what}: ${name}${text ? ` (${text})` : ''}`);
-    }
-    return reply;
-  }
-
-  async #read<T>(parse: (queue: ByteQueue) => T | undefined): Promise<T> {
-    const deadline = Date.now() + this.#timeoutMs;
-    for (;;) {
-      const value = parse(this.#queue);
-      if (value !== undefined) return value;
-      if (this.#failure) throw this.#failure;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new NbdError('closed', `the NBD handshake took longer than ${this.#timeoutMs} ms`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#wake = () => {
-          clearTimeout(timer);
-          this.#wake = undefined;
-          resolve();
-        };
-      });
-    }
-  }
-}
-
 function checkInside(offset: number, length: number, requestOffset: number, requestLength: number): void {
   if (offset < requestOffset || offset + length > requestOffset + requestLength) {
     throw protocolError(`reply chunk [${offset}, +${length}) is outside the request [${requestOffset}, +${requestLength})`);
   }
-}
-
-function openSocket(path: string, timeoutMs: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = netConnect(path);
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new NbdError('closed', `could not connect to the NBD socket ${path} within ${timeoutMs} ms`));
-    }, timeoutMs);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.off('error', onError);
-      resolve(socket);
-    });
-    const onError = (error: Error): void => {
-      clearTimeout(timer);
-      reject(new NbdError('closed', `could not connect to the NBD socket ${path}: ${error.message}`, { cause: error }));
-    };
-    socket.once('error', onError);
-  });
 }
