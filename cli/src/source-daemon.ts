@@ -5,6 +5,7 @@ import { migrate, type MigrationSummary, type ProgressEvent } from '@ferry/agent
 import { authorize } from '@ferry/agent-target';
 import { migrateOptionsFrom, sourceHookCommands, stateDirFrom, type MigrateArgs } from './migrate-options.js';
 import { buildSourceHooks, recoveryRecipe } from './source-hooks.js';
+import { diskNames } from './source-disks.js';
 
 interface Tracked {
   readonly migrationId: string;
@@ -88,7 +89,7 @@ export class SourceDaemon {
     };
     void (async () => {
       const { hooks, close, options: withDisks, dirtyTrackers } = await buildSourceHooks(hookCommands, options, args.disk, this.#log);
-      const journal = { stateDir: stateDirFrom(args), recovery: { ...recoveryRecipe(hookCommands) } };
+      const journal = { stateDir: stateDirFrom(args), recovery: { ...recoveryRecipe(hookCommands, diskNames(args.disk)) } };
       try {
         const summary = await migrate(withDisks, { logger: this.#log, hooks, journal, dirtyTrackers, onEvent: (e) => { tracked.last = e; publish(e); } });
         const { history: _history, ...rest } = summary;

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DirtyTracker, MigrateOptions, PageRanges } from '@ferry/agent-source';
-import { DiskBitmapChain, DiskLookupError, resolveDisk, type DirtyExtent, type QemuLogger, type QmpClient } from '@ferry/qemu';
+import { DiskBitmapChain, diskBitmapPrefix, DiskLookupError, resolveDisk, type DirtyExtent, type QemuLogger, type QmpClient } from '@ferry/qemu';
 import { pairs, type MigrateArgs } from './migrate-options.js';
 import { UsageError } from './usage.js';
 
@@ -44,7 +44,7 @@ export async function buildSourceDisks(diskArgs: readonly string[] | undefined, 
     images.push({ name, path: disk.file });
     dirtyTrackers.set(name, new QemuDiskTracker(qmp, {
       node: disk.node,
-      prefix: `ferry-${options.migrationId}-${name}`,
+      prefix: diskBitmapPrefix(options.migrationId, name),
       nbdSocket: nbdSocketPath(options.migrationId, name),
       granularity: options.pageSize,
       logger,
@@ -89,6 +89,9 @@ function nbdSocketPath(migrationId: string, disk: string): string {
   const tag = createHash('sha256').update(`${migrationId}\0${disk}`).digest('hex').slice(0, 16);
   return join(tmpdir(), `ferry-nbd-${tag}.sock`);
 }
+
+/** The --disk names, for the journal: `ferry recover` removes their bitmaps if ferry migrate was killed. */
+export const diskNames = (diskArgs: readonly string[] | undefined): string[] => (diskArgs?.length ? pairs(diskArgs, '--disk').map(([name]) => name) : []);
 
 export function toPageRanges(extents: readonly DirtyExtent[], pageSize: number): PageRanges {
   return extents.map(({ offset, length }) => [Math.floor(offset / pageSize), Math.ceil((offset + length) / pageSize)]);

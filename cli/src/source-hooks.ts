@@ -87,11 +87,14 @@ export async function buildSourceHooks(
 export interface RecoveryRecipe {
   readonly resumeCmd?: string | undefined;
   readonly qmp?: string | undefined;
+  /** --disk names: their dirty bitmaps and NBD exports on the QEMU at `qmp` go too. */
+  readonly disks?: readonly string[] | undefined;
   readonly hookTimeoutMs: number;
 }
 
-export const recoveryRecipe = (options: SourceHookCommands): RecoveryRecipe => ({
+export const recoveryRecipe = (options: SourceHookCommands, disks: readonly string[] = []): RecoveryRecipe => ({
   ...(options.resumeCmd ? { resumeCmd: options.resumeCmd } : {}),
   ...(options.qmp ? { qmp: options.qmp } : {}),
+  ...(options.qmp && disks.length > 0 ? { disks } : {}),
   hookTimeoutMs: options.hookTimeoutMs,
 });

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { NbdClient, NbdError } from '@ferry/nbd';
-import { DiskBitmapChain, DiskLookupError, QmpClient, resolveDisk } from '@ferry/qemu';
+import { DiskBitmapChain, diskBitmapPrefix, DiskLookupError, QmpClient, removeDiskLeftovers, resolveDisk } from '@ferry/qemu';
 
 const missing = ['qemu-storage-daemon', 'qemu-io'].find((tool) => spawnSync(tool, ['--version']).status !== 0);
 const skip = missing ? `${missing} is not installed (qemu-system-common, qemu-utils)` : false;
@@ -75,6 +75,19 @@ t.test('a bitmap chain finds exactly the written blocks, generation by generatio
   await chain.close();
   t.same(await bitmapsOf(qmp), [], 'no bitmap left');
   t.same(await exportsOf(qmp), ['rw'], 'no export of ours left; the NBD server we did not start keeps running');
+});
+
+t.test('what a killed migration left (a frozen bitmap, its export) is removed by name, and nothing else', { skip }, async (t) => {
+  const { qmp, nbdSocket, write } = await storageDaemon(t);
+  const prefix = diskBitmapPrefix('m1', 'vda');
+  const chain = await DiskBitmapChain.start(qmp, { node: 'disk0', prefix, nbdSocket, granularity: 4096 });
+  write(0x11, 0, 4096);
+  await chain.freeze(); // the process "dies" here: no release, no close
+  await qmp.execute('block-dirty-bitmap-add', { node: 'disk0', name: `${prefix}-x` });
+  await qmp.execute('block-dirty-bitmap-add', { node: 'disk0', name: diskBitmapPrefix('m1', 'vda-0') + '-0' });
+  t.same((await removeDiskLeftovers(qmp, prefix)).sort(), [`bitmap ${prefix}-0`, `bitmap ${prefix}-1`, `export ${prefix}-0`]);
+  t.same(await bitmapsOf(qmp), ['ferry-m1-vda-0-0', `${prefix}-x`], "another migration's or disk's names stay");
+  t.same(await exportsOf(qmp), ['rw']);
 });
 
 t.test('NBD READ returns the bytes; refusals name the reason', { skip }, async (t) => {

@@ -4,6 +4,7 @@ import { createLogger } from '../logging.js';
 import { MIGRATE_ARG_SPEC, migrateOptionsFrom, sourceHookCommands, stateDirFrom } from '../migrate-options.js';
 import { humanSink, jsonSink } from '../progress.js';
 import { buildSourceHooks, recoveryRecipe } from '../source-hooks.js';
+import { diskNames } from '../source-disks.js';
 import { EXIT } from '../usage.js';
 
 const HELP = `ferry migrate --to ws[s]://HOST:PORT --image NAME=PATH [options]
@@ -58,7 +59,7 @@ export async function migrateCommand(argv: string[]): Promise<number> {
   const sink = values.json ? jsonSink() : humanSink(process.stderr.isTTY === true);
   const hookCommands = sourceHookCommands(values);
   const { hooks, close, options: withDisks, dirtyTrackers } = await buildSourceHooks(hookCommands, options, values.disk, logger);
-  const journal = { stateDir: stateDirFrom(values), recovery: { ...recoveryRecipe(hookCommands) } };
+  const journal = { stateDir: stateDirFrom(values), recovery: { ...recoveryRecipe(hookCommands, diskNames(values.disk)) } };
   const controller = new AbortController();
   const onSignal = (): void => controller.abort();
   process.on('SIGINT', onSignal);

@@ -18,6 +18,9 @@ import { NbdClient } from '@ferry/nbd';
 import { silentLogger, type QemuLogger } from './logger.js';
 import { QmpError, type QmpClient } from './qmp.js';
 
+/** The names of one migration's bitmaps and exports for one disk: `ferry-<migration id>-<disk>-<generation>`. */
+export const diskBitmapPrefix = (migrationId: string, disk: string): string => `ferry-${migrationId}-${disk}`;
+
 /** qemu:dirty-bitmap status flag: the block was written. */
 const DIRTY = 1;
 
@@ -152,4 +155,32 @@ export class DiskBitmapChain {
     await this.#qmp.execute('block-export-del', { id, mode: 'hard' });
     await deleted;
   }
+}
+
+/**
+ * Removes what a DiskBitmapChain with this `prefix` left behind when its process died (`ferry recover`):
+ * every export and bitmap named `PREFIX-<generation>`. Returns what it removed.
+ */
+export async function removeDiskLeftovers(qmp: QmpClient, prefix: string, timeoutMs = 30_000): Promise<string[]> {
+  const pattern = new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-\\d+$`);
+  const ours = (name: unknown): name is string => typeof name === 'string' && pattern.test(name);
+  const removed: string[] = [];
+  const exports = await qmp.execute<Array<{ id?: unknown }>>('query-block-exports');
+  for (const { id } of exports) {
+    if (!ours(id)) continue;
+    const deleted = qmp.waitForEvent('BLOCK_EXPORT_DELETED', (event) => event.data['id'] === id, timeoutMs);
+    deleted.catch(() => {});
+    await qmp.execute('block-export-del', { id, mode: 'hard' });
+    await deleted;
+    removed.push(`export ${id}`);
+  }
+  const nodes = await qmp.execute<Array<{ 'node-name'?: string; 'dirty-bitmaps'?: Array<{ name?: unknown }> }>>('query-named-block-nodes', { flat: true });
+  for (const node of nodes) {
+    for (const { name } of node['dirty-bitmaps'] ?? []) {
+      if (!ours(name) || !node['node-name']) continue;
+      await qmp.execute('block-dirty-bitmap-remove', { node: node['node-name'], name });
+      removed.push(`bitmap ${name}`);
+    }
+  }
+  return removed;
 }

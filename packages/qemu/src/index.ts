@@ -22,4 +22,4 @@ export {
 } from './target.js';
 export { silentLogger, type QemuLogger } from './logger.js';
 export { resolveDisk, DiskLookupError, type DiskNode } from './disks.js';
-export { DiskBitmapChain, type DiskBitmapOptions, type DirtyExtent, type FrozenBitmap } from './disk-bitmaps.js';
+export { DiskBitmapChain, diskBitmapPrefix, removeDiskLeftovers, type DiskBitmapOptions, type DirtyExtent, type FrozenBitmap } from './disk-bitmaps.js';
