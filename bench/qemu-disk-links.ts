@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
-import { FERRY } from './lib.js';
+import { FERRY } from '../test/helpers/ferry.js';
 
 export interface WanShape {
   readonly delayMs: number;

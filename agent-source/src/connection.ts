@@ -137,6 +137,30 @@ export class TargetConnection {
     return this.#ws.bufferedAmount;
   }
 
+  /**
+   * Resolves with the milliseconds a WebSocket ping takes to come back: the round trip, plus whatever is
+   * queued ahead of it on the socket and the link (take the least of several samples). Never rejects:
+   * a ping that is never answered simply never resolves.
+   */
+  roundTrip(): Promise<number> {
+    const tag = Buffer.from(`rtt-${performance.now()}`);
+    const sent = performance.now();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.#ws.off('pong', onPong);
+        this.#ws.off('close', done);
+      };
+      const onPong = (data: Buffer): void => {
+        if (!data.equals(tag)) return;
+        done();
+        resolve(performance.now() - sent);
+      };
+      this.#ws.on('pong', onPong);
+      this.#ws.once('close', done);
+      if (this.#ws.readyState === WebSocket.OPEN) this.#ws.ping(tag);
+    });
+  }
+
   sendControl(message: ControlMessage): Promise<void> {
     return this.sendRaw([encodeControl(message)]);
   }

@@ -1,4 +1,5 @@
 import type { ErrorCode, FerryError } from '@ferry/protocol';
+import type { ConvergenceFields } from './convergence.js';
 import type { PassRecord } from './policies.js';
 
 export interface EncodingTotals {
@@ -38,8 +39,12 @@ export interface MigrationSummary extends EncodingTotals {
 export type ProgressEvent =
   | { readonly event: 'connected'; readonly url: string; readonly migrationId: string }
   | { readonly event: 'pass-begin'; readonly pass: number; readonly final: boolean }
-  | { readonly event: 'progress'; readonly pass: number; readonly bytesSent: number; readonly pagesSent: number; readonly bytesApplied: number; readonly rate: number; readonly imageBytes: number; readonly passFraction: number; readonly passEtaMs?: number; readonly diskBytesSent?: number }
-  | { readonly event: 'pass-end'; readonly pass: number; readonly dirtyPages: number; readonly bytesSent: number; readonly durationMs: number; readonly bandwidth: number; readonly stop: boolean; readonly final: boolean; readonly reason?: string }
+  | ({ readonly event: 'progress'; readonly pass: number; readonly bytesSent: number; readonly pagesSent: number; readonly bytesApplied: number; readonly rate: number; readonly imageBytes: number; readonly passFraction: number; readonly passEtaMs?: number; readonly diskBytesSent?: number } & Partial<ConvergenceFields>)
+  | ({ readonly event: 'pass-end'; readonly pass: number; readonly dirtyPages: number; readonly bytesSent: number; readonly durationMs: number; readonly deltaCacheBytes?: number; readonly bandwidth: number; readonly stop: boolean; readonly final: boolean; readonly reason?: string } & Partial<ConvergenceFields>)
+  /** The throttle level changed (auto-converge), and why. */
+  | { readonly event: 'throttle'; readonly level: number; readonly reason: string }
+  /** Before a pause expected to be long (over 2 s without --max-downtime, or forced by --on-timeout force). */
+  | { readonly event: 'long-pause'; readonly expectedPauseMs: number; readonly reason: string }
   | { readonly event: 'disconnected'; readonly pass: number; readonly reason: string }
   | { readonly event: 'reconnected'; readonly pass: number; readonly attempts: number; readonly resumed: boolean; readonly heldPages: number }
   | { readonly event: 'paused'; readonly pass: number; readonly reason: string }

@@ -14,14 +14,17 @@ export type { DiskSummary, MigrationResult, MigrationSummary, ProgressEvent, Enc
 export { DirtyTracking, mergeRanges, type DirtyTracker, type PageRanges } from './dirty-tracking.js';
 export type { SourceHooks, StateBlob } from './hooks.js';
 export {
-  adviseRecovery, defaultStateDir, MigrationJournal, readJournals, removeJournal, type JournalEntry, type RecoveryAdvice,
+  adviseRecovery, defaultStateDir, isAlive, MigrationJournal, readJournals, removeJournal, type JournalEntry, type RecoveryAdvice,
 } from './journal.js';
 export { PassSender, type PassOutcome, type PassScope } from './pass-sender.js';
 export { SendMeter, TargetConnection, type ConnectOptions } from './connection.js';
 export { retryUntil } from './resume.js';
 export { verifyImages, type VerifyDeps } from './verify.js';
 export {
+  PAUSE_ROUND_TRIPS,
   POLICIES,
+  SMART_PLATEAU,
+  SMART_TAIL,
   SMART_WINDOW,
   XEN_MAX_PASSES,
   XEN_MAX_SENT_FACTOR,
@@ -30,6 +33,7 @@ export {
   estimateDowntimeMs,
   isPolicyName,
   smartPolicy,
+  withDowntimeCap,
   xenPolicy,
   type PassRecord,
   type PolicyContext,
@@ -39,3 +43,18 @@ export {
 } from './policies.js';
 export { INITIAL_PHASE, IllegalTransition, isFinished, isPastPointOfNoReturn, isWorkloadPaused, step, type Phase, type PhaseEvent } from './phases.js';
 export { RateLimiter } from './rate-limiter.js';
+export {
+  FULL_SPEED,
+  nextThrottle,
+  THROTTLE_INCREMENT,
+  THROTTLE_INITIAL,
+  THROTTLE_MAX,
+  THROTTLE_PERIOD_MS,
+  THROTTLE_STRIKES,
+  THROTTLE_TRIGGER,
+  type ThrottleMode,
+  type ThrottleObservation,
+  type ThrottleState,
+} from './throttle-policy.js';
+export type { ThrottleDriver } from './throttle-driver.js';
+export { DEFAULT_PAUSE_TARGET_MS, LONG_PAUSE_MS, type ConvergenceFields } from './convergence.js';

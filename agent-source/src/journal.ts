@@ -1,6 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { ErrorCode, FerryError } from '@ferry/protocol';
 import { isPastPointOfNoReturn, type Phase } from './phases.js';
 
 /**
@@ -51,10 +52,23 @@ export class MigrationJournal {
     this.#entry = entry;
   }
 
-  /** Starts the journal of `migrationId` in `stateDir` (created private to this user). */
+  /**
+   * Starts the journal of `migrationId` in `stateDir` (created private to this user). An earlier journal
+   * of the same id that recover still has to act on (its process runs, or it paused and sent no GO) is never
+   * overwritten; one whose GO was sent only informs, and a new migration with that id replaces it.
+   */
   static open(stateDir: string, migrationId: string, target: string, recovery: Readonly<Record<string, unknown>>): MigrationJournal {
     const dir = join(stateDir, migrationId);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const earlier = readJournals(stateDir).find((e) => e.migrationId === migrationId);
+    if (earlier) {
+      const advice = adviseRecovery(earlier, isAlive(earlier.pid));
+      if (advice.action === 'running' || advice.action === 'resume') throw new FerryError(ErrorCode.Conflict, `${advice.message} (journal in ${stateDir}; run ferry recover first)`);
+    }
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+    } catch (error) {
+      throw new FerryError(ErrorCode.Io, `cannot keep the migration journal in ${stateDir} (--state-dir): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
     const journal = new MigrationJournal(dir, {
       migrationId, pid: process.pid, target, phase: 'connecting', paused: false, goSent: false, recovery, updatedAt: new Date().toISOString(),
     });
@@ -110,6 +124,16 @@ export function readJournals(stateDir: string): JournalEntry[] {
 /** Removes a journal (and its leftover state blobs) once recover has dealt with it. */
 export function removeJournal(stateDir: string, migrationId: string): void {
   rmSync(join(stateDir, migrationId), { recursive: true, force: true });
+}
+
+/** True while a process with this pid exists (EPERM: it exists but belongs to someone else). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 export type RecoveryAdvice =

@@ -2,8 +2,8 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { DEFAULT_LIMITS, ErrorCode, FerryError, MessageType, toFerryError, type Hello } from '@ferry/protocol';
-import { createPageHasher, ScanPool, type PageHasher } from '@ferry/pages';
+import { ErrorCode, FerryError, MessageType, toFerryError, type Hello } from '@ferry/protocol';
+import { createPageHasher, type ScanPool, type PageHasher } from '@ferry/pages';
 import { delay, withDeadline } from './abort.js';
 import { checkImagesUnchanged, checkStateFiles, describeImages, type DescribedImage } from './images.js';
 import { SendMeter, TargetConnection, type ConnectOptions } from './connection.js';
@@ -15,8 +15,11 @@ import { MigrationJournal } from './journal.js';
 import type { MigrateOptions } from './options.js';
 import { PassSender, type PassOutcome, type PassScope } from './pass-sender.js';
 import { assertNever, INITIAL_PHASE, isFinished, isWorkloadPaused, step, type Phase, type PhaseEvent } from './phases.js';
+import { Convergence } from './convergence.js';
 import { POLICIES, type PassRecord, type StopDecision } from './policies.js';
+import type { ThrottleDriver } from './throttle-driver.js';
 import { RateLimiter } from './rate-limiter.js';
+import { connectOptionsFor, helloFor, startPools } from './setup.js';
 import { sendStateBlobs } from './state-blobs.js';
 import { verifyImages } from './verify.js';
 
@@ -30,9 +33,13 @@ export interface MigrateContext {
   readonly journal?: { readonly stateDir: string; readonly recovery: Readonly<Record<string, unknown>> } | undefined;
   /** Images (by name) whose dirty pages a tracker reports instead of a full hash scan (guest disks). */
   readonly dirtyTrackers?: ReadonlyMap<string, DirtyTracker> | undefined;
+  /** Slows the workload when pre-copy does not converge (--throttle auto). */
+  readonly throttle?: ThrottleDriver | undefined;
 }
 
 const PROGRESS_INTERVAL_MS = 250;
+/** Below this link rate (bytes/s) LZ4 (several hundred MB/s per worker) shortens a paused pass. */
+const COMPRESS_PAUSED_BELOW = 100e6;
 
 const rate = (bytes: number, ms: number): number => (ms > 0 ? (bytes * 1000) / ms : 0);
 
@@ -46,7 +53,8 @@ export async function migrate(options: MigrateOptions, context: MigrateContext):
 }
 
 /**
- * The source's orchestrator. The pure phases (phases.ts) drive it: `run` asks the current phase what to
+ * The source's orchestrator (over 300 lines because it is one method per phase, each a few lines of I/O;
+ * splitting it would scatter the state the phases share). The pure phases (phases.ts) drive it: `run` asks the current phase what to
  * do, one method per phase does that I/O and reports the event that moves the phase on. Cancellation is
  * one AbortSignal handed to every hook, pass and wait; each settles only once its work has stopped, so
  * the rollback that follows never races a hook or a pass still running.
@@ -75,6 +83,9 @@ class SourceMigration {
   #pausedAt: number | undefined;
   #unpausedAt: number | undefined;
   readonly #tracking: DirtyTracking;
+  readonly #convergence: Convergence;
+  /** The bytes sent when the running pre-copy pass began; undefined outside pre-copy passes. */
+  #precopyPassFrom: number | undefined;
 
   constructor(options: MigrateOptions, context: MigrateContext, images: readonly DescribedImage[], journal: MigrationJournal | undefined) {
     this.#options = options;
@@ -86,6 +97,16 @@ class SourceMigration {
     this.#log = context.logger.child({ migrationId: options.migrationId, role: 'source' });
     this.#tracking = new DirtyTracking(images.map((image) => context.dirtyTrackers?.get(image.name)), (error) =>
       this.#log.warn({ err: toFerryError(error) }, 'could not release a dirty-tracking generation; it goes at the end'));
+    this.#convergence = new Convergence({
+      policy: POLICIES[options.policy],
+      context: { imageBytes: this.#imageBytes, maxDowntimeMs: options.maxDowntimeMs },
+      pageSize: options.pageSize,
+      mode: options.throttle,
+      driver: context.throttle,
+      log: this.#log,
+      emit: (event) => context.onEvent?.(event),
+      passBytes: () => (this.#precopyPassFrom === undefined ? undefined : this.#meter.bytes - this.#precopyPassFrom),
+    });
   }
 
   async run(): Promise<MigrationSummary> {
@@ -100,11 +121,14 @@ class SourceMigration {
       while (!isFinished(this.#phase)) await this.#runPhase(this.#phase);
     } catch (thrown) {
       error = toFerryError(thrown);
+      // Full speed before the rollback's resume hook; after the pause this only lifts limits like cpu.max.
+      await this.#convergence.restore();
       this.#advance({ kind: 'failed', error });
       await this.#afterFailure(error);
     } finally {
       clearInterval(ticker);
       if (timeout) clearTimeout(timeout);
+      await this.#convergence.restore();
       this.#context.signal?.removeEventListener('abort', userCancel);
       await Promise.allSettled(this.#pools.map((pool) => pool.close()));
       await this.#tracking.close();
@@ -145,17 +169,12 @@ class SourceMigration {
   }
 
   async #connect(signal: AbortSignal): Promise<void> {
-    const options = this.#options;
-    this.#pools.push(...(await Promise.all(this.#images.map((image) => ScanPool.start({
-      imagePath: image.path,
-      pageSize: image.pageSize,
-      workers: Math.max(1, Math.floor(options.workers / this.#images.length)),
-      deltaCacheBytes: Math.floor(options.deltaCacheBytes / this.#images.length),
-      delta: options.delta,
-      compress: options.compress,
-    })))));
+    this.#pools.push(...(await startPools(this.#options, this.#images)));
     this.#hasher = await createPageHasher();
+    const connecting = performance.now();
     this.#attach(await TargetConnection.connect(this.#connectOptions(), signal));
+    // TCP connect and the WebSocket upgrade: two round trips, near enough; pings after each pass refine it.
+    this.#convergence.roundTripSample((performance.now() - connecting) / 2);
     this.#advance({ kind: 'connected' });
   }
 
@@ -178,25 +197,29 @@ class SourceMigration {
    */
   async #precopyPass(pass: number, signal: AbortSignal): Promise<void> {
     let outcome: PassOutcome;
+    this.#precopyPassFrom = this.#meter.bytes;
     try {
       outcome = await this.#sendPass(pass, false, signal);
     } catch (thrown) {
       await this.#reconnectAfterCut(toFerryError(thrown), pass, signal);
       return;
+    } finally {
+      this.#precopyPassFrom = undefined;
     }
     const record: PassRecord = { ...outcome, bandwidth: rate(outcome.bytesSent, outcome.durationMs) };
     this.#history.push(record);
+    void this.#connection!.roundTrip().then((ms) => this.#convergence.roundTripSample(ms));
     const decision = this.#stopDecision();
-    this.#log.info({ ...record, decision }, 'pass done');
-    this.#context.onEvent?.({ event: 'pass-end', ...record, stop: decision.stop, final: false, ...(decision.stop ? { reason: decision.reason } : {}) });
+    const why = this.#convergence.fields();
+    this.#log.info({ ...record, ...why, decision }, 'pass done');
+    this.#context.onEvent?.({ event: 'pass-end', ...record, ...why, stop: decision.stop, final: false, ...(decision.stop ? { reason: decision.reason } : {}) });
     if (decision.stop) this.#stopReason = decision.reason;
     this.#advance(decision.stop ? { kind: 'pass-done', stop: true, reason: decision.reason } : { kind: 'pass-done', stop: false });
   }
 
+  /** The throttle steps and the (capped) stop policy decides, in Convergence; --on-timeout force overrides. */
   #stopDecision(): StopDecision {
-    if (this.#forceStop) return { stop: true, reason: this.#forceStop };
-    const o = this.#options;
-    return POLICIES[o.policy](this.#history, { imageBytes: this.#imageBytes, maxDowntimeMs: o.maxDowntimeMs });
+    return this.#forceStop ? this.#convergence.forced(this.#history, this.#forceStop) : this.#convergence.afterPass(this.#history);
   }
 
   /** Retries with backoff until --reconnect-timeout; a cut after the pause is not retried (rolling back is quicker). */
@@ -219,6 +242,8 @@ class SourceMigration {
   }
 
   async #pause(pass: number, reason: string, signal: AbortSignal): Promise<void> {
+    await this.#convergence.hold();
+    if (Math.max(...this.#history.map((p) => p.bandwidth)) < COMPRESS_PAUSED_BELOW) this.#sender!.compressFromNowOn();
     this.#pausedAt = performance.now();
     await this.#context.hooks.pause(signal);
     this.#advance({ kind: 'paused' });
@@ -299,7 +324,7 @@ class SourceMigration {
     this.#passStartedAt = performance.now();
     let outcome: PassOutcome;
     try {
-      outcome = await this.#sender!.sendPass(pass, signal, scope);
+      outcome = await this.#sender!.sendPass(pass, signal, scope, final);
     } catch (error) {
       checkImagesUnchanged(this.#images);
       throw error;
@@ -321,21 +346,11 @@ class SourceMigration {
   }
 
   #connectOptions(): ConnectOptions {
-    const o = this.#options;
-    return {
-      url: o.url, token: o.token, ca: o.ca, clientCert: o.clientCert, clientKey: o.clientKey,
-      timeoutMs: o.replyTimeoutMs, maxPayload: DEFAULT_LIMITS.maxMessageBytes, meter: this.#meter,
-    };
+    return connectOptionsFor(this.#options, this.#meter);
   }
 
   #hello(resume: boolean): Omit<Hello, 'type' | 'version'> {
-    const o = this.#options;
-    return {
-      migrationId: o.migrationId,
-      images: this.#images.map(({ name, size, pageSize }) => ({ name, size, pageSize })),
-      resume,
-      options: { policy: o.policy, compress: o.compress, delta: o.delta },
-    };
+    return helloFor(this.#options, this.#images, resume);
   }
 
   #attach(connection: TargetConnection): void {
@@ -391,6 +406,7 @@ class SourceMigration {
       ...(this.#tracking.active ? { diskBytesSent: Object.values(this.#diskSummaries()).reduce((sum, d) => sum + d.bytesSent, 0) } : {}),
       // The running pass's end, extrapolated from how far its scan got.
       ...(fraction > 0.02 && fraction < 1 ? { passEtaMs: Math.round(((performance.now() - this.#passStartedAt) * (1 - fraction)) / fraction) } : {}),
+      ...this.#convergence.fields(),
     });
   }
 

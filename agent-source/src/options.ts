@@ -1,4 +1,5 @@
 import type { PolicyName } from './policies.js';
+import type { ThrottleMode } from './throttle-policy.js';
 import type { TargetCredentials } from './connection.js';
 import type { StateBlob } from './hooks.js';
 
@@ -25,6 +26,8 @@ export interface MigrateOptions extends TargetCredentials {
   /** Whole-migration limit for pre-copy; what happens then is `onTimeout`. */
   readonly timeoutMs?: number | undefined;
   readonly onTimeout: 'cancel' | 'force';
+  /** auto: slow the workload (through MigrateContext.throttle) when pre-copy does not converge. */
+  readonly throttle: ThrottleMode;
   /** How long to wait for any single answer from the target. */
   readonly replyTimeoutMs: number;
   readonly verifyRetries: number;

@@ -1,5 +1,5 @@
 import { MessageType, writePagesHeader } from '@ferry/protocol';
-import type { PageBatch, ScanPool } from '@ferry/pages';
+import { LinkWatch, type PageBatch, type ScanPool } from '@ferry/pages';
 import { abortable, abortReason } from './abort.js';
 import type { SendMeter, TargetConnection } from './connection.js';
 import type { EncodingTotals } from './events.js';
@@ -10,6 +10,8 @@ export interface PassOutcome {
   readonly dirtyPages: number;
   readonly bytesSent: number;
   readonly durationMs: number;
+  /** Bytes the delta caches hold after the pass, over all images. */
+  readonly deltaCacheBytes: number;
 }
 
 export interface PassScope {
@@ -20,10 +22,6 @@ export interface PassScope {
 
 /** The page ranges a pass scans of one image (a dirty tracker's), or undefined for every page. */
 export type PassRanges = (imageIndex: number, pass: number) => Promise<Array<[number, number]> | undefined>;
-
-/** Above this many queued bytes the link is the bottleneck; below the low mark the scanner is. */
-const LINK_BOUND_BYTES = 4 * 1024 * 1024;
-const SCAN_BOUND_BYTES = 256 * 1024;
 
 /**
  * Sends one pass: PASS_BEGIN, the dirty pages of every image as PAGES messages, PASS_END. The scan
@@ -36,7 +34,8 @@ export class PassSender {
   readonly #pools: readonly ScanPool[];
   readonly #meter: SendMeter;
   readonly #limiter: RateLimiter | undefined;
-  readonly #autoCompress: boolean;
+  #autoCompress: boolean;
+  readonly #link = new LinkWatch();
   readonly #totals: EncodingTotals = { pagesSent: 0, zeroPages: 0, rawPages: 0, lz4Pages: 0, deltaPages: 0, copyPages: 0 };
   #passScanned = 0;
   /** Bytes of PAGES messages sent per image (HELLO order). */
@@ -70,28 +69,43 @@ export class PassSender {
     return this.#passScanned;
   }
 
+  /**
+   * While the workload is paused every byte adds to the pause, so on a link slower than LZ4 the final
+   * pass compresses whatever the socket queue says (a scan-bound final pass would otherwise go raw).
+   */
+  compressFromNowOn(): void {
+    if (!this.#autoCompress) return;
+    this.#autoCompress = false;
+    for (const pool of this.#pools) pool.setCompress(true);
+  }
+
   /** After a reconnect, passes continue on the new connection. */
   useConnection(connection: TargetConnection): void {
     this.#connection = connection;
   }
 
-  /** Aborting `signal` stops the pass between batches (the workers stop too); the pass rejects with its reason. */
-  async sendPass(pass: number, signal: AbortSignal, scope?: PassScope): Promise<PassOutcome> {
+  /**
+   * Aborting `signal` stops the pass between batches (the workers stop too); the pass rejects with its reason.
+   * `paused`: the workload is stopped, so the scan may use every core (the main thread only waits).
+   */
+  async sendPass(pass: number, signal: AbortSignal, scope?: PassScope, paused = false): Promise<PassOutcome> {
     const started = performance.now();
     const bytesBefore = this.#meter.bytes;
     let dirtyPages = 0;
+    let deltaCacheBytes = 0;
     this.#passScanned = 0;
     await this.#connection.sendControl({ type: MessageType.PassBegin, pass });
     for (const [imageIndex, pool] of this.#pools.entries()) {
       if (scope && scope.image !== imageIndex) continue;
       const onBatch = (batch: PageBatch): Promise<void> => this.#sendBatch(imageIndex, pass, batch, signal);
       const ranges = scope ? undefined : await this.#rangesFor?.(imageIndex, pass);
-      const stats = await pool.scan(pass, onBatch, scope ? { ranges: scope.ranges, force: true } : ranges && { ranges });
+      const stats = await pool.scan(pass, onBatch, scope ? { ranges: scope.ranges, force: true } : { everyCore: paused, ...(ranges ? { ranges } : {}) });
       dirtyPages += stats.dirtyPages;
+      deltaCacheBytes += stats.deltaCacheBytes;
     }
     const bytes = this.#meter.bytes - bytesBefore;
     await this.#connection.sendControl({ type: MessageType.PassEnd, pass, pages: dirtyPages, bytes });
-    return { pass, dirtyPages, bytesSent: bytes, durationMs: performance.now() - started };
+    return { pass, dirtyPages, bytesSent: bytes, durationMs: performance.now() - started, deltaCacheBytes };
   }
 
   async #sendBatch(imageIndex: number, pass: number, batch: PageBatch, signal: AbortSignal): Promise<void> {
@@ -110,17 +124,10 @@ export class PassSender {
     t.lz4Pages += batch.stats.lz4;
     t.deltaPages += batch.stats.delta;
     t.copyPages += batch.stats.copy;
-    if (this.#limiter === undefined) this.#watchLink();
+    if (this.#limiter === undefined) this.#setLinkBound(this.#link.update(this.#connection.bufferedAmount, batch.count));
   }
 
-  /** A full socket queue says the link is the bottleneck; an empty one says the scanner is. */
-  #watchLink(): void {
-    const queued = this.#connection.bufferedAmount;
-    if (queued > LINK_BOUND_BYTES) this.#setLinkBound(true);
-    else if (queued < SCAN_BOUND_BYTES) this.#setLinkBound(false);
-  }
-
-  /** Compression (in auto mode) and pass-0 delta caching pay only while the link is the bottleneck. */
+  /** Compression (in auto mode) and pass-0 delta caching pay only while the link is the bottleneck (see LinkWatch). */
   #setLinkBound(on: boolean): void {
     for (const pool of this.#pools) {
       pool.setLinkBound(on);

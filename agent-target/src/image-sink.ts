@@ -126,7 +126,7 @@ export class ImageSink {
 
   /** Applies one validated record; the payload checks that need decompression happen here. */
   apply(record: PageRecord): void {
-    const { pageIndex, payload } = record;
+    const { pageIndex } = record;
     let bytes: Uint8Array;
     let hash: bigint | undefined;
     switch (record.encoding) {
@@ -143,12 +143,10 @@ export class ImageSink {
         xorInto(this.#page, this.#file.readPage(pageIndex, this.#other), this.#decompress(record));
         bytes = this.#page;
         break;
-      case PageEncoding.Copy: {
-        const from = new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0, true);
-        bytes = this.#file.readPage(from, this.#page);
-        hash = this.hashes[from];
+      case PageEncoding.Copy:
+        bytes = this.#file.readPage(record.from, this.#page);
+        hash = this.hashes[record.from];
         break;
-      }
       default:
         throw new FerryError(ErrorCode.Malformed, `unknown page encoding ${String(record.encoding)}`);
     }

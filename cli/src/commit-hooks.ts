@@ -3,7 +3,7 @@ import type { CommitContext, CommitHook } from '@ferry/agent-target';
 import { runHook } from '@ferry/serve';
 
 /** Environment for `--on-commit`: FERRY_DIR, FERRY_MIGRATION_ID, FERRY_IMAGE_<NAME>, FERRY_STATE_<NAME>. */
-export function commitEnvironment(context: CommitContext): Record<string, string> {
+function commitEnvironment(context: CommitContext): Record<string, string> {
   const key = (name: string): string => name.toUpperCase().replace(/[^A-Z0-9]/g, '_');
   return {
     FERRY_DIR: context.dir,

@@ -47,6 +47,9 @@ export const MIGRATE_ARG_SPEC = {
   'hook-timeout': { type: 'string' },
   'paused-timeout': { type: 'string' },
   'state-dir': { type: 'string' },
+  throttle: { type: 'string' },
+  'throttle-pid': { type: 'string' },
+  cgroup: { type: 'string' },
 } as const satisfies FlagSpec;
 
 /** The migrate options as parsed from argv, or as posted as JSON to `ferry source`. */
@@ -63,6 +66,8 @@ export function migrateOptionsFrom(args: MigrateArgs): MigrateOptions {
   if (compress !== 'auto' && compress !== 'always' && compress !== 'never') throw new UsageError(`--compress ${compress} is not one of auto, always, never`);
   const onTimeout = args['on-timeout'] ?? 'cancel';
   if (onTimeout !== 'cancel' && onTimeout !== 'force') throw new UsageError(`--on-timeout ${onTimeout} is not one of cancel, force`);
+  const throttle = args.throttle ?? 'auto';
+  if (throttle !== 'auto' && throttle !== 'off') throw new UsageError(`--throttle ${throttle} is not one of auto, off`);
   const maxDowntimeMs = args['max-downtime'] !== undefined ? parseDuration(args['max-downtime'], '--max-downtime', 'ms') : undefined;
   if (policy === 'downtime' && maxDowntimeMs === undefined) throw new UsageError('--policy downtime needs --max-downtime MS');
   const id = args.id ?? `m-${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`;
@@ -82,6 +87,7 @@ export function migrateOptionsFrom(args: MigrateArgs): MigrateOptions {
     workers: args.workers !== undefined ? parseCount(args.workers, '--workers') : Math.max(1, availableParallelism() - 1),
     timeoutMs: args.timeout !== undefined ? parseDuration(args.timeout, '--timeout', 's') : undefined,
     onTimeout,
+    throttle,
     replyTimeoutMs: args['reply-timeout'] !== undefined ? parseDuration(args['reply-timeout'], '--reply-timeout', 's') : DEFAULT_REPLY_TIMEOUT_MS,
     verifyRetries: DEFAULT_VERIFY_RETRIES,
     reconnectTimeoutMs: args['reconnect-timeout'] !== undefined ? parseDuration(args['reconnect-timeout'], '--reconnect-timeout', 's', { allowZero: true }) : DEFAULT_RECONNECT_TIMEOUT_MS,

@@ -1,4 +1,4 @@
-import type { MigrationSummary, ProgressEvent } from '@ferry/agent-source';
+import type { ConvergenceFields, MigrationSummary, ProgressEvent } from '@ferry/agent-source';
 import { formatBytes } from './units.js';
 
 export interface ProgressSink {
@@ -34,7 +34,9 @@ export function humanSink(tty: boolean, err: NodeJS.WriteStream = process.stderr
       switch (event.event) {
         case 'connected': say(`connected to ${event.url} (migration ${event.migrationId})`); break;
         case 'progress': if (tty) line(bar(event)); break;
-        case 'pass-end': say(`${event.final ? 'final pass' : 'pass'} ${event.pass}: ${event.dirtyPages} dirty pages, ${formatBytes(event.bytesSent)} in ${Math.round(event.durationMs)} ms${event.stop && !event.final ? ` -> stop (${event.reason})` : ''}`); break;
+        case 'pass-end': say(`${event.final ? 'final pass' : 'pass'} ${event.pass}: ${event.dirtyPages} dirty pages, ${formatBytes(event.bytesSent)} in ${Math.round(event.durationMs)} ms${event.final ? '' : why(event)}${event.stop && !event.final ? ` -> stop (${event.reason})` : ''}`); break;
+        case 'throttle': say(`throttle ${event.level}%: ${event.reason}`); break;
+        case 'long-pause': say(`the pause is expected to last ~${(event.expectedPauseMs / 1000).toFixed(1)} s (${event.reason})`); break;
         case 'paused': say(`workload paused; final pass ${event.pass}`); break;
         case 'state': say(`state ${event.name}: ${formatBytes(event.bytes)}`); break;
         case 'verify': say(`verify ${event.image}: ${event.ok ? 'ok' : `${event.mismatchedPages} pages differ, re-sending`}`); break;
@@ -57,6 +59,17 @@ function assertNever(value: never): never {
   throw new Error(`unhandled progress event ${JSON.stringify(value)}`);
 }
 
+/** Why pre-copy converges or not: what the workload dirties against what the link carries, the throttle, the pause now. */
+function why(event: Partial<ConvergenceFields>): string {
+  const parts = [
+    event.dirtyRate !== undefined ? `dirtying ${formatBytes(event.dirtyRate)}/s` : undefined,
+    event.sendRate !== undefined ? `sending ${formatBytes(event.sendRate)}/s` : undefined,
+    event.throttle ? `throttle ${event.throttle}%` : undefined,
+    event.expectedPauseMs !== undefined ? `pause now ~${event.expectedPauseMs} ms` : undefined,
+  ].filter((part) => part !== undefined);
+  return parts.length > 0 ? ` (${parts.join(', ')})` : '';
+}
+
 /** The bar is the running pass's scan through the image; the numbers are the whole migration's. */
 function bar(event: Extract<ProgressEvent, { event: 'progress' }>): string {
   const width = 30;
@@ -65,10 +78,15 @@ function bar(event: Extract<ProgressEvent, { event: 'progress' }>): string {
   const rate = event.rate > 0 ? `, ${formatBytes(event.rate)}/s` : '';
   const eta = event.passEtaMs !== undefined ? `, pass ends in ~${(event.passEtaMs / 1000).toFixed(1)} s` : '';
   const disk = event.diskBytesSent !== undefined ? ` (disks ${formatBytes(event.diskBytesSent)})` : '';
-  return `pass ${event.pass} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${formatBytes(event.bytesSent)} sent${disk}, ${event.pagesSent} pages${rate}${eta}`;
+  return `pass ${event.pass} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${formatBytes(event.bytesSent)} sent${disk}, ${event.pagesSent} pages${rate}${eta}${why(withoutSendRate(event))}`;
 }
 
-export function formatSummary(s: MigrationSummary): string {
+/** The bar shows the send rate already. */
+function withoutSendRate({ sendRate: _sendRate, ...rest }: Partial<ConvergenceFields>): Partial<ConvergenceFields> {
+  return rest;
+}
+
+function formatSummary(s: MigrationSummary): string {
   const rows: Array<[string, string]> = [
     ['result', s.result],
     ['migration', s.migrationId],

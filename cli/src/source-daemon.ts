@@ -88,10 +88,10 @@ export class SourceDaemon {
       for (const client of this.#events.clients) (client as WebSocket).send(text);
     };
     void (async () => {
-      const { hooks, close, options: withDisks, dirtyTrackers } = await buildSourceHooks(hookCommands, options, args.disk, this.#log);
+      const { hooks, throttle, close, options: withDisks, dirtyTrackers } = await buildSourceHooks(hookCommands, args, options, this.#log);
       const journal = { stateDir: stateDirFrom(args), recovery: { ...recoveryRecipe(hookCommands, diskNames(args.disk)) } };
       try {
-        const summary = await migrate(withDisks, { logger: this.#log, hooks, journal, dirtyTrackers, onEvent: (e) => { tracked.last = e; publish(e); } });
+        const summary = await migrate(withDisks, { logger: this.#log, hooks, throttle, journal, dirtyTrackers, onEvent: (e) => { tracked.last = e; publish(e); } });
         const { history: _history, ...rest } = summary;
         tracked.summary = rest;
         publish({ event: 'summary', summary: rest });

@@ -1,9 +1,11 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DirtyTracker, MigrateOptions, SourceHooks } from '@ferry/agent-source';
+import type { DirtyTracker, MigrateOptions, SourceHooks, ThrottleDriver } from '@ferry/agent-source';
 import { QemuSourceDriver, type QemuLogger } from '@ferry/qemu';
 import { runHook } from '@ferry/serve';
+import type { MigrateArgs } from './migrate-options.js';
 import { buildSourceDisks } from './source-disks.js';
+import { buildThrottle } from './throttle/build.js';
 
 export interface SourceHookCommands {
   readonly pauseCmd?: string | undefined;
@@ -33,35 +35,36 @@ export function commandHooks(options: SourceHookCommands): SourceHooks {
   };
 }
 
-export interface SourceSetup {
+export interface SourceSeams {
   readonly hooks: SourceHooks;
+  readonly throttle: ThrottleDriver | undefined;
   /** The migrate options with the --disk images added. */
   readonly options: MigrateOptions;
   readonly dirtyTrackers: ReadonlyMap<string, DirtyTracker>;
-  readonly close: () => Promise<void>;
+  close(): Promise<void>;
 }
 
 /**
  * Builds the source's hooks from the command line: shell commands, a QEMU QMP socket, or both (QEMU
- * first on the way down, last on the way back up), and the dirty trackers of the --disk images
- * (`disks`: NAME=NODE). The agent only ever sees the SourceHooks and DirtyTracker seams.
+ * first on the way down, last on the way back up), and the throttle driver (--throttle, --cgroup,
+ * --throttle-pid, or the --qmp guest), and the dirty trackers of the --disk images. The agent only ever
+ * sees the SourceHooks, ThrottleDriver and DirtyTracker seams.
  */
-export async function buildSourceHooks(
-  options: SourceHookCommands,
-  migrate: MigrateOptions,
-  disks: readonly string[] | undefined,
-  logger: QemuLogger,
-): Promise<SourceSetup> {
+export async function buildSourceHooks(options: SourceHookCommands, args: MigrateArgs, migrate: MigrateOptions, logger: QemuLogger): Promise<SourceSeams> {
   const commands = commandHooks(options);
-  if (!options.qmp) return { hooks: commands, options: migrate, dirtyTrackers: new Map(), close: async () => {} };
+  if (!options.qmp) {
+    const { throttle, close } = buildThrottle(args, undefined);
+    return { hooks: commands, throttle, options: migrate, dirtyTrackers: new Map(), close };
+  }
   const qemu = await QemuSourceDriver.connect(options.qmp);
   let tracked;
   try {
-    tracked = await buildSourceDisks(disks, migrate, qemu.qmp, logger);
+    tracked = await buildSourceDisks(args.disk, migrate, qemu.qmp, logger);
   } catch (error) {
     await qemu.close();
     throw error;
   }
+  const { throttle, close: closeThrottle } = buildThrottle(args, qemu);
   const hooks: SourceHooks = {
     async pause(signal) {
       await qemu.pause();
@@ -80,7 +83,7 @@ export async function buildSourceHooks(
       if (!options.keepSource) await qemu.quit();
     },
   };
-  return { hooks, ...tracked, close: () => qemu.close() };
+  return { hooks, throttle, ...tracked, close: async () => { await closeThrottle(); await qemu.close(); } };
 }
 
 /** What `ferry recover` needs to resume the workload on the source: recorded in the migration's journal. */

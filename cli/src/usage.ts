@@ -9,7 +9,8 @@ export const HELP = `ferry: live migration of a running VM's memory image over T
 
 Usage:
   ferry target   --listen HOST:PORT --dir DIR [--token-file F] [--insecure] [--once] [--json]
-                 [--on-commit CMD] [--hook-timeout SECONDS] [--qemu-cmd TEMPLATE] [--base NAME=PATH ...] [--resume-grace S]
+                 [--on-commit CMD] [--hook-timeout SECONDS] [--qemu-cmd TEMPLATE] [--base NAME=PATH ...]
+                 [--resume-grace S]
                  [--tls-cert F --tls-key F [--tls-ca F]] [--max-image-size B] [--max-images N]
                  [--max-blob-size B] [--max-message-size B] [--max-migrations N]
   ferry migrate  --to ws[s]://HOST:PORT --image NAME=PATH [--image ...] [--state NAME=PATH ...]
@@ -21,6 +22,7 @@ Usage:
                  [--timeout SECONDS] [--on-timeout cancel|force] [--id ID] [--workers N]
                  [--page-size BYTES] [--json]
                  [--hook-timeout SECONDS] [--paused-timeout SECONDS] [--state-dir DIR]
+                 [--throttle auto|off] [--throttle-pid PID] [--cgroup PATH]
   ferry recover  [--state-dir DIR] [--id ID] [--json]  after a killed migrate: resume the workload if no GO was sent
   ferry source   --listen HOST:PORT [--token-file F]   daemon: POST /migrations takes the migrate options as JSON
   ferry status   URL [--json] [--token-file F]       phase, pass, bytes and rate of either agent

@@ -32,11 +32,15 @@ export {
   encodePages,
   encodePagesHeader,
   maxCompressedPayload,
+  writeCopyRecord,
   writePagesHeader,
-  writeRecordHeader,
+  writeRecord,
+  type CopyRecord,
+  type DataRecord,
   type PageGeometry,
   type PageRecord,
   type PagesHeader,
+  type RecordToWrite,
 } from './pages.js';
 export {
   decodeMessage,

@@ -22,10 +22,28 @@ export interface PagesHeader {
   readonly count: number;
 }
 
-export interface PageRecord {
+interface RecordFields {
+  readonly pageIndex: number;
+  /** A view into the message; copy it if it must outlive the message buffer. */
+  readonly payload: Uint8Array;
+}
+
+export interface DataRecord extends RecordFields {
+  readonly encoding: Exclude<PageEncoding, typeof PageEncoding.Copy>;
+}
+
+export interface CopyRecord extends RecordFields {
+  readonly encoding: typeof PageEncoding.Copy;
+  /** The page whose bytes to copy, decoded and bound-checked with the message. */
+  readonly from: number;
+}
+
+export type PageRecord = DataRecord | CopyRecord;
+
+/** A record as written: any encoding with its payload as it goes on the wire (tests craft bad ones). */
+export interface RecordToWrite {
   readonly pageIndex: number;
   readonly encoding: PageEncoding;
-  /** A view into the message; copy it if it must outlive the message buffer. */
   readonly payload: Uint8Array;
 }
 
@@ -33,6 +51,9 @@ export interface PageGeometry {
   readonly pageCount: number;
   readonly pageSize: number;
 }
+
+/** A COPY payload: the u32 LE index of the page to copy from. */
+const COPY_PAYLOAD_BYTES = 4;
 
 /** Worst-case LZ4 block size for n input bytes (LZ4_COMPRESSBOUND), plus the 4-byte size prefix. */
 export const maxCompressedPayload = (pageSize: number): number => 4 + pageSize + Math.ceil(pageSize / 255) + 16;
@@ -51,30 +72,42 @@ export function encodePagesHeader(header: PagesHeader): Uint8Array {
   return bytes;
 }
 
-export function writeRecordHeader(
-  view: DataView,
-  offset: number,
-  pageIndex: number,
-  encoding: PageEncoding,
-  length: number,
-): void {
+function writeRecordHeader(view: DataView, offset: number, pageIndex: number, encoding: PageEncoding, length: number): void {
   view.setUint32(offset, pageIndex, true);
   view.setUint8(offset + 4, encoding);
   view.setUint32(offset + 5, length, true);
 }
 
+/**
+ * Writes one record (header and payload) at `offset` of `into` (`view` covers `into`) and returns the
+ * offset after it. The scan workers build PAGES messages in place with this and `writeCopyRecord`.
+ */
+export function writeRecord(
+  into: Uint8Array,
+  view: DataView,
+  offset: number,
+  record: RecordToWrite,
+): number {
+  writeRecordHeader(view, offset, record.pageIndex, record.encoding, record.payload.length);
+  into.set(record.payload, offset + RECORD_HEADER_BYTES);
+  return offset + RECORD_HEADER_BYTES + record.payload.length;
+}
+
+/** Writes a COPY record (page `pageIndex` has the bytes of page `from`); returns the offset after it. */
+export function writeCopyRecord(view: DataView, offset: number, pageIndex: number, from: number): number {
+  writeRecordHeader(view, offset, pageIndex, PageEncoding.Copy, COPY_PAYLOAD_BYTES);
+  view.setUint32(offset + RECORD_HEADER_BYTES, from, true);
+  return offset + RECORD_HEADER_BYTES + COPY_PAYLOAD_BYTES;
+}
+
 /** Builds a whole PAGES message from records; for tests and small messages (workers write in place). */
-export function encodePages(header: Omit<PagesHeader, 'count'>, records: readonly PageRecord[]): Uint8Array {
+export function encodePages(header: Omit<PagesHeader, 'count'>, records: readonly RecordToWrite[]): Uint8Array {
   const size = records.reduce((sum, r) => sum + RECORD_HEADER_BYTES + r.payload.length, PAGES_HEADER_BYTES);
   const bytes = new Uint8Array(size);
   const view = new DataView(bytes.buffer);
   writePagesHeader(bytes, 0, { ...header, count: records.length });
   let offset = PAGES_HEADER_BYTES;
-  for (const record of records) {
-    writeRecordHeader(view, offset, record.pageIndex, record.encoding, record.payload.length);
-    bytes.set(record.payload, offset + RECORD_HEADER_BYTES);
-    offset += RECORD_HEADER_BYTES + record.payload.length;
-  }
+  for (const record of records) offset = writeRecord(bytes, view, offset, record);
   return bytes;
 }
 
@@ -104,23 +137,22 @@ export function decodePageRecords(message: Uint8Array, geometry: PageGeometry): 
     if (length > message.length - offset) throw malformed(`PAGES: record ${n} (page ${pageIndex}) claims ${length} payload bytes, ${message.length - offset} remain`);
     if (pageIndex >= geometry.pageCount) throw malformed(`PAGES: page index ${pageIndex} is past the end of the image (${geometry.pageCount} pages)`);
     const payload = message.subarray(offset, offset + length);
-    checkPayload(n, pageIndex, encoding, payload, geometry);
-    records[n] = { pageIndex, encoding: encoding as PageEncoding, payload };
+    records[n] = checkedRecord(n, pageIndex, encoding, payload, geometry);
     offset += length;
   }
   if (offset !== message.length) throw malformed(`PAGES: ${message.length - offset} bytes after the last record`);
   return records;
 }
 
-function checkPayload(n: number, pageIndex: number, encoding: number, payload: Uint8Array, geometry: PageGeometry): void {
+function checkedRecord(n: number, pageIndex: number, encoding: number, payload: Uint8Array, geometry: PageGeometry): PageRecord {
   const where = `PAGES: record ${n} (page ${pageIndex})`;
   switch (encoding) {
     case PageEncoding.Zero:
       if (payload.length !== 0) throw malformed(`${where}: a ZERO record carries no payload, got ${payload.length} bytes`);
-      return;
+      return { pageIndex, encoding: PageEncoding.Zero, payload };
     case PageEncoding.Raw:
       if (payload.length !== geometry.pageSize) throw malformed(`${where}: RAW payload is ${payload.length} bytes, the page size is ${geometry.pageSize}`);
-      return;
+      return { pageIndex, encoding: PageEncoding.Raw, payload };
     case PageEncoding.Lz4:
     case PageEncoding.XorLz4: {
       if (payload.length < 5 || payload.length > maxCompressedPayload(geometry.pageSize)) {
@@ -129,13 +161,13 @@ function checkPayload(n: number, pageIndex: number, encoding: number, payload: U
       const declared = new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0, true);
       // Checked before anything is decompressed: no LZ4 bombs.
       if (declared !== geometry.pageSize) throw malformed(`${where}: compressed payload declares ${declared} bytes, the page size is ${geometry.pageSize}`);
-      return;
+      return { pageIndex, encoding: encoding as DataRecord['encoding'], payload };
     }
     case PageEncoding.Copy: {
-      if (payload.length !== 4) throw malformed(`${where}: COPY payload must be 4 bytes, got ${payload.length}`);
-      const from = new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0, true);
+      if (payload.length !== COPY_PAYLOAD_BYTES) throw malformed(`${where}: COPY payload must be 4 bytes, got ${payload.length}`);
+      const from = new DataView(payload.buffer, payload.byteOffset, COPY_PAYLOAD_BYTES).getUint32(0, true);
       if (from >= geometry.pageCount) throw malformed(`${where}: COPY from page ${from}, past the end of the image`);
-      return;
+      return { pageIndex, encoding: PageEncoding.Copy, payload, from };
     }
     default:
       throw malformed(`${where}: unknown page encoding ${encoding}`);

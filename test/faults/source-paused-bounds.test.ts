@@ -6,6 +6,7 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fillImage } from '@ferry/workload';
 import { runMigrate, scratchDir, startTarget } from '../helpers/ferry.js';
@@ -44,4 +45,28 @@ t.test('a paused phase past --paused-timeout rolls back (a hung --state-cmd)', a
     /the state phase did not finish within 2 s while the workload was paused \(--paused-timeout\)/);
   t.ok(existsSync(marker), 'the workload was resumed');
   t.ok(Number(run.summary['pauseMs']) >= 2000, `pauseMs is the real pause (${String(run.summary['pauseMs'])} ms), not 0`);
+});
+
+t.test('a target that stops answering while the workload is paused: rolled back at --paused-timeout', async (t) => {
+  const dir = scratchDir(t);
+  const image = join(dir, 'vm.ram');
+  await fillImage(image, SIZE, { seed: 10 });
+  const fifo = join(dir, 'go-on');
+  t.equal(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
+  const marker = join(dir, 'resumed');
+  const target = await startTarget(t, join(dir, 'target'));
+  const run = await runMigrate(t, [
+    '--to', target.url, '--id', 'stopped-target', '--image', `ram=${image}`, '--pause-cmd', 'true', '--resume-cmd', `touch ${marker}`,
+    // Holds the state phase until the test has stopped the target; verify then waits for an answer that never comes.
+    '--state-cmd', `cat ${fifo} > /dev/null`, '--paused-timeout', '2', '--reply-timeout', '600',
+  ], (event) => {
+    if (event['event'] !== 'paused') return;
+    target.child.kill('SIGSTOP');
+    void writeFile(fifo, 'go on\n');
+  });
+  t.equal(run.code, 3, `rolled back (stderr: ${run.stderr.slice(-500)})`);
+  t.match(String((run.summary['error'] as { message?: string } | undefined)?.message),
+    /the verify phase did not finish within 2 s while the workload was paused/);
+  t.ok(existsSync(marker), 'the workload was resumed');
+  target.child.kill('SIGCONT');
 });

@@ -83,7 +83,9 @@ export async function runMigrate(
   args: string[],
   onEvent?: (event: Record<string, unknown>, child: ChildProcess) => void,
 ): Promise<MigrateRun> {
-  const child = spawn(process.execPath, [FERRY, 'migrate', '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Journals go to a scratch directory unless the test names one: never into the user's runtime directory.
+  const journal = args.includes('--state-dir') ? [] : ['--state-dir', scratchDir(t, 'ferry-journal-')];
+  const child = spawn(process.execPath, [FERRY, 'migrate', '--json', ...journal, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const running = track(child, t);
   const events: Array<Record<string, unknown>> = [];
   const lines = createInterface({ input: child.stdout! });
@@ -133,4 +135,17 @@ function firstJsonLine<T>(
       reject(new Error(`process exited (${code}) before it was ready; stderr: ${running.stderr()}`));
     });
   });
+}
+
+/** A Teardown outside tap (the benchmarks use this harness too): `run` undoes what was registered, last first. */
+export class TeardownList implements Teardown {
+  readonly #steps: Array<() => unknown> = [];
+
+  teardown(fn: () => unknown): void {
+    this.#steps.push(fn);
+  }
+
+  async run(): Promise<void> {
+    for (const step of this.#steps.splice(0).reverse()) await step();
+  }
 }

@@ -1,10 +1,14 @@
 /**
- * Acceptance: with a writer that dirties faster than the (rate-limited) link can carry, `xen` stops at 30
- * passes or 3x the image, `smart` stops earlier on a local minimum, and `downtime` stops when its estimate
- * fits. Every run must still commit a byte-identical image.
+ * Acceptance: under a writer that dirties faster than the (rate-limited) link can carry, each policy ends
+ * pre-copy exactly where its rule, applied to the passes this run really made, says stop (not a pass
+ * earlier or later), with that rule's reason, and every run commits a byte-identical image. Which rule
+ * fires first (smart's local minimum or xen's 3x safety net) and how many passes each policy takes
+ * depend on how fast the writer and the link get to run on a loaded machine: `npm run bench:timing`
+ * measures that. The rules themselves are unit-tested on recorded histories (test/unit/policies.test.ts).
  */
 import t, { type Test } from 'tap';
 import { join } from 'node:path';
+import { POLICIES, isPolicyName, type PassRecord, type PolicyContext } from '@ferry/agent-source';
 import { fillImage } from '@ferry/workload';
 import { runMigrate, scratchDir, sha256, startTarget, startWorkload } from '../helpers/ferry.js';
 
@@ -28,18 +32,37 @@ async function hotMigration(t: Test, policy: string, extra: string[] = []) {
   const passEnds = run.events.filter((e) => e['event'] === 'pass-end' && e['final'] === false);
   t.comment(`${policy}: ${passEnds.length} pre-copy passes, dirty ${passEnds.map((e) => e['dirtyPages']).join(' ')}, ` +
     `${Number(run.summary['bytesSent']) / SIZE} x image sent, stop: ${String(run.summary['stopReason'])}`);
-  return { run, precopyPasses: passEnds.length, stopReason: String(run.summary['stopReason'] ?? '') };
+  return { run, history: passEnds.map(toPassRecord), stopReason: String(run.summary['stopReason'] ?? '') };
 }
 
-t.test('xen stops at 30 passes or 3x the image; smart stops earlier; downtime stops on its estimate', async (t) => {
+const toPassRecord = (e: Record<string, unknown>): PassRecord => ({
+  pass: Number(e['pass']), dirtyPages: Number(e['dirtyPages']), bytesSent: Number(e['bytesSent']),
+  durationMs: Number(e['durationMs']), bandwidth: Number(e['bandwidth']),
+});
+
+/** The policy, replayed on the run's own history, keeps going until the last pre-copy pass and stops there. */
+function assertStoppedByRule(t: Test, policy: string, history: readonly PassRecord[], stopReason: string, context: PolicyContext): void {
+  if (!isPolicyName(policy)) throw new Error(`no policy ${policy}`);
+  const rule = POLICIES[policy];
+  t.ok(history.length > 0, `${policy}: ${history.length} pre-copy passes`);
+  const early = history.findIndex((_, i) => i < history.length - 1 && rule(history.slice(0, i + 1), context).stop);
+  t.equal(early, -1, `${policy}: the rule did not say stop before the last pre-copy pass`);
+  const decision = rule(history, context);
+  t.ok(decision.stop, `${policy}: the rule says stop after pass ${history.at(-1)?.pass}`);
+  if (decision.stop) t.equal(stopReason, decision.reason, `${policy}: the summary gives the rule's reason`);
+}
+
+t.test('each policy stops pre-copy exactly where its rule says, and every run commits', async (t) => {
+  const context = { imageBytes: SIZE };
   const xen = await hotMigration(t, 'xen');
-  t.match(xen.stopReason, /^xen: (reached 30 passes|\d+ bytes sent, over 3x the image)/, 'xen hit a hard limit');
-  t.ok(xen.precopyPasses <= 30, `xen ran ${xen.precopyPasses} passes`);
+  assertStoppedByRule(t, 'xen', xen.history, xen.stopReason, context);
+  t.match(xen.stopReason, /^xen: /, 'xen stopped on its own limits');
 
   const smart = await hotMigration(t, 'smart');
-  t.match(smart.stopReason, /^smart: pass \d+/, 'smart stopped on a local minimum');
-  t.ok(smart.precopyPasses < xen.precopyPasses, `smart (${smart.precopyPasses} passes) stops before xen (${xen.precopyPasses})`);
+  assertStoppedByRule(t, 'smart', smart.history, smart.stopReason, context);
+  t.match(smart.stopReason, /^(smart: pass \d+|xen: )/, 'smart stopped on a local minimum or on xen\'s safety net');
 
   const downtime = await hotMigration(t, 'downtime', ['--max-downtime', '3000']);
-  t.match(downtime.stopReason, /^downtime: estimated pause \d+ ms <= 3000 ms/, 'downtime stopped when the estimate fit');
+  assertStoppedByRule(t, 'downtime', downtime.history, downtime.stopReason, { ...context, maxDowntimeMs: 3000 });
+  t.match(downtime.stopReason, /^(downtime: estimated pause \d+ ms <= 3000 ms|xen: )/, 'downtime stopped when its estimate fit, or on xen\'s safety net');
 });

@@ -5,7 +5,7 @@
  * byte-identical, zero pages are never sent, and the target file stays sparse.
  */
 import t from 'tap';
-import { readFileSync, writeFileSync, statSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { allocatedBytes } from '@ferry/pages';
@@ -13,6 +13,13 @@ import { fillImage } from '@ferry/workload';
 import { runMigrate, scratchDir, sha256, startTarget, startWorkload } from '../helpers/ferry.js';
 
 const SIZE = 64 * 1024 * 1024;
+
+function nonZeroPages(image: Buffer): number {
+  const zero = Buffer.alloc(4096);
+  let count = 0;
+  for (let offset = 0; offset < image.length; offset += 4096) if (!image.subarray(offset, offset + 4096).equals(zero)) count += 1;
+  return count;
+}
 
 for (const profile of ['web', 'compile', 'jvm'] as const) {
   t.test(`${profile}: committed image and blobs are byte-identical`, async (t) => {
@@ -47,8 +54,13 @@ for (const profile of ['web', 'compile', 'jvm'] as const) {
     t.ok(pagesSent > 0, `${pagesSent} page records sent`);
     // The workloads never write a page back to all-zero, so no ZERO record is ever needed.
     t.equal(Number(run.summary['zeroPages']), 0, 'no zero page was sent');
+    // Sparse: no allocation for a page that is zero in the paused image. How many zero pages the writer
+    // left depends on the machine's load (compile writes whole pages over zero ones); the still-image test
+    // below checks sparseness where that count is fixed.
+    const nonZero = nonZeroPages(readFileSync(image));
+    t.comment(`${SIZE / 4096 - nonZero} pages are still zero in the paused image (filled with ${fill.zeroPages})`);
     const allocated = allocatedBytes(received);
-    t.ok(allocated < statSync(received).size * 0.8, `target file is sparse: ${allocated} bytes allocated of ${SIZE}`);
+    t.ok(allocated <= nonZero * 4096, `target file is sparse: ${allocated} bytes allocated for ${nonZero * 4096} bytes of non-zero pages`);
   });
 }
 

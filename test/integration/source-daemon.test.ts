@@ -7,6 +7,7 @@ import { spawn, execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
+import { WebSocket } from 'ws';
 import { fillImage } from '@ferry/workload';
 import { FERRY, scratchDir, sha256 } from '../helpers/ferry.js';
 
@@ -33,15 +34,22 @@ t.test('POST /migrations runs a migration; GET /status follows it', async (t) =>
   t.equal(bad.status, 400, 'a request without an image is refused');
   t.match(await bad.json(), { error: /--image/ }, 'and the error says what is missing');
 
+  // The daemon's /events stream says when the migration has ended: its summary event.
+  const events = new WebSocket(`${sourceUrl.replace(/^http/, 'ws')}/events`);
+  t.teardown(() => events.terminate());
+  await new Promise((resolve, reject) => events.once('open', resolve).once('error', reject));
+  const ended = new Promise<Record<string, unknown>>((resolve) => {
+    events.on('message', (data: Buffer) => {
+      const event = JSON.parse(data.toString('utf8')) as Record<string, unknown>;
+      if (event['event'] === 'summary' && event['migrationId'] === 'daemon-1') resolve(event);
+    });
+  });
   const started = await fetch(`${sourceUrl}/migrations`, { method: 'POST', body: JSON.stringify({ to: targetUrl, image: [`ram=${image}`], id: 'daemon-1' }) });
   t.equal(started.status, 202);
   t.same(await started.json(), { migrationId: 'daemon-1' });
-  let status: { migrations: Array<{ migrationId: string; summary?: { result: string } }> } = { migrations: [] };
-  for (let i = 0; i < 100 && !status.migrations[0]?.summary; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    status = await (await fetch(`${sourceUrl}/status`)).json() as typeof status;
-  }
-  t.equal(status.migrations[0]?.summary?.result, 'committed', 'the source reports the commit');
+  t.match(await ended, { summary: { result: 'committed' } }, '/events carries the summary');
+  const status = await (await fetch(`${sourceUrl}/status`)).json() as { migrations: Array<{ migrationId: string; summary?: { result: string } }> };
+  t.equal(status.migrations[0]?.summary?.result, 'committed', 'GET /status reports the commit');
   t.equal(await sha256(join(dir, 'target', 'daemon-1', 'ram')), await sha256(image), 'byte-identical');
 
   const { stdout } = await promisify(execFile)(process.execPath, [FERRY, 'status', targetUrl, '--json']);

@@ -3,10 +3,13 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { startWanProxy, type WanProxy, type WanProxyOptions } from '@ferry/wan';
+import { roundTrips } from '../helpers/round-trips.js';
+import { until } from '../helpers/wait.js';
 
-// Real sockets on 127.0.0.1: what the proxy does to throughput and round trips is measured, not assumed.
+// Real sockets on 127.0.0.1. The proxy never releases a byte early, so lower bounds on delays and
+// durations hold on any machine; how close they come to the settings is load-dependent and measured by
+// `npm run bench:timing` instead.
 
 async function listen(onSocket: (socket: Socket) => void): Promise<{ server: Server; port: number }> {
   const server = createServer({ allowHalfOpen: true }, onSocket);
@@ -32,34 +35,20 @@ function pattern(size: number, seed: number): Buffer {
   return buffer;
 }
 
-/** Median round trip of a 1-byte ping through `port`, over an echo server. */
-async function medianRtt(port: number, samples: number): Promise<number> {
-  const socket = await dial(port);
-  const times: number[] = [];
-  for (let i = 0; i < samples; i += 1) {
-    const start = performance.now();
-    socket.write('x');
-    await once(socket, 'data');
-    times.push(performance.now() - start);
-  }
-  socket.destroy();
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)] ?? Number.NaN;
-}
-
-t.test('added round-trip time is twice the one-way delay (within 10%)', async (t) => {
+t.test('each round trip takes at least twice the one-way delay, and not twice that', async (t) => {
   const echo = await listen((socket) => socket.pipe(socket));
   t.teardown(() => echo.server.close());
   const proxy = await proxyTo(echo.port, { delayMs: 40 });
   t.teardown(() => proxy.close());
-  const direct = await medianRtt(echo.port, 5);
-  const through = await medianRtt(proxy.port, 9);
-  const added = through - direct;
-  t.comment(`RTT direct ${direct.toFixed(2)} ms, through the proxy ${through.toFixed(2)} ms, added ${added.toFixed(2)} ms (expected 80)`);
-  t.ok(Math.abs(added - 80) <= 8, `added RTT ${added.toFixed(1)} ms within 10% of 80 ms`);
+  const through = await roundTrips(proxy.port, 9);
+  t.comment(`RTT through the proxy: ${through.map((ms) => ms.toFixed(1)).join(' ')} ms (expected 80 plus loopback)`);
+  t.ok(through[0]! >= 80, `the fastest round trip ${through[0]!.toFixed(1)} ms is not under 2 x 40 ms: no byte leaves early`);
+  // A delay applied twice per direction would make every sample >= 160 ms; a loaded machine adds lag to
+  // some samples, but not 80 ms to all nine.
+  t.ok(through[0]! < 160, `the fastest round trip ${through[0]!.toFixed(1)} ms is under 4 x 40 ms: the delay is applied once per direction`);
 });
 
-t.test('throughput matches the rate (within 10%) and bytes arrive intact', async (t) => {
+t.test('the rate caps throughput and bytes arrive intact', async (t) => {
   const rate = 8_000_000;
   const hash = createHash('sha256');
   const arrivals: { at: number; total: number }[] = [];
@@ -79,22 +68,24 @@ t.test('throughput matches the rate (within 10%) and bytes arrive intact', async
   // Offer 2.75 s worth: more than the link carries in 2.5 s, so the proxy (not the sender) sets the pace.
   const data = pattern(22_000_000, 7);
   const client = await dial(proxy.port);
+  const started = performance.now();
   client.end(data);
   await once(client, 'end'); // the sink ends after our FIN arrived: every byte went through
   client.destroy();
 
   t.equal(received, data.length, 'every byte arrived');
   t.equal(hash.digest('hex'), createHash('sha256').update(data).digest('hex'), 'in order and unchanged');
-  // Rate over the steady part: skip the first 0.25 s (burst, slow start) and the tail.
-  const first = arrivals[0];
-  const startAt = (first?.at ?? 0) + 250;
-  const from = arrivals.find((a) => a.at >= startAt);
-  const to = arrivals[arrivals.length - 1];
-  if (!from || !to) throw new Error('no arrivals');
-  const measured = ((to.total - from.total) * 1000) / (to.at - from.at);
-  t.comment(`throughput ${(measured / 1e6).toFixed(3)} MB/s over ${((to.at - from.at) / 1000).toFixed(2)} s (set ${rate / 1e6} MB/s)`);
-  t.ok(Math.abs(measured - rate) / rate <= 0.1, `throughput ${(measured / 1e6).toFixed(2)} MB/s within 10% of 8 MB/s`);
-  t.ok(to.at - from.at > 2000, 'measured over more than 2 s');
+  const last = arrivals[arrivals.length - 1];
+  if (!last) throw new Error('no arrivals');
+  // The token bucket lets at most its burst (16 KiB at this rate) through ahead of the rate, and the last
+  // byte also waits out the delay: a hard floor for the duration, whatever the load.
+  const floorMs = ((data.length - 16 * 1024) * 1000) / rate + 20;
+  const elapsedMs = last.at - started;
+  const measured = (data.length * 1000) / elapsedMs;
+  t.comment(`throughput ${(measured / 1e6).toFixed(3)} MB/s over ${(elapsedMs / 1000).toFixed(2)} s (set ${rate / 1e6} MB/s, floor ${Math.round(floorMs)} ms)`);
+  t.ok(elapsedMs >= floorMs, `${Math.round(elapsedMs)} ms >= ${Math.round(floorMs)} ms: never faster than the rate`);
+  // Far from the rate in the other direction means a wrong unit (bits for bytes) or a stalled link.
+  t.ok(measured >= rate / 4, `throughput ${(measured / 1e6).toFixed(2)} MB/s is at least a quarter of the rate`);
   t.equal(proxy.stats().up.bytes, data.length, 'stats count the delivered bytes');
 });
 
@@ -115,12 +106,13 @@ t.test('a slow reader does not make the proxy buffer without bound', async (t) =
   const data = pattern(64 * 1024 * 1024, 3);
   const client = await dial(proxy.port);
   client.end(data);
-  await sleep(1500);
+  await until(() => proxy.stats().up.pauses >= 1, 'the proxy stops reading from the sender');
   const stalled = proxy.stats();
   t.comment(`stalled: proxy holds ${stalled.up.queuedBytes} B (peak ${stalled.up.peakQueuedBytes}, bound ${bound}), paused ${stalled.up.pauses}x`);
   t.ok(stalled.up.pauses >= 1, 'the proxy stopped reading from the sender');
   t.ok(stalled.up.peakQueuedBytes <= bound + 64 * 1024, 'what the proxy holds stays under the bound plus one socket read');
   t.ok(stalled.up.bytes < data.length / 2, `the sender is held back by TCP flow control (${stalled.up.bytes} B delivered)`);
+  t.ok(client.writableLength > data.length / 2, `the sender still holds ${client.writableLength} B it could not write`);
 
   reader?.resume();
   await once(client, 'end');
@@ -154,7 +146,9 @@ t.test('half-close travels after the data, both ways; errors destroy the other s
     socket.on('end', () => socket.end(Buffer.concat(chunks)));
   });
   t.teardown(() => echo.server.close());
-  const proxy = await proxyTo(echo.port, { delayMs: 15 });
+  let connectionClosed = (): void => {};
+  const closedInProxy = new Promise<void>((resolve) => { connectionClosed = resolve; });
+  const proxy = await proxyTo(echo.port, { delayMs: 15, log: (event) => event === 'connection-closed' && connectionClosed() });
   t.teardown(() => proxy.close());
   const client = await dial(proxy.port);
   const start = performance.now();
@@ -165,7 +159,7 @@ t.test('half-close travels after the data, both ways; errors destroy the other s
   t.equal(Buffer.concat(replies).toString(), 'hello over the wan');
   t.ok(performance.now() - start >= 29, 'the FIN and the reply each took the one-way delay');
   await once(client, 'close');
-  await sleep(20);
+  await closedInProxy;
   t.equal(proxy.stats().connections.active, 0, 'the connection is gone from the proxy');
 
   // The target resets mid-stream: the client is closed at once.

@@ -89,6 +89,7 @@ t.test('each command --help names every flag the command accepts', async (t) => 
     migrate: (await import('../../cli/src/commands/migrate.js')).MIGRATE_COMMAND_FLAGS,
     target: (await import('../../cli/src/commands/target.js')).TARGET_FLAGS,
     source: (await import('../../cli/src/commands/source.js')).SOURCE_FLAGS,
+    recover: (await import('../../cli/src/commands/recover.js')).RECOVER_FLAGS,
     status: (await import('../../cli/src/commands/status.js')).STATUS_FLAGS,
     demo: (await import('../../cli/src/commands/demo.js')).DEMO_FLAGS,
     workload: (await import('../../cli/src/commands/workload.js')).WORKLOAD_FLAGS,

@@ -3,11 +3,12 @@
  * recovery advice of the source's journal.
  */
 import t from 'tap';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, FerryError } from '@ferry/protocol';
 import { runHook } from '@ferry/serve';
-import { adviseRecovery, type JournalEntry } from '@ferry/agent-source';
+import { adviseRecovery, MigrationJournal, readJournals, type JournalEntry } from '@ferry/agent-source';
 import { scratchDir } from '../helpers/ferry.js';
 import { waitForFile } from '../helpers/files.js';
 
@@ -51,4 +52,21 @@ t.test('adviseRecovery: resume only after the pause and before GO, and never whi
   t.equal(adviseRecovery({ ...entry, phase: 'precopy', paused: false }, false).action, 'nothing');
   t.equal(adviseRecovery({ ...entry, phase: 'go-sent', goSent: true }, false).action, 'go-sent');
   t.match(adviseRecovery({ ...entry, phase: 'unknown', goSent: true }, false).message, /GO was sent to ws:\/\/t, do not resume/);
+});
+
+t.test('MigrationJournal: an earlier journal that recover still needs is never overwritten', async (t) => {
+  const stateDir = join(scratchDir(t), 'journal');
+  const first = MigrationJournal.open(stateDir, 'm1', 'ws://t', { resumeCmd: 'true' });
+  first.record({ name: 'pausing', pass: 3, reason: 'xen' });
+  t.throws(() => MigrationJournal.open(stateDir, 'm1', 'ws://t', {}), { code: ErrorCode.Conflict, message: /still running .*run ferry recover first/ });
+  t.match(readJournals(stateDir), [{ migrationId: 'm1', phase: 'pausing', paused: true, goSent: false, recovery: { resumeCmd: 'true' } }]);
+  first.record({ name: 'go-sent' });
+  // As if that process had been killed: a pid that no longer runs.
+  const file = join(stateDir, 'm1', 'journal.json');
+  writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), pid: spawnSync('true').pid }));
+  MigrationJournal.open(stateDir, 'm1', 'ws://t', {});
+  t.match(readJournals(stateDir), [{ migrationId: 'm1', phase: 'connecting', goSent: false }], 'a journal whose GO was sent only informs: a new run replaces it');
+  first.remove();
+  t.same(readJournals(stateDir), [], 'a migration that ended removes its journal');
+  MigrationJournal.open(stateDir, 'm1', 'ws://t', {}).remove();
 });

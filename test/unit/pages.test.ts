@@ -2,10 +2,11 @@ import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodePageRecords, encodePagesHeader, PageEncoding, writePagesHeader, PAGES_HEADER_BYTES, RECORD_HEADER_BYTES, type PageRecord } from '@ferry/protocol';
+import { decodePageRecords, PageEncoding, writePagesHeader, PAGES_HEADER_BYTES, RECORD_HEADER_BYTES, type PageRecord } from '@ferry/protocol';
 import {
-  allocatedBytes, blockDigests, ContentIndex, createPageHasher, DeltaCache, emptyStats, encodePage, ImageFile, isZeroPage, looksIncompressible, newSampler,
-  lz4Compress, lz4Decompress, mismatchedRanges, PayloadError, ScanPool, tableDigest, xorInto, zeroPageHash, type EncoderState,
+  allocatedBytes, blockDigests, ContentIndex, createPageHasher, DeltaCache, ImageFile, isZeroPage, looksIncompressible, newSampler,
+  adoptOutcome, LinkWatch, lz4Compress, lz4Decompress, mismatchedRanges, PageEncoder, PayloadError, RecordBatch, ScanPool, tableDigest, xorInto, zeroPageHash,
+  type EncoderTables,
   type ScanScope,
 } from '@ferry/pages';
 
@@ -142,26 +143,30 @@ t.test('looksIncompressible: random pages yes; text, repeated and zero-heavy pag
   t.equal(encodeOne(s, 5, random(PAGE), { compress: true, force: false }).encoding, PageEncoding.Raw, 'a random page is not compressed');
 });
 
-function makeState(withCache = true): EncoderState {
+type State = EncoderTables & { readonly encoder: PageEncoder };
+
+function makeState(withCache = true): State {
   const zeroHash = zeroPageHash(hasher, PAGE);
   const sentHashes = new BigUint64Array(8).fill(zeroHash);
   const index = new ContentIndex(8, (i) => sentHashes.forEach((h, p) => h !== zeroHash && i.insert(h, p)));
-  return { pageSize: PAGE, zeroHash, sentHashes, cache: withCache ? new DeltaCache(1 << 20, PAGE) : undefined, index, sampler: newSampler() };
+  const tables = { pageSize: PAGE, zeroHash, sentHashes, cache: withCache ? new DeltaCache(1 << 20, PAGE) : undefined, index };
+  return { ...tables, encoder: new PageEncoder(tables) };
 }
 /** Encodes one page after a PAGES header and decodes it back (which checks the returned offset too). */
-function encodeOne(state: EncoderState, page: number, bytes: Uint8Array, choice: { compress: boolean; force: boolean; fillCache?: boolean } = { compress: false, force: false }) {
-  const out = new Uint8Array(PAGES_HEADER_BYTES + RECORD_HEADER_BYTES + PAGE);
-  out.set(encodePagesHeader({ imageIndex: 0, pass: 0, count: 1 }));
-  const stats = emptyStats();
-  const end = encodePage(state, { fillCache: true, ...choice }, page, bytes, hasher.hashPage(bytes), new Uint8Array(PAGE), out, new DataView(out.buffer), PAGES_HEADER_BYTES, stats);
-  const [record] = decodePageRecords(out.subarray(0, end), { pageCount: 8, pageSize: PAGE });
-  if (stats.payloadBytes !== end - PAGES_HEADER_BYTES) throw new Error(`payloadBytes ${stats.payloadBytes} != record bytes`);
-  return { ...record!, stats };
+function encodeOne(state: State, page: number, bytes: Uint8Array, choice: { compress: boolean; force: boolean; fillCache?: boolean } = { compress: false, force: false }) {
+  const batch = new RecordBatch(new Uint8Array(PAGES_HEADER_BYTES + RECORD_HEADER_BYTES + PAGE), PAGES_HEADER_BYTES);
+  if (!batch.hasRoomForPage(PAGE)) throw new Error('a batch sized for one page has room for it');
+  state.encoder.encode(batch, page, bytes, hasher.hashPage(bytes), { fillCache: true, ...choice });
+  if (batch.count !== 1) throw new Error(`batch count ${batch.count}`);
+  writePagesHeader(batch.bytes, 0, { imageIndex: 0, pass: 0, count: 1 });
+  const [record] = decodePageRecords(batch.message, { pageCount: 8, pageSize: PAGE });
+  if (batch.stats.payloadBytes !== batch.offset - PAGES_HEADER_BYTES) throw new Error(`payloadBytes ${batch.stats.payloadBytes} != record bytes`);
+  return { ...record!, stats: batch.stats };
 }
-const copyFrom = (payload: Uint8Array) => new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0, true);
+const copyFrom = (record: PageRecord) => (record.encoding === PageEncoding.Copy ? record.from : -1);
 const withChanges = (page: Uint8Array) => { const p = page.slice(); for (let i = 0; i < 16; i++) p[i * 200]! ^= 0x5a; return p; };
 
-t.test('encodePage chooses ZERO, COPY, XOR_LZ4, LZ4, RAW in that order', async (t) => {
+t.test('PageEncoder chooses ZERO, COPY, XOR_LZ4, LZ4, RAW in that order', async (t) => {
   const s = makeState();
   const r = random(PAGE);
   const raw = encodeOne(s, 1, r);
@@ -169,7 +174,7 @@ t.test('encodePage chooses ZERO, COPY, XOR_LZ4, LZ4, RAW in that order', async (
   t.equal(s.sentHashes[1], hasher.hashPage(r)); t.equal(s.index!.lookup(hasher.hashPage(r)), 1); t.ok(same(s.cache!.get(1)!, r));
 
   const copy = encodeOne(s, 2, r);
-  t.match(copy, { encoding: PageEncoding.Copy, stats: { copy: 1 } }); t.equal(copyFrom(copy.payload), 1);
+  t.match(copy, { encoding: PageEncoding.Copy, stats: { copy: 1 } }); t.equal(copyFrom(copy), 1);
   t.equal(encodeOne(s, 3, r, { compress: false, force: true }).encoding, PageEncoding.Raw, 'force: no COPY');
 
   const r2 = withChanges(r);
@@ -192,9 +197,9 @@ t.test('encodePage chooses ZERO, COPY, XOR_LZ4, LZ4, RAW in that order', async (
   t.equal(s.sentHashes[6], s.zeroHash); t.equal(s.cache!.get(6), undefined, 'ZERO drops the cached copy');
 
   const s5 = random(PAGE); encodeOne(s, 5, s5); // page 4 is cached; its new content equals page 5's
-  t.equal(copyFrom(encodeOne(s, 4, s5).payload), 5, 'COPY wins over a delta');
+  t.equal(copyFrom(encodeOne(s, 4, s5)), 5, 'COPY wins over a delta');
   encodeOne(s, 5, random(PAGE)); // the target's page 5 changes; page 4 still holds s5
-  t.equal(copyFrom(encodeOne(s, 7, s5).payload), 4, 'COPY from the page that still holds the content');
+  t.equal(copyFrom(encodeOne(s, 7, s5)), 4, 'COPY from the page that still holds the content');
   const stale = makeState(); const x = random(PAGE);
   encodeOne(stale, 1, x); encodeOne(stale, 1, random(PAGE)); // the index entry for x is now stale
   t.equal(encodeOne(stale, 2, x).encoding, PageEncoding.Raw, 'no COPY from a page the target no longer holds');
@@ -259,7 +264,7 @@ t.test('ScanPool end to end on a real file', async (t) => {
       else if (r.encoding === PageEncoding.Raw) page.set(r.payload);
       else if (r.encoding === PageEncoding.Lz4) page.set(lz4Decompress(r.payload, PAGE));
       else if (r.encoding === PageEncoding.XorLz4) xorInto(page, page, lz4Decompress(r.payload, PAGE));
-      else if (r.encoding === PageEncoding.Copy) page.set(target.subarray(copyFrom(r.payload) * PAGE, (copyFrom(r.payload) + 1) * PAGE));
+      else if (r.encoding === PageEncoding.Copy) page.set(target.subarray(r.from * PAGE, (r.from + 1) * PAGE));
     }
     return { records, pages: records.map((r) => r.pageIndex).sort((a, b) => a - b), stats };
   }
@@ -280,7 +285,7 @@ t.test('ScanPool end to end on a real file', async (t) => {
   const pass2 = await scan(2);
   // Pass 0 on a fast link (no compression) does not fill the delta cache: a page's first re-send is whole.
   t.same(byPage(pass2), { 2: PageEncoding.Raw, 5: PageEncoding.Zero, 20: PageEncoding.Copy, 33: PageEncoding.Raw, 40: PageEncoding.Raw });
-  t.equal(copyFrom(pass2.records.find((r) => r.pageIndex === 20)!.payload), 1);
+  t.equal(copyFrom(pass2.records.find((r) => r.pageIndex === 20)!), 1);
   writer.writePage(2, withChanges(readFileSync(path).subarray(2 * PAGE, 3 * PAGE)));
   writer.writePage(33, withChanges(readFileSync(path).subarray(33 * PAGE, 34 * PAGE)));
   t.same(byPage(await scan(2)), { 2: PageEncoding.XorLz4, 33: PageEncoding.XorLz4 }, 'the second re-send is a delta');
@@ -311,4 +316,47 @@ t.test('ScanPool end to end on a real file', async (t) => {
   const again = await scan(7, { force: true });
   t.equal(again.pages.length, PAGES, 'the pool scans again after a failed scan');
   t.ok(inSync());
+});
+
+t.test('adoptTargetHashes: a worker that failed is a failure, never a success', async (t) => {
+  t.equal(adoptOutcome({ type: 'adopted', droppedCacheEntries: 2 }), 'adopted');
+  t.match(adoptOutcome({ type: 'failed', message: 'out of memory' }), /could not adopt the target's page table: out of memory/);
+  t.equal(adoptOutcome({ type: 'ready' }), undefined, 'anything else is not an answer');
+
+  const path = join(tempDir(t), 'ram');
+  writeFileSync(path, random(8 * PAGE));
+  const pool = await ScanPool.start({ imagePath: path, pageSize: PAGE, workers: 2, deltaCacheBytes: 1 << 20, delta: true, compress: 'never' });
+  await pool.adoptTargetHashes(pool.sentHashes.slice());
+  await pool.close();
+  await t.rejects(pool.adoptTargetHashes(pool.sentHashes.slice()), /closed/, 'workers that are gone: rejects at once instead of hanging');
+  await t.rejects(pool.scan(0, async (b) => b.release()), /closed/);
+});
+
+t.test('LinkWatch: saving bytes stays on only where it sends more pages per second, measured both ways', async (t) => {
+  const MiB = 1 << 20;
+  /** Feeds one 1 s window of batches: `pagesPerSecond` with saving on or off, as the link would take them. */
+  const feed = (watch: LinkWatch, clock: { now: number }, queued: number, rate: (saving: boolean) => number, saving: boolean) => {
+    let result = saving;
+    for (let k = 0; k < 4; k++) {
+      clock.now += 250;
+      result = watch.update(queued, rate(saving) / 4);
+    }
+    return result;
+  };
+  const run = (queued: number, rate: (saving: boolean) => number, windows: number) => {
+    const clock = { now: 0 };
+    const watch = new LinkWatch(() => clock.now);
+    const modes: boolean[] = [];
+    let saving = false;
+    for (let w = 0; w < windows; w++) modes.push((saving = feed(watch, clock, queued, rate, saving)));
+    return modes;
+  };
+  const slowWire = run(8 * MiB, (saving) => (saving ? 2000 : 1000), 12);
+  t.same(slowWire.slice(0, 2), [true, true], 'a slow wire: tried after one window, kept because it sends twice the pages');
+  t.equal(slowWire.filter((on) => !on).length, 1, 're-measured off once in 12 windows');
+  const busyCpu = run(8 * MiB, (saving) => (saving ? 500 : 1000), 12);
+  t.same(busyCpu.slice(0, 3), [true, false, false], 'a busy CPU behind a full queue: tried, measured slower, turned off');
+  t.ok(busyCpu.filter((on) => on).length <= 2, 'only the probes turn it on again');
+  t.same(run(8 * MiB, () => 1000, 4), [true, true, true, true], 'no cost seen (a slow wire and caching only): on');
+  t.same(run(100_000, (saving) => (saving ? 2000 : 1000), 4), [false, false, false, false], 'an empty queue: the scanner is the bottleneck');
 });

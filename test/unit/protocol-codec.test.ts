@@ -3,7 +3,8 @@ import msgpack from 'msgpack-lite';
 import {
   DEFAULT_LIMITS, ErrorCode, MessageType, PageEncoding, PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, PAGES_HEADER_BYTES,
   checkImageGeometry, checkVersion, decodeMessage, decodePageRecords, decodePagesHeader, encodeControl, encodePages,
-  encodePagesHeader, encodeStateChunk, maxCompressedPayload, type ControlMessage, type PageRecord,
+  encodePagesHeader, encodeStateChunk, maxCompressedPayload, messageTypeName, writeCopyRecord, writeRecord, type ControlMessage,
+  type PageRecord, type RecordToWrite,
 } from '@ferry/protocol';
 
 type T = Pick<typeof t, 'throws'>;
@@ -37,8 +38,47 @@ t.test('every control message survives a round trip', async (t) => {
     { type: MessageType.Abort, reason: 'operator pressed Ctrl-C' },
     { type: MessageType.Error, code: ErrorCode.Verify, message: 'image ram differs in pages 0-4' },
   ];
-  for (const msg of messages) t.same(roundTrip(msg), msg, `${msg.type} round trip`);
-  t.equal(messages.length, 16);
+  for (const msg of messages) t.same(roundTrip(msg), msg, `${messageTypeName(msg.type)} round trip`);
+});
+
+t.test('every message type encodes and decodes; numbers are unique and 0 is invalid', async (t) => {
+  const binary = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]);
+  // One encoded sample per message type; a type added to MessageType without one fails below.
+  const samples: Partial<Record<keyof typeof MessageType, Uint8Array>> = {
+    Hello: encodeControl({ type: MessageType.Hello, version: PROTOCOL_VERSION, migrationId: 'm', resume: false, images: [{ name: 'ram', size: 4096, pageSize: 4096 }], options: {} }),
+    Welcome: encodeControl({ type: MessageType.Welcome, version: PROTOCOL_VERSION, resumed: false }),
+    PassBegin: encodeControl({ type: MessageType.PassBegin, pass: 0 }),
+    PassEnd: encodeControl({ type: MessageType.PassEnd, pass: 0, pages: 1, bytes: 20 }),
+    Pages: encodePages({ imageIndex: 0, pass: 0 }, [{ pageIndex: 0, encoding: PageEncoding.Zero, payload: new Uint8Array(0) }]),
+    Ack: encodeControl({ type: MessageType.Ack, pass: 0, bytesApplied: 1, pagesApplied: 1 }),
+    Paused: encodeControl({ type: MessageType.Paused }),
+    State: encodeControl({ type: MessageType.State, name: 'blob', size: 8 }),
+    StateChunk: encodeStateChunk(binary),
+    StateEnd: encodeControl({ type: MessageType.StateEnd, name: 'blob', xxh64: '0123456789abcdef' }),
+    Verify: encodeControl({ type: MessageType.Verify, image: 0, pageCount: 1, digest: '0123456789abcdef', blockPages: 1, blockDigests: binary }),
+    VerifyResult: encodeControl({ type: MessageType.VerifyResult, image: 0, ok: true, mismatches: [] }),
+    CommitReady: encodeControl({ type: MessageType.CommitReady }),
+    Go: encodeControl({ type: MessageType.Go }),
+    Resumed: encodeControl({ type: MessageType.Resumed }),
+    Abort: encodeControl({ type: MessageType.Abort, reason: 'test' }),
+    Error: encodeControl({ type: MessageType.Error, code: ErrorCode.Internal, message: 'test' }),
+    PageTable: encodeControl({ type: MessageType.PageTable, image: 0, firstPage: 0, hashes: binary }),
+  };
+  const names = Object.keys(MessageType) as Array<keyof typeof MessageType>;
+  const numbers = names.map((name) => MessageType[name]);
+  t.equal(new Set(numbers).size, numbers.length, `${numbers.length} message types, no number used twice`);
+  t.equal(MessageType.Invalid, 0, 'Invalid is 0');
+  for (const name of names.filter((n) => n !== 'Invalid')) {
+    const sample = samples[name];
+    t.ok(sample, `${name} has a sample`);
+    if (!sample) continue;
+    t.equal(sample[0], MessageType[name], `${name} is encoded with type byte ${MessageType[name]}`);
+    t.equal(decodeMessage(sample).type, MessageType[name], `${name} decodes as ${name}`);
+    t.equal(messageTypeName(MessageType[name]), name, `${name} has its name`);
+  }
+  rejects(t, () => decodeMessage(new Uint8Array([MessageType.Invalid, 0x80])), /unknown message type 0/, 'type 0 is rejected');
+  const unused = Math.max(...numbers) + 1;
+  rejects(t, () => decodeMessage(new Uint8Array([unused, 0x80])), new RegExp(`unknown message type ${unused}`), 'an unassigned type is rejected');
 });
 
 t.test('golden bytes: type byte then a msgpack map', async (t) => {
@@ -92,7 +132,7 @@ const lz4Like = (declared: number, rest = 8) => Buffer.concat([u32(declared), fi
 t.test('PAGES: header golden bytes and a round trip of every encoding', async (t) => {
   t.same([...encodePagesHeader({ imageIndex: 0x0102, pass: 0x03040506, count: 0x0708090a })],
     [5, 0x02, 0x01, 0x06, 0x05, 0x04, 0x03, 0x0a, 0x09, 0x08, 0x07]);
-  const records: PageRecord[] = [
+  const records: RecordToWrite[] = [
     { pageIndex: 0, encoding: PageEncoding.Zero, payload: new Uint8Array(0) },
     { pageIndex: 1, encoding: PageEncoding.Raw, payload: filled(P, 0x5a) },
     { pageIndex: 2, encoding: PageEncoding.Lz4, payload: lz4Like(P, 20) },
@@ -106,7 +146,22 @@ t.test('PAGES: header golden bytes and a round trip of every encoding', async (t
   t.match(whole, { type: MessageType.Pages, imageIndex: 3, pass: 9, count: 5 });
   const decoded = decodePageRecords(message, geometry);
   t.same(decoded.map((r) => [r.pageIndex, r.encoding, [...r.payload]]), records.map((r) => [r.pageIndex, r.encoding, [...r.payload]]));
+  t.match(decoded[4], { encoding: PageEncoding.Copy, from: 1 }, 'a COPY record carries its decoded source page');
   t.same(decodePageRecords(encodePages({ imageIndex: 0, pass: 0 }, []), geometry), [], 'zero records');
+});
+
+t.test('PAGES: record golden bytes, written in place by writeRecord and writeCopyRecord', async (t) => {
+  const out = new Uint8Array(9 + 3 + 9 + 4 + 2);
+  const view = new DataView(out.buffer);
+  const afterRaw = writeRecord(out, view, 0, { pageIndex: 0x01020304, encoding: PageEncoding.Lz4, payload: new Uint8Array([0xa, 0xb, 0xc]) });
+  t.equal(afterRaw, 12);
+  const afterCopy = writeCopyRecord(view, afterRaw, 0x0a0b0c0d, 0x11223344);
+  t.equal(afterCopy, 25);
+  t.same([...out], [
+    0x04, 0x03, 0x02, 0x01, PageEncoding.Lz4, 3, 0, 0, 0, 0xa, 0xb, 0xc,
+    0x0d, 0x0c, 0x0b, 0x0a, PageEncoding.Copy, 4, 0, 0, 0, 0x44, 0x33, 0x22, 0x11,
+    0, 0,
+  ], 'u32 LE page | u8 encoding | u32 LE length | payload; nothing written past the record');
 });
 
 t.test('rejects malformed control messages', async (t) => {

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import t, { type Test } from 'tap';
 import { expandQemuTemplate, QemuSourceDriver, QmpClient, QmpError, splitCommandLine, targetQemuArgv, TemplateError } from '@ferry/qemu';
 
@@ -74,13 +75,16 @@ t.test('greeting, qmp_capabilities first, results matched by id', async (t) => {
 
 t.test('answers that arrive out of order and split into single bytes still match', async (t) => {
   const held: Array<{ socket: Socket; line: string }> = [];
+  let bothHeld = (): void => {};
+  const bothArrived = new Promise<void>((resolve) => { bothHeld = resolve; });
   const { qmp } = await connected(t, (command, _args, socket) => {
     held.push({ socket, line: JSON.stringify({ return: command, id: undefined }) });
+    if (held.length === 2) bothHeld();
     return undefined;
   });
   const first = qmp.execute('first');
   const second = qmp.execute('second');
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await bothArrived;
   // answer second before first, one byte per write
   const lines = held.map((h, i) => ({ socket: h.socket, line: `${JSON.stringify({ return: i === 0 ? 'first' : 'second', id: `ferry-${i + 2}` })}\r\n` }));
   for (const { socket, line } of [lines[1]!, lines[0]!]) {
@@ -126,10 +130,12 @@ t.test('events reach listeners and waitForEvent, between answers', async (t) => 
 });
 
 t.test('QEMU gone: pending commands and event waits reject, later commands fail at once', async (t) => {
-  const { fake, qmp } = await connected(t, () => undefined);
+  let stopArrived = (): void => {};
+  const stopReceived = new Promise<void>((resolve) => { stopArrived = resolve; });
+  const { fake, qmp } = await connected(t, (command) => void (command === 'stop' && stopArrived()));
   const pending = qmp.execute('stop');
   const waiting = qmp.waitForEvent('RESUME', undefined, 5000);
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  await stopReceived; // QEMU has the command and dies before answering
   fake.sockets[0]!.destroy();
   const error = (await pending.catch((e: unknown) => e)) as QmpError;
   t.equal(error.kind, 'closed');
@@ -155,8 +161,18 @@ t.test('connect retries until the socket exists, and gives up with a clear error
   const dir = mkdtempSync(join(tmpdir(), 'ferry-qmp-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'late.sock');
-  const connecting = QmpClient.connect(path, { timeoutMs: 3000 });
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  // The socket appears only after the client has failed to connect once (seen on node:net's diagnostics
+  // channel), so the retry is what connects.
+  let failedOnce = (): void => {};
+  const firstAttemptFailed = new Promise<void>((resolve) => { failedOnce = resolve; });
+  const onSocket = (message: unknown): void => {
+    const { socket } = message as { socket: Socket };
+    socket.once('error', (error: NodeJS.ErrnoException) => error.code === 'ENOENT' && failedOnce());
+  };
+  subscribe('net.client.socket', onSocket);
+  const connecting = QmpClient.connect(path, { timeoutMs: 10_000 });
+  await firstAttemptFailed;
+  unsubscribe('net.client.socket', onSocket);
   await fakeQmp(t, () => ({ return: {} }), { path });
   const qmp = await connecting;
   t.equal(qmp.greeting.version.major, 7);
@@ -173,13 +189,17 @@ t.test('connect retries until the socket exists, and gives up with a clear error
 
 t.test('source driver: pause waits for the stop, a failed save carries QEMU\'s reason and restores the settings', async (t) => {
   let running = true;
+  let stopped = false;
+  let statusAfterStop = 0;
   let polls = 0;
   const fake = await fakeQmp(t, (command, args) => {
     switch (command) {
       case 'stop':
-        setTimeout(() => (running = false), 30); // QEMU reports paused a little later
+        stopped = true;
         return { return: {} };
       case 'query-status':
+        // QEMU answers 'stop' before the vCPUs have stopped: the first query after it still says running.
+        if (stopped && ++statusAfterStop >= 2) running = false;
         return { return: { running, status: running ? 'running' : 'paused' } };
       case 'migrate-set-capabilities':
         return (args?.['capabilities'] as Array<{ capability: string }>).some((c) => c.capability === 'x-ignore-shared') ? { return: {} } : { error: { class: 'GenericError', desc: 'missing' } };
@@ -200,6 +220,7 @@ t.test('source driver: pause waits for the stop, a failed save carries QEMU\'s r
   t.teardown(() => driver.close());
   await driver.pause();
   t.notOk(running, 'pause resolved only once QEMU said paused');
+  t.equal(statusAfterStop, 2, 'pause asked again after QEMU still said running');
   await t.rejects(driver.saveDeviceState('/nonexistent/state'), /migration failed: Unable to write to command: Broken pipe/);
   const migrate = fake.received.find((m) => m.execute === 'migrate');
   t.same(migrate?.arguments, { uri: "exec:cat > '/nonexistent/state'" }, 'QEMU 7.2 has no file: URI, so exec: with a quoted path');

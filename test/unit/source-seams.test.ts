@@ -38,7 +38,11 @@ async function peer(t: Test, reply: (message: Message, ws: WebSocket) => void = 
   const connection = await TargetConnection.connect({
     url: `ws://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`, timeoutMs: 5000, maxPayload: 1 << 26, meter,
   }, new AbortController().signal);
-  t.teardown(() => { connection.terminate(); server.close(); });
+  t.teardown(() => {
+    connection.terminate();
+    for (const client of server.clients) client.terminate();
+    server.close();
+  });
   return { connection, meter, received, passEnds, receivedBytes: () => receivedBytes };
 }
 

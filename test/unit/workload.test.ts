@@ -2,10 +2,11 @@ import t, { type Test } from 'tap';
 import { copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fillImage, PROFILES, startWorkload, type ProfileName } from '@ferry/workload';
-import { capacity, draw, startBucket, type Bucket, type PacingConfig } from '../../packages/workload/src/pacing.js';
+import { BURST_MS, capacity, draw, startBucket, type Bucket, type PacingConfig } from '../../packages/workload/src/pacing.js';
 import { buildCorpus } from '../../packages/workload/src/content.js';
 import { Rng } from '../../packages/workload/src/prng.js';
 import { scratchDir } from '../helpers/ferry.js';
+import { until } from '../helpers/wait.js';
 import { createPlanner } from '../../packages/workload/src/profiles.js';
 
 const PAGE = 4096;
@@ -123,31 +124,34 @@ t.test('planners touch exactly the pages granted and stay inside the image', asy
 });
 
 for (const profile of PROFILES) {
-  t.test(`${profile}: dirties about the configured rate and never grows the file`, async (t) => {
+  t.test(`${profile}: never dirties faster than the configured rate and never grows the file`, async (t) => {
     const image = join(scratch(t), 'vm.ram');
     const size = 32 * MiB;
     await fillImage(image, size, { seed: 2 });
     const rate = 8 * MiB;
     const started = performance.now();
     const workload = startWorkload({ path: image, size, profile, rateBytesPerSec: rate, seed: 4 });
-    await sleep(1000);
+    await sleep(1000); // how long it runs, not a synchronisation
     const stats = await workload.stop();
-    const expected = (rate * (performance.now() - started)) / 1000;
-    const ratio = stats.dirtyBytes / expected;
-    t.ok(ratio > 0.5 && ratio < 1.3, `${profile}: ${stats.dirtyBytes} dirty bytes, ${ratio.toFixed(2)}x the rate`);
+    const elapsedMs = performance.now() - started;
+    // The bucket starts with one page and refills at the rate: a ceiling no load can push it over. How
+    // close it comes to the rate depends on the machine's load: `npm run bench:timing` measures that.
+    const ceiling = 1 + (rate / PAGE) * (elapsedMs / 1000);
+    t.ok(stats.pagesWritten <= ceiling, `${profile}: ${stats.pagesWritten} pages in ${Math.round(elapsedMs)} ms, at most ${Math.floor(ceiling)}`);
+    t.ok(stats.pagesWritten > 0, `${profile}: it wrote`);
     t.equal(stats.dirtyBytes, stats.pagesWritten * PAGE);
     t.equal(statSync(image).size, size, 'size unchanged');
   });
 }
 
-async function diffsAfter(t: Test, profile: ProfileName, rate: number, ms: number): Promise<{ diffs: number[]; changed: number[] }> {
+async function diffsAfter(t: Test, profile: ProfileName, rate: number, pagesToWrite: number): Promise<{ diffs: number[]; changed: number[] }> {
   const dir = scratch(t);
   const image = join(dir, 'vm.ram');
   const size = 16 * MiB;
   await fillImage(image, size, { seed: 3 });
   copyFileSync(image, join(dir, 'before'));
   const workload = startWorkload({ path: image, size, profile, rateBytesPerSec: rate, seed: 8 });
-  await sleep(ms);
+  await until(() => workload.stats.pagesWritten >= pagesToWrite, `${pagesToWrite} pages are written`);
   await workload.stop();
   const before = pages(readFileSync(join(dir, 'before')));
   const after = pages(readFileSync(image));
@@ -164,11 +168,11 @@ async function diffsAfter(t: Test, profile: ProfileName, rate: number, ms: numbe
 }
 
 t.test('jvm changes a few bytes per page, within half of the image', async (t) => {
-  const { diffs, changed } = await diffsAfter(t, 'jvm', 2 * MiB, 300);
+  const { diffs, changed } = await diffsAfter(t, 'jvm', 2 * MiB, 150);
   t.ok(changed.length > 50, `${changed.length} pages changed`);
   const median = diffs[Math.floor(diffs.length / 2)] ?? 0;
   t.ok(median <= 64, `median ${median} bytes changed per page`);
-  // A page can be touched more than once in 300 ms, so only the typical page is held to 64 bytes.
+  // A page can be touched more than once in 150 writes, so only the typical page is held to 64 bytes.
   t.ok(diffs.every((n) => n < PAGE / 4), `at most ${diffs.at(-1)} bytes in the busiest page`);
   const span = (changed.at(-1) ?? 0) - (changed[0] ?? 0) + 1;
   t.ok(span <= (16 * MiB) / PAGE / 2, `changed pages span ${span} pages: the heap is half the image`);
@@ -189,16 +193,21 @@ t.test('a blocked process does not catch up afterwards', async (t) => {
   await fillImage(image, size, { seed: 2 });
   const rate = 8 * MiB;
   const workload = startWorkload({ path: image, size, profile: 'jvm', rateBytesPerSec: rate });
-  await sleep(100);
+  await until(() => workload.stats.pagesWritten > 0, 'the workload writes');
   // Busy-waiting stops the timers just as SIGSTOP would stop the whole process.
   const blockedUntil = performance.now() + 1000;
   while (performance.now() < blockedUntil);
   const before = workload.stats.pagesWritten;
-  await sleep(25);
+  const unblocked = performance.now();
+  await until(() => workload.stats.pagesWritten > before, 'the workload writes again');
   const burst = workload.stats.pagesWritten - before;
+  const sinceMs = performance.now() - unblocked;
   await workload.stop();
   const perSecond = rate / PAGE;
-  t.ok(burst < perSecond * 0.2, `${burst} pages right after a 1 s stall, not ~${perSecond}`);
+  // After the stall it may write the burst (50 ms worth) plus the rate for the time since; catching up
+  // on the stall would add ~perSecond pages on top, whatever the load made `sinceMs`.
+  const allowed = capacity({ ratePerSec: perSecond, burstMs: BURST_MS }) + perSecond * (sinceMs / 1000) + 1;
+  t.ok(burst <= allowed, `${burst} pages right after a 1 s stall, at most ${Math.floor(allowed)}, not ~${perSecond} more`);
 });
 
 t.test('startWorkload refuses a missing file or a size mismatch and creates nothing', async (t) => {

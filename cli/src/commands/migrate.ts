@@ -23,7 +23,11 @@ is resumed on the source and ferry exits 3.
                          NAME; QEMU dirty bitmaps find its changed blocks (repeatable), e.g. vda=vda
   --keep-source          with --qmp: leave the source QEMU paused after the commit instead of quitting it
   --policy P             smart (default), xen or downtime
-  --max-downtime MS      the pause target for --policy downtime
+  --max-downtime MS      a promise: pause only when the expected pause fits MS (every policy); if it never
+                         does, --timeout and --on-timeout decide
+  --throttle MODE        auto (default): slow the workload when pre-copy does not converge, through
+                         --cgroup PATH (cgroup v2 cpu.max), --throttle-pid PID (SIGSTOP/SIGCONT duty cycle)
+                         or the --qmp guest (stop/cont duty cycle); off: never
   --delta-cache BYTES    XOR-delta cache of sent pages (default 256MiB); --no-delta turns deltas off
   --compress MODE        auto (default: LZ4 while the link is the bottleneck), always, never
   --rate-limit RATE      cap the sending rate, e.g. 100mbit or 12MB/s
@@ -58,7 +62,7 @@ export async function migrateCommand(argv: string[]): Promise<number> {
   const logger = createLogger(values['log-level'], values['log-file'], 'ferry-migrate');
   const sink = values.json ? jsonSink() : humanSink(process.stderr.isTTY === true);
   const hookCommands = sourceHookCommands(values);
-  const { hooks, close, options: withDisks, dirtyTrackers } = await buildSourceHooks(hookCommands, options, values.disk, logger);
+  const { hooks, throttle, close, options: withDisks, dirtyTrackers } = await buildSourceHooks(hookCommands, values, options, logger);
   const journal = { stateDir: stateDirFrom(values), recovery: { ...recoveryRecipe(hookCommands, diskNames(values.disk)) } };
   const controller = new AbortController();
   const onSignal = (): void => controller.abort();
@@ -66,7 +70,7 @@ export async function migrateCommand(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
   let summary: MigrationSummary;
   try {
-    summary = await migrate(withDisks, { logger, hooks, dirtyTrackers, onEvent: (e) => sink.event(e), signal: controller.signal, journal });
+    summary = await migrate(withDisks, { logger, hooks, throttle, dirtyTrackers, onEvent: (e) => sink.event(e), signal: controller.signal, journal });
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

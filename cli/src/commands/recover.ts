@@ -1,4 +1,4 @@
-import { adviseRecovery, readJournals, removeJournal, type JournalEntry, type RecoveryAdvice } from '@ferry/agent-source';
+import { adviseRecovery, isAlive, readJournals, removeJournal, type JournalEntry, type RecoveryAdvice } from '@ferry/agent-source';
 import { runHook } from '@ferry/serve';
 import { HELP_FLAG, parseFlags } from '../flags.js';
 import { stateDirFrom } from '../migrate-options.js';
@@ -93,15 +93,6 @@ async function removeDiskTracking(entry: JournalEntry): Promise<void> {
     }
   } finally {
     await client.close();
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

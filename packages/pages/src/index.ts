@@ -4,5 +4,10 @@ export { lz4Compress, lz4Decompress, PayloadError } from './lz4.js';
 export { DeltaCache } from './delta-cache.js';
 export { ContentIndex } from './content-index.js';
 export { ImageFile, allocatedBytes } from './image-file.js';
-export { encodePage, emptyStats, looksIncompressible, newSampler, type BatchStats, type ByteSampler, type EncoderState, type EncodeChoice } from './page-encoder.js';
+export {
+  looksIncompressible, newSampler, PageEncoder, RecordBatch, type BatchStats, type ByteSampler, type EncodeChoice, type EncoderTables,
+} from './page-encoder.js';
+export { adoptOutcome } from './scan-protocol.js';
 export { ScanPool, type ScanPoolOptions, type PageBatch, type PassStats, type ScanScope } from './scan-pool.js';
+export { LinkWatch } from './link-watch.js';
+export { clip, mergeRanges, splitRanges, type PageRange } from './ranges.js';

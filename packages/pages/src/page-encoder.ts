@@ -1,6 +1,6 @@
-import { PageEncoding, RECORD_HEADER_BYTES } from '@ferry/protocol';
+import { PageEncoding, RECORD_HEADER_BYTES, writeCopyRecord, writeRecord } from '@ferry/protocol';
 import { xorInto } from './bytes.js';
-import { ContentIndex } from './content-index.js';
+import type { ContentIndex } from './content-index.js';
 import type { DeltaCache } from './delta-cache.js';
 import { lz4Compress } from './lz4.js';
 
@@ -17,17 +17,6 @@ export interface BatchStats {
 }
 
 export const emptyStats = (): BatchStats => ({ zero: 0, raw: 0, lz4: 0, delta: 0, copy: 0, payloadBytes: 0, scanned: 0 });
-
-export interface EncoderState {
-  readonly pageSize: number;
-  readonly zeroHash: bigint;
-  /** What the target holds, per page (shared with the main thread). */
-  readonly sentHashes: BigUint64Array;
-  readonly cache: DeltaCache | undefined;
-  readonly index: ContentIndex | undefined;
-  /** Scratch for `looksIncompressible`. */
-  readonly sampler: ByteSampler;
-}
 
 /** Per-thread scratch for the byte sampler: stamps instead of clearing a histogram for every page. */
 export interface ByteSampler {
@@ -72,72 +61,116 @@ export interface EncodeChoice {
   readonly fillCache: boolean;
 }
 
+/** What the encoder reads and keeps up to date: one worker's view of the image and of the target. */
+export interface EncoderTables {
+  readonly pageSize: number;
+  readonly zeroHash: bigint;
+  /** What the target holds, per page (shared with the main thread). */
+  readonly sentHashes: BigUint64Array;
+  readonly cache: DeltaCache | undefined;
+  readonly index: ContentIndex | undefined;
+}
+
 /**
- * Appends the record for one dirty page to `out` at `offset` and returns the new offset. Choice order:
- * ZERO, COPY of an identical page the target holds, XOR delta against the last sent copy, LZ4, RAW.
- * `out` must have room for RECORD_HEADER_BYTES + pageSize. Updates what the target will hold.
+ * A PAGES message being filled in place: the batch buffer, where the next record goes, and its counts.
+ * Its first `headerBytes` are left for the PAGES header, which the sender writes.
  */
-export function encodePage(
-  state: EncoderState,
-  choice: EncodeChoice,
-  page: number,
-  bytes: Uint8Array,
-  hash: bigint,
-  scratch: Uint8Array,
-  out: Uint8Array,
-  view: DataView,
-  offset: number,
-  stats: BatchStats,
-): number {
-  const { pageSize, cache, index } = state;
-  let encoding: PageEncoding = PageEncoding.Raw;
-  let payload: Uint8Array = bytes;
-  if (hash === state.zeroHash) {
-    encoding = PageEncoding.Zero;
-    payload = EMPTY;
-  } else {
-    const from = choice.force || !index ? -1 : index.lookup(hash);
-    if (from >= 0 && from !== page && state.sentHashes[from] === hash) {
-      encoding = PageEncoding.Copy;
-      view.setUint32(offset + RECORD_HEADER_BYTES, from, true);
-      payload = COPY_PLACEHOLDER;
+export class RecordBatch {
+  readonly bytes: Uint8Array;
+  readonly view: DataView;
+  offset: number;
+  count = 0;
+  readonly stats: BatchStats = emptyStats();
+
+  constructor(bytes: Uint8Array, headerBytes: number) {
+    this.bytes = bytes;
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+    this.offset = headerBytes;
+  }
+
+  /** Whether one more record of any encoding fits (RAW is the largest: a whole page). */
+  hasRoomForPage(pageSize: number): boolean {
+    return this.offset + RECORD_HEADER_BYTES + pageSize <= this.bytes.length;
+  }
+
+  /** The message so far: header room and records. */
+  get message(): Uint8Array {
+    return this.bytes.subarray(0, this.offset);
+  }
+}
+
+/**
+ * Chooses the encoding of each dirty page and appends its record to a batch. Choice order: ZERO, COPY of
+ * an identical page the target holds, XOR delta against the last sent copy, LZ4, RAW. Keeps what the
+ * target will hold (`sentHashes`), the delta cache and the COPY index up to date. The record layout
+ * itself is protocol's (`writeRecord`, `writeCopyRecord`).
+ */
+export class PageEncoder {
+  readonly #tables: EncoderTables;
+  readonly #scratch: Uint8Array;
+  readonly #sampler = newSampler();
+
+  constructor(tables: EncoderTables) {
+    this.#tables = tables;
+    this.#scratch = new Uint8Array(tables.pageSize);
+  }
+
+  /** Appends the record of `page` (content `bytes`, hash `hash`); the batch must have room for a page. */
+  encode(batch: RecordBatch, page: number, bytes: Uint8Array, hash: bigint, choice: EncodeChoice): void {
+    const { cache, index, sentHashes } = this.#tables;
+    const before = batch.offset;
+    let encoding: PageEncoding;
+    if (hash === this.#tables.zeroHash) {
+      encoding = PageEncoding.Zero;
+      batch.offset = writeRecord(batch.bytes, batch.view, batch.offset, { pageIndex: page, encoding, payload: EMPTY });
     } else {
-      const previous = choice.force ? undefined : cache?.get(page);
-      if (previous) {
-        xorInto(scratch, previous, bytes);
-        const delta = lz4Compress(scratch);
-        if (delta.length < pageSize) {
-          encoding = PageEncoding.XorLz4;
-          payload = delta;
-        }
-      }
-      // A delta under half a page is as good as it gets; compressing the page too would waste time.
-      if (choice.compress && payload.length >= pageSize / 2 && !looksIncompressible(state.sampler, bytes)) {
-        const compressed = lz4Compress(bytes);
-        if (compressed.length < payload.length && compressed.length < pageSize) {
-          encoding = PageEncoding.Lz4;
-          payload = compressed;
-        }
+      const from = choice.force || !index ? -1 : index.lookup(hash);
+      if (from >= 0 && from !== page && sentHashes[from] === hash) {
+        encoding = PageEncoding.Copy;
+        batch.offset = writeCopyRecord(batch.view, batch.offset, page, from);
+      } else {
+        const [chosen, payload] = this.#compact(page, bytes, choice);
+        encoding = chosen;
+        batch.offset = writeRecord(batch.bytes, batch.view, batch.offset, { pageIndex: page, encoding, payload });
       }
     }
-  }
-  view.setUint32(offset, page, true);
-  view.setUint8(offset + 4, encoding);
-  view.setUint32(offset + 5, payload.length, true);
-  if (encoding !== PageEncoding.Copy) out.set(payload, offset + RECORD_HEADER_BYTES);
-  count(stats, encoding);
-  stats.payloadBytes += RECORD_HEADER_BYTES + payload.length;
+    batch.count++;
+    count(batch.stats, encoding);
+    batch.stats.payloadBytes += batch.offset - before;
 
-  if (encoding === PageEncoding.Zero) cache?.delete(page);
-  else if (choice.fillCache) cache?.set(page, bytes, hash);
-  else cache?.delete(page);
-  if (encoding !== PageEncoding.Zero) index?.insert(hash, page);
-  state.sentHashes[page] = hash;
-  return offset + RECORD_HEADER_BYTES + payload.length;
+    if (encoding !== PageEncoding.Zero && choice.fillCache) cache?.set(page, bytes, hash);
+    else cache?.delete(page);
+    if (encoding !== PageEncoding.Zero) index?.insert(hash, page);
+    sentHashes[page] = hash;
+  }
+
+  /** The smallest of XOR delta, LZ4 and RAW for a page with no identical twin at the target. */
+  #compact(page: number, bytes: Uint8Array, choice: EncodeChoice): [PageEncoding, Uint8Array] {
+    const { pageSize, cache } = this.#tables;
+    let encoding: PageEncoding = PageEncoding.Raw;
+    let payload = bytes;
+    const previous = choice.force ? undefined : cache?.get(page);
+    if (previous) {
+      xorInto(this.#scratch, previous, bytes);
+      const delta = lz4Compress(this.#scratch);
+      if (delta.length < pageSize) {
+        encoding = PageEncoding.XorLz4;
+        payload = delta;
+      }
+    }
+    // A delta under half a page is as good as it gets; compressing the page too would waste time.
+    if (choice.compress && payload.length >= pageSize / 2 && !looksIncompressible(this.#sampler, bytes)) {
+      const compressed = lz4Compress(bytes);
+      if (compressed.length < payload.length && compressed.length < pageSize) {
+        encoding = PageEncoding.Lz4;
+        payload = compressed;
+      }
+    }
+    return [encoding, payload];
+  }
 }
 
 const EMPTY = new Uint8Array(0);
-const COPY_PLACEHOLDER = new Uint8Array(4);
 
 function count(stats: BatchStats, encoding: PageEncoding): void {
   switch (encoding) {

@@ -1,9 +1,10 @@
-import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import { PAGES_HEADER_BYTES, TARGET_PAGES_MESSAGE_BYTES } from '@ferry/protocol';
+import { availableParallelism } from 'node:os';
 import { createPageHasher, zeroPageHash } from './hash.js';
 import { ImageFile } from './image-file.js';
 import type { BatchStats } from './page-encoder.js';
-import { Control, CONTROL_SLOTS, type FromWorker, type ScanWorkerData, type ToWorker } from './scan-protocol.js';
+import { clip, mergeRanges, splitRanges, type PageRange } from './ranges.js';
+import { adoptOutcome, Control, type FromWorker, type ToWorker } from './scan-protocol.js';
+import { startWorker, type ScanWorker } from './scan-thread.js';
 
 export interface ScanPoolOptions {
   readonly imagePath: string;
@@ -13,6 +14,11 @@ export interface ScanPoolOptions {
   readonly deltaCacheBytes: number;
   readonly delta: boolean;
   readonly compress: 'auto' | 'always' | 'never';
+  /**
+   * Threads that hash while the workload is paused (default: every core): the main thread then idles,
+   * so `workers` plus hash-only helpers, started with the pool so the pause does not wait for them.
+   */
+  readonly pausedThreads?: number;
 }
 
 /**
@@ -34,6 +40,8 @@ export interface PassStats {
   /** Wall time of the scan, including waits for the link. */
   readonly scanMs: number;
   readonly recordBytes: number;
+  /** Bytes the delta caches of the workers hold after the scan. */
+  readonly deltaCacheBytes: number;
 }
 
 export interface ScanScope {
@@ -41,17 +49,13 @@ export interface ScanScope {
   readonly ranges?: ReadonlyArray<readonly [number, number]>;
   /** Send every page in scope, dirty or not (verify re-sends). */
   readonly force?: boolean;
+  /**
+   * The image does not change during this scan (the workload is paused): every thread of the pool hashes
+   * first, then the owning workers encode only the dirty pages. Ignored with `force`.
+   */
+  readonly everyCore?: boolean;
 }
 
-interface ScanWorker {
-  readonly worker: Worker;
-  readonly first: number;
-  readonly end: number;
-  readonly control: Int32Array;
-  readonly returnPort: MessagePort;
-  /** Messages for the running operation; undefined when idle. */
-  onMessage: ((message: FromWorker) => void) | undefined;
-}
 
 /**
  * The scanning side of the source: worker threads that read, hash and encode, and the table of what
@@ -64,14 +68,22 @@ export class ScanPool {
   /** Per page, the hash of what the target holds: the zero-page hash until something is sent. */
   readonly sentHashes: BigUint64Array;
   readonly #workers: ScanWorker[];
+  /** Hash-only threads (an empty slice) that join the workers for `everyCore` scans. */
+  readonly #helpers: ScanWorker[];
   #busy = false;
   #broken: Error | undefined;
 
-  private constructor(pageSize: number, pageCount: number, sentHashes: BigUint64Array, workers: ScanWorker[]) {
+  private constructor(pageSize: number, pageCount: number, sentHashes: BigUint64Array, workers: ScanWorker[], helpers: ScanWorker[]) {
     this.pageSize = pageSize;
     this.pageCount = pageCount;
     this.sentHashes = sentHashes;
     this.#workers = workers;
+    this.#helpers = helpers;
+  }
+
+  /** Threads that hash in an `everyCore` scan. */
+  get pausedThreads(): number {
+    return this.#workers.length + this.#helpers.length;
   }
 
   static async start(options: ScanPoolOptions): Promise<ScanPool> {
@@ -82,38 +94,23 @@ export class ScanPool {
     const sentHashes = new BigUint64Array(new SharedArrayBuffer(pageCount * 8)).fill(zeroHash);
     const count = Math.max(1, Math.min(options.workers, pageCount));
     const slice = Math.ceil(pageCount / count);
+    const helperCount = Math.max(0, Math.min(options.pausedThreads ?? availableParallelism(), pageCount) - count);
     const workers: ScanWorker[] = [];
+    const helpers: ScanWorker[] = [];
     try {
       for (let n = 0; n < count; n++) {
         const first = n * slice;
-        const end = Math.min(pageCount, first + slice);
-        const control = new Int32Array(new SharedArrayBuffer(CONTROL_SLOTS * 4));
-        control[Control.Compress] = options.compress === 'always' ? 1 : 0;
-        const channel = new MessageChannel();
-        const data: ScanWorkerData = {
-          imagePath: options.imagePath, pageSize: options.pageSize, first, end,
-          sentHashes: sentHashes.buffer as SharedArrayBuffer, control: control.buffer as SharedArrayBuffer,
-          delta: options.delta, deltaCacheBytes: Math.floor(options.deltaCacheBytes / count),
-          batchBytes: TARGET_PAGES_MESSAGE_BYTES, headerBytes: PAGES_HEADER_BYTES, returnPort: channel.port2,
-        };
-        const worker = new Worker(new URL('./scan-worker.js', import.meta.url), { workerData: data, transferList: [channel.port2] });
-        channel.port1.unref();
-        const scanWorker: ScanWorker = { worker, first, end, control, returnPort: channel.port1, onMessage: undefined };
-        workers.push(scanWorker);
-        worker.on('message', (message: FromWorker) => scanWorker.onMessage?.(message));
-        await new Promise<void>((resolve, reject) => {
-          worker.once('error', reject);
-          scanWorker.onMessage = (message) => (message.type === 'ready' ? resolve() : reject(new Error(`scan worker: ${JSON.stringify(message)}`)));
-        });
-        scanWorker.onMessage = undefined;
+        workers.push(await startWorker(options, sentHashes, first, Math.min(pageCount, first + slice), Math.floor(options.deltaCacheBytes / count)));
       }
+      for (let n = 0; n < helperCount; n++) helpers.push(await startWorker(options, sentHashes, 0, 0, 0));
     } catch (error) {
-      await Promise.allSettled(workers.map((w) => w.worker.terminate()));
+      await Promise.allSettled([...workers, ...helpers].map((w) => w.worker.terminate()));
       throw new Error(`could not start the scan workers for ${options.imagePath}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
-    const pool = new ScanPool(options.pageSize, pageCount, sentHashes, workers);
-    for (const w of workers) {
-      w.worker.on('error', (error) => { pool.#broken = error; w.onMessage?.({ type: 'failed', message: error.message }); });
+    const pool = new ScanPool(options.pageSize, pageCount, sentHashes, workers, helpers);
+    for (const w of [...workers, ...helpers]) {
+      w.worker.on('error', (error) => pool.#fail(w, error));
+      w.worker.on('exit', (code) => pool.#fail(w, new Error(`a scan worker exited (code ${code})`)));
     }
     return pool;
   }
@@ -138,11 +135,48 @@ export class ScanPool {
     if (this.#busy) throw new Error('a scan is already running on this image');
     this.#busy = true;
     const started = performance.now();
+    try {
+      const force = scope?.force === true;
+      if (!scope?.everyCore || force) return { pass, ...(await this.#encode(onBatch, scope?.ranges, { pass, force })), scanMs: performance.now() - started };
+      const { dirty, pagesScanned } = await this.#findDirty(scope.ranges ?? [[0, this.pageCount]]);
+      const encoded = await this.#encode(onBatch, dirty, { pass, force: false });
+      return { pass, ...encoded, pagesScanned, scanMs: performance.now() - started };
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  /** Every thread hashes an equal share of `ranges`; returns the pages that differ from what the target holds. */
+  async #findDirty(ranges: readonly PageRange[]): Promise<{ dirty: Array<[number, number]>; pagesScanned: number }> {
+    const threads = [...this.#workers, ...this.#helpers];
+    const shares = splitRanges(ranges, threads.length);
+    try {
+      const replies = await Promise.all(shares.map((share, n) => new Promise<Extract<FromWorker, { type: 'dirty' }>>((resolve, reject) => {
+        const w = threads[n]!;
+        w.onMessage = (message) => {
+          if (message.type === 'dirty') resolve(message);
+          else if (message.type === 'failed') reject(new Error(`scan worker failed: ${message.message}`));
+        };
+        this.#post(w, { type: 'find-dirty', ranges: share });
+      })));
+      return { dirty: mergeRanges(replies.flatMap((r) => r.ranges)), pagesScanned: replies.reduce((sum, r) => sum + r.pagesScanned, 0) };
+    } finally {
+      for (const w of threads) w.onMessage = undefined;
+    }
+  }
+
+  /** The owning workers encode the dirty pages of `ranges` (default: their whole slice) into batches. */
+  async #encode(
+    onBatch: (batch: PageBatch) => Promise<void>,
+    scopeRanges: readonly PageRange[] | undefined,
+    request: { readonly pass: number; readonly force: boolean },
+  ): Promise<Omit<PassStats, 'pass' | 'scanMs'>> {
     let failure: unknown;
     let sending: Promise<void> = Promise.resolve();
     let pagesScanned = 0;
     let dirtyPages = 0;
     let recordBytes = 0;
+    let deltaCacheBytes = 0;
     const cancelAll = (): void => {
       for (const w of this.#workers) {
         Atomics.store(w.control, Control.Cancel, 1);
@@ -155,20 +189,12 @@ export class ScanPool {
         w.onMessage = (message) => {
           switch (message.type) {
             case 'batch': {
-              let released = false;
-              const release = (): void => {
-                if (released) return;
-                released = true;
-                w.returnPort.postMessage(message.message.buffer, [message.message.buffer as ArrayBuffer]);
-                Atomics.add(w.control, Control.Returned, 1);
-                Atomics.notify(w.control, Control.Returned);
-              };
-              const batch: PageBatch = { message: message.message, count: message.count, stats: message.stats, release };
+              const batch = toPageBatch(w, message);
               recordBytes += message.stats.payloadBytes;
               sending = sending
-                .then(() => (failure === undefined ? onBatch(batch) : release()))
+                .then(() => (failure === undefined ? onBatch(batch) : batch.release()))
                 .catch((error: unknown) => {
-                  release();
+                  batch.release();
                   failure ??= error;
                   cancelAll();
                 });
@@ -177,6 +203,7 @@ export class ScanPool {
             case 'done':
               pagesScanned += message.stats.pagesScanned;
               dirtyPages += message.stats.dirtyPages;
+              deltaCacheBytes += message.stats.deltaCacheBytes;
               resolve();
               return;
             case 'failed':
@@ -188,16 +215,15 @@ export class ScanPool {
               reject(new Error(`scan worker sent ${message.type} during a scan`));
           }
         };
-        const ranges = clip(scope?.ranges ?? [[w.first, w.end]], w.first, w.end);
-        this.#post(w, { type: 'scan', pass, ranges, force: scope?.force === true });
+        const ranges = clip(scopeRanges ?? [[w.first, w.end]], w.first, w.end);
+        this.#post(w, { type: 'scan', ...request, ranges });
       })));
       await sending;
     } finally {
       for (const w of this.#workers) w.onMessage = undefined;
-      this.#busy = false;
     }
     if (failure !== undefined) throw failure;
-    return { pass, pagesScanned, dirtyPages, scanMs: performance.now() - started, recordBytes };
+    return { pagesScanned, dirtyPages, recordBytes, deltaCacheBytes };
   }
 
   /**
@@ -206,19 +232,32 @@ export class ScanPool {
    */
   async adoptTargetHashes(table: BigUint64Array): Promise<void> {
     if (table.length !== this.pageCount) throw new RangeError(`page table has ${table.length} entries, the image has ${this.pageCount} pages`);
+    if (this.#broken) throw this.#broken;
     if (this.#busy) throw new Error('cannot adopt a page table during a scan');
     this.sentHashes.set(table);
-    await Promise.all(this.#workers.map((w) => new Promise<void>((resolve) => {
+    const replies = await Promise.allSettled(this.#workers.map((w) => new Promise<void>((resolve, reject) => {
       w.onMessage = (message) => {
-        if (message.type === 'adopted' || message.type === 'failed') resolve();
+        const outcome = adoptOutcome(message);
+        if (outcome === 'adopted') resolve();
+        else if (outcome) reject(outcome);
       };
       this.#post(w, { type: 'adopt' });
     })));
     for (const w of this.#workers) w.onMessage = undefined;
+    const failed = replies.find((reply) => reply.status === 'rejected');
+    // A worker that kept deltas against content the target does not hold would corrupt the next pass.
+    if (failed) throw failed.reason;
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled(this.#workers.map((w) => w.worker.terminate()));
+    this.#broken ??= new Error('the scan pool is closed');
+    await Promise.allSettled([...this.#workers, ...this.#helpers].map((w) => w.worker.terminate()));
+  }
+
+  /** A worker that died leaves the pool unusable; the operation waiting on it fails now, not never. */
+  #fail(w: ScanWorker, error: Error): void {
+    this.#broken ??= error;
+    w.onMessage?.({ type: 'failed', message: error.message });
   }
 
   #post(w: ScanWorker, message: ToWorker): void {
@@ -226,12 +265,15 @@ export class ScanPool {
   }
 }
 
-function clip(ranges: ReadonlyArray<readonly [number, number]>, first: number, end: number): Array<[number, number]> {
-  const clipped: Array<[number, number]> = [];
-  for (const [start, stop] of ranges) {
-    const a = Math.max(start, first);
-    const b = Math.min(stop, end);
-    if (a < b) clipped.push([a, b]);
-  }
-  return clipped;
+/** A worker's batch for the sender; `release` hands its buffer back to that worker, once. */
+function toPageBatch(w: ScanWorker, message: Extract<FromWorker, { type: 'batch' }>): PageBatch {
+  let released = false;
+  const release = (): void => {
+    if (released) return;
+    released = true;
+    w.returnPort.postMessage(message.message.buffer, [message.message.buffer as ArrayBuffer]);
+    Atomics.add(w.control, Control.Returned, 1);
+    Atomics.notify(w.control, Control.Returned);
+  };
+  return { message: message.message, count: message.count, stats: message.stats, release };
 }

@@ -35,12 +35,16 @@ export interface ScanWorkerData {
 
 export type ToWorker =
   | { readonly type: 'scan'; readonly pass: number; readonly ranges: ReadonlyArray<readonly [number, number]>; readonly force: boolean }
-  | { readonly type: 'adopt' };
+  | { readonly type: 'adopt' }
+  /** Hash the ranges and say which pages differ from what the target holds; encode nothing. */
+  | { readonly type: 'find-dirty'; readonly ranges: ReadonlyArray<readonly [number, number]> };
 
 export interface WorkerScanStats {
   readonly pagesScanned: number;
   readonly dirtyPages: number;
   readonly scanMs: number;
+  /** Bytes the worker's delta cache holds after the scan. */
+  readonly deltaCacheBytes: number;
 }
 
 export type FromWorker =
@@ -48,4 +52,12 @@ export type FromWorker =
   | { readonly type: 'batch'; readonly message: Uint8Array; readonly count: number; readonly stats: BatchStats }
   | { readonly type: 'done'; readonly stats: WorkerScanStats }
   | { readonly type: 'adopted'; readonly droppedCacheEntries: number }
+  | { readonly type: 'dirty'; readonly ranges: Array<[number, number]>; readonly pagesScanned: number }
   | { readonly type: 'failed'; readonly message: string };
+
+/** A worker's answer to `adopt`: done, failed (its delta cache is then unsound), or not an answer yet. */
+export function adoptOutcome(message: FromWorker): 'adopted' | Error | undefined {
+  if (message.type === 'adopted') return 'adopted';
+  if (message.type === 'failed') return new Error(`a scan worker could not adopt the target's page table: ${message.message}`);
+  return undefined;
+}

@@ -9,7 +9,7 @@ import { ContentIndex } from './content-index.js';
 import { DeltaCache } from './delta-cache.js';
 import { createPageHasher, zeroPageHash } from './hash.js';
 import { ImageFile } from './image-file.js';
-import { emptyStats, encodePage, newSampler, type BatchStats, type EncoderState } from './page-encoder.js';
+import { PageEncoder, RecordBatch, type EncoderTables } from './page-encoder.js';
 import { BATCH_BUFFERS, Control, type FromWorker, type ScanWorkerData, type ToWorker } from './scan-protocol.js';
 
 const data = workerData as ScanWorkerData;
@@ -23,22 +23,21 @@ const file = ImageFile.openRead(data.imagePath, data.pageSize);
 const pageSize = data.pageSize;
 const chunkPages = Math.max(1, Math.floor((1 << 20) / pageSize));
 const readBuffer = new Uint8Array(chunkPages * pageSize);
-const scratch = new Uint8Array(pageSize);
 const batchCapacity = Math.max(data.batchBytes, data.headerBytes + RECORD_HEADER_BYTES + pageSize);
 
 const rebuildIndex = (index: ContentIndex): void => {
   for (let page = data.first; page < data.end; page++) {
-    if (sentHashes[page] !== state.zeroHash) index.insert(sentHashes[page]!, page);
+    if (sentHashes[page] !== tables.zeroHash) index.insert(sentHashes[page]!, page);
   }
 };
-const state: EncoderState = {
+const tables: EncoderTables = {
   pageSize,
   zeroHash: zeroPageHash(hasher, pageSize),
   sentHashes,
   cache: data.delta ? new DeltaCache(data.deltaCacheBytes, pageSize) : undefined,
   index: new ContentIndex(data.end - data.first, (index) => rebuildIndex(index)),
-  sampler: newSampler(),
 };
+const encoder = new PageEncoder(tables);
 
 /**
  * Batch buffers go to the main thread and come back once the socket has taken them: reusing them saves
@@ -63,76 +62,116 @@ function takeBuffer(): Uint8Array | undefined {
   }
 }
 
-function scan(pass: number, ranges: ReadonlyArray<readonly [number, number]>, force: boolean): void {
-  const started = performance.now();
-  let pagesScanned = 0;
-  let dirtyPages = 0;
-  // Buffers lost with a dead connection never come back: each scan starts its own count.
-  allocated = spare.length;
-  let out: Uint8Array | undefined = takeBuffer();
-  let view = new DataView(out?.buffer ?? new ArrayBuffer(0));
-  let offset = data.headerBytes;
-  let count = 0;
-  let stats: BatchStats = emptyStats();
-  let cancelled = out === undefined;
+const cancelRequested = (): boolean => Atomics.load(control, Control.Cancel) !== 0;
 
-  const flush = (last: boolean): void => {
-    if (count === 0 || !out) return;
-    post({ type: 'batch', message: out.subarray(0, offset), count, stats }, [out.buffer as ArrayBuffer]);
-    out = last ? undefined : takeBuffer();
-    if (last) return;
-    if (!out) {
-      cancelled = true;
-      return;
+/** One scan request: walks its ranges chunk by chunk and posts full batches as it goes. */
+class Scan {
+  pagesScanned = 0;
+  dirtyPages = 0;
+  /** The batch being filled; undefined once the scan is cancelled or finished. */
+  #batch: RecordBatch | undefined;
+  readonly #started = performance.now();
+  readonly #pass: number;
+  readonly #force: boolean;
+
+  constructor(pass: number, force: boolean) {
+    this.#pass = pass;
+    this.#force = force;
+    // Buffers lost with a dead connection never come back: each scan starts its own count.
+    allocated = spare.length;
+    this.#batch = this.#nextBatch();
+  }
+
+  run(ranges: ReadonlyArray<readonly [number, number]>): void {
+    for (const [start, end] of ranges) {
+      for (let first = start; first < end && this.#batch; first += chunkPages) {
+        if (cancelRequested()) this.#batch = this.#giveBack(this.#batch);
+        else this.#chunk(first, Math.min(chunkPages, end - first));
+      }
     }
-    view = new DataView(out.buffer);
-    offset = data.headerBytes;
-    count = 0;
-    stats = emptyStats();
-  };
+    if (this.#batch) {
+      this.#post(this.#batch);
+      this.#batch = undefined;
+    }
+    post({ type: 'done', stats: {
+      pagesScanned: this.pagesScanned, dirtyPages: this.dirtyPages, scanMs: performance.now() - this.#started, deltaCacheBytes: tables.cache?.bytes ?? 0,
+    } });
+  }
 
-  for (const [start, end] of ranges) {
-    for (let first = start; first < end && !cancelled; first += chunkPages) {
-      if (Atomics.load(control, Control.Cancel) !== 0) {
-        cancelled = true;
-        break;
+  #chunk(first: number, pages: number): void {
+    file.readPages(first, pages, readBuffer);
+    // A slow link leaves the scanner time to fill the delta cache in pass 0 too.
+    const fillCache = this.#pass > 0 || Atomics.load(control, Control.LinkBound) !== 0;
+    const choice = { compress: Atomics.load(control, Control.Compress) !== 0, force: this.#force, fillCache };
+    for (let k = 0; k < pages && this.#batch; k++) {
+      const page = first + k;
+      const bytes = readBuffer.subarray(k * pageSize, (k + 1) * pageSize);
+      const hash = hasher.hashPage(bytes);
+      this.pagesScanned++;
+      this.#batch.stats.scanned++;
+      if (!this.#force && hash === sentHashes[page]) continue;
+      this.dirtyPages++;
+      if (!this.#batch.hasRoomForPage(pageSize)) {
+        this.#post(this.#batch);
+        this.#batch = this.#nextBatch();
+        if (!this.#batch) return;
       }
-      const pages = Math.min(chunkPages, end - first);
-      file.readPages(first, pages, readBuffer);
-      const compress = Atomics.load(control, Control.Compress) !== 0;
-      // A slow link leaves the scanner time to fill the delta cache in pass 0 too.
-      const choice = { compress, force, fillCache: pass > 0 || Atomics.load(control, Control.LinkBound) !== 0 };
-      for (let k = 0; k < pages; k++) {
-        const page = first + k;
-        const bytes = readBuffer.subarray(k * pageSize, (k + 1) * pageSize);
-        const hash = hasher.hashPage(bytes);
-        pagesScanned++;
-        stats.scanned++;
-        if (!force && hash === sentHashes[page]) continue;
-        dirtyPages++;
-        if (offset + RECORD_HEADER_BYTES + pageSize > out!.length) {
-          flush(false);
-          if (cancelled) break;
-        }
-        offset = encodePage(state, choice, page, bytes, hash, scratch, out!, view, offset, stats);
-        count++;
-      }
+      encoder.encode(this.#batch, page, bytes, hash, choice);
     }
   }
-  if (!cancelled) flush(true);
-  if (out) spare.push(out.buffer as ArrayBuffer);
-  post({ type: 'done', stats: { pagesScanned, dirtyPages, scanMs: performance.now() - started } });
+
+  #nextBatch(): RecordBatch | undefined {
+    const buffer = takeBuffer();
+    return buffer && new RecordBatch(buffer, data.headerBytes);
+  }
+
+  /** Posts a batch with records; an empty one goes back to the spares. */
+  #post(batch: RecordBatch): void {
+    if (batch.count === 0) {
+      this.#giveBack(batch);
+      return;
+    }
+    post({ type: 'batch', message: batch.message, count: batch.count, stats: batch.stats }, [batch.bytes.buffer as ArrayBuffer]);
+  }
+
+  #giveBack(batch: RecordBatch): undefined {
+    spare.push(batch.bytes.buffer as ArrayBuffer);
+    return undefined;
+  }
+}
+
+/** Hashes `ranges` and returns the runs of pages whose content differs from what the target holds. */
+function findDirty(ranges: ReadonlyArray<readonly [number, number]>): FromWorker {
+  const dirty: Array<[number, number]> = [];
+  let pagesScanned = 0;
+  for (const [start, end] of ranges) {
+    for (let first = start; first < end; first += chunkPages) {
+      const pages = Math.min(chunkPages, end - first);
+      file.readPages(first, pages, readBuffer);
+      for (let k = 0; k < pages; k++) {
+        const page = first + k;
+        if (hasher.hashPage(readBuffer.subarray(k * pageSize, (k + 1) * pageSize)) === sentHashes[page]) continue;
+        const last = dirty[dirty.length - 1];
+        if (last && last[1] === page) last[1] = page + 1;
+        else dirty.push([page, page + 1]);
+      }
+      pagesScanned += pages;
+    }
+  }
+  return { type: 'dirty', ranges: dirty, pagesScanned };
 }
 
 port.on('message', (message: ToWorker) => {
   try {
     if (message.type === 'scan') {
-      scan(message.pass, message.ranges, message.force);
+      new Scan(message.pass, message.force).run(message.ranges);
+    } else if (message.type === 'find-dirty') {
+      post(findDirty(message.ranges));
     } else {
       // The target told us what it holds: deltas against anything else would decode to garbage.
-      const dropped = state.cache?.retainMatching((page) => sentHashes[page]!) ?? 0;
-      state.index?.clear();
-      if (state.index) rebuildIndex(state.index);
+      const dropped = tables.cache?.retainMatching((page) => sentHashes[page]!) ?? 0;
+      tables.index?.clear();
+      if (tables.index) rebuildIndex(tables.index);
       post({ type: 'adopted', droppedCacheEntries: dropped });
     }
   } catch (error) {

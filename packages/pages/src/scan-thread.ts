@@ -1,0 +1,44 @@
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { PAGES_HEADER_BYTES, TARGET_PAGES_MESSAGE_BYTES } from '@ferry/protocol';
+import { Control, CONTROL_SLOTS, type FromWorker, type ScanWorkerData } from './scan-protocol.js';
+import type { ScanPoolOptions } from './scan-pool.js';
+
+/** The main thread's handle on one scan worker thread. */
+export interface ScanWorker {
+  readonly worker: Worker;
+  readonly first: number;
+  readonly end: number;
+  readonly control: Int32Array;
+  readonly returnPort: MessagePort;
+  /** Messages for the running operation; undefined when idle. */
+  onMessage: ((message: FromWorker) => void) | undefined;
+}
+
+/** Starts one scan worker owning pages [first, end) (an empty slice makes a hash-only helper). */
+export async function startWorker(options: ScanPoolOptions, sentHashes: BigUint64Array, first: number, end: number, deltaCacheBytes: number): Promise<ScanWorker> {
+  const control = new Int32Array(new SharedArrayBuffer(CONTROL_SLOTS * 4));
+  control[Control.Compress] = options.compress === 'always' ? 1 : 0;
+  const channel = new MessageChannel();
+  const data: ScanWorkerData = {
+    imagePath: options.imagePath, pageSize: options.pageSize, first, end,
+    sentHashes: sentHashes.buffer as SharedArrayBuffer, control: control.buffer as SharedArrayBuffer,
+    delta: options.delta && end > first, deltaCacheBytes,
+    batchBytes: TARGET_PAGES_MESSAGE_BYTES, headerBytes: PAGES_HEADER_BYTES, returnPort: channel.port2,
+  };
+  const worker = new Worker(new URL('./scan-worker.js', import.meta.url), { workerData: data, transferList: [channel.port2] });
+  channel.port1.unref();
+  const scanWorker: ScanWorker = { worker, first, end, control, returnPort: channel.port1, onMessage: undefined };
+  worker.on('message', (message: FromWorker) => scanWorker.onMessage?.(message));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      worker.once('error', reject);
+      scanWorker.onMessage = (message) => (message.type === 'ready' ? resolve() : reject(new Error(`scan worker: ${JSON.stringify(message)}`)));
+    });
+  } catch (error) {
+    await worker.terminate();
+    throw error;
+  } finally {
+    scanWorker.onMessage = undefined;
+  }
+  return scanWorker;
+}

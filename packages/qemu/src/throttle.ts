@@ -1,0 +1,42 @@
+/**
+ * Throttles a QEMU guest for ferry's auto-converge: a duty cycle of QMP `stop` and `cont`. QEMU's own
+ * auto-converge cannot help, as ferry (not QEMU's migration) moves the RAM. The guest's clock keeps
+ * running while it is stopped, so the guest sees short stalls, not a slower clock.
+ */
+import { DutyCycle } from './duty-cycle.js';
+import type { QmpClient } from './qmp.js';
+
+export class QemuThrottle {
+  readonly name = 'qmp';
+  readonly #qmp: QmpClient;
+  readonly #cycle: DutyCycle;
+
+  constructor(qmp: QmpClient) {
+    this.#qmp = qmp;
+    this.#cycle = new DutyCycle({
+      stop: async () => { await qmp.execute('stop'); },
+      cont: async () => { await qmp.execute('cont'); },
+    });
+  }
+
+  async set(level: number): Promise<void> {
+    await this.#cycle.set(level);
+    if (this.#cycle.failure) throw this.#cycle.failure;
+  }
+
+  restore(): Promise<void> {
+    return this.#cycle.restore();
+  }
+
+  hold(): Promise<void> {
+    return this.#cycle.hold();
+  }
+
+  /**
+   * For process exit: continue the guest if the cycle holds it stopped. The command is written at once
+   * (a write on an idle unix socket completes synchronously); the answer is never awaited.
+   */
+  restoreNow(): void {
+    if (this.#cycle.stopped && !this.#qmp.closed) void this.#qmp.execute('cont').catch(() => undefined);
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * Acceptance for auto-converge and the --max-downtime promise. A writer dirties 40 MiB/s of a 192 MiB image
+ * (whole pages, sequential runs) while the link carries 40 Mbit/s (--rate-limit): pre-copy alone never
+ * converges. With --throttle auto the writer is slowed (SIGSTOP/SIGCONT duty cycle of its PID) until the
+ * pause fits --max-downtime 1000; with --throttle off the cap is kept by rolling back at --timeout. Every
+ * way out leaves the writer running at full speed. The cgroup v2 driver runs where the machine offers a
+ * writable cgroup v2 with the cpu controller.
+ */
+import t, { type Test } from 'tap';
+import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fillImage } from '@ferry/workload';
+import { runMigrate, scratchDir, sha256, startTarget, startWorkload, type RunningProcess } from '../helpers/ferry.js';
+
+const SIZE = 192 * 1024 * 1024;
+const LINK = '40mbit';
+const WRITER = '40MiB/s';
+const CAP_MS = 1000;
+
+/** The state letter and CPU ticks of a process, from /proc/PID/stat (T: stopped). */
+function procStat(pid: number): { state: string; ticks: number } {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  return { state: fields[0] ?? '?', ticks: Number(fields[11]) + Number(fields[12]) };
+}
+
+/** Samples the writer for a while: a stopped or duty-cycled writer shows state T in some sample. */
+async function runsFreely(t: Test, pid: number): Promise<void> {
+  const before = procStat(pid);
+  const states: string[] = [];
+  for (let i = 0; i < 40; i++) {
+    states.push(procStat(pid).state);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  t.notOk(states.includes('T'), `the writer is never seen stopped (states ${[...new Set(states)].join('')})`);
+  t.ok(procStat(pid).ticks > before.ticks, 'the writer keeps using CPU');
+}
+
+async function hotWriter(t: Test): Promise<{ dir: string; image: string; writer: RunningProcess & { pid: number } }> {
+  const dir = scratchDir(t);
+  const image = join(dir, 'vm.ram');
+  await fillImage(image, SIZE, { seed: 5 });
+  const writer = await startWorkload(t, image, SIZE, 'compile', WRITER);
+  return { dir, image, writer };
+}
+
+function hooks(pid: number): string[] {
+  return ['--pause-cmd', `kill -STOP ${pid}`, '--resume-cmd', `kill -CONT ${pid}`];
+}
+
+t.setTimeout(900_000); // each migration moves several image-sizes at 5 MB/s
+
+t.test('--throttle auto (PID duty cycle) converges and pauses within --max-downtime 1000', async (t) => {
+  const { dir, image, writer } = await hotWriter(t);
+  const target = await startTarget(t, join(dir, 'target'));
+  const run = await runMigrate(t, ['--to', target.url, '--id', 'auto', '--image', `ram=${image}`, '--rate-limit', LINK,
+    '--throttle', 'auto', '--throttle-pid', String(writer.pid), '--max-downtime', String(CAP_MS), '--timeout', '600', ...hooks(writer.pid)]);
+  t.equal(run.code, 0, `migrate commits (stderr: ${run.stderr.slice(-1500)})`);
+  t.equal(await sha256(join(dir, 'target', 'auto', 'ram')), await sha256(image), 'target image == paused source image');
+  const levels = run.events.filter((e) => e['event'] === 'throttle').map((e) => Number(e['level']));
+  t.ok(Math.max(...levels) >= 50, `the writer was throttled (levels ${levels.join(' ')})`);
+  t.equal(levels.at(-1), 0, 'the throttle ended before the pause');
+  const stop = run.events.find((e) => e['event'] === 'pass-end' && e['stop'] === true && e['final'] === false);
+  t.ok(Number(stop?.['expectedPauseMs']) <= CAP_MS, `ferry paused on an expected pause of ${String(stop?.['expectedPauseMs'])} ms <= ${CAP_MS}`);
+  const pauseMs = Number(run.summary['pauseMs']);
+  t.comment(`pause ${pauseMs} ms, ${String(run.summary['passes'])} passes, ${(Number(run.summary['bytesSent']) / SIZE).toFixed(2)}x the image sent; stop: ${String(run.summary['stopReason'])}`);
+  // The estimate is checked above; the measured pause gets slack for a loaded machine (the final scan).
+  t.ok(pauseMs <= 2 * CAP_MS, `the measured pause ${pauseMs} ms is within 2x the cap`);
+});
+
+t.test('--throttle off: the cap cannot be kept, so --timeout 30 --on-timeout cancel rolls back (exit 3) with the writer at full speed', async (t) => {
+  const { dir, image, writer } = await hotWriter(t);
+  const target = await startTarget(t, join(dir, 'target'));
+  const run = await runMigrate(t, ['--to', target.url, '--id', 'off', '--image', `ram=${image}`, '--rate-limit', LINK,
+    '--throttle', 'off', '--throttle-pid', String(writer.pid), '--max-downtime', String(CAP_MS), '--timeout', '30', '--on-timeout', 'cancel', ...hooks(writer.pid)]);
+  t.equal(run.code, 3, `migrate rolls back (stderr: ${run.stderr.slice(-800)})`);
+  t.notOk(run.events.some((e) => e['event'] === 'paused'), 'the writer was never paused: no pause could keep the cap');
+  t.notOk(run.events.some((e) => e['event'] === 'throttle'), 'nor throttled');
+  t.match(String(run.summary['error'] && (run.summary['error'] as Record<string, unknown>)['message']), /did not converge within 30 s/);
+  await runsFreely(t, writer.pid);
+});
+
+t.test('a rollback while the writer is throttled leaves it at full speed', async (t) => {
+  const { dir, image, writer } = await hotWriter(t);
+  const target = await startTarget(t, join(dir, 'target'));
+  let cancelledAt: number | undefined;
+  const run = await runMigrate(t, ['--to', target.url, '--id', 'cut', '--image', `ram=${image}`, '--rate-limit', LINK,
+    '--throttle-pid', String(writer.pid), ...hooks(writer.pid)], (event, child) => {
+    if (cancelledAt === undefined && event['event'] === 'throttle' && Number(event['level']) >= 50) {
+      cancelledAt = Number(event['level']);
+      child.kill('SIGINT');
+    }
+  });
+  t.equal(cancelledAt !== undefined ? run.code : 'never throttled', 3, `Ctrl-C at throttle ${String(cancelledAt)}% rolls back`);
+  await runsFreely(t, writer.pid);
+});
+
+/** A cgroup v2 directory with the cpu controller that this process may create children in, or why not. */
+function cgroupV2WithCpu(): { root: string } | { reason: string } {
+  const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')).filter((f) => f[2] === 'cgroup2');
+  if (mounts.length === 0) return { reason: 'no cgroup v2 mount' };
+  for (const [, root] of mounts) {
+    const controllers = readFileSync(join(root!, 'cgroup.controllers'), 'utf8').split(/\s+/);
+    if (!controllers.includes('cpu')) continue;
+    try {
+      writeFileSync(join(root!, 'cgroup.subtree_control'), '+cpu');
+      return { root: root! };
+    } catch (error) {
+      return { reason: `cannot enable the cpu controller under ${root}: ${(error as Error).message}` };
+    }
+  }
+  return { reason: `the cgroup v2 mount${mounts.length > 1 ? 's' : ''} (${mounts.map((m) => m[1]).join(', ')}) ${mounts.length > 1 ? 'lack' : 'lacks'} the cpu controller (it is bound to cgroup v1 here)` };
+}
+
+const cgroup = cgroupV2WithCpu();
+if ('reason' in cgroup) t.comment(`--cgroup test skipped: ${cgroup.reason}`);
+t.test('--cgroup: cpu.max throttles the writer and is put back', { skip: 'reason' in cgroup ? cgroup.reason : false }, async (t) => {
+  const found = cgroup as { root: string };
+  const group = join(found.root, `ferry-test-${process.pid}`);
+  mkdirSync(group);
+  t.teardown(() => rmdirSync(group));
+  const original = readFileSync(join(group, 'cpu.max'), 'utf8');
+  const { dir, image, writer } = await hotWriter(t);
+  writeFileSync(join(group, 'cgroup.procs'), String(writer.pid));
+  t.teardown(() => writeFileSync(join(found.root, 'cgroup.procs'), String(writer.pid)));
+  const target = await startTarget(t, join(dir, 'target'));
+  const run = await runMigrate(t, ['--to', target.url, '--id', 'cgroup', '--image', `ram=${image}`, '--rate-limit', LINK,
+    '--cgroup', group, '--max-downtime', String(CAP_MS), '--timeout', '600', ...hooks(writer.pid)]);
+  t.equal(run.code, 0, `migrate commits (stderr: ${run.stderr.slice(-1500)})`);
+  t.ok(run.events.some((e) => e['event'] === 'throttle' && Number(e['level']) > 0), 'the cgroup was throttled');
+  t.equal(readFileSync(join(group, 'cpu.max'), 'utf8'), original, 'cpu.max is back to what it was');
+});
