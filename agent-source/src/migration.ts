@@ -80,6 +80,8 @@ class SourceMigration {
   #forceStop: string | undefined;
   #stopReason: string | undefined;
   #bytesApplied = 0;
+  /** Proof for a resume that this is the source the target welcomed (from WELCOME). */
+  #sessionSecret: string | undefined;
   #pausedAt: number | undefined;
   #unpausedAt: number | undefined;
   readonly #tracking: DirtyTracking;
@@ -180,7 +182,8 @@ class SourceMigration {
 
   async #greet(signal: AbortSignal): Promise<void> {
     const options = this.#options;
-    await greet(this.#connection!, this.#hello(false), this.#pools, this.#hasher!, options.replyTimeoutMs, signal);
+    const { sessionSecret } = await greet(this.#connection!, this.#hello(false), this.#pools, this.#hasher!, options.replyTimeoutMs, signal);
+    this.#sessionSecret = sessionSecret;
     this.#advance({ kind: 'welcomed' });
     this.#context.onEvent?.({ event: 'connected', url: options.url, migrationId: options.migrationId });
     const limiter = options.rateLimitBytesPerSec ? new RateLimiter(options.rateLimitBytesPerSec) : undefined;
@@ -235,6 +238,7 @@ class SourceMigration {
       () => handshake(this.#connectOptions(), this.#hello(true), this.#pools, this.#hasher!, signal),
       cause,
     );
+    this.#sessionSecret = result.sessionSecret ?? this.#sessionSecret;
     this.#attach(result.connection);
     this.#advance({ kind: 'reconnected' });
     this.#log.info({ attempts, resumed: result.resumed, heldPages: result.heldPages }, 'reconnected');
@@ -350,7 +354,8 @@ class SourceMigration {
   }
 
   #hello(resume: boolean): Omit<Hello, 'type' | 'version'> {
-    return helloFor(this.#options, this.#images, resume);
+    const hello = helloFor(this.#options, this.#images, resume);
+    return resume && this.#sessionSecret !== undefined ? { ...hello, sessionSecret: this.#sessionSecret } : hello;
   }
 
   #attach(connection: TargetConnection): void {

@@ -8,6 +8,8 @@ export interface HandshakeResult {
   readonly resumed: boolean;
   /** Pages the target holds with non-zero content, per its tables. */
   readonly heldPages: number;
+  /** The target's secret for this session (WELCOME): a later resume presents it in HELLO. */
+  readonly sessionSecret: string | undefined;
 }
 
 /** Connects, then `greet`s; the connection is closed again if the greeting fails. */
@@ -46,7 +48,8 @@ export async function greet(
   checkVersion(welcome.version, 'target');
   const tables = welcome.resumed ? await receiveTables(connection, pools, replyTimeoutMs, signal) : undefined;
   // A first connection to a target that holds nothing: the pools already say so.
-  if (!tables && !hello.resume) return { connection, resumed: false, heldPages: 0 };
+  const sessionSecret = welcome.sessionSecret;
+  if (!tables && !hello.resume) return { connection, resumed: false, heldPages: 0, sessionSecret };
   let heldPages = 0;
   for (const [index, pool] of pools.entries()) {
     const zero = zeroPageHash(hasher, pool.pageSize);
@@ -54,7 +57,7 @@ export async function greet(
     await pool.adoptTargetHashes(table);
     for (const hash of table) if (hash !== zero) heldPages += 1;
   }
-  return { connection, resumed: welcome.resumed, heldPages };
+  return { connection, resumed: welcome.resumed, heldPages, sessionSecret };
 }
 
 async function receiveTables(connection: TargetConnection, pools: readonly ScanPool[], replyTimeoutMs: number, signal: AbortSignal): Promise<BigUint64Array[]> {

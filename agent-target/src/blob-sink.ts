@@ -1,6 +1,11 @@
-import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsync, openSync, writeSync } from 'node:fs';
+import { rename } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { digestToHex, ErrorCode, FerryError, type Limits } from '@ferry/protocol';
 import type { PageHasher } from '@ferry/pages';
+import { ioError } from './io-error.js';
+
+const fsyncAsync = promisify(fsync);
 
 /** One state blob being received: STATE{name,size}, STATE_CHUNK*, STATE_END{xxh64}. */
 export class BlobSink {
@@ -22,31 +27,38 @@ export class BlobSink {
     this.#hash = hasher.create();
   }
 
-  get complete(): boolean {
-    return this.#fd === undefined;
-  }
-
   write(data: Uint8Array): void {
     if (this.#fd === undefined) throw new FerryError(ErrorCode.UnexpectedMessage, `STATE_CHUNK after STATE_END of blob ${this.name}`);
     if (this.#received + data.length > this.size) {
       throw new FerryError(ErrorCode.Malformed, `state blob ${this.name} is longer than the ${this.size} bytes announced`);
     }
     let done = 0;
-    while (done < data.length) done += writeSync(this.#fd, data, done, data.length - done);
+    try {
+      while (done < data.length) done += writeSync(this.#fd, data, done, data.length - done);
+    } catch (error) {
+      throw ioError(error, 'writing state blob', this.partialPath);
+    }
     this.#hash.update(data);
     this.#received += data.length;
   }
 
-  /** Checks size and hash, then fsyncs: a blob that does not match is an error, never a short copy. */
-  end(name: string, xxh64: string): void {
+  /**
+   * Checks size and hash, then fsyncs (off the event loop): a blob that does not match is an error, never
+   * a short copy.
+   */
+  async end(name: string, xxh64: string): Promise<void> {
     if (this.#fd === undefined) throw new FerryError(ErrorCode.UnexpectedMessage, `a second STATE_END for blob ${this.name}`);
     if (name !== this.name) throw new FerryError(ErrorCode.Malformed, `STATE_END for ${name} while receiving ${this.name}`);
     if (this.#received !== this.size) throw new FerryError(ErrorCode.Malformed, `state blob ${name}: ${this.#received} of ${this.size} bytes arrived`);
     const digest = digestToHex(this.#hash.digest());
     if (digest !== xxh64) throw new FerryError(ErrorCode.Verify, `state blob ${name}: xxh64 ${digest} does not match the source's ${xxh64}`);
-    fsyncSync(this.#fd);
-    closeSync(this.#fd);
+    const fd = this.#fd;
     this.#fd = undefined;
+    try {
+      await fsyncAsync(fd);
+    } finally {
+      closeSync(fd);
+    }
   }
 
   close(): void {
@@ -54,7 +66,7 @@ export class BlobSink {
     this.#fd = undefined;
   }
 
-  publish(): void {
-    renameSync(this.partialPath, this.finalPath);
+  async publish(): Promise<void> {
+    await rename(this.partialPath, this.finalPath);
   }
 }

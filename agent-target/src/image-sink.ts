@@ -1,9 +1,7 @@
-import { rename } from 'node:fs/promises';
+import { open, rename } from 'node:fs/promises';
 import { ErrorCode, FerryError, PageEncoding, type PageRecord } from '@ferry/protocol';
-import {
-  blockDigests, ImageFile, isZeroPage, lz4Decompress, mismatchedRanges, PayloadError, tableDigest, xorInto, zeroPageHash,
-  type PageHasher,
-} from '@ferry/pages';
+import { ImageFile, isZeroPage, lz4Decompress, mismatchedRanges, PayloadError, xorInto, zeroPageHash, type PageHasher } from '@ferry/pages';
+import { PageHashTable } from './hash-table.js';
 
 /** Pages per pwritev (Linux IOV_MAX is 1024). */
 const MAX_GATHER = 256;
@@ -20,7 +18,8 @@ export interface VerifyRequest {
 
 /**
  * One received image: a sparse `.partial` file and the running table of the hash of every page as
- * written. The table is what VERIFY compares and what a resumed source is told the target holds.
+ * written. The table is what VERIFY compares and what a resumed source is told the target holds; it
+ * grows with the pages that arrive (see PageHashTable), never with the size a HELLO announces.
  */
 export class ImageSink {
   readonly name: string;
@@ -28,7 +27,7 @@ export class ImageSink {
   readonly partialPath: string;
   readonly pageSize: number;
   readonly pageCount: number;
-  readonly hashes: BigUint64Array;
+  readonly hashes: PageHashTable;
   readonly #hasher: PageHasher;
   readonly #zeroHash: bigint;
   readonly #file: ImageFile;
@@ -36,7 +35,7 @@ export class ImageSink {
   readonly #other: Uint8Array;
   pagesApplied = 0;
 
-  private constructor(name: string, finalPath: string, file: ImageFile, hasher: PageHasher, hashes: BigUint64Array) {
+  private constructor(name: string, finalPath: string, file: ImageFile, hasher: PageHasher) {
     this.name = name;
     this.finalPath = finalPath;
     this.partialPath = file.path;
@@ -45,7 +44,7 @@ export class ImageSink {
     this.#file = file;
     this.#hasher = hasher;
     this.#zeroHash = zeroPageHash(hasher, file.pageSize);
-    this.hashes = hashes;
+    this.hashes = new PageHashTable(file.pageCount, this.#zeroHash);
     this.#page = new Uint8Array(file.pageSize);
     this.#other = new Uint8Array(file.pageSize);
   }
@@ -53,8 +52,7 @@ export class ImageSink {
   /** A new, all-zero sparse image. */
   static create(name: string, finalPath: string, size: number, pageSize: number, hasher: PageHasher): ImageSink {
     const file = ImageFile.createSparse(`${finalPath}.partial`, size, pageSize);
-    const hashes = new BigUint64Array(size / pageSize).fill(zeroPageHash(hasher, pageSize));
-    return new ImageSink(name, finalPath, file, hasher, hashes);
+    return new ImageSink(name, finalPath, file, hasher);
   }
 
   /**
@@ -75,7 +73,7 @@ export class ImageSink {
           const bytes = chunk.subarray(k * pageSize, (k + 1) * pageSize);
           if (isZeroPage(bytes)) continue;
           sink.#file.writePage(first + k, bytes);
-          sink.hashes[first + k] = hasher.hashPage(bytes);
+          sink.hashes.set(first + k, hasher.hashPage(bytes));
         }
       }
     } catch (error) {
@@ -103,7 +101,7 @@ export class ImageSink {
       } else {
         const pages = records.slice(i, end).map((record) => this.#wholePage(record));
         this.#file.writePagesGathered(first.pageIndex, pages);
-        for (const [k, page] of pages.entries()) this.hashes[first.pageIndex + k] = this.#hasher.hashPage(page);
+        for (const [k, page] of pages.entries()) this.hashes.set(first.pageIndex + k, this.#hasher.hashPage(page));
         this.pagesApplied += pages.length;
       }
       i = end;
@@ -131,7 +129,7 @@ export class ImageSink {
     let hash: bigint | undefined;
     switch (record.encoding) {
       case PageEncoding.Zero:
-        if (this.hashes[pageIndex] === this.#zeroHash) return;
+        if (this.hashes.get(pageIndex) === this.#zeroHash) return;
         bytes = this.#page.fill(0);
         hash = this.#zeroHash;
         break;
@@ -145,13 +143,13 @@ export class ImageSink {
         break;
       case PageEncoding.Copy:
         bytes = this.#file.readPage(record.from, this.#page);
-        hash = this.hashes[record.from];
+        hash = this.hashes.get(record.from);
         break;
       default:
         throw new FerryError(ErrorCode.Malformed, `unknown page encoding ${String(record.encoding)}`);
     }
     this.#file.writePage(pageIndex, bytes);
-    this.hashes[pageIndex] = hash ?? this.#hasher.hashPage(bytes);
+    this.hashes.set(pageIndex, hash ?? this.#hasher.hashPage(bytes));
     this.pagesApplied++;
   }
 
@@ -160,15 +158,21 @@ export class ImageSink {
     if (request.pageCount !== this.pageCount) {
       throw new FerryError(ErrorCode.Verify, `VERIFY of image ${this.name} is for ${request.pageCount} pages; it has ${this.pageCount}`);
     }
-    const ours = blockDigests(this.#hasher, this.hashes, request.blockPages);
+    const ours = this.hashes.blockDigests(this.#hasher, request.blockPages);
     const mismatches = mismatchedRanges(ours, request.blockDigests, request.blockPages, this.pageCount);
-    const digestMatches = tableDigest(this.#hasher, this.hashes) === request.digest;
+    const digestMatches = this.hashes.digest(this.#hasher) === request.digest;
     if (!digestMatches && mismatches.length === 0) mismatches.push([0, this.pageCount]);
     return { ok: digestMatches && mismatches.length === 0, mismatches };
   }
 
-  sync(): void {
-    this.#file.sync();
+  /** fsync off the event loop: a second descriptor of the same file flushes the same pages. */
+  async sync(): Promise<void> {
+    const handle = await open(this.partialPath, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
   }
 
   close(): void {

@@ -4,10 +4,14 @@ import { ErrorCode, FerryError, MessageType, messageTypeName } from '@ferry/prot
  * The target's migration phases. `precopy` may be detached (connection lost) and resumed; from `paused`
  * on, a lost connection fails the migration because the source rolls back.
  *
- *   precopy --PAUSED--> paused --(all images verified)--> commit-ready --GO--> committing --> committed
+ *   precopy --PAUSED--> paused --(all images verified)--> verified --(COMMIT_READY sent)--> commit-ready
+ *     --GO--> committing --> committed
  *   any --ABORT / error / cut after pause--> failed
+ *
+ * `verified` is the time the target spends making the images durable before it says COMMIT_READY: a GO
+ * then is a protocol error, because the source cannot have heard COMMIT_READY yet.
  */
-export type TargetPhase = 'precopy' | 'paused' | 'commit-ready' | 'committing' | 'committed' | 'failed';
+export type TargetPhase = 'precopy' | 'paused' | 'verified' | 'commit-ready' | 'committing' | 'committed' | 'failed';
 
 const ACCEPTS: Record<TargetPhase, ReadonlySet<number>> = {
   precopy: new Set([MessageType.PassBegin, MessageType.Pages, MessageType.PassEnd, MessageType.Paused, MessageType.Abort]),
@@ -15,6 +19,7 @@ const ACCEPTS: Record<TargetPhase, ReadonlySet<number>> = {
     MessageType.PassBegin, MessageType.Pages, MessageType.PassEnd, MessageType.State, MessageType.StateChunk,
     MessageType.StateEnd, MessageType.Verify, MessageType.Abort,
   ]),
+  verified: new Set([MessageType.Abort]),
   'commit-ready': new Set([MessageType.Go, MessageType.Abort]),
   committing: new Set(),
   committed: new Set(),
@@ -24,7 +29,19 @@ const ACCEPTS: Record<TargetPhase, ReadonlySet<number>> = {
 /** Throws the error the source is told when a message arrives in a phase where it makes no sense. */
 export function checkAccepted(phase: TargetPhase, type: number): void {
   if (!ACCEPTS[phase].has(type)) {
-    throw new FerryError(ErrorCode.UnexpectedMessage, `${messageTypeName(type)} is not expected in phase ${phase}`);
+    const hint = phase === 'verified' && type === MessageType.Go ? ' (GO before COMMIT_READY)' : '';
+    throw new FerryError(ErrorCode.UnexpectedMessage, `${messageTypeName(type)} is not expected in phase ${phase}${hint}`);
+  }
+}
+
+/**
+ * Checks made when a message arrives rather than when its turn in the queue comes: GO is the point of
+ * no return, and one sent before COMMIT_READY went out is an error even if the target is ready by the
+ * time it would be handled.
+ */
+export function checkArrival(phase: TargetPhase, type: number): void {
+  if (type === MessageType.Go && phase !== 'commit-ready') {
+    throw new FerryError(ErrorCode.UnexpectedMessage, `GO is not expected in phase ${phase} (GO before COMMIT_READY)`);
   }
 }
 
@@ -33,10 +50,18 @@ export function nextPhase(phase: TargetPhase, type: number, allVerified: boolean
   checkAccepted(phase, type);
   if (type === MessageType.Abort) return 'failed';
   if (phase === 'precopy' && type === MessageType.Paused) return 'paused';
-  if (phase === 'paused' && type === MessageType.Verify && allVerified) return 'commit-ready';
+  if (phase === 'paused' && type === MessageType.Verify && allVerified) return 'verified';
   if (phase === 'commit-ready' && type === MessageType.Go) return 'committing';
   return phase;
 }
+
+/** The phase once COMMIT_READY has gone out: only then may GO come. */
+export function afterCommitReady(phase: TargetPhase): TargetPhase {
+  return phase === 'verified' ? 'commit-ready' : phase;
+}
+
+/** Phases in which the session has ended and its slot is free. */
+export const isFinished = (phase: TargetPhase): boolean => phase === 'committed' || phase === 'failed';
 
 /** Whether a session in this phase survives a lost connection (the source will reconnect and resume). */
 export const survivesDisconnect = (phase: TargetPhase): boolean => phase === 'precopy';

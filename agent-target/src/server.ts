@@ -1,22 +1,26 @@
-
 import { mkdir } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { join, resolve } from 'node:path';
+import type { Socket } from 'node:net';
+import { resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { DEFAULT_LIMITS, encodeControl, ErrorCode, FerryError, MessageType, toFerryError, type Limits } from '@ferry/protocol';
+import { DEFAULT_LIMITS, FerryError, ErrorCode, type Limits } from '@ferry/protocol';
 import { createPageHasher, type PageHasher } from '@ferry/pages';
-import { authorize } from './auth.js';
-import { acceptHello } from './hello.js';
-import { readOutcome } from './manifest.js';
-import { TargetSession, type Peer, type SessionContext } from './session.js';
+import { authorize, EventFeed } from '@ferry/serve';
+import { SourceConnection } from './connection.js';
+import { DEFAULT_PRE_AUTH, PreAuthGuard, type PreAuthLimits } from './preauth.js';
+import { SessionRegistry } from './registry.js';
+import type { SessionContext } from './session.js';
+import { cleanStaleSessions } from './stale.js';
 import type { CommitHook, TargetEvent } from './types.js';
 
 export interface TargetLimits extends Limits {
   /** Migrations received at the same time. */
   maxMigrations: number;
+  /** Page-table memory for all sessions together (bytes); a HELLO that would need more is refused. */
+  maxTableBytes: number;
 }
 
 export interface TargetOptions {
@@ -33,6 +37,9 @@ export interface TargetOptions {
   readonly commitHook?: CommitHook | undefined;
   readonly resumeGraceMs?: number | undefined;
   readonly helloTimeoutMs?: number | undefined;
+  /** An attached session that moves no bytes for this long is dropped. */
+  readonly idleTimeoutMs?: number | undefined;
+  readonly preAuth?: Partial<PreAuthLimits> | undefined;
   /** PEM contents. `ca` turns on client certificates (mutual TLS). */
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer; readonly ca?: string | Buffer | undefined } | undefined;
 }
@@ -51,14 +58,18 @@ export interface RunningTarget {
   close(): Promise<void>;
 }
 
-export const DEFAULT_TARGET_LIMITS: Readonly<TargetLimits> = { ...DEFAULT_LIMITS, maxMigrations: 4 };
+/** 64 MiB of page tables: 8 Mi pages, 32 GiB of images at 4 KiB pages (raise with --max-table-memory). */
+export const DEFAULT_TARGET_LIMITS: Readonly<TargetLimits> = { ...DEFAULT_LIMITS, maxMigrations: 4, maxTableBytes: 64 * 1024 * 1024 };
 export const DEFAULT_RESUME_GRACE_MS = 60_000;
+export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+const DEFAULT_HELLO_TIMEOUT_MS = 10_000;
 
 /** Starts the target daemon: HTTP for /status, WebSocket /migrate for sources and /events for watchers. */
 export async function startTarget(options: TargetOptions): Promise<RunningTarget> {
   const limits: TargetLimits = { ...DEFAULT_TARGET_LIMITS, ...options.limits };
   const dir = resolve(options.dir);
   await mkdir(dir, { recursive: true });
+  await cleanStaleSessions(dir, options.logger.child({ role: 'target' }));
   const hasher = await createPageHasher();
   const daemon = new TargetDaemon(options, limits, dir, hasher);
   return daemon.listen();
@@ -70,10 +81,11 @@ class TargetDaemon {
   readonly #dir: string;
   readonly #hasher: PageHasher;
   readonly #log: Logger;
-  readonly #sessions = new Map<string, TargetSession>();
+  readonly #registry: SessionRegistry;
   readonly #endListeners: Array<(end: MigrationEnd) => void> = [];
-  readonly #watchers = new Set<WebSocket>();
+  readonly #watchers: EventFeed;
   readonly #server: Server;
+  readonly #guard: PreAuthGuard;
   // ws checks the size while reading; twice the limit so that a message just over it gets a proper ERROR.
   readonly #wss: WebSocketServer;
 
@@ -83,11 +95,14 @@ class TargetDaemon {
     this.#dir = dir;
     this.#hasher = hasher;
     this.#log = options.logger.child({ role: 'target' });
+    this.#registry = new SessionRegistry(limits.maxMigrations, limits.maxTableBytes);
+    this.#watchers = new EventFeed(this.#log);
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes * 2, perMessageDeflate: false });
     const handler = (request: IncomingMessage, response: ServerResponse): void => this.#http(request, response);
     this.#server = options.tls
       ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key, ...(options.tls.ca ? { ca: options.tls.ca, requestCert: true, rejectUnauthorized: true } : {}) }, handler)
       : createHttpServer(handler);
+    this.#guard = new PreAuthGuard(this.#server, { ...DEFAULT_PRE_AUTH, ...options.preAuth }, this.#log);
     this.#server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(request, socket, head));
   }
 
@@ -116,6 +131,7 @@ class TargetDaemon {
       response.writeHead(status, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`);
     };
     if (!auth.ok) return reply(auth.status, { error: auth.message });
+    this.#guard.admit(request.socket as Socket);
     if (path === '/status' && request.method === 'GET') return reply(200, this.#status());
     reply(404, { error: `no such endpoint ${path}: use GET /status, or WebSocket /migrate and /events` });
   }
@@ -130,8 +146,12 @@ class TargetDaemon {
     const auth = authorize(request, this.#options.token, this.#trustsAnyClient());
     if (!auth.ok) return refuse(auth.status, auth.message);
     this.#wss.handleUpgrade(request, socket, head, (ws) => {
-      if (path === '/events') this.#watch(ws);
-      else this.#migrate(ws, request.socket.remoteAddress ?? 'unknown');
+      if (path === '/events') {
+        this.#guard.admit(request.socket);
+        this.#watchers.add(ws, { event: 'status', ...this.#status() });
+      } else {
+        this.#migrate(ws, request.socket);
+      }
     });
   }
 
@@ -140,73 +160,14 @@ class TargetDaemon {
     return this.#options.insecure === true || this.#options.tls?.ca !== undefined;
   }
 
-  #watch(ws: WebSocket): void {
-    this.#watchers.add(ws);
-    ws.on('close', () => this.#watchers.delete(ws));
-    ws.on('error', () => this.#watchers.delete(ws));
-    ws.send(JSON.stringify({ event: 'status', ...this.#status() }));
-  }
-
-  #emit(event: TargetEvent): void {
-    const line = JSON.stringify(event);
-    for (const watcher of this.#watchers) watcher.send(line);
-  }
-
-  /** A source connection: HELLO first, then every message goes to its session. */
-  #migrate(ws: WebSocket, remote: string): void {
-    const peer: Peer = { send: (message) => ws.send(message), close: (code, reason) => ws.close(code, reason) };
-    let session: TargetSession | undefined;
-    const refuse = (error: FerryError): void => {
-      this.#log.warn({ err: error, remote }, 'migration refused');
-      ws.send(encodeControl({ type: MessageType.Error, code: error.code, message: error.message }));
-      ws.close(1008, error.code);
-    };
-    const helloTimer = setTimeout(() => refuse(new FerryError(ErrorCode.Timeout, 'no HELLO within the handshake timeout')), this.#options.helloTimeoutMs ?? 30_000);
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
-      if (session) {
-        if (!isBinary) return session.fail(new FerryError(ErrorCode.Malformed, 'text frames are not part of the protocol'), true);
-        if (data.length > this.#limits.maxMessageBytes) {
-          return session.fail(new FerryError(ErrorCode.Limit, `a ${data.length}-byte message is over this target's limit of ${this.#limits.maxMessageBytes}`), true);
-        }
-        return session.receive(data);
-      }
-      clearTimeout(helloTimer);
-      try {
-        session = this.#open(peer, isBinary ? data : Buffer.alloc(0));
-      } catch (error) {
-        refuse(toFerryError(error));
-      }
+  /** A source connection: it counts as unauthenticated until its HELLO has opened or resumed a session. */
+  #migrate(ws: WebSocket, socket: Socket): void {
+    const connection = new SourceConnection(ws, socket.remoteAddress ?? 'unknown', this.#log, this.#limits);
+    connection.start(this.#options.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS, async (peer, hello) => {
+      const session = await this.#registry.open(peer, hello, this.#context());
+      this.#guard.admit(socket);
+      return session;
     });
-    ws.on('close', (code: number) => {
-      clearTimeout(helloTimer);
-      session?.detach(peer, `connection closed (code ${code})`);
-    });
-    ws.on('error', (error: Error) => this.#log.debug({ err: error, remote }, 'source socket error'));
-  }
-
-  #open(peer: Peer, data: Buffer): TargetSession {
-    const hello = acceptHello(data, this.#limits);
-    const existing = this.#sessions.get(hello.migrationId);
-    if (existing && hello.resume && existing.phase === 'precopy' && existing.matches(hello)) {
-      existing.attach(peer, true); // a resume after a cut: the old connection, if still open, is replaced
-      return existing;
-    }
-    if (existing && !existing.attached && !hello.resume) {
-      // A session kept for a resume, but its source started over: the new attempt replaces it.
-      existing.fail(new FerryError(ErrorCode.Aborted, 'replaced by a new attempt with the same migration id'), false);
-    } else if (existing) {
-      throw new FerryError(ErrorCode.Conflict, `migration ${hello.migrationId} is already in progress on this target (phase ${existing.phase})`);
-    }
-    if (readOutcome(join(this.#dir, hello.migrationId)) === 'committed') {
-      throw new FerryError(ErrorCode.Conflict, `migration ${hello.migrationId} was already committed on this target; use another --id`);
-    }
-    if (this.#sessions.size >= this.#limits.maxMigrations) {
-      throw new FerryError(ErrorCode.Limit, `this target already receives ${this.#sessions.size} migrations (limit ${this.#limits.maxMigrations})`);
-    }
-    const session = TargetSession.create(hello, this.#context());
-    this.#sessions.set(session.id, session);
-    session.attach(peer, session.seeded);
-    return session;
   }
 
   #context(): SessionContext {
@@ -214,23 +175,29 @@ class TargetDaemon {
       dir: this.#dir, hasher: this.#hasher, limits: this.#limits, logger: this.#log,
       bases: this.#options.bases ?? {}, commitHook: this.#options.commitHook,
       resumeGraceMs: this.#options.resumeGraceMs ?? DEFAULT_RESUME_GRACE_MS,
-      onEvent: (event) => this.#emit(event),
+      idleTimeoutMs: this.#options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+      onEvent: (event: TargetEvent) => this.#watchers.broadcast(event),
       onEnd: (session, outcome, reason) => {
-        if (this.#sessions.get(session.id) === session) this.#sessions.delete(session.id);
+        this.#registry.ended(session);
         for (const listener of this.#endListeners) listener({ migrationId: session.id, outcome, reason });
       },
     };
   }
 
   #status(): Record<string, unknown> {
-    return { role: 'target', dir: this.#dir, migrations: [...this.#sessions.values()].map((s) => s.status()) };
+    return {
+      role: 'target', dir: this.#dir, tableMemory: { reserved: this.#registry.tableBytesReserved, limit: this.#limits.maxTableBytes },
+      migrations: this.#registry.all.map((s) => s.status()),
+    };
   }
 
   async #close(): Promise<void> {
-    for (const session of this.#sessions.values()) session.fail(new FerryError(ErrorCode.Aborted, 'the target is shutting down'), true);
+    const ending = this.#registry.all.map((session) => session.fail(new FerryError(ErrorCode.Aborted, 'the target is shutting down'), true));
+    await Promise.all(ending);
     for (const client of this.#wss.clients) client.terminate();
-    for (const watcher of this.#watchers) watcher.terminate();
+    this.#watchers.close();
+    this.#guard.close();
+    this.#server.closeAllConnections();
     await new Promise<void>((resolveClose) => this.#server.close(() => resolveClose()));
   }
 }
-

@@ -1,13 +1,51 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ErrorCode, toFerryError, type Hello } from '@ferry/protocol';
+import { ErrorCode, FerryError, isValidName, type Hello } from '@ferry/protocol';
 import type { PageHasher } from '@ferry/pages';
 import { ImageSink } from './image-sink.js';
+import { ioError } from './io-error.js';
+import { readManifest, type Manifest } from './manifest.js';
+
+export const STATE_FOLDER = 'state';
+
+/**
+ * The `.partial` files a ferry manifest says its migration created: the only files ferry ever deletes
+ * in a folder it did not just create. Names are checked again, so a hand-edited manifest cannot point
+ * anywhere else.
+ */
+export function ownPartials(dir: string, manifest: Pick<Manifest, 'images' | 'blobs'>, extraImages: readonly string[] = []): string[] {
+  const images = [...manifest.images.map((i) => i.name), ...extraImages].filter(isValidName);
+  const blobs = manifest.blobs.map((b) => b.name).filter(isValidName);
+  return [...new Set([...images.map((n) => join(dir, `${n}.partial`)), ...blobs.map((n) => join(dir, STATE_FOLDER, `${n}.partial`))])];
+}
+
+/**
+ * Decides whether DIR/<id> may be reused for a new attempt, and clears what the old attempt left. ferry
+ * reuses only a folder it can prove it owns: its own manifest for this id, not committed, not one whose
+ * commit began, and no final-named image that a new attempt would overwrite. Anything else is refused.
+ */
+function reclaim(dir: string, hello: Hello): void {
+  const manifest = readManifest(dir);
+  const where = `${dir} exists`;
+  if (!manifest || manifest.createdBy !== 'ferry-target' || manifest.migrationId !== hello.migrationId) {
+    throw new FerryError(ErrorCode.Conflict, `${where} and is not a ferry migration folder (no manifest of its own); ferry does not delete what it did not create: move it away or use another --id`);
+  }
+  if (manifest.outcome === 'committed' || manifest.outcome === 'committing' || manifest.outcome === 'resume-failed') {
+    throw new FerryError(ErrorCode.Conflict, `${where} and holds the images of migration ${hello.migrationId} (${manifest.outcome}); ferry will not overwrite them: use another --id`);
+  }
+  const names = new Set([...manifest.images.map((i) => i.name), ...hello.images.map((i) => i.name)]);
+  for (const name of names) {
+    if (isValidName(name) && existsSync(join(dir, name))) {
+      throw new FerryError(ErrorCode.Conflict, `${where} and already holds a final image ${name}; ferry will not overwrite it: use another --id`);
+    }
+  }
+  for (const path of ownPartials(dir, manifest, hello.images.map((i) => i.name))) rmSync(path, { force: true });
+}
 
 /**
  * DIR/<migrationId>/ with a `.partial` sparse file per image (seeded from `--base` copies where given)
- * and an empty state/ folder. A stale, never-committed attempt with the same id is replaced; the caller
- * has already refused ids that were committed. On failure nothing is left behind.
+ * and a state/ folder. A stale attempt with the same id is reused only as `reclaim` allows; the caller
+ * has already refused ids that were committed. On failure only what this call created is removed.
  */
 export function createSessionFiles(
   hello: Hello,
@@ -16,8 +54,9 @@ export function createSessionFiles(
   hasher: PageHasher,
 ): { dir: string; images: ImageSink[]; seeded: boolean } {
   const dir = join(root, hello.migrationId);
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(join(dir, 'state'), { recursive: true });
+  const existed = existsSync(dir);
+  if (existed) reclaim(dir, hello);
+  mkdirSync(join(dir, STATE_FOLDER), { recursive: true });
   const images: ImageSink[] = [];
   let seeded = false;
   try {
@@ -33,8 +72,20 @@ export function createSessionFiles(
     }
   } catch (error) {
     for (const sink of images) sink.close();
-    rmSync(dir, { recursive: true, force: true });
-    throw toFerryError(error, ErrorCode.Io);
+    for (const image of hello.images) rmSync(join(dir, `${image.name}.partial`), { force: true });
+    if (!existed) removeIfEmpty(dir);
+    throw ioError(error, `creating the images of ${hello.migrationId} in`, dir);
   }
   return { dir, images, seeded };
+}
+
+/** Removes `dir` (and its state/ folder) only when nothing is in them. */
+export function removeIfEmpty(dir: string): void {
+  try {
+    const state = join(dir, STATE_FOLDER);
+    if (existsSync(state) && readdirSync(state).length === 0) rmdirSync(state);
+    if (readdirSync(dir).length === 0) rmdirSync(dir);
+  } catch {
+    // not empty, or gone already: leave it
+  }
 }

@@ -1,22 +1,31 @@
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
+// Over 300 lines on purpose: this is the one place where a session's phase, its connection, its timers
+// and its files meet. The pure parts live elsewhere (phases.ts decides, session-state.ts holds the files,
+// page-tables.ts streams tables); what stays here is the I/O each phase transition needs, in order.
+import { rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import {
-  decodeMessage, decodePageRecords, encodeControl, PROTOCOL_VERSION, ErrorCode, FerryError, hexToDigest, MessageType, PAGE_TABLE_CHUNK_PAGES,
-  toFerryError, type ControlMessage, type Hello, type Limits, type Message,
+  decodeMessage, encodeControl, ErrorCode, FerryError, PROTOCOL_VERSION, MessageType, toFerryError,
+  type ControlMessage, type Hello, type Limits, type Message,
 } from '@ferry/protocol';
 import type { PageHasher } from '@ferry/pages';
-import { BlobSink } from './blob-sink.js';
 import type { ImageSink } from './image-sink.js';
-import { createSessionFiles } from './session-files.js';
+import { ioError } from './io-error.js';
 import { writeManifest, type Outcome } from './manifest.js';
-import { checkAccepted, nextPhase, survivesDisconnect, type TargetPhase } from './phases.js';
+import { sendPageTables } from './page-tables.js';
+import { afterCommitReady, checkAccepted, checkArrival, isFinished, nextPhase, survivesDisconnect, type TargetPhase } from './phases.js';
+import { SessionFiles } from './session-state.js';
+import { createSessionFiles, removeIfEmpty } from './session-files.js';
+import { newSessionSecret, sameSecret } from './secret.js';
 import type { CommitHook, TargetEvent } from './types.js';
 
 /** The socket side of a session, so the session can be driven (and tested) without a server. */
 export interface Peer {
-  send(message: Uint8Array): void;
+  /** Resolves once the message is handed to the socket: awaiting it bounds what is queued for a slow reader. */
+  send(message: Uint8Array): Promise<void>;
   close(code: number, reason: string): void;
+  /** Input backpressure: stop and restart reading this connection. */
+  pause(): void;
+  resume(): void;
 }
 
 export interface SessionContext {
@@ -28,37 +37,42 @@ export interface SessionContext {
   readonly commitHook: CommitHook | undefined;
   /** How long a session cut during pre-copy waits for its source to come back. */
   readonly resumeGraceMs: number;
+  /** How long an attached session may move no bytes at all before it is dropped. */
+  readonly idleTimeoutMs: number;
   readonly onEvent: (event: TargetEvent) => void;
   readonly onEnd: (session: TargetSession, outcome: 'committed' | 'failed', reason?: string) => void;
 }
 
 const ACK_EVERY_MESSAGES = 32;
+/** Messages queued while one is being handled before the connection stops being read. */
+const INBOX_HIGH_WATER = 4;
 
 /** One migration on the target: its files, its phase, and the connection currently feeding it. */
 export class TargetSession {
   readonly id: string;
-  readonly dir: string;
-  readonly images: readonly ImageSink[];
   readonly startedAt = new Date();
   /** True when the images were seeded from --base copies. */
   readonly seeded: boolean;
+  /** Proof a resuming source must present: only the source that heard WELCOME knows it. */
+  readonly #secret = newSessionSecret();
   readonly #ctx: SessionContext;
   readonly #log: Logger;
-  readonly #blobs = new Map<string, BlobSink>();
-  readonly #verified = new Set<number>();
-  #blob: BlobSink | undefined;
+  readonly #files: SessionFiles;
+  readonly #inbox: Array<{ peer: Peer; data: Uint8Array }> = [];
+  #draining = false;
   #phase: TargetPhase = 'precopy';
   #peer: Peer | undefined;
   #graceTimer: NodeJS.Timeout | undefined;
+  #idleTimer: NodeJS.Timeout | undefined;
   #pass = 0;
-  #passes = 0;
   #messages = 0;
-  bytesReceived = 0;
+  /** Set once pages arrived or a pass ended: a session that never got this far is not kept for a resume. */
+  #progressed = false;
+  #ended: Promise<void> | undefined;
 
-  private constructor(id: string, dir: string, images: ImageSink[], seeded: boolean, ctx: SessionContext) {
+  private constructor(id: string, files: SessionFiles, seeded: boolean, ctx: SessionContext) {
     this.id = id;
-    this.dir = dir;
-    this.images = images;
+    this.#files = files;
     this.seeded = seeded;
     this.#ctx = ctx;
     this.#log = ctx.logger.child({ migrationId: id, role: 'target' });
@@ -67,11 +81,21 @@ export class TargetSession {
   /** Creates DIR/<id> and an empty (or --base seeded) sparse image for each image of the HELLO. */
   static create(hello: Hello, ctx: SessionContext): TargetSession {
     const { dir, images, seeded } = createSessionFiles(hello, ctx.dir, ctx.bases, ctx.hasher);
-    return new TargetSession(hello.migrationId, dir, images, seeded, ctx);
+    const session = new TargetSession(hello.migrationId, new SessionFiles(dir, images, ctx.hasher, ctx.limits), seeded, ctx);
+    session.#writeManifest('receiving').catch((error: unknown) => void session.fail(toFerryError(error, ErrorCode.Io), true));
+    return session;
   }
 
   get phase(): TargetPhase {
     return this.#phase;
+  }
+
+  get dir(): string {
+    return this.#files.dir;
+  }
+
+  get images(): readonly ImageSink[] {
+    return this.#files.images;
   }
 
   get attached(): boolean {
@@ -80,73 +104,95 @@ export class TargetSession {
 
   /** Whether a HELLO with these images describes this session (same names and geometry). */
   matches(hello: Hello): boolean {
-    return hello.images.length === this.images.length &&
-      hello.images.every((image, i) => image.name === this.images[i]?.name && image.size === this.images[i].pageCount * this.images[i].pageSize && image.pageSize === this.images[i].pageSize);
+    return this.#files.matches(hello);
+  }
+
+  /** Whether a resuming HELLO proves it comes from this session's source. */
+  provenBy(hello: Hello): boolean {
+    return hello.sessionSecret !== undefined && sameSecret(hello.sessionSecret, this.#secret);
   }
 
   /**
-   * Takes a (new) connection and answers its HELLO. `resumed`: the target holds pages (a kept session or
-   * --base seeds) and sends its page tables so the source sends only what differs.
+   * Takes a (new) connection and answers its HELLO; a connection it replaces is closed first, so two
+   * sources never feed one session. `resumed`: the target holds pages (a kept session or --base seeds)
+   * and streams its page tables, at the pace the source reads them, so the source sends only what differs.
    */
   attach(peer: Peer, resumed: boolean): void {
     if (this.#graceTimer) clearTimeout(this.#graceTimer);
     this.#graceTimer = undefined;
+    const replaced = this.#peer;
     this.#peer = peer;
-    this.#send({ type: MessageType.Welcome, version: PROTOCOL_VERSION, resumed });
-    if (resumed) {
-      for (const [image, sink] of this.images.entries()) {
-        for (let first = 0; first < sink.pageCount; first += PAGE_TABLE_CHUNK_PAGES) {
-          const entries = Math.min(PAGE_TABLE_CHUNK_PAGES, sink.pageCount - first);
-          const hashes = new Uint8Array(sink.hashes.buffer, sink.hashes.byteOffset + first * 8, entries * 8);
-          this.#send({ type: MessageType.PageTable, image, firstPage: first, hashes });
-        }
-      }
-    }
+    replaced?.close(1008, 'replaced by a resumed connection');
+    this.#inbox.length = 0;
+    this.#startIdleTimer();
+    void peer.send(encodeControl({ type: MessageType.Welcome, version: PROTOCOL_VERSION, resumed, sessionSecret: this.#secret }));
     this.#log.info({ resumed, images: this.images.map((i) => i.name) }, 'source attached');
     this.#ctx.onEvent({ event: 'attached', migrationId: this.id, resumed });
+    if (resumed) void sendPageTables(peer, this.images, () => this.#peer === peer, () => this.#touch());
   }
 
   /** The connection is gone: wait for a resume during pre-copy, else the migration has failed. */
   detach(peer: Peer, reason: string): void {
     if (this.#peer !== peer) return; // an older connection that a resume already replaced
     this.#peer = undefined;
-    if (this.#phase === 'committed' || this.#phase === 'failed' || this.#phase === 'committing') return;
-    if (survivesDisconnect(this.#phase) && this.#ctx.resumeGraceMs > 0) {
-      this.#log.warn({ reason, graceMs: this.#ctx.resumeGraceMs }, 'source disconnected during pre-copy; keeping the session for a resume');
-      this.#ctx.onEvent({ event: 'detached', migrationId: this.id, reason });
-      this.#graceTimer = setTimeout(() => this.fail(new FerryError(ErrorCode.Disconnected, `the source did not come back within ${this.#ctx.resumeGraceMs} ms (${reason})`), false), this.#ctx.resumeGraceMs);
+    this.#stopIdleTimer();
+    if (isFinished(this.#phase) || this.#phase === 'committing') return;
+    if (!survivesDisconnect(this.#phase) || this.#ctx.resumeGraceMs <= 0 || !this.#progressed) {
+      const why = this.#progressed ? `in phase ${this.#phase}` : 'before sending anything';
+      void this.fail(new FerryError(ErrorCode.Disconnected, `the source disconnected ${why}: ${reason}`), false);
       return;
     }
-    this.fail(new FerryError(ErrorCode.Disconnected, `the source disconnected in phase ${this.#phase}: ${reason}`), false);
+    this.#log.warn({ reason, graceMs: this.#ctx.resumeGraceMs }, 'source disconnected during pre-copy; keeping the session for a resume');
+    this.#ctx.onEvent({ event: 'detached', migrationId: this.id, reason });
+    const failure = new FerryError(ErrorCode.Disconnected, `the source did not come back within ${this.#ctx.resumeGraceMs} ms (${reason})`);
+    this.#graceTimer = setTimeout(() => void this.fail(failure, false), this.#ctx.resumeGraceMs);
   }
 
-  /** One message from the attached source. Any error ends the session with ERROR to the source. */
-  receive(data: Uint8Array): void {
+  /** One message from a connection. Messages are handled one at a time, in order; any error ends the session. */
+  receive(peer: Peer, data: Uint8Array): void {
+    if (peer !== this.#peer) return;
+    this.#touch();
     try {
-      this.bytesReceived += data.length;
-      const message = decodeMessage(data);
-      checkAccepted(this.#phase, message.type);
-      this.#handle(message);
+      checkArrival(this.#phase, data[0] ?? MessageType.Invalid);
     } catch (error) {
-      this.fail(toFerryError(error), true);
+      void this.fail(toFerryError(error), true);
+      return;
     }
+    this.#files.bytesReceived += data.length;
+    this.#inbox.push({ peer, data });
+    if (this.#inbox.length >= INBOX_HIGH_WATER) peer.pause();
+    if (!this.#draining) void this.#drain();
   }
 
-  #handle(message: Message): void {
+  async #drain(): Promise<void> {
+    this.#draining = true;
+    for (let next = this.#inbox.shift(); next; next = this.#inbox.shift()) {
+      if (next.peer !== this.#peer || isFinished(this.#phase)) continue;
+      try {
+        await this.#handle(decodeMessage(next.data));
+      } catch (error) {
+        await this.fail(toFerryError(error), true);
+      }
+      if (this.#inbox.length < INBOX_HIGH_WATER) next.peer.resume();
+    }
+    this.#draining = false;
+  }
+
+  /** The phases decide what a message may do and where it leads; this only performs the I/O. */
+  async #handle(message: Message): Promise<void> {
+    checkAccepted(this.#phase, message.type);
     switch (message.type) {
       case MessageType.PassBegin:
         this.#pass = message.pass;
         break;
-      case MessageType.Pages: {
-        const sink = this.images[message.imageIndex];
-        if (!sink) throw new FerryError(ErrorCode.Malformed, `PAGES for image ${message.imageIndex}; this migration has ${this.images.length}`);
-        sink.applyAll(decodePageRecords(message.bytes, sink));
-        this.#verified.delete(message.imageIndex);
+      case MessageType.Pages:
+        this.#files.applyPages(message);
+        this.#progressed = true;
         if (++this.#messages % ACK_EVERY_MESSAGES === 0) this.#ack();
         break;
-      }
       case MessageType.PassEnd:
-        this.#passes = Math.max(this.#passes, message.pass + 1);
+        this.#files.passEnded(message.pass);
+        this.#progressed = true;
         this.#ack();
         this.#ctx.onEvent({ event: 'pass-end', migrationId: this.id, pass: message.pass, pages: message.pages, bytes: message.bytes });
         break;
@@ -154,166 +200,160 @@ export class TargetSession {
         this.#log.info({ pass: this.#pass }, 'source paused; final pass');
         break;
       case MessageType.State:
-        this.#startBlob(message.name, message.size);
+        this.#files.startBlob(message.name, message.size);
         break;
       case MessageType.StateChunk:
-        if (!this.#blob) throw new FerryError(ErrorCode.UnexpectedMessage, 'STATE_CHUNK outside a STATE blob');
-        this.#blob.write(message.data);
+        this.#files.blobChunk(message.data);
         break;
       case MessageType.StateEnd:
-        if (!this.#blob) throw new FerryError(ErrorCode.UnexpectedMessage, 'STATE_END outside a STATE blob');
-        this.#blob.end(message.name, message.xxh64);
-        this.#blob = undefined;
+        await this.#files.endBlob(message.name, message.xxh64);
         break;
       case MessageType.Verify:
         this.#verify(message);
         break;
-      case MessageType.Go:
-        void this.#commit();
-        break;
       case MessageType.Abort:
-        this.fail(new FerryError(ErrorCode.Aborted, `the source aborted: ${message.reason}`), false);
+        await this.fail(new FerryError(ErrorCode.Aborted, `the source aborted: ${message.reason}`), false);
         return;
+      case MessageType.Go:
+        break;
       default:
         throw new FerryError(ErrorCode.UnexpectedMessage, `message type ${message.type} is not for the target`);
     }
-    this.#phase = nextPhase(this.#phase, message.type, this.#verified.size === this.images.length);
-    if (this.#phase === 'commit-ready' && message.type === MessageType.Verify) this.#ready();
-  }
-
-  #startBlob(name: string, size: number): void {
-    if (this.#blob) throw new FerryError(ErrorCode.UnexpectedMessage, `STATE ${name} before STATE_END of ${this.#blob.name}`);
-    if (this.#blobs.has(name)) throw new FerryError(ErrorCode.Conflict, `state blob ${name} was sent twice`);
-    if (this.#blobs.size >= this.#ctx.limits.maxBlobs) throw new FerryError(ErrorCode.Limit, `more than ${this.#ctx.limits.maxBlobs} state blobs`);
-    this.#blob = new BlobSink(name, size, join(this.dir, 'state', name), this.#ctx.hasher, this.#ctx.limits);
-    this.#blobs.set(name, this.#blob);
+    this.#phase = nextPhase(this.#phase, message.type, this.#files.allVerified);
+    if (this.#phase === 'verified') await this.#ready();
+    if (this.#phase === 'committing') await this.#commit();
   }
 
   #verify(message: Extract<ControlMessage, { type: typeof MessageType.Verify }>): void {
-    if (this.#blob) throw new FerryError(ErrorCode.UnexpectedMessage, `VERIFY before STATE_END of blob ${this.#blob.name}`);
-    const sink = this.images[message.image];
-    if (!sink) throw new FerryError(ErrorCode.Malformed, `VERIFY of image ${message.image}; this migration has ${this.images.length}`);
-    const digests = new Uint8Array(message.blockDigests); // aligned copy
-    const result = sink.verify({
-      pageCount: message.pageCount, digest: hexToDigest(message.digest), blockPages: message.blockPages,
-      blockDigests: new BigUint64Array(digests.buffer, 0, digests.length / 8),
-    });
-    if (result.ok) this.#verified.add(message.image);
-    else this.#verified.delete(message.image);
-    this.#log.info({ image: sink.name, ok: result.ok, ranges: result.mismatches.length }, 'verify');
-    this.#ctx.onEvent({ event: 'verify', migrationId: this.id, image: sink.name, ok: result.ok });
+    const result = this.#files.verify(message);
+    this.#log.info({ image: message.image, ok: result.ok, ranges: result.mismatches.length }, 'verify');
+    this.#ctx.onEvent({ event: 'verify', migrationId: this.id, image: this.images[message.image]?.name, ok: result.ok });
     this.#send({ type: MessageType.VerifyResult, image: message.image, ok: result.ok, mismatches: result.mismatches });
   }
 
-  /** Everything is verified: make it durable, then tell the source it may send GO. */
-  #ready(): void {
-    for (const sink of this.images) sink.sync();
-    void this.#manifest('ready').then(() => {
-      if (this.#phase !== 'commit-ready') return;
-      this.#send({ type: MessageType.CommitReady });
-      this.#ctx.onEvent({ event: 'commit-ready', migrationId: this.id });
-    }, (error: unknown) => this.fail(toFerryError(error, ErrorCode.Io), true));
+  /** Everything is verified: make it durable, then tell the source it may send GO (and only then accept it). */
+  async #ready(): Promise<void> {
+    await this.#files.sync();
+    if (this.#phase !== 'verified') return;
+    await this.#writeManifest('ready');
+    if (this.#phase !== 'verified') return;
+    this.#send({ type: MessageType.CommitReady });
+    this.#phase = afterCommitReady(this.#phase);
+    this.#ctx.onEvent({ event: 'commit-ready', migrationId: this.id });
   }
 
-  /** GO: the commit point. Files take their final names, then the workload is resumed here. */
+  /**
+   * GO: the commit point. The manifest says `committing` before any file takes its final name; the
+   * commit hook then resumes the workload here. Awaited by the message loop: nothing else runs meanwhile.
+   */
   async #commit(): Promise<void> {
     try {
-      for (const sink of this.images) {
-        sink.close();
-        await sink.publish();
-      }
-      for (const blob of this.#blobs.values()) blob.publish();
-      await this.#manifest('committed');
+      await this.#writeManifest('committing');
+      await this.#files.publish();
+      await this.#writeManifest('committed');
     } catch (error) {
-      this.#endAfterGo(toFerryError(error, ErrorCode.Io));
-      return;
+      return this.#endAfterGo(ioError(error, `committing migration ${this.id} in`, this.dir));
     }
     try {
-      await this.#ctx.commitHook?.({
-        dir: this.dir,
-        migrationId: this.id,
-        images: Object.fromEntries(this.images.map((i) => [i.name, i.finalPath])),
-        blobs: Object.fromEntries([...this.#blobs.values()].map((b) => [b.name, b.finalPath])),
-      });
+      await this.#ctx.commitHook?.(this.#files.commitContext(this.id));
     } catch (error) {
       const failure = toFerryError(error, ErrorCode.Hook);
-      this.#log.error({ err: failure }, 'the images are committed but resuming the workload here failed');
-      await this.#manifest('resume-failed', failure.message).catch(() => {});
-      this.#endAfterGo(failure);
-      return;
+      this.#log.warn({ err: failure }, 'the images are committed but the commit hook failed: the workload was not resumed here');
+      await this.#writeManifest('resume-failed', failure.message).catch(() => {});
+      return this.#endAfterGo(failure);
     }
     this.#phase = 'committed';
-    this.#send({ type: MessageType.Resumed });
-    this.#log.info({ bytesReceived: this.bytesReceived }, 'committed and resumed');
+    this.#stopIdleTimer();
+    await this.#peer?.send(encodeControl({ type: MessageType.Resumed }));
+    this.#log.info({ bytesReceived: this.#files.bytesReceived }, 'committed and resumed');
     this.#ctx.onEvent({ event: 'committed', migrationId: this.id });
     this.#peer?.close(1000, 'committed');
     this.#ctx.onEnd(this, 'committed');
   }
 
   /**
-   * A failure after GO: files are left as they are (some may already carry their final names), and the
+   * A failure after GO: files are left as they are (the manifest says how far the commit got), and the
    * source hears the error; not knowing the outcome, it stays paused for a person to decide.
    */
   #endAfterGo(error: FerryError): void {
     this.#phase = 'failed';
+    this.#stopIdleTimer();
+    this.#log.warn({ err: error }, 'the commit failed after GO');
     this.#sendError(error);
     this.#peer?.close(1011, error.code);
     this.#ctx.onEnd(this, 'failed', error.message);
   }
 
-  /** Ends the session: no committed file is left behind, the source hears why (when `notify`). */
-  fail(error: FerryError, notify: boolean): void {
-    if (this.#phase === 'failed' || this.#phase === 'committed' || this.#phase === 'committing') {
-      if (this.#phase === 'committing' && notify) this.#sendError(error);
-      return;
-    }
+  /**
+   * Ends the session: its `.partial` files are removed, the source hears why (when `notify`). Resolves
+   * once the files are gone, so a new attempt with the same id never races the clean-up; the connection
+   * is closed only then, so a source that saw the close finds the slot free.
+   */
+  fail(error: FerryError, notify: boolean): Promise<void> {
+    if (this.#phase === 'committing' && notify) this.#sendError(error);
+    if (isFinished(this.#phase) || this.#phase === 'committing') return this.#ended ?? Promise.resolve();
     this.#phase = 'failed';
     if (this.#graceTimer) clearTimeout(this.#graceTimer);
+    this.#stopIdleTimer();
     this.#log.warn({ err: error }, 'migration failed on the target');
     if (notify) this.#sendError(error);
-    this.#peer?.close(error.code === ErrorCode.Aborted ? 1000 : 1008, error.code);
-    this.#peer = undefined;
-    for (const sink of this.images) sink.close();
-    for (const blob of this.#blobs.values()) blob.close();
-    for (const sink of this.images) rmSync(sink.partialPath, { force: true });
-    rmSync(join(this.dir, 'state'), { recursive: true, force: true });
-    void this.#manifest('failed', `${error.code}: ${error.message}`).catch(() => {});
-    this.#ctx.onEvent({ event: 'failed', migrationId: this.id, code: error.code, reason: error.message });
-    this.#ctx.onEnd(this, 'failed', error.message);
+    const peer = this.#peer;
+    this.#peer = undefined; // from now on nothing it sends is handled
+    this.#inbox.length = 0;
+    this.#ended = this.#cleanUp(error).finally(() => peer?.close(error.code === ErrorCode.Aborted ? 1000 : 1008, error.code));
+    return this.#ended;
+  }
+
+  async #cleanUp(error: FerryError): Promise<void> {
+    try {
+      this.#files.close();
+      for (const path of this.#files.partialPaths()) await rm(path, { force: true });
+      await this.#writeManifest('failed', `${error.code}: ${error.message}`).catch(() => removeIfEmpty(this.dir));
+    } finally {
+      this.#ctx.onEvent({ event: 'failed', migrationId: this.id, code: error.code, reason: error.message });
+      this.#ctx.onEnd(this, 'failed', error.message);
+    }
   }
 
   status(): Record<string, unknown> {
-    return {
-      migrationId: this.id, phase: this.#phase, attached: this.attached, pass: this.#pass, bytesReceived: this.bytesReceived,
-      pagesApplied: this.#pagesApplied(),
-      images: this.images.map((i) => ({ name: i.name, size: i.pageCount * i.pageSize })), startedAt: this.startedAt.toISOString(),
-    };
+    return { migrationId: this.id, phase: this.#phase, attached: this.attached, pass: this.#pass, ...this.#files.status(), startedAt: this.startedAt.toISOString() };
   }
 
-  #pagesApplied(): number {
-    return this.images.reduce((sum, i) => sum + i.pagesApplied, 0);
+  #startIdleTimer(): void {
+    this.#stopIdleTimer();
+    if (this.#ctx.idleTimeoutMs <= 0) return;
+    const failure = new FerryError(ErrorCode.Timeout, `no bytes moved for ${this.#ctx.idleTimeoutMs} ms in phase ${this.#phase}; the session was dropped`);
+    this.#idleTimer = setTimeout(() => void this.fail(failure, true), this.#ctx.idleTimeoutMs);
+  }
+
+  #stopIdleTimer(): void {
+    if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+  }
+
+  #touch(): void {
+    this.#idleTimer?.refresh();
   }
 
   #ack(): void {
-    this.#send({ type: MessageType.Ack, pass: this.#pass, bytesApplied: this.bytesReceived, pagesApplied: this.#pagesApplied() });
+    this.#send({ type: MessageType.Ack, pass: this.#pass, bytesApplied: this.#files.bytesReceived, pagesApplied: this.#files.pagesApplied });
   }
 
   #send(message: ControlMessage): void {
-    this.#peer?.send(encodeControl(message));
+    if (!this.#peer) return;
+    this.#touch();
+    void this.#peer.send(encodeControl(message));
   }
 
   #sendError(error: FerryError): void {
     this.#send({ type: MessageType.Error, code: error.code, message: error.message });
   }
 
-  #manifest(outcome: Outcome, reason?: string): Promise<void> {
-    const partial = outcome !== 'committed' && outcome !== 'resume-failed';
-    return writeManifest(this.dir, {
-      migrationId: this.id, outcome, ...(reason ? { reason } : {}),
-      images: this.images.map((i) => ({ name: i.name, size: i.pageCount * i.pageSize, pageSize: i.pageSize, file: partial ? i.partialPath : i.finalPath })),
-      blobs: [...this.#blobs.values()].map((b) => ({ name: b.name, size: b.size, file: partial ? b.partialPath : b.finalPath })),
-      startedAt: this.startedAt.toISOString(), updatedAt: new Date().toISOString(),
-      bytesReceived: this.bytesReceived, passes: this.#passes,
-    });
+  /** Manifest writes go one after another, so an older state never lands after a newer one. */
+  #manifestChain: Promise<void> = Promise.resolve();
+  #writeManifest(outcome: Outcome, reason?: string): Promise<void> {
+    const write = this.#manifestChain.then(() => writeManifest(this.dir, this.#files.manifest(this.id, outcome, this.startedAt, reason)));
+    this.#manifestChain = write.catch(() => {});
+    return write;
   }
 }

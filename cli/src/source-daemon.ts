@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
 import type { Logger } from 'pino';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer } from 'ws';
 import { migrate, type MigrationSummary, type ProgressEvent } from '@ferry/agent-source';
-import { authorize } from '@ferry/agent-target';
+import { authorize, EventFeed } from '@ferry/serve';
 import { migrateOptionsFrom, sourceHookCommands, stateDirFrom, type MigrateArgs } from './migrate-options.js';
 import { buildSourceHooks, recoveryRecipe } from './source-hooks.js';
 import { diskNames } from './source-disks.js';
@@ -26,11 +26,13 @@ export class SourceDaemon {
   readonly #server: Server;
   readonly #events = new WebSocketServer({ noServer: true, perMessageDeflate: false });
   readonly #migrations = new Map<string, Tracked>();
+  readonly #watchers: EventFeed;
   readonly #log: Logger;
   readonly #token: string | undefined;
 
   constructor(logger: Logger, token: string | undefined) {
     this.#log = logger;
+    this.#watchers = new EventFeed(logger);
     this.#token = token;
     this.#server = createServer((req, res) => void this.#handle(req, res));
     this.#server.on('upgrade', (req, socket, head) => {
@@ -39,7 +41,7 @@ export class SourceDaemon {
         socket.end(`HTTP/1.1 ${denied ?? '404 Not Found'}\r\n\r\n`);
         return;
       }
-      this.#events.handleUpgrade(req, socket, head, (ws) => this.#events.emit('connection', ws));
+      this.#events.handleUpgrade(req, socket, head, (ws) => this.#watchers.add(ws));
     });
   }
 
@@ -54,7 +56,7 @@ export class SourceDaemon {
   }
 
   close(): Promise<void> {
-    for (const client of this.#events.clients) client.terminate();
+    this.#watchers.close();
     return new Promise((resolve) => this.#server.close(() => resolve()));
   }
 
@@ -84,8 +86,7 @@ export class SourceDaemon {
     const tracked: Tracked = { migrationId: options.migrationId, startedAt: new Date().toISOString() };
     this.#migrations.set(options.migrationId, tracked);
     const publish = (event: ProgressEvent | { event: 'summary'; summary: Tracked['summary'] }): void => {
-      const text = JSON.stringify({ migrationId: options.migrationId, ...event });
-      for (const client of this.#events.clients) (client as WebSocket).send(text);
+      this.#watchers.broadcast({ migrationId: options.migrationId, ...event });
     };
     void (async () => {
       const { hooks, throttle, close, options: withDisks, dirtyTrackers } = await buildSourceHooks(hookCommands, args, options, this.#log);

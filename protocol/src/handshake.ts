@@ -16,6 +16,11 @@ export interface Hello {
   readonly migrationId: string;
   readonly images: readonly ImageInfo[];
   readonly resume: boolean;
+  /**
+   * With `resume`: the secret the target gave this source in WELCOME, proving the resuming connection
+   * comes from the source that started the session. Absent on a first HELLO.
+   */
+  readonly sessionSecret?: string | undefined;
   /** Informational (policy, compression...), logged by the target; never drives behaviour there. */
   readonly options: Readonly<Record<string, string | number | boolean>>;
 }
@@ -29,7 +34,15 @@ export interface Welcome {
   readonly type: typeof MessageType.Welcome;
   readonly version: number;
   readonly resumed: boolean;
+  /** A secret for this session, known only to this connection: a resume must present it (HELLO.sessionSecret). */
+  readonly sessionSecret?: string | undefined;
 }
+
+/** Session secrets are opaque text of at most this many characters. */
+const MAX_SECRET_LENGTH = 128;
+
+const optionalSecret = (f: Readonly<Record<string, unknown>>, what: string): { sessionSecret?: string } =>
+  f['sessionSecret'] === undefined ? {} : { sessionSecret: str(f, 'sessionSecret', what, MAX_SECRET_LENGTH) };
 
 const MAX_OPTIONS = 64;
 
@@ -39,6 +52,7 @@ export function encodeHello(msg: Hello): Fields {
     migrationId: msg.migrationId,
     images: msg.images.map((i) => ({ name: i.name, size: i.size, pageSize: i.pageSize })),
     resume: msg.resume,
+    ...(msg.sessionSecret !== undefined ? { sessionSecret: msg.sessionSecret } : {}),
     options: msg.options,
   };
 }
@@ -64,6 +78,7 @@ export function decodeHello(body: unknown): Hello {
     migrationId: checkName(f['migrationId'], 'migration id'),
     images,
     resume: bool(f, 'resume', what),
+    ...optionalSecret(f, what),
     options: decodeOptions(f['options']),
   };
 }
@@ -80,7 +95,11 @@ function decodeOptions(raw: unknown): Record<string, string | number | boolean> 
   return options;
 }
 
-export const encodeWelcome = (msg: Welcome): Fields => ({ version: msg.version, resumed: msg.resumed });
+export const encodeWelcome = (msg: Welcome): Fields => ({
+  version: msg.version,
+  resumed: msg.resumed,
+  ...(msg.sessionSecret !== undefined ? { sessionSecret: msg.sessionSecret } : {}),
+});
 
 export function decodeWelcome(body: unknown): Welcome {
   const f = asFields(body, 'WELCOME');
@@ -88,5 +107,6 @@ export function decodeWelcome(body: unknown): Welcome {
     type: MessageType.Welcome,
     version: uint(f, 'version', 'WELCOME', 0xffff),
     resumed: bool(f, 'resumed', 'WELCOME'),
+    ...optionalSecret(f, 'WELCOME'),
   };
 }

@@ -19,7 +19,7 @@ const PAGE = 4096;
 
 interface Client { readonly ws: WebSocket; readonly messages: Message[]; next(): Promise<Message> }
 
-async function hello(url: string, id: string, resume: boolean): Promise<Client> {
+async function hello(url: string, id: string, resume: boolean, sessionSecret?: string): Promise<Client> {
   const ws = new WebSocket(`${url}/migrate`);
   const messages: Message[] = [];
   const waiting: Array<(m: Message) => void> = [];
@@ -31,7 +31,7 @@ async function hello(url: string, id: string, resume: boolean): Promise<Client> 
   });
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
   ws.send(encodeControl({
-    type: MessageType.Hello, version: PROTOCOL_VERSION, migrationId: id, resume, options: {},
+    type: MessageType.Hello, version: PROTOCOL_VERSION, migrationId: id, resume, options: {}, sessionSecret,
     images: [{ name: 'ram', size: 64 * PAGE, pageSize: PAGE }],
   }));
   const next = (): Promise<Message> => {
@@ -39,6 +39,35 @@ async function hello(url: string, id: string, resume: boolean): Promise<Client> 
     return queued ? Promise.resolve(queued) : new Promise((resolve) => waiting.push(resolve));
   };
   return { ws, messages, next };
+}
+
+/** The target's /events feed, to wait for what the target did rather than guess when it is done. */
+async function events(url: string): Promise<{ next(event: string, migrationId: string): Promise<void>; close(): void }> {
+  const ws = new WebSocket(`${url}/events`);
+  const seen: Array<{ event: string; migrationId: string }> = [];
+  const waiting: Array<{ event: string; migrationId: string; resolve: () => void }> = [];
+  ws.on('message', (data: Buffer) => {
+    const line = JSON.parse(data.toString('utf8')) as { event: string; migrationId: string };
+    const at = waiting.findIndex((w) => w.event === line.event && w.migrationId === line.migrationId);
+    if (at >= 0) waiting.splice(at, 1)[0]!.resolve();
+    else seen.push(line);
+  });
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  return {
+    next: (event, migrationId) => {
+      const at = seen.findIndex((s) => s.event === event && s.migrationId === migrationId);
+      if (at >= 0) return Promise.resolve(void seen.splice(at, 1));
+      return new Promise((resolve) => waiting.push({ event, migrationId, resolve }));
+    },
+    close: () => ws.terminate(),
+  };
+}
+
+/** One pass with one page: a session that made progress, which the target keeps across a cut. */
+function sendOnePass(ws: WebSocket): void {
+  ws.send(encodeControl({ type: MessageType.PassBegin, pass: 0 }));
+  ws.send(encodePages({ imageIndex: 0, pass: 0 }, [{ pageIndex: 1, encoding: PageEncoding.Raw, payload: new Uint8Array(PAGE).fill(1) }]));
+  ws.send(encodeControl({ type: MessageType.PassEnd, pass: 0, pages: 1, bytes: PAGE }));
 }
 
 const closed = (ws: WebSocket): Promise<void> => new Promise((resolve) => (ws.readyState === WebSocket.CLOSED ? resolve() : ws.once('close', () => resolve())));
@@ -49,8 +78,15 @@ t.test('a running target keeps its sessions straight', async (t) => {
   t.teardown(() => void child.kill('SIGKILL'));
   const url = await new Promise<string>((resolve) => createInterface({ input: child.stdout }).on('line', (line) => resolve((JSON.parse(line) as { url: string }).url)));
 
+  const feed = await events(url);
+  t.teardown(() => feed.close());
   const first = await hello(url, 'alpha', false);
-  t.match(await first.next(), { type: MessageType.Welcome, resumed: false }, 'a new migration is welcomed');
+  const welcome = await first.next();
+  t.match(welcome, { type: MessageType.Welcome, resumed: false }, 'a new migration is welcomed');
+  const secret = welcome.type === MessageType.Welcome ? welcome.sessionSecret : undefined;
+  t.type(secret, 'string', 'with a session secret');
+  sendOnePass(first.ws);
+  t.match(await first.next(), { type: MessageType.Ack, pagesApplied: 1 }, 'the first page arrived');
   const twin = await hello(url, 'alpha', false);
   t.match(await twin.next(), { type: MessageType.Error, code: ErrorCode.Conflict }, 'a second source for the same migration is refused');
   await closed(twin.ws);
@@ -62,12 +98,12 @@ t.test('a running target keeps its sessions straight', async (t) => {
   await closed(third.ws);
 
   first.ws.terminate(); // a cut during pre-copy: the target keeps "alpha" for a resume
-  await closed(first.ws);
-  const resumed = await hello(url, 'alpha', true);
+  await feed.next('detached', 'alpha');
+  const resumed = await hello(url, 'alpha', true, secret);
   t.match(await resumed.next(), { type: MessageType.Welcome, resumed: true }, 'the source resumes the kept session');
   t.match(await resumed.next(), { type: MessageType.PageTable, image: 0, firstPage: 0 }, 'and hears which pages the target holds');
   resumed.ws.terminate();
-  await closed(resumed.ws);
+  await feed.next('detached', 'alpha'); // the new HELLO goes only once the target has seen the cut
 
   const restarted = await hello(url, 'alpha', false);
   t.match(await restarted.next(), { type: MessageType.Welcome, resumed: false }, 'a source that starts over replaces the kept session');

@@ -1,9 +1,9 @@
 import t from 'tap';
 import { ErrorCode, MessageType } from '@ferry/protocol';
-import { checkAccepted, nextPhase, survivesDisconnect, type TargetPhase } from '@ferry/agent-target';
+import { afterCommitReady, checkAccepted, nextPhase, survivesDisconnect, type TargetPhase } from '@ferry/agent-target';
 
 const M = MessageType;
-const PHASES: readonly TargetPhase[] = ['precopy', 'paused', 'commit-ready', 'committing', 'committed', 'failed'];
+const PHASES: readonly TargetPhase[] = ['precopy', 'paused', 'verified', 'commit-ready', 'committing', 'committed', 'failed'];
 /** Every message type, including Invalid and a number past the last one. */
 const TYPES = [...Object.values(MessageType), 19, 255];
 
@@ -11,6 +11,7 @@ const TYPES = [...Object.values(MessageType), 19, 255];
 const ACCEPTED: Record<TargetPhase, readonly number[]> = {
   precopy: [M.PassBegin, M.Pages, M.PassEnd, M.Paused, M.Abort],
   paused: [M.PassBegin, M.Pages, M.PassEnd, M.State, M.StateChunk, M.StateEnd, M.Verify, M.Abort],
+  verified: [M.Abort],
   'commit-ready': [M.Go, M.Abort],
   committing: [],
   committed: [],
@@ -25,10 +26,11 @@ t.test('each phase accepts exactly its messages', async (t) => {
       if (ACCEPTED[phase].includes(type)) {
         t.doesNotThrow(() => checkAccepted(phase, type), `${phase} accepts ${name(type)}`);
       } else {
+        const hint = phase === 'verified' && type === M.Go ? ' (GO before COMMIT_READY)' : '';
         t.throws(() => checkAccepted(phase, type), {
           name: 'FerryError',
           code: ErrorCode.UnexpectedMessage,
-          message: `${name(type)} is not expected in phase ${phase}`,
+          message: `${name(type)} is not expected in phase ${phase}${hint}`,
         }, `${phase} rejects ${name(type)}`);
       }
     }
@@ -55,7 +57,9 @@ t.test('the happy path: precopy -> paused -> commit-ready -> committing', async 
     t.equal(phase, 'paused', `${name(type)} keeps paused`);
   }
   t.equal(phase = nextPhase(phase, M.Verify, false), 'paused', 'VERIFY with an image still unverified stays paused');
-  t.equal(phase = nextPhase(phase, M.Verify, true), 'commit-ready', 'VERIFY that completes verification');
+  t.equal(phase = nextPhase(phase, M.Verify, true), 'verified', 'VERIFY that completes verification');
+  t.throws(() => nextPhase(phase, M.Go, true), { code: ErrorCode.UnexpectedMessage }, 'GO before COMMIT_READY was sent');
+  t.equal(phase = afterCommitReady(phase), 'commit-ready', 'COMMIT_READY sent');
   t.equal(phase = nextPhase(phase, M.Go, true), 'committing');
   t.throws(() => nextPhase(phase, M.Abort, true), { code: ErrorCode.UnexpectedMessage }, 'no ABORT after GO');
 });
@@ -76,7 +80,7 @@ t.test('allVerified matters only for VERIFY in paused', async (t) => {
 });
 
 t.test('ABORT fails the migration from every phase before GO, and nowhere after', async (t) => {
-  for (const phase of ['precopy', 'paused', 'commit-ready'] as const) {
+  for (const phase of ['precopy', 'paused', 'verified', 'commit-ready'] as const) {
     t.equal(nextPhase(phase, M.Abort, false), 'failed', `${phase} -> failed`);
     t.equal(nextPhase(phase, M.Abort, true), 'failed', `${phase} -> failed (all verified)`);
   }

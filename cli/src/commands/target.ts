@@ -22,7 +22,11 @@ Prints {"event":"listening","url":...} on stdout once it accepts connections.
   --qemu-cmd TEMPLATE     start the guest here on commit: a QEMU command line with {image:NAME} placeholders
                           ({disk:NAME} for a guest disk sent with ferry migrate --disk)
   --base NAME=PATH        an older copy of image NAME: only pages that differ are sent (repeatable)
-  --resume-grace S        keep a session cut during pre-copy for S seconds for its source to resume (default 60)
+  --resume-grace S        keep a session cut during pre-copy for S seconds for its source to resume (default 60);
+                          a session that received no pages yet is not kept
+  --idle-timeout S        drop a connected session that moves no bytes for S seconds (default 60; 0: never)
+  --max-table-memory B    page-table memory for all migrations together (default 64MiB, about 32 GiB of
+                          4 KiB-page images); a HELLO that would need more is refused
   --max-image-size B, --max-images N, --max-blob-size B, --max-message-size B, --max-migrations N
                           limits on what a source may send, and on migrations received at once
   --json                  print {"event":"migration-end",...} on stdout as each migration ends (--once always
@@ -34,7 +38,7 @@ export const TARGET_FLAGS = {
   listen: { type: 'string' }, dir: { type: 'string' }, 'token-file': { type: 'string' }, insecure: { type: 'boolean' },
   'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' }, once: { type: 'boolean' },
   'on-commit': { type: 'string' }, 'hook-timeout': { type: 'string' }, 'qemu-cmd': { type: 'string' }, base: { type: 'string', multiple: true },
-  'resume-grace': { type: 'string' }, 'max-image-size': { type: 'string' }, 'max-images': { type: 'string' },
+  'resume-grace': { type: 'string' }, 'idle-timeout': { type: 'string' }, 'max-table-memory': { type: 'string' }, 'max-image-size': { type: 'string' }, 'max-images': { type: 'string' },
   'max-blob-size': { type: 'string' }, 'max-message-size': { type: 'string' }, 'max-migrations': { type: 'string' },
   json: { type: 'boolean' }, ...LOG_FLAGS, ...HELP_FLAG,
 } as const;
@@ -60,6 +64,7 @@ export async function targetCommand(argv: string[]): Promise<number> {
     bases: Object.fromEntries(pairs(values.base ?? [], '--base')),
     commitHook: buildCommitHook(values['on-commit'], values['qemu-cmd'], hookTimeoutMs(values['hook-timeout']), logger),
     resumeGraceMs: values['resume-grace'] !== undefined ? parseDuration(values['resume-grace'], '--resume-grace', 's', { allowZero: true }) : DEFAULT_RESUME_GRACE_MS,
+    idleTimeoutMs: values['idle-timeout'] !== undefined ? parseDuration(values['idle-timeout'], '--idle-timeout', 's', { allowZero: true }) : undefined,
     tls: values['tls-cert'] ? {
       cert: readFileOrUsage(values['tls-cert'], '--tls-cert'), key: readFileOrUsage(values['tls-key']!, '--tls-key'),
       ca: values['tls-ca'] !== undefined ? readFileOrUsage(values['tls-ca'], '--tls-ca') : undefined,
@@ -88,6 +93,7 @@ function limitsFrom(values: TargetArgs): Partial<TargetLimits> {
     maxImageBytes: size(values['max-image-size'], '--max-image-size'),
     maxBlobBytes: size(values['max-blob-size'], '--max-blob-size'),
     maxMessageBytes: size(values['max-message-size'], '--max-message-size'),
+    maxTableBytes: size(values['max-table-memory'], '--max-table-memory'),
     maxImages: count(values['max-images'], '--max-images'),
     maxMigrations: count(values['max-migrations'], '--max-migrations'),
   };

@@ -1,0 +1,71 @@
+/**
+ * Issue 13 items 2 and 7: a target deletes only what it created. A HELLO whose id names an operator's
+ * folder, or the folder of a committed image whose commit hook failed, is refused and the files stay;
+ * `.partial` files left by a kill -9 of the target are removed when it starts again, and nothing else.
+ */
+import t from 'tap';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { encodeControl, encodePages, ErrorCode, MessageType, PageEncoding } from '@ferry/protocol';
+import { fillImage } from '@ferry/workload';
+import { runMigrate, scratchDir, sha256 } from '../helpers/ferry.js';
+import { helloClient, spawnTarget } from '../helpers/target-client.js';
+
+const PAGE = 4096;
+const images = [{ name: 'ram', size: 64 * PAGE, pageSize: PAGE }];
+const manifestOf = (dir: string): Record<string, unknown> => JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Record<string, unknown>;
+
+t.test("a HELLO never deletes an operator's folder or a committed image", async (t) => {
+  const root = scratchDir(t);
+  const dir = join(root, 'target');
+  mkdirSync(join(dir, 'operator-notes'), { recursive: true });
+  writeFileSync(join(dir, 'operator-notes', 'important.txt'), 'do not delete\n');
+  const target = await spawnTarget(t, dir, ['--on-commit', 'false']);
+
+  const intruder = await helloClient(target.url, { id: 'operator-notes', images });
+  t.match(await intruder.next(), { type: MessageType.Error, code: ErrorCode.Conflict, message: /not a ferry migration folder/ }, 'a HELLO naming an operator folder is refused');
+  await intruder.closed;
+  t.equal(readFileSync(join(dir, 'operator-notes', 'important.txt'), 'utf8'), 'do not delete\n', "the operator's file is still there");
+
+  const image = join(root, 'vm.ram');
+  await fillImage(image, 2 * 1024 * 1024, { seed: 3 });
+  const run = await runMigrate(t, ['--to', target.url, '--id', 'hook-failed', '--image', `ram=${image}`]);
+  t.equal(run.code, 4, `the commit hook failed after GO: outcome unknown (exit ${run.code})`);
+  t.equal(manifestOf(join(dir, 'hook-failed'))['outcome'], 'resume-failed', 'the manifest says the resume failed');
+  const committed = await sha256(join(dir, 'hook-failed', 'ram'));
+  t.equal(committed, await sha256(image), 'the committed image is complete');
+
+  for (const resume of [false, true]) {
+    const again = await helloClient(target.url, { id: 'hook-failed', images: [{ name: 'ram', size: 2 * 1024 * 1024, pageSize: PAGE }], resume });
+    t.match(await again.next(), { type: MessageType.Error, code: ErrorCode.Conflict }, `a new HELLO (resume: ${resume}) for that id is refused`);
+    await again.closed;
+  }
+  t.equal(await sha256(join(dir, 'hook-failed', 'ram')), committed, 'and the committed image is untouched');
+});
+
+t.test('partial files of a killed target are cleaned at restart; nothing else is', async (t) => {
+  const dir = join(scratchDir(t), 'target');
+  const first = await spawnTarget(t, dir);
+  const source = await helloClient(first.url, { id: 'cut', images });
+  t.match(await source.next(), { type: MessageType.Welcome });
+  source.send(encodeControl({ type: MessageType.PassBegin, pass: 0 }));
+  source.send(encodePages({ imageIndex: 0, pass: 0 }, [{ pageIndex: 1, encoding: PageEncoding.Raw, payload: new Uint8Array(PAGE).fill(1) }]));
+  source.send(encodeControl({ type: MessageType.PassEnd, pass: 0, pages: 1, bytes: PAGE }));
+  t.match(await source.next(), { type: MessageType.Ack, pagesApplied: 1 });
+  t.ok(existsSync(join(dir, 'cut', 'ram.partial')), 'the image is being received');
+  writeFileSync(join(dir, 'cut', 'notes.txt'), 'mine\n');
+  process.kill(first.pid, 'SIGKILL');
+  await first.exited;
+  source.ws.terminate();
+
+  const second = await spawnTarget(t, dir);
+  t.notOk(existsSync(join(dir, 'cut', 'ram.partial')), 'the restart removed the partial image');
+  t.match(manifestOf(join(dir, 'cut')), { outcome: 'failed', reason: /restarted/ }, 'and the manifest says why');
+  t.equal(readFileSync(join(dir, 'cut', 'notes.txt'), 'utf8'), 'mine\n', 'a file ferry did not create is left alone');
+
+  const retry = await helloClient(second.url, { id: 'cut', images });
+  t.match(await retry.next(), { type: MessageType.Welcome, resumed: false }, "ferry's own failed attempt may be replaced by a new one");
+  t.ok(existsSync(join(dir, 'cut', 'ram.partial')), 'with a fresh partial image');
+  t.ok(existsSync(join(dir, 'cut', 'notes.txt')), 'still without deleting the folder');
+  retry.ws.terminate();
+});

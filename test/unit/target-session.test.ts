@@ -1,0 +1,104 @@
+/**
+ * TargetSession through its Peer seam: no server, no process, real files and the real hasher. The state
+ * machine is driven message by message and judged by what it sends and which files it leaves.
+ */
+import t, { type Test } from 'tap';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pino from 'pino';
+import {
+  decodeMessage, DEFAULT_LIMITS, digestToHex, encodeControl, encodePages, MessageType, PageEncoding, PROTOCOL_VERSION,
+  type Hello, type Message,
+} from '@ferry/protocol';
+import { blockDigests, createPageHasher, tableDigest } from '@ferry/pages';
+import { TargetSession, type Peer, type SessionContext } from '@ferry/agent-target';
+import { scratchDir } from '../helpers/ferry.js';
+
+const PAGE = 4096;
+const PAGES = 16;
+
+class RecordingPeer implements Peer {
+  readonly sent: Message[] = [];
+  readonly waiting: Array<() => void> = [];
+  closed: number | undefined;
+  async send(message: Uint8Array): Promise<void> {
+    this.sent.push(decodeMessage(message));
+    for (const wake of this.waiting.splice(0)) wake();
+  }
+  close(code: number): void {
+    this.closed = code;
+    for (const wake of this.waiting.splice(0)) wake();
+  }
+  pause(): void {}
+  resume(): void {}
+  /** Resolves once a message of `type` was sent (or the peer was closed). */
+  async until(type: number): Promise<Message | undefined> {
+    for (;;) {
+      const found = this.sent.find((m) => m.type === type);
+      if (found || this.closed !== undefined) return found;
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+  }
+}
+
+async function setup(t: Test, id: string) {
+  const hasher = await createPageHasher();
+  const ends: Array<{ outcome: string; reason?: string | undefined }> = [];
+  let onEnded = (): void => {};
+  const ended = new Promise<void>((resolve) => { onEnded = resolve; });
+  const ctx: SessionContext = {
+    dir: scratchDir(t), hasher, limits: DEFAULT_LIMITS, logger: pino({ level: 'silent' }), bases: {}, commitHook: undefined,
+    resumeGraceMs: 0, idleTimeoutMs: 0, onEvent: () => {},
+    onEnd: (_s, outcome, reason) => {
+      ends.push({ outcome, reason });
+      onEnded();
+    },
+  };
+  const hello: Hello = { type: MessageType.Hello, version: PROTOCOL_VERSION, migrationId: id, resume: false, options: {}, images: [{ name: 'ram', size: PAGES * PAGE, pageSize: PAGE }] };
+  const session = TargetSession.create(hello, ctx);
+  const peer = new RecordingPeer();
+  session.attach(peer, false);
+  const page = (i: number): Uint8Array => new Uint8Array(PAGE).fill(i + 1);
+  const table = new BigUint64Array(PAGES).map((_, i) => hasher.hashPage(page(i)));
+  const verify = encodeControl({
+    type: MessageType.Verify, image: 0, pageCount: PAGES, digest: digestToHex(tableDigest(hasher, table)), blockPages: 4,
+    blockDigests: new Uint8Array(blockDigests(hasher, table, 4).buffer),
+  });
+  const allPages = encodePages({ imageIndex: 0, pass: 0 }, Array.from({ length: PAGES }, (_, i) => ({ pageIndex: i, encoding: PageEncoding.Raw, payload: page(i) })));
+  return { session, peer, ctx, ends, ended, verify, allPages, page };
+}
+
+t.test('the happy path: COMMIT_READY only after VERIFY, GO commits, RESUMED, files final', async (t) => {
+  const { session, peer, ctx, ends, verify, allPages } = await setup(t, 'happy');
+  t.match(peer.sent[0], { type: MessageType.Welcome, resumed: false, sessionSecret: String });
+  for (const message of [encodeControl({ type: MessageType.PassBegin, pass: 0 }), allPages, encodeControl({ type: MessageType.PassEnd, pass: 0, pages: PAGES, bytes: PAGES * PAGE }), encodeControl({ type: MessageType.Paused }), verify]) {
+    session.receive(peer, message);
+  }
+  t.match(await peer.until(MessageType.CommitReady), { type: MessageType.CommitReady }, 'COMMIT_READY after a matching VERIFY');
+  t.equal(session.phase, 'commit-ready');
+  session.receive(peer, encodeControl({ type: MessageType.Go }));
+  t.match(await peer.until(MessageType.Resumed), { type: MessageType.Resumed });
+  t.same(ends, [{ outcome: 'committed', reason: undefined }]);
+  t.ok(existsSync(join(ctx.dir, 'happy', 'ram')), 'the image has its final name');
+  t.match(JSON.parse(readFileSync(join(ctx.dir, 'happy', 'manifest.json'), 'utf8')), { outcome: 'committed', createdBy: 'ferry-target' });
+});
+
+t.test('GO that arrives before COMMIT_READY went out fails the session and removes the partial image', async (t) => {
+  const { session, peer, ctx, ended, verify, allPages } = await setup(t, 'early');
+  for (const message of [allPages, encodeControl({ type: MessageType.Paused }), verify, encodeControl({ type: MessageType.Go })]) session.receive(peer, message);
+  t.match(await peer.until(MessageType.Error), { type: MessageType.Error, message: /GO before COMMIT_READY/ });
+  await ended;
+  t.notOk(peer.sent.some((m) => m.type === MessageType.CommitReady), 'no COMMIT_READY');
+  t.notOk(existsSync(join(ctx.dir, 'early', 'ram.partial')), 'the partial image is gone');
+  t.notOk(existsSync(join(ctx.dir, 'early', 'ram')), 'and nothing was committed');
+});
+
+t.test('a cut before any progress ends the session at once; messages from a replaced peer are ignored', async (t) => {
+  const { session, peer, ends, ended } = await setup(t, 'cut');
+  const stale = new RecordingPeer();
+  session.receive(stale, encodeControl({ type: MessageType.Paused }));
+  t.equal(session.phase, 'precopy', 'a message from a peer that is not attached changes nothing');
+  session.detach(peer, 'test cut');
+  await ended;
+  t.match(ends, [{ outcome: 'failed', reason: /before sending anything/ }]);
+});
