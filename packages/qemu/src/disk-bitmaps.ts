@@ -14,6 +14,7 @@
  * QEMU keeps an exported bitmap busy until the export is gone (BLOCK_EXPORT_DELETED), so removal waits
  * for that event.
  */
+import { rm } from 'node:fs/promises';
 import { NbdClient } from '@ferry/nbd';
 import { silentLogger, type QemuLogger } from './logger.js';
 import { QmpError, type QmpClient } from './qmp.js';
@@ -113,7 +114,10 @@ export class DiskBitmapChain {
 
   /** Leaves the node as ferry found it: no export, no bitmap, no NBD server of ours. Never throws. */
   async close(): Promise<void> {
-    if (this.#qmp.closed) return; // QEMU is gone (it quit after the commit), and its bitmaps with it
+    if (this.#qmp.closed) {
+      await this.#removeSocket(); // QEMU is gone (it quit after the commit), and its bitmaps with it
+      return;
+    }
     const names = [...this.#frozen.keys(), this.#current].map((n) => this.#name(n));
     const attempt = async (what: string, work: () => Promise<unknown>): Promise<void> => {
       try {
@@ -128,8 +132,14 @@ export class DiskBitmapChain {
     for (const name of names) await attempt(`bitmap ${name}`, () => this.#qmp.execute('block-dirty-bitmap-remove', { node: this.#options.node, name }));
     this.#frozen.clear();
     if (this.#serverStarted) await attempt('the NBD server', () => this.#qmp.execute('nbd-server-stop'));
-    this.#serverStarted = false;
+    await this.#removeSocket();
     this.#serverReady = false;
+  }
+
+  /** QEMU leaves its listening socket file behind; the one of a server we started goes with it. */
+  async #removeSocket(): Promise<void> {
+    if (this.#serverStarted) await rm(this.#options.nbdSocket, { force: true });
+    this.#serverStarted = false;
   }
 
   #name(generation: number): string {
