@@ -26,6 +26,8 @@ export interface ConvergenceFields {
   readonly throttle: number;
   /** The pause if the workload stopped now. */
   readonly expectedPauseMs?: number;
+  /** The round trip to the target that estimate counts (the least ping seen so far). */
+  readonly rttMs: number;
 }
 
 export interface ConvergenceOptions {
@@ -108,6 +110,7 @@ export class Convergence {
       ...(last ? { sendRate: Math.round(last.bandwidth) } : {}),
       throttle: this.#state.level,
       ...(Number.isFinite(expected) ? { expectedPauseMs: Math.round(expected) } : {}),
+      rttMs: this.rttMs,
     };
   }
 

@@ -39,7 +39,7 @@ export interface MigrationSummary extends EncodingTotals {
 export type ProgressEvent =
   | { readonly event: 'connected'; readonly url: string; readonly migrationId: string }
   | { readonly event: 'pass-begin'; readonly pass: number; readonly final: boolean }
-  | ({ readonly event: 'progress'; readonly pass: number; readonly bytesSent: number; readonly pagesSent: number; readonly bytesApplied: number; readonly rate: number; readonly imageBytes: number; readonly passFraction: number; readonly passEtaMs?: number; readonly diskBytesSent?: number } & Partial<ConvergenceFields>)
+  | ({ readonly event: 'progress'; readonly pass: number; readonly bytesSent: number; readonly pagesSent: number; readonly bytesReceived: number; readonly rate: number; readonly imageBytes: number; readonly passFraction: number; readonly passEtaMs?: number; readonly diskBytesSent?: number } & Partial<ConvergenceFields>)
   | ({ readonly event: 'pass-end'; readonly pass: number; readonly dirtyPages: number; readonly bytesSent: number; readonly durationMs: number; readonly deltaCacheBytes?: number; readonly bandwidth: number; readonly stop: boolean; readonly final: boolean; readonly reason?: string } & Partial<ConvergenceFields>)
   /** The throttle level changed (auto-converge), and why. */
   | { readonly event: 'throttle'; readonly level: number; readonly reason: string }

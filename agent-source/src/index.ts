@@ -1,4 +1,5 @@
 export { migrate, type MigrateContext } from './migration.js';
+export { startSource, type MigrationRequest, type MigrationSeams, type RunningSource, type SourceOptions } from './daemon.js';
 export {
   DEFAULT_DELTA_CACHE_BYTES,
   DEFAULT_PAGE_SIZE,

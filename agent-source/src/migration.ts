@@ -79,7 +79,7 @@ class SourceMigration {
   #nextPass = 0;
   #forceStop: string | undefined;
   #stopReason: string | undefined;
-  #bytesApplied = 0;
+  #bytesReceived = 0;
   /** Proof for a resume that this is the source the target welcomed (from WELCOME). */
   #sessionSecret: string | undefined;
   #pausedAt: number | undefined;
@@ -361,7 +361,7 @@ class SourceMigration {
   #attach(connection: TargetConnection): void {
     this.#connection = connection;
     connection.onAck = (ack) => {
-      this.#bytesApplied = ack.bytesApplied;
+      this.#bytesReceived = ack.bytesReceived;
       // The target is in pass ack.pass: every message of the passes before it is applied.
       this.#tracking.acknowledged(ack.pass - 1);
     };
@@ -404,7 +404,7 @@ class SourceMigration {
       pass: this.#phase.pass,
       bytesSent: this.#meter.bytes,
       pagesSent: sender.totals.pagesSent,
-      bytesApplied: this.#bytesApplied,
+      bytesReceived: this.#bytesReceived,
       rate: this.#history.at(-1)?.bandwidth ?? 0,
       imageBytes: this.#imageBytes,
       passFraction: fraction,

@@ -1,4 +1,4 @@
-import { checkVersion, ErrorCode, FerryError, MessageType, PROTOCOL_VERSION, toFerryError, type Hello } from '@ferry/protocol';
+import { ErrorCode, FerryError, MessageType, PROTOCOL_VERSION, toFerryError, type Hello } from '@ferry/protocol';
 import { zeroPageHash, type PageHasher, type ScanPool } from '@ferry/pages';
 import { TargetConnection, type ConnectOptions } from './connection.js';
 
@@ -44,8 +44,8 @@ export async function greet(
   signal: AbortSignal,
 ): Promise<HandshakeResult> {
   await connection.sendControl({ type: MessageType.Hello, version: PROTOCOL_VERSION, ...hello });
+  // Decoding WELCOME checks the target's version first (a FerryError Version if it differs).
   const welcome = await connection.expect([MessageType.Welcome], replyTimeoutMs, 'HELLO', signal);
-  checkVersion(welcome.version, 'target');
   const tables = welcome.resumed ? await receiveTables(connection, pools, replyTimeoutMs, signal) : undefined;
   // A first connection to a target that holds nothing: the pools already say so.
   const sessionSecret = welcome.sessionSecret;

@@ -26,7 +26,7 @@ export async function verifyImages(deps: VerifyDeps): Promise<void> {
   for (const [image, pool] of deps.pools.entries()) {
     const name = deps.imageNames[image] ?? String(image);
     for (let attempt = 0; ; attempt++) {
-      const table = pool.sentHashes;
+      const table = pool.targetHashes;
       const blocks = blockDigests(deps.hasher, table, VERIFY_BLOCK_PAGES);
       await deps.connection.sendControl({
         type: MessageType.Verify,

@@ -336,7 +336,7 @@ export class TargetSession {
   }
 
   #ack(): void {
-    this.#send({ type: MessageType.Ack, pass: this.#pass, bytesApplied: this.#files.bytesReceived, pagesApplied: this.#files.pagesApplied });
+    this.#send({ type: MessageType.Ack, pass: this.#pass, bytesReceived: this.#files.bytesReceived, pagesApplied: this.#files.pagesApplied });
   }
 
   #send(message: ControlMessage): void {

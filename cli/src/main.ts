@@ -12,6 +12,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   demo: async () => (await import('./commands/demo.js')).demoCommand,
   workload: async () => (await import('./commands/workload.js')).workloadCommand,
   'wan-proxy': async () => (await import('./commands/wan-proxy.js')).wanProxyCommand,
+  plan: async () => (await import('./commands/plan.js')).planCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

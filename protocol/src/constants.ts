@@ -4,11 +4,12 @@
  */
 
 /**
- * The version this build speaks, and the oldest it accepts from a peer (checkVersion). They are equal:
- * there has been one version, so a peer must speak exactly PROTOCOL_VERSION.
+ * The version this build speaks, and the oldest it accepts from a peer (checkVersion). They are equal, so
+ * a peer must speak exactly PROTOCOL_VERSION. v2 (from v1): ACK's `bytesApplied` is `bytesReceived` (it
+ * always counted bytes received), and WELCOME must carry `sessionSecret`, which a resuming HELLO presents.
  */
-export const PROTOCOL_VERSION = 1;
-export const MIN_PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
+export const MIN_PROTOCOL_VERSION = 2;
 
 export const MessageType = {
   Invalid: 0,
@@ -60,5 +61,8 @@ export const PAGES_HEADER_BYTES = 11;
 export const RECORD_HEADER_BYTES = 9;
 /** STATE_CHUNK header: u8 type; the rest of the message is blob bytes. */
 export const STATE_CHUNK_HEADER_BYTES = 1;
-/** Senders batch page records into messages of about this size. */
-export const TARGET_PAGES_MESSAGE_BYTES = 1 << 20;
+/**
+ * The source's buffer for one PAGES message: it sends the batch when the next page record might not fit,
+ * so a PAGES message is at most this long (or one header and one record, for pages larger than this).
+ */
+export const PAGES_BATCH_BYTES = 1 << 20;

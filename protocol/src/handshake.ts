@@ -2,6 +2,7 @@ import { MessageType } from './constants.js';
 import { malformed } from './errors.js';
 import { asFields, bool, list, str, uint, type Fields } from './fields.js';
 import { checkName, DEFAULT_LIMITS, isValidPageSize } from './limits.js';
+import { checkVersion } from './version.js';
 
 export interface ImageInfo {
   readonly name: string;
@@ -34,8 +35,8 @@ export interface Welcome {
   readonly type: typeof MessageType.Welcome;
   readonly version: number;
   readonly resumed: boolean;
-  /** A secret for this session, known only to this connection: a resume must present it (HELLO.sessionSecret). */
-  readonly sessionSecret?: string | undefined;
+  /** A secret for this session, known only to this connection: a resume must present it (HELLO.sessionSecret). Required since v2. */
+  readonly sessionSecret: string;
 }
 
 /** Session secrets are opaque text of at most this many characters. */
@@ -95,18 +96,20 @@ function decodeOptions(raw: unknown): Record<string, string | number | boolean> 
   return options;
 }
 
-export const encodeWelcome = (msg: Welcome): Fields => ({
-  version: msg.version,
-  resumed: msg.resumed,
-  ...(msg.sessionSecret !== undefined ? { sessionSecret: msg.sessionSecret } : {}),
-});
+export const encodeWelcome = (msg: Welcome): Fields => ({ version: msg.version, resumed: msg.resumed, sessionSecret: msg.sessionSecret });
 
+/**
+ * The version is checked before the other fields: a target of another version may lay WELCOME out
+ * differently (v1 could leave out the secret), and its user needs the version error, not a field error.
+ */
 export function decodeWelcome(body: unknown): Welcome {
   const f = asFields(body, 'WELCOME');
+  const version = uint(f, 'version', 'WELCOME', 0xffff);
+  checkVersion(version, 'target');
   return {
     type: MessageType.Welcome,
-    version: uint(f, 'version', 'WELCOME', 0xffff),
+    version,
     resumed: bool(f, 'resumed', 'WELCOME'),
-    ...optionalSecret(f, 'WELCOME'),
+    sessionSecret: str(f, 'sessionSecret', 'WELCOME', MAX_SECRET_LENGTH),
   };
 }

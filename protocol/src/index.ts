@@ -7,7 +7,7 @@ export {
   PAGES_HEADER_BYTES,
   RECORD_HEADER_BYTES,
   STATE_CHUNK_HEADER_BYTES,
-  TARGET_PAGES_MESSAGE_BYTES,
+  PAGES_BATCH_BYTES,
 } from './constants.js';
 export { ErrorCode, FerryError, isErrorCode, malformed, toFerryError } from './errors.js';
 export {

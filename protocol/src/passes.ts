@@ -20,7 +20,7 @@ export interface Ack {
   readonly type: typeof MessageType.Ack;
   readonly pass: number;
   /** Despite the name: every message byte the target has received on this session, control included. */
-  readonly bytesApplied: number;
+  readonly bytesReceived: number;
   /** Page records written to the images. */
   readonly pagesApplied: number;
 }
@@ -51,7 +51,7 @@ export function decodePassEnd(body: unknown): PassEnd {
 
 export const encodeAck = (msg: Ack): Fields => ({
   pass: msg.pass,
-  bytesApplied: msg.bytesApplied,
+  bytesReceived: msg.bytesReceived,
   pagesApplied: msg.pagesApplied,
 });
 export function decodeAck(body: unknown): Ack {
@@ -59,7 +59,7 @@ export function decodeAck(body: unknown): Ack {
   return {
     type: MessageType.Ack,
     pass: uint(f, 'pass', 'ACK', U32),
-    bytesApplied: uint(f, 'bytesApplied', 'ACK'),
+    bytesReceived: uint(f, 'bytesReceived', 'ACK'),
     pagesApplied: uint(f, 'pagesApplied', 'ACK'),
   };
 }

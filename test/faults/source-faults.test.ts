@@ -88,8 +88,8 @@ t.test('target error during verify', async (t) => {
   server.on('connection', (ws) => {
     ws.on('message', (data: Buffer) => {
       const message = decodeMessage(new Uint8Array(data));
-      if (message.type === MessageType.Hello) ws.send(encodeControl({ type: MessageType.Welcome, version: PROTOCOL_VERSION, resumed: false }));
-      if (message.type === MessageType.PassEnd) ws.send(encodeControl({ type: MessageType.Ack, pass: message.pass, bytesApplied: 0, pagesApplied: 0 }));
+      if (message.type === MessageType.Hello) ws.send(encodeControl({ type: MessageType.Welcome, version: PROTOCOL_VERSION, resumed: false, sessionSecret: 'fault-test' }));
+      if (message.type === MessageType.PassEnd) ws.send(encodeControl({ type: MessageType.Ack, pass: message.pass, bytesReceived: 0, pagesApplied: 0 }));
       if (message.type === MessageType.Verify) {
         ws.send(encodeControl({ type: MessageType.Error, code: ErrorCode.Io, message: 'fsync failed: input/output error' }));
         ws.close();

@@ -1,4 +1,4 @@
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { Relay } from './relay.js';
 
 /** What went from the client to the server through a CountingProxy, split by what the bytes were. */
 export interface ClientBytes {
@@ -19,53 +19,34 @@ export interface ClientBytes {
  * WebSocket frames, so a test can compare what the application says it sent with what reached the socket.
  */
 export class CountingProxy {
-  readonly #server: Server;
-  readonly #sockets = new Set<Socket>();
-  #onIdle: (() => void) | undefined;
-  readonly bytes: ClientBytes = { total: 0, upgrade: 0, frameHeaders: 0, dataPayload: 0, controlPayload: 0 };
-  port = 0;
+  readonly bytes: ClientBytes;
+  readonly #relay: Relay;
 
-  private constructor(targetPort: number) {
-    this.#server = createServer((client) => {
-      const upstream = connect(targetPort, '127.0.0.1');
-      for (const socket of [client, upstream]) {
-        this.#sockets.add(socket);
-        socket.on('close', () => {
-          this.#sockets.delete(socket);
-          if (this.#sockets.size === 0) this.#onIdle?.();
-        });
-        socket.on('error', () => {});
-      }
-      const parser = new FrameCounter(this.bytes);
-      client.on('data', (chunk: Buffer) => parser.feed(chunk));
-      client.pipe(upstream);
-      upstream.pipe(client);
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
-    });
+  private constructor(relay: Relay, bytes: ClientBytes) {
+    this.#relay = relay;
+    this.bytes = bytes;
   }
 
   static async start(targetUrl: string): Promise<CountingProxy> {
-    const proxy = new CountingProxy(Number(new URL(targetUrl).port));
-    await new Promise<void>((resolve) => proxy.#server.listen(0, '127.0.0.1', resolve));
-    const address = proxy.#server.address();
-    proxy.port = typeof address === 'object' && address ? address.port : 0;
-    return proxy;
+    const bytes: ClientBytes = { total: 0, upgrade: 0, frameHeaders: 0, dataPayload: 0, controlPayload: 0 };
+    const relay = await Relay.start(targetUrl, (client) => {
+      const parser = new FrameCounter(bytes);
+      client.on('data', (chunk: Buffer) => parser.feed(chunk));
+    });
+    return new CountingProxy(relay, bytes);
   }
 
   get url(): string {
-    return `ws://127.0.0.1:${this.port}`;
+    return this.#relay.url;
   }
 
   /** Resolves once every connection through the proxy has closed (all their bytes are counted). */
   idle(): Promise<void> {
-    if (this.#sockets.size === 0) return Promise.resolve();
-    return new Promise((resolve) => { this.#onIdle = resolve; });
+    return this.#relay.idle();
   }
 
   close(): Promise<void> {
-    for (const socket of this.#sockets) socket.destroy();
-    return new Promise((resolve) => this.#server.close(() => resolve()));
+    return this.#relay.close();
   }
 }
 

@@ -32,7 +32,8 @@ async function hotMigration(t: Test, policy: string, extra: string[] = []) {
   const passEnds = run.events.filter((e) => e['event'] === 'pass-end' && e['final'] === false);
   t.comment(`${policy}: ${passEnds.length} pre-copy passes, dirty ${passEnds.map((e) => e['dirtyPages']).join(' ')}, ` +
     `${Number(run.summary['bytesSent']) / SIZE} x image sent, stop: ${String(run.summary['stopReason'])}`);
-  return { run, history: passEnds.map(toPassRecord), stopReason: String(run.summary['stopReason'] ?? '') };
+  // Each decision counted the round trip measured by then; the replay uses the same.
+  return { run, history: passEnds.map(toPassRecord), rtts: passEnds.map((e) => Number(e['rttMs'] ?? 0)), stopReason: String(run.summary['stopReason'] ?? '') };
 }
 
 const toPassRecord = (e: Record<string, unknown>): PassRecord => ({
@@ -41,13 +42,15 @@ const toPassRecord = (e: Record<string, unknown>): PassRecord => ({
 });
 
 /** The policy, replayed on the run's own history, keeps going until the last pre-copy pass and stops there. */
-function assertStoppedByRule(t: Test, policy: string, history: readonly PassRecord[], stopReason: string, context: PolicyContext): void {
+function assertStoppedByRule(t: Test, policy: string, run: { history: readonly PassRecord[]; rtts: readonly number[]; stopReason: string }, context: PolicyContext): void {
   if (!isPolicyName(policy)) throw new Error(`no policy ${policy}`);
   const rule = POLICIES[policy];
+  const { history, rtts, stopReason } = run;
+  const at = (i: number): PolicyContext => ({ ...context, rttMs: rtts[i] ?? 0 });
   t.ok(history.length > 0, `${policy}: ${history.length} pre-copy passes`);
-  const early = history.findIndex((_, i) => i < history.length - 1 && rule(history.slice(0, i + 1), context).stop);
+  const early = history.findIndex((_, i) => i < history.length - 1 && rule(history.slice(0, i + 1), at(i)).stop);
   t.equal(early, -1, `${policy}: the rule did not say stop before the last pre-copy pass`);
-  const decision = rule(history, context);
+  const decision = rule(history, at(history.length - 1));
   t.ok(decision.stop, `${policy}: the rule says stop after pass ${history.at(-1)?.pass}`);
   if (decision.stop) t.equal(stopReason, decision.reason, `${policy}: the summary gives the rule's reason`);
 }
@@ -55,14 +58,14 @@ function assertStoppedByRule(t: Test, policy: string, history: readonly PassReco
 t.test('each policy stops pre-copy exactly where its rule says, and every run commits', async (t) => {
   const context = { imageBytes: SIZE };
   const xen = await hotMigration(t, 'xen');
-  assertStoppedByRule(t, 'xen', xen.history, xen.stopReason, context);
+  assertStoppedByRule(t, 'xen', xen, context);
   t.match(xen.stopReason, /^xen: /, 'xen stopped on its own limits');
 
   const smart = await hotMigration(t, 'smart');
-  assertStoppedByRule(t, 'smart', smart.history, smart.stopReason, context);
+  assertStoppedByRule(t, 'smart', smart, context);
   t.match(smart.stopReason, /^(smart: pass \d+|xen: )/, 'smart stopped on a local minimum or on xen\'s safety net');
 
   const downtime = await hotMigration(t, 'downtime', ['--max-downtime', '3000']);
-  assertStoppedByRule(t, 'downtime', downtime.history, downtime.stopReason, { ...context, maxDowntimeMs: 3000 });
+  assertStoppedByRule(t, 'downtime', downtime, { ...context, maxDowntimeMs: 3000 });
   t.match(downtime.stopReason, /^(downtime: estimated pause \d+ ms <= 3000 ms|xen: )/, 'downtime stopped when its estimate fit, or on xen\'s safety net');
 });

@@ -8,10 +8,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
  * Dependencies declared ahead of the code that imports them. Each entry says who will use it; the check
  * fails once an entry is imported (take it off then) and fails for any other unused dependency.
  */
-const PENDING_DEPENDENCIES: Record<string, readonly string[]> = {
-  // `ferry plan`: the solver and the charts.
-  cli: ['highs', 'vega', 'vega-lite'],
-};
+const PENDING_DEPENDENCIES: Record<string, readonly string[]> = {};
 
 t.test('the workspace keeps its import boundaries', async (t) => {
   const { packages, sources } = loadWorkspace(ROOT);

@@ -147,9 +147,9 @@ type State = EncoderTables & { readonly encoder: PageEncoder };
 
 function makeState(withCache = true): State {
   const zeroHash = zeroPageHash(hasher, PAGE);
-  const sentHashes = new BigUint64Array(8).fill(zeroHash);
-  const index = new ContentIndex(8, (i) => sentHashes.forEach((h, p) => h !== zeroHash && i.insert(h, p)));
-  const tables = { pageSize: PAGE, zeroHash, sentHashes, cache: withCache ? new DeltaCache(1 << 20, PAGE) : undefined, index };
+  const targetHashes = new BigUint64Array(8).fill(zeroHash);
+  const index = new ContentIndex(8, (i) => targetHashes.forEach((h, p) => h !== zeroHash && i.insert(h, p)));
+  const tables = { pageSize: PAGE, zeroHash, targetHashes, cache: withCache ? new DeltaCache(1 << 20, PAGE) : undefined, index };
   return { ...tables, encoder: new PageEncoder(tables) };
 }
 /** Encodes one page after a PAGES header and decodes it back (which checks the returned offset too). */
@@ -171,7 +171,7 @@ t.test('PageEncoder chooses ZERO, COPY, XOR_LZ4, LZ4, RAW in that order', async 
   const r = random(PAGE);
   const raw = encodeOne(s, 1, r);
   t.match(raw, { encoding: PageEncoding.Raw, stats: { raw: 1 } }); t.ok(same(raw.payload, r));
-  t.equal(s.sentHashes[1], hasher.hashPage(r)); t.equal(s.index!.lookup(hasher.hashPage(r)), 1); t.ok(same(s.cache!.get(1)!, r));
+  t.equal(s.targetHashes[1], hasher.hashPage(r)); t.equal(s.index!.lookup(hasher.hashPage(r)), 1); t.ok(same(s.cache!.get(1)!, r));
 
   const copy = encodeOne(s, 2, r);
   t.match(copy, { encoding: PageEncoding.Copy, stats: { copy: 1 } }); t.equal(copyFrom(copy), 1);
@@ -194,7 +194,7 @@ t.test('PageEncoder chooses ZERO, COPY, XOR_LZ4, LZ4, RAW in that order', async 
   t.ok(s.cache!.get(6) === undefined); s.cache!.set(6, r, hasher.hashPage(r));
   const zero = encodeOne(s, 6, new Uint8Array(PAGE));
   t.match(zero, { encoding: PageEncoding.Zero, stats: { zero: 1, payloadBytes: RECORD_HEADER_BYTES } });
-  t.equal(s.sentHashes[6], s.zeroHash); t.equal(s.cache!.get(6), undefined, 'ZERO drops the cached copy');
+  t.equal(s.targetHashes[6], s.zeroHash); t.equal(s.cache!.get(6), undefined, 'ZERO drops the cached copy');
 
   const s5 = random(PAGE); encodeOne(s, 5, s5); // page 4 is cached; its new content equals page 5's
   t.equal(copyFrom(encodeOne(s, 4, s5)), 5, 'COPY wins over a delta');
@@ -301,7 +301,7 @@ t.test('ScanPool end to end on a real file', async (t) => {
   t.ok(forced.records.every((r) => r.encoding === PageEncoding.Raw || r.encoding === PageEncoding.Zero));
   t.match(forced.stats, { pagesScanned: 8, dirtyPages: 8 });
 
-  const table = pool.sentHashes.slice();
+  const table = pool.targetHashes.slice();
   table[2] = zeroPageHash(hasher, PAGE); target.fill(0, 2 * PAGE, 3 * PAGE);
   table[7] = 0x0123_4567n; target.fill(0x77, 7 * PAGE, 8 * PAGE);
   await pool.adoptTargetHashes(table);
@@ -326,9 +326,9 @@ t.test('adoptTargetHashes: a worker that failed is a failure, never a success', 
   const path = join(tempDir(t), 'ram');
   writeFileSync(path, random(8 * PAGE));
   const pool = await ScanPool.start({ imagePath: path, pageSize: PAGE, workers: 2, deltaCacheBytes: 1 << 20, delta: true, compress: 'never' });
-  await pool.adoptTargetHashes(pool.sentHashes.slice());
+  await pool.adoptTargetHashes(pool.targetHashes.slice());
   await pool.close();
-  await t.rejects(pool.adoptTargetHashes(pool.sentHashes.slice()), /closed/, 'workers that are gone: rejects at once instead of hanging');
+  await t.rejects(pool.adoptTargetHashes(pool.targetHashes.slice()), /closed/, 'workers that are gone: rejects at once instead of hanging');
   await t.rejects(pool.scan(0, async (b) => b.release()), /closed/);
 });
 

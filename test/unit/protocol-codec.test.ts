@@ -22,11 +22,11 @@ t.test('every control message survives a round trip', async (t) => {
       images: [{ name: 'ram', size: 8192, pageSize: 4096 }, { name: 'vram.bin', size: 1 << 20, pageSize: 512 }],
       options: { policy: 'smart', compress: true, workers: 4 },
     },
-    { type: MessageType.Welcome, version: PROTOCOL_VERSION, resumed: true },
-    { type: MessageType.Welcome, version: PROTOCOL_VERSION, resumed: false },
+    { type: MessageType.Welcome, version: PROTOCOL_VERSION, resumed: true, sessionSecret: 's3cret' },
+    { type: MessageType.Welcome, version: PROTOCOL_VERSION, resumed: false, sessionSecret: '' },
     { type: MessageType.PassBegin, pass: 0xffff_ffff },
     { type: MessageType.PassEnd, pass: 3, pages: 2 ** 40, bytes: 2 ** 52 },
-    { type: MessageType.Ack, pass: 7, bytesApplied: 123_456_789, pagesApplied: 30_141 },
+    { type: MessageType.Ack, pass: 7, bytesReceived: 123_456_789, pagesApplied: 30_141 },
     { type: MessageType.Paused },
     { type: MessageType.State, name: 'device-state', size: 12_345 },
     { type: MessageType.StateEnd, name: 'device-state', xxh64: '0123456789abcdef' },
@@ -46,11 +46,11 @@ t.test('every message type encodes and decodes; numbers are unique and 0 is inva
   // One encoded sample per message type; a type added to MessageType without one fails below.
   const samples: Partial<Record<keyof typeof MessageType, Uint8Array>> = {
     Hello: encodeControl({ type: MessageType.Hello, version: PROTOCOL_VERSION, migrationId: 'm', resume: false, images: [{ name: 'ram', size: 4096, pageSize: 4096 }], options: {} }),
-    Welcome: encodeControl({ type: MessageType.Welcome, version: PROTOCOL_VERSION, resumed: false }),
+    Welcome: encodeControl({ type: MessageType.Welcome, version: PROTOCOL_VERSION, resumed: false, sessionSecret: 'x' }),
     PassBegin: encodeControl({ type: MessageType.PassBegin, pass: 0 }),
     PassEnd: encodeControl({ type: MessageType.PassEnd, pass: 0, pages: 1, bytes: 20 }),
     Pages: encodePages({ imageIndex: 0, pass: 0 }, [{ pageIndex: 0, encoding: PageEncoding.Zero, payload: new Uint8Array(0) }]),
-    Ack: encodeControl({ type: MessageType.Ack, pass: 0, bytesApplied: 1, pagesApplied: 1 }),
+    Ack: encodeControl({ type: MessageType.Ack, pass: 0, bytesReceived: 1, pagesApplied: 1 }),
     Paused: encodeControl({ type: MessageType.Paused }),
     State: encodeControl({ type: MessageType.State, name: 'blob', size: 8 }),
     StateChunk: encodeStateChunk(binary),
@@ -183,8 +183,9 @@ t.test('rejects malformed control messages', async (t) => {
     [MessageType.PassBegin, { pass: 1.5 }, /pass must be an integer/],
     [MessageType.PassBegin, { pass: 2 ** 32 }, /pass must be an integer from 0 to 4294967295/],
     [MessageType.PassEnd, { pass: 1, pages: 2 }, /bytes must be an integer/],
-    [MessageType.Ack, { pass: 1, bytesApplied: 1, pagesApplied: null }, /pagesApplied/],
-    [MessageType.Welcome, { version: 1, resumed: 'yes' }, /resumed must be true or false/],
+    [MessageType.Ack, { pass: 1, bytesReceived: 1, pagesApplied: null }, /pagesApplied/],
+    [MessageType.Welcome, { version: 2, resumed: 'yes', sessionSecret: 's' }, /resumed must be true or false/],
+    [MessageType.Welcome, { version: 2, resumed: false }, /WELCOME: sessionSecret must be a string/],
     [MessageType.Welcome, { version: 0x10000, resumed: true }, /version/],
     [MessageType.State, { name: 'blob', size: -3 }, /size must be an integer/],
     [MessageType.StateEnd, { name: 'blob', xxh64: '0123456789ABCDEF' }, /xxh64 must be 16 lowercase hex/],
@@ -292,4 +293,10 @@ t.test('checkVersion accepts the current version only', async (t) => {
   for (const v of [MIN_PROTOCOL_VERSION - 1, PROTOCOL_VERSION + 1, 0xffff]) {
     t.throws(() => checkVersion(v, 'target'), { name: 'FerryError', code: ErrorCode.Version, message: new RegExp(`target speaks ferry protocol ${v}`) });
   }
+});
+
+t.test('a WELCOME of another version gets the version error, not a field error', async (t) => {
+  t.equal(PROTOCOL_VERSION, 2, 'v2: ACK bytesReceived, WELCOME sessionSecret required');
+  const v1Welcome = withBody(MessageType.Welcome, { version: 1, resumed: false });
+  t.throws(() => decodeMessage(v1Welcome), { code: ErrorCode.Version, message: /target speaks ferry protocol 1, this side speaks 2: run the same ferry version/ });
 });

@@ -1,7 +1,9 @@
 import { HELP_FLAG, LOG_FLAGS, parseFlags } from '../flags.js';
 import { createLogger } from '../logging.js';
-import { readToken } from '../migrate-options.js';
-import { SourceDaemon } from '../source-daemon.js';
+import { startSource, type MigrationRequest } from '@ferry/agent-source';
+import { silentLogger } from '@ferry/qemu';
+import { migrateOptionsFrom, readToken, sourceHookCommands, stateDirFrom, type MigrateArgs } from '../migrate-options.js';
+import { buildSourceHooks, recoveryRecipe } from '../source-hooks.js';
 import { parseListen } from '../listen.js';
 
 const HELP = `ferry source --listen HOST:PORT [--token-file F] [--log-level L] [--log-file F]
@@ -26,13 +28,32 @@ export async function sourceCommand(argv: string[]): Promise<number> {
   }
   const { host, port } = parseListen(values.listen);
   const logger = createLogger(values['log-level'] ?? 'info', values['log-file'], 'ferry-source');
-  const daemon = new SourceDaemon(logger, values['token-file'] ? readToken(values['token-file']) : undefined);
-  const url = await daemon.listen(host, port);
-  process.stdout.write(`${JSON.stringify({ event: 'listening', url })}\n`);
+  const token = values['token-file'] ? readToken(values['token-file']) : undefined;
+  const daemon = await startSource({ host, port, logger, token, parseRequest: migrationRequest });
+  process.stdout.write(`${JSON.stringify({ event: 'listening', url: daemon.url })}\n`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
   await daemon.close();
   return 0;
+}
+
+/** A POSTed body, read like the flags of `ferry migrate`: the options now (bad ones are the client's 400), the hooks once accepted. */
+function migrationRequest(body: unknown): MigrationRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new Error('the request body must be a JSON object of migrate options, e.g. {"to":"ws://...","image":["ram=PATH"]}');
+  }
+  const args = body as MigrateArgs;
+  // The daemon fixes a migration's images before its seams exist, so it cannot add a disk's file yet.
+  if (args.disk?.length) throw new Error('"disk" is not supported through ferry source yet: run ferry migrate --disk on the source host');
+  const options = migrateOptionsFrom(args);
+  const commands = sourceHookCommands(args);
+  return {
+    options,
+    async prepare() {
+      const { hooks, throttle, close } = await buildSourceHooks(commands, args, options, silentLogger);
+      return { hooks, throttle, close, journal: { stateDir: stateDirFrom(args), recovery: { ...recoveryRecipe(commands) } } };
+    },
+  };
 }

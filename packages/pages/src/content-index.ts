@@ -1,7 +1,7 @@
 /**
  * Content hash -> a page that had that content when it was sent: finds COPY candidates. Open addressing
  * over typed arrays (a Map of bigints costs ~10x the memory). Entries are hints, never trusted: a caller
- * confirms `sentHashes[page] === hash` before using one, so stale entries are harmless and the table
+ * confirms `targetHashes[page] === hash` before using one, so stale entries are harmless and the table
  * needs no deletes, only a rebuild when it fills up.
  */
 export class ContentIndex {

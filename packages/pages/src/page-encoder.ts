@@ -66,7 +66,7 @@ export interface EncoderTables {
   readonly pageSize: number;
   readonly zeroHash: bigint;
   /** What the target holds, per page (shared with the main thread). */
-  readonly sentHashes: BigUint64Array;
+  readonly targetHashes: BigUint64Array;
   readonly cache: DeltaCache | undefined;
   readonly index: ContentIndex | undefined;
 }
@@ -102,7 +102,7 @@ export class RecordBatch {
 /**
  * Chooses the encoding of each dirty page and appends its record to a batch. Choice order: ZERO, COPY of
  * an identical page the target holds, XOR delta against the last sent copy, LZ4, RAW. Keeps what the
- * target will hold (`sentHashes`), the delta cache and the COPY index up to date. The record layout
+ * target will hold (`targetHashes`), the delta cache and the COPY index up to date. The record layout
  * itself is protocol's (`writeRecord`, `writeCopyRecord`).
  */
 export class PageEncoder {
@@ -117,7 +117,7 @@ export class PageEncoder {
 
   /** Appends the record of `page` (content `bytes`, hash `hash`); the batch must have room for a page. */
   encode(batch: RecordBatch, page: number, bytes: Uint8Array, hash: bigint, choice: EncodeChoice): void {
-    const { cache, index, sentHashes } = this.#tables;
+    const { cache, index, targetHashes } = this.#tables;
     const before = batch.offset;
     let encoding: PageEncoding;
     if (hash === this.#tables.zeroHash) {
@@ -125,7 +125,7 @@ export class PageEncoder {
       batch.offset = writeRecord(batch.bytes, batch.view, batch.offset, { pageIndex: page, encoding, payload: EMPTY });
     } else {
       const from = choice.force || !index ? -1 : index.lookup(hash);
-      if (from >= 0 && from !== page && sentHashes[from] === hash) {
+      if (from >= 0 && from !== page && targetHashes[from] === hash) {
         encoding = PageEncoding.Copy;
         batch.offset = writeCopyRecord(batch.view, batch.offset, page, from);
       } else {
@@ -141,7 +141,7 @@ export class PageEncoder {
     if (encoding !== PageEncoding.Zero && choice.fillCache) cache?.set(page, bytes, hash);
     else cache?.delete(page);
     if (encoding !== PageEncoding.Zero) index?.insert(hash, page);
-    sentHashes[page] = hash;
+    targetHashes[page] = hash;
   }
 
   /** The smallest of XOR delta, LZ4 and RAW for a page with no identical twin at the target. */

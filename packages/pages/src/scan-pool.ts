@@ -59,24 +59,24 @@ export interface ScanScope {
 
 /**
  * The scanning side of the source: worker threads that read, hash and encode, and the table of what
- * the target holds (`sentHashes`, shared with the workers). One scan at a time; batches reach `onBatch`
+ * the target holds (`targetHashes`, shared with the workers). One scan at a time; batches reach `onBatch`
  * strictly in order per worker, which is what makes COPY records sound (see page-encoder).
  */
 export class ScanPool {
   readonly pageSize: number;
   readonly pageCount: number;
   /** Per page, the hash of what the target holds: the zero-page hash until something is sent. */
-  readonly sentHashes: BigUint64Array;
+  readonly targetHashes: BigUint64Array;
   readonly #workers: ScanWorker[];
   /** Hash-only threads (an empty slice) that join the workers for `everyCore` scans. */
   readonly #helpers: ScanWorker[];
   #busy = false;
   #broken: Error | undefined;
 
-  private constructor(pageSize: number, pageCount: number, sentHashes: BigUint64Array, workers: ScanWorker[], helpers: ScanWorker[]) {
+  private constructor(pageSize: number, pageCount: number, targetHashes: BigUint64Array, workers: ScanWorker[], helpers: ScanWorker[]) {
     this.pageSize = pageSize;
     this.pageCount = pageCount;
-    this.sentHashes = sentHashes;
+    this.targetHashes = targetHashes;
     this.#workers = workers;
     this.#helpers = helpers;
   }
@@ -91,7 +91,7 @@ export class ScanPool {
     const pageCount = file.pageCount;
     file.close();
     const zeroHash = zeroPageHash(await createPageHasher(), options.pageSize);
-    const sentHashes = new BigUint64Array(new SharedArrayBuffer(pageCount * 8)).fill(zeroHash);
+    const targetHashes = new BigUint64Array(new SharedArrayBuffer(pageCount * 8)).fill(zeroHash);
     const count = Math.max(1, Math.min(options.workers, pageCount));
     const slice = Math.ceil(pageCount / count);
     const helperCount = Math.max(0, Math.min(options.pausedThreads ?? availableParallelism(), pageCount) - count);
@@ -100,14 +100,14 @@ export class ScanPool {
     try {
       for (let n = 0; n < count; n++) {
         const first = n * slice;
-        workers.push(await startWorker(options, sentHashes, first, Math.min(pageCount, first + slice), Math.floor(options.deltaCacheBytes / count)));
+        workers.push(await startWorker(options, targetHashes, first, Math.min(pageCount, first + slice), Math.floor(options.deltaCacheBytes / count)));
       }
-      for (let n = 0; n < helperCount; n++) helpers.push(await startWorker(options, sentHashes, 0, 0, 0));
+      for (let n = 0; n < helperCount; n++) helpers.push(await startWorker(options, targetHashes, 0, 0, 0));
     } catch (error) {
       await Promise.allSettled([...workers, ...helpers].map((w) => w.worker.terminate()));
       throw new Error(`could not start the scan workers for ${options.imagePath}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
-    const pool = new ScanPool(options.pageSize, pageCount, sentHashes, workers, helpers);
+    const pool = new ScanPool(options.pageSize, pageCount, targetHashes, workers, helpers);
     for (const w of [...workers, ...helpers]) {
       w.worker.on('error', (error) => pool.#fail(w, error));
       w.worker.on('exit', (code) => pool.#fail(w, new Error(`a scan worker exited (code ${code})`)));
@@ -234,7 +234,7 @@ export class ScanPool {
     if (table.length !== this.pageCount) throw new RangeError(`page table has ${table.length} entries, the image has ${this.pageCount} pages`);
     if (this.#broken) throw this.#broken;
     if (this.#busy) throw new Error('cannot adopt a page table during a scan');
-    this.sentHashes.set(table);
+    this.targetHashes.set(table);
     const replies = await Promise.allSettled(this.#workers.map((w) => new Promise<void>((resolve, reject) => {
       w.onMessage = (message) => {
         const outcome = adoptOutcome(message);

@@ -22,7 +22,7 @@ export interface ScanWorkerData {
   /** The contiguous slice of pages this worker owns: its delta cache and COPY index cover only these. */
   readonly first: number;
   readonly end: number;
-  readonly sentHashes: SharedArrayBuffer;
+  readonly targetHashes: SharedArrayBuffer;
   readonly control: SharedArrayBuffer;
   readonly delta: boolean;
   readonly deltaCacheBytes: number;

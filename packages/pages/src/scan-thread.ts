@@ -1,5 +1,5 @@
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import { PAGES_HEADER_BYTES, TARGET_PAGES_MESSAGE_BYTES } from '@ferry/protocol';
+import { PAGES_HEADER_BYTES, PAGES_BATCH_BYTES } from '@ferry/protocol';
 import { Control, CONTROL_SLOTS, type FromWorker, type ScanWorkerData } from './scan-protocol.js';
 import type { ScanPoolOptions } from './scan-pool.js';
 
@@ -15,15 +15,15 @@ export interface ScanWorker {
 }
 
 /** Starts one scan worker owning pages [first, end) (an empty slice makes a hash-only helper). */
-export async function startWorker(options: ScanPoolOptions, sentHashes: BigUint64Array, first: number, end: number, deltaCacheBytes: number): Promise<ScanWorker> {
+export async function startWorker(options: ScanPoolOptions, targetHashes: BigUint64Array, first: number, end: number, deltaCacheBytes: number): Promise<ScanWorker> {
   const control = new Int32Array(new SharedArrayBuffer(CONTROL_SLOTS * 4));
   control[Control.Compress] = options.compress === 'always' ? 1 : 0;
   const channel = new MessageChannel();
   const data: ScanWorkerData = {
     imagePath: options.imagePath, pageSize: options.pageSize, first, end,
-    sentHashes: sentHashes.buffer as SharedArrayBuffer, control: control.buffer as SharedArrayBuffer,
+    targetHashes: targetHashes.buffer as SharedArrayBuffer, control: control.buffer as SharedArrayBuffer,
     delta: options.delta && end > first, deltaCacheBytes,
-    batchBytes: TARGET_PAGES_MESSAGE_BYTES, headerBytes: PAGES_HEADER_BYTES, returnPort: channel.port2,
+    batchBytes: PAGES_BATCH_BYTES, headerBytes: PAGES_HEADER_BYTES, returnPort: channel.port2,
   };
   const worker = new Worker(new URL('./scan-worker.js', import.meta.url), { workerData: data, transferList: [channel.port2] });
   channel.port1.unref();

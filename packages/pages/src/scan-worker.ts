@@ -18,7 +18,7 @@ const post = (message: FromWorker, transfer: ArrayBuffer[] = []): void => port.p
 
 const hasher = await createPageHasher();
 const control = new Int32Array(data.control);
-const sentHashes = new BigUint64Array(data.sentHashes);
+const targetHashes = new BigUint64Array(data.targetHashes);
 const file = ImageFile.openRead(data.imagePath, data.pageSize);
 const pageSize = data.pageSize;
 const chunkPages = Math.max(1, Math.floor((1 << 20) / pageSize));
@@ -27,13 +27,13 @@ const batchCapacity = Math.max(data.batchBytes, data.headerBytes + RECORD_HEADER
 
 const rebuildIndex = (index: ContentIndex): void => {
   for (let page = data.first; page < data.end; page++) {
-    if (sentHashes[page] !== tables.zeroHash) index.insert(sentHashes[page]!, page);
+    if (targetHashes[page] !== tables.zeroHash) index.insert(targetHashes[page]!, page);
   }
 };
 const tables: EncoderTables = {
   pageSize,
   zeroHash: zeroPageHash(hasher, pageSize),
-  sentHashes,
+  targetHashes,
   cache: data.delta ? new DeltaCache(data.deltaCacheBytes, pageSize) : undefined,
   index: new ContentIndex(data.end - data.first, (index) => rebuildIndex(index)),
 };
@@ -109,7 +109,7 @@ class Scan {
       const hash = hasher.hashPage(bytes);
       this.pagesScanned++;
       this.#batch.stats.scanned++;
-      if (!this.#force && hash === sentHashes[page]) continue;
+      if (!this.#force && hash === targetHashes[page]) continue;
       this.dirtyPages++;
       if (!this.#batch.hasRoomForPage(pageSize)) {
         this.#post(this.#batch);
@@ -150,7 +150,7 @@ function findDirty(ranges: ReadonlyArray<readonly [number, number]>): FromWorker
       file.readPages(first, pages, readBuffer);
       for (let k = 0; k < pages; k++) {
         const page = first + k;
-        if (hasher.hashPage(readBuffer.subarray(k * pageSize, (k + 1) * pageSize)) === sentHashes[page]) continue;
+        if (hasher.hashPage(readBuffer.subarray(k * pageSize, (k + 1) * pageSize)) === targetHashes[page]) continue;
         const last = dirty[dirty.length - 1];
         if (last && last[1] === page) last[1] = page + 1;
         else dirty.push([page, page + 1]);
@@ -169,7 +169,7 @@ port.on('message', (message: ToWorker) => {
       post(findDirty(message.ranges));
     } else {
       // The target told us what it holds: deltas against anything else would decode to garbage.
-      const dropped = tables.cache?.retainMatching((page) => sentHashes[page]!) ?? 0;
+      const dropped = tables.cache?.retainMatching((page) => targetHashes[page]!) ?? 0;
       tables.index?.clear();
       if (tables.index) rebuildIndex(tables.index);
       post({ type: 'adopted', droppedCacheEntries: dropped });

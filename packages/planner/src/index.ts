@@ -1,1 +1,10 @@
-export {};
+export { parseScenario, type Scenario, type DataCenter, type Link, type Power, type VmClass, type Placement, type InventoryVm, type TimelineEvent } from './scenario.js';
+export { shortestRoute, type Route } from './topology.js';
+export { migrationCost, calibrate, type ChargeModel, type Calibration, type CalibrationRun, type MigrationCost } from './migration-model.js';
+export { network, windowOf, initialPlacement, pricesAsOf, type Window, type Network } from './inputs.js';
+export { buildModel } from './model.js';
+export { readSchedule, baseline, violations, type Hour, type Move, type Columns } from './schedule.js';
+export { planWindow, precheck, type Solver, type SolverResult } from './solve.js';
+export { offlinePlan, rollingPlan, type Plan } from './rolling.js';
+export { migrationRequests, type MigrationRequest } from './emit.js';
+export { totals, planText, planJson, type Totals } from './report.js';

@@ -27,5 +27,5 @@ export function authorize(request: IncomingMessage, token: string | undefined, i
     return { ok: false, status: 401, message: 'missing or wrong bearer token (give the token file with --token-file)' };
   }
   if (insecure || isLoopback(request.socket.remoteAddress)) return { ok: true };
-  return { ok: false, status: 403, message: 'this target has no token and accepts only loopback clients (start it with --token-file, or --insecure on a trusted network)' };
+  return { ok: false, status: 403, message: 'this daemon has no token and accepts only loopback clients (start it with --token-file, or --insecure on a trusted network)' };
 }

@@ -1,0 +1,167 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { WebSocketServer } from 'ws';
+import { authorize, EventFeed } from '@ferry/serve';
+import type { MigrationSummary, ProgressEvent } from './events.js';
+import { migrate, type MigrateContext } from './migration.js';
+import type { MigrateOptions } from './options.js';
+
+/** What the daemon needs for one migration besides its options; built only once the request is accepted. */
+export type MigrationSeams = Omit<MigrateContext, 'logger' | 'onEvent' | 'signal'> & {
+  /** Releases what the seams hold (a QMP socket, a cgroup), after the migration has ended. */
+  close(): Promise<void>;
+};
+
+export interface MigrationRequest {
+  readonly options: MigrateOptions;
+  prepare(): Promise<MigrationSeams>;
+}
+
+export interface SourceOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly logger: Logger;
+  readonly token?: string | undefined;
+  /**
+   * Turns a POSTed JSON body into a migration; throws with a message for the client when the body is bad.
+   * Injected so the agent knows nothing of how the CLI spells its options.
+   */
+  readonly parseRequest: (body: unknown) => MigrationRequest;
+}
+
+export interface RunningSource {
+  readonly url: string;
+  readonly port: number;
+  status(): Record<string, unknown>;
+  close(): Promise<void>;
+}
+
+interface Tracked {
+  readonly migrationId: string;
+  readonly startedAt: string;
+  last?: ProgressEvent;
+  summary?: Omit<MigrationSummary, 'history'>;
+}
+
+const MAX_BODY_BYTES = 64 * 1024;
+
+/**
+ * The source daemon, the mirror of `startTarget`: POST /migrations starts a migration, GET /status and the
+ * /events WebSocket report progress. The body can name hook commands that run as this daemon's user, so
+ * without a token only loopback clients are served.
+ */
+export async function startSource(options: SourceOptions): Promise<RunningSource> {
+  return new SourceDaemon(options).listen();
+}
+
+class SourceDaemon {
+  readonly #options: SourceOptions;
+  readonly #log: Logger;
+  readonly #server: Server;
+  readonly #events = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+  readonly #migrations = new Map<string, Tracked>();
+  readonly #watchers: EventFeed;
+
+  constructor(options: SourceOptions) {
+    this.#options = options;
+    this.#log = options.logger.child({ role: 'source' });
+    this.#watchers = new EventFeed(this.#log);
+    this.#server = createServer((req, res) => void this.#http(req, res));
+    this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head));
+  }
+
+  async listen(): Promise<RunningSource> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(this.#options.port, this.#options.host, () => resolve());
+    });
+    const address = this.#server.address();
+    const port = typeof address === 'object' && address ? address.port : this.#options.port;
+    const host = this.#options.host.includes(':') ? `[${this.#options.host}]` : this.#options.host;
+    const url = `http://${host}:${port}`;
+    this.#log.info({ url }, 'source listening');
+    return { url, port, status: () => this.#status(), close: () => this.#close() };
+  }
+
+  async #http(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const auth = authorize(req, this.#options.token, false);
+    if (!auth.ok) return reply(res, auth.status, { error: auth.message });
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (req.method === 'GET' && path === '/status') return reply(res, 200, this.#status());
+    if (req.method === 'POST' && path === '/migrations') {
+      try {
+        const migrationId = this.#start(this.#options.parseRequest(parseJson(await readBody(req))));
+        return reply(res, 202, { migrationId });
+      } catch (error) {
+        return reply(res, 400, { error: error instanceof Error ? error.message : String(error) });
+      }
+    }
+    return reply(res, 404, { error: `no route for ${req.method} ${path}: use POST /migrations, GET /status or WebSocket /events` });
+  }
+
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const auth = authorize(req, this.#options.token, false);
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (!auth.ok) return void socket.end(`HTTP/1.1 ${auth.status} ${auth.status === 401 ? 'Unauthorized' : 'Forbidden'}\r\n\r\n${auth.message}\n`);
+    if (path !== '/events') return void socket.end(`HTTP/1.1 404 Not Found\r\n\r\nno WebSocket endpoint ${path}: use /events\n`);
+    this.#events.handleUpgrade(req, socket, head, (ws) => this.#watchers.add(ws));
+  }
+
+  #start(request: MigrationRequest): string {
+    const { migrationId } = request.options;
+    if (this.#migrations.has(migrationId)) throw new Error(`migration ${migrationId} exists already`);
+    const tracked: Tracked = { migrationId, startedAt: new Date().toISOString() };
+    this.#migrations.set(migrationId, tracked);
+    const publish = (event: ProgressEvent | { event: 'summary'; summary: Tracked['summary'] }): void => {
+      this.#watchers.broadcast({ migrationId, ...event });
+    };
+    void (async () => {
+      const { close, ...seams } = await request.prepare();
+      try {
+        const onEvent = (event: ProgressEvent): void => { tracked.last = event; publish(event); };
+        const { history: _history, ...summary } = await migrate(request.options, { ...seams, logger: this.#log, onEvent });
+        tracked.summary = summary;
+        publish({ event: 'summary', summary });
+      } finally {
+        await close();
+      }
+    })().catch((error: unknown) => this.#log.error({ err: error, migrationId }, 'migration failed to start'));
+    return migrationId;
+  }
+
+  #status(): Record<string, unknown> {
+    return { role: 'source', migrations: [...this.#migrations.values()] };
+  }
+
+  #close(): Promise<void> {
+    this.#watchers.close();
+    this.#server.closeAllConnections();
+    return new Promise((resolve) => this.#server.close(() => resolve()));
+  }
+}
+
+function reply(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(`${JSON.stringify(body)}\n`);
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new Error(`the request body is not JSON: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => {
+      body += chunk.toString('utf8');
+      if (body.length > MAX_BODY_BYTES) reject(new Error(`request body over ${MAX_BODY_BYTES} bytes`));
+    });
+    req.on('end', () => resolve(body));
+    req.on('error', reject);
+  });
+}

@@ -1,0 +1,61 @@
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { FERRY, scratchDir } from '../helpers/ferry.js';
+
+const TINY = fileURLToPath(new URL('../../examples/plans/tiny.json', import.meta.url));
+
+function ferryPlan(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [FERRY, 'plan', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => { stdout += c.toString('utf8'); });
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString('utf8'); });
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+t.test('ferry plan prints the schedule, the costs and the baseline', async (t) => {
+  const run = await ferryPlan(['--scenario', TINY]);
+  t.equal(run.code, 0, run.stderr);
+  t.match(run.stdout, /^\s+2\s+0\s+4\s+0\.4000\s+1\.18\d\d\s+1\.58\d\d\s+1\.2000\s+west->east 4$/m, 'hour 2 moves four VMs west -> east');
+  t.match(run.stdout, /^total\s+1\.6000\s+1\.18\d\d\s+2\.78\d\d\s+3\.2000$/m);
+  t.match(run.stdout, /saving against no migration: \$0\.41\d\d/);
+});
+
+t.test('--json and --emit migrations', async (t) => {
+  const json = await ferryPlan(['--scenario', TINY, '--json']);
+  t.equal(json.code, 0, json.stderr);
+  const doc = JSON.parse(json.stdout) as { hours: Array<{ migrations: unknown[] }>; totals: { migrations: number } };
+  t.equal(doc.totals.migrations, 4);
+  t.same(doc.hours[2]!.migrations, [{ from: 'west', to: 'east', class: 'std', count: 4, bytes: 2 ** 30 * 4 }]);
+  const emit = await ferryPlan(['--scenario', TINY, '--emit', 'migrations']);
+  t.equal(emit.code, 0, emit.stderr);
+  const lines = emit.stdout.trim().split('\n').map((l) => JSON.parse(l) as { url: string; body: { to: string; id: string } });
+  t.same(lines.map((l) => [l.url, l.body.to, l.body.id]), ['a', 'b', 'c', 'd'].map((x) => ['http://west.example:7071/migrations', 'ws://east.example:7070', `vm-${x}-h2`]));
+});
+
+t.test('bad input exits 2 with a message naming what to fix', async (t) => {
+  const dir = scratchDir(t, 'ferry-plan-');
+  const doc = JSON.parse(readFileSync(TINY, 'utf8')) as Record<string, any>;
+  doc['datacenters'][0].maxVMs = 'lots';
+  writeFileSync(join(dir, 'bad.json'), JSON.stringify(doc));
+  const bad = await ferryPlan(['--scenario', join(dir, 'bad.json')]);
+  t.equal(bad.code, 2);
+  t.match(bad.stderr, /datacenters\[0\]\.maxVMs: expected an integer in 0\.\.10000000, got "lots"/);
+  doc['datacenters'][0].maxVMs = 1;
+  doc['datacenters'][1].maxVMs = 2;
+  writeFileSync(join(dir, 'full.json'), JSON.stringify(doc));
+  const full = await ferryPlan(['--scenario', join(dir, 'full.json')]);
+  t.equal(full.code, 2);
+  t.match(full.stderr, /DC capacity: 4 VMs do not fit in 2 DCs holding 3 \(west 1, east 2\)/);
+  const missing = await ferryPlan(['--scenario', join(dir, 'nope.json')]);
+  t.equal(missing.code, 2);
+  t.match(missing.stderr, /cannot read scenario/);
+  const noScenario = await ferryPlan([]);
+  t.equal(noScenario.code, 2);
+  t.match(noScenario.stderr, /--scenario FILE is required/);
+});
