@@ -8,6 +8,7 @@
  * apt state under .cache/apt: the system's sources are not touched). About 2 minutes.
  * FERRY_BENCH_QEMU_RATE=N: pages/s the guest rewrites (default 2000); FERRY_BENCH_QEMU72_NATIVE=1 adds
  * QEMU 7.2's own migration (affected by the TCG dirty-bitmap bug) as a last row.
+ * Then the disk rows (bench/qemu-disk.ts, about 10 more minutes); FERRY_BENCH_QEMU_DISK=0 skips them.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { QmpClient, waitForMigration, type MigrationInfo, type QmpEvent } from '@ferry/qemu';
 import { runMigrate, startTarget } from '../test/helpers/ferry.js';
+import { diskBench } from './qemu-disk.js';
 import {
   buildGuest, QemuScratch, qemuMissing, readHeartbeats, spawnQemu, startSourceQemu, targetTemplate, waitForHeartbeats,
   type GuestOptions, type Heartbeat,
@@ -215,6 +217,13 @@ async function main(): Promise<void> {
   console.log("ferry: totalMs, pauseMs (source stop until the target reports its QEMU running) and bytesSent from `ferry migrate --json`.\n");
   printTable(rows);
   if (notes.length > 0) console.log(`\n${notes.join('\n')}`);
+  if (process.env['FERRY_BENCH_QEMU_DISK'] !== '0') {
+    console.log('\nDisk rows:');
+    await diskBench(base, 'argv' in q10 ? q10.argv : undefined, () => {
+      const cleanup = new Cleanup();
+      return { cleanup, run: () => cleanup.run() };
+    });
+  }
 }
 
 await main();

@@ -12,8 +12,23 @@
  * Pattern: word j of page i holds f(i, j, gen[i]); a rewrite bumps gen[i] and rewrites the whole page,
  * so a page left at an older generation no longer matches.
  *
- * Usage: memtouch [MIB=64] [RATE=2000 pages/s] [SWEEP=4 s]. Built static: gcc -static -O2.
+ * With a disk (DISK is a block device, e.g. /dev/vda) it also keeps writing 4 KiB blocks to the first
+ * DMIB mebibytes of it at DRATE blocks per second, with O_DIRECT so every write reaches the virtual
+ * disk, and re-reads every written block in turn (a sweep of that area takes about 2 x SWEEP seconds).
+ * Each heartbeat is then followed by
+ *
+ *     DISK <counter> written=<blocks written> ok=<blocks verified good> bad=<verified wrong> sweeps=<n>
+ *
+ * A disk block: word 0 magic "ferrydk1", word 1 block index, word 2 sequence number (the global count
+ * of disk writes when it was written), words 3..510 f(block, j, seq), word 511 a checksum of words
+ * 0..510. The sequence number each block should hold lives in guest RAM, so a disk migrated out of
+ * step with the RAM shows up as bad > 0.
+ *
+ * Usage: memtouch [MIB=64] [RATE=2000 pages/s] [SWEEP=4 s] [DISK DMIB=16 DRATE=100 blocks/s].
+ * Built static: gcc -static -O2.
  */
+#define _GNU_SOURCE /* O_DIRECT */
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +65,80 @@ static int page_ok(const uint64_t *buf, uint64_t page, uint64_t gen) {
   return 1;
 }
 
+#define DISK_MAGIC 0x6665727279646b31ULL /* "ferrydk1" */
+#define DISK_SALT 0x5bd1e9955bd1e995ULL
+#define DISK_READ_BLOCKS 16 /* verify reads 64 KiB at a time */
+
+struct disk {
+  int fd;
+  uint64_t blocks;   /* blocks in the area it writes */
+  uint64_t *seq;     /* per block: the sequence number it holds, 0 = never written */
+  uint64_t *io;      /* an aligned buffer of DISK_READ_BLOCKS blocks (O_DIRECT) */
+  uint64_t next_seq, written, ok, bad, sweeps, cursor;
+};
+
+static uint64_t block_checksum(const uint64_t *w) {
+  uint64_t sum = 0;
+  for (uint64_t j = 0; j < PAGE_WORDS - 1; j++) sum = mix(sum ^ w[j]) + j;
+  return sum;
+}
+
+static void fill_block(uint64_t *w, uint64_t block, uint64_t seq) {
+  w[0] = DISK_MAGIC;
+  w[1] = block;
+  w[2] = seq;
+  for (uint64_t j = 3; j < PAGE_WORDS - 1; j++) w[j] = word_of(block ^ DISK_SALT, j, seq);
+  w[PAGE_WORDS - 1] = block_checksum(w);
+}
+
+static int block_ok(const uint64_t *w, uint64_t block, uint64_t seq) {
+  if (w[0] != DISK_MAGIC || w[1] != block || w[2] != seq) return 0;
+  if (w[PAGE_WORDS - 1] != block_checksum(w)) return 0;
+  for (uint64_t j = 3; j < PAGE_WORDS - 1; j++)
+    if (w[j] != word_of(block ^ DISK_SALT, j, seq)) return 0;
+  return 1;
+}
+
+static int disk_write(struct disk *d, uint64_t block) {
+  uint64_t seq = ++d->next_seq;
+  d->seq[block] = seq; /* RAM first: a write cut by the pause is replayed by the disk device */
+  fill_block(d->io, block, seq);
+  if (pwrite(d->fd, d->io, PAGE_WORDS * 8, (off_t)(block * PAGE_WORDS * 8)) != PAGE_WORDS * 8) return -1;
+  d->written++;
+  return 0;
+}
+
+/* Re-reads the next DISK_READ_BLOCKS blocks and checks the written ones. */
+static void disk_verify_step(struct disk *d) {
+  uint64_t n = d->blocks - d->cursor < DISK_READ_BLOCKS ? d->blocks - d->cursor : DISK_READ_BLOCKS;
+  size_t bytes = (size_t)(n * PAGE_WORDS * 8);
+  if (pread(d->fd, d->io, bytes, (off_t)(d->cursor * PAGE_WORDS * 8)) != (ssize_t)bytes) {
+    d->bad += n;
+  } else {
+    for (uint64_t i = 0; i < n; i++) {
+      uint64_t block = d->cursor + i;
+      if (d->seq[block] == 0) continue;
+      if (block_ok(d->io + i * PAGE_WORDS, block, d->seq[block])) d->ok++; else d->bad++;
+    }
+  }
+  d->cursor += n;
+  if (d->cursor >= d->blocks) {
+    d->cursor = 0;
+    d->sweeps++;
+  }
+}
+
+static int disk_open(struct disk *d, const char *path, uint64_t mib) {
+  memset(d, 0, sizeof *d);
+  d->fd = open(path, O_RDWR | O_DIRECT);
+  d->blocks = mib * 256;
+  d->seq = calloc(d->blocks, sizeof(uint64_t));
+  if (d->fd < 0 || d->seq == NULL || posix_memalign((void **)&d->io, 4096, DISK_READ_BLOCKS * PAGE_WORDS * 8) != 0) return -1;
+  for (uint64_t b = 0; b < d->blocks; b++) /* every block holds data before the first heartbeat */
+    if (disk_write(d, b) != 0) return -1;
+  return 0;
+}
+
 static long long now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -77,6 +166,10 @@ int main(int argc, char **argv) {
   const uint64_t rate = (uint64_t)arg_or(argc, argv, 2, 2000);
   const uint64_t sweep = (uint64_t)arg_or(argc, argv, 3, 4);
   const uint64_t pages = mib * 256;
+  const char *disk_path = argc > 4 ? argv[4] : NULL;
+  const uint64_t disk_mib = (uint64_t)arg_or(argc, argv, 5, 16);
+  const uint64_t disk_rate = (uint64_t)arg_or(argc, argv, 6, 100);
+  struct disk disk;
   uint64_t *buf = malloc(pages * PAGE_WORDS * sizeof(uint64_t));
   uint64_t *gen = calloc(pages, sizeof(uint64_t));
   char line[128];
@@ -88,10 +181,23 @@ int main(int argc, char **argv) {
   snprintf(line, sizeof line, "memtouch: %llu MiB, %llu pages/s rewritten, sweep %llu s\n",
            (unsigned long long)mib, (unsigned long long)rate, (unsigned long long)sweep);
   say(line);
+  if (disk_path != NULL) {
+    if (disk_open(&disk, disk_path, disk_mib) != 0) {
+      say("memtouch: cannot open or fill the disk\n");
+      return 1;
+    }
+    snprintf(line, sizeof line, "memtouch: disk %s, %llu MiB, %llu blocks/s written\n", disk_path,
+             (unsigned long long)disk_mib, (unsigned long long)disk_rate);
+    say(line);
+  }
 
   /* Fractional budgets carried in thousandths of a page so low rates still make progress. */
   const uint64_t write_milli = rate * 1000 * TICK_NS / 1000000000LL;
   const uint64_t verify_milli = pages * 1000 * TICK_NS / (sweep * 1000000000LL) + 1;
+  const uint64_t disk_write_milli = disk_rate * 1000 * TICK_NS / 1000000000LL;
+  const uint64_t disk_verify_milli = disk_path == NULL ? 0
+      : disk_mib * 256 * 1000 * TICK_NS / (2 * sweep * 1000000000LL * DISK_READ_BLOCKS) + 1;
+  uint64_t disk_write_budget = 0, disk_verify_budget = 0;
   uint64_t write_budget = 0, verify_budget = 0, verify_cursor = 0, rng = 0x243f6a8885a308d3ULL;
   uint64_t counter = 0, ok = 0, bad = 0;
   long long next_tick = now_ns(), next_hb = next_tick + HB_NS;
@@ -108,12 +214,27 @@ int main(int argc, char **argv) {
       if (page_ok(buf, verify_cursor, gen[verify_cursor])) ok++; else bad++;
       verify_cursor = (verify_cursor + 1) % pages;
     }
+    if (disk_path != NULL) {
+      disk_write_budget += disk_write_milli;
+      for (; disk_write_budget >= 1000; disk_write_budget -= 1000) {
+        rng = mix(rng + 0x9e3779b97f4a7c15ULL);
+        if (disk_write(&disk, rng % disk.blocks) != 0) disk.bad++;
+      }
+      disk_verify_budget += disk_verify_milli;
+      for (; disk_verify_budget >= 1000; disk_verify_budget -= 1000) disk_verify_step(&disk);
+    }
     long long t = now_ns();
     if (t >= next_hb) {
       counter++;
       snprintf(line, sizeof line, "HB %llu ok=%llu bad=%llu\n", (unsigned long long)counter,
                (unsigned long long)ok, (unsigned long long)bad);
       say(line);
+      if (disk_path != NULL) {
+        snprintf(line, sizeof line, "DISK %llu written=%llu ok=%llu bad=%llu sweeps=%llu\n", (unsigned long long)counter,
+                 (unsigned long long)disk.written, (unsigned long long)disk.ok, (unsigned long long)disk.bad,
+                 (unsigned long long)disk.sweeps);
+        say(line);
+      }
       next_hb += HB_NS;
       if (next_hb < t) next_hb = t + HB_NS; /* after a pause: no burst of heartbeats */
     }

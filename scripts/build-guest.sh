@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the QEMU test guest into .cache/guest/ (git-ignored) from Debian packages:
 #   memtouch        guest/memtouch.c, static
-#   initramfs.gz    busybox-static + guest/init + memtouch (cpio newc, gzip)
+#   initramfs.gz    busybox-static + guest/init + memtouch + the kernel's virtio block modules (cpio newc, gzip)
 #   vmlinuz         a readable copy of /boot/vmlinuz-* (linux-image-amd64)
 # Skips whatever is already newer than its inputs. Needs: gcc, cpio, gzip, busybox-static, a kernel
 # (scripts/install-qemu.sh installs them). Prints the output folder last.
@@ -34,7 +34,18 @@ if stale "$out/memtouch" "$root/guest/memtouch.c"; then
   mv "$out/memtouch.tmp" "$out/memtouch"
 fi
 
-if stale "$out/initramfs.gz" "$out/memtouch" "$root/guest/init" "$busybox"; then
+# The guest disk is virtio-blk; Debian builds its driver (and virtio-pci) as modules of this kernel.
+kversion=${kernel#/boot/vmlinuz-}
+modules=()
+for module in virtio virtio_ring virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
+  file=$(modinfo -k "$kversion" -F filename "$module" 2>/dev/null || true)
+  case "$file" in
+    ''|'(builtin)') ;;
+    *) modules+=("$file") ;;
+  esac
+done
+
+if stale "$out/initramfs.gz" "$out/memtouch" "$root/guest/init" "$busybox" "$kernel"; then
   tree=$(mktemp -d)
   trap 'rm -rf "$tree"' EXIT
   mkdir -p "$tree/bin" "$tree/proc" "$tree/sys" "$tree/dev" "$tree/tmp"
@@ -42,6 +53,15 @@ if stale "$out/initramfs.gz" "$out/memtouch" "$root/guest/init" "$busybox"; then
   ln -s busybox "$tree/bin/sh"
   cp "$out/memtouch" "$tree/bin/memtouch"
   cp "$root/guest/init" "$tree/init"
+  mkdir -p "$tree/lib/modules"
+  for file in "${modules[@]}"; do
+    name=$(basename "$file")
+    case "$name" in
+      *.ko.xz) xz -dc "$file" >"$tree/lib/modules/${name%.xz}" ;;
+      *.ko.zst) zstd -qdc "$file" >"$tree/lib/modules/${name%.zst}" ;;
+      *) cp "$file" "$tree/lib/modules/$name" ;;
+    esac
+  done
   chmod 0755 "$tree/init" "$tree/bin/memtouch" "$tree/bin/busybox"
   (cd "$tree" && find . -print0 | sort -z | cpio --null -o -H newc --quiet -R 0:0) | gzip -9 >"$out/initramfs.gz.tmp"
   mv "$out/initramfs.gz.tmp" "$out/initramfs.gz"

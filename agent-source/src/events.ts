@@ -11,6 +11,12 @@ export interface EncodingTotals {
   copyPages: number;
 }
 
+/** A tracked image (a guest disk): what it cost, and how many passes read it (pass 0 included). */
+export interface DiskSummary {
+  readonly bytesSent: number;
+  readonly passes: number;
+}
+
 export type MigrationResult = 'committed' | 'rolled-back' | 'unknown';
 
 /** The last line of `ferry migrate --json`, and what `migrate()` resolves to. */
@@ -25,13 +31,15 @@ export interface MigrationSummary extends EncodingTotals {
   readonly stopReason?: string;
   readonly error?: { readonly code: ErrorCode; readonly message: string };
   readonly history: readonly PassRecord[];
+  /** Per tracked image (guest disk), by name; absent when the migration has none. */
+  readonly disks?: Readonly<Record<string, DiskSummary>>;
 }
 
 /** Progress as it happens; the CLI renders these as a bar on a TTY or as NDJSON with --json. */
 export type ProgressEvent =
   | { readonly event: 'connected'; readonly url: string; readonly migrationId: string }
   | { readonly event: 'pass-begin'; readonly pass: number; readonly final: boolean }
-  | ({ readonly event: 'progress'; readonly pass: number; readonly bytesSent: number; readonly pagesSent: number; readonly bytesReceived: number; readonly rate: number; readonly imageBytes: number; readonly passFraction: number; readonly passEtaMs?: number } & Partial<ConvergenceFields>)
+  | ({ readonly event: 'progress'; readonly pass: number; readonly bytesSent: number; readonly pagesSent: number; readonly bytesReceived: number; readonly rate: number; readonly imageBytes: number; readonly passFraction: number; readonly passEtaMs?: number; readonly diskBytesSent?: number } & Partial<ConvergenceFields>)
   | ({ readonly event: 'pass-end'; readonly pass: number; readonly dirtyPages: number; readonly bytesSent: number; readonly durationMs: number; readonly deltaCacheBytes?: number; readonly bandwidth: number; readonly stop: boolean; readonly final: boolean; readonly reason?: string } & Partial<ConvergenceFields>)
   /** The throttle level changed (auto-converge), and why. */
   | { readonly event: 'throttle'; readonly level: number; readonly reason: string }
@@ -62,6 +70,7 @@ export function summarize(run: {
   readonly paused: boolean;
   readonly stopReason: string | undefined;
   readonly error: FerryError | undefined;
+  readonly disks?: Readonly<Record<string, DiskSummary>> | undefined;
 }): MigrationSummary {
   return {
     result: run.result,
@@ -75,5 +84,6 @@ export function summarize(run: {
     ...(run.stopReason ? { stopReason: run.stopReason } : {}),
     ...(run.error ? { error: { code: run.error.code, message: run.error.message } } : {}),
     history: run.history,
+    ...(run.disks && Object.keys(run.disks).length > 0 ? { disks: run.disks } : {}),
   };
 }

@@ -11,7 +11,8 @@ export {
   type MigrateOptions,
   type SourceImage,
 } from './options.js';
-export type { MigrationResult, MigrationSummary, ProgressEvent, EncodingTotals } from './events.js';
+export type { DiskSummary, MigrationResult, MigrationSummary, ProgressEvent, EncodingTotals } from './events.js';
+export { DirtyTracking, mergeRanges, type DirtyTracker, type PageRanges } from './dirty-tracking.js';
 export type { SourceHooks, StateBlob } from './hooks.js';
 export {
   adviseRecovery, defaultStateDir, isAlive, MigrationJournal, readJournals, removeJournal, type JournalEntry, type RecoveryAdvice,

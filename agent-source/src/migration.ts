@@ -8,7 +8,8 @@ import { delay, withDeadline } from './abort.js';
 import { checkImagesUnchanged, checkStateFiles, describeImages, type DescribedImage } from './images.js';
 import { SendMeter, TargetConnection, type ConnectOptions } from './connection.js';
 import { greet, handshake, retryUntil } from './resume.js';
-import { summarize, type MigrationSummary, type ProgressEvent } from './events.js';
+import { summarize, type DiskSummary, type MigrationSummary, type ProgressEvent } from './events.js';
+import { DirtyTracking, type DirtyTracker } from './dirty-tracking.js';
 import type { SourceHooks } from './hooks.js';
 import { MigrationJournal } from './journal.js';
 import type { MigrateOptions } from './options.js';
@@ -30,6 +31,8 @@ export interface MigrateContext {
   readonly signal?: AbortSignal | undefined;
   /** Where to journal the phases for `ferry recover` (and collect state blobs), and how to resume the workload then. */
   readonly journal?: { readonly stateDir: string; readonly recovery: Readonly<Record<string, unknown>> } | undefined;
+  /** Images (by name) whose dirty pages a tracker reports instead of a full hash scan (guest disks). */
+  readonly dirtyTrackers?: ReadonlyMap<string, DirtyTracker> | undefined;
   /** Slows the workload when pre-copy does not converge (--throttle auto). */
   readonly throttle?: ThrottleDriver | undefined;
 }
@@ -81,6 +84,7 @@ class SourceMigration {
   #sessionSecret: string | undefined;
   #pausedAt: number | undefined;
   #unpausedAt: number | undefined;
+  readonly #tracking: DirtyTracking;
   readonly #convergence: Convergence;
   /** The bytes sent when the running pre-copy pass began; undefined outside pre-copy passes. */
   #precopyPassFrom: number | undefined;
@@ -93,6 +97,8 @@ class SourceMigration {
     this.#imageBytes = images.reduce((sum, i) => sum + i.size, 0);
     this.#pageCount = images.reduce((sum, i) => sum + i.size / i.pageSize, 0);
     this.#log = context.logger.child({ migrationId: options.migrationId, role: 'source' });
+    this.#tracking = new DirtyTracking(images.map((image) => context.dirtyTrackers?.get(image.name)), (error) =>
+      this.#log.warn({ err: toFerryError(error) }, 'could not release a dirty-tracking generation; it goes at the end'));
     this.#convergence = new Convergence({
       policy: POLICIES[options.policy],
       context: { imageBytes: this.#imageBytes, maxDowntimeMs: options.maxDowntimeMs },
@@ -127,6 +133,7 @@ class SourceMigration {
       await this.#convergence.restore();
       this.#context.signal?.removeEventListener('abort', userCancel);
       await Promise.allSettled(this.#pools.map((pool) => pool.close()));
+      await this.#tracking.close();
       this.#connection?.close();
     }
     // An unknown outcome keeps its journal: `ferry recover` must be able to say GO was sent.
@@ -180,7 +187,10 @@ class SourceMigration {
     this.#advance({ kind: 'welcomed' });
     this.#context.onEvent?.({ event: 'connected', url: options.url, migrationId: options.migrationId });
     const limiter = options.rateLimitBytesPerSec ? new RateLimiter(options.rateLimitBytesPerSec) : undefined;
-    this.#sender = new PassSender(this.#connection!, this.#pools, this.#meter, limiter, options.compress === 'auto');
+    const tracking = this.#tracking;
+    this.#sender = new PassSender(this.#connection!, this.#pools, this.#meter, limiter, options.compress === 'auto',
+      tracking.active ? (image, pass) => tracking.rangesFor(image, pass) : undefined);
+    await tracking.start(); // tracked images record their writes from before pass 0 reads them
   }
 
   /**
@@ -221,6 +231,7 @@ class SourceMigration {
     this.#log.warn({ err: cause, pass }, 'connection lost during pre-copy; reconnecting');
     this.#context.onEvent?.({ event: 'disconnected', pass, reason: cause.message });
     this.#connection?.terminate();
+    this.#tracking.reconnected();
     const { result, attempts } = await retryUntil(
       this.#options.reconnectTimeoutMs,
       (ms) => delay(ms, signal),
@@ -349,7 +360,11 @@ class SourceMigration {
 
   #attach(connection: TargetConnection): void {
     this.#connection = connection;
-    connection.onAck = (ack) => { this.#bytesReceived = ack.bytesReceived; };
+    connection.onAck = (ack) => {
+      this.#bytesReceived = ack.bytesReceived;
+      // The target is in pass ack.pass: every message of the passes before it is applied.
+      this.#tracking.acknowledged(ack.pass - 1);
+    };
     this.#sender?.useConnection(connection);
   }
 
@@ -393,6 +408,7 @@ class SourceMigration {
       rate: this.#history.at(-1)?.bandwidth ?? 0,
       imageBytes: this.#imageBytes,
       passFraction: fraction,
+      ...(this.#tracking.active ? { diskBytesSent: Object.values(this.#diskSummaries()).reduce((sum, d) => sum + d.bytesSent, 0) } : {}),
       // The running pass's end, extrapolated from how far its scan got.
       ...(fraction > 0.02 && fraction < 1 ? { passEtaMs: Math.round(((performance.now() - this.#passStartedAt) * (1 - fraction)) / fraction) } : {}),
       ...this.#convergence.fields(),
@@ -410,7 +426,18 @@ class SourceMigration {
       result: phase === 'done' ? 'committed' : phase === 'unknown' ? 'unknown' : 'rolled-back',
       migrationId: this.#options.migrationId, totalMs, pauseMs: this.#pauseMs(), imageBytes: this.#imageBytes,
       bytesSent: this.#meter.bytes, totals: this.#sender?.totals, history: this.#history,
-      paused: this.#pausedAt !== undefined, stopReason: this.#stopReason, error,
+      paused: this.#pausedAt !== undefined, stopReason: this.#stopReason, error, disks: this.#diskSummaries(),
     });
+  }
+
+  /** Bytes and passes of each image a dirty tracker follows (guest disks). */
+  #diskSummaries(): Record<string, DiskSummary> {
+    const disks: Record<string, DiskSummary> = {};
+    const passes = this.#tracking.passesRead();
+    this.#images.forEach((image, index) => {
+      const read = passes[index];
+      if (read !== undefined) disks[image.name] = { bytesSent: this.#sender?.imageBytesSent[index] ?? 0, passes: read };
+    });
+    return disks;
   }
 }

@@ -20,6 +20,9 @@ export interface PassScope {
   readonly ranges: Array<[number, number]>;
 }
 
+/** The page ranges a pass scans of one image (a dirty tracker's), or undefined for every page. */
+export type PassRanges = (imageIndex: number, pass: number) => Promise<Array<[number, number]> | undefined>;
+
 /**
  * Sends one pass: PASS_BEGIN, the dirty pages of every image as PAGES messages, PASS_END. The scan
  * workers produce record batches; this side only frames them and respects the link: rate limit,
@@ -35,13 +38,19 @@ export class PassSender {
   readonly #link = new LinkWatch();
   readonly #totals: EncodingTotals = { pagesSent: 0, zeroPages: 0, rawPages: 0, lz4Pages: 0, deltaPages: 0, copyPages: 0 };
   #passScanned = 0;
+  /** Bytes of PAGES messages sent per image (HELLO order). */
+  readonly #imageBytes: number[];
+  /** Which pages of an image a pass scans; undefined (or no function) means every page. */
+  readonly #rangesFor: PassRanges | undefined;
 
-  constructor(connection: TargetConnection, pools: readonly ScanPool[], meter: SendMeter, limiter: RateLimiter | undefined, autoCompress: boolean) {
+  constructor(connection: TargetConnection, pools: readonly ScanPool[], meter: SendMeter, limiter: RateLimiter | undefined, autoCompress: boolean, rangesFor?: PassRanges) {
     this.#connection = connection;
     this.#pools = pools;
     this.#meter = meter;
     this.#limiter = limiter;
     this.#autoCompress = autoCompress;
+    this.#rangesFor = rangesFor;
+    this.#imageBytes = pools.map(() => 0);
     this.#setLinkBound(limiter !== undefined);
   }
 
@@ -51,6 +60,11 @@ export class PassSender {
   }
 
   /** Pages hashed so far in the running pass, over all images. */
+  /** Bytes of PAGES messages sent per image (HELLO order). */
+  get imageBytesSent(): readonly number[] {
+    return this.#imageBytes;
+  }
+
   get passScanned(): number {
     return this.#passScanned;
   }
@@ -84,7 +98,8 @@ export class PassSender {
     for (const [imageIndex, pool] of this.#pools.entries()) {
       if (scope && scope.image !== imageIndex) continue;
       const onBatch = (batch: PageBatch): Promise<void> => this.#sendBatch(imageIndex, pass, batch, signal);
-      const stats = await pool.scan(pass, onBatch, scope ? { ranges: scope.ranges, force: true } : { everyCore: paused });
+      const ranges = scope ? undefined : await this.#rangesFor?.(imageIndex, pass);
+      const stats = await pool.scan(pass, onBatch, scope ? { ranges: scope.ranges, force: true } : { everyCore: paused, ...(ranges ? { ranges } : {}) });
       dirtyPages += stats.dirtyPages;
       deltaCacheBytes += stats.deltaCacheBytes;
     }
@@ -100,6 +115,7 @@ export class PassSender {
     if (this.#limiter) await abortable(this.#limiter.throttle(batch.message.length), signal);
     // Once handed to the socket the batch is the socket's (it releases it); only the wait for a drain is given up.
     await abortable(this.#connection.sendRaw([batch.message], batch.release), signal);
+    this.#imageBytes[imageIndex] = (this.#imageBytes[imageIndex] ?? 0) + batch.message.length;
     this.#passScanned += batch.stats.scanned;
     const t = this.#totals;
     t.pagesSent += batch.count;

@@ -11,6 +11,7 @@ import type { SourceHookCommands } from './source-hooks.js';
 import type { ArgsOf, FlagSpec } from './flags.js';
 import { parseCount, parseDuration, parseRate, parseSize } from './units.js';
 import { UsageError } from './usage.js';
+import { checkDiskArgs } from './source-disks.js';
 
 /**
  * The flags of `ferry migrate`, declared once: the command line parses them and `ferry source` takes the
@@ -24,6 +25,7 @@ export const MIGRATE_ARG_SPEC = {
   'pause-cmd': { type: 'string' },
   'resume-cmd': { type: 'string' },
   qmp: { type: 'string' },
+  disk: { type: 'string', multiple: true },
   'keep-source': { type: 'boolean' },
   policy: { type: 'string' },
   'max-downtime': { type: 'string' },
@@ -57,6 +59,7 @@ export function migrateOptionsFrom(args: MigrateArgs): MigrateOptions {
   if (!args.to) throw new UsageError('--to ws://HOST:PORT is required');
   if (!/^wss?:\/\//.test(args.to)) throw new UsageError(`--to ${args.to} must start with ws:// or wss://`);
   if (!args.image?.length) throw new UsageError('at least one --image NAME=PATH is required');
+  checkDiskArgs(args);
   const policy = args.policy ?? 'smart';
   if (!isPolicyName(policy)) throw new UsageError(`--policy ${policy} is not one of smart, xen, downtime`);
   const compress = args.compress ?? 'auto';

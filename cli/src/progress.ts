@@ -77,7 +77,8 @@ function bar(event: Extract<ProgressEvent, { event: 'progress' }>): string {
   const filled = Math.round(fraction * width);
   const rate = event.rate > 0 ? `, ${formatBytes(event.rate)}/s` : '';
   const eta = event.passEtaMs !== undefined ? `, pass ends in ~${(event.passEtaMs / 1000).toFixed(1)} s` : '';
-  return `pass ${event.pass} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${formatBytes(event.bytesSent)} sent, ${event.pagesSent} pages${rate}${eta}${why(withoutSendRate(event))}`;
+  const disk = event.diskBytesSent !== undefined ? ` (disks ${formatBytes(event.diskBytesSent)})` : '';
+  return `pass ${event.pass} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${formatBytes(event.bytesSent)} sent${disk}, ${event.pagesSent} pages${rate}${eta}${why(withoutSendRate(event))}`;
 }
 
 /** The bar shows the send rate already. */
@@ -96,6 +97,7 @@ function formatSummary(s: MigrationSummary): string {
     ['passes', String(s.passes)],
     ['pages sent', `${s.pagesSent} (raw ${s.rawPages}, lz4 ${s.lz4Pages}, delta ${s.deltaPages}, zero ${s.zeroPages}, copy ${s.copyPages})`],
   ];
+  for (const [name, disk] of Object.entries(s.disks ?? {})) rows.push([`disk ${name}`, `${formatBytes(disk.bytesSent)} sent in ${disk.passes} passes`]);
   if (s.stopReason) rows.push(['stopped by', s.stopReason]);
   if (s.error) rows.push(['error', `${s.error.code}: ${s.error.message}`]);
   const width = Math.max(...rows.map(([k]) => k.length));

@@ -1,9 +1,10 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { SourceHooks, ThrottleDriver } from '@ferry/agent-source';
-import { QemuSourceDriver } from '@ferry/qemu';
+import type { DirtyTracker, MigrateOptions, SourceHooks, ThrottleDriver } from '@ferry/agent-source';
+import { QemuSourceDriver, type QemuLogger } from '@ferry/qemu';
 import { runHook } from '@ferry/serve';
 import type { MigrateArgs } from './migrate-options.js';
+import { buildSourceDisks } from './source-disks.js';
 import { buildThrottle } from './throttle/build.js';
 
 export interface SourceHookCommands {
@@ -37,21 +38,32 @@ export function commandHooks(options: SourceHookCommands): SourceHooks {
 export interface SourceSeams {
   readonly hooks: SourceHooks;
   readonly throttle: ThrottleDriver | undefined;
+  /** The migrate options with the --disk images added. */
+  readonly options: MigrateOptions;
+  readonly dirtyTrackers: ReadonlyMap<string, DirtyTracker>;
   close(): Promise<void>;
 }
 
 /**
  * Builds the source's hooks from the command line: shell commands, a QEMU QMP socket, or both (QEMU
  * first on the way down, last on the way back up), and the throttle driver (--throttle, --cgroup,
- * --throttle-pid, or the --qmp guest). The agent only ever sees the SourceHooks and ThrottleDriver seams.
+ * --throttle-pid, or the --qmp guest), and the dirty trackers of the --disk images. The agent only ever
+ * sees the SourceHooks, ThrottleDriver and DirtyTracker seams.
  */
-export async function buildSourceHooks(options: SourceHookCommands, args: MigrateArgs): Promise<SourceSeams> {
+export async function buildSourceHooks(options: SourceHookCommands, args: MigrateArgs, migrate: MigrateOptions, logger: QemuLogger): Promise<SourceSeams> {
   const commands = commandHooks(options);
   if (!options.qmp) {
     const { throttle, close } = buildThrottle(args, undefined);
-    return { hooks: commands, throttle, close };
+    return { hooks: commands, throttle, options: migrate, dirtyTrackers: new Map(), close };
   }
   const qemu = await QemuSourceDriver.connect(options.qmp);
+  let tracked;
+  try {
+    tracked = await buildSourceDisks(args.disk, migrate, qemu.qmp, logger);
+  } catch (error) {
+    await qemu.close();
+    throw error;
+  }
   const { throttle, close: closeThrottle } = buildThrottle(args, qemu);
   const hooks: SourceHooks = {
     async pause(signal) {
@@ -71,18 +83,21 @@ export async function buildSourceHooks(options: SourceHookCommands, args: Migrat
       if (!options.keepSource) await qemu.quit();
     },
   };
-  return { hooks, throttle, close: async () => { await closeThrottle(); await qemu.close(); } };
+  return { hooks, throttle, ...tracked, close: async () => { await closeThrottle(); await qemu.close(); } };
 }
 
 /** What `ferry recover` needs to resume the workload on the source: recorded in the migration's journal. */
 export interface RecoveryRecipe {
   readonly resumeCmd?: string | undefined;
   readonly qmp?: string | undefined;
+  /** --disk names: their dirty bitmaps and NBD exports on the QEMU at `qmp` go too. */
+  readonly disks?: readonly string[] | undefined;
   readonly hookTimeoutMs: number;
 }
 
-export const recoveryRecipe = (options: SourceHookCommands): RecoveryRecipe => ({
+export const recoveryRecipe = (options: SourceHookCommands, disks: readonly string[] = []): RecoveryRecipe => ({
   ...(options.resumeCmd ? { resumeCmd: options.resumeCmd } : {}),
   ...(options.qmp ? { qmp: options.qmp } : {}),
+  ...(options.qmp && disks.length > 0 ? { disks } : {}),
   hookTimeoutMs: options.hookTimeoutMs,
 });

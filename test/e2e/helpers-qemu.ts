@@ -46,6 +46,22 @@ export interface GuestOptions {
   readonly touchMiB?: number;
   readonly rate?: number;
   readonly sweep?: number;
+  /** A virtio-blk disk the workload writes (image name `vda` in ferry, node and drive `vda` in QEMU). */
+  readonly disk?: GuestDisk;
+}
+
+export interface GuestDisk {
+  /** The source's raw disk file (the target's is ferry's `{disk:vda}`). */
+  readonly path: string;
+  /** MiB of it the workload writes and re-reads, and blocks per second it writes. */
+  readonly mib?: number;
+  readonly rate?: number;
+  /**
+   * The target opens ferry's received file with snapshot=on (default), so the guest's writes there go
+   * to a temporary overlay and the received file stays as ferry wrote it, for comparison. false: the
+   * target guest writes the received file itself, as the source did (to migrate it on again).
+   */
+  readonly targetSnapshot?: boolean;
 }
 
 /**
@@ -54,7 +70,9 @@ export interface GuestOptions {
  */
 export function guestArgs(options: GuestOptions, ramPath: string, serialPath: string): string[] {
   const ram = options.ramMiB ?? 256;
-  const cmdline = `console=ttyS0 quiet panic=-1 memtouch.mib=${options.touchMiB ?? 64} memtouch.rate=${options.rate ?? 2000} memtouch.sweep=${options.sweep ?? 4}`;
+  const disk = options.disk;
+  const diskCmdline = disk ? ` memtouch.disk=/dev/vda memtouch.dmib=${disk.mib ?? 16} memtouch.drate=${disk.rate ?? 100}` : '';
+  const cmdline = `console=ttyS0 quiet panic=-1 memtouch.mib=${options.touchMiB ?? 64} memtouch.rate=${options.rate ?? 2000} memtouch.sweep=${options.sweep ?? 4}${diskCmdline}`;
   return [
     '-machine', 'pc,memory-backend=mem', '-accel', 'tcg', '-m', `${ram}M`,
     '-object', `memory-backend-file,id=mem,size=${ram}M,mem-path=${ramPath.replaceAll(',', ',,')},share=on`,
@@ -64,9 +82,23 @@ export function guestArgs(options: GuestOptions, ramPath: string, serialPath: st
   ];
 }
 
+/** The disk: a raw file node `vda` on virtio-blk; the device id is the same on both sides, so the device state loads. */
+function sourceDiskArgs(path: string): string[] {
+  return [
+    '-blockdev', `driver=file,filename=${path.replaceAll(',', ',,')},node-name=vda-file`,
+    '-blockdev', 'driver=raw,file=vda-file,node-name=vda',
+    '-device', 'virtio-blk-pci,drive=vda,id=vda-dev',
+  ];
+}
+
+function targetDiskArgs(disk: GuestDisk): string[] {
+  if (disk.targetSnapshot === false) return sourceDiskArgs('{disk:vda}');
+  return ['-drive', 'file={disk:vda},format=raw,if=none,id=vda,snapshot=on', '-device', 'virtio-blk-pci,drive=vda,id=vda-dev'];
+}
+
 /** The `ferry target --qemu-cmd` template for the same guest: RAM `{image:ram}`, its own serial log and pid file. */
 export function targetTemplate(options: GuestOptions, serialPath: string, pidFile: string, extra: readonly string[] = []): string {
-  const args = guestArgs(options, '{image:ram}', serialPath);
+  const args = [...guestArgs(options, '{image:ram}', serialPath), ...(options.disk ? targetDiskArgs(options.disk) : [])];
   return [...(options.qemu ?? [QEMU]), ...args, '-incoming', 'defer', '-pidfile', pidFile, ...extra].map((arg) => (/^[\w@%+=:,./{}-]+$/.test(arg) ? arg : shellQuote(arg))).join(' ');
 }
 
@@ -126,7 +158,8 @@ export function spawnQemu(scratch: QemuScratch, options: GuestOptions, name: str
   const qmpPath = scratch.path(`${name}.qmp`);
   const serialPath = scratch.path(`${name}-serial.log`);
   const [command, ...prefix] = options.qemu ?? [QEMU];
-  const args = [...prefix, ...guestArgs(options, ramPath, serialPath), '-qmp', `unix:${qmpPath},server=on,wait=off`, ...extra];
+  const disk = options.disk ? sourceDiskArgs(options.disk.path) : [];
+  const args = [...prefix, ...guestArgs(options, ramPath, serialPath), ...disk, '-qmp', `unix:${qmpPath},server=on,wait=off`, ...extra];
   const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   scratch.track(child);
   let output = '';
@@ -166,6 +199,27 @@ export function readHeartbeats(serialPath: string): Heartbeat[] {
     beats.push({ counter: Number(match[1]), ok: Number(match[2]), bad: Number(match[3]) });
   }
   return beats;
+}
+
+export interface DiskBeat {
+  readonly counter: number;
+  readonly written: number;
+  readonly ok: number;
+  readonly bad: number;
+  readonly sweeps: number;
+}
+
+/** The `DISK <counter> written=<n> ok=<n> bad=<n> sweeps=<n>` lines of a serial log, in order. */
+export function readDiskBeats(serialPath: string): DiskBeat[] {
+  let text: string;
+  try {
+    text = readFileSync(serialPath, 'utf8');
+  } catch {
+    return [];
+  }
+  return [...text.matchAll(/^DISK (\d+) written=(\d+) ok=(\d+) bad=(\d+) sweeps=(\d+)\r?$/gm)].map((m) => ({
+    counter: Number(m[1]), written: Number(m[2]), ok: Number(m[3]), bad: Number(m[4]), sweeps: Number(m[5]),
+  }));
 }
 
 /** Polls a serial log until `done(heartbeats)`; rejects on timeout or when `exited` settles first. */

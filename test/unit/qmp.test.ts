@@ -251,6 +251,9 @@ t.test('template: quotes, placeholders, errors', async (t) => {
   t.throws(() => expandQemuTemplate('qemu {image:../x}', images), /bad image name/);
   t.throws(() => expandQemuTemplate('qemu {image:toString}', {}), /no image called 'toString' \(images: none\)/);
   t.throws(() => expandQemuTemplate('   ', {}), /empty/);
+  t.same(expandQemuTemplate('qemu -blockdev driver=file,filename={disk:vda},node-name=f {disk:vda}', { vda: '/r/a,b' }),
+    ['qemu', '-blockdev', 'driver=file,filename=/r/a,,b,node-name=f', '/r/a,b'], '{disk:NAME} is the received file of a guest disk');
+  t.throws(() => expandQemuTemplate('qemu {disk:vdb}', { vda: '/r/vda' }), /\{disk:vdb\}: no image called 'vdb' \(images: vda\)/);
 
   t.same(targetQemuArgv('qemu -m 1G', {}, '/w/qmp.sock'), ['qemu', '-m', '1G', '-incoming', 'defer', '-qmp', 'unix:/w/qmp.sock,server=on,wait=off']);
   t.same(targetQemuArgv('qemu -incoming defer', {}, '/q'), ['qemu', '-incoming', 'defer', '-qmp', 'unix:/q,server=on,wait=off']);

@@ -4,6 +4,7 @@ import { createLogger } from '../logging.js';
 import { MIGRATE_ARG_SPEC, migrateOptionsFrom, sourceHookCommands, stateDirFrom } from '../migrate-options.js';
 import { humanSink, jsonSink } from '../progress.js';
 import { buildSourceHooks, recoveryRecipe } from '../source-hooks.js';
+import { diskNames } from '../source-disks.js';
 import { EXIT } from '../usage.js';
 
 const HELP = `ferry migrate --to ws[s]://HOST:PORT --image NAME=PATH [options]
@@ -18,6 +19,8 @@ is resumed on the source and ferry exits 3.
   --pause-cmd CMD        stops the workload (e.g. kill -STOP $PID)
   --resume-cmd CMD       resumes it on the source after a failure (e.g. kill -CONT $PID)
   --qmp SOCKET           a QEMU guest: pause = stop, device state with x-ignore-shared, rollback = cont
+  --disk NAME=NODE       with --qmp: migrate the guest disk NODE (a block node or device, raw file) as image
+                         NAME; QEMU dirty bitmaps find its changed blocks (repeatable), e.g. vda=vda
   --keep-source          with --qmp: leave the source QEMU paused after the commit instead of quitting it
   --policy P             smart (default), xen or downtime
   --max-downtime MS      a promise: pause only when the expected pause fits MS (every policy); if it never
@@ -59,15 +62,15 @@ export async function migrateCommand(argv: string[]): Promise<number> {
   const logger = createLogger(values['log-level'], values['log-file'], 'ferry-migrate');
   const sink = values.json ? jsonSink() : humanSink(process.stderr.isTTY === true);
   const hookCommands = sourceHookCommands(values);
-  const { hooks, throttle, close } = await buildSourceHooks(hookCommands, values);
-  const journal = { stateDir: stateDirFrom(values), recovery: { ...recoveryRecipe(hookCommands) } };
+  const { hooks, throttle, close, options: withDisks, dirtyTrackers } = await buildSourceHooks(hookCommands, values, options, logger);
+  const journal = { stateDir: stateDirFrom(values), recovery: { ...recoveryRecipe(hookCommands, diskNames(values.disk)) } };
   const controller = new AbortController();
   const onSignal = (): void => controller.abort();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   let summary: MigrationSummary;
   try {
-    summary = await migrate(options, { logger, hooks, throttle, onEvent: (e) => sink.event(e), signal: controller.signal, journal });
+    summary = await migrate(withDisks, { logger, hooks, throttle, dirtyTrackers, onEvent: (e) => sink.event(e), signal: controller.signal, journal });
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -49,11 +49,13 @@ async function act(stateDir: string, entry: JournalEntry, advice: RecoveryAdvice
     case 'go-sent':
       return { code: EXIT.unknown };
     case 'nothing':
+      await removeDiskTracking(entry).catch(() => undefined); // best effort: the workload runs either way
       removeJournal(stateDir, entry.migrationId);
       return { code: EXIT.committed };
     case 'resume':
       try {
         await resumeOnSource(entry.recovery);
+        await removeDiskTracking(entry);
       } catch (error) {
         return { code: EXIT.error, message: `resuming failed, the journal stays: ${error instanceof Error ? error.message : String(error)}` };
       }
@@ -76,6 +78,21 @@ async function resumeOnSource(recovery: Readonly<Record<string, unknown>>): Prom
     } finally {
       await qemu.close();
     }
+  }
+}
+
+/** The dirty bitmaps and NBD exports a killed `ferry migrate --disk` left on the source QEMU. */
+async function removeDiskTracking(entry: JournalEntry): Promise<void> {
+  const { qmp, disks } = entry.recovery;
+  if (typeof qmp !== 'string' || !Array.isArray(disks) || disks.length === 0) return;
+  const { QmpClient, diskBitmapPrefix, removeDiskLeftovers } = await import('@ferry/qemu');
+  const client = await QmpClient.connect(qmp);
+  try {
+    for (const disk of disks) {
+      if (typeof disk === 'string') await removeDiskLeftovers(client, diskBitmapPrefix(entry.migrationId, disk));
+    }
+  } finally {
+    await client.close();
   }
 }
 

@@ -20,6 +20,7 @@ Prints {"event":"listening","url":...} on stdout once it accepts connections.
                           its exit status decides whether the source hears RESUMED
   --hook-timeout S        kill --on-commit after S seconds (default 60) and fail the commit as if it had failed
   --qemu-cmd TEMPLATE     start the guest here on commit: a QEMU command line with {image:NAME} placeholders
+                          ({disk:NAME} for a guest disk sent with ferry migrate --disk)
   --base NAME=PATH        an older copy of image NAME: only pages that differ are sent (repeatable)
   --resume-grace S        keep a session cut during pre-copy for S seconds for its source to resume (default 60);
                           a session that received no pages yet is not kept

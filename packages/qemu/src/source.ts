@@ -53,6 +53,11 @@ export class QemuSourceDriver {
     return new QemuSourceDriver(qmp, timeoutMs, log);
   }
 
+  /** The QMP connection: QEMU's monitor socket takes one client, so the disk bitmaps share it. */
+  get qmp(): QmpClient {
+    return this.#qmp;
+  }
+
   /** A duty-cycle throttle on this connection (QEMU takes one QMP client per socket). */
   throttle(): QemuThrottle {
     return new QemuThrottle(this.#qmp);

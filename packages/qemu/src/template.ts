@@ -1,6 +1,6 @@
 /**
  * `--qemu-cmd` templates: a QEMU command line written as one shell-like string, with `{image:NAME}`
- * where the received image NAME's path goes.
+ * where the received image NAME's path goes (`{disk:NAME}` says the same of a guest disk).
  *
  *     qemu-system-x86_64 -m 256M -object memory-backend-file,id=mem,size=256M,mem-path={image:ram},share=on ...
  *
@@ -15,7 +15,7 @@ export class TemplateError extends Error {
   override readonly name = 'TemplateError';
 }
 
-const PLACEHOLDER = /\{image:([^{}]*)\}/g;
+const PLACEHOLDER = /\{(?:image|disk):([^{}]*)\}/g;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /** Splits a shell-like command line into words. Throws TemplateError on an unterminated quote. */
@@ -79,13 +79,13 @@ export function expandQemuTemplate(template: string, images: Record<string, stri
   const words = splitCommandLine(template);
   if (words.length === 0) throw new TemplateError('the QEMU command is empty');
   return words.map((word) => {
-    const whole = /^\{image:[^{}]*\}$/.test(word);
-    return word.replace(PLACEHOLDER, (_match, name: string) => {
-      if (!NAME.test(name)) throw new TemplateError(`bad image name in {image:${name}}`);
+    const whole = /^\{(?:image|disk):[^{}]*\}$/.test(word);
+    return word.replace(PLACEHOLDER, (match, name: string) => {
+      if (!NAME.test(name)) throw new TemplateError(`bad image name in ${match}`);
       const path = Object.hasOwn(images, name) ? images[name] : undefined;
       if (path === undefined) {
         const known = Object.keys(images);
-        throw new TemplateError(`{image:${name}}: no image called '${name}' (images: ${known.length > 0 ? known.join(', ') : 'none'})`);
+        throw new TemplateError(`${match}: no image called '${name}' (images: ${known.length > 0 ? known.join(', ') : 'none'})`);
       }
       return whole ? path : path.replaceAll(',', ',,');
     });

@@ -1,0 +1,98 @@
+/**
+ * `--disk NAME=NODE`: a QEMU guest disk migrated as image NAME. The CLI resolves NODE over QMP, adds
+ * the disk's raw file as an image, and gives the agent a DirtyTracker backed by QEMU dirty bitmaps
+ * (exported over NBD), so the agent stays hypervisor-agnostic.
+ */
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DirtyTracker, MigrateOptions, PageRanges } from '@ferry/agent-source';
+import { DiskBitmapChain, diskBitmapPrefix, DiskLookupError, resolveDisk, type DirtyExtent, type QemuLogger, type QmpClient } from '@ferry/qemu';
+import { pairs, type MigrateArgs } from './migrate-options.js';
+import { UsageError } from './usage.js';
+
+export interface SourceDisks {
+  /** The migrate options with each disk's file added as an image. */
+  readonly options: MigrateOptions;
+  readonly dirtyTrackers: ReadonlyMap<string, DirtyTracker>;
+}
+
+/** Checks --disk before anything connects: it needs --qmp, and its names must not clash with --image. */
+export function checkDiskArgs(args: MigrateArgs): void {
+  if (!args.disk?.length) return;
+  if (!args.qmp) throw new UsageError('--disk NAME=NODE needs --qmp SOCKET (the disk is tracked by QEMU)');
+  const images = new Set(pairs(args.image ?? [], '--image').map(([name]) => name));
+  for (const [name] of pairs(args.disk, '--disk')) {
+    if (images.has(name)) throw new UsageError(`--disk ${name} has the name of an --image`);
+  }
+}
+
+/** Resolves every --disk over QMP; an unknown or unreadable NODE is a usage error naming what QEMU has. */
+export async function buildSourceDisks(diskArgs: readonly string[] | undefined, options: MigrateOptions, qmp: QmpClient | undefined, logger: QemuLogger): Promise<SourceDisks> {
+  const disks = diskArgs?.length ? pairs(diskArgs, '--disk') : [];
+  if (disks.length === 0 || !qmp) return { options, dirtyTrackers: new Map() };
+  const images = [...options.images];
+  const dirtyTrackers = new Map<string, DirtyTracker>();
+  for (const [name, nodeArg] of disks) {
+    let disk;
+    try {
+      disk = await resolveDisk(qmp, nodeArg);
+    } catch (error) {
+      if (error instanceof DiskLookupError) throw new UsageError(`--disk ${name}=${nodeArg}: ${error.message}`);
+      throw error;
+    }
+    images.push({ name, path: disk.file });
+    dirtyTrackers.set(name, new QemuDiskTracker(qmp, {
+      node: disk.node,
+      prefix: diskBitmapPrefix(options.migrationId, name),
+      nbdSocket: nbdSocketPath(options.migrationId, name),
+      granularity: options.pageSize,
+      logger,
+    }));
+  }
+  return { options: { ...options, images }, dirtyTrackers };
+}
+
+/** A DirtyTracker over a QEMU dirty-bitmap chain; byte extents become page ranges. */
+class QemuDiskTracker implements DirtyTracker {
+  readonly kind = 'qemu-bitmap';
+  readonly #qmp: QmpClient;
+  readonly #options: Parameters<typeof DiskBitmapChain.start>[1];
+  #chain: DiskBitmapChain | undefined;
+
+  constructor(qmp: QmpClient, options: Parameters<typeof DiskBitmapChain.start>[1]) {
+    this.#qmp = qmp;
+    this.#options = options;
+  }
+
+  async start(): Promise<void> {
+    this.#chain = await DiskBitmapChain.start(this.#qmp, this.#options);
+  }
+
+  async freeze(): Promise<{ generation: number; ranges: PageRanges }> {
+    if (!this.#chain) throw new Error('the disk tracker was not started');
+    const frozen = await this.#chain.freeze();
+    return { generation: frozen.generation, ranges: toPageRanges(frozen.extents, this.#options.granularity) };
+  }
+
+  async release(generation: number): Promise<void> {
+    await this.#chain?.release(generation);
+  }
+
+  async close(): Promise<void> {
+    await this.#chain?.close();
+  }
+}
+
+/** A unix socket path must stay under 108 bytes, whatever the lengths of the migration id and disk name. */
+function nbdSocketPath(migrationId: string, disk: string): string {
+  const tag = createHash('sha256').update(`${migrationId}\0${disk}`).digest('hex').slice(0, 16);
+  return join(tmpdir(), `ferry-nbd-${tag}.sock`);
+}
+
+/** The --disk names, for the journal: `ferry recover` removes their bitmaps if ferry migrate was killed. */
+export const diskNames = (diskArgs: readonly string[] | undefined): string[] => (diskArgs?.length ? pairs(diskArgs, '--disk').map(([name]) => name) : []);
+
+export function toPageRanges(extents: readonly DirtyExtent[], pageSize: number): PageRanges {
+  return extents.map(({ offset, length }) => [Math.floor(offset / pageSize), Math.ceil((offset + length) / pageSize)]);
+}

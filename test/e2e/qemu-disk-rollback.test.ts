@@ -1,0 +1,113 @@
+/**
+ * Failures with a guest disk. The target dies during pre-copy (after a dirty bitmap was frozen and
+ * exported) or after the pause: `ferry migrate` exits 3, the source guest keeps running and reading
+ * good blocks, and QEMU holds no bitmap or NBD export of ferry's. A link cut during pre-copy is not a
+ * failure: ferry reconnects, re-covers what the target had not acknowledged, and the committed disk
+ * is byte-identical to the paused source's.
+ */
+import { mkdirSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import { QmpClient } from '@ferry/qemu';
+import { CutProxy } from '../helpers/cut-proxy.js';
+import { runMigrate, sha256, startTarget } from '../helpers/ferry.js';
+import {
+  buildGuest, QemuScratch, qemuMissing, readDiskBeats, readHeartbeats, startSourceQemu, targetTemplate, waitForHeartbeats,
+  type GuestOptions, type SourceQemu,
+} from './helpers-qemu.js';
+
+async function guestWithDisk(t: Test) {
+  const scratch = new QemuScratch(t);
+  const diskPath = scratch.path('source-vda.raw');
+  writeFileSync(diskPath, '');
+  truncateSync(diskPath, 256 * 1024 * 1024);
+  const options: GuestOptions = { guest: buildGuest(), ramMiB: 256, touchMiB: 32, rate: 1000, sweep: 2, disk: { path: diskPath, mib: 16, rate: 100 } };
+  const source = await startSourceQemu(scratch, options);
+  const targetDir = scratch.path('target');
+  mkdirSync(targetDir);
+  const targetPid = scratch.path('target-qemu.pid');
+  scratch.killAtEnd(targetPid);
+  const target = await startTarget(t, targetDir, ['--qemu-cmd', targetTemplate(options, scratch.path('target-serial.log'), targetPid)]);
+  return { scratch, diskPath, source, targetDir, target };
+}
+
+/** What ferry may have left on the source QEMU, and whether the VM runs. */
+async function sourceQemuState(source: SourceQemu): Promise<{ status: string; bitmaps: unknown[]; exports: unknown[] }> {
+  const qmp = await QmpClient.connect(source.qmpPath, { timeoutMs: 5000 });
+  try {
+    const { status } = await qmp.execute<{ status: string }>('query-status');
+    const nodes = await qmp.execute<Array<{ 'dirty-bitmaps'?: unknown[] }>>('query-named-block-nodes', { flat: true });
+    const blocks = await qmp.execute<Array<{ inserted?: { 'dirty-bitmaps'?: unknown[] } }>>('query-block');
+    const exports = await qmp.execute<unknown[]>('query-block-exports');
+    return { status, bitmaps: [...nodes.flatMap((n) => n['dirty-bitmaps'] ?? []), ...blocks.flatMap((b) => b.inserted?.['dirty-bitmaps'] ?? [])], exports };
+  } finally {
+    await qmp.close();
+  }
+}
+
+/** The source guest keeps counting, with good RAM pages and good disk blocks, through a whole disk sweep. */
+async function checkSourceKeepsRunning(t: Test, source: SourceQemu): Promise<void> {
+  const sweeps = readDiskBeats(source.serialPath).at(-1)?.sweeps ?? 0;
+  await waitForHeartbeats(source.serialPath, () => (readDiskBeats(source.serialPath).at(-1)?.sweeps ?? 0) >= sweeps + 2, 90_000, source.exited)
+    .catch((error: Error) => t.fail(error.message));
+  const beats = readHeartbeats(source.serialPath);
+  const disk = readDiskBeats(source.serialPath);
+  t.ok(beats.every((b) => b.bad === 0) && beats.every((b, i) => i === 0 || b.counter === beats[i - 1]!.counter + 1), 'RAM: bad=0, the counter never jumped');
+  t.ok(disk.length > 0 && disk.every((b) => b.bad === 0), `disk: bad=0 through a whole sweep after the rollback (sweeps ${sweeps} -> ${disk.at(-1)?.sweeps})`);
+}
+
+async function killTargetWhen(t: Test, killOn: (event: Record<string, unknown>) => boolean): Promise<Array<Record<string, unknown>>> {
+  const { source, target } = await guestWithDisk(t);
+  let killedAt: string | undefined;
+  const run = await runMigrate(t, ['--to', target.url, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath, '--disk', 'vda=vda', '--reconnect-timeout', '2'], (event) => {
+    if (killedAt === undefined && killOn(event)) {
+      killedAt = JSON.stringify(event);
+      target.child.kill('SIGKILL');
+    }
+  });
+  t.ok(killedAt !== undefined, `the target was killed at ${killedAt ?? 'no event'}`);
+  t.equal(run.code, 3, 'migrate exits 3 (rolled back)');
+  if (run.code !== 3) t.comment(run.stderr.slice(-3000));
+  const state = await sourceQemuState(source);
+  t.equal(state.status, 'running', 'the source VM runs');
+  t.same(state.bitmaps, [], 'no dirty bitmap left (query-block, query-named-block-nodes)');
+  t.same(state.exports, [], 'no NBD export left (query-block-exports)');
+  await checkSourceKeepsRunning(t, source);
+  return run.events;
+}
+
+const missing = qemuMissing();
+if (missing !== undefined) {
+  t.plan(0, `skipped: ${missing}`);
+} else {
+  t.setTimeout(900_000); // boots three guests under TCG
+  t.test('the target dies during pre-copy, after a bitmap was frozen and exported', { timeout: 300_000 }, async (t) => {
+    const events = await killTargetWhen(t, (event) => event['event'] === 'pass-end' && Number(event['pass']) >= 1);
+    t.notOk(events.some((e) => e['event'] === 'paused'), 'the source was never paused');
+  });
+
+  t.test('the target dies after the pause: the source resumes with its disk untouched', { timeout: 300_000 }, async (t) => {
+    const events = await killTargetWhen(t, (event) => event['event'] === 'state');
+    t.ok(events.some((e) => e['event'] === 'paused'), 'the source was paused, then resumed by the rollback');
+  });
+
+  t.test('a cut during pre-copy resumes; an unknown --disk NODE is a usage error', { timeout: 300_000 }, async (t) => {
+    const { source, target, targetDir, diskPath } = await guestWithDisk(t);
+    const usage = await runMigrate(t, ['--to', target.url, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath, '--disk', 'vda=vdz']);
+    t.equal(usage.code, 2, 'an unknown NODE exits 2');
+    t.match(usage.stderr, /no block device or node 'vdz'.*vda/, 'and lists what query-block shows');
+
+    const proxy = await CutProxy.start(target.url);
+    t.teardown(() => proxy.close());
+    const run = await runMigrate(t, ['--to', proxy.url, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath, '--disk', 'vda=vda', '--keep-source', '--id', 'disk-cut'], (event) => {
+      if (proxy.cuts === 0 && event['event'] === 'pass-end' && Number(event['pass']) >= 1) proxy.cut();
+    });
+    t.equal(proxy.cuts, 1, 'the link was cut once');
+    t.equal(run.code, 0, 'migrate still commits');
+    if (run.code !== 0) t.comment(run.stderr.slice(-3000));
+    t.ok(run.events.some((e) => e['event'] === 'reconnected'), 'after reconnecting');
+    const state = await sourceQemuState(source);
+    t.same([state.bitmaps, state.exports], [[], []], 'no bitmap or export left');
+    t.equal(await sha256(join(targetDir, 'disk-cut', 'vda')), await sha256(diskPath), 'the target disk is byte-identical to the paused source disk');
+  });
+}
