@@ -5,12 +5,12 @@
  * when the test ends.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { shellQuote } from '@ferry/qemu';
-import type { Teardown } from '../helpers/ferry.js';
+import { startTarget, type RunningProcess, type Teardown } from '../helpers/ferry.js';
 
 export const QEMU = 'qemu-system-x86_64';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -256,4 +256,23 @@ export function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** A `ferry target --once` whose --qemu-cmd starts the guest: where it writes, logs and records its QEMU. */
+export interface QemuTarget extends RunningProcess {
+  readonly url: string;
+  readonly dir: string;
+  readonly serialPath: string;
+  readonly pidPath: string;
+}
+
+/** Starts a target that runs the guest of `options` on commit; its QEMU is killed when the test ends. */
+export async function startQemuTarget(t: Teardown, scratch: QemuScratch, options: GuestOptions): Promise<QemuTarget> {
+  const dir = scratch.path('target');
+  const serialPath = scratch.path('target-serial.log');
+  const pidPath = scratch.path('target-qemu.pid');
+  scratch.killAtEnd(pidPath);
+  mkdirSync(dir);
+  const target = await startTarget(t, dir, ['--qemu-cmd', targetTemplate(options, serialPath, pidPath)]);
+  return { ...target, dir, serialPath, pidPath };
 }

@@ -5,14 +5,12 @@
  * The guest's disk blocks carry their sequence numbers and the guest's RAM knows which each should
  * hold, so a disk out of step with the RAM shows as DISK bad > 0 once the verifier re-reads it.
  */
-import { mkdirSync, truncateSync, writeFileSync } from 'node:fs';
+import { truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { QmpClient } from '@ferry/qemu';
-import { runMigrate, sha256, startTarget } from '../helpers/ferry.js';
-import {
-  buildGuest, QemuScratch, qemuMissing, readDiskBeats, readHeartbeats, startSourceQemu, targetTemplate, waitForHeartbeats, type GuestOptions,
-} from './helpers-qemu.js';
+import { runMigrate, sha256 } from '../helpers/ferry.js';
+import { buildGuest, QemuScratch, qemuMissing, readDiskBeats, readHeartbeats, startQemuTarget, startSourceQemu, waitForHeartbeats, type GuestOptions } from './helpers-qemu.js';
 
 const DISK_BYTES = 256 * 1024 * 1024;
 
@@ -28,12 +26,7 @@ if (missing !== undefined) {
     truncateSync(diskPath, DISK_BYTES);
     const options: GuestOptions = { guest: buildGuest(), ramMiB: 256, touchMiB: 32, rate: 1000, sweep: 4, disk: { path: diskPath, mib: 16, rate: 100 } };
     const source = await startSourceQemu(scratch, options);
-    const targetDir = scratch.path('target');
-    const targetSerial = scratch.path('target-serial.log');
-    const targetPid = scratch.path('target-qemu.pid');
-    scratch.killAtEnd(targetPid);
-    mkdirSync(targetDir);
-    const target = await startTarget(t, targetDir, ['--qemu-cmd', targetTemplate(options, targetSerial, targetPid)]);
+    const target = await startQemuTarget(t, scratch, options);
 
     // --keep-source: the source stays paused after the commit, so its disk can be compared with the target's.
     const run = await runMigrate(t, ['--to', target.url, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath, '--disk', 'vda=vda', '--keep-source', '--id', 'disk-a']);
@@ -53,19 +46,19 @@ if (missing !== undefined) {
     t.not(status.status, 'running', `the source stays paused (${status.status})`);
     t.same(nodes.flatMap((n) => n['dirty-bitmaps'] ?? []), [], 'no dirty bitmap left on the source');
     t.same(exports, [], 'no NBD export left on the source');
-    t.equal(await sha256(join(targetDir, 'disk-a', 'vda')), await sha256(diskPath), 'the target disk is byte-identical to the paused source disk');
+    t.equal(await sha256(join(target.dir, 'disk-a', 'vda')), await sha256(diskPath), 'the target disk is byte-identical to the paused source disk');
 
     const sourceDisk = readDiskBeats(source.serialPath);
     const lastSource = sourceDisk.at(-1)!;
     t.ok(sourceDisk.every((b) => b.bad === 0), 'the source guest never read a bad disk block');
-    const targetBeats = await waitForHeartbeats(targetSerial, () => {
-      const disk = readDiskBeats(targetSerial);
+    const targetBeats = await waitForHeartbeats(target.serialPath, () => {
+      const disk = readDiskBeats(target.serialPath);
       return disk.length > 0 && disk.at(-1)!.sweeps >= lastSource.sweeps + 2;
     }, 120_000).catch((error: Error) => {
       t.fail(error.message);
-      return readHeartbeats(targetSerial);
+      return readHeartbeats(target.serialPath);
     });
-    const targetDisk = readDiskBeats(targetSerial);
+    const targetDisk = readDiskBeats(target.serialPath);
     t.ok(targetBeats[0] && targetBeats[0].counter > (readHeartbeats(source.serialPath).at(-1)?.counter ?? 0), 'the heartbeat counter continues on the target');
     t.ok(targetBeats.every((b) => b.bad === 0), 'RAM: bad=0 on the target');
     t.ok(targetDisk.length > 0 && targetDisk.every((b) => b.bad === 0),

@@ -5,16 +5,13 @@
  * failure: ferry reconnects, re-covers what the target had not acknowledged, and the committed disk
  * is byte-identical to the paused source's.
  */
-import { mkdirSync, truncateSync, writeFileSync } from 'node:fs';
+import { truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { QmpClient } from '@ferry/qemu';
 import { CutProxy } from '../helpers/cut-proxy.js';
-import { runMigrate, sha256, startTarget } from '../helpers/ferry.js';
-import {
-  buildGuest, QemuScratch, qemuMissing, readDiskBeats, readHeartbeats, startSourceQemu, targetTemplate, waitForHeartbeats,
-  type GuestOptions, type SourceQemu,
-} from './helpers-qemu.js';
+import { runMigrate, sha256 } from '../helpers/ferry.js';
+import { buildGuest, QemuScratch, qemuMissing, readDiskBeats, readHeartbeats, startQemuTarget, startSourceQemu, waitForHeartbeats, type GuestOptions, type SourceQemu } from './helpers-qemu.js';
 
 async function guestWithDisk(t: Test) {
   const scratch = new QemuScratch(t);
@@ -23,12 +20,8 @@ async function guestWithDisk(t: Test) {
   truncateSync(diskPath, 256 * 1024 * 1024);
   const options: GuestOptions = { guest: buildGuest(), ramMiB: 256, touchMiB: 32, rate: 1000, sweep: 2, disk: { path: diskPath, mib: 16, rate: 100 } };
   const source = await startSourceQemu(scratch, options);
-  const targetDir = scratch.path('target');
-  mkdirSync(targetDir);
-  const targetPid = scratch.path('target-qemu.pid');
-  scratch.killAtEnd(targetPid);
-  const target = await startTarget(t, targetDir, ['--qemu-cmd', targetTemplate(options, scratch.path('target-serial.log'), targetPid)]);
-  return { scratch, diskPath, source, targetDir, target };
+  const target = await startQemuTarget(t, scratch, options);
+  return { scratch, diskPath, source, targetDir: target.dir, target };
 }
 
 /** What ferry may have left on the source QEMU, and whether the VM runs. */

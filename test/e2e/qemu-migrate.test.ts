@@ -7,9 +7,9 @@
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import t from 'tap';
 import { launchTargetQemu, QemuLaunchError, QemuSourceDriver } from '@ferry/qemu';
-import { runMigrate, startTarget } from '../helpers/ferry.js';
+import { runMigrate } from '../helpers/ferry.js';
 import {
-  alive, buildGuest, QemuScratch, qemuMissing, readHeartbeats, spawnQemu, startSourceQemu, targetTemplate, waitForHeartbeats, type GuestOptions,
+  alive, buildGuest, QemuScratch, qemuMissing, readHeartbeats, spawnQemu, startQemuTarget, startSourceQemu, targetTemplate, waitForHeartbeats, type GuestOptions,
 } from './helpers-qemu.js';
 
 const missing = qemuMissing();
@@ -21,13 +21,7 @@ if (missing !== undefined) {
     const options: GuestOptions = { guest: buildGuest(), ramMiB: 256, touchMiB: 64, rate: 2000, sweep: 4 };
     const scratch = new QemuScratch(t);
     const source = await startSourceQemu(scratch, options);
-    const targetDir = scratch.path('target');
-    const targetSerial = scratch.path('target-serial.log');
-    const targetPid = scratch.path('target-qemu.pid');
-    scratch.killAtEnd(targetPid);
-    mkdirSync(targetDir);
-
-    const target = await startTarget(t, targetDir, ['--qemu-cmd', targetTemplate(options, targetSerial, targetPid)]);
+    const target = await startQemuTarget(t, scratch, options);
     const before = readHeartbeats(source.serialPath).length;
     const run = await runMigrate(t, ['--to', target.url, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath]);
     t.equal(run.code, 0, 'migrate exits 0');
@@ -43,14 +37,14 @@ if (missing !== undefined) {
 
     let pid = 0;
     try {
-      pid = Number(readFileSync(targetPid, 'utf8').trim());
+      pid = Number(readFileSync(target.pidPath, 'utf8').trim());
     } catch {
       // asserted below
     }
     t.ok(pid > 0 && alive(pid), 'the target QEMU runs, started by ferry target');
-    const targetBeats = await waitForHeartbeats(targetSerial, (beats) => beats.length >= 12, 60_000).catch((error: Error) => {
+    const targetBeats = await waitForHeartbeats(target.serialPath, (beats) => beats.length >= 12, 60_000).catch((error: Error) => {
       t.fail(error.message);
-      return readHeartbeats(targetSerial);
+      return readHeartbeats(target.serialPath);
     });
     const first = targetBeats[0];
     t.ok(first !== undefined && first.counter > lastSource.counter && first.counter <= lastSource.counter + 3,

@@ -3,22 +3,17 @@
  * paused and saved its device state: either way `ferry migrate` must exit 3 (rolled back) and the
  * source guest must keep running and counting with no bad page (never stopped, or resumed with `cont`).
  */
-import { mkdirSync } from 'node:fs';
 import t, { type Test } from 'tap';
 import { QmpClient } from '@ferry/qemu';
-import { runMigrate, startTarget } from '../helpers/ferry.js';
-import { buildGuest, QemuScratch, qemuMissing, readHeartbeats, startSourceQemu, targetTemplate, waitForHeartbeats, type GuestOptions } from './helpers-qemu.js';
+import { runMigrate } from '../helpers/ferry.js';
+import { buildGuest, QemuScratch, qemuMissing, readHeartbeats, startQemuTarget, startSourceQemu, waitForHeartbeats, type GuestOptions } from './helpers-qemu.js';
 
 /** Migrates a writing guest and SIGKILLs the target on the first migrate event that `killOn` accepts. */
 async function killTargetWhen(t: Test, killOn: (event: Record<string, unknown>) => boolean): Promise<{ events: Array<Record<string, unknown>> }> {
   const options: GuestOptions = { guest: buildGuest(), ramMiB: 256, touchMiB: 64, rate: 2000, sweep: 4 };
   const scratch = new QemuScratch(t);
   const source = await startSourceQemu(scratch, options);
-  const targetDir = scratch.path('target');
-  mkdirSync(targetDir);
-  const targetPid = scratch.path('target-qemu.pid');
-  scratch.killAtEnd(targetPid);
-  const target = await startTarget(t, targetDir, ['--qemu-cmd', targetTemplate(options, scratch.path('target-serial.log'), targetPid)]);
+  const target = await startQemuTarget(t, scratch, options);
 
   let killedAt: string | undefined;
   const args = ['--to', target.url, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath, '--reconnect-timeout', '2'];

@@ -4,11 +4,10 @@
  * migrates it. The guest must continue on the target with no bad page; a duty cycle held by the
  * driver alone must leave the guest running when restored.
  */
-import { mkdirSync } from 'node:fs';
 import t from 'tap';
 import { QemuThrottle, QmpClient, type QmpEvent } from '@ferry/qemu';
-import { runMigrate, startTarget } from '../helpers/ferry.js';
-import { buildGuest, QemuScratch, qemuMissing, readHeartbeats, spawnQemu, startSourceQemu, targetTemplate, waitForHeartbeats, type GuestOptions } from './helpers-qemu.js';
+import { runMigrate } from '../helpers/ferry.js';
+import { buildGuest, QemuScratch, qemuMissing, readHeartbeats, spawnQemu, startQemuTarget, startSourceQemu, waitForHeartbeats, type GuestOptions } from './helpers-qemu.js';
 
 const missing = qemuMissing();
 if (missing !== undefined) {
@@ -36,12 +35,7 @@ if (missing !== undefined) {
     const options: GuestOptions = { guest: buildGuest(), ramMiB: 256, touchMiB: 64, rate: 4000, sweep: 4 };
     const scratch = new QemuScratch(t);
     const source = await startSourceQemu(scratch, options);
-    const targetDir = scratch.path('target');
-    const targetSerial = scratch.path('target-serial.log');
-    const targetPid = scratch.path('target-qemu.pid');
-    scratch.killAtEnd(targetPid);
-    mkdirSync(targetDir);
-    const target = await startTarget(t, targetDir, ['--qemu-cmd', targetTemplate(options, targetSerial, targetPid)]);
+    const target = await startQemuTarget(t, scratch, options);
     // memtouch changes a few bytes per page: XOR deltas would carry its 16 MB/s within the link. Whole
     // pages (no deltas, no LZ4) make the guest outrun the 4 MB/s link.
     const run = await runMigrate(t, ['--to', target.url, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath,
@@ -52,9 +46,9 @@ if (missing !== undefined) {
     t.equal(levels.at(-1), 0, 'the duty cycle ended before the pause');
     t.comment(`summary: pause ${String(run.summary['pauseMs'])} ms, ${String(run.summary['passes'])} passes, stop: ${String(run.summary['stopReason'])}`);
     const lastSource = readHeartbeats(source.serialPath).at(-1);
-    const beats = await waitForHeartbeats(targetSerial, (b) => b.length >= 8, 60_000).catch((error: Error) => {
+    const beats = await waitForHeartbeats(target.serialPath, (b) => b.length >= 8, 60_000).catch((error: Error) => {
       t.fail(error.message);
-      return readHeartbeats(targetSerial);
+      return readHeartbeats(target.serialPath);
     });
     t.ok(lastSource !== undefined && beats[0] !== undefined && beats[0].counter > lastSource.counter, `the counter continues on the target (HB ${lastSource?.counter} → ${beats[0]?.counter})`);
     t.ok(beats.length >= 8 && beats.every((b) => b.bad === 0), 'bad=0 on the target');
