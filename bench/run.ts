@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: ferry's speed and footprint, each measured in this one run and printed beside its
- * reference (issue 11). The machine is shared: only ratios within a run mean anything.
+ * reference. The machine is shared: only ratios within a run mean anything.
  *   - floors: raw TCP (one buffer, discarded) and the fair floor (file -> TCP -> file by a plain pair)
  *   - a cold image of non-zero pages (half text-like, half random), default flags: pass-0 rate as a ratio
  *     of the floor (goal >= 0.7), CPU per GiB of each agent in pass 0 (goal <= 0.7 core-s), peak RSS of

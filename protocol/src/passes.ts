@@ -19,7 +19,7 @@ export interface PassEnd {
 export interface Ack {
   readonly type: typeof MessageType.Ack;
   readonly pass: number;
-  /** Despite the name: every message byte the target has received on this session, control included. */
+  /** Every message byte the target has received on this session, control included. */
   readonly bytesReceived: number;
   /** Page records written to the images. */
   readonly pagesApplied: number;

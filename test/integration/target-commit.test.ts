@@ -1,5 +1,5 @@
 /**
- * Issue 13 items 4 and 7: GO before COMMIT_READY is a protocol error; a failure after GO (a full disk)
+ * GO before COMMIT_READY is a protocol error; a failure after GO (a full disk)
  * never leaves a manifest that points at files that are not there or a stray temporary manifest; ENOSPC
  * is FERRY_ERR_IO naming the path and the free space. Real target process, real files, a small tmpfs.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 13 items 2 and 7: a target deletes only what it created. A HELLO whose id names an operator's
+ * A target deletes only what it created. A HELLO whose id names an operator's
  * folder, or the folder of a committed image whose commit hook failed, is refused and the files stay;
  * `.partial` files left by a kill -9 of the target are removed when it starts again, and nothing else.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 13 item 1: a ~100-byte HELLO must not make a target allocate (or stall on) page tables for the
+ * A ~100-byte HELLO must not make a target allocate (or stall on) page tables for the
  * size it announces. A real target process with its default limits: HELLOs for huge images, a table
  * filled with a few bytes per chunk, and resumes by sources that never read; its peak RSS (VmHWM) stays
  * under 256 MiB and connections it replaced are closed.

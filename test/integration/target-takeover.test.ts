@@ -1,5 +1,5 @@
 /**
- * Issue 13 item 5: a local process that reads a migration id from /status cannot take the session over
+ * A local process that reads a migration id from /status cannot take the session over
  * with HELLO{resume:true}; only the source that heard WELCOME (and its secret) can resume it, and the
  * connection it replaces is closed before the new one is attached.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 8 (hostile inputs) and issue 13 item 6, target side: connections that never authenticate are
+ * Connections that never authenticate are
  * closed and bounded in number; sessions that move no bytes are dropped; a session that never made
  * progress does not hold a --max-migrations slot through the resume grace; a paused session that loses
  * its source, or whose source goes silent, is dropped and its partial image removed.
