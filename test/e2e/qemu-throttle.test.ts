@@ -16,7 +16,8 @@ if (missing !== undefined) {
   t.setTimeout(600_000); // boots a guest under TCG and migrates it over a slow link
   t.test('the driver alone: a 50% duty cycle stops and continues the guest, restore leaves it running', async (t) => {
     const scratch = new QemuScratch(t);
-    const guest = spawnQemu(scratch, { guest: buildGuest(), ramMiB: 64 }, 'cycled');
+    // 128 MiB: the guest's kernel and initramfs (with the virtio block modules) do not boot in 64.
+    const guest = spawnQemu(scratch, { guest: buildGuest(), ramMiB: 128, touchMiB: 16 }, 'cycled');
     const qmp = await QmpClient.connect(guest.qmpPath, { timeoutMs: 20_000 });
     t.teardown(() => qmp.close());
     const seen: string[] = [];
