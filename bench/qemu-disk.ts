@@ -9,13 +9,13 @@
  * links (source to target), the pause is the host-observed gap between the source's last heartbeat
  * and the target's first, and the run only counts if the target guest re-reads its disk with bad=0.
  */
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { randomFillSync } from 'node:crypto';
 import { createServer } from 'node:net';
 import { QmpClient, waitForMigration, type QmpEvent } from '@ferry/qemu';
-import { runMigrate, startTarget } from '../test/helpers/ferry.js';
+import { runMigrate } from '../test/helpers/ferry.js';
 import {
-  QemuScratch, readDiskBeats, readHeartbeats, spawnQemu, startSourceQemu, targetTemplate, waitForHeartbeats, type GuestOptions,
+  QemuScratch, readDiskBeats, readHeartbeats, spawnQemu, startQemuTarget, startSourceQemu, waitForHeartbeats, type GuestOptions,
 } from '../test/e2e/helpers-qemu.js';
 import { CountingLink, HeartbeatClock, type WanShape } from './qemu-disk-links.js';
 
@@ -76,24 +76,19 @@ export async function ferryDiskRun(label: string, base: GuestOptions, wan: boole
   const scratch = new QemuScratch(cleanup, 'ferry-bench-disk-');
   const guest = guestWithDisk(base, scratch);
   const source = await startSourceQemu(scratch, guest);
-  const targetDir = scratch.path('target');
-  mkdirSync(targetDir);
-  const serial = scratch.path('target-serial.log');
-  const pidFile = scratch.path('target-qemu.pid');
-  scratch.killAtEnd(pidFile);
-  const target = await startTarget(cleanup, targetDir, ['--qemu-cmd', targetTemplate(guest, serial, pidFile)]);
+  const target = await startQemuTarget(cleanup, scratch, guest);
   const link = await CountingLink.open(Number(new URL(target.url).port), wan ? WAN : undefined);
   cleanup.teardown(() => link.close());
-  const clock = new HeartbeatClock([source.serialPath, serial]);
+  const clock = new HeartbeatClock([source.serialPath, target.serialPath]);
   cleanup.teardown(() => clock.stop());
   const seen: Array<{ at: number; event: Record<string, unknown> }> = [];
   const run = await runMigrate(cleanup, ['--to', `ws://127.0.0.1:${link.port}`, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath, '--disk', 'vda=vda'],
     (event) => seen.push({ at: performance.now(), event }));
   if (run.code !== 0) return { run: label, guest: `FAILED: ferry migrate exited ${run.code}: ${run.stderr.slice(-200)}` };
-  const verdict = await judge(source.serialPath, serial);
+  const verdict = await judge(source.serialPath, target.serialPath);
   const disks = run.summary['disks'] as Record<string, { bytesSent: number; passes: number }> | undefined;
   return {
-    run: label, totalMs: Number(run.summary['totalMs']), pauseMs: clock.gapMs(source.serialPath, serial), bytes: link.forwardBytes,
+    run: label, totalMs: Number(run.summary['totalMs']), pauseMs: clock.gapMs(source.serialPath, target.serialPath), bytes: link.forwardBytes,
     guest: `${verdict} (disk ${((disks?.['vda']?.bytesSent ?? 0) / MiB).toFixed(1)} MiB in ${disks?.['vda']?.passes ?? '?'} passes)`,
     note: `${label}: ${pauseBreakdown(seen)}`,
   };

@@ -16,10 +16,10 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { QmpClient, waitForMigration, type MigrationInfo, type QmpEvent } from '@ferry/qemu';
-import { runMigrate, startTarget } from '../test/helpers/ferry.js';
+import { runMigrate } from '../test/helpers/ferry.js';
 import { diskBench } from './qemu-disk.js';
 import {
-  buildGuest, QemuScratch, qemuMissing, readHeartbeats, spawnQemu, startSourceQemu, targetTemplate, waitForHeartbeats,
+  buildGuest, QemuScratch, qemuMissing, readHeartbeats, spawnQemu, startQemuTarget, startSourceQemu, waitForHeartbeats,
   type GuestOptions, type Heartbeat,
 } from '../test/e2e/helpers-qemu.js';
 
@@ -144,12 +144,7 @@ async function ferryRun(label: string, guest: GuestOptions): Promise<Row> {
   try {
     const scratch = new QemuScratch(cleanup, 'ferry-bench-qemu-');
     const source = await startSourceQemu(scratch, guest);
-    const targetDir = scratch.path('target');
-    mkdirSync(targetDir);
-    const serial = scratch.path('target-serial.log');
-    const pidFile = scratch.path('target-qemu.pid');
-    scratch.killAtEnd(pidFile);
-    const target = await startTarget(cleanup, targetDir, ['--qemu-cmd', targetTemplate(guest, serial, pidFile)]);
+    const target = await startQemuTarget(cleanup, scratch, guest);
     const seen: Array<{ at: number; event: Record<string, unknown> }> = [];
     const run = await runMigrate(cleanup, ['--to', target.url, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath], (event) =>
       seen.push({ at: performance.now(), event }));
@@ -157,7 +152,7 @@ async function ferryRun(label: string, guest: GuestOptions): Promise<Row> {
     if (run.code !== 0) return { run: label, guest: `FAILED: ferry migrate exited ${run.code}: ${run.stderr.slice(-200)}` };
     const s = run.summary;
     const lastSource = readHeartbeats(source.serialPath).at(-1);
-    const guestVerdict = await judgeGuest(lastSource, serial, new Promise(() => {}));
+    const guestVerdict = await judgeGuest(lastSource, target.serialPath, new Promise(() => {}));
     return { run: label, totalMs: Number(s['totalMs']), downtime: `${String(s['pauseMs'])} (stop→RESUMED, ${String(s['passes'])} passes)`, bytes: Number(s['bytesSent']), guest: guestVerdict };
   } catch (error) {
     return { run: label, guest: `FAILED: ${(error as Error).message.slice(0, 200)}` };
