@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { shellQuote } from '@ferry/qemu';
-import { startTarget, type RunningProcess, type Teardown } from '../helpers/ferry.js';
+import type { Test } from 'tap';
+import { runMigrate, startTarget, type MigrateRun, type RunningProcess, type Teardown } from '../helpers/ferry.js';
 
 export const QEMU = 'qemu-system-x86_64';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -275,4 +276,24 @@ export async function startQemuTarget(t: Teardown, scratch: QemuScratch, options
   mkdirSync(dir);
   const target = await startTarget(t, dir, ['--qemu-cmd', targetTemplate(options, serialPath, pidPath)]);
   return { ...target, dir, serialPath, pidPath };
+}
+
+/** Runs `ferry migrate ARGS`, kills the target at the first event `killOn` accepts, and checks the rollback (exit 3). */
+export async function migrateKillingTarget(
+  t: Test,
+  target: RunningProcess,
+  args: string[],
+  killOn: (event: Record<string, unknown>) => boolean,
+): Promise<MigrateRun> {
+  let killedAt: string | undefined;
+  const run = await runMigrate(t, args, (event) => {
+    if (killedAt === undefined && killOn(event)) {
+      killedAt = JSON.stringify(event);
+      target.child.kill('SIGKILL');
+    }
+  });
+  t.ok(killedAt !== undefined, `the target was killed at ${killedAt ?? 'no event'}`);
+  t.equal(run.code, 3, 'migrate exits 3 (rolled back)');
+  if (run.code !== 3) t.comment(run.stderr.slice(-3000));
+  return run;
 }

@@ -11,7 +11,7 @@ import t, { type Test } from 'tap';
 import { QmpClient } from '@ferry/qemu';
 import { CutProxy } from '../helpers/cut-proxy.js';
 import { runMigrate, sha256 } from '../helpers/ferry.js';
-import { buildGuest, QemuScratch, qemuMissing, readDiskBeats, readHeartbeats, startQemuTarget, startSourceQemu, waitForHeartbeats, type GuestOptions, type SourceQemu } from './helpers-qemu.js';
+import { buildGuest, QemuScratch, qemuMissing, readDiskBeats, readHeartbeats, migrateKillingTarget, startQemuTarget, startSourceQemu, waitForHeartbeats, type GuestOptions, type SourceQemu } from './helpers-qemu.js';
 
 async function guestWithDisk(t: Test) {
   const scratch = new QemuScratch(t);
@@ -51,16 +51,7 @@ async function checkSourceKeepsRunning(t: Test, source: SourceQemu): Promise<voi
 
 async function killTargetWhen(t: Test, killOn: (event: Record<string, unknown>) => boolean): Promise<Array<Record<string, unknown>>> {
   const { source, target } = await guestWithDisk(t);
-  let killedAt: string | undefined;
-  const run = await runMigrate(t, ['--to', target.url, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath, '--disk', 'vda=vda', '--reconnect-timeout', '2'], (event) => {
-    if (killedAt === undefined && killOn(event)) {
-      killedAt = JSON.stringify(event);
-      target.child.kill('SIGKILL');
-    }
-  });
-  t.ok(killedAt !== undefined, `the target was killed at ${killedAt ?? 'no event'}`);
-  t.equal(run.code, 3, 'migrate exits 3 (rolled back)');
-  if (run.code !== 3) t.comment(run.stderr.slice(-3000));
+  const run = await migrateKillingTarget(t, target, ['--to', target.url, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath, '--disk', 'vda=vda', '--reconnect-timeout', '2'], killOn);
   const state = await sourceQemuState(source);
   t.equal(state.status, 'running', 'the source VM runs');
   t.same(state.bitmaps, [], 'no dirty bitmap left (query-block, query-named-block-nodes)');

@@ -5,8 +5,7 @@
  */
 import t, { type Test } from 'tap';
 import { QmpClient } from '@ferry/qemu';
-import { runMigrate } from '../helpers/ferry.js';
-import { buildGuest, QemuScratch, qemuMissing, readHeartbeats, startQemuTarget, startSourceQemu, waitForHeartbeats, type GuestOptions } from './helpers-qemu.js';
+import { buildGuest, QemuScratch, qemuMissing, readHeartbeats, migrateKillingTarget, startQemuTarget, startSourceQemu, waitForHeartbeats, type GuestOptions } from './helpers-qemu.js';
 
 /** Migrates a writing guest and SIGKILLs the target on the first migrate event that `killOn` accepts. */
 async function killTargetWhen(t: Test, killOn: (event: Record<string, unknown>) => boolean): Promise<{ events: Array<Record<string, unknown>> }> {
@@ -15,17 +14,8 @@ async function killTargetWhen(t: Test, killOn: (event: Record<string, unknown>) 
   const source = await startSourceQemu(scratch, options);
   const target = await startQemuTarget(t, scratch, options);
 
-  let killedAt: string | undefined;
   const args = ['--to', target.url, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath, '--reconnect-timeout', '2'];
-  const run = await runMigrate(t, args, (event) => {
-    if (killedAt === undefined && killOn(event)) {
-      killedAt = JSON.stringify(event);
-      target.child.kill('SIGKILL');
-    }
-  });
-  t.ok(killedAt !== undefined, `the target was killed at ${killedAt ?? 'no event'}`);
-  t.equal(run.code, 3, 'migrate exits 3 (rolled back)');
-  if (run.code !== 3) t.comment(run.stderr.slice(-3000));
+  const run = await migrateKillingTarget(t, target, args, killOn);
   t.comment(`summary: ${JSON.stringify(run.summary)}`);
 
   const after = readHeartbeats(source.serialPath).at(-1)?.counter ?? 0;
