@@ -10,36 +10,17 @@ import { createInterface } from 'node:readline';
 import { WebSocket } from 'ws';
 import { readFileSync } from 'node:fs';
 import {
-  decodeMessage, digestToHex, encodeControl, encodePages, ErrorCode, MessageType, PageEncoding, PROTOCOL_VERSION, type Message,
+  digestToHex, encodeControl, encodePages, ErrorCode, MessageType, PageEncoding,
 } from '@ferry/protocol';
 import { blockDigests, createPageHasher, tableDigest, zeroPageHash } from '@ferry/pages';
 import { FERRY, scratchDir } from '../helpers/ferry.js';
+import { helloClient, type Client } from '../helpers/target-client.js';
 
 const PAGE = 4096;
 
-interface Client { readonly ws: WebSocket; readonly messages: Message[]; next(): Promise<Message> }
-
-async function hello(url: string, id: string, resume: boolean, sessionSecret?: string): Promise<Client> {
-  const ws = new WebSocket(`${url}/migrate`);
-  const messages: Message[] = [];
-  const waiting: Array<(m: Message) => void> = [];
-  ws.on('message', (data: Buffer) => {
-    const message = decodeMessage(new Uint8Array(data));
-    const waiter = waiting.shift();
-    if (waiter) waiter(message);
-    else messages.push(message);
-  });
-  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-  ws.send(encodeControl({
-    type: MessageType.Hello, version: PROTOCOL_VERSION, migrationId: id, resume, options: {}, sessionSecret,
-    images: [{ name: 'ram', size: 64 * PAGE, pageSize: PAGE }],
-  }));
-  const next = (): Promise<Message> => {
-    const queued = messages.shift();
-    return queued ? Promise.resolve(queued) : new Promise((resolve) => waiting.push(resolve));
-  };
-  return { ws, messages, next };
-}
+/** A source's first message: HELLO for one 64-page image `ram`. */
+const hello = (url: string, id: string, resume: boolean, sessionSecret?: string): Promise<Client> =>
+  helloClient(url, { id, resume, images: [{ name: 'ram', size: 64 * PAGE, pageSize: PAGE }], ...(sessionSecret !== undefined ? { sessionSecret } : {}) });
 
 /** The target's /events feed, to wait for what the target did rather than guess when it is done. */
 async function events(url: string): Promise<{ next(event: string, migrationId: string): Promise<void>; close(): void }> {
