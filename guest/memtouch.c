@@ -1,7 +1,8 @@
 /*
  * memtouch: the test guest's workload. It fills MIB mebibytes with a deterministic pattern, keeps
  * rewriting pages at RATE pages per second, re-verifies every page in turn, and prints a heartbeat
- * about twice a second:
+ * twice a second (every MEMTOUCH_HB_MS milliseconds if that is set, at least 10: a benchmark that times
+ * the guest's blackout from the heartbeat gap wants a fine one):
  *
  *     HB <counter> ok=<pages verified good> bad=<pages verified wrong>
  *
@@ -38,7 +39,7 @@
 
 #define PAGE_WORDS 512 /* 4 KiB pages of 64-bit words */
 #define TICK_NS 10000000LL /* work in 10 ms slices */
-#define HB_NS 500000000LL
+#define HB_DEFAULT_MS 500
 
 static uint64_t mix(uint64_t x) {
   x ^= x >> 33;
@@ -169,6 +170,9 @@ int main(int argc, char **argv) {
   const char *disk_path = argc > 4 ? argv[4] : NULL;
   const uint64_t disk_mib = (uint64_t)arg_or(argc, argv, 5, 16);
   const uint64_t disk_rate = (uint64_t)arg_or(argc, argv, 6, 100);
+  const char *hb_env = getenv("MEMTOUCH_HB_MS");
+  const long hb_ms = hb_env != NULL && strtol(hb_env, NULL, 10) >= 10 ? strtol(hb_env, NULL, 10) : HB_DEFAULT_MS;
+  const long long hb_ns = hb_ms * 1000000LL;
   struct disk disk;
   uint64_t *buf = malloc(pages * PAGE_WORDS * sizeof(uint64_t));
   uint64_t *gen = calloc(pages, sizeof(uint64_t));
@@ -200,7 +204,7 @@ int main(int argc, char **argv) {
   uint64_t disk_write_budget = 0, disk_verify_budget = 0;
   uint64_t write_budget = 0, verify_budget = 0, verify_cursor = 0, rng = 0x243f6a8885a308d3ULL;
   uint64_t counter = 0, ok = 0, bad = 0;
-  long long next_tick = now_ns(), next_hb = next_tick + HB_NS;
+  long long next_tick = now_ns(), next_hb = next_tick + hb_ns;
   for (;;) {
     write_budget += write_milli;
     for (; write_budget >= 1000; write_budget -= 1000) {
@@ -235,8 +239,8 @@ int main(int argc, char **argv) {
                  (unsigned long long)disk.sweeps);
         say(line);
       }
-      next_hb += HB_NS;
-      if (next_hb < t) next_hb = t + HB_NS; /* after a pause: no burst of heartbeats */
+      next_hb += hb_ns;
+      if (next_hb < t) next_hb = t + hb_ns; /* after a pause: no burst of heartbeats */
     }
     next_tick += TICK_NS;
     if (next_tick < t) next_tick = t; /* fell behind (slow TCG, or the VM was stopped) */

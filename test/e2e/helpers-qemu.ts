@@ -47,6 +47,8 @@ export interface GuestOptions {
   readonly touchMiB?: number;
   readonly rate?: number;
   readonly sweep?: number;
+  /** Milliseconds between heartbeats (default 500); a bench timing the blackout from the gap wants ~20. */
+  readonly heartbeatMs?: number;
   /** A virtio-blk disk the workload writes (image name `vda` in ferry, node and drive `vda` in QEMU). */
   readonly disk?: GuestDisk;
 }
@@ -73,7 +75,7 @@ export function guestArgs(options: GuestOptions, ramPath: string, serialPath: st
   const ram = options.ramMiB ?? 256;
   const disk = options.disk;
   const diskCmdline = disk ? ` memtouch.disk=/dev/vda memtouch.dmib=${disk.mib ?? 16} memtouch.drate=${disk.rate ?? 100}` : '';
-  const cmdline = `console=ttyS0 quiet panic=-1 memtouch.mib=${options.touchMiB ?? 64} memtouch.rate=${options.rate ?? 2000} memtouch.sweep=${options.sweep ?? 4}${diskCmdline}`;
+  const cmdline = `console=ttyS0 quiet panic=-1 memtouch.mib=${options.touchMiB ?? 64} memtouch.rate=${options.rate ?? 2000} memtouch.sweep=${options.sweep ?? 4} memtouch.hb=${options.heartbeatMs ?? 500}${diskCmdline}`;
   return [
     '-machine', 'pc,memory-backend=mem', '-accel', 'tcg', '-m', `${ram}M`,
     '-object', `memory-backend-file,id=mem,size=${ram}M,mem-path=${ramPath.replaceAll(',', ',,')},share=on`,
