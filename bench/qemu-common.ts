@@ -82,6 +82,6 @@ export async function judgeGuest(lastSource: Heartbeat | undefined, targetSerial
   const bad = Math.max(...beats.map((b) => b.bad));
   const continued = lastSource !== undefined && first.counter > lastSource.counter && first.counter <= lastSource.counter + 3;
   const verdict = continued && bad === 0 && beats.length >= minBeats ? 'ok' : 'FAILED';
-  return `${verdict}: HB ${lastSource?.counter ?? '?'}→${first.counter}, ${beats.length} beats, bad=${bad}`;
+  return `${verdict}: HB ${lastSource?.counter ?? '?'}→${first.counter}, ${beats.length} beats, bad=${bad}${lastSource?.bad ? ` (source bad=${lastSource.bad})` : ''}`;
 }
 

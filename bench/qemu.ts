@@ -9,11 +9,13 @@
  * FERRY_BENCH_QEMU_RATE=N: pages/s the guest rewrites (default 2000); FERRY_BENCH_QEMU72_NATIVE=1 adds
  * QEMU 7.2's own migration (affected by the TCG dirty-bitmap bug) as a last row.
  * Then the disk rows (bench/qemu-disk.ts, about 10 more minutes); FERRY_BENCH_QEMU_DISK=0 skips them.
+ * `--wan RATE,DELAY` (e.g. `-- --wan 100mbit,20ms`) runs only the WAN table instead (bench/qemu-wan.ts).
  */
 import { QmpClient, waitForMigration, type MigrationInfo, type QmpEvent } from '@ferry/qemu';
 import { runMigrate } from '../test/helpers/ferry.js';
 import { Cleanup, freePort, judgeGuest, qemu10 } from './qemu-common.js';
 import { diskBench } from './qemu-disk.js';
+import { parseWan, wanBench } from './qemu-wan.js';
 import {
   buildGuest, QemuScratch, qemuMissing, readHeartbeats, spawnQemu, startQemuTarget, startSourceQemu, type GuestOptions,
 } from '../test/e2e/helpers-qemu.js';
@@ -120,6 +122,12 @@ async function main(): Promise<void> {
   const rate = Number(process.env['FERRY_BENCH_QEMU_RATE'] ?? 2000);
   const base: GuestOptions = { guest: buildGuest(), ramMiB: 256, touchMiB: 64, rate, sweep: 4 };
   const q10 = qemu10();
+  const wanAt = process.argv.indexOf('--wan');
+  if (wanAt >= 0) {
+    if (!('argv' in q10)) throw new Error(`--wan compares with QEMU 10, which cannot run here: ${q10.reason}`);
+    await wanBench(base, q10.argv, parseWan(process.argv[wanAt + 1] ?? ''));
+    return;
+  }
   const rows: Row[] = [];
   if ('argv' in q10) {
     const guest10: GuestOptions = { ...base, qemu: q10.argv };
