@@ -31,6 +31,8 @@ export interface WanRow {
   readonly blackoutMs?: number | undefined;
   /** The longest gap between two source heartbeats before the switch: what the throttle cost the guest. */
   readonly stallMs?: number | undefined;
+  /** Bytes that crossed the link between the source's stop and the target's resume (backlog + last pass + state). */
+  readonly pauseBytes?: number | undefined;
   /** The tool's own figures (its downtime, passes, throttle). */
   readonly own: string;
   readonly guest: string;
@@ -121,9 +123,13 @@ export async function qemuWanRun(mode: QemuMode, guest: GuestOptions, wan: WanSh
   for (const qmp of [src, dst]) await qmp.execute('migrate-set-capabilities', { capabilities });
   const port = await freePort();
   await dst.execute('migrate-incoming', { uri: `tcp:127.0.0.1:${port}` });
+  const stopped = src.waitForEvent('STOP', undefined, capMs + 60_000);
   const resumed = dst.waitForEvent('RESUME', undefined, capMs + 60_000);
-  resumed.catch(() => undefined); // awaited only when the migration completed
   const w = await watch(cleanup, port, wan, source, target.serialPath);
+  let linkAtStop = 0;
+  let linkAtResume = 0;
+  stopped.then(() => { linkAtStop = w.link.forwardBytes; }, () => undefined);
+  resumed.then(() => { linkAtResume = w.link.forwardBytes; }, () => undefined); // awaited only when the migration completed
   const sampler = throttleSampler(src);
   await src.execute('migrate', { uri: `tcp:127.0.0.1:${w.port}` });
   let info: MigrationInfo;
@@ -142,7 +148,7 @@ export async function qemuWanRun(mode: QemuMode, guest: GuestOptions, wan: WanSh
   const guestVerdict = await judgeGuest(readHeartbeats(source.serialPath).at(-1), target.serialPath, target.exited, beatsToJudge(guest));
   const xbzrle = mode === 'xbzrle' ? `, xbzrle ${mib(info.xbzrle?.bytes)}` : '';
   const own = `downtime ${info.downtime ?? '?'} ms, ${info.ram?.['dirty-sync-count'] ?? '?'} syncs, throttle ≤ ${highest}%${xbzrle}`;
-  return { ...base, outcome: 'switched', ...timings(w), bytes: w.link.forwardBytes, own, guest: guestVerdict };
+  return { ...base, outcome: 'switched', ...timings(w), bytes: w.link.forwardBytes, pauseBytes: linkAtResume - linkAtStop, own, guest: guestVerdict };
 }
 
 /** ferry with its defaults (`--throttle auto` over `--qmp`), capped by `--timeout` (then it rolls back). */
@@ -154,7 +160,11 @@ export async function ferryWanRun(guest: GuestOptions, wan: WanShape, capMs: num
   const w = await watch(cleanup, Number(new URL(target.url).port), wan, source, target.serialPath);
   const seen: Array<{ at: number; event: Record<string, unknown> }> = [];
   const args = ['--to', `ws://127.0.0.1:${w.port}`, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath, '--timeout', String(capMs / 1000)];
-  const run = await runMigrate(cleanup, args, (event) => seen.push({ at: performance.now(), event }));
+  const linkAt = new Map<unknown, number>();
+  const run = await runMigrate(cleanup, args, (event) => {
+    seen.push({ at: performance.now(), event });
+    linkAt.set(event['event'], w.link.forwardBytes);
+  });
   const throttle = Math.max(0, ...seen.filter((s) => s.event['event'] === 'throttle').map((s) => Number(s.event['level'])));
   const passes = seen.filter((s) => s.event['event'] === 'pass-end').length;
   if (run.code === 3) {
@@ -166,7 +176,8 @@ export async function ferryWanRun(guest: GuestOptions, wan: WanShape, capMs: num
   const own = `pauseMs ${String(run.summary['pauseMs'])}, ${String(run.summary['passes'])} passes, throttle ≤ ${throttle}%`;
   const rates = seen.filter((s) => s.event['event'] === 'pass-end').map((s) => `${mib(Number(s.event['dirtyRate'] ?? 0))}/s`);
   const note = `${base.run}, ${base.rate} pages/s: ${pauseBreakdown(seen)}; dirty rate per pass ${rates.join(' ')}`;
-  return { ...base, outcome: 'switched', ...timings(w), bytes: w.link.forwardBytes, own, guest: guestVerdict, note };
+  const pauseBytes = (linkAt.get('resumed') ?? 0) - (linkAt.get('paused') ?? 0);
+  return { ...base, outcome: 'switched', ...timings(w), bytes: w.link.forwardBytes, pauseBytes, own, guest: guestVerdict, note };
 }
 
 export const mib = (bytes: number | undefined): string => (bytes === undefined ? '?' : `${(bytes / 2 ** 20).toFixed(1)} MiB`);

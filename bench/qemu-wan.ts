@@ -55,17 +55,18 @@ export async function wanBench(base: GuestOptions, qemu10: readonly string[], wa
   console.log(`\nQEMU 10 and ferry over ferry wan-proxy (${wan.rate}, ${wan.delayMs} ms each way); guest: 256 MiB RAM, TCG, memtouch over ${base.touchMiB ?? 64} MiB,`);
   console.log(`heartbeat every ${HEARTBEAT_MS} ms. Total: migration start to the target guest's first heartbeat. Blackout: source's last heartbeat to the`);
   console.log(`target's first, as the host saw them (includes up to one ${HEARTBEAT_MS} ms interval). Longest stall: the longest gap between two source`);
-  console.log(`heartbeats before the switch (the throttle). Bytes: source to target on the link. Each run is capped at ${capMs / 1000} s.\n`);
+  console.log(`heartbeats before the switch (the throttle). Bytes: source to target on the link; sent during pause: what crossed it
+between the source's stop and the target's resume. Each run is capped at ${capMs / 1000} s.\n`);
   printWanTable(rows);
   for (const row of rows) if (row.note) console.log(`\n${row.note}`);
 }
 
 function printWanTable(rows: readonly WanRow[]): void {
-  const header = ['run', 'dirty rate', 'outcome', 'total s', 'bytes on link', 'blackout ms', 'longest stall ms', "tool's own figures", 'guest'];
+  const header = ['run', 'dirty rate', 'outcome', 'total s', 'bytes on link', 'blackout ms', 'sent during pause', 'longest stall ms', "tool's own figures", 'guest'];
   const cells = rows.map((r) => [
     r.run, `${r.rate} pages/s (${((r.rate * 4096) / 2 ** 20).toFixed(1)} MiB/s)`, r.outcome,
     r.totalMs === undefined ? '-' : (r.totalMs / 1000).toFixed(1), r.bytes === undefined ? '-' : mib(r.bytes),
-    r.blackoutMs === undefined ? '-' : String(r.blackoutMs), r.stallMs === undefined ? '-' : String(r.stallMs), r.own, r.guest,
+    r.blackoutMs === undefined ? '-' : String(r.blackoutMs), r.pauseBytes === undefined ? '-' : mib(r.pauseBytes), r.stallMs === undefined ? '-' : String(r.stallMs), r.own, r.guest,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: string[]) => `| ${c.map((x, i) => x.padEnd(widths[i]!)).join(' | ')} |`;
