@@ -151,15 +151,15 @@ export async function qemuWanRun(mode: QemuMode, guest: GuestOptions, wan: WanSh
   return { ...base, outcome: 'switched', ...timings(w), bytes: w.link.forwardBytes, pauseBytes: linkAtResume - linkAtStop, own, guest: guestVerdict };
 }
 
-/** ferry with its defaults (`--throttle auto` over `--qmp`), capped by `--timeout` (then it rolls back). */
-export async function ferryWanRun(guest: GuestOptions, wan: WanShape, capMs: number, cleanup: Teardown): Promise<WanRow> {
-  const base = { run: 'ferry (defaults)', rate: guest.rate ?? 2000 };
+/** ferry with its defaults (`--throttle auto` over `--qmp`) plus `extra`, capped by `--timeout` (then it rolls back). */
+export async function ferryWanRun(label: string, extra: readonly string[], guest: GuestOptions, wan: WanShape, capMs: number, cleanup: Teardown): Promise<WanRow> {
+  const base = { run: label, rate: guest.rate ?? 2000 };
   const scratch = new QemuScratch(cleanup, 'ferry-bench-wan-');
   const source = await startSourceQemu(scratch, guest);
   const target = await startQemuTarget(cleanup, scratch, guest);
   const w = await watch(cleanup, Number(new URL(target.url).port), wan, source, target.serialPath);
   const seen: Array<{ at: number; event: Record<string, unknown> }> = [];
-  const args = ['--to', `ws://127.0.0.1:${w.port}`, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath, '--timeout', String(capMs / 1000)];
+  const args = ['--to', `ws://127.0.0.1:${w.port}`, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath, '--timeout', String(capMs / 1000), ...extra];
   const linkAt = new Map<unknown, number>();
   const run = await runMigrate(cleanup, args, (event) => {
     seen.push({ at: performance.now(), event });
@@ -175,7 +175,9 @@ export async function ferryWanRun(guest: GuestOptions, wan: WanShape, capMs: num
   const guestVerdict = await judgeGuest(readHeartbeats(source.serialPath).at(-1), target.serialPath, new Promise(() => {}), beatsToJudge(guest));
   const own = `pauseMs ${String(run.summary['pauseMs'])}, ${String(run.summary['passes'])} passes, throttle ≤ ${throttle}%`;
   const rates = seen.filter((s) => s.event['event'] === 'pass-end').map((s) => `${mib(Number(s.event['dirtyRate'] ?? 0))}/s`);
-  const note = `${base.run}, ${base.rate} pages/s: ${pauseBreakdown(seen)}; dirty rate per pass ${rates.join(' ')}`;
+  const at = (name: string): number => seen.find((x) => x.event['event'] === name)?.at ?? Number.NaN;
+  const verified = `verify answered +${Math.round(at('verify') - at('paused'))}ms`;
+  const note = `${base.run}, ${base.rate} pages/s: ${pauseBreakdown(seen)}; ${verified}; dirty rate per pass ${rates.join(' ')}`;
   const pauseBytes = (linkAt.get('resumed') ?? 0) - (linkAt.get('paused') ?? 0);
   return { ...base, outcome: 'switched', ...timings(w), bytes: w.link.forwardBytes, pauseBytes, own, guest: guestVerdict, note };
 }

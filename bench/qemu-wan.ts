@@ -14,6 +14,7 @@ import type { WanShape } from './qemu-disk-links.js';
 import { ferryWanRun, mib, qemuWanRun, type QemuMode, type WanRow } from './qemu-wan-runs.js';
 
 const HEARTBEAT_MS = 20;
+const PACED = 'ferry --rate-limit 90% of link';
 
 /** `100mbit,20ms` → the link `ferry wan-proxy` emulates: that rate and that one-way delay. */
 export function parseWan(text: string): WanShape {
@@ -22,13 +23,21 @@ export function parseWan(text: string): WanShape {
   return { rate: match[1]!, delayMs: Number(match[2]) };
 }
 
+/** 90% of the link's rate, for the paced ferry row (`100mbit` → `90mbit`). */
+function paced(rate: string): string {
+  const match = /^(\d+(?:\.\d+)?)(.*)$/.exec(rate);
+  return match ? `${Number(match[1]) * 0.9}${match[2]}` : rate;
+}
+
 type Run = readonly [string, (guest: GuestOptions, cleanup: Cleanup) => Promise<WanRow>];
 
 function runsFor(wan: WanShape, capMs: number): Run[] {
   const modes: QemuMode[] = ['plain', 'xbzrle', 'auto-converge'];
   return [
     ...modes.map((mode): Run => [`QEMU 10 ${mode}`, (guest, cleanup) => qemuWanRun(mode, guest, wan, capMs, cleanup)]),
-    ['ferry (defaults)', (guest, cleanup) => ferryWanRun(guest, wan, capMs, cleanup)],
+    ['ferry (defaults)', (guest, cleanup) => ferryWanRun('ferry (defaults)', [], guest, wan, capMs, cleanup)],
+    // Not a default: pacing below the link keeps the sender's queue short, which is what the pause waits behind.
+    [PACED, (guest, cleanup) => ferryWanRun(PACED, ['--rate-limit', paced(wan.rate)], guest, wan, capMs, cleanup)],
   ];
 }
 
