@@ -102,7 +102,7 @@ function throttleSampler(src: QmpClient): { stop: () => number } {
   let highest = 0;
   const timer = setInterval(() => {
     queryMigrate(src).then((info) => {
-      highest = Math.max(highest, (info as MigrationInfo & { 'cpu-throttle-percentage'?: number })['cpu-throttle-percentage'] ?? 0);
+      highest = Math.max(highest, info['cpu-throttle-percentage'] ?? 0);
     }, () => undefined);
   }, 500);
   return { stop: () => { clearInterval(timer); return highest; } };
@@ -146,7 +146,7 @@ export async function qemuWanRun(mode: QemuMode, guest: GuestOptions, wan: WanSh
   await resumed;
   const highest = sampler.stop();
   const guestVerdict = await judgeGuest(readHeartbeats(source.serialPath).at(-1), target.serialPath, target.exited, beatsToJudge(guest));
-  const xbzrle = mode === 'xbzrle' ? `, xbzrle ${mib(info.xbzrle?.bytes)}` : '';
+  const xbzrle = mode === 'xbzrle' ? `, xbzrle ${mib(info['xbzrle-cache']?.bytes)}` : '';
   const own = `downtime ${info.downtime ?? '?'} ms, ${info.ram?.['dirty-sync-count'] ?? '?'} syncs, throttle ≤ ${highest}%${xbzrle}`;
   return { ...base, outcome: 'switched', ...timings(w), bytes: w.link.forwardBytes, pauseBytes: linkAtResume - linkAtStop, own, guest: guestVerdict };
 }

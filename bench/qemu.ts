@@ -55,7 +55,7 @@ async function nativeRun(label: string, guest: GuestOptions, xbzrle: boolean): P
     const lastSource = readHeartbeats(source.serialPath).at(-1);
     const guestVerdict = await judgeGuest(lastSource, target.serialPath, target.exited);
     const stopToRun = Math.round((resume.timestamp - stop.timestamp) * 1000);
-    const xb = xbzrle ? ` (xbzrle ${info.xbzrle?.bytes ?? 0} B)` : '';
+    const xb = xbzrle ? ` (xbzrle ${info['xbzrle-cache']?.bytes ?? 0} B)` : '';
     return { run: label, totalMs: info['total-time'] ?? 0, downtime: `${info.downtime ?? '?'} (STOP→RESUME ${stopToRun})${xb}`, bytes: info.ram?.transferred ?? 0, guest: guestVerdict };
   } catch (error) {
     return { run: label, guest: `FAILED: ${(error as Error).message.slice(0, 200)}` };
