@@ -24,7 +24,7 @@ export function parseWan(text: string): WanShape {
 }
 
 /** 90% of the link's rate, for the paced ferry row (`100mbit` → `90mbit`). */
-function paced(rate: string): string {
+export function paced(rate: string): string {
   const match = /^(\d+(?:\.\d+)?)(.*)$/.exec(rate);
   return match ? `${Number(match[1]) * 0.9}${match[2]}` : rate;
 }
