@@ -1,5 +1,5 @@
 /**
- * Acceptance for auto-converge and the --max-downtime promise. A writer dirties 40 MiB/s of a 192 MiB image
+ * Acceptance for auto-converge and the --max-downtime promise. A writer dirties 40 MiB/s of a 96 MiB image
  * (whole pages, sequential runs) while the link carries 40 Mbit/s (--rate-limit): pre-copy alone never
  * converges. With --throttle auto the writer is slowed (SIGSTOP/SIGCONT duty cycle of its PID) until the
  * pause fits --max-downtime 1000; with --throttle off the cap is kept by rolling back at --timeout. Every
@@ -13,16 +13,22 @@ import { fillImage } from '@ferry/workload';
 import { runMigrate, scratchDir, sha256, startTarget, startWorkload, type RunningProcess } from '../helpers/ferry.js';
 import { cgroupV2WithCpu, runsFreely } from '../helpers/throttle.js';
 
-const SIZE = 192 * 1024 * 1024;
+/**
+ * The issue measured 192 MiB; half of it keeps what decides convergence (the writer's 40 MiB/s against
+ * the link's 5 MB/s, and a dirty set of the whole image every pass) and halves every pass. The rollback
+ * test only needs a throttled writer: a smaller image gets it there sooner.
+ */
+const SIZE = 96 * 1024 * 1024;
+const SMALL = 32 * 1024 * 1024;
 const LINK = '40mbit';
 const WRITER = '40MiB/s';
 const CAP_MS = 1000;
 
-async function hotWriter(t: Test): Promise<{ dir: string; image: string; writer: RunningProcess & { pid: number } }> {
+async function hotWriter(t: Test, size = SIZE): Promise<{ dir: string; image: string; writer: RunningProcess & { pid: number } }> {
   const dir = scratchDir(t);
   const image = join(dir, 'vm.ram');
-  await fillImage(image, SIZE, { seed: 5 });
-  const writer = await startWorkload(t, image, SIZE, 'compile', WRITER);
+  await fillImage(image, size, { seed: 5 });
+  const writer = await startWorkload(t, image, size, 'compile', WRITER);
   return { dir, image, writer };
 }
 
@@ -63,7 +69,7 @@ t.test('--throttle off: the cap cannot be kept, so --timeout 30 --on-timeout can
 });
 
 t.test('a rollback while the writer is throttled leaves it at full speed', async (t) => {
-  const { dir, image, writer } = await hotWriter(t);
+  const { dir, image, writer } = await hotWriter(t, SMALL);
   const target = await startTarget(t, join(dir, 'target'));
   let cancelledAt: number | undefined;
   const run = await runMigrate(t, ['--to', target.url, '--id', 'cut', '--image', `ram=${image}`, '--rate-limit', LINK,
