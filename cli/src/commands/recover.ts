@@ -1,7 +1,9 @@
+import { rm } from 'node:fs/promises';
 import { adviseRecovery, isAlive, readJournals, removeJournal, type JournalEntry, type RecoveryAdvice } from '@ferry/agent-source';
 import { runHook } from '@ferry/serve';
 import { HELP_FLAG, parseFlags } from '../flags.js';
 import { stateDirFrom } from '../migrate-options.js';
+import { diskViewPath } from '../source-disks.js';
 import { runUndo } from '../throttle/undo-run.js';
 import { describeStep, throttleRecovery } from '../throttle/undo.js';
 import { EXIT } from '../usage.js';
@@ -43,7 +45,7 @@ export async function recoverCommand(argv: string[]): Promise<number> {
     const advice = adviseRecovery(entry, isAlive(entry.pid));
     say(values.json, { migrationId: entry.migrationId, action: advice.action, message: advice.message });
     const throttleUndone = advice.action === 'running' || await undoThrottle(entry, (message) => say(values.json, { migrationId: entry.migrationId, action: 'throttle', message }));
-    const outcome = throttleUndone ? await act(stateDir, entry, advice) : await act(stateDir, entry, advice, { keepJournal: true });
+    const outcome = await act(stateDir, entry, advice, { keepJournal: !throttleUndone });
     if (outcome.message) say(values.json, { migrationId: entry.migrationId, action: advice.action, message: outcome.message });
     code = Math.max(code, outcome.code);
   }
@@ -103,7 +105,7 @@ async function resumeOnSource(recovery: Readonly<Record<string, unknown>>): Prom
   }
 }
 
-/** The dirty bitmaps and NBD exports a killed `ferry migrate --disk` left on the source QEMU. */
+/** The dirty bitmaps, NBD exports and FUSE views a killed `ferry migrate --disk` left on the source QEMU. */
 async function removeDiskTracking(entry: JournalEntry): Promise<void> {
   const { qmp, disks } = entry.recovery;
   if (typeof qmp !== 'string' || !Array.isArray(disks) || disks.length === 0) return;
@@ -111,7 +113,9 @@ async function removeDiskTracking(entry: JournalEntry): Promise<void> {
   const client = await QmpClient.connect(qmp);
   try {
     for (const disk of disks) {
-      if (typeof disk === 'string') await removeDiskLeftovers(client, diskBitmapPrefix(entry.migrationId, disk));
+      if (typeof disk !== 'string') continue;
+      await removeDiskLeftovers(client, diskBitmapPrefix(entry.migrationId, disk));
+      await rm(diskViewPath(entry.migrationId, disk), { force: true });
     }
   } finally {
     await client.close();
