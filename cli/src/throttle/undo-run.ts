@@ -52,7 +52,15 @@ function continueProcess(pid: number, startTime: string): string {
 
 async function continueGuest(socket: string): Promise<string> {
   const { QmpClient } = await import('@ferry/qemu');
-  const qmp = await QmpClient.connect(socket, { timeoutMs: QMP_WAIT_MS, commandTimeoutMs: QMP_WAIT_MS });
+  let qmp;
+  try {
+    qmp = await QmpClient.connect(socket, { timeoutMs: QMP_WAIT_MS, commandTimeoutMs: QMP_WAIT_MS });
+  } catch (error) {
+    // No socket, or nobody listening on it all along: that QEMU has quit, and no guest waits to be continued.
+    const code = ((error as Error).cause as NodeJS.ErrnoException | undefined)?.code;
+    if (code === 'ENOENT' || code === 'ECONNREFUSED') return `the guest at ${socket} is gone: nothing to continue`;
+    throw error;
+  }
   try {
     await qmp.execute('cont');
   } finally {
