@@ -28,7 +28,7 @@ process.stdin.on('close', () => void undo());
 
 async function undo(): Promise<void> {
   if (state.undo.length === 0) return;
-  say(`ferry migrate (pid ${ferryPid}) exited while throttling the workload; undoing it: ${state.undo.map(describeStep).join(', ')}`);
+  say(`ferry (pid ${ferryPid}) exited while throttling the workload; undoing it: ${state.undo.map(describeStep).join(', ')}`);
   const outcomes = await runUndo(state.undo);
   for (const outcome of outcomes) say(outcome.message);
   process.exitCode = outcomes.every((o) => o.ok) ? 0 : 1;
