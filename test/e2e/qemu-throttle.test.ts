@@ -73,10 +73,14 @@ if (missing !== undefined) {
     const target = await startTarget(t, scratch.path('target'));
     const stateDir = scratch.path('journal');
     let killing: Promise<void> | undefined;
+    let throttling = false;
     const run = await runMigrate(t, ['--to', target.url, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath, '--state-dir', stateDir,
-      '--rate-limit', '8MB/s', '--no-delta', '--compress', 'never'], (event, child) => {
-      if (killing !== undefined || event['event'] !== 'throttle' || Number(event['level']) <= 0) return;
-      killing = killWhileStopped(child, async () => stopEvent && !(await running()), 'the guest');
+      '--rate-limit', '8MB/s', '--no-delta', '--compress', 'never', '--max-downtime', '50'], (event, child) => {
+      // --max-downtime 50 and the events make sure the stop caught is the throttle's, not the pause's.
+      if (event['event'] === 'throttle') throttling = Number(event['level']) > 0;
+      if (event['event'] === 'pass-end' && event['stop'] === true) throttling = false;
+      if (killing !== undefined || !throttling) return;
+      killing = killWhileStopped(child, async () => throttling && stopEvent && !(await running()), 'the guest');
     });
     await killing;
     t.equal(run.code, null, `ferry migrate was killed while the guest was stopped (stderr: ${run.stderr.slice(-800)})`);

@@ -7,7 +7,7 @@
  * is in test/e2e/qemu-throttle.test.ts.
  */
 import t, { type Test } from 'tap';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fillImage } from '@ferry/workload';
@@ -17,7 +17,8 @@ import { until } from '../helpers/wait.js';
 
 // Small enough that the throttle steps in a few seconds after pre-copy starts; the writer outruns the link.
 const SIZE = 16 * 1024 * 1024;
-const LINK = ['--rate-limit', '40mbit', '--no-delta', '--compress', 'never'];
+// --max-downtime 50 keeps the migration from pausing: a stop seen here is the throttle's, not the pause's.
+const LINK = ['--rate-limit', '40mbit', '--no-delta', '--compress', 'never', '--max-downtime', '50'];
 
 async function setup(t: Test): Promise<{ dir: string; image: string; url: string; writer: number; stateDir: string }> {
   const dir = scratchDir(t);
@@ -29,12 +30,21 @@ async function setup(t: Test): Promise<{ dir: string; image: string; url: string
   return { dir, image, url: target.url, writer: writer.pid, stateDir };
 }
 
-/** Migrates with the writer's PID throttled; `atThrottle` runs once, at the first step above 0. */
-function migrateThrottlingPid(t: Test, s: { image: string; url: string; writer: number; stateDir: string }, atThrottle: (child: import('node:child_process').ChildProcess) => Promise<void>): Promise<MigrateRun> {
+type AtThrottle = (child: ChildProcess, stoppedByThrottle: () => boolean) => Promise<void>;
+
+/**
+ * Migrates with the writer's PID throttled; `atThrottle` runs once, at the first step above 0, and is
+ * told when the writer is stopped while the throttle holds it (a step above 0, no pause decided yet).
+ */
+function migrateThrottlingPid(t: Test, s: { image: string; url: string; writer: number; stateDir: string }, atThrottle: AtThrottle): Promise<MigrateRun> {
   let acting: Promise<void> | undefined;
+  let throttling = false;
+  const stoppedByThrottle = (): boolean => throttling && procStat(s.writer).state === 'T';
   const run = runMigrate(t, ['--to', s.url, '--id', 'crash', '--image', `ram=${s.image}`, ...LINK, '--state-dir', s.stateDir,
     '--throttle-pid', String(s.writer), '--pause-cmd', `kill -STOP ${s.writer}`, '--resume-cmd', `kill -CONT ${s.writer}`], (event, child) => {
-    if (acting === undefined && event['event'] === 'throttle' && Number(event['level']) > 0) acting = atThrottle(child);
+    if (event['event'] === 'throttle') throttling = Number(event['level']) > 0;
+    if (event['event'] === 'pass-end' && event['stop'] === true) throttling = false;
+    if (acting === undefined && throttling) acting = atThrottle(child, stoppedByThrottle);
   });
   return run.then(async (result) => {
     await acting;
@@ -51,7 +61,7 @@ t.setTimeout(300_000);
 
 t.test('kill -9 of ferry migrate while the duty cycle has the writer stopped: the guardian continues it', async (t) => {
   const s = await setup(t);
-  const run = await migrateThrottlingPid(t, s, (child) => killWhileStopped(child, () => procStat(s.writer).state === 'T', `pid ${s.writer}`));
+  const run = await migrateThrottlingPid(t, s, (child, stopped) => killWhileStopped(child, stopped, `pid ${s.writer}`));
   t.equal(run.code, null, 'ferry migrate was killed');
   t.ok(run.events.some((e) => e['event'] === 'throttle' && Number(e['level']) > 0), 'the writer was throttled');
   await until(() => procStat(s.writer).state !== 'T', 'the writer runs again', 20_000);
@@ -64,11 +74,11 @@ t.test('kill -9 of ferry migrate while the duty cycle has the writer stopped: th
 
 t.test('with the guardian killed too, ferry recover continues the writer from the journal', async (t) => {
   const s = await setup(t);
-  const run = await migrateThrottlingPid(t, s, async (child) => {
+  const run = await migrateThrottlingPid(t, s, async (child, stopped) => {
     let guardian: number | undefined;
     await until(() => (guardian = guardianOf(child.pid!)) !== undefined, 'the guardian runs');
     process.kill(guardian!, 'SIGKILL');
-    await killWhileStopped(child, () => procStat(s.writer).state === 'T', `pid ${s.writer}`);
+    await killWhileStopped(child, stopped, `pid ${s.writer}`);
   });
   t.equal(run.code, null, 'ferry migrate was killed');
   t.equal(procStat(s.writer).state, 'T', 'nobody continued the writer: ferry and its guardian are dead');
