@@ -25,6 +25,8 @@ export interface JournalEntry {
   readonly goSent: boolean;
   /** How to resume the workload on the source, as the CLI recorded it (hook command, QMP socket...). */
   readonly recovery: Readonly<Record<string, unknown>>;
+  /** What would undo the throttle right now (the CLI's records; absent or empty: it touches nothing). */
+  readonly throttleUndo?: readonly Readonly<Record<string, unknown>>[];
   readonly updatedAt: string;
 }
 
@@ -46,6 +48,7 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
 export class MigrationJournal {
   readonly #dir: string;
   #entry: JournalEntry;
+  #removed = false;
 
   private constructor(dir: string, entry: JournalEntry) {
     this.#dir = dir;
@@ -90,8 +93,16 @@ export class MigrationJournal {
     this.#write();
   }
 
+  /** Records what would undo the throttle now (after the migration ended: nothing left to record). */
+  recordThrottle(undo: readonly Readonly<Record<string, unknown>>[]): void {
+    if (this.#removed) return;
+    this.#entry = { ...this.#entry, throttleUndo: undo, updatedAt: new Date().toISOString() };
+    this.#write();
+  }
+
   /** The migration ended with a known outcome: nothing to recover, the journal goes. */
   remove(): void {
+    this.#removed = true;
     rmSync(this.#dir, { recursive: true, force: true });
   }
 
@@ -149,6 +160,6 @@ export function adviseRecovery(entry: JournalEntry, processAlive: boolean): Reco
   if (entry.goSent) {
     return { action: 'go-sent', message: `migration ${id}: GO was sent to ${entry.target}, do not resume: the workload may run on the target (check it there)` };
   }
-  if (!entry.paused) return { action: 'nothing', message: `migration ${id} ended in ${entry.phase} before the pause: the workload was never stopped` };
+  if (!entry.paused) return { action: 'nothing', message: `migration ${id} ended in ${entry.phase} before the pause: the workload was never paused` };
   return { action: 'resume', message: `migration ${id} was killed in ${entry.phase} after the pause and before GO: resuming the workload on the source` };
 }

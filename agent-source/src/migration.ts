@@ -48,6 +48,14 @@ export async function migrate(options: MigrateOptions, context: MigrateContext):
   const images = describeImages(options);
   checkStateFiles(options.stateFiles);
   const journal = context.journal && MigrationJournal.open(context.journal.stateDir, options.migrationId, options.url, context.journal.recovery);
+  // Throttle crash safety: the journal keeps what would undo the throttle, for `ferry recover`.
+  context.throttle?.onUndoChange?.((undo) => {
+    try {
+      journal?.recordThrottle(undo);
+    } catch (error) {
+      context.logger.warn({ err: error }, 'could not journal the throttle; ferry recover will not know it');
+    }
+  });
   const run = new SourceMigration(options, context, images, journal);
   return run.run();
 }

@@ -16,4 +16,9 @@ export interface ThrottleDriver {
   hold(): Promise<void>;
   /** Full speed again: what the throttle itself did is undone; safe to call at any time, any number of times. */
   restore(): Promise<void>;
+  /**
+   * Hears what would undo the throttle right now (records only the CLI reads back, in `ferry recover`),
+   * each time that changes, so the migration's journal can keep it in case ferry is killed.
+   */
+  onUndoChange?(listener: (undo: readonly Readonly<Record<string, unknown>>[]) => void): void;
 }

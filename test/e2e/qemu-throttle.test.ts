@@ -2,11 +2,15 @@
  * Auto-converge with a real QEMU guest: the guest rewrites pages faster than the rate-limited link
  * carries them, so ferry throttles it with a QMP stop/cont duty cycle until the pause fits, then
  * migrates it. The guest must continue on the target with no bad page; a duty cycle held by the
- * driver alone must leave the guest running when restored.
+ * driver alone must leave the guest running when restored. A kill -9 of ferry while the duty cycle holds
+ * the guest stopped must leave it running: ferry's guardian process sends `cont` once the QMP socket is free.
  */
 import t from 'tap';
 import { QemuThrottle, QmpClient, type QmpEvent } from '@ferry/qemu';
-import { runMigrate } from '../helpers/ferry.js';
+import { spawnSync } from 'node:child_process';
+import { FERRY, runMigrate, startTarget } from '../helpers/ferry.js';
+import { killWhileStopped } from '../helpers/throttle.js';
+import { until } from '../helpers/wait.js';
 import { buildGuest, QemuScratch, qemuMissing, readHeartbeats, spawnQemu, startQemuTarget, startSourceQemu, waitForHeartbeats, type GuestOptions } from './helpers-qemu.js';
 
 const missing = qemuMissing();
@@ -53,5 +57,40 @@ if (missing !== undefined) {
     });
     t.ok(lastSource !== undefined && beats[0] !== undefined && beats[0].counter > lastSource.counter, `the counter continues on the target (HB ${lastSource?.counter} → ${beats[0]?.counter})`);
     t.ok(beats.length >= 8 && beats.every((b) => b.bad === 0), 'bad=0 on the target');
+  });
+
+  t.test('kill -9 of ferry migrate while the duty cycle has the guest stopped: the guardian continues it', async (t) => {
+    const options: GuestOptions = { guest: buildGuest(), ramMiB: 128, touchMiB: 32, rate: 4000, sweep: 4, heartbeatMs: 100 };
+    const scratch = new QemuScratch(t);
+    // A second monitor to watch the guest: ferry holds the first (QEMU serves one client per socket).
+    const watchPath = scratch.path('watch.qmp');
+    const source = await startSourceQemu(scratch, options, ['-qmp', `unix:${watchPath},server=on,wait=off`]);
+    const watch = await QmpClient.connect(watchPath, { timeoutMs: 20_000 });
+    t.teardown(() => watch.close());
+    let stopEvent = false;
+    watch.onEvent((event: QmpEvent) => { if (event.event === 'STOP' || event.event === 'RESUME') stopEvent = event.event === 'STOP'; });
+    const running = async (): Promise<boolean> => (await watch.execute<{ running: boolean }>('query-status')).running;
+    const target = await startTarget(t, scratch.path('target'));
+    const stateDir = scratch.path('journal');
+    let killing: Promise<void> | undefined;
+    let throttling = false;
+    const run = await runMigrate(t, ['--to', target.url, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath, '--state-dir', stateDir,
+      '--rate-limit', '8MB/s', '--no-delta', '--compress', 'never', '--max-downtime', '50'], (event, child) => {
+      // --max-downtime 50 and the events make sure the stop caught is the throttle's, not the pause's.
+      if (event['event'] === 'throttle') throttling = Number(event['level']) > 0;
+      if (event['event'] === 'pass-end' && event['stop'] === true) throttling = false;
+      if (killing !== undefined || !throttling) return;
+      killing = killWhileStopped(child, async () => throttling && stopEvent && !(await running()), 'the guest');
+    });
+    await killing;
+    t.equal(run.code, null, `ferry migrate was killed while the guest was stopped (stderr: ${run.stderr.slice(-800)})`);
+    await until(() => !stopEvent, 'the guest is continued (RESUME)', 30_000);
+    t.equal(await running(), true, 'query-status: running');
+    const last = readHeartbeats(source.serialPath).at(-1)?.counter ?? 0;
+    const beats = await waitForHeartbeats(source.serialPath, (b) => (b.at(-1)?.counter ?? 0) >= last + 10, 30_000);
+    t.ok(beats.every((b) => b.bad === 0), `the guest keeps counting (HB ${last} → ${beats.at(-1)?.counter}), bad=0`);
+    const recovered = spawnSync(process.execPath, [FERRY, 'recover', '--state-dir', stateDir], { encoding: 'utf8' });
+    t.equal(recovered.status, 0, `ferry recover finds the journal, continues again (harmless) and is content: ${recovered.stdout}`);
+    t.equal(await running(), true, 'still running after recover');
   });
 }

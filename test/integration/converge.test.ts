@@ -1,5 +1,5 @@
 /**
- * Acceptance for auto-converge and the --max-downtime promise. A writer dirties 40 MiB/s of a 192 MiB image
+ * Acceptance for auto-converge and the --max-downtime promise. A writer dirties 40 MiB/s of a 96 MiB image
  * (whole pages, sequential runs) while the link carries 40 Mbit/s (--rate-limit): pre-copy alone never
  * converges. With --throttle auto the writer is slowed (SIGSTOP/SIGCONT duty cycle of its PID) until the
  * pause fits --max-downtime 1000; with --throttle off the cap is kept by rolling back at --timeout. Every
@@ -11,35 +11,24 @@ import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fillImage } from '@ferry/workload';
 import { runMigrate, scratchDir, sha256, startTarget, startWorkload, type RunningProcess } from '../helpers/ferry.js';
+import { cgroupV2WithCpu, runsFreely } from '../helpers/throttle.js';
 
-const SIZE = 192 * 1024 * 1024;
+/**
+ * The issue measured 192 MiB; half of it keeps what decides convergence (the writer's 40 MiB/s against
+ * the link's 5 MB/s, and a dirty set of the whole image every pass) and halves every pass. The rollback
+ * test only needs a throttled writer: a smaller image gets it there sooner.
+ */
+const SIZE = 96 * 1024 * 1024;
+const SMALL = 32 * 1024 * 1024;
 const LINK = '40mbit';
 const WRITER = '40MiB/s';
 const CAP_MS = 1000;
 
-/** The state letter and CPU ticks of a process, from /proc/PID/stat (T: stopped). */
-function procStat(pid: number): { state: string; ticks: number } {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-  return { state: fields[0] ?? '?', ticks: Number(fields[11]) + Number(fields[12]) };
-}
-
-/** Samples the writer for a while: a stopped or duty-cycled writer shows state T in some sample. */
-async function runsFreely(t: Test, pid: number): Promise<void> {
-  const before = procStat(pid);
-  const states: string[] = [];
-  for (let i = 0; i < 40; i++) {
-    states.push(procStat(pid).state);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  t.notOk(states.includes('T'), `the writer is never seen stopped (states ${[...new Set(states)].join('')})`);
-  t.ok(procStat(pid).ticks > before.ticks, 'the writer keeps using CPU');
-}
-
-async function hotWriter(t: Test): Promise<{ dir: string; image: string; writer: RunningProcess & { pid: number } }> {
+async function hotWriter(t: Test, size = SIZE): Promise<{ dir: string; image: string; writer: RunningProcess & { pid: number } }> {
   const dir = scratchDir(t);
   const image = join(dir, 'vm.ram');
-  await fillImage(image, SIZE, { seed: 5 });
-  const writer = await startWorkload(t, image, SIZE, 'compile', WRITER);
+  await fillImage(image, size, { seed: 5 });
+  const writer = await startWorkload(t, image, size, 'compile', WRITER);
   return { dir, image, writer };
 }
 
@@ -80,7 +69,7 @@ t.test('--throttle off: the cap cannot be kept, so --timeout 30 --on-timeout can
 });
 
 t.test('a rollback while the writer is throttled leaves it at full speed', async (t) => {
-  const { dir, image, writer } = await hotWriter(t);
+  const { dir, image, writer } = await hotWriter(t, SMALL);
   const target = await startTarget(t, join(dir, 'target'));
   let cancelledAt: number | undefined;
   const run = await runMigrate(t, ['--to', target.url, '--id', 'cut', '--image', `ram=${image}`, '--rate-limit', LINK,
@@ -93,23 +82,6 @@ t.test('a rollback while the writer is throttled leaves it at full speed', async
   t.equal(cancelledAt !== undefined ? run.code : 'never throttled', 3, `Ctrl-C at throttle ${String(cancelledAt)}% rolls back`);
   await runsFreely(t, writer.pid);
 });
-
-/** A cgroup v2 directory with the cpu controller that this process may create children in, or why not. */
-function cgroupV2WithCpu(): { root: string } | { reason: string } {
-  const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')).filter((f) => f[2] === 'cgroup2');
-  if (mounts.length === 0) return { reason: 'no cgroup v2 mount' };
-  for (const [, root] of mounts) {
-    const controllers = readFileSync(join(root!, 'cgroup.controllers'), 'utf8').split(/\s+/);
-    if (!controllers.includes('cpu')) continue;
-    try {
-      writeFileSync(join(root!, 'cgroup.subtree_control'), '+cpu');
-      return { root: root! };
-    } catch (error) {
-      return { reason: `cannot enable the cpu controller under ${root}: ${(error as Error).message}` };
-    }
-  }
-  return { reason: `the cgroup v2 mount${mounts.length > 1 ? 's' : ''} (${mounts.map((m) => m[1]).join(', ')}) ${mounts.length > 1 ? 'lack' : 'lacks'} the cpu controller (it is bound to cgroup v1 here)` };
-}
 
 const cgroup = cgroupV2WithCpu();
 if ('reason' in cgroup) t.comment(`--cgroup test skipped: ${cgroup.reason}`);

@@ -43,7 +43,7 @@ t.test('hold() in a stopped phase leaves the process stopped, and the cycle neve
   await until(() => cycle.stopped && state(pid) === 'T');
   await cycle.hold();
   t.equal(state(pid), 'T', 'still stopped: the pause hook takes over');
-  t.equal(cycle.stopped, false, 'the cycle no longer claims the stop (an exit safety net must not continue it)');
+  t.equal(cycle.stopped, false, 'the cycle no longer claims the stop: the pause owns it');
   await cycle.set(50);
   t.equal(cycle.level, 50);
   t.equal(state(pid), 'T', 'set() after hold() does not restart the cycle');

@@ -4,6 +4,8 @@ import { runHook } from '@ferry/serve';
 import { HELP_FLAG, parseFlags } from '../flags.js';
 import { stateDirFrom } from '../migrate-options.js';
 import { diskViewPath } from '../source-disks.js';
+import { runUndo } from '../throttle/undo-run.js';
+import { describeStep, throttleRecovery } from '../throttle/undo.js';
 import { EXIT } from '../usage.js';
 
 const HELP = `ferry recover [--state-dir DIR] [--id ID] [--json]
@@ -13,6 +15,11 @@ migrations' journals and says what happened. A migration killed after the pause 
 workload stopped and running nowhere: recover resumes it on the source the way the migration would have
 rolled back (its --resume-cmd, or QMP cont with --qmp). When GO was sent, the target may run the workload:
 recover does not resume it and exits 4; check the target.
+
+A migration killed while its throttle (--throttle auto) slowed the workload: the guardian process that
+'ferry migrate' starts undoes the throttle at once (continues a stopped guest or --throttle-pid process,
+puts a --cgroup's cpu.max back). The journal records the same steps; recover runs them again in case
+the guardian could not, except after GO, when it only puts cpu.max back.
 
   --state-dir DIR   where 'ferry migrate' kept its journal (default $XDG_RUNTIME_DIR/ferry)
   --id ID           only this migration
@@ -37,14 +44,17 @@ export async function recoverCommand(argv: string[]): Promise<number> {
   for (const entry of entries) {
     const advice = adviseRecovery(entry, isAlive(entry.pid));
     say(values.json, { migrationId: entry.migrationId, action: advice.action, message: advice.message });
-    const outcome = await act(stateDir, entry, advice);
+    const throttleUndone = advice.action === 'running' || await undoThrottle(entry, (message) => say(values.json, { migrationId: entry.migrationId, action: 'throttle', message }));
+    const outcome = await act(stateDir, entry, advice, { keepJournal: !throttleUndone });
     if (outcome.message) say(values.json, { migrationId: entry.migrationId, action: advice.action, message: outcome.message });
     code = Math.max(code, outcome.code);
   }
   return code;
 }
 
-async function act(stateDir: string, entry: JournalEntry, advice: RecoveryAdvice): Promise<{ code: number; message?: string }> {
+/** Acts on the advice; `keepJournal` (a throttle step failed) keeps the journal for another try and exits 1. */
+async function act(stateDir: string, entry: JournalEntry, advice: RecoveryAdvice, { keepJournal = false } = {}): Promise<{ code: number; message?: string }> {
+  const done = keepJournal ? EXIT.error : EXIT.committed;
   switch (advice.action) {
     case 'running':
       return { code: EXIT.committed };
@@ -52,8 +62,8 @@ async function act(stateDir: string, entry: JournalEntry, advice: RecoveryAdvice
       return { code: EXIT.unknown };
     case 'nothing':
       await removeDiskTracking(entry).catch(() => undefined); // best effort: the workload runs either way
-      removeJournal(stateDir, entry.migrationId);
-      return { code: EXIT.committed };
+      if (!keepJournal) removeJournal(stateDir, entry.migrationId);
+      return { code: done };
     case 'resume':
       try {
         await resumeOnSource(entry.recovery);
@@ -61,9 +71,21 @@ async function act(stateDir: string, entry: JournalEntry, advice: RecoveryAdvice
       } catch (error) {
         return { code: EXIT.error, message: `resuming failed, the journal stays: ${error instanceof Error ? error.message : String(error)}` };
       }
-      removeJournal(stateDir, entry.migrationId);
-      return { code: EXIT.committed, message: `the workload of ${entry.migrationId} runs on the source again` };
+      if (!keepJournal) removeJournal(stateDir, entry.migrationId);
+      return { code: done, message: `the workload of ${entry.migrationId} runs on the source again` };
   }
+}
+
+/**
+ * Undoes what the throttle of a dead migration still held (the guardian has usually done it already;
+ * every step is safe to repeat). False when a step failed: the journal then stays for another try.
+ */
+async function undoThrottle(entry: JournalEntry, report: (message: string) => void): Promise<boolean> {
+  const { run, withheld } = throttleRecovery(entry);
+  for (const step of withheld) report(`GO was sent: not going to ${describeStep(step)} (the workload may run on the target)`);
+  const outcomes = await runUndo(run);
+  for (const outcome of outcomes) report(`throttle: ${outcome.ok ? outcome.message : `${outcome.message}; the journal stays`}`);
+  return outcomes.every((o) => o.ok);
 }
 
 /** The recipe `ferry migrate` recorded: QEMU's cont after the user's resume command, as the rollback does. */

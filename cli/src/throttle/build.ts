@@ -1,40 +1,67 @@
-import type { QemuSourceDriver, QemuThrottle } from '@ferry/qemu';
+import type { ThrottleDriver } from '@ferry/agent-source';
+import type { QemuSourceDriver } from '@ferry/qemu';
 import type { MigrateArgs } from '../migrate-options.js';
 import { UsageError } from '../usage.js';
 import { cgroupThrottle } from './cgroup.js';
-import type { CliThrottleDriver } from './driver.js';
+import { ThrottleGuard } from './guard.js';
 import { pidThrottle } from './pid.js';
+import { armedUndo, type UndoStep } from './undo.js';
 
 /**
  * The throttle driver the flags ask for: --cgroup or --throttle-pid when given (they name the workload
  * itself), else the QEMU guest of --qmp; none with --throttle off or when nothing names the workload.
- * While it exists, a process-exit handler undoes what it did, so a crash of ferry never leaves the
- * workload stopped or limited; `close` removes that handler after the explicit restore.
+ * It comes guarded: a guardian process (guard.ts) undoes the throttle if ferry dies while throttling,
+ * and the journal records the same undo steps for `ferry recover`. `close` restores full speed and
+ * disarms the guardian (or, if the restore failed, leaves it to the guardian).
  */
-export function buildThrottle(args: MigrateArgs, qemu: QemuSourceDriver | undefined): { throttle: CliThrottleDriver | undefined; close: () => Promise<void> } {
+export function buildThrottle(args: MigrateArgs, qemu: QemuSourceDriver | undefined): { throttle: ThrottleDriver | undefined; close: () => Promise<void> } {
   if (args.throttle === 'off') return { throttle: undefined, close: async () => {} };
   if (args.cgroup !== undefined && args['throttle-pid'] !== undefined) throw new UsageError('give --cgroup or --throttle-pid, not both');
   // The duty cycle ends stopped or running at the pause; only a pause hook makes that the same thing.
   if (args['throttle-pid'] !== undefined && args['pause-cmd'] === undefined && args.qmp === undefined) {
     throw new UsageError('--throttle-pid needs --pause-cmd (e.g. kill -STOP PID) and --resume-cmd, or --qmp');
   }
-  const throttle = args.cgroup !== undefined ? cgroupThrottle(args.cgroup)
+  const built = args.cgroup !== undefined ? cgroupThrottle(args.cgroup)
     : args['throttle-pid'] !== undefined ? pidThrottle(args['throttle-pid'])
-      : qemu !== undefined ? qemuThrottle(qemu.throttle()) : undefined;
-  if (throttle === undefined) return { throttle, close: async () => {} };
-  const onExit = (): void => throttle.restoreNow();
-  process.on('exit', onExit);
+      : qemu !== undefined && args.qmp !== undefined ? { driver: qemu.throttle(), undo: { kind: 'qmp-cont', socket: args.qmp } as const } : undefined;
+  if (built === undefined) return { throttle: undefined, close: async () => {} };
+  const guard = new ThrottleGuard();
+  const throttle = guarded(built.driver, built.undo, guard);
   return {
     throttle,
     close: async () => {
-      await throttle.restore().catch(() => undefined);
-      process.off('exit', onExit);
+      const restored = await throttle.restore().then(() => true, () => false);
+      await guard.close(restored);
     },
   };
 }
 
-function qemuThrottle(driver: QemuThrottle): CliThrottleDriver {
+/**
+ * `driver` with its guardian kept in step: armed before the throttle first touches the workload,
+ * disarmed only once it has let go, and never armed again after the hold for the pause.
+ */
+export function guarded(driver: ThrottleDriver, step: UndoStep, guard: ThrottleGuard): ThrottleDriver {
+  let engaged = false;
+  let held = false;
   return {
-    name: driver.name, set: (level) => driver.set(level), hold: () => driver.hold(), restore: () => driver.restore(), restoreNow: () => driver.restoreNow(),
+    name: driver.name,
+    async set(level) {
+      const undo = armedUndo(step, level > 0, held);
+      if (undo.length > 0) await guard.set(undo);
+      engaged = level > 0;
+      await driver.set(level);
+      if (undo.length === 0) await guard.set(undo);
+    },
+    async hold() {
+      held = true;
+      await driver.hold();
+      await guard.set(armedUndo(step, engaged, held));
+    },
+    async restore() {
+      await driver.restore();
+      engaged = false;
+      await guard.set([]);
+    },
+    onUndoChange: (listener) => guard.onChange(listener),
   };
 }

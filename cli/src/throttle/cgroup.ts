@@ -3,19 +3,21 @@
  * limit (no stop/continue, no stalls longer than the kernel's period). A level takes that share of the
  * CPU the cgroup used while it ran free (cpu.stat usage_usec between start and the first step), so a
  * one-thread writer on a many-core host is slowed from the first step, not only past 1/cores.
- * The cpu.max found at start is written back on restore and on process exit.
+ * The cpu.max found at start is written back on restore; that write is also the undo step the guardian
+ * and `ferry recover` run after a crash of ferry.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../usage.js';
-import type { CliThrottleDriver } from './driver.js';
+import type { ThrottleDriver } from '@ferry/agent-source';
+import type { UndoStep } from './undo.js';
 
 /** cgroup v2's default period, microseconds. */
 const PERIOD_US = 100_000;
 /** The kernel refuses quotas under 1 ms. */
 const MIN_QUOTA_US = 1000;
 
-export function cgroupThrottle(dir: string, now: () => number = () => performance.now()): CliThrottleDriver {
+export function cgroupThrottle(dir: string, now: () => number = () => performance.now()): { driver: ThrottleDriver; undo: UndoStep } {
   const cpuMax = join(dir, 'cpu.max');
   const original = readOrUsage(cpuMax, dir).trim();
   const usageAt = (): number => Number(/^usage_usec (\d+)$/m.exec(readOrUsage(join(dir, 'cpu.stat'), dir))?.[1] ?? 0);
@@ -31,7 +33,7 @@ export function cgroupThrottle(dir: string, now: () => number = () => performanc
     writeFileSync(cpuMax, original);
     limited = false;
   };
-  return {
+  const driver: ThrottleDriver = {
     name: `cgroup ${dir}`,
     async set(level) {
       if (level <= 0) return put();
@@ -46,14 +48,8 @@ export function cgroupThrottle(dir: string, now: () => number = () => performanc
     },
     // cpu.max slows the paused workload no further; it is put back by restore() at the end.
     async hold() {},
-    restoreNow() {
-      try {
-        if (limited) put();
-      } catch {
-        // the cgroup is gone
-      }
-    },
   };
+  return { driver, undo: { kind: 'cpu-max', file: cpuMax, value: original } };
 }
 
 function readOrUsage(path: string, dir: string): string {

@@ -1,21 +1,29 @@
+import { readFileSync } from 'node:fs';
+import type { ThrottleDriver } from '@ferry/agent-source';
 import { DutyCycle } from '@ferry/qemu';
 import { UsageError } from '../usage.js';
-import type { CliThrottleDriver } from './driver.js';
+import { startTimeOf, type UndoStep } from './undo.js';
 
-/** --throttle-pid PID: a SIGSTOP/SIGCONT duty cycle of one process (QEMU's own way, for any process). */
-export function pidThrottle(text: string): CliThrottleDriver {
+/**
+ * --throttle-pid PID: a SIGSTOP/SIGCONT duty cycle of one process (QEMU's own way, for any process).
+ * Its undo step continues the process, if it is still the one ferry throttled.
+ */
+export function pidThrottle(text: string): { driver: ThrottleDriver; undo: UndoStep } {
   const pid = Number(text);
   if (!Number.isInteger(pid) || pid <= 1) throw new UsageError(`--throttle-pid ${text} must be a process id above 1`);
+  let startTime: string | undefined;
   try {
     process.kill(pid, 0);
+    startTime = startTimeOf(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch (error) {
     throw new UsageError(`--throttle-pid ${pid}: no such process we may signal (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
   }
+  if (startTime === undefined) throw new UsageError(`--throttle-pid ${pid}: /proc/${pid}/stat does not say when it started`);
   const cycle = new DutyCycle({
     stop: () => { process.kill(pid, 'SIGSTOP'); },
     cont: () => { process.kill(pid, 'SIGCONT'); },
   });
-  return {
+  const driver: ThrottleDriver = {
     name: `pid ${pid}`,
     async set(level) {
       await cycle.set(level);
@@ -23,13 +31,6 @@ export function pidThrottle(text: string): CliThrottleDriver {
     },
     restore: () => cycle.restore(),
     hold: () => cycle.hold(),
-    restoreNow() {
-      if (!cycle.stopped) return;
-      try {
-        process.kill(pid, 'SIGCONT');
-      } catch {
-        // the process is gone
-      }
-    },
   };
+  return { driver, undo: { kind: 'sigcont', pid, startTime } };
 }

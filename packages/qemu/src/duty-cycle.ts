@@ -7,8 +7,9 @@
  * restore() ends the cycle at once (a sleeping phase is cut short) and leaves the workload continued.
  * hold() ends it where it is, stopped or running, for the pause hook to take over: continuing the
  * workload just before the pause would let it dirty at full speed into the final pass. `stopped` says
- * whether this cycle holds the workload stopped right now: a process-exit safety net must continue the
- * workload only then (after a hold or a commit it is stopped on purpose).
+ * whether this cycle holds the workload stopped right now (after a hold it no longer claims the stop:
+ * the workload is stopped on purpose). If the process dies mid-cycle, the CLI's guardian process
+ * continues the workload (cli/src/throttle/guardian.ts).
  */
 export interface DutyCycleActions {
   stop(): Promise<void> | void;

@@ -31,12 +31,4 @@ export class QemuThrottle {
   hold(): Promise<void> {
     return this.#cycle.hold();
   }
-
-  /**
-   * For process exit: continue the guest if the cycle holds it stopped. The command is written at once
-   * (a write on an idle unix socket completes synchronously); the answer is never awaited.
-   */
-  restoreNow(): void {
-    if (this.#cycle.stopped && !this.#qmp.closed) void this.#qmp.execute('cont').catch(() => undefined);
-  }
 }
