@@ -45,6 +45,16 @@ interface FinalPass {
   readonly durationMs: number;
 }
 
+/** Milliseconds between the events that bound the pause's parts, as the bench received them. */
+interface PauseParts {
+  /** From the pause hook's end to the final pass's end: the final scan and its pages. */
+  readonly finalPassMs: number;
+  /** From there to the last verify result: device state and verify. */
+  readonly verifyMs: number;
+  /** From there to RESUMED: commit and the target's resume. */
+  readonly commitMs: number;
+}
+
 interface Outcome {
   readonly bytesSent: number;
   readonly totalMs: number;
@@ -52,6 +62,9 @@ interface Outcome {
   readonly passes: number;
   readonly stopReason: string;
   readonly final: FinalPass | undefined;
+  readonly parts: PauseParts | undefined;
+  /** Each pre-copy pass as "MiB/ms". */
+  readonly precopy: string;
 }
 
 /** `ferry wan-proxy` in front of `targetUrl`; resolves with the URL to migrate to. */
@@ -80,13 +93,15 @@ async function migrateUnderLoad(workload: Workload, label: string, flags: readon
     const target = await startTarget(scope, join(dir, 'target'));
     const url = await startWanProxy(scope, target.url);
     const id = `cloudnet-${workload.profile}-${label}`;
+    const arrivals: Arrival[] = [];
     const run = await runMigrate(scope, ['--to', url, '--id', id, '--image', `ram=${image}`, ...flags,
-      '--pause-cmd', `kill -STOP ${writer.pid}`, '--resume-cmd', `kill -CONT ${writer.pid}`]);
+      '--pause-cmd', `kill -STOP ${writer.pid}`, '--resume-cmd', `kill -CONT ${writer.pid}`], (event) => arrivals.push({ event, at: performance.now() }));
     const summary = run.summary;
     if (summary['result'] !== 'committed') throw new Error(`${id} did not commit (exit ${run.code}): ${run.stderr.slice(-500)}`);
     return {
       bytesSent: Number(summary['bytesSent']), totalMs: Number(summary['totalMs']), pauseMs: Number(summary['pauseMs']),
       passes: Number(summary['passes']), stopReason: String(summary['stopReason'] ?? ''), final: finalPass(run.events),
+      parts: pauseParts(arrivals), precopy: precopyPasses(run.events),
     };
   } finally {
     await scope.run();
@@ -97,6 +112,26 @@ function finalPass(events: readonly Record<string, unknown>[]): FinalPass | unde
   const final = events.find((e) => e['event'] === 'pass-end' && e['final'] === true);
   if (final === undefined) return undefined;
   return { dirtyPages: Number(final['dirtyPages']), bytesSent: Number(final['bytesSent']), durationMs: Number(final['durationMs']) };
+}
+
+interface Arrival {
+  readonly event: Record<string, unknown>;
+  readonly at: number;
+}
+
+function pauseParts(arrivals: readonly Arrival[]): PauseParts | undefined {
+  const at = (pick: (e: Record<string, unknown>) => boolean): number | undefined => [...arrivals].reverse().find((a) => pick(a.event))?.at;
+  const paused = at((e) => e['event'] === 'paused');
+  const finalEnd = at((e) => e['event'] === 'pass-end' && e['final'] === true);
+  const verified = at((e) => e['event'] === 'verify');
+  const resumed = at((e) => e['event'] === 'resumed');
+  if (paused === undefined || finalEnd === undefined || verified === undefined || resumed === undefined) return undefined;
+  return { finalPassMs: finalEnd - paused, verifyMs: verified - finalEnd, commitMs: resumed - verified };
+}
+
+function precopyPasses(events: readonly Record<string, unknown>[]): string {
+  return events.filter((e) => e['event'] === 'pass-end' && e['final'] !== true)
+    .map((e) => `${(Number(e['bytesSent']) / 2 ** 20).toFixed(2)}/${Math.round(Number(e['durationMs']))}`).join(' ');
 }
 
 function runsFromArgs(argv: readonly string[]): number {
@@ -123,9 +158,13 @@ const spread = (xs: readonly number[]): string =>
 
 function describe(name: string, o: Outcome): string {
   const final = o.final
-    ? `final pass ${o.final.dirtyPages} pages, ${(o.final.bytesSent / 2 ** 20).toFixed(2)} MiB in ${o.final.durationMs} ms`
+    ? `final pass ${o.final.dirtyPages} pages, ${(o.final.bytesSent / 2 ** 20).toFixed(2)} MiB in ${Math.round(o.final.durationMs)} ms`
     : 'no final pass seen';
-  return `  ${name.padEnd(5)} ${(o.bytesSent / 2 ** 20).toFixed(1)} MiB, ${o.totalMs} ms, pause ${o.pauseMs} ms (${final}), ${o.passes} passes; ${o.stopReason}`;
+  const parts = o.parts
+    ? `; paused -> final pass end ${Math.round(o.parts.finalPassMs)} ms, -> verified ${Math.round(o.parts.verifyMs)} ms, -> resumed ${Math.round(o.parts.commitMs)} ms`
+    : '';
+  const precopy = name === 'ferry' ? `\n        pre-copy passes (MiB/ms): ${o.precopy}` : '';
+  return `  ${name.padEnd(5)} ${(o.bytesSent / 2 ** 20).toFixed(1)} MiB, ${Math.round(o.totalMs)} ms, pause ${Math.round(o.pauseMs)} ms (${final}${parts}), ${o.passes} passes; ${o.stopReason}${precopy}`;
 }
 
 /**
