@@ -1,5 +1,5 @@
 /**
- * `npm run bench:cloudnet [-- --runs N]`: the seed's table. CloudNet (Wood et al., VEE 2011) reports what
+ * `npm run bench:cloudnet [-- --runs N] [--only web|compile|jvm]`: the seed's table. CloudNet (Wood et al., VEE 2011) reports what
  * its optimisations save against Xen's default live migration, as ratios of data sent, total time and
  * pause. Here ferry's own workload profiles (256 MiB image) go through `ferry wan-proxy` at 100 Mbit/s
  * and 20 ms each way: ferry's defaults (smart stop, XOR deltas, LZ4 when the link is the bottleneck)
@@ -134,12 +134,14 @@ function precopyPasses(events: readonly Record<string, unknown>[]): string {
     .map((e) => `${(Number(e['bytesSent']) / 2 ** 20).toFixed(2)}/${Math.round(Number(e['durationMs']))}`).join(' ');
 }
 
+const argValue = (argv: readonly string[], flag: string): string | undefined => (argv.includes(flag) ? argv[argv.indexOf(flag) + 1] ?? '' : undefined);
+
 function runsFromArgs(argv: readonly string[]): number {
-  const at = argv.indexOf('--runs');
-  if (at < 0) return DEFAULT_RUNS;
-  const runs = Number(argv[at + 1]);
+  const given = argValue(argv, '--runs');
+  if (given === undefined) return DEFAULT_RUNS;
+  const runs = Number(given);
   if (!Number.isInteger(runs) || runs < 1) {
-    process.stderr.write(`bench:cloudnet: --runs wants a whole number of at least 1, got ${argv[at + 1] ?? 'nothing'}\n`);
+    process.stderr.write(`bench:cloudnet: --runs wants a whole number of at least 1, got '${given}'\n`);
     process.exit(2);
   }
   return runs;
@@ -192,7 +194,8 @@ async function main(): Promise<void> {
   const runs = runsFromArgs(process.argv.slice(2));
   const rows: string[][] = [];
   const notes: string[] = [];
-  for (const workload of WORKLOADS) {
+  const only = argValue(process.argv.slice(2), '--only');
+  for (const workload of WORKLOADS.filter((w) => only === undefined || w.profile === only)) {
     const ratios = await measureRow(workload, runs, notes);
     const medians = ratios.map(median);
     const goal = medians.every((m, i) => m <= workload.ratios[i]!) && medians[2]! <= 1;
