@@ -28,6 +28,8 @@ export interface ConvergenceFields {
   readonly expectedPauseMs?: number;
   /** The round trip to the target that estimate counts (the least ping seen so far). */
   readonly rttMs: number;
+  /** The link queue the newest stop decision counted (see PolicyContext.linkQueueMs). */
+  readonly linkQueueMs?: number;
 }
 
 export interface ConvergenceOptions {
@@ -51,6 +53,9 @@ export class Convergence {
   #applying: Promise<void> = Promise.resolve();
   #timer: NodeJS.Timeout | undefined;
   #rttMs = Infinity;
+  /** The newest ping sent after a pass: when, and its round trip once answered. */
+  #ping: { readonly sentAt: number; ms?: number } | undefined;
+  #decidedWithQueueMs: number | undefined;
 
   constructor(options: ConvergenceOptions) {
     this.#options = options;
@@ -72,10 +77,31 @@ export class Convergence {
     this.#rttMs = Math.min(this.#rttMs, ms);
   }
 
+  /**
+   * A ping sent after a pass (call it after that pass's afterPass): it waits behind whatever the link
+   * still holds, so the next decision learns how long the link needed to drain.
+   */
+  pingAfterPass(roundTrip: Promise<number>): void {
+    const ping: { readonly sentAt: number; ms?: number } = { sentAt: performance.now() };
+    this.#ping = ping;
+    void roundTrip.then((ms) => {
+      ping.ms = ms;
+      this.roundTripSample(ms);
+    });
+  }
+
+  /** The queue the newest ping found, or has been waiting behind so far if unanswered. */
+  #linkQueueMs(): number | undefined {
+    const ping = this.#ping;
+    if (ping === undefined) return undefined;
+    return Math.max(0, (ping.ms ?? performance.now() - ping.sentAt) - this.rttMs);
+  }
+
   /** After each pre-copy pass: step the throttle, then decide whether to pause. */
   afterPass(history: readonly PassRecord[]): StopDecision {
     this.#history = history;
     const context = this.#context();
+    this.#decidedWithQueueMs = context.linkQueueMs;
     const expected = estimateDowntimeMs(history, this.rttMs);
     const target = context.maxDowntimeMs ?? DEFAULT_PAUSE_TARGET_MS;
     const throttled = this.#state.level > 0;
@@ -111,6 +137,7 @@ export class Convergence {
       throttle: this.#state.level,
       ...(Number.isFinite(expected) ? { expectedPauseMs: Math.round(expected) } : {}),
       rttMs: this.rttMs,
+      ...(this.#decidedWithQueueMs !== undefined ? { linkQueueMs: this.#decidedWithQueueMs } : {}),
     };
   }
 
@@ -141,7 +168,7 @@ export class Convergence {
   }
 
   #context(): PolicyContext {
-    return { ...this.#options.context, rttMs: this.rttMs };
+    return { ...this.#options.context, rttMs: this.rttMs, linkQueueMs: this.#linkQueueMs() };
   }
 
   #period(): void {

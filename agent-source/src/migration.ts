@@ -219,8 +219,8 @@ class SourceMigration {
     }
     const record: PassRecord = { ...outcome, bandwidth: rate(outcome.bytesSent, outcome.durationMs) };
     this.#history.push(record);
-    void this.#connection!.roundTrip().then((ms) => this.#convergence.roundTripSample(ms));
     const decision = this.#stopDecision();
+    this.#convergence.pingAfterPass(this.#connection!.roundTrip());
     const why = this.#convergence.fields();
     this.#log.info({ ...record, ...why, decision }, 'pass done');
     this.#context.onEvent?.({ event: 'pass-end', ...record, ...why, stop: decision.stop, final: false, ...(decision.stop ? { reason: decision.reason } : {}) });

@@ -20,6 +20,12 @@ export interface PolicyContext {
   readonly maxDowntimeMs?: number | undefined;
   /** The measured round trip to the target; the pause waits on a few of them. */
   readonly rttMs?: number | undefined;
+  /**
+   * How long the link still needed, at the end of the pass before the newest, to deliver what was queued
+   * on it: a ping's round trip above the least one seen (a lower bound while that ping is unanswered).
+   * Bytes still queued when the workload pauses reach the target before verify can: they add to the pause.
+   */
+  readonly linkQueueMs?: number | undefined;
 }
 
 export type StopDecision =
@@ -33,12 +39,11 @@ export type StopPolicy = (history: readonly PassRecord[], context: PolicyContext
 export const XEN_MIN_DIRTY_PAGES = 50;
 export const XEN_MAX_SENT_FACTOR = 3;
 export const XEN_MAX_PASSES = 30;
-/** CloudNet's smart stop looks for a local minimum over this many recent passes. */
-export const SMART_WINDOW = 5;
-/** The fall has flattened when a pass sends at least this share of the one before it. */
+/** One more pass must be expected to shorten the pause by more than this, or this share of the pages' time, to be worth it. */
+export const SMART_MIN_GAIN_MS = 10;
+export const SMART_MIN_GAIN_SHARE = 0.05;
+/** A pass is at the floor when its pages take no more than the fewest seen since pass 1 over this. */
 export const SMART_PLATEAU = 0.8;
-/** The pages no longer matter when sending them takes at most this share of the pause's fixed part. */
-export const SMART_TAIL = 0.25;
 /** Round trips inside the pause: PAUSED and the final pages, VERIFY -> VERIFY_RESULT, GO -> RESUMED. */
 export const PAUSE_ROUND_TRIPS = 3;
 
@@ -59,52 +64,43 @@ export const xenPolicy: StopPolicy = (history, context) => {
 };
 
 /**
- * CloudNet's smart stop: pre-copy stops paying off once the dirty count stops falling. Two signs of that,
- * whichever comes first (Xen's rule stays as the safety net):
- * - the pages no longer matter: sending the newest pass's bytes would take at most SMART_TAIL of the
- *   pause's fixed part (one scan of the image, timed by the fastest pass that mostly scanned, and the
- *   round trips), so no later pass can shorten the pause by much, and each costs a full scan and more data;
- * - a local minimum: the newest pass has no more dirty pages than any before it in the last SMART_WINDOW
- *   passes (a tie counts), and the fall has flattened (it sent at least SMART_PLATEAU of the pass before).
- *   A count still halving pass after pass is converging, not at a minimum: stopping there paused with a
- *   larger dirty set than Xen reached later (compile profile: 2.8x Xen's pause).
+ * CloudNet's smart stop, judged by the pause: stop once another pass can no longer shorten it. The pause
+ * is the final scan and round trips (the same whenever ferry stops), plus the final pass's pages and
+ * whatever earlier passes still have queued on the link. Its pages part is the newest pass's bytes, as
+ * encoded (deltas, LZ4), at the best bandwidth seen. Stop when all of these hold (Xen's rule stays as
+ * the safety net):
+ * - another pass would gain little: the pages dirtied in a pass follow its length, so the next pass's
+ *   pages take about this pass's time scaled by how this pass's length compares with the one before;
+ *   a shorter pass still promises a smaller set. A count still halving is converging, not done: stopping
+ *   there paused with a larger dirty set than Xen reached later (compile profile: 2.8x Xen's pause);
+ * - no pass since pass 1 reached clearly fewer pages (this is not a noisy high);
+ * - the link has drained: the queue the last ping found, plus this pass's pages, fitted in this pass's
+ *   time. Pausing with earlier passes still queued made the pause wait for them (web: 760 ms of 990).
  * Pass 0 sends the whole image and pass 1 what was dirtied during it: neither is a sample of the steady state.
  */
 export const smartPolicy: StopPolicy = (history, context) => {
   const xen = xenPolicy(history, context);
   if (xen.stop) return xen;
-  return pagesNoLongerMatter(history, context) ?? localMinimum(history) ?? KEEP_GOING;
+  return pauseBottomedOut(history, context) ?? KEEP_GOING;
 };
 
-function pagesNoLongerMatter(history: readonly PassRecord[], context: PolicyContext): StopDecision | undefined {
+function pauseBottomedOut(history: readonly PassRecord[], context: PolicyContext): StopDecision | undefined {
   const newest = history.at(-1);
+  const before = history.at(-2);
   const bandwidth = Math.max(...history.map((p) => p.bandwidth));
-  if (newest === undefined || history.length < 3 || !(bandwidth > 0)) return undefined;
-  const sendMs = (p: PassRecord): number => (p.bytesSent / bandwidth) * 1000;
-  // Only a pass that mostly scanned (sending took at most half of it) measures the scan; a pass that
-  // mostly sent says only that the scan is shorter than it.
-  const scans = history.slice(1).filter((p) => sendMs(p) <= p.durationMs / 2).map((p) => p.durationMs);
-  if (scans.length === 0) return undefined;
-  const fixedMs = Math.min(...scans) + PAUSE_ROUND_TRIPS * (context.rttMs ?? 0);
-  const pagesMs = sendMs(newest);
-  if (pagesMs > SMART_TAIL * fixedMs) return undefined;
+  if (newest === undefined || before === undefined || history.length < 3 || !(bandwidth > 0) || !(before.durationMs > 0)) return undefined;
+  const pagesMs = (p: PassRecord): number => (p.bytesSent / bandwidth) * 1000;
+  const nowMs = pagesMs(newest);
+  const worthMs = Math.max(SMART_MIN_GAIN_MS, SMART_MIN_GAIN_SHARE * nowMs);
+  const gainMs = nowMs * Math.max(0, 1 - newest.durationMs / before.durationMs);
+  if (gainMs > worthMs) return undefined;
+  const fewestMs = Math.min(...history.slice(1, -1).map(pagesMs));
+  if (nowMs > Math.max(fewestMs / SMART_PLATEAU, fewestMs + worthMs)) return undefined;
+  const queuedMs = Math.max(0, (context.linkQueueMs ?? 0) + nowMs - newest.durationMs);
+  if (queuedMs > worthMs) return undefined;
   return {
     stop: true,
-    reason: `smart: pass ${newest.pass}'s pages would add ~${Math.round(pagesMs)} ms to a pause of at least ${Math.round(fixedMs)} ms; more passes cannot shorten it much`,
-  };
-}
-
-function localMinimum(history: readonly PassRecord[]): StopDecision | undefined {
-  const samples = history.slice(1);
-  if (samples.length < SMART_WINDOW) return undefined;
-  const window = samples.slice(-SMART_WINDOW);
-  const newest = window[window.length - 1] as PassRecord;
-  const before = window[window.length - 2] as PassRecord;
-  const lowest = Math.min(...window.slice(0, -1).map((p) => p.dirtyPages));
-  if (newest.dirtyPages > lowest || newest.bytesSent < SMART_PLATEAU * before.bytesSent) return undefined;
-  return {
-    stop: true,
-    reason: `smart: pass ${newest.pass} (${newest.dirtyPages} dirty pages) is the minimum of the last ${SMART_WINDOW} passes and the fall has flattened`,
+    reason: `smart: pass ${newest.pass}'s pages would add ~${Math.round(nowMs)} ms to the pause and another pass would save ~${Math.round(gainMs)} ms; the link has drained`,
   };
 }
 

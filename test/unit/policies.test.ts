@@ -49,42 +49,84 @@ t.test('xen: stops at 30 passes', async (t) => {
   t.same(xenPolicy([], context), { stop: false });
 });
 
-t.test('smart: stops at the first local minimum of a full window, pass 0 excluded', async (t) => {
-  // samples (passes 1..): 9000 9400 8800 9100 9050 -> 9050 is not below 8800; next 8700 is: stop at pass 6.
-  t.equal(stopsAt(smartPolicy, hovering), 6);
-  t.match(smartPolicy(hovering.slice(0, 7), context), { stop: true, reason: /smart: pass 6/ });
-  t.ok((stopsAt(smartPolicy, hovering) ?? 99) < (stopsAt(xenPolicy, hovering) ?? 0), 'smart stops earlier than xen on a hovering writer');
+const MIB = 2 ** 20;
+const IMAGE_256 = 256 * MIB;
+
+/** A history from measured (MiB sent, duration ms, dirty pages) triples, as `npm run bench:cloudnet` prints them. */
+function measured(passes: ReadonlyArray<readonly [number, number, number]>): PassRecord[] {
+  return passes.map(([mib, durationMs, dirtyPages], pass) => ({ pass, dirtyPages, bytesSent: mib * MIB, durationMs, bandwidth: (mib * MIB * 1000) / durationMs }));
+}
+
+/**
+ * Feeds passes one at a time with the link queue a ping after each pass would have found: what the queue
+ * held after the pass before, plus its bytes at the link rate, minus its time (`startMs` queued after pass 0).
+ */
+function stopsWithQueue(passes: readonly PassRecord[], linkBytesPerSec: number, startMs: number): number | undefined {
+  let queuedMs = startMs;
+  for (let n = 1; n <= passes.length; n++) {
+    const newest = passes[n - 1]!;
+    const afterNewest = n === 1 ? startMs : Math.max(0, queuedMs + (newest.bytesSent / linkBytesPerSec) * 1000 - newest.durationMs);
+    if (smartPolicy(passes.slice(0, n), { imageBytes: IMAGE_256, linkQueueMs: queuedMs }).stop) return n - 1;
+    queuedMs = afterNewest;
+  }
+  return undefined;
+}
+
+const LINK_100MBIT = 100e6 / 8;
+
+// Shaped like the bench's runs (256 MiB, 100 Mbit/s, 20 ms): pass 0, what it let dirty, then the fall
+// to each profile's floor. The bytes are as encoded (deltas, LZ4).
+const web = measured([[158.7, 12629, 65536], [11.34, 703, 6200], [0.98, 194, 700], [0.1, 190, 90], [0.09, 185, 80], [0.1, 192, 88],
+  [0.09, 188, 85], [0.1, 190, 88], [0.09, 186, 84], [0.1, 191, 87], [0.09, 187, 85]]);
+const compile = measured([[170.4, 13659, 65536], [53.4, 4701, 17000], [15.3, 949, 5200], [6.23, 777, 2100], [3.97, 156, 1300],
+  [1.2, 300, 420], [1.0, 290, 350], [1.05, 295, 360], [0.98, 288, 340], [1.02, 292, 350]]);
+const jvm = measured([[166.3, 13270, 65536], [58.1, 4714, 30000], [6.68, 850, 9000], [1.92, 417, 3000], [0.97, 299, 1500],
+  [0.6, 280, 1100], [0.55, 270, 1000], [0.58, 275, 1050], [0.56, 272, 1020]]);
+const fewestBytes = (passes: readonly PassRecord[]): number => Math.min(...passes.slice(1).map((p) => p.bytesSent));
+
+t.test('smart: stops once another pass cannot shorten the pause, on each profile\'s shape', async (t) => {
+  const ctx = { imageBytes: IMAGE_256 };
+  for (const [name, passes, expected] of [['web', web, 3], ['compile', compile, 5], ['jvm', jvm, 5]] as const) {
+    const stop = stopsAt(smartPolicy, passes, ctx);
+    t.equal(stop, expected, `${name} stops at pass ${expected}`);
+    const sent = passes[stop ?? 0]!.bytesSent;
+    t.ok(sent <= fewestBytes(passes) / 0.8, `${name}: the pause's pages (${(sent / MIB).toFixed(2)} MiB) are at the floor the history reaches`);
+    t.ok((stop ?? 99) < XEN_MAX_PASSES - 1, `${name}: well before Xen's 30 passes`);
+  }
+  t.same(smartPolicy(compile.slice(0, 4), ctx), { stop: false }, 'compile pass 3 (6.2 MiB) still halves: the old rule stopped here, at 2.6x Xen\'s pause');
+  t.same(smartPolicy(jvm.slice(0, 5), ctx), { stop: false }, 'jvm pass 4 (0.97 MiB, 77 ms) is still falling by more than 10 ms a pass');
+  t.match(smartPolicy(web.slice(0, 4), ctx), { stop: true, reason: /pass 3's pages would add ~6 ms/ });
 });
 
-t.test('smart: never stops before the window is full, unless xen does', async (t) => {
-  const flattening = history([16384, 5000, 4000, 3500, 3200, 3000, 2900]);
-  t.equal(stopsAt(smartPolicy, flattening), 5, 'needs five samples after pass 0');
-  const quick = history([16384, 5000, 4000]);
-  t.equal(stopsAt(smartPolicy, quick), undefined, 'two samples are not a window');
+t.test('smart: does not pause while earlier passes are still queued on the link', async (t) => {
+  // Pass 0's tail left 700 ms queued (socket buffers and the emulated link), pass 1 added more.
+  const webStop = stopsWithQueue(web, LINK_100MBIT, 700);
+  t.ok(webStop !== undefined && webStop > 3, `web waits for the queue to drain (stops at pass ${webStop}, not 3)`);
+  t.equal(stopsWithQueue(web, LINK_100MBIT, 0), 3, 'an empty link changes nothing');
+  t.same(smartPolicy(web.slice(0, 4), { imageBytes: IMAGE_256, linkQueueMs: 400 }), { stop: false }, '400 ms queued is more than pass 3 could drain');
+  t.match(smartPolicy(web.slice(0, 4), { imageBytes: IMAGE_256, linkQueueMs: 150 }), { stop: true }, 'pass 3 (190 ms) drained 150 ms of queue');
+});
+
+t.test('smart: a count still halving pass after pass is converging, not at a minimum', async (t) => {
+  // A 10 MB/s link: the pages matter to the pause all along.
+  const falling = history([16384, 8000, 4000, 2000, 1000, 500, 250, 150, 140, 145], PAGE, 10e6);
+  t.equal(stopsAt(smartPolicy, falling), 8, 'it goes on while each pass is clearly shorter; stops once 140 pages take as long as 150 did');
+  t.match(smartPolicy(falling.slice(0, 9), context), { stop: true, reason: /smart: pass 8/ });
+  t.same(smartPolicy(falling.slice(0, 2), context), { stop: false }, 'pass 1 (what pass 0 let dirty) is never the sample');
+});
+
+t.test('smart: a writer faster than the link stops at once, unless the newest pass is a noisy high', async (t) => {
+  t.equal(stopsAt(smartPolicy, hovering), 2, 'passes that do not shorten cannot shrink the set: pause while the pages are cheap');
+  t.ok((stopsAt(smartPolicy, hovering) ?? 99) < (stopsAt(xenPolicy, hovering) ?? 0), 'smart stops earlier than xen on a hovering writer');
+  const spike = history([16384, 1000, 3000, 3100, 1050, 1000]);
+  t.equal(stopsAt(smartPolicy, spike), 5, 'passes 2-3 are far above pass 1\'s set: wait until a pass is back near it and no longer falling');
   const quiet = history([16384, 10]);
   t.match(smartPolicy(quiet, context), { stop: true, reason: /^xen/ }, 'xen rule is the safety net');
 });
 
-t.test('smart: a count still halving pass after pass is converging, not at a minimum', async (t) => {
-  // A 10 MB/s link: the pages matter to the pause all along (the other smart rule never fires).
-  const falling = history([16384, 8000, 4000, 2000, 1000, 500, 250, 150, 140, 145], PAGE, 10e6);
-  t.equal(stopsAt(smartPolicy, falling), 8, 'it goes on while each pass halves; stops once 140 is >= 80% of 150');
-  t.match(smartPolicy(falling.slice(0, 9), context), { stop: true, reason: /fall has flattened/ });
-});
-
-t.test('smart: stops once the pages no longer matter to the pause', async (t) => {
-  // Pass 3 sends 300 pages (1.2 MB, 13 ms at the best rate seen, 93 MB/s): under a quarter of the fastest pass (62 ms).
-  t.equal(stopsAt(smartPolicy, converging), 3, 'before the window is full and before xen\'s 50-page floor');
-  t.match(smartPolicy(converging.slice(0, 4), context), { stop: true, reason: /pass 3's pages would add ~13 ms to a pause of at least 62 ms/ });
-  t.equal(stopsAt(smartPolicy, converging, { ...context, rttMs: 30 }), 2, `${PAUSE_ROUND_TRIPS} round trips of 30 ms raise the fixed part: pass 2's 37 ms is under a quarter of 87 + 90 ms`);
-  t.same(smartPolicy(converging.slice(0, 2), context), { stop: false }, 'pass 1 (what pass 0 let dirty) is never the sample');
-  const linkBound = history([16384, 3000, 900, 300], PAGE, 1e6);
-  t.same(smartPolicy(linkBound, { ...context, rttMs: 1000 }), { stop: false }, 'no pass mostly scanned yet: the scan time is unknown, so nothing is small next to it');
-});
-
-t.test('smart: a rising dirty count keeps going', async (t) => {
-  const rising = history([16384, 1000, 1100, 1200, 1300, 1400, 1500]);
-  t.same(smartPolicy(rising, context), { stop: false });
+t.test('smart: converging quickly, it stops once the pages no longer matter', async (t) => {
+  t.equal(stopsAt(smartPolicy, converging), 3, 'before xen\'s 50-page floor');
+  t.same(smartPolicy(converging.slice(0, 3), context), { stop: false }, 'pass 2 (37 ms of pages, half the pass before) still promises ~18 ms');
 });
 
 t.test('downtime: stops when the estimated pause fits', async (t) => {
@@ -110,9 +152,11 @@ t.test('--max-downtime: no policy stops while the estimate breaks the cap, xen r
   const loose = { ...context, maxDowntimeMs: 10_000 };
   t.equal(stopsAt(capped, hovering, loose), XEN_MAX_PASSES - 1, 'a cap the estimate fits changes nothing');
   t.equal(stopsAt(withDowntimeCap(smartPolicy), hovering, context), stopsAt(smartPolicy, hovering), 'no cap, no change');
-  const rtt = { ...tight, maxDowntimeMs: estimateDowntimeMs(hovering.slice(0, 7)) + 1 };
-  t.equal(stopsAt(withDowntimeCap(smartPolicy), hovering.slice(0, 7), rtt), 6, 'fits without round trips');
-  t.equal(stopsAt(withDowntimeCap(smartPolicy), hovering.slice(0, 7), { ...rtt, rttMs: 40 }), undefined, `${PAUSE_ROUND_TRIPS} round trips of 40 ms break it`);
+  const smartStop = stopsAt(smartPolicy, hovering) ?? 0;
+  const upToStop = hovering.slice(0, smartStop + 1);
+  const rtt = { ...tight, maxDowntimeMs: estimateDowntimeMs(upToStop) + 1 };
+  t.equal(stopsAt(withDowntimeCap(smartPolicy), upToStop, rtt), smartStop, 'fits without round trips');
+  t.equal(stopsAt(withDowntimeCap(smartPolicy), upToStop, { ...rtt, rttMs: 40 }), undefined, `${PAUSE_ROUND_TRIPS} round trips of 40 ms break it`);
 });
 
 t.test('estimateDowntimeMs: bytes over best bandwidth plus the scan floor', async (t) => {

@@ -9,8 +9,13 @@
  * it runs a window with saving on and one with it off, compares the pages per second that went out, and
  * keeps saving on only while it sends at least as many pages (re-measuring the other way now and then).
  */
-/** Queue levels with hysteresis: above FULL the link may be the bottleneck, below EMPTY it is not. */
-const QUEUE_FULL_BYTES = 4 * 1024 * 1024;
+/**
+ * Queue levels with hysteresis: above FULL the link may be the bottleneck, below EMPTY it is not. FULL is
+ * more than one batch (1 MiB) waiting: behind a WAN path the kernel's buffers hold several MiB, and the
+ * socket's own queue seldom stayed over 4 MiB (100 Mbit/s through ferry wan-proxy: LZ4 came on 8 s into
+ * a 12.7 s pass 0).
+ */
+const QUEUE_FULL_BYTES = 1.5 * 1024 * 1024;
 const QUEUE_EMPTY_BYTES = 256 * 1024;
 /** One measurement window: long enough that the queue's old content (a few MiB) has drained in it. */
 const WINDOW_MS = 1000;
@@ -28,6 +33,11 @@ export class LinkWatch {
   #rateOn: number | undefined;
   #rateOff: number | undefined;
   #sinceProbe = 0;
+  /**
+   * The window after a switch is not measured: the workers had already encoded the batches it sends
+   * the old way (an "on" window measured raw batches, saw no gain and turned LZ4 off again).
+   */
+  #settling = false;
 
   constructor(now: () => number = () => performance.now()) {
     this.#now = now;
@@ -46,10 +56,12 @@ export class LinkWatch {
       this.#restart(now);
       this.#rateOn = this.#rateOff = undefined;
       this.#saving = false;
+      this.#settling = false;
     } else if (now - this.#windowStart >= WINDOW_MS) {
       const rate = (this.#windowPages * 1000) / (now - this.#windowStart);
       this.#restart(now);
-      if (queued > QUEUE_FULL_BYTES) this.#decide(rate);
+      if (this.#settling) this.#settling = false;
+      else if (queued > QUEUE_FULL_BYTES) this.#decide(rate);
     }
     return this.#saving;
   }
@@ -59,12 +71,14 @@ export class LinkWatch {
     else this.#rateOff = rate;
     this.#sinceProbe++;
     const other = this.#saving ? this.#rateOff : this.#rateOn;
+    const was = this.#saving;
     if (other === undefined || this.#sinceProbe > REPROBE_WINDOWS) {
       this.#saving = !this.#saving;
       this.#sinceProbe = 0;
     } else {
       this.#saving = this.#rateOn! >= this.#rateOff! * TOLERANCE;
     }
+    this.#settling = this.#saving !== was;
   }
 
   #restart(now: number): void {
