@@ -5,6 +5,7 @@
  *   - a cold image of non-zero pages (half text-like, half random), default flags: pass-0 rate as a ratio
  *     of the floor (goal >= 0.7), CPU per GiB of each agent in pass 0 (goal <= 0.7 core-s), peak RSS of
  *     each against its budget; then --compress never and LZ4 on 2 workers for comparison
+ *     and default flags again with a glibc top pad (see the row), to show what malloc churn costs
  *   - the pause under the demo's web workload at 512 MiB and 2 GiB against its floor (goal <= 1.5x)
  * FERRY_BENCH_SIZE (default 1GiB) sizes the cold image; FERRY_BENCH_PAUSE_SIZES (default 512MiB,2GiB).
  */
@@ -63,11 +64,32 @@ async function cold(): Promise<void> {
   rows.push(['  source peak RSS', mib(defaults.sourcePeakRss), `budget ${mib(sourceBudget)} (cache ${mib(defaults.deltaCacheBytes)})`, `${(defaults.sourcePeakRss / sourceBudget).toFixed(2)}x (goal <= 1)`]);
   const targetBudget = 64 * MiB + 0.02 * SIZE;
   rows.push(['  target peak RSS', mib(defaults.targetPeakRss), `budget ${mib(targetBudget)}`, `${(defaults.targetPeakRss / targetBudget).toFixed(2)}x (goal <= 1)`]);
+  // Same flags, both agents started with a 32 MiB glibc top pad: ws allocates a fresh 1 MiB buffer per
+  // message (and Node one per 64 KiB socket read); freed together at each GC, glibc trims them back to the
+  // kernel and the next ones page-fault and are zeroed again. The pad keeps that memory in the heap.
+  const padded = await withEnv('GLIBC_TUNABLES', GLIBC_TOP_PAD, () => migrate('cold-top-pad', []));
+  rows.push([`ferry pass 0, glibc top_pad 32 MiB`, gbps(padded.pass0Rate), `floor ${gbps(floor.rate)}`, `${(padded.pass0Rate / floor.rate).toFixed(2)}x`]);
+  rows.push(['  source CPU core-s/GiB, pass 0', perGiB(padded.sourceCpu, SIZE), `RSS ${mib(padded.sourcePeakRss)}`, '']);
+  rows.push(['  target CPU core-s/GiB, pass 0', perGiB(padded.targetCpu, SIZE), `RSS ${mib(padded.targetPeakRss)}`, '']);
   const never = await migrate('cold-never', ['--compress', 'never']);
   rows.push(['ferry pass 0, --compress never', gbps(never.pass0Rate), `floor ${gbps(floor.rate)}`, `${(never.pass0Rate / floor.rate).toFixed(2)}x`]);
   const lz4 = await migrate('cold-lz4', ['--compress', 'always', '--workers', '2']);
   rows.push(['ferry pass 0, LZ4, 2 workers', gbps(lz4.pass0Rate), `wire ${(lz4.pass0Bytes / SIZE).toFixed(2)} of image`, `${(lz4.pass0Rate / floor.rate).toFixed(2)}x of floor`]);
   rmSync(image);
+}
+
+const GLIBC_TOP_PAD = 'glibc.malloc.top_pad=33554432';
+
+/** Runs `body` with an environment variable set for the processes it spawns. */
+async function withEnv<T>(name: string, value: string, body: () => Promise<T>): Promise<T> {
+  const before = process.env[name];
+  process.env[name] = value;
+  try {
+    return await body();
+  } finally {
+    if (before === undefined) delete process.env[name];
+    else process.env[name] = before;
+  }
 }
 
 /** The pause of a migration under the demo's web workload, against image / (hash rate x cores) + final bytes / bandwidth + RTT. */

@@ -17,6 +17,7 @@ import { SessionFiles } from './session-state.js';
 import { createSessionFiles, removeIfEmpty } from './session-files.js';
 import { newSessionSecret, sameSecret } from './secret.js';
 import type { CommitHook, TargetEvent } from './types.js';
+import { YoungGarbage } from './young-garbage.js';
 
 /** The socket side of a session, so the session can be driven (and tested) without a server. */
 export interface Peer {
@@ -46,6 +47,8 @@ export interface SessionContext {
 const ACK_EVERY_MESSAGES = 32;
 /** Messages queued while one is being handled before the connection stops being read. */
 const INBOX_HIGH_WATER = 4;
+/** Received PAGES bytes between young-generation collections (see YoungGarbage): bounds the dead messages held. */
+const COLLECT_EVERY_BYTES = 4 * 1024 * 1024;
 
 /** One migration on the target: its files, its phase, and the connection currently feeding it. */
 export class TargetSession {
@@ -60,6 +63,7 @@ export class TargetSession {
   readonly #files: SessionFiles;
   readonly #inbox: Array<{ peer: Peer; data: Uint8Array }> = [];
   #draining = false;
+  readonly #young = new YoungGarbage(COLLECT_EVERY_BYTES);
   #phase: TargetPhase = 'precopy';
   #peer: Peer | undefined;
   #graceTimer: NodeJS.Timeout | undefined;
@@ -187,6 +191,7 @@ export class TargetSession {
         break;
       case MessageType.Pages:
         this.#files.applyPages(message);
+        this.#young.received(message.bytes.length);
         this.#progressed = true;
         if (++this.#messages % ACK_EVERY_MESSAGES === 0) this.#ack();
         break;
