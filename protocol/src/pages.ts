@@ -136,7 +136,8 @@ export function decodePageRecords(message: Uint8Array, geometry: PageGeometry): 
     offset += RECORD_HEADER_BYTES;
     if (length > message.length - offset) throw malformed(`PAGES: record ${n} (page ${pageIndex}) claims ${length} payload bytes, ${message.length - offset} remain`);
     if (pageIndex >= geometry.pageCount) throw malformed(`PAGES: page index ${pageIndex} is past the end of the image (${geometry.pageCount} pages)`);
-    const payload = message.subarray(offset, offset + length);
+    // A plain view: Buffer#subarray (ws delivers Buffers) costs more per record on this hot path.
+    const payload = new Uint8Array(message.buffer, message.byteOffset + offset, length);
     records[n] = checkedRecord(n, pageIndex, encoding, payload, geometry);
     offset += length;
   }
@@ -144,32 +145,34 @@ export function decodePageRecords(message: Uint8Array, geometry: PageGeometry): 
   return records;
 }
 
+/** Formatted only for an error: formatting it for every record cost more than the checks themselves. */
+const where = (n: number, pageIndex: number): string => `PAGES: record ${n} (page ${pageIndex})`;
+
 function checkedRecord(n: number, pageIndex: number, encoding: number, payload: Uint8Array, geometry: PageGeometry): PageRecord {
-  const where = `PAGES: record ${n} (page ${pageIndex})`;
   switch (encoding) {
     case PageEncoding.Zero:
-      if (payload.length !== 0) throw malformed(`${where}: a ZERO record carries no payload, got ${payload.length} bytes`);
+      if (payload.length !== 0) throw malformed(`${where(n, pageIndex)}: a ZERO record carries no payload, got ${payload.length} bytes`);
       return { pageIndex, encoding: PageEncoding.Zero, payload };
     case PageEncoding.Raw:
-      if (payload.length !== geometry.pageSize) throw malformed(`${where}: RAW payload is ${payload.length} bytes, the page size is ${geometry.pageSize}`);
+      if (payload.length !== geometry.pageSize) throw malformed(`${where(n, pageIndex)}: RAW payload is ${payload.length} bytes, the page size is ${geometry.pageSize}`);
       return { pageIndex, encoding: PageEncoding.Raw, payload };
     case PageEncoding.Lz4:
     case PageEncoding.XorLz4: {
       if (payload.length < 5 || payload.length > maxCompressedPayload(geometry.pageSize)) {
-        throw malformed(`${where}: compressed payload of ${payload.length} bytes is impossible for a ${geometry.pageSize}-byte page`);
+        throw malformed(`${where(n, pageIndex)}: compressed payload of ${payload.length} bytes is impossible for a ${geometry.pageSize}-byte page`);
       }
       const declared = new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0, true);
       // Checked before anything is decompressed: no LZ4 bombs.
-      if (declared !== geometry.pageSize) throw malformed(`${where}: compressed payload declares ${declared} bytes, the page size is ${geometry.pageSize}`);
+      if (declared !== geometry.pageSize) throw malformed(`${where(n, pageIndex)}: compressed payload declares ${declared} bytes, the page size is ${geometry.pageSize}`);
       return { pageIndex, encoding: encoding as DataRecord['encoding'], payload };
     }
     case PageEncoding.Copy: {
-      if (payload.length !== COPY_PAYLOAD_BYTES) throw malformed(`${where}: COPY payload must be 4 bytes, got ${payload.length}`);
+      if (payload.length !== COPY_PAYLOAD_BYTES) throw malformed(`${where(n, pageIndex)}: COPY payload must be 4 bytes, got ${payload.length}`);
       const from = new DataView(payload.buffer, payload.byteOffset, COPY_PAYLOAD_BYTES).getUint32(0, true);
-      if (from >= geometry.pageCount) throw malformed(`${where}: COPY from page ${from}, past the end of the image`);
+      if (from >= geometry.pageCount) throw malformed(`${where(n, pageIndex)}: COPY from page ${from}, past the end of the image`);
       return { pageIndex, encoding: PageEncoding.Copy, payload, from };
     }
     default:
-      throw malformed(`${where}: unknown page encoding ${encoding}`);
+      throw malformed(`${where(n, pageIndex)}: unknown page encoding ${encoding}`);
   }
 }
