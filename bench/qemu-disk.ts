@@ -88,8 +88,8 @@ export async function ferryDiskRun(label: string, base: GuestOptions, wan: boole
   const run = await runMigrate(cleanup, ['--to', `ws://127.0.0.1:${link.port}`, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath, '--disk', 'vda=vda', '--log-level', 'debug', '--log-file', logs.source],
     (event) => seen.push({ at: performance.now(), event }));
   if (run.code !== 0) return { run: label, guest: `FAILED: ferry migrate exited ${run.code}: ${run.stderr.slice(-200)}` };
-  const pauseMs = clock.gapMs(source.serialPath, target.serialPath);
   const verdict = await judge(source.serialPath, target.serialPath);
+  const pauseMs = clock.gapMs(source.serialPath, target.serialPath); // after judge: the target guest has beaten by then
   const disks = run.summary['disks'] as Record<string, { bytesSent: number; passes: number }> | undefined;
   return {
     run: label, totalMs: Number(run.summary['totalMs']), pauseMs, bytes: link.forwardBytes,
@@ -142,9 +142,9 @@ export async function qemuDiskRun(label: string, base: GuestOptions, wan: boolea
   await cancelled;
   await resumed;
   const totalMs = Math.round(performance.now() - started);
-  const pauseMs = clock.gapMs(source.serialPath, target.serialPath);
   await dst.execute('nbd-server-stop');
   const verdict = await judge(source.serialPath, target.serialPath);
+  const pauseMs = clock.gapMs(source.serialPath, target.serialPath);
   return { run: label, totalMs, pauseMs, bytes: nbdLink.forwardBytes + migrationLink.forwardBytes, guest: verdict };
 }
 

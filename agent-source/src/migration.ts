@@ -246,6 +246,11 @@ class SourceMigration {
   }
 
   async #pause(pass: number, reason: string, signal: AbortSignal): Promise<void> {
+    // Pre-copy bytes still queued (socket buffers, a slow link) would otherwise be paid for inside the
+    // pause: the guest runs until they have reached the target, and the final pass picks up what it dirtied.
+    const draining = performance.now();
+    await this.#connection!.drained(this.#options.replyTimeoutMs, signal);
+    this.#log.debug({ durationMs: Math.round(performance.now() - draining) }, 'pre-copy bytes reached the target');
     await this.#convergence.hold();
     if (Math.max(...this.#history.map((p) => p.bandwidth)) < COMPRESS_PAUSED_BELOW) this.#sender!.compressFromNowOn();
     this.#pausedAt = performance.now();
