@@ -4,13 +4,13 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ErrorCode, FerryError, MessageType, toFerryError, type Hello } from '@ferry/protocol';
 import { createPageHasher, type ScanPool, type PageHasher } from '@ferry/pages';
-import { delay, withDeadline } from './abort.js';
+import { abortable, delay, withDeadline } from './abort.js';
 import { checkImagesUnchanged, checkStateFiles, describeImages, type DescribedImage } from './images.js';
 import { SendMeter, TargetConnection, type ConnectOptions } from './connection.js';
 import { greet, handshake, retryUntil } from './resume.js';
 import { summarize, type DiskSummary, type MigrationSummary, type ProgressEvent } from './events.js';
 import { DirtyTracking, type DirtyTracker } from './dirty-tracking.js';
-import type { SourceHooks } from './hooks.js';
+import type { SourceHooks, StateBlob } from './hooks.js';
 import { MigrationJournal } from './journal.js';
 import type { MigrateOptions } from './options.js';
 import { PassSender, type PassOutcome, type PassScope } from './pass-sender.js';
@@ -86,6 +86,11 @@ class SourceMigration {
   #unpausedAt: number | undefined;
   readonly #tracking: DirtyTracking;
   readonly #convergence: Convergence;
+  /** The state hook's run, started during the final pass (#startStateCollection), and the folder it fills. */
+  #stateCollection: Promise<{ dir: string; produced: StateBlob[] }> | undefined;
+  #stateDir: string | undefined;
+  /** Stops the state hook: on a rollback (it may outlive the phase that started it), or with the migration. */
+  readonly #stateAbort = new AbortController();
   /** The bytes sent when the running pre-copy pass began; undefined outside pre-copy passes. */
   #precopyPassFrom: number | undefined;
 
@@ -114,6 +119,7 @@ class SourceMigration {
   async run(): Promise<MigrationSummary> {
     const started = performance.now();
     const userCancel = (): void => this.#cancel.abort(new FerryError(ErrorCode.Aborted, 'cancelled by the user'));
+    this.#cancel.signal.addEventListener('abort', () => this.#stateAbort.abort(this.#cancel.signal.reason), { once: true });
     this.#context.signal?.addEventListener('abort', userCancel, { once: true });
     if (this.#context.signal?.aborted) userCancel();
     const timeout = this.#startTimeout();
@@ -262,16 +268,32 @@ class SourceMigration {
 
   async #finalPass(pass: number, signal: AbortSignal): Promise<void> {
     this.#nextPass = pass + 1;
-    const final = await this.#sendPass(pass, true, signal);
+    const final = await this.#sendPass(pass, true, signal, undefined, () => this.#startStateCollection());
     this.#log.info({ ...final }, 'final pass done');
     this.#context.onEvent?.({ event: 'pass-end', ...final, bandwidth: rate(final.bytesSent, final.durationMs), stop: true, final: true });
     this.#advance({ kind: 'final-pass-done' });
   }
 
+  /**
+   * The state hook runs while the final pass still scans: the workload is paused and every dirty tracker
+   * has frozen its last generation (a hypervisor may finish with its disks once it wrote its state).
+   * Started once; the state phase waits for it, and a rollback waits for it to settle before resuming.
+   */
+  #startStateCollection(): void {
+    if (this.#stateCollection) return;
+    const collecting = (async () => {
+      const dir = await this.#freshBlobDir();
+      this.#stateDir = dir;
+      return { dir, produced: await this.#context.hooks.collectState(dir, this.#stateAbort.signal) };
+    })();
+    collecting.catch(() => {}); // awaited by the state phase, or settled before a rollback
+    this.#stateCollection = collecting;
+  }
+
   async #sendState(signal: AbortSignal): Promise<void> {
-    const dir = await this.#freshBlobDir();
+    this.#startStateCollection();
+    const { dir, produced } = await abortable(this.#stateCollection!, signal);
     try {
-      const produced = await this.#context.hooks.collectState(dir, signal);
       await sendStateBlobs(this.#connection!, [...this.#options.stateFiles, ...produced], this.#hasher!, (name, bytes) =>
         this.#context.onEvent?.({ event: 'state', name, bytes }), signal);
     } finally {
@@ -328,12 +350,12 @@ class SourceMigration {
   }
 
   /** Every pass checks that the images are still the files they were; a change explains a failed pass best. */
-  async #sendPass(pass: number, final: boolean, signal: AbortSignal, scope?: PassScope): Promise<PassOutcome> {
+  async #sendPass(pass: number, final: boolean, signal: AbortSignal, scope?: PassScope, onRangesKnown?: () => void): Promise<PassOutcome> {
     this.#context.onEvent?.({ event: 'pass-begin', pass, final });
     this.#passStartedAt = performance.now();
     let outcome: PassOutcome;
     try {
-      outcome = await this.#sender!.sendPass(pass, signal, scope, final);
+      outcome = await this.#sender!.sendPass(pass, signal, scope, final, onRangesKnown);
     } catch (error) {
       checkImagesUnchanged(this.#images);
       throw error;
@@ -350,6 +372,10 @@ class SourceMigration {
     this.#log.warn({ err: error }, 'migration failed before GO: rolling back');
     this.#context.onEvent?.({ event: 'rollback', code: error.code, reason: error.message });
     await this.#connection?.abort(`${error.code}: ${error.message}`);
+    // A state hook still writing must finish before the workload resumes (it may be QEMU's own migrate).
+    this.#stateAbort.abort(error);
+    await this.#stateCollection?.catch(() => undefined);
+    if (this.#stateDir) await rm(this.#stateDir, { recursive: true, force: true });
     await this.#context.hooks.resume();
     if (this.#pausedAt !== undefined) this.#unpausedAt = performance.now();
   }

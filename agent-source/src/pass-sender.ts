@@ -88,17 +88,18 @@ export class PassSender {
    * Aborting `signal` stops the pass between batches (the workers stop too); the pass rejects with its reason.
    * `paused`: the workload is stopped, so the scan may use every core (the main thread only waits).
    */
-  async sendPass(pass: number, signal: AbortSignal, scope?: PassScope, paused = false): Promise<PassOutcome> {
+  async sendPass(pass: number, signal: AbortSignal, scope?: PassScope, paused = false, onRangesKnown?: () => void): Promise<PassOutcome> {
     const started = performance.now();
     const bytesBefore = this.#meter.bytes;
     let dirtyPages = 0;
     let deltaCacheBytes = 0;
     this.#passScanned = 0;
+    const allRanges = this.#passRanges(pass, scope, onRangesKnown);
     await this.#connection.sendControl({ type: MessageType.PassBegin, pass });
     for (const [imageIndex, pool] of this.#pools.entries()) {
       if (scope && scope.image !== imageIndex) continue;
       const onBatch = (batch: PageBatch): Promise<void> => this.#sendBatch(imageIndex, pass, batch, signal);
-      const ranges = scope ? undefined : await this.#rangesFor?.(imageIndex, pass);
+      const ranges = await allRanges[imageIndex];
       const stats = await pool.scan(pass, onBatch, scope ? { ranges: scope.ranges, force: true } : { everyCore: paused, ...(ranges ? { ranges } : {}) });
       dirtyPages += stats.dirtyPages;
       deltaCacheBytes += stats.deltaCacheBytes;
@@ -106,6 +107,18 @@ export class PassSender {
     const bytes = this.#meter.bytes - bytesBefore;
     await this.#connection.sendControl({ type: MessageType.PassEnd, pass, pages: dirtyPages, bytes });
     return { pass, dirtyPages, bytesSent: bytes, durationMs: performance.now() - started, deltaCacheBytes };
+  }
+
+  /**
+   * Every tracked image's ranges are asked for at once, when the pass begins: a dirty tracker's freeze (QMP
+   * round trips) then runs while the images before it are scanned. `onRangesKnown` runs once every
+   * tracker has frozen (the final pass starts collecting the device state then).
+   */
+  #passRanges(pass: number, scope: PassScope | undefined, onRangesKnown: (() => void) | undefined): Array<Promise<Array<[number, number]> | undefined>> {
+    const all = this.#pools.map((_pool, imageIndex) => (scope ? Promise.resolve(undefined) : this.#rangesFor?.(imageIndex, pass) ?? Promise.resolve(undefined)));
+    for (const ranges of all) ranges.catch(() => {}); // awaited by the scan loop, which reports the error
+    if (onRangesKnown) void Promise.all(all).then(onRangesKnown, () => {});
+    return all;
   }
 
   async #sendBatch(imageIndex: number, pass: number, batch: PageBatch, signal: AbortSignal): Promise<void> {
