@@ -254,10 +254,13 @@ export class TargetSession {
 
   /** Everything is verified: make it durable (and the prelaunched process ready), then tell the source it may send GO (and only then accept it). */
   async #ready(): Promise<void> {
+    const verified = performance.now();
     await Promise.all([this.#files.sync(), this.#prelaunched]);
     if (this.#phase !== 'verified') return;
+    const durable = performance.now();
     await this.#writeManifest('ready');
     if (this.#phase !== 'verified') return;
+    this.#log.info({ syncMs: Math.round(durable - verified), manifestMs: Math.round(performance.now() - durable) }, 'verified and durable: COMMIT_READY');
     this.#send({ type: MessageType.CommitReady });
     this.#phase = afterCommitReady(this.#phase);
     this.#ctx.onEvent({ event: 'commit-ready', migrationId: this.id });
