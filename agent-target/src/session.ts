@@ -244,7 +244,13 @@ export class TargetSession {
   #prelaunch(): void {
     const prelaunch = this.#ctx.prelaunch;
     if (!prelaunch) return;
-    this.#files.linkFinalNames();
+    try {
+      this.#files.linkFinalNames();
+    } catch (error) {
+      // A file system without hard links: the process then starts at GO, on the renamed files.
+      this.#log.warn({ err: toFerryError(error, ErrorCode.Io) }, 'cannot give the images their final names ahead of GO; the workload starts at GO');
+      return;
+    }
     const started = prelaunch(this.#files.commitContext(this.id));
     this.#prelaunched = started;
     started.catch((error: unknown) => {
@@ -280,7 +286,8 @@ export class TargetSession {
     }
     try {
       const context = this.#files.commitContext(this.id);
-      await (await this.#prelaunched)?.resume(context);
+      const prelaunched = this.#prelaunched ?? this.#ctx.prelaunch?.(context);
+      await (await prelaunched)?.resume(context);
       await this.#ctx.commitHook?.(context);
     } catch (error) {
       const failure = toFerryError(error, ErrorCode.Hook);
@@ -302,6 +309,8 @@ export class TargetSession {
    * source hears the error; not knowing the outcome, it stays paused for a person to decide.
    */
   #endAfterGo(error: FerryError): void {
+    // A process started ahead of GO would wait for a state that never comes; the committed names stay.
+    void this.#prelaunched?.then((process) => process.cancel(), () => undefined);
     this.#phase = 'failed';
     this.#stopIdleTimer();
     this.#log.warn({ err: error }, 'the commit failed after GO');

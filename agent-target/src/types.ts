@@ -23,6 +23,6 @@ export type Prelauncher = (context: CommitContext) => Promise<Prelaunched>;
 export interface Prelaunched {
   /** After GO, once the files are committed: load the state blobs and run (RESUMED follows). */
   resume(context: CommitContext): Promise<void>;
-  /** The migration failed before GO: stop the process. Never throws. */
+  /** The migration failed (before GO, or at GO before `resume` succeeded): stop the process; a resumed one runs on. Never throws. */
   cancel(): Promise<void>;
 }

@@ -3,7 +3,7 @@
  * machine is driven message by message and judged by what it sends and which files it leaves.
  */
 import t, { type Test } from 'tap';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import {
@@ -174,4 +174,18 @@ t.test('a prelaunch that fails fails the migration before GO: ERROR, no COMMIT_R
   t.match(ends, [{ outcome: 'failed' }]);
   t.notOk(peer.sent.some((m) => m.type === MessageType.CommitReady), 'no COMMIT_READY');
   t.notOk(existsSync(join(ctx.dir, 'pre-fail', 'ram')), 'no final name');
+});
+
+t.test('when the final names cannot be made ahead of GO, the prelaunch runs at GO instead', async (t) => {
+  const launch = recordingPrelaunch();
+  launch.release();
+  const { session, peer, ctx, verify, allPages } = await setup(t, 'pre-late', { prelaunch: launch.prelaunch });
+  writeFileSync(join(ctx.dir, 'pre-late', 'ram'), 'in the way'); // link() fails with EEXIST
+  for (const message of preCommit(allPages, verify)) session.receive(peer, message);
+  await peer.until(MessageType.CommitReady);
+  t.same(launch.calls, [], 'nothing started before GO');
+  session.receive(peer, encodeControl({ type: MessageType.Go }));
+  t.match(await peer.until(MessageType.Resumed), { type: MessageType.Resumed });
+  t.same(launch.calls, ['start', 'resume'], 'started and resumed at GO');
+  t.equal(statSync(join(ctx.dir, 'pre-late', 'ram')).size, PAGES * PAGE, 'on the committed image');
 });

@@ -84,7 +84,7 @@ export interface StartedQemu {
   readonly pid: number;
   /** Loads the device state, resumes the guest and lets QEMU run on its own. */
   load(deviceStatePath: string): Promise<LaunchedQemu>;
-  /** Kills QEMU (a rollback). Never throws. */
+  /** Kills QEMU while it still waits for its device state (a rollback); a loaded QEMU runs on. Never throws. */
   kill(): Promise<void>;
 }
 
@@ -116,6 +116,7 @@ export async function startTargetQemu(options: StartTargetOptions): Promise<Star
     throw await launchFailure(child, exited, error, where);
   }
   const ready = qmp;
+  let loaded = false;
   log.info({ pid, startMs: Math.round(performance.now() - begun) }, 'target QEMU waits for its device state');
   return {
     pid,
@@ -129,6 +130,7 @@ export async function startTargetQemu(options: StartTargetOptions): Promise<Star
         await orExit(waitForRunState(ready, (s) => s.running, timeoutMs));
         await ready.close();
         child.unref();
+        loaded = true;
         log.info({ pid, loadMs, contMs: Math.round(performance.now() - loading) - loadMs }, 'target QEMU running');
         return { pid, qmpPath };
       } catch (error) {
@@ -137,6 +139,7 @@ export async function startTargetQemu(options: StartTargetOptions): Promise<Star
       }
     },
     kill: async () => {
+      if (loaded) return;
       await ready.close().catch(() => undefined);
       await killAndWait(child);
       log.info({ pid }, 'target QEMU killed (the migration did not commit)');
