@@ -10,7 +10,7 @@ import { SendMeter, TargetConnection, type ConnectOptions } from './connection.j
 import { greet, handshake, retryUntil } from './resume.js';
 import { summarize, type DiskSummary, type MigrationSummary, type ProgressEvent } from './events.js';
 import { DirtyTracking, type DirtyTracker } from './dirty-tracking.js';
-import type { SourceHooks, StateBlob } from './hooks.js';
+import type { SourceHooks } from './hooks.js';
 import { MigrationJournal } from './journal.js';
 import type { MigrateOptions } from './options.js';
 import { PassSender, type PassOutcome, type PassScope } from './pass-sender.js';
@@ -86,9 +86,8 @@ class SourceMigration {
   #unpausedAt: number | undefined;
   readonly #tracking: DirtyTracking;
   readonly #convergence: Convergence;
-  /** The state hook's run, started during the final pass (#startStateCollection), and the folder it fills. */
-  #stateCollection: Promise<{ dir: string; produced: StateBlob[] }> | undefined;
-  #stateDir: string | undefined;
+  /** The state hook's run and the sending of its blobs, started during the final pass (#startStateCollection). */
+  #stateCollection: Promise<void> | undefined;
   /** Stops the state hook: on a rollback (it may outlive the phase that started it), or with the migration. */
   readonly #stateAbort = new AbortController();
   /** The bytes sent when the running pre-copy pass began; undefined outside pre-copy passes. */
@@ -275,16 +274,23 @@ class SourceMigration {
   }
 
   /**
-   * The state hook runs while the final pass still scans: the workload is paused and every dirty tracker
-   * has frozen its last generation (a hypervisor may finish with its disks once it wrote its state).
-   * Started once; the state phase waits for it, and a rollback waits for it to settle before resuming.
+   * The state hook runs, and its blobs go out, while the final pass still scans: the workload is paused
+   * and every dirty tracker has frozen its last generation (a hypervisor may finish with its disks once
+   * it wrote its state). The target takes STATE messages between the final pass's PAGES; VERIFY follows
+   * both. Started once; the state phase waits for it, and a rollback waits for it to settle first.
    */
   #startStateCollection(): void {
     if (this.#stateCollection) return;
+    const signal = this.#stateAbort.signal;
     const collecting = (async () => {
       const dir = await this.#freshBlobDir();
-      this.#stateDir = dir;
-      return { dir, produced: await this.#context.hooks.collectState(dir, this.#stateAbort.signal) };
+      try {
+        const produced = await this.#context.hooks.collectState(dir, signal);
+        await sendStateBlobs(this.#connection!, [...this.#options.stateFiles, ...produced], this.#hasher!, (name, bytes) =>
+          this.#context.onEvent?.({ event: 'state', name, bytes }), signal);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     })();
     collecting.catch(() => {}); // awaited by the state phase, or settled before a rollback
     this.#stateCollection = collecting;
@@ -292,13 +298,7 @@ class SourceMigration {
 
   async #sendState(signal: AbortSignal): Promise<void> {
     this.#startStateCollection();
-    const { dir, produced } = await abortable(this.#stateCollection!, signal);
-    try {
-      await sendStateBlobs(this.#connection!, [...this.#options.stateFiles, ...produced], this.#hasher!, (name, bytes) =>
-        this.#context.onEvent?.({ event: 'state', name, bytes }), signal);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    await abortable(this.#stateCollection!, signal);
     this.#advance({ kind: 'state-sent' });
   }
 
@@ -375,7 +375,6 @@ class SourceMigration {
     // A state hook still writing must finish before the workload resumes (it may be QEMU's own migrate).
     this.#stateAbort.abort(error);
     await this.#stateCollection?.catch(() => undefined);
-    if (this.#stateDir) await rm(this.#stateDir, { recursive: true, force: true });
     await this.#context.hooks.resume();
     if (this.#pausedAt !== undefined) this.#unpausedAt = performance.now();
   }

@@ -1,4 +1,4 @@
-import { MessageType, writePagesHeader } from '@ferry/protocol';
+import { encodeControl, MessageType, writePagesHeader } from '@ferry/protocol';
 import { LinkWatch, type PageBatch, type ScanPool } from '@ferry/pages';
 import { abortable, abortReason } from './abort.js';
 import type { SendMeter, TargetConnection } from './connection.js';
@@ -27,7 +27,8 @@ export type PassRanges = (imageIndex: number, pass: number) => Promise<Array<[nu
  * Sends one pass: PASS_BEGIN, the dirty pages of every image as PAGES messages, PASS_END. The scan
  * workers produce record batches; this side only frames them and respects the link: rate limit,
  * socket backpressure, and in `auto` mode it turns compression on while the link is the bottleneck.
- * Bytes are counted by the connection's meter (the one count); a pass's bytes are what it moved.
+ * Bytes are counted by the connection's meter (the one count); a pass's bytes are what it moved
+ * (PASS_BEGIN and its PAGES messages), even while state blobs share the link.
  */
 export class PassSender {
   #connection: TargetConnection;
@@ -38,6 +39,7 @@ export class PassSender {
   readonly #link = new LinkWatch();
   readonly #totals: EncodingTotals = { pagesSent: 0, zeroPages: 0, rawPages: 0, lz4Pages: 0, deltaPages: 0, copyPages: 0 };
   #passScanned = 0;
+  #passBytes = 0;
   /** Bytes of PAGES messages sent per image (HELLO order). */
   readonly #imageBytes: number[];
   /** Which pages of an image a pass scans; undefined (or no function) means every page. */
@@ -90,7 +92,8 @@ export class PassSender {
    */
   async sendPass(pass: number, signal: AbortSignal, scope?: PassScope, paused = false, onRangesKnown?: () => void): Promise<PassOutcome> {
     const started = performance.now();
-    const bytesBefore = this.#meter.bytes;
+    // This pass's own bytes, not the meter's delta: other messages (state blobs) may go out meanwhile.
+    this.#passBytes = encodeControl({ type: MessageType.PassBegin, pass }).length;
     let dirtyPages = 0;
     let deltaCacheBytes = 0;
     this.#passScanned = 0;
@@ -104,7 +107,7 @@ export class PassSender {
       dirtyPages += stats.dirtyPages;
       deltaCacheBytes += stats.deltaCacheBytes;
     }
-    const bytes = this.#meter.bytes - bytesBefore;
+    const bytes = this.#passBytes;
     await this.#connection.sendControl({ type: MessageType.PassEnd, pass, pages: dirtyPages, bytes });
     return { pass, dirtyPages, bytesSent: bytes, durationMs: performance.now() - started, deltaCacheBytes };
   }
@@ -129,6 +132,7 @@ export class PassSender {
     // Once handed to the socket the batch is the socket's (it releases it); only the wait for a drain is given up.
     await abortable(this.#connection.sendRaw([batch.message], batch.release), signal);
     this.#imageBytes[imageIndex] = (this.#imageBytes[imageIndex] ?? 0) + batch.message.length;
+    this.#passBytes += batch.message.length;
     this.#passScanned += batch.stats.scanned;
     const t = this.#totals;
     t.pagesSent += batch.count;
