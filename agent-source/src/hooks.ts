@@ -15,7 +15,7 @@ export interface SourceHooks {
   /** Rollback: let the workload run again on the source. Must be safe to call when it never paused. */
   resume(): Promise<void>;
   /**
-   * After the pause, while the final pass still scans (every dirty tracker has frozen its last generation):
+   * After the pause, while the final pass still scans (every tracked image has been read in it):
    * produce state blobs (device state...) in `dir`, a fresh empty directory.
    */
   collectState(dir: string, signal: AbortSignal): Promise<StateBlob[]>;

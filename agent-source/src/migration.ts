@@ -13,7 +13,7 @@ import { DirtyTracking, type DirtyTracker } from './dirty-tracking.js';
 import type { SourceHooks } from './hooks.js';
 import { MigrationJournal } from './journal.js';
 import type { MigrateOptions } from './options.js';
-import { PassSender, type PassOutcome, type PassScope } from './pass-sender.js';
+import { PassSender, type AfterImages, type PassOutcome, type PassScope } from './pass-sender.js';
 import { assertNever, INITIAL_PHASE, isFinished, isWorkloadPaused, step, type Phase, type PhaseEvent } from './phases.js';
 import { Convergence } from './convergence.js';
 import { POLICIES, type PassRecord, type StopDecision } from './policies.js';
@@ -267,7 +267,7 @@ class SourceMigration {
 
   async #finalPass(pass: number, signal: AbortSignal): Promise<void> {
     this.#nextPass = pass + 1;
-    const final = await this.#sendPass(pass, true, signal, undefined, () => this.#startStateCollection());
+    const final = await this.#sendPass(pass, true, signal, undefined, { images: this.#tracking.trackedImages(), run: () => this.#startStateCollection() });
     this.#log.info({ ...final }, 'final pass done');
     this.#context.onEvent?.({ event: 'pass-end', ...final, bandwidth: rate(final.bytesSent, final.durationMs), stop: true, final: true });
     this.#advance({ kind: 'final-pass-done' });
@@ -275,8 +275,8 @@ class SourceMigration {
 
   /**
    * The state hook runs, and its blobs go out, while the final pass still scans: the workload is paused
-   * and every dirty tracker has frozen its last generation (a hypervisor may finish with its disks once
-   * it wrote its state). The target takes STATE messages between the final pass's PAGES; VERIFY follows
+   * and every tracked image (a guest disk) has been read, so a hypervisor may finish with its disks
+   * (QEMU inactivates them once it wrote its state). The target takes STATE messages between the final pass's PAGES; VERIFY follows
    * both. Started once; the state phase waits for it, and a rollback waits for it to settle first.
    */
   #startStateCollection(): void {
@@ -350,12 +350,12 @@ class SourceMigration {
   }
 
   /** Every pass checks that the images are still the files they were; a change explains a failed pass best. */
-  async #sendPass(pass: number, final: boolean, signal: AbortSignal, scope?: PassScope, onRangesKnown?: () => void): Promise<PassOutcome> {
+  async #sendPass(pass: number, final: boolean, signal: AbortSignal, scope?: PassScope, after?: AfterImages): Promise<PassOutcome> {
     this.#context.onEvent?.({ event: 'pass-begin', pass, final });
     this.#passStartedAt = performance.now();
     let outcome: PassOutcome;
     try {
-      outcome = await this.#sender!.sendPass(pass, signal, scope, final, onRangesKnown);
+      outcome = await this.#sender!.sendPass(pass, signal, scope, final, after);
     } catch (error) {
       checkImagesUnchanged(this.#images);
       throw error;

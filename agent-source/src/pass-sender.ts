@@ -20,6 +20,14 @@ export interface PassScope {
   readonly ranges: Array<[number, number]>;
 }
 
+type ScanResult = Awaited<ReturnType<ScanPool['scan']>>;
+
+/** Work to start once some images have been scanned in a pass (the final pass: the state hook, once the disks are read). */
+export interface AfterImages {
+  readonly images: readonly number[];
+  readonly run: () => void;
+}
+
 /** The page ranges a pass scans of one image (a dirty tracker's), or undefined for every page. */
 export type PassRanges = (imageIndex: number, pass: number) => Promise<Array<[number, number]> | undefined>;
 
@@ -88,40 +96,37 @@ export class PassSender {
 
   /**
    * Aborting `signal` stops the pass between batches (the workers stop too); the pass rejects with its reason.
-   * `paused`: the workload is stopped, so the scan may use every core (the main thread only waits).
+   * `paused`: the workload is stopped, so the scan may use every core (the main thread only waits), and
+   * every image is scanned at once: a tracked disk's freeze (QMP round trips) and its few dirty extents
+   * then overlap the RAM scan. `after.run` runs once `after.images` have been scanned in this pass.
    */
-  async sendPass(pass: number, signal: AbortSignal, scope?: PassScope, paused = false, onRangesKnown?: () => void): Promise<PassOutcome> {
+  async sendPass(pass: number, signal: AbortSignal, scope?: PassScope, paused = false, after?: AfterImages): Promise<PassOutcome> {
     const started = performance.now();
     // This pass's own bytes, not the meter's delta: other messages (state blobs) may go out meanwhile.
     this.#passBytes = encodeControl({ type: MessageType.PassBegin, pass }).length;
-    let dirtyPages = 0;
-    let deltaCacheBytes = 0;
     this.#passScanned = 0;
-    const allRanges = this.#passRanges(pass, scope, onRangesKnown);
+    // Every image's ranges are asked for now, so a tracker's freeze never waits for another image's scan.
+    const allRanges = this.#pools.map((_pool, image) => (scope ? Promise.resolve(undefined) : this.#rangesFor?.(image, pass) ?? Promise.resolve(undefined)));
+    for (const ranges of allRanges) ranges.catch(() => {}); // awaited by the image's scan, which reports the error
     await this.#connection.sendControl({ type: MessageType.PassBegin, pass });
-    for (const [imageIndex, pool] of this.#pools.entries()) {
-      if (scope && scope.image !== imageIndex) continue;
+    const scanImage = async (imageIndex: number): Promise<ScanResult> => {
       const onBatch = (batch: PageBatch): Promise<void> => this.#sendBatch(imageIndex, pass, batch, signal);
       const ranges = await allRanges[imageIndex];
-      const stats = await pool.scan(pass, onBatch, scope ? { ranges: scope.ranges, force: true } : { everyCore: paused, ...(ranges ? { ranges } : {}) });
-      dirtyPages += stats.dirtyPages;
-      deltaCacheBytes += stats.deltaCacheBytes;
-    }
+      return this.#pools[imageIndex]!.scan(pass, onBatch, scope ? { ranges: scope.ranges, force: true } : { everyCore: paused, ...(ranges ? { ranges } : {}) });
+    };
+    const images = this.#pools.map((_pool, image) => image).filter((image) => !scope || scope.image === image);
+    let chain: Promise<unknown> = Promise.resolve();
+    const scans = new Map(images.map((image) => [image, paused ? scanImage(image) : (chain = chain.then(() => scanImage(image))) as Promise<ScanResult>]));
+    if (after) void Promise.all(after.images.map((image) => scans.get(image))).then(after.run, () => {});
+    const settled = await Promise.allSettled(scans.values());
+    const failed = settled.find((result) => result.status === 'rejected');
+    if (failed) throw failed.reason;
+    const stats = settled.map((result) => (result as PromiseFulfilledResult<ScanResult>).value);
+    const dirtyPages = stats.reduce((sum, s) => sum + s.dirtyPages, 0);
+    const deltaCacheBytes = stats.reduce((sum, s) => sum + s.deltaCacheBytes, 0);
     const bytes = this.#passBytes;
     await this.#connection.sendControl({ type: MessageType.PassEnd, pass, pages: dirtyPages, bytes });
     return { pass, dirtyPages, bytesSent: bytes, durationMs: performance.now() - started, deltaCacheBytes };
-  }
-
-  /**
-   * Every tracked image's ranges are asked for at once, when the pass begins: a dirty tracker's freeze (QMP
-   * round trips) then runs while the images before it are scanned. `onRangesKnown` runs once every
-   * tracker has frozen (the final pass starts collecting the device state then).
-   */
-  #passRanges(pass: number, scope: PassScope | undefined, onRangesKnown: (() => void) | undefined): Array<Promise<Array<[number, number]> | undefined>> {
-    const all = this.#pools.map((_pool, imageIndex) => (scope ? Promise.resolve(undefined) : this.#rangesFor?.(imageIndex, pass) ?? Promise.resolve(undefined)));
-    for (const ranges of all) ranges.catch(() => {}); // awaited by the scan loop, which reports the error
-    if (onRangesKnown) void Promise.all(all).then(onRangesKnown, () => {});
-    return all;
   }
 
   async #sendBatch(imageIndex: number, pass: number, batch: PageBatch, signal: AbortSignal): Promise<void> {

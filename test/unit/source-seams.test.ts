@@ -147,7 +147,7 @@ t.test('verifyImages: every VERIFY goes out before the first result is awaited (
   t.same(results, ['ram', 'vda']);
 });
 
-t.test('PassSender: every image\'s ranges are asked for when the pass begins, and onRangesKnown runs once all are known', async (t) => {
+t.test('PassSender: every image\'s ranges are asked for when the pass begins; `after` runs once its images are scanned', async (t) => {
   const { connection, meter } = await peer(t);
   const { pool: ram } = await pool(t, (page) => page + 1);
   const { pool: disk } = await pool(t, (page) => page + 2);
@@ -158,10 +158,13 @@ t.test('PassSender: every image\'s ranges are asked for when the pass begins, an
     return image === 1 ? [[0, 4]] : undefined;
   };
   sender = new PassSender(connection, [ram, disk], meter, undefined, false, rangesFor);
-  let scannedWhenKnown: number | undefined;
-  const outcome = await sender.sendPass(0, new AbortController().signal, undefined, true, () => { scannedWhenKnown = sender?.passScanned; });
+  let diskPagesWhenRun: number | undefined;
+  const outcome = await sender.sendPass(0, new AbortController().signal, undefined, true, {
+    images: [1],
+    run: () => { diskPagesWhenRun = sender?.imageBytesSent[1]; },
+  });
   t.same(asked, [{ image: 0, scannedBefore: 0 }, { image: 1, scannedBefore: 0 }], 'the disk\'s ranges were asked for before any page was scanned');
-  t.ok(scannedWhenKnown !== undefined && scannedWhenKnown < PAGES + 4, `onRangesKnown ran while the pass still scanned (${scannedWhenKnown} pages scanned)`);
+  t.ok(diskPagesWhenRun !== undefined && diskPagesWhenRun > 4 * PAGE, `after.run ran once the disk's pages were sent (${diskPagesWhenRun} bytes)`);
   t.equal(outcome.dirtyPages, PAGES + 4, 'every RAM page and the 4 tracked disk pages');
 });
 
