@@ -27,6 +27,9 @@ export class CountingLink {
     this.#server = createServer((client) => {
       const upstream = connect(toPort, '127.0.0.1');
       for (const socket of [client, upstream]) {
+        // No Nagle: a relay that holds back small writes until the previous ones are ACKed adds up to a
+        // delayed-ACK timeout (~40 ms) to every request/reply exchange, which no real link does.
+        socket.setNoDelay(true);
         this.#sockets.add(socket);
         socket.on('close', () => this.#sockets.delete(socket));
         socket.on('error', () => {});

@@ -158,7 +158,8 @@ function pauseBreakdown(seen: Array<{ at: number; event: Record<string, unknown>
     .filter((step): step is readonly [string, number] => step[1] !== undefined)
     .map(([name, at]) => `${name === 'pass-end' ? 'final pass' : name} +${Math.round(at - paused.at)}ms`);
   const finalBytes = final ? `${(Number(final['bytesSent']) / MiB).toFixed(1)} MiB, ${String(final['dirtyPages'])} pages` : '?';
-  return `pause after pass ${String(paused.event['pass'])} (${String(paused.event['reason'])}); final pass ${finalBytes}; ${steps.join(', ')}`;
+  const state = seen.filter((s) => s.event['event'] === 'state').map((s) => `${String(s.event['name'])} ${(Number(s.event['bytes']) / 1024).toFixed(0)} KiB`);
+  return `pause after pass ${String(paused.event['pass'])} (${String(paused.event['reason'])}); final pass ${finalBytes}; state ${state.join(', ') || 'none'}; ${steps.join(', ')}`;
 }
 
 async function freePort(): Promise<number> {
