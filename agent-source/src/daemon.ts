@@ -9,7 +9,9 @@ import type { MigrateOptions } from './options.js';
 
 /** What the daemon needs for one migration besides its options; built only once the request is accepted. */
 export type MigrationSeams = Omit<MigrateContext, 'logger' | 'onEvent' | 'signal'> & {
-  /** Releases what the seams hold (a QMP socket, a cgroup), after the migration has ended. */
+  /** The request's options with what preparing added (a disk's file or view as an image); default: the request's. */
+  readonly options?: MigrateOptions;
+  /** Releases what the seams hold (a QMP socket, a cgroup, a disk view), after the migration has ended. */
   close(): Promise<void>;
 };
 
@@ -42,7 +44,11 @@ interface Tracked {
   readonly startedAt: string;
   last?: ProgressEvent;
   summary?: Omit<MigrationSummary, 'history'>;
+  /** Why it never started (e.g. QEMU has no such disk node); the source was not touched. */
+  error?: string;
 }
+
+type Published = ProgressEvent | { event: 'summary'; summary: Tracked['summary'] } | { event: 'failed-to-start'; error: string };
 
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -107,20 +113,26 @@ class SourceDaemon {
     if (this.#migrations.has(migrationId)) throw new Error(`migration ${migrationId} exists already`);
     const tracked: Tracked = { migrationId, startedAt: new Date().toISOString() };
     this.#migrations.set(migrationId, tracked);
-    const publish = (event: ProgressEvent | { event: 'summary'; summary: Tracked['summary'] }): void => {
+    const publish = (event: Published): void => {
       this.#watchers.broadcast({ migrationId, ...event });
     };
     void (async () => {
-      const { close, ...seams } = await request.prepare();
+      const prepared = await request.prepare().catch((error: unknown) => {
+        tracked.error = error instanceof Error ? error.message : String(error);
+        this.#log.warn({ err: error, migrationId }, 'migration failed to start');
+        publish({ event: 'failed-to-start', error: tracked.error });
+      });
+      if (!prepared) return;
+      const { close, options = request.options, ...seams } = prepared;
       try {
         const onEvent = (event: ProgressEvent): void => { tracked.last = event; publish(event); };
-        const { history: _history, ...summary } = await migrate(request.options, { ...seams, logger: this.#log, onEvent });
+        const { history: _history, ...summary } = await migrate(options, { ...seams, logger: this.#log, onEvent });
         tracked.summary = summary;
         publish({ event: 'summary', summary });
       } finally {
         await close();
       }
-    })().catch((error: unknown) => this.#log.error({ err: error, migrationId }, 'migration failed to start'));
+    })().catch((error: unknown) => this.#log.error({ err: error, migrationId }, 'migration failed'));
     return migrationId;
   }
 

@@ -1,13 +1,14 @@
 /**
  * `--disk NAME=NODE`: a QEMU guest disk migrated as image NAME. The CLI resolves NODE over QMP, adds
- * the disk's raw file as an image, and gives the agent a DirtyTracker backed by QEMU dirty bitmaps
- * (exported over NBD), so the agent stays hypervisor-agnostic.
+ * the disk's raw file as an image (or, for a qcow2 or other non-raw node, a read-only FUSE view of it
+ * that QEMU serves), and gives the agent a DirtyTracker backed by QEMU dirty bitmaps (exported over
+ * NBD), so the agent stays hypervisor-agnostic.
  */
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DirtyTracker, MigrateOptions, PageRanges } from '@ferry/agent-source';
-import { DiskBitmapChain, diskBitmapPrefix, DiskLookupError, resolveDisk, type DirtyExtent, type QemuLogger, type QmpClient } from '@ferry/qemu';
+import { DiskBitmapChain, diskBitmapPrefix, DiskFileView, DiskLookupError, resolveDisk, type DirtyExtent, type DiskNode, type QemuLogger, type QmpClient } from '@ferry/qemu';
 import { pairs, type MigrateArgs } from './migrate-options.js';
 import { UsageError } from './usage.js';
 
@@ -15,6 +16,8 @@ export interface SourceDisks {
   /** The migrate options with each disk's file added as an image. */
   readonly options: MigrateOptions;
   readonly dirtyTrackers: ReadonlyMap<string, DirtyTracker>;
+  /** Removes the FUSE views of non-raw disks; call it once the migration has ended. */
+  close(): Promise<void>;
 }
 
 /** Checks --disk before anything connects: it needs --qmp, and its names must not clash with --image. */
@@ -30,27 +33,41 @@ export function checkDiskArgs(args: MigrateArgs): void {
 /** Resolves every --disk over QMP; an unknown or unreadable NODE is a usage error naming what QEMU has. */
 export async function buildSourceDisks(diskArgs: readonly string[] | undefined, options: MigrateOptions, qmp: QmpClient | undefined, logger: QemuLogger): Promise<SourceDisks> {
   const disks = diskArgs?.length ? pairs(diskArgs, '--disk') : [];
-  if (disks.length === 0 || !qmp) return { options, dirtyTrackers: new Map() };
+  const views: DiskFileView[] = [];
+  const close = async (): Promise<void> => {
+    await Promise.all(views.map((view) => view.close()));
+  };
+  if (disks.length === 0 || !qmp) return { options, dirtyTrackers: new Map(), close };
   const images = [...options.images];
   const dirtyTrackers = new Map<string, DirtyTracker>();
-  for (const [name, nodeArg] of disks) {
-    let disk;
-    try {
-      disk = await resolveDisk(qmp, nodeArg);
-    } catch (error) {
-      if (error instanceof DiskLookupError) throw new UsageError(`--disk ${name}=${nodeArg}: ${error.message}`);
-      throw error;
+  try {
+    for (const [name, nodeArg] of disks) {
+      const disk = await lookUp(qmp, name, nodeArg);
+      const prefix = diskBitmapPrefix(options.migrationId, name);
+      let path = disk.file;
+      if (path === undefined) {
+        const view = await DiskFileView.open(qmp, { node: disk.node, prefix, path: diskViewPath(options.migrationId, name), label: `${name}=${nodeArg}`, logger });
+        views.push(view);
+        path = view.path;
+      }
+      images.push({ name, path });
+      dirtyTrackers.set(name, new QemuDiskTracker(qmp, { node: disk.node, prefix, nbdSocket: nbdSocketPath(options.migrationId, name), granularity: options.pageSize, logger }));
     }
-    images.push({ name, path: disk.file });
-    dirtyTrackers.set(name, new QemuDiskTracker(qmp, {
-      node: disk.node,
-      prefix: diskBitmapPrefix(options.migrationId, name),
-      nbdSocket: nbdSocketPath(options.migrationId, name),
-      granularity: options.pageSize,
-      logger,
-    }));
+  } catch (error) {
+    await close();
+    if (error instanceof DiskLookupError) throw new UsageError(error.message);
+    throw error;
   }
-  return { options: { ...options, images }, dirtyTrackers };
+  return { options: { ...options, images }, dirtyTrackers, close };
+}
+
+async function lookUp(qmp: QmpClient, name: string, nodeArg: string): Promise<DiskNode> {
+  try {
+    return await resolveDisk(qmp, nodeArg);
+  } catch (error) {
+    if (error instanceof DiskLookupError) throw new DiskLookupError(`--disk ${name}=${nodeArg}: ${error.message}`);
+    throw error;
+  }
 }
 
 /** A DirtyTracker over a QEMU dirty-bitmap chain; byte extents become page ranges. */
@@ -86,9 +103,15 @@ class QemuDiskTracker implements DirtyTracker {
 
 /** A unix socket path must stay under 108 bytes, whatever the lengths of the migration id and disk name. */
 function nbdSocketPath(migrationId: string, disk: string): string {
-  const tag = createHash('sha256').update(`${migrationId}\0${disk}`).digest('hex').slice(0, 16);
-  return join(tmpdir(), `ferry-nbd-${tag}.sock`);
+  return join(tmpdir(), `ferry-nbd-${diskTag(migrationId, disk)}.sock`);
 }
+
+/** Where a non-raw disk's FUSE view is mounted; `ferry recover` removes it after a killed migration. */
+export function diskViewPath(migrationId: string, disk: string): string {
+  return join(tmpdir(), `ferry-disk-${diskTag(migrationId, disk)}`);
+}
+
+const diskTag = (migrationId: string, disk: string): string => createHash('sha256').update(`${migrationId}\0${disk}`).digest('hex').slice(0, 16);
 
 /** The --disk names, for the journal: `ferry recover` removes their bitmaps if ferry migrate was killed. */
 export const diskNames = (diskArgs: readonly string[] | undefined): string[] => (diskArgs?.length ? pairs(diskArgs, '--disk').map(([name]) => name) : []);

@@ -83,7 +83,12 @@ export async function buildSourceHooks(options: SourceHookCommands, args: Migrat
       if (!options.keepSource) await qemu.quit();
     },
   };
-  return { hooks, throttle, ...tracked, close: async () => { await closeThrottle(); await qemu.close(); } };
+  const close = async (): Promise<void> => {
+    await closeThrottle();
+    await tracked.close().catch((error: Error) => logger.warn({ err: error.message }, 'could not remove a disk view'));
+    await qemu.close();
+  };
+  return { hooks, throttle, options: tracked.options, dirtyTrackers: tracked.dirtyTrackers, close };
 }
 
 /** What `ferry recover` needs to resume the workload on the source: recorded in the migration's journal. */

@@ -65,6 +65,8 @@ export interface GuestDisk {
    * target guest writes the received file itself, as the source did (to migrate it on again).
    */
   readonly targetSnapshot?: boolean;
+  /** The source disk's format (default raw); ferry always delivers a raw file. */
+  readonly format?: 'raw' | 'qcow2';
 }
 
 /**
@@ -86,10 +88,10 @@ export function guestArgs(options: GuestOptions, ramPath: string, serialPath: st
 }
 
 /** The disk: a raw file node `vda` on virtio-blk; the device id is the same on both sides, so the device state loads. */
-function sourceDiskArgs(path: string): string[] {
+function sourceDiskArgs(path: string, format: 'raw' | 'qcow2' = 'raw'): string[] {
   return [
     '-blockdev', `driver=file,filename=${path.replaceAll(',', ',,')},node-name=vda-file`,
-    '-blockdev', 'driver=raw,file=vda-file,node-name=vda',
+    '-blockdev', `driver=${format},file=vda-file,node-name=vda`,
     '-device', 'virtio-blk-pci,drive=vda,id=vda-dev',
   ];
 }
@@ -161,7 +163,7 @@ export function spawnQemu(scratch: QemuScratch, options: GuestOptions, name: str
   const qmpPath = scratch.path(`${name}.qmp`);
   const serialPath = scratch.path(`${name}-serial.log`);
   const [command, ...prefix] = options.qemu ?? [QEMU];
-  const disk = options.disk ? sourceDiskArgs(options.disk.path) : [];
+  const disk = options.disk ? sourceDiskArgs(options.disk.path, options.disk.format) : [];
   const args = [...prefix, ...guestArgs(options, ramPath, serialPath), ...disk, '-qmp', `unix:${qmpPath},server=on,wait=off`, ...extra];
   const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   scratch.track(child);

@@ -4,54 +4,22 @@
  * exports on the same NBD server. Checks the extents, the bytes, the chain's generations, and that
  * close() leaves neither bitmap nor export behind.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { NbdClient, NbdError } from '@ferry/nbd';
 import { DiskBitmapChain, diskBitmapPrefix, DiskLookupError, QmpClient, removeDiskLeftovers, resolveDisk } from '@ferry/qemu';
+import { exportsOf, MiB, storageDaemon, storageDaemonMissing } from '../helpers/storage-daemon.js';
 
-const missing = ['qemu-storage-daemon', 'qemu-io'].find((tool) => spawnSync(tool, ['--version']).status !== 0);
-const skip = missing ? `${missing} is not installed (qemu-system-common, qemu-utils)` : false;
-
-const MiB = 1024 * 1024;
-
-async function storageDaemon(t: Test) {
-  const dir = mkdtempSync(join('/dev/shm', 'ferry-nbd-'));
-  const disk = join(dir, 'disk.raw');
-  writeFileSync(disk, new Uint8Array(16 * MiB));
-  const qmpPath = join(dir, 'qmp.sock');
-  const nbdSocket = join(dir, 'nbd.sock');
-  const child = spawn('qemu-storage-daemon', [
-    '--blockdev', `driver=file,filename=${disk},node-name=disk0-file`,
-    '--blockdev', 'driver=raw,file=disk0-file,node-name=disk0',
-    '--chardev', `socket,path=${qmpPath},server=on,wait=off,id=qmp0`, '--monitor', 'chardev=qmp0',
-    '--nbd-server', `addr.type=unix,addr.path=${nbdSocket}`,
-    '--export', 'type=nbd,id=rw,node-name=disk0,name=rw,writable=on',
-  ], { stdio: 'ignore' });
-  const qmp = await QmpClient.connect(qmpPath);
-  t.teardown(async () => {
-    await qmp.close();
-    child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const write = (pattern: number, offset: number, length: number): void => {
-    const io = spawnSync('qemu-io', ['-f', 'raw', '-c', `write -P ${pattern} ${offset} ${length}`, `nbd+unix:///rw?socket=${nbdSocket}`], { encoding: 'utf8' });
-    if (io.status !== 0) throw new Error(`qemu-io: ${io.stderr}`);
-  };
-  return { disk, qmp, nbdSocket, write };
-}
+const skip = storageDaemonMissing() ?? false;
 
 const bitmapsOf = async (qmp: QmpClient): Promise<string[]> => {
   const nodes = await qmp.execute<Array<{ 'node-name': string; 'dirty-bitmaps'?: Array<{ name: string }> }>>('query-named-block-nodes', { flat: true });
   return nodes.find((n) => n['node-name'] === 'disk0')?.['dirty-bitmaps']?.map((b) => b.name).sort() ?? [];
 };
-const exportsOf = async (qmp: QmpClient): Promise<string[]> =>
-  (await qmp.execute<Array<{ id: string }>>('query-block-exports')).map((e) => e.id).sort();
 
 t.test('a bitmap chain finds exactly the written blocks, generation by generation, and cleans up', { skip }, async (t) => {
   const { disk, qmp, nbdSocket, write } = await storageDaemon(t);
-  t.same(await resolveDisk(qmp, 'disk0'), { node: 'disk0', file: disk, size: 16 * MiB });
+  t.same(await resolveDisk(qmp, 'disk0'), { node: 'disk0', file: disk, format: 'raw', size: 16 * MiB }, 'a raw node over a file is read from the file');
   const unknown = await resolveDisk(qmp, 'vdz').catch((error: unknown) => error);
   t.type(unknown, DiskLookupError);
   t.match(String(unknown), /no block device or node 'vdz'.*disk0/, 'an unknown NODE lists what QEMU has');

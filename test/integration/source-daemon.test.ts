@@ -1,6 +1,7 @@
 /**
  * `ferry source` as a daemon: POST /migrations starts a migration with the migrate options as JSON,
  * GET /status reports it to the end, bad requests get a 400 that says why; `ferry status` reads either agent.
+ * A request whose seams cannot be built (a --disk node QEMU does not have) is reported as failed to start.
  */
 import t, { type Test } from 'tap';
 import { spawn, execFile } from 'node:child_process';
@@ -10,6 +11,7 @@ import { promisify } from 'node:util';
 import { WebSocket } from 'ws';
 import { fillImage } from '@ferry/workload';
 import { FERRY, scratchDir, sha256 } from '../helpers/ferry.js';
+import { storageDaemon, storageDaemonMissing } from '../helpers/storage-daemon.js';
 
 async function daemon(t: Test, args: string[]): Promise<string> {
   const child = spawn(process.execPath, [FERRY, ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
@@ -54,4 +56,34 @@ t.test('POST /migrations runs a migration; GET /status follows it', async (t) =>
 
   const { stdout } = await promisify(execFile)(process.execPath, [FERRY, 'status', targetUrl, '--json']);
   t.match(JSON.parse(stdout), { role: 'target', migrations: [] }, 'ferry status reads the target');
+});
+
+t.test('a disk QEMU does not have: the migration fails to start, and /status and /events say why', { skip: storageDaemonMissing() ?? false }, async (t) => {
+  const dir = scratchDir(t);
+  const image = join(dir, 'vm.ram');
+  await fillImage(image, 1024 * 1024, { seed: 3 });
+  const qemu = await storageDaemon(t);
+  const qmpPath = join(qemu.dir, 'qmp.sock');
+  await qemu.qmp.close(); // the QMP monitor takes one client at a time: the daemon's
+  const sourceUrl = await daemon(t, ['source', '--listen', '127.0.0.1:0']);
+
+  const noQmp = await fetch(`${sourceUrl}/migrations`, { method: 'POST', body: JSON.stringify({ to: 'ws://127.0.0.1:9', image: [`ram=${image}`], disk: ['vda=disk0'] }) });
+  t.equal(noQmp.status, 400, 'a disk without qmp is refused up front');
+  t.match(await noQmp.json(), { error: /--disk NAME=NODE needs --qmp/ });
+
+  const events = new WebSocket(`${sourceUrl.replace(/^http/, 'ws')}/events`);
+  t.teardown(() => events.terminate());
+  await new Promise((resolve, reject) => events.once('open', resolve).once('error', reject));
+  const failed = new Promise<Record<string, unknown>>((resolve) => {
+    events.on('message', (data: Buffer) => {
+      const event = JSON.parse(data.toString('utf8')) as Record<string, unknown>;
+      if (event['migrationId'] === 'daemon-disk') resolve(event);
+    });
+  });
+  const body = { to: 'ws://127.0.0.1:9', image: [`ram=${image}`], qmp: qmpPath, disk: ['vda=nope'], id: 'daemon-disk' };
+  const started = await fetch(`${sourceUrl}/migrations`, { method: 'POST', body: JSON.stringify(body) });
+  t.equal(started.status, 202);
+  t.match(await failed, { event: 'failed-to-start', error: /--disk vda=nope: QEMU has no block device or node 'nope'.*disk0/ }, '/events says why');
+  const status = await (await fetch(`${sourceUrl}/status`)).json() as { migrations: Array<{ migrationId: string; error?: string }> };
+  t.match(status.migrations.find((m) => m.migrationId === 'daemon-disk'), { error: /node 'nope'/ }, 'GET /status keeps the reason');
 });

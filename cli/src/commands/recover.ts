@@ -1,7 +1,9 @@
+import { rm } from 'node:fs/promises';
 import { adviseRecovery, isAlive, readJournals, removeJournal, type JournalEntry, type RecoveryAdvice } from '@ferry/agent-source';
 import { runHook } from '@ferry/serve';
 import { HELP_FLAG, parseFlags } from '../flags.js';
 import { stateDirFrom } from '../migrate-options.js';
+import { diskViewPath } from '../source-disks.js';
 import { EXIT } from '../usage.js';
 
 const HELP = `ferry recover [--state-dir DIR] [--id ID] [--json]
@@ -81,7 +83,7 @@ async function resumeOnSource(recovery: Readonly<Record<string, unknown>>): Prom
   }
 }
 
-/** The dirty bitmaps and NBD exports a killed `ferry migrate --disk` left on the source QEMU. */
+/** The dirty bitmaps, NBD exports and FUSE views a killed `ferry migrate --disk` left on the source QEMU. */
 async function removeDiskTracking(entry: JournalEntry): Promise<void> {
   const { qmp, disks } = entry.recovery;
   if (typeof qmp !== 'string' || !Array.isArray(disks) || disks.length === 0) return;
@@ -89,7 +91,9 @@ async function removeDiskTracking(entry: JournalEntry): Promise<void> {
   const client = await QmpClient.connect(qmp);
   try {
     for (const disk of disks) {
-      if (typeof disk === 'string') await removeDiskLeftovers(client, diskBitmapPrefix(entry.migrationId, disk));
+      if (typeof disk !== 'string') continue;
+      await removeDiskLeftovers(client, diskBitmapPrefix(entry.migrationId, disk));
+      await rm(diskViewPath(entry.migrationId, disk), { force: true });
     }
   } finally {
     await client.close();

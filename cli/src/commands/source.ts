@@ -3,6 +3,7 @@ import { createLogger } from '../logging.js';
 import { startSource, type MigrationRequest } from '@ferry/agent-source';
 import { silentLogger } from '@ferry/qemu';
 import { migrateOptionsFrom, readToken, sourceHookCommands, stateDirFrom, type MigrateArgs } from '../migrate-options.js';
+import { diskNames } from '../source-disks.js';
 import { buildSourceHooks, recoveryRecipe } from '../source-hooks.js';
 import { parseListen } from '../listen.js';
 
@@ -45,15 +46,13 @@ function migrationRequest(body: unknown): MigrationRequest {
     throw new Error('the request body must be a JSON object of migrate options, e.g. {"to":"ws://...","image":["ram=PATH"]}');
   }
   const args = body as MigrateArgs;
-  // The daemon fixes a migration's images before its seams exist, so it cannot add a disk's file yet.
-  if (args.disk?.length) throw new Error('"disk" is not supported through ferry source yet: run ferry migrate --disk on the source host');
   const options = migrateOptionsFrom(args);
   const commands = sourceHookCommands(args);
   return {
     options,
     async prepare() {
-      const { hooks, throttle, close } = await buildSourceHooks(commands, args, options, silentLogger);
-      return { hooks, throttle, close, journal: { stateDir: stateDirFrom(args), recovery: { ...recoveryRecipe(commands) } } };
+      const seams = await buildSourceHooks(commands, args, options, silentLogger);
+      return { ...seams, journal: { stateDir: stateDirFrom(args), recovery: { ...recoveryRecipe(commands, diskNames(args.disk)) } } };
     },
   };
 }

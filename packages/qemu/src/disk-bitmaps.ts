@@ -168,11 +168,12 @@ export class DiskBitmapChain {
 }
 
 /**
- * Removes what a DiskBitmapChain with this `prefix` left behind when its process died (`ferry recover`):
- * every export and bitmap named `PREFIX-<generation>`. Returns what it removed.
+ * Removes what a DiskBitmapChain (and a DiskFileView) with this `prefix` left behind when its process
+ * died (`ferry recover`): every export and bitmap named `PREFIX-<generation>`, and the export
+ * `PREFIX-view`. Returns what it removed.
  */
 export async function removeDiskLeftovers(qmp: QmpClient, prefix: string, timeoutMs = 30_000): Promise<string[]> {
-  const pattern = new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-\\d+$`);
+  const pattern = new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-(\\d+|view)$`);
   const ours = (name: unknown): name is string => typeof name === 'string' && pattern.test(name);
   const removed: string[] = [];
   const exports = await qmp.execute<Array<{ id?: unknown }>>('query-block-exports');

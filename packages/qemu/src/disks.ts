@@ -1,15 +1,20 @@
 /**
  * Which QEMU block node a `--disk NAME=NODE` means, and where its bytes live. NODE is a node-name
- * (`-blockdev ...,node-name=vda`) or a device id (`-drive ...,id=drive0`). ferry reads a disk's data
- * from its file, so the node must be a raw format node over a file given by an absolute path.
+ * (`-blockdev ...,node-name=vda`) or a device id (`-drive ...,id=drive0`). A raw node over a file with
+ * an absolute path is read from that file directly (the fastest way); any other node (qcow2, a raw node
+ * over NBD, ...) has no file holding the guest's bytes as they are, so ferry reads it through QEMU
+ * (see disk-view.ts).
  */
 import type { QmpClient } from './qmp.js';
 
 export interface DiskNode {
   /** The format node ferry tracks (dirty bitmaps and exports go on it). */
   readonly node: string;
-  /** The image file, read directly by the scan. */
-  readonly file: string;
+  /** The raw image file the scan reads directly; undefined when only QEMU can present the guest's bytes. */
+  readonly file: string | undefined;
+  /** QEMU's format driver of the node (raw, qcow2, ...). */
+  readonly format: string;
+  /** The guest-visible size in bytes. */
   readonly size: number;
 }
 
@@ -17,7 +22,7 @@ export class DiskLookupError extends Error {
   override readonly name = 'DiskLookupError';
 }
 
-interface NamedNode {
+export interface NamedNode {
   readonly 'node-name'?: string;
   readonly drv?: string;
   readonly file?: string;
@@ -43,16 +48,17 @@ export async function resolveDisk(qmp: QmpClient, node: string): Promise<DiskNod
     ];
     throw new DiskLookupError(`QEMU has no block device or node '${node}' (query-block shows: ${known.length > 0 ? [...new Set(known)].join(', ') : 'none'})`);
   }
-  return checkReadable(node, found);
+  return describeNode(node, found);
 }
 
-function checkReadable(node: string, info: NamedNode): DiskNode {
+/** Where a found node's bytes can be read: its raw file when it has one, else only through QEMU. */
+export function describeNode(node: string, info: NamedNode): DiskNode {
   const nodeName = info['node-name'];
   if (!nodeName) throw new DiskLookupError(`disk '${node}' has no node name`);
-  if (info.drv !== 'raw') throw new DiskLookupError(`disk '${node}' is ${info.drv ?? 'of an unknown format'}; ferry migrates raw disks (convert with qemu-img convert -O raw)`);
-  const file = info.image?.filename ?? info.file;
-  if (!file || !file.startsWith('/')) throw new DiskLookupError(`disk '${node}' is not a file with an absolute path (${file ?? 'none'}); ferry reads the disk's file directly`);
   const size = info.image?.['virtual-size'];
   if (typeof size !== 'number' || size <= 0) throw new DiskLookupError(`disk '${node}' has no size in query-block`);
-  return { node: nodeName, file, size };
+  const format = info.drv ?? 'unknown';
+  const file = info.image?.filename ?? info.file;
+  const direct = format === 'raw' && file !== undefined && file.startsWith('/');
+  return { node: nodeName, file: direct ? file : undefined, format, size };
 }

@@ -1,0 +1,78 @@
+/**
+ * A read-only view of a disk node as a plain file, for the disks ferry cannot read from a file of their
+ * own (qcow2 and the other formats, or a raw node over NBD): QEMU's FUSE export mounts the node's
+ * guest-visible bytes on an empty file ferry creates, and the scan preads that file as if it were a raw
+ * image. The bytes come through QEMU's block layer, so they are exactly what the guest sees, and the
+ * node's dirty bitmaps still say which blocks changed.
+ *
+ *     open()   create the empty file; block-export-add {type: fuse, node-name, mountpoint, writable: false}
+ *     close()  block-export-del (waiting for BLOCK_EXPORT_DELETED, which unmounts it); remove the file
+ */
+import { rm, writeFile } from 'node:fs/promises';
+import { silentLogger, type QemuLogger } from './logger.js';
+import { QmpError, type QmpClient } from './qmp.js';
+import { DiskLookupError } from './disks.js';
+
+/** The export id of a disk's view; `ferry recover` finds it by this name. */
+export const diskViewId = (prefix: string): string => `${prefix}-view`;
+
+export interface DiskViewOptions {
+  readonly node: string;
+  /** The disk's bitmap prefix (diskBitmapPrefix): the view is export `PREFIX-view`. */
+  readonly prefix: string;
+  /** The file the view is mounted on; created here, removed by close(). */
+  readonly path: string;
+  /** Named in errors: the user's --disk NAME=NODE. */
+  readonly label: string;
+  readonly timeoutMs?: number;
+  readonly logger?: QemuLogger;
+}
+
+export class DiskFileView {
+  readonly #qmp: QmpClient;
+  readonly #options: DiskViewOptions;
+  #open = true;
+
+  private constructor(qmp: QmpClient, options: DiskViewOptions) {
+    this.#qmp = qmp;
+    this.#options = options;
+  }
+
+  get path(): string {
+    return this.#options.path;
+  }
+
+  /** Mounts the node's bytes on `options.path`; a QEMU without FUSE exports gets an error that says what to do. */
+  static async open(qmp: QmpClient, options: DiskViewOptions): Promise<DiskFileView> {
+    await writeFile(options.path, '', { mode: 0o600 });
+    const id = diskViewId(options.prefix);
+    try {
+      await qmp.execute('block-export-add', { type: 'fuse', id, 'node-name': options.node, mountpoint: options.path, writable: false });
+    } catch (error) {
+      await rm(options.path, { force: true });
+      if (!(error instanceof QmpError && error.kind === 'qemu')) throw error;
+      throw new DiskLookupError(`disk '${options.label}' is not a raw file, and this QEMU cannot show it as one through a FUSE export ` +
+        `(${error.desc}); convert it with qemu-img convert -O raw, or run a QEMU built with FUSE and /dev/fuse present`);
+    }
+    (options.logger ?? silentLogger).info({ node: options.node, path: options.path }, 'disk read through a FUSE export');
+    return new DiskFileView(qmp, options);
+  }
+
+  /** Unmounts and removes the view. A QEMU that already quit took its export with it. */
+  async close(): Promise<void> {
+    if (!this.#open) return;
+    this.#open = false;
+    const id = diskViewId(this.#options.prefix);
+    const timeoutMs = this.#options.timeoutMs ?? 30_000;
+    try {
+      const deleted = this.#qmp.waitForEvent('BLOCK_EXPORT_DELETED', (event) => event.data['id'] === id, timeoutMs);
+      deleted.catch(() => {});
+      await this.#qmp.execute('block-export-del', { id, mode: 'hard' });
+      await deleted;
+    } catch (error) {
+      if (!(error instanceof QmpError && error.kind === 'closed')) throw error;
+      (this.#options.logger ?? silentLogger).info({ id }, 'QEMU is gone; its FUSE export went with it');
+    }
+    await rm(this.#options.path, { force: true });
+  }
+}
