@@ -15,7 +15,7 @@ export interface SourceHooks {
   /** Rollback: let the workload run again on the source. Must be safe to call when it never paused. */
   resume(): Promise<void>;
   /**
-   * After the pause, while the final pass still scans (every tracked image has been read in it):
+   * After the pause, once the final pass has read every tracked image (maybe while it still scans others):
    * produce state blobs (device state...) in `dir`, a fresh empty directory.
    */
   collectState(dir: string, signal: AbortSignal): Promise<StateBlob[]>;

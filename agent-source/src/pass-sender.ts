@@ -96,9 +96,10 @@ export class PassSender {
 
   /**
    * Aborting `signal` stops the pass between batches (the workers stop too); the pass rejects with its reason.
-   * `paused`: the workload is stopped, so the scan may use every core (the main thread only waits), and
-   * every image is scanned at once: a tracked disk's freeze (QMP round trips) and its few dirty extents
-   * then overlap the RAM scan. `after.run` runs once `after.images` have been scanned in this pass.
+   * `paused`: the workload is stopped, so the scan may use every core (the main thread only waits).
+   * Images are scanned one after the other: a qcow2 disk read through QEMU's FUSE view while the RAM was
+   * scanned arrived wrong (the QEMU disk e2e test caught it). `after.run` runs once `after.images` have
+   * been scanned in this pass.
    */
   async sendPass(pass: number, signal: AbortSignal, scope?: PassScope, paused = false, after?: AfterImages): Promise<PassOutcome> {
     const started = performance.now();
@@ -116,7 +117,7 @@ export class PassSender {
     };
     const images = this.#pools.map((_pool, image) => image).filter((image) => !scope || scope.image === image);
     let chain: Promise<unknown> = Promise.resolve();
-    const scans = new Map(images.map((image) => [image, paused ? scanImage(image) : (chain = chain.then(() => scanImage(image))) as Promise<ScanResult>]));
+    const scans = new Map(images.map((image) => [image, (chain = chain.then(() => scanImage(image))) as Promise<ScanResult>]));
     if (after) void Promise.all(after.images.map((image) => scans.get(image))).then(after.run, () => {});
     const settled = await Promise.allSettled(scans.values());
     const failed = settled.find((result) => result.status === 'rejected');
