@@ -276,8 +276,9 @@ class SourceMigration {
   /**
    * The state hook runs, and its blobs go out, as soon as the final pass has read every tracked image (a
    * guest disk): a hypervisor may finish with its disks then (QEMU inactivates them once it wrote its
-   * state). Without tracked images it starts with the pass. The target takes STATE messages between the final pass's PAGES; VERIFY follows
-   * both. Started once; the state phase waits for it, and a rollback waits for it to settle first.
+   * state). Without tracked images it starts with the pass. The target takes STATE messages between
+   * the final pass's PAGES; VERIFY follows both. Started once; the state phase waits for it, and a
+   * rollback waits for it to settle first.
    */
   #startStateCollection(): void {
     if (this.#stateCollection) return;

@@ -20,8 +20,6 @@ export interface PassScope {
   readonly ranges: Array<[number, number]>;
 }
 
-type ScanResult = Awaited<ReturnType<ScanPool['scan']>>;
-
 /** Work to start once some images have been scanned in a pass (the final pass: the state hook, once the disks are read). */
 export interface AfterImages {
   readonly images: readonly number[];
@@ -110,21 +108,22 @@ export class PassSender {
     const allRanges = this.#pools.map((_pool, image) => (scope ? Promise.resolve(undefined) : this.#rangesFor?.(image, pass) ?? Promise.resolve(undefined)));
     for (const ranges of allRanges) ranges.catch(() => {}); // awaited by the image's scan, which reports the error
     await this.#connection.sendControl({ type: MessageType.PassBegin, pass });
-    const scanImage = async (imageIndex: number): Promise<ScanResult> => {
+    const scanImage = async (imageIndex: number): ReturnType<ScanPool['scan']> => {
       const onBatch = (batch: PageBatch): Promise<void> => this.#sendBatch(imageIndex, pass, batch, signal);
       const ranges = await allRanges[imageIndex];
       return this.#pools[imageIndex]!.scan(pass, onBatch, scope ? { ranges: scope.ranges, force: true } : { everyCore: paused, ...(ranges ? { ranges } : {}) });
     };
-    const images = this.#pools.map((_pool, image) => image).filter((image) => !scope || scope.image === image);
-    let chain: Promise<unknown> = Promise.resolve();
-    const scans = new Map(images.map((image) => [image, (chain = chain.then(() => scanImage(image))) as Promise<ScanResult>]));
-    if (after) void Promise.all(after.images.map((image) => scans.get(image))).then(after.run, () => {});
-    const settled = await Promise.allSettled(scans.values());
-    const failed = settled.find((result) => result.status === 'rejected');
-    if (failed) throw failed.reason;
-    const stats = settled.map((result) => (result as PromiseFulfilledResult<ScanResult>).value);
-    const dirtyPages = stats.reduce((sum, s) => sum + s.dirtyPages, 0);
-    const deltaCacheBytes = stats.reduce((sum, s) => sum + s.deltaCacheBytes, 0);
+    const waiting = new Set(after?.images);
+    if (after && waiting.size === 0) after.run();
+    let dirtyPages = 0;
+    let deltaCacheBytes = 0;
+    for (const image of this.#pools.keys()) {
+      if (scope && scope.image !== image) continue;
+      const stats = await scanImage(image);
+      dirtyPages += stats.dirtyPages;
+      deltaCacheBytes += stats.deltaCacheBytes;
+      if (waiting.delete(image) && waiting.size === 0) after?.run();
+    }
     const bytes = this.#passBytes;
     await this.#connection.sendControl({ type: MessageType.PassEnd, pass, pages: dirtyPages, bytes });
     return { pass, dirtyPages, bytesSent: bytes, durationMs: performance.now() - started, deltaCacheBytes };
