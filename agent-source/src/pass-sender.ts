@@ -95,9 +95,8 @@ export class PassSender {
   /**
    * Aborting `signal` stops the pass between batches (the workers stop too); the pass rejects with its reason.
    * `paused`: the workload is stopped, so the scan may use every core (the main thread only waits).
-   * Images are scanned one after the other: a qcow2 disk read through QEMU's FUSE view while the RAM was
-   * scanned arrived wrong (the QEMU disk e2e test caught it). `after.run` runs once `after.images` have
-   * been scanned in this pass.
+   * Images are scanned one after the other; only the trackers' freezes run ahead, from the pass's start.
+   * `after.run` runs once `after.images` have been scanned in this pass (at once when there are none).
    */
   async sendPass(pass: number, signal: AbortSignal, scope?: PassScope, paused = false, after?: AfterImages): Promise<PassOutcome> {
     const started = performance.now();
