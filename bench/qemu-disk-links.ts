@@ -14,6 +14,20 @@ export interface WanShape {
   readonly rate: string;
 }
 
+/** `ferry wan-proxy` in front of `toPort`: the port it listens on, and how to stop it. */
+export async function startWanProxy(toPort: number, wan: WanShape): Promise<{ port: number; stop: () => void }> {
+  const proxy = spawn(process.execPath, [FERRY, 'wan-proxy', '--listen', '127.0.0.1:0', '--to', `127.0.0.1:${toPort}`, '--delay', String(wan.delayMs), '--rate', wan.rate, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    proxy.once('exit', (code) => reject(new Error(`ferry wan-proxy exited ${code}`)));
+    createInterface({ input: proxy.stdout! }).on('line', (line) => {
+      const event = JSON.parse(line) as { event?: string; url?: string; port?: number; listen?: string };
+      if (event.event !== 'listening') return;
+      resolve(event.port ?? Number(/:(\d+)$/.exec(event.url ?? event.listen ?? '')?.[1]));
+    });
+  });
+  return { port, stop: () => proxy.kill('SIGTERM') };
+}
+
 /** A TCP hop that counts the bytes going forward (client to server), optionally through a WAN emulator. */
 export class CountingLink {
   forwardBytes = 0;
@@ -44,22 +58,8 @@ export class CountingLink {
 
   /** Listens on a free port and forwards to `toPort`, through `ferry wan-proxy` when `wan` is given. */
   static async open(toPort: number, wan: WanShape | undefined): Promise<CountingLink> {
-    let forwardTo = toPort;
-    let stop = (): void => {};
-    if (wan) {
-      const proxy = spawn(process.execPath, [FERRY, 'wan-proxy', '--listen', '127.0.0.1:0', '--to', `127.0.0.1:${toPort}`, '--delay', String(wan.delayMs), '--rate', wan.rate, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
-      stop = () => proxy.kill('SIGTERM');
-      forwardTo = await new Promise<number>((resolve, reject) => {
-        proxy.once('exit', (code) => reject(new Error(`ferry wan-proxy exited ${code}`)));
-        createInterface({ input: proxy.stdout! }).on('line', (line) => {
-          const event = JSON.parse(line) as { event?: string; url?: string; port?: number; listen?: string };
-          if (event.event !== 'listening') return;
-          const port = event.port ?? Number(/:(\d+)$/.exec(event.url ?? event.listen ?? '')?.[1]);
-          resolve(port);
-        });
-      });
-    }
-    const link = new CountingLink(forwardTo, stop);
+    const proxy = wan ? await startWanProxy(toPort, wan) : { port: toPort, stop: () => {} };
+    const link = new CountingLink(proxy.port, proxy.stop);
     await new Promise<void>((resolve) => link.#server.listen(0, '127.0.0.1', resolve));
     link.port = (link.#server.address() as { port: number }).port;
     return link;
@@ -106,6 +106,12 @@ export class HeartbeatClock {
     const last = this.#logs.get(source)?.beats.at(-1);
     const first = this.#logs.get(target)?.beats[0];
     return last && first ? Math.round(first.at - last.at) : undefined;
+  }
+
+  /** When each heartbeat of `path` reached the host (performance.now()), in order. */
+  arrivals(path: string): ReadonlyArray<{ readonly counter: number; readonly at: number }> {
+    this.#poll();
+    return this.#logs.get(path)?.beats ?? [];
   }
 
   stop(): void {

@@ -149,7 +149,7 @@ export async function qemuDiskRun(label: string, base: GuestOptions, wan: boolea
 }
 
 /** The pause, split at the events that end its steps: final pass, device state, commit-ready, resumed. */
-function pauseBreakdown(seen: Array<{ at: number; event: Record<string, unknown> }>): string {
+export function pauseBreakdown(seen: Array<{ at: number; event: Record<string, unknown> }>): string {
   const paused = seen.find((s) => s.event['event'] === 'paused');
   if (!paused) return 'never paused';
   const final = seen.find((s) => s.event['event'] === 'pass-end' && s.event['final'] === true)?.event;

@@ -10,23 +10,17 @@
  * QEMU 7.2's own migration (affected by the TCG dirty-bitmap bug) as a last row.
  * Then the disk rows (bench/qemu-disk.ts, about 10 more minutes); FERRY_BENCH_QEMU_DISK=0 skips them,
  * FERRY_BENCH_QEMU_RAM=0 runs only them (FERRY_BENCH_QEMU_DISK_ROWS=ferry,wan picks rows by label words).
+ * `--wan RATE,DELAY` (e.g. `-- --wan 100mbit,20ms`) runs only the WAN table instead (bench/qemu-wan.ts).
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { QmpClient, waitForMigration, type MigrationInfo, type QmpEvent } from '@ferry/qemu';
 import { runMigrate } from '../test/helpers/ferry.js';
+import { Cleanup, freePort, judgeGuest, qemu10 } from './qemu-common.js';
 import { diskBench } from './qemu-disk.js';
+import { parseWan, wanBench } from './qemu-wan.js';
 import {
-  buildGuest, QemuScratch, qemuMissing, readHeartbeats, spawnQemu, startQemuTarget, startSourceQemu, waitForHeartbeats,
-  type GuestOptions, type Heartbeat,
+  buildGuest, QemuScratch, qemuMissing, readHeartbeats, spawnQemu, startQemuTarget, startSourceQemu, type GuestOptions,
 } from '../test/e2e/helpers-qemu.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const QEMU10_DIR = join(ROOT, '.cache/qemu10');
-const APT_DIR = join(ROOT, '.cache/apt');
 const BANDWIDTH = 10 * 2 ** 30; // lift QEMU's default bandwidth cap: loopback is the limit, as for ferry
 
 interface Row {
@@ -35,74 +29,6 @@ interface Row {
   readonly downtime?: string;
   readonly bytes?: number;
   readonly guest: string;
-}
-
-class Cleanup {
-  readonly #fns: Array<() => unknown> = [];
-  teardown(fn: () => unknown): void {
-    this.#fns.push(fn);
-  }
-  async run(): Promise<void> {
-    for (const fn of this.#fns.splice(0).reverse()) await fn();
-  }
-}
-
-/** Downloads and unpacks QEMU 10 once; returns its command prefix, or why it cannot run here. */
-function qemu10(): { argv: string[] } | { reason: string } {
-  const binary = join(QEMU10_DIR, 'usr/bin/qemu-system-x86_64');
-  if (!existsSync(binary)) {
-    mkdirSync(join(APT_DIR, 'lists/partial'), { recursive: true });
-    mkdirSync(join(APT_DIR, 'cache/archives/partial'), { recursive: true });
-    mkdirSync(join(APT_DIR, 'debs'), { recursive: true });
-    const list = join(APT_DIR, 'backports.list');
-    writeFileSync(list, 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-backports main\n');
-    const apt = [
-      '-o', `Dir::Etc::SourceList=${list}`, '-o', 'Dir::Etc::SourceParts=/nonexistent',
-      '-o', `Dir::State::Lists=${join(APT_DIR, 'lists')}`, '-o', `Dir::Cache=${join(APT_DIR, 'cache')}`, '-o', 'Debug::NoLocking=1',
-    ];
-    const steps: Array<[string, string[], string]> = [
-      ['apt-get', [...apt, 'update'], ROOT],
-      ['apt-get', [...apt, 'download', 'qemu-system-x86/bookworm-backports', 'qemu-system-data/bookworm-backports'], join(APT_DIR, 'debs')],
-    ];
-    for (const [command, args, cwd] of steps) {
-      const result = spawnSync(command, args, { cwd, encoding: 'utf8' });
-      if (result.status !== 0) return { reason: `${command} ${args.at(-1)} failed: ${(result.stderr || String(result.error)).trim().slice(-300)}` };
-    }
-    for (const deb of readdirSync(join(APT_DIR, 'debs')).filter((f) => f.endsWith('.deb'))) {
-      const result = spawnSync('dpkg', ['-x', join(APT_DIR, 'debs', deb), QEMU10_DIR], { encoding: 'utf8' });
-      if (result.status !== 0) return { reason: `dpkg -x ${deb} failed: ${result.stderr.trim()}` };
-    }
-  }
-  const missingLibs = spawnSync('ldd', [binary], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.includes('not found'));
-  if (missingLibs.length > 0) return { reason: `QEMU 10 needs libraries this host lacks: ${missingLibs.map((l) => l.trim()).join(', ')}` };
-  const version = spawnSync(binary, ['--version'], { encoding: 'utf8' });
-  if (version.status !== 0) return { reason: `QEMU 10 does not start: ${(version.stderr || String(version.error)).trim()}` };
-  return { argv: [binary, '-L', join(QEMU10_DIR, 'usr/share/qemu')] };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
-
-/** Did the guest continue on the target: counter carried on, 12 heartbeats, no bad page? */
-async function judgeGuest(lastSource: Heartbeat | undefined, targetSerial: string, exited: Promise<unknown>): Promise<string> {
-  let beats: Heartbeat[];
-  try {
-    beats = await waitForHeartbeats(targetSerial, (b) => b.length >= 12 || b.some((x) => x.bad > 0), 15_000, exited);
-  } catch (error) {
-    beats = readHeartbeats(targetSerial);
-    if (beats.length === 0) return `FAILED: no heartbeat on the target (${(error as Error).message.slice(0, 120)})`;
-  }
-  const first = beats[0]!;
-  const bad = Math.max(...beats.map((b) => b.bad));
-  const continued = lastSource !== undefined && first.counter > lastSource.counter && first.counter <= lastSource.counter + 3;
-  const verdict = continued && bad === 0 && beats.length >= 12 ? 'ok' : 'FAILED';
-  return `${verdict}: HB ${lastSource?.counter ?? '?'}→${first.counter}, ${beats.length} beats, bad=${bad}`;
 }
 
 /** QEMU's own live migration over TCP loopback, source running throughout. */
@@ -130,7 +56,7 @@ async function nativeRun(label: string, guest: GuestOptions, xbzrle: boolean): P
     const lastSource = readHeartbeats(source.serialPath).at(-1);
     const guestVerdict = await judgeGuest(lastSource, target.serialPath, target.exited);
     const stopToRun = Math.round((resume.timestamp - stop.timestamp) * 1000);
-    const xb = xbzrle ? ` (xbzrle ${info.xbzrle?.bytes ?? 0} B)` : '';
+    const xb = xbzrle ? ` (xbzrle ${info['xbzrle-cache']?.bytes ?? 0} B)` : '';
     return { run: label, totalMs: info['total-time'] ?? 0, downtime: `${info.downtime ?? '?'} (STOP→RESUME ${stopToRun})${xb}`, bytes: info.ram?.transferred ?? 0, guest: guestVerdict };
   } catch (error) {
     return { run: label, guest: `FAILED: ${(error as Error).message.slice(0, 200)}` };
@@ -197,6 +123,12 @@ async function main(): Promise<void> {
   const rate = Number(process.env['FERRY_BENCH_QEMU_RATE'] ?? 2000);
   const base: GuestOptions = { guest: buildGuest(), ramMiB: 256, touchMiB: 64, rate, sweep: 4 };
   const q10 = qemu10();
+  const wanAt = process.argv.indexOf('--wan');
+  if (wanAt >= 0) {
+    if (!('argv' in q10)) throw new Error(`--wan compares with QEMU 10, which cannot run here: ${q10.reason}`);
+    await wanBench(base, q10.argv, parseWan(process.argv[wanAt + 1] ?? ''));
+    return;
+  }
   if (process.env['FERRY_BENCH_QEMU_RAM'] === '0') return diskRows(base, q10);
   const rows: Row[] = [];
   if ('argv' in q10) {

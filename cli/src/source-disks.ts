@@ -44,14 +44,13 @@ export async function buildSourceDisks(diskArgs: readonly string[] | undefined, 
     for (const [name, nodeArg] of disks) {
       const disk = await lookUp(qmp, name, nodeArg);
       const prefix = diskBitmapPrefix(options.migrationId, name);
-      let path = disk.file;
-      if (path === undefined) {
-        const view = await DiskFileView.open(qmp, { node: disk.node, prefix, path: diskViewPath(options.migrationId, name), label: `${name}=${nodeArg}`, logger });
-        views.push(view);
-        path = view.path;
-      }
-      images.push({ name, path });
-      dirtyTrackers.set(name, new QemuDiskTracker(qmp, { node: disk.node, prefix, nbdSocket: nbdSocketPath(options.migrationId, name), granularity: options.pageSize, logger }));
+      const view = disk.file === undefined
+        ? await DiskFileView.open(qmp, { node: disk.node, prefix, path: diskViewPath(options.migrationId, name), label: `${name}=${nodeArg}`, logger })
+        : undefined;
+      if (view) views.push(view);
+      images.push({ name, path: view?.path ?? disk.file! });
+      const chain = { node: disk.node, prefix, nbdSocket: nbdSocketPath(options.migrationId, name), granularity: options.pageSize, logger };
+      dirtyTrackers.set(name, new QemuDiskTracker(qmp, chain, view));
     }
   } catch (error) {
     await close();
@@ -70,25 +69,29 @@ async function lookUp(qmp: QmpClient, name: string, nodeArg: string): Promise<Di
   }
 }
 
-/** A DirtyTracker over a QEMU dirty-bitmap chain; byte extents become page ranges. */
+/** A DirtyTracker over a QEMU dirty-bitmap chain; byte extents become page ranges. A disk read through a FUSE view gets that view's cache dropped at each freeze. */
 class QemuDiskTracker implements DirtyTracker {
   readonly kind = 'qemu-bitmap';
   readonly #qmp: QmpClient;
   readonly #options: Parameters<typeof DiskBitmapChain.start>[1];
+  readonly #view: DiskFileView | undefined;
   #chain: DiskBitmapChain | undefined;
 
-  constructor(qmp: QmpClient, options: Parameters<typeof DiskBitmapChain.start>[1]) {
+  constructor(qmp: QmpClient, options: Parameters<typeof DiskBitmapChain.start>[1], view: DiskFileView | undefined) {
     this.#qmp = qmp;
     this.#options = options;
+    this.#view = view;
   }
 
   async start(): Promise<void> {
     this.#chain = await DiskBitmapChain.start(this.#qmp, this.#options);
+    await this.#view?.dropCache();
   }
 
   async freeze(): Promise<{ generation: number; ranges: PageRanges }> {
     if (!this.#chain) throw new Error('the disk tracker was not started');
     const frozen = await this.#chain.freeze();
+    await this.#view?.dropCache();
     return { generation: frozen.generation, ranges: toPageRanges(frozen.extents, this.#options.granularity) };
   }
 

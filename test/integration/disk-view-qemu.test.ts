@@ -4,7 +4,7 @@
  * exactly what was written through QEMU, the node's dirty bitmaps still track writes, close() unmounts
  * and removes it, and `ferry recover`'s removeDiskLeftovers finds a view a killed migration left.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { DiskBitmapChain, diskBitmapPrefix, DiskFileView, DiskLookupError, removeDiskLeftovers, resolveDisk } from '@ferry/qemu';
@@ -29,6 +29,21 @@ t.test('a qcow2 node is read through its FUSE view, byte for byte, while its bit
   t.ok(bytes.subarray(8192, 12288).every((b) => b === 0xab) && bytes.subarray(MiB, MiB + 65536).every((b) => b === 0xcd), 'the view shows what QEMU wrote');
   t.ok(bytes.subarray(0, 8192).every((b) => b === 0) && bytes.subarray(12288, MiB).every((b) => b === 0), 'and zeros where nothing was written');
   t.same((await chain.freeze()).extents, [{ offset: MiB, length: 65536 }], 'the bitmap on the qcow2 node saw the later write');
+
+  // The kernel caches what was read through an open file: a block rewritten through QEMU reads fresh
+  // only after dropCache() (the scan keeps its file open across passes).
+  const fd = openSync(path, 'r');
+  const block = (): Buffer => {
+    const buffer = Buffer.alloc(4096);
+    readSync(fd, buffer, 0, 4096, MiB);
+    return buffer;
+  };
+  t.equal(block()[0], 0xcd);
+  write(0xef, MiB, 4096);
+  t.comment(`before dropCache the rewritten block read ${block()[0] === 0xef ? 'fresh' : 'stale'}`);
+  await view.dropCache();
+  t.ok(block().every((b) => b === 0xef), 'after dropCache the rewritten block reads as QEMU now holds it');
+  closeSync(fd); // an open file keeps the FUSE mount busy
   t.same(await exportsOf(qmp), [`${prefix}-0`, `${prefix}-view`, 'rw']);
 
   await chain.close();

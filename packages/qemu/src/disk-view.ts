@@ -5,10 +5,17 @@
  * image. The bytes come through QEMU's block layer, so they are exactly what the guest sees, and the
  * node's dirty bitmaps still say which blocks changed.
  *
- *     open()   create the empty file; block-export-add {type: fuse, node-name, mountpoint, writable: false}
- *     close()  block-export-del (waiting for BLOCK_EXPORT_DELETED, which unmounts it); remove the file
+ *     open()       create the empty file; block-export-add {type: fuse, node-name, mountpoint, writable: false}
+ *     dropCache()  before reading blocks the guest may have written since they were last read (below)
+ *     close()      block-export-del (waiting for BLOCK_EXPORT_DELETED, which unmounts it); remove the file
+ *
+ * The kernel caches what was read from a FUSE file, and QEMU before 10.1 does not open its export with
+ * direct I/O, so a block read once stays cached while the guest rewrites it through QEMU: a later read
+ * would return the old bytes. Opening the file again drops that cache (FUSE invalidates an inode's pages
+ * on every open without keep-cache), so each pass opens it once, right after its bitmap is frozen: every
+ * block the frozen bitmap names is then read fresh, and a write after the freeze is in the next bitmap.
  */
-import { rm, writeFile } from 'node:fs/promises';
+import { open, rm, writeFile } from 'node:fs/promises';
 import { silentLogger, type QemuLogger } from './logger.js';
 import { QmpError, type QmpClient } from './qmp.js';
 import { DiskLookupError } from './disks.js';
@@ -56,6 +63,12 @@ export class DiskFileView {
     }
     (options.logger ?? silentLogger).info({ node: options.node, path: options.path }, 'disk read through a FUSE export');
     return new DiskFileView(qmp, options);
+  }
+
+  /** Drops the kernel's cache of the view (see above), so the next reads come from QEMU. */
+  async dropCache(): Promise<void> {
+    const handle = await open(this.#options.path, 'r');
+    await handle.close();
   }
 
   /** Unmounts and removes the view. A QEMU that already quit took its export with it. */

@@ -19,7 +19,10 @@ export interface MigrationInfo {
   readonly downtime?: number;
   readonly 'setup-time'?: number;
   readonly ram?: { readonly transferred?: number; readonly total?: number; readonly 'dirty-sync-count'?: number };
-  readonly xbzrle?: { readonly bytes?: number; readonly pages?: number; readonly 'cache-miss'?: number };
+  /** QEMU names it `xbzrle-cache` (qapi/migration.json MigrationInfo); present once xbzrle is on. */
+  readonly 'xbzrle-cache'?: { readonly bytes?: number; readonly pages?: number; readonly 'cache-miss'?: number };
+  /** Percent of vCPU time auto-converge takes away. */
+  readonly 'cpu-throttle-percentage'?: number;
 }
 
 export interface RunStatus {
