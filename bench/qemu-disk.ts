@@ -18,6 +18,7 @@ import {
   QemuScratch, readDiskBeats, readHeartbeats, spawnQemu, startQemuTarget, startSourceQemu, waitForHeartbeats, type GuestOptions,
 } from '../test/e2e/helpers-qemu.js';
 import { CountingLink, HeartbeatClock, type WanShape } from './qemu-disk-links.js';
+import { pauseTimeline } from './qemu-disk-timeline.js';
 
 const MiB = 2 ** 20;
 const DISK_BYTES = 1024 * MiB;
@@ -69,28 +70,31 @@ async function judge(sourceSerial: string, targetSerial: string): Promise<string
 function guestWithDisk(base: GuestOptions, scratch: QemuScratch): GuestOptions {
   const path = scratch.path('source-vda.raw');
   usedDisk(path);
-  return { ...base, disk: { path, mib: 32, rate: 200, targetSnapshot: false } };
+  // A 20 ms heartbeat, so the gap between the last beat on the source and the first on the target times the pause to ~20 ms.
+  return { ...base, heartbeatMs: 20, disk: { path, mib: 32, rate: 200, targetSnapshot: false } };
 }
 
 export async function ferryDiskRun(label: string, base: GuestOptions, wan: boolean, cleanup: Teardown): Promise<DiskRow> {
   const scratch = new QemuScratch(cleanup, 'ferry-bench-disk-');
   const guest = guestWithDisk(base, scratch);
   const source = await startSourceQemu(scratch, guest);
-  const target = await startQemuTarget(cleanup, scratch, guest);
+  const logs = { source: scratch.path('migrate.log'), target: scratch.path('target.log') };
+  const target = await startQemuTarget(cleanup, scratch, guest, ['--log-level', 'info', '--log-file', logs.target]);
   const link = await CountingLink.open(Number(new URL(target.url).port), wan ? WAN : undefined);
   cleanup.teardown(() => link.close());
   const clock = new HeartbeatClock([source.serialPath, target.serialPath]);
   cleanup.teardown(() => clock.stop());
   const seen: Array<{ at: number; event: Record<string, unknown> }> = [];
-  const run = await runMigrate(cleanup, ['--to', `ws://127.0.0.1:${link.port}`, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath, '--disk', 'vda=vda'],
+  const run = await runMigrate(cleanup, ['--to', `ws://127.0.0.1:${link.port}`, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath, '--disk', 'vda=vda', '--log-level', 'debug', '--log-file', logs.source],
     (event) => seen.push({ at: performance.now(), event }));
   if (run.code !== 0) return { run: label, guest: `FAILED: ferry migrate exited ${run.code}: ${run.stderr.slice(-200)}` };
   const verdict = await judge(source.serialPath, target.serialPath);
+  const pauseMs = clock.gapMs(source.serialPath, target.serialPath); // after judge: the target guest has beaten by then
   const disks = run.summary['disks'] as Record<string, { bytesSent: number; passes: number }> | undefined;
   return {
-    run: label, totalMs: Number(run.summary['totalMs']), pauseMs: clock.gapMs(source.serialPath, target.serialPath), bytes: link.forwardBytes,
+    run: label, totalMs: Number(run.summary['totalMs']), pauseMs, bytes: link.forwardBytes,
     guest: `${verdict} (disk ${((disks?.['vda']?.bytesSent ?? 0) / MiB).toFixed(1)} MiB in ${disks?.['vda']?.passes ?? '?'} passes)`,
-    note: `${label}: ${pauseBreakdown(seen)}`,
+    note: `${label}: ${pauseBreakdown(seen)}\n    ${pauseTimeline(logs.source, logs.target).join('\n    ')}`,
   };
 }
 
@@ -140,7 +144,8 @@ export async function qemuDiskRun(label: string, base: GuestOptions, wan: boolea
   const totalMs = Math.round(performance.now() - started);
   await dst.execute('nbd-server-stop');
   const verdict = await judge(source.serialPath, target.serialPath);
-  return { run: label, totalMs, pauseMs: clock.gapMs(source.serialPath, target.serialPath), bytes: nbdLink.forwardBytes + migrationLink.forwardBytes, guest: verdict };
+  const pauseMs = clock.gapMs(source.serialPath, target.serialPath);
+  return { run: label, totalMs, pauseMs, bytes: nbdLink.forwardBytes + migrationLink.forwardBytes, guest: verdict };
 }
 
 /** The pause, split at the events that end its steps: final pass, device state, commit-ready, resumed. */
@@ -153,7 +158,8 @@ export function pauseBreakdown(seen: Array<{ at: number; event: Record<string, u
     .filter((step): step is readonly [string, number] => step[1] !== undefined)
     .map(([name, at]) => `${name === 'pass-end' ? 'final pass' : name} +${Math.round(at - paused.at)}ms`);
   const finalBytes = final ? `${(Number(final['bytesSent']) / MiB).toFixed(1)} MiB, ${String(final['dirtyPages'])} pages` : '?';
-  return `pause after pass ${String(paused.event['pass'])} (${String(paused.event['reason'])}); final pass ${finalBytes}; ${steps.join(', ')}`;
+  const state = seen.filter((s) => s.event['event'] === 'state').map((s) => `${String(s.event['name'])} ${(Number(s.event['bytes']) / 1024).toFixed(0)} KiB`);
+  return `pause after pass ${String(paused.event['pass'])} (${String(paused.event['reason'])}); final pass ${finalBytes}; state ${state.join(', ') || 'none'}; ${steps.join(', ')}`;
 }
 
 async function freePort(): Promise<number> {
@@ -176,7 +182,10 @@ export async function diskBench(base: GuestOptions, qemu10: readonly string[] | 
     [`ferry --disk, ${version}, 100 Mbit/s 20 ms`, ferryDiskRun, true],
     ...(qemu10 ? [['QEMU 10 mirror+migrate, 100 Mbit/s 20 ms', qemuDiskRun, true] as Run] : []),
   ];
-  for (const [label, fn, wan] of runs) {
+  // FERRY_BENCH_QEMU_DISK_ROWS=ferry,loopback: only the rows whose label contains all of these words (every row when unset).
+  const wanted = (process.env['FERRY_BENCH_QEMU_DISK_ROWS'] ?? '').split(',').map((w) => w.trim().toLowerCase()).filter((w) => w.length > 0);
+  const chosen = runs.filter(([label]) => wanted.every((w) => label.toLowerCase().includes(w)));
+  for (const [label, fn, wan] of chosen) {
     const { cleanup, run } = cleanupFactory();
     try {
       rows.push(await fn(label, guest, wan, cleanup));
@@ -190,7 +199,7 @@ export async function diskBench(base: GuestOptions, qemu10: readonly string[] | 
   console.log(`\nDisk rows: ${version}, 256 MiB RAM (memtouch ${base.rate ?? 2000} pages/s of ${base.touchMiB ?? 64} MiB) and a 1 GiB raw disk (512 MiB random, 512 MiB hole) on virtio-blk;`);
   console.log('the guest writes 200 blocks/s (0.8 MB/s) over 32 MiB of it and re-reads them. Bytes: source-to-target bytes on the links (ferry: one');
   console.log('connection; QEMU: the NBD mirror and the migration stream). Pause: the gap between the source\'s last and the target\'s first');
-  console.log('heartbeat as the host saw them arrive (includes up to one 500 ms heartbeat interval). QEMU total: mirror start to RESUME.\n');
+  console.log('heartbeat as the host saw them arrive (the guest beats every 20 ms, so up to 20 ms of it is the beat interval). QEMU total: mirror start to RESUME.\n');
   const header = ['run', 'total ms', 'pause ms', 'bytes sent', 'guest on the target'];
   const cells = rows.map((r) => [r.run, r.totalMs === undefined ? '-' : String(r.totalMs), r.pauseMs === undefined ? '-' : String(r.pauseMs), r.bytes === undefined ? '-' : `${(r.bytes / MiB).toFixed(1)} MiB`, r.guest]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));

@@ -8,7 +8,8 @@
  * apt state under .cache/apt: the system's sources are not touched). About 2 minutes.
  * FERRY_BENCH_QEMU_RATE=N: pages/s the guest rewrites (default 2000); FERRY_BENCH_QEMU72_NATIVE=1 adds
  * QEMU 7.2's own migration (affected by the TCG dirty-bitmap bug) as a last row.
- * Then the disk rows (bench/qemu-disk.ts, about 10 more minutes); FERRY_BENCH_QEMU_DISK=0 skips them.
+ * Then the disk rows (bench/qemu-disk.ts, about 10 more minutes); FERRY_BENCH_QEMU_DISK=0 skips them,
+ * FERRY_BENCH_QEMU_RAM=0 runs only them (FERRY_BENCH_QEMU_DISK_ROWS=ferry,wan picks rows by label words).
  * `--wan RATE,DELAY` (e.g. `-- --wan 100mbit,20ms`) runs only the WAN table instead (bench/qemu-wan.ts).
  */
 import { QmpClient, waitForMigration, type MigrationInfo, type QmpEvent } from '@ferry/qemu';
@@ -128,6 +129,7 @@ async function main(): Promise<void> {
     await wanBench(base, q10.argv, parseWan(process.argv[wanAt + 1] ?? ''));
     return;
   }
+  if (process.env['FERRY_BENCH_QEMU_RAM'] === '0') return diskRows(base, q10);
   const rows: Row[] = [];
   if ('argv' in q10) {
     const guest10: GuestOptions = { ...base, qemu: q10.argv };
@@ -144,13 +146,15 @@ async function main(): Promise<void> {
   console.log("ferry: totalMs, pauseMs (source stop until the target reports its QEMU running) and bytesSent from `ferry migrate --json`.\n");
   printTable(rows);
   if (notes.length > 0) console.log(`\n${notes.join('\n')}`);
-  if (process.env['FERRY_BENCH_QEMU_DISK'] !== '0') {
-    console.log('\nDisk rows:');
-    await diskBench(base, 'argv' in q10 ? q10.argv : undefined, () => {
-      const cleanup = new Cleanup();
-      return { cleanup, run: () => cleanup.run() };
-    });
-  }
+  if (process.env['FERRY_BENCH_QEMU_DISK'] !== '0') await diskRows(base, q10);
+}
+
+async function diskRows(base: GuestOptions, q10: ReturnType<typeof qemu10>): Promise<void> {
+  console.log('\nDisk rows:');
+  await diskBench(base, 'argv' in q10 ? q10.argv : undefined, () => {
+    const cleanup = new Cleanup();
+    return { cleanup, run: () => cleanup.run() };
+  });
 }
 
 await main();

@@ -161,6 +161,25 @@ export class TargetConnection {
     });
   }
 
+  /**
+   * Resolves once everything sent so far has reached the target: a ping queued behind it came back (the
+   * target reads frames in order, and stops reading while its inbox is full). Rejects when the connection
+   * fails, when `timeoutMs` passes, or when `signal` aborts.
+   */
+  drained(timeoutMs: number, signal: AbortSignal): Promise<void> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    let onClose: (() => void) | undefined;
+    const closed = new Promise<never>((_resolve, reject) => {
+      onClose = () => reject(this.#failure ?? new FerryError(ErrorCode.Disconnected, 'the connection to the target closed'));
+      this.#ws.once('close', onClose);
+    });
+    const timeout = withTimeout(timeoutMs, `the target did not take the queued pages within ${Math.round(timeoutMs / 1000)} s`);
+    return abortable(Promise.race([this.roundTrip().then(() => undefined), closed, timeout.promise]), signal).finally(() => {
+      timeout.clear();
+      if (onClose) this.#ws.off('close', onClose);
+    });
+  }
+
   sendControl(message: ControlMessage): Promise<void> {
     return this.sendRaw([encodeControl(message)]);
   }
@@ -287,6 +306,15 @@ export class TargetConnection {
     this.#waiter = undefined;
     waiter?.reject(error);
   }
+}
+
+function withTimeout(ms: number, what: string): { promise: Promise<never>; clear: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new FerryError(ErrorCode.Timeout, what)), ms);
+  });
+  promise.catch(() => {});
+  return { promise, clear: () => clearTimeout(timer) };
 }
 
 const toDisconnected = (error: Error): FerryError =>

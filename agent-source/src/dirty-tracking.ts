@@ -60,6 +60,11 @@ export class DirtyTracking {
     return this.#images.some((image) => image !== undefined);
   }
 
+  /** The indexes of the images a tracker follows. */
+  trackedImages(): number[] {
+    return this.#images.flatMap((image, index) => (image ? [index] : []));
+  }
+
   /** Before pass 0: every tracker starts recording. */
   async start(): Promise<void> {
     for (const image of this.#images) await image?.tracker.start();

@@ -14,7 +14,10 @@ export interface SourceHooks {
   pause(signal: AbortSignal): Promise<void>;
   /** Rollback: let the workload run again on the source. Must be safe to call when it never paused. */
   resume(): Promise<void>;
-  /** After the pause: produce state blobs (device state...) in `dir`, a fresh empty directory. */
+  /**
+   * After the pause, once the final pass has read every tracked image (maybe while it still scans others):
+   * produce state blobs (device state...) in `dir`, a fresh empty directory.
+   */
   collectState(dir: string, signal: AbortSignal): Promise<StateBlob[]>;
   /** After RESUMED: the workload now runs on the target (e.g. QEMU `quit` on the source). */
   committed(signal: AbortSignal): Promise<void>;

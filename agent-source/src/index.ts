@@ -17,7 +17,7 @@ export type { SourceHooks, StateBlob } from './hooks.js';
 export {
   adviseRecovery, defaultStateDir, isAlive, MigrationJournal, readJournals, removeJournal, type JournalEntry, type RecoveryAdvice,
 } from './journal.js';
-export { PassSender, type PassOutcome, type PassScope } from './pass-sender.js';
+export { PassSender, type AfterImages, type PassOutcome, type PassScope } from './pass-sender.js';
 export { SendMeter, TargetConnection, type ConnectOptions } from './connection.js';
 export { retryUntil } from './resume.js';
 export { verifyImages, type VerifyDeps } from './verify.js';

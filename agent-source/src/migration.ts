@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ErrorCode, FerryError, MessageType, toFerryError, type Hello } from '@ferry/protocol';
 import { createPageHasher, type ScanPool, type PageHasher } from '@ferry/pages';
-import { delay, withDeadline } from './abort.js';
+import { abortable, delay, withDeadline } from './abort.js';
 import { checkImagesUnchanged, checkStateFiles, describeImages, type DescribedImage } from './images.js';
 import { SendMeter, TargetConnection, type ConnectOptions } from './connection.js';
 import { greet, handshake, retryUntil } from './resume.js';
@@ -13,7 +13,7 @@ import { DirtyTracking, type DirtyTracker } from './dirty-tracking.js';
 import type { SourceHooks } from './hooks.js';
 import { MigrationJournal } from './journal.js';
 import type { MigrateOptions } from './options.js';
-import { PassSender, type PassOutcome, type PassScope } from './pass-sender.js';
+import { PassSender, type AfterImages, type PassOutcome, type PassScope } from './pass-sender.js';
 import { assertNever, INITIAL_PHASE, isFinished, isWorkloadPaused, step, type Phase, type PhaseEvent } from './phases.js';
 import { Convergence } from './convergence.js';
 import { POLICIES, type PassRecord, type StopDecision } from './policies.js';
@@ -94,6 +94,10 @@ class SourceMigration {
   #unpausedAt: number | undefined;
   readonly #tracking: DirtyTracking;
   readonly #convergence: Convergence;
+  /** The state hook's run and the sending of its blobs, started during the final pass (#startStateCollection). */
+  #stateCollection: Promise<void> | undefined;
+  /** Stops the state hook: on a rollback (it may outlive the phase that started it), or with the migration. */
+  readonly #stateAbort = new AbortController();
   /** The bytes sent when the running pre-copy pass began; undefined outside pre-copy passes. */
   #precopyPassFrom: number | undefined;
 
@@ -122,6 +126,7 @@ class SourceMigration {
   async run(): Promise<MigrationSummary> {
     const started = performance.now();
     const userCancel = (): void => this.#cancel.abort(new FerryError(ErrorCode.Aborted, 'cancelled by the user'));
+    this.#cancel.signal.addEventListener('abort', () => this.#stateAbort.abort(this.#cancel.signal.reason), { once: true });
     this.#context.signal?.addEventListener('abort', userCancel, { once: true });
     if (this.#context.signal?.aborted) userCancel();
     const timeout = this.#startTimeout();
@@ -254,6 +259,11 @@ class SourceMigration {
   }
 
   async #pause(pass: number, reason: string, signal: AbortSignal): Promise<void> {
+    // Pre-copy bytes still queued (socket buffers, a slow link) would otherwise be paid for inside the
+    // pause: the guest runs until they have reached the target, and the final pass picks up what it dirtied.
+    const draining = performance.now();
+    await this.#connection!.drained(this.#options.replyTimeoutMs, signal);
+    this.#log.debug({ durationMs: Math.round(performance.now() - draining) }, 'pre-copy bytes reached the target');
     await this.#convergence.hold();
     if (Math.max(...this.#history.map((p) => p.bandwidth)) < COMPRESS_PAUSED_BELOW) this.#sender!.compressFromNowOn();
     this.#pausedAt = performance.now();
@@ -265,21 +275,39 @@ class SourceMigration {
 
   async #finalPass(pass: number, signal: AbortSignal): Promise<void> {
     this.#nextPass = pass + 1;
-    const final = await this.#sendPass(pass, true, signal);
+    const final = await this.#sendPass(pass, true, signal, undefined, { images: this.#tracking.trackedImages(), run: () => this.#startStateCollection() });
     this.#log.info({ ...final }, 'final pass done');
     this.#context.onEvent?.({ event: 'pass-end', ...final, bandwidth: rate(final.bytesSent, final.durationMs), stop: true, final: true });
     this.#advance({ kind: 'final-pass-done' });
   }
 
+  /**
+   * The state hook runs, and its blobs go out, as soon as the final pass has read every tracked image (a
+   * guest disk): a hypervisor may finish with its disks then (QEMU inactivates them once it wrote its
+   * state). Without tracked images it starts with the pass. The target takes STATE messages between
+   * the final pass's PAGES; VERIFY follows both. Started once; the state phase waits for it, and a
+   * rollback waits for it to settle first.
+   */
+  #startStateCollection(): void {
+    if (this.#stateCollection) return;
+    const signal = this.#stateAbort.signal;
+    const collecting = (async () => {
+      const dir = await this.#freshBlobDir();
+      try {
+        const produced = await this.#context.hooks.collectState(dir, signal);
+        await sendStateBlobs(this.#connection!, [...this.#options.stateFiles, ...produced], this.#hasher!, (name, bytes) =>
+          this.#context.onEvent?.({ event: 'state', name, bytes }), signal);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    })();
+    collecting.catch(() => {}); // awaited by the state phase, or settled before a rollback
+    this.#stateCollection = collecting;
+  }
+
   async #sendState(signal: AbortSignal): Promise<void> {
-    const dir = await this.#freshBlobDir();
-    try {
-      const produced = await this.#context.hooks.collectState(dir, signal);
-      await sendStateBlobs(this.#connection!, [...this.#options.stateFiles, ...produced], this.#hasher!, (name, bytes) =>
-        this.#context.onEvent?.({ event: 'state', name, bytes }), signal);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    this.#startStateCollection();
+    await abortable(this.#stateCollection!, signal);
     this.#advance({ kind: 'state-sent' });
   }
 
@@ -331,12 +359,12 @@ class SourceMigration {
   }
 
   /** Every pass checks that the images are still the files they were; a change explains a failed pass best. */
-  async #sendPass(pass: number, final: boolean, signal: AbortSignal, scope?: PassScope): Promise<PassOutcome> {
+  async #sendPass(pass: number, final: boolean, signal: AbortSignal, scope?: PassScope, after?: AfterImages): Promise<PassOutcome> {
     this.#context.onEvent?.({ event: 'pass-begin', pass, final });
     this.#passStartedAt = performance.now();
     let outcome: PassOutcome;
     try {
-      outcome = await this.#sender!.sendPass(pass, signal, scope, final);
+      outcome = await this.#sender!.sendPass(pass, signal, scope, final, after);
     } catch (error) {
       checkImagesUnchanged(this.#images);
       throw error;
@@ -353,6 +381,9 @@ class SourceMigration {
     this.#log.warn({ err: error }, 'migration failed before GO: rolling back');
     this.#context.onEvent?.({ event: 'rollback', code: error.code, reason: error.message });
     await this.#connection?.abort(`${error.code}: ${error.message}`);
+    // A state hook still writing must finish before the workload resumes (it may be QEMU's own migrate).
+    this.#stateAbort.abort(error);
+    await this.#stateCollection?.catch(() => undefined);
     await this.#context.hooks.resume();
     if (this.#pausedAt !== undefined) this.#unpausedAt = performance.now();
   }

@@ -1,4 +1,4 @@
-import { MessageType, writePagesHeader } from '@ferry/protocol';
+import { encodeControl, MessageType, writePagesHeader } from '@ferry/protocol';
 import { LinkWatch, type PageBatch, type ScanPool } from '@ferry/pages';
 import { abortable, abortReason } from './abort.js';
 import type { SendMeter, TargetConnection } from './connection.js';
@@ -20,6 +20,12 @@ export interface PassScope {
   readonly ranges: Array<[number, number]>;
 }
 
+/** Work to start once some images have been scanned in a pass (the final pass: the state hook, once the disks are read). */
+export interface AfterImages {
+  readonly images: readonly number[];
+  readonly run: () => void;
+}
+
 /** The page ranges a pass scans of one image (a dirty tracker's), or undefined for every page. */
 export type PassRanges = (imageIndex: number, pass: number) => Promise<Array<[number, number]> | undefined>;
 
@@ -27,7 +33,8 @@ export type PassRanges = (imageIndex: number, pass: number) => Promise<Array<[nu
  * Sends one pass: PASS_BEGIN, the dirty pages of every image as PAGES messages, PASS_END. The scan
  * workers produce record batches; this side only frames them and respects the link: rate limit,
  * socket backpressure, and in `auto` mode it turns compression on while the link is the bottleneck.
- * Bytes are counted by the connection's meter (the one count); a pass's bytes are what it moved.
+ * Bytes are counted by the connection's meter (the one count); a pass's bytes are what it moved
+ * (PASS_BEGIN and its PAGES messages), even while state blobs share the link.
  */
 export class PassSender {
   #connection: TargetConnection;
@@ -38,6 +45,7 @@ export class PassSender {
   readonly #link = new LinkWatch();
   readonly #totals: EncodingTotals = { pagesSent: 0, zeroPages: 0, rawPages: 0, lz4Pages: 0, deltaPages: 0, copyPages: 0 };
   #passScanned = 0;
+  #passBytes = 0;
   /** Bytes of PAGES messages sent per image (HELLO order). */
   readonly #imageBytes: number[];
   /** Which pages of an image a pass scans; undefined (or no function) means every page. */
@@ -87,23 +95,35 @@ export class PassSender {
   /**
    * Aborting `signal` stops the pass between batches (the workers stop too); the pass rejects with its reason.
    * `paused`: the workload is stopped, so the scan may use every core (the main thread only waits).
+   * Images are scanned one after the other; only the trackers' freezes run ahead, from the pass's start.
+   * `after.run` runs once `after.images` have been scanned in this pass (at once when there are none).
    */
-  async sendPass(pass: number, signal: AbortSignal, scope?: PassScope, paused = false): Promise<PassOutcome> {
+  async sendPass(pass: number, signal: AbortSignal, scope?: PassScope, paused = false, after?: AfterImages): Promise<PassOutcome> {
     const started = performance.now();
-    const bytesBefore = this.#meter.bytes;
+    // This pass's own bytes, not the meter's delta: other messages (state blobs) may go out meanwhile.
+    this.#passBytes = encodeControl({ type: MessageType.PassBegin, pass }).length;
+    this.#passScanned = 0;
+    // Every image's ranges are asked for now, so a tracker's freeze never waits for another image's scan.
+    const allRanges = this.#pools.map((_pool, image) => (scope ? Promise.resolve(undefined) : this.#rangesFor?.(image, pass) ?? Promise.resolve(undefined)));
+    for (const ranges of allRanges) ranges.catch(() => {}); // awaited by the image's scan, which reports the error
+    await this.#connection.sendControl({ type: MessageType.PassBegin, pass });
+    const scanImage = async (imageIndex: number): ReturnType<ScanPool['scan']> => {
+      const onBatch = (batch: PageBatch): Promise<void> => this.#sendBatch(imageIndex, pass, batch, signal);
+      const ranges = await allRanges[imageIndex];
+      return this.#pools[imageIndex]!.scan(pass, onBatch, scope ? { ranges: scope.ranges, force: true } : { everyCore: paused, ...(ranges ? { ranges } : {}) });
+    };
+    const waiting = new Set(after?.images);
+    if (after && waiting.size === 0) after.run();
     let dirtyPages = 0;
     let deltaCacheBytes = 0;
-    this.#passScanned = 0;
-    await this.#connection.sendControl({ type: MessageType.PassBegin, pass });
-    for (const [imageIndex, pool] of this.#pools.entries()) {
-      if (scope && scope.image !== imageIndex) continue;
-      const onBatch = (batch: PageBatch): Promise<void> => this.#sendBatch(imageIndex, pass, batch, signal);
-      const ranges = scope ? undefined : await this.#rangesFor?.(imageIndex, pass);
-      const stats = await pool.scan(pass, onBatch, scope ? { ranges: scope.ranges, force: true } : { everyCore: paused, ...(ranges ? { ranges } : {}) });
+    for (const image of this.#pools.keys()) {
+      if (scope && scope.image !== image) continue;
+      const stats = await scanImage(image);
       dirtyPages += stats.dirtyPages;
       deltaCacheBytes += stats.deltaCacheBytes;
+      if (waiting.delete(image) && waiting.size === 0) after?.run();
     }
-    const bytes = this.#meter.bytes - bytesBefore;
+    const bytes = this.#passBytes;
     await this.#connection.sendControl({ type: MessageType.PassEnd, pass, pages: dirtyPages, bytes });
     return { pass, dirtyPages, bytesSent: bytes, durationMs: performance.now() - started, deltaCacheBytes };
   }
@@ -116,6 +136,7 @@ export class PassSender {
     // Once handed to the socket the batch is the socket's (it releases it); only the wait for a drain is given up.
     await abortable(this.#connection.sendRaw([batch.message], batch.release), signal);
     this.#imageBytes[imageIndex] = (this.#imageBytes[imageIndex] ?? 0) + batch.message.length;
+    this.#passBytes += batch.message.length;
     this.#passScanned += batch.stats.scanned;
     const t = this.#totals;
     t.pagesSent += batch.count;

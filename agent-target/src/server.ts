@@ -14,7 +14,7 @@ import { DEFAULT_PRE_AUTH, PreAuthGuard, type PreAuthLimits } from './preauth.js
 import { SessionRegistry } from './registry.js';
 import type { SessionContext } from './session.js';
 import { cleanStaleSessions } from './stale.js';
-import type { CommitHook, TargetEvent } from './types.js';
+import type { CommitHook, Prelauncher, TargetEvent } from './types.js';
 
 export interface TargetLimits extends Limits {
   /** Migrations received at the same time. */
@@ -35,6 +35,8 @@ export interface TargetOptions {
   /** Older copies of images by name (`--base NAME=PATH`): only pages that differ are then sent. */
   readonly bases?: Readonly<Record<string, string>> | undefined;
   readonly commitHook?: CommitHook | undefined;
+  /** Starts the workload's process when the source pauses, ahead of GO (`--qemu-cmd`). */
+  readonly prelaunch?: Prelauncher | undefined;
   readonly resumeGraceMs?: number | undefined;
   readonly helloTimeoutMs?: number | undefined;
   /** An attached session that moves no bytes for this long is dropped. */
@@ -167,7 +169,7 @@ class TargetDaemon {
   #context(): SessionContext {
     return {
       dir: this.#dir, hasher: this.#hasher, limits: this.#limits, logger: this.#log,
-      bases: this.#options.bases ?? {}, commitHook: this.#options.commitHook,
+      bases: this.#options.bases ?? {}, commitHook: this.#options.commitHook, prelaunch: this.#options.prelaunch,
       resumeGraceMs: this.#options.resumeGraceMs ?? DEFAULT_RESUME_GRACE_MS,
       idleTimeoutMs: this.#options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
       onEvent: (event: TargetEvent) => this.#watchers.broadcast(event),

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, FerryError, isValidName, type Hello } from '@ferry/protocol';
 import type { PageHasher } from '@ferry/pages';
@@ -20,6 +20,24 @@ export function ownPartials(dir: string, manifest: Pick<Manifest, 'images' | 'bl
 }
 
 /**
+ * Removes the final names a prelaunch gave the images ahead of GO (hard links of their `.partial`
+ * files) after a failure or a restart: a final name that is the same file as its own `.partial` was
+ * made by ferry and holds nothing the `.partial` does not. Any other file under a final name stays.
+ */
+export function removePrelaunchLinks(dir: string, names: readonly string[]): void {
+  for (const name of names.filter(isValidName)) {
+    const finalPath = join(dir, name);
+    try {
+      const final = statSync(finalPath);
+      const partial = statSync(join(dir, `${name}.partial`));
+      if (final.dev === partial.dev && final.ino === partial.ino) unlinkSync(finalPath);
+    } catch {
+      // one of the two is missing: nothing of a prelaunch to remove
+    }
+  }
+}
+
+/**
  * Decides whether DIR/<id> may be reused for a new attempt, and clears what the old attempt left. ferry
  * reuses only a folder it can prove it owns: its own manifest for this id, not committed, not one whose
  * commit began, and no final-named image that a new attempt would overwrite. Anything else is refused.
@@ -34,6 +52,7 @@ function reclaim(dir: string, hello: Hello): void {
     throw new FerryError(ErrorCode.Conflict, `${where} and holds the images of migration ${hello.migrationId} (${manifest.outcome}); ferry will not overwrite them: use another --id`);
   }
   const names = new Set([...manifest.images.map((i) => i.name), ...hello.images.map((i) => i.name)]);
+  removePrelaunchLinks(dir, [...names]);
   for (const name of names) {
     if (isValidName(name) && existsSync(join(dir, name))) {
       throw new FerryError(ErrorCode.Conflict, `${where} and already holds a final image ${name}; ferry will not overwrite it: use another --id`);

@@ -1,3 +1,5 @@
+import { linkSync } from 'node:fs';
+import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   decodePageRecords, ErrorCode, FerryError, hexToDigest, MessageType,
@@ -8,7 +10,7 @@ import { BlobSink } from './blob-sink.js';
 import type { ImageSink } from './image-sink.js';
 import { ioError } from './io-error.js';
 import type { Manifest, Outcome } from './manifest.js';
-import { STATE_FOLDER } from './session-files.js';
+import { removePrelaunchLinks, STATE_FOLDER } from './session-files.js';
 import type { CommitContext } from './types.js';
 
 type VerifyMessage = Extract<ControlMessage, { type: typeof MessageType.Verify }>;
@@ -24,6 +26,8 @@ export class SessionFiles {
   readonly #verified = new Set<number>();
   #blob: BlobSink | undefined;
   #passes = 0;
+  /** The images' final names exist already, as hard links (linkFinalNames). */
+  #linked = false;
   bytesReceived = 0;
 
   constructor(dir: string, images: readonly ImageSink[], hasher: PageHasher, limits: Limits) {
@@ -106,11 +110,33 @@ export class SessionFiles {
     for (const sink of this.images) await sink.sync();
   }
 
-  /** The commit point for the files: each leaves its `.partial` name. */
+  /**
+   * Gives every image its final name as a hard link of its `.partial` file (for a prelaunch): the
+   * workload's process opens the paths it keeps after the commit. `publish` then drops the `.partial` name.
+   */
+  linkFinalNames(): void {
+    try {
+      for (const sink of this.images) linkSync(sink.partialPath, sink.finalPath);
+    } catch (error) {
+      this.unlinkFinalNames();
+      throw ioError(error, 'linking the final names of the images in', this.dir);
+    }
+    this.#linked = true;
+  }
+
+  /** Takes back what linkFinalNames did (a failure before GO). */
+  unlinkFinalNames(): void {
+    removePrelaunchLinks(this.dir, this.images.map((i) => i.name));
+    this.#linked = false;
+  }
+
+  /** The commit point for the files: each leaves its `.partial` name (the only one it has left, once linked). */
   async publish(): Promise<void> {
     for (const sink of this.images) {
       sink.close();
-      await sink.publish();
+      // rename() onto a hard link of the same file does nothing, so a linked image just drops its old name.
+      if (this.#linked) await unlink(sink.partialPath);
+      else await sink.publish();
     }
     for (const blob of this.#blobs.values()) await blob.publish();
   }

@@ -16,7 +16,7 @@ import { afterCommitReady, checkAccepted, checkArrival, isFinished, nextPhase, s
 import { SessionFiles } from './session-state.js';
 import { createSessionFiles, removeIfEmpty } from './session-files.js';
 import { newSessionSecret, sameSecret } from './secret.js';
-import type { CommitHook, TargetEvent } from './types.js';
+import type { CommitHook, Prelaunched, Prelauncher, TargetEvent } from './types.js';
 import { YoungGarbage } from './young-garbage.js';
 
 /** The socket side of a session, so the session can be driven (and tested) without a server. */
@@ -36,6 +36,8 @@ export interface SessionContext {
   readonly logger: Logger;
   readonly bases: Readonly<Record<string, string>>;
   readonly commitHook: CommitHook | undefined;
+  /** Starts the workload's process when the source pauses, so that GO only has to load and resume it. */
+  readonly prelaunch?: Prelauncher | undefined;
   /** How long a session cut during pre-copy waits for its source to come back. */
   readonly resumeGraceMs: number;
   /** How long an attached session may move no bytes at all before it is dropped. */
@@ -73,6 +75,8 @@ export class TargetSession {
   /** Set once pages arrived or a pass ended: a session that never got this far is not kept for a resume. */
   #progressed = false;
   #ended: Promise<void> | undefined;
+  /** The workload's process started ahead of GO (from PAUSED on), when there is a prelaunch. */
+  #prelaunched: Promise<Prelaunched> | undefined;
 
   private constructor(id: string, files: SessionFiles, seeded: boolean, ctx: SessionContext) {
     this.id = id;
@@ -203,6 +207,7 @@ export class TargetSession {
         break;
       case MessageType.Paused:
         this.#log.info({ pass: this.#pass }, 'source paused; final pass');
+        this.#prelaunch();
         break;
       case MessageType.State:
         this.#files.startBlob(message.name, message.size);
@@ -236,12 +241,37 @@ export class TargetSession {
     this.#send({ type: MessageType.VerifyResult, image: message.image, ok: result.ok, mismatches: result.mismatches });
   }
 
-  /** Everything is verified: make it durable, then tell the source it may send GO (and only then accept it). */
+  /**
+   * The source has paused: the workload's process starts now, while the final pass, the state and the
+   * verify still arrive, on the paths its images keep after the commit. A process that fails to start
+   * fails the migration before GO, so the source rolls back.
+   */
+  #prelaunch(): void {
+    const prelaunch = this.#ctx.prelaunch;
+    if (!prelaunch) return;
+    try {
+      this.#files.linkFinalNames();
+    } catch (error) {
+      // A file system without hard links: the process then starts at GO, on the renamed files.
+      this.#log.warn({ err: toFerryError(error, ErrorCode.Io) }, 'cannot give the images their final names ahead of GO; the workload starts at GO');
+      return;
+    }
+    const started = prelaunch(this.#files.commitContext(this.id));
+    this.#prelaunched = started;
+    started.catch((error: unknown) => {
+      if (this.#prelaunched === started) void this.fail(toFerryError(error, ErrorCode.Hook), true);
+    });
+  }
+
+  /** Everything is verified: make it durable (and the prelaunched process ready), then tell the source it may send GO (and only then accept it). */
   async #ready(): Promise<void> {
-    await this.#files.sync();
+    const verified = performance.now();
+    await Promise.all([this.#files.sync(), this.#prelaunched]);
     if (this.#phase !== 'verified') return;
+    const durable = performance.now();
     await this.#writeManifest('ready');
     if (this.#phase !== 'verified') return;
+    this.#log.info({ syncMs: Math.round(durable - verified), manifestMs: Math.round(performance.now() - durable) }, 'verified and durable: COMMIT_READY');
     this.#send({ type: MessageType.CommitReady });
     this.#phase = afterCommitReady(this.#phase);
     this.#ctx.onEvent({ event: 'commit-ready', migrationId: this.id });
@@ -260,7 +290,10 @@ export class TargetSession {
       return this.#endAfterGo(ioError(error, `committing migration ${this.id} in`, this.dir));
     }
     try {
-      await this.#ctx.commitHook?.(this.#files.commitContext(this.id));
+      const context = this.#files.commitContext(this.id);
+      const prelaunched = this.#prelaunched ?? this.#ctx.prelaunch?.(context);
+      await (await prelaunched)?.resume(context);
+      await this.#ctx.commitHook?.(context);
     } catch (error) {
       const failure = toFerryError(error, ErrorCode.Hook);
       this.#log.warn({ err: failure }, 'the images are committed but the commit hook failed: the workload was not resumed here');
@@ -281,6 +314,8 @@ export class TargetSession {
    * source hears the error; not knowing the outcome, it stays paused for a person to decide.
    */
   #endAfterGo(error: FerryError): void {
+    // A process started ahead of GO would wait for a state that never comes; the committed names stay.
+    void this.#prelaunched?.then((process) => process.cancel(), () => undefined);
     this.#phase = 'failed';
     this.#stopIdleTimer();
     this.#log.warn({ err: error }, 'the commit failed after GO');
@@ -311,6 +346,7 @@ export class TargetSession {
 
   async #cleanUp(error: FerryError): Promise<void> {
     try {
+      await this.#cancelPrelaunch();
       this.#files.close();
       for (const path of this.#files.partialPaths()) await rm(path, { force: true });
       await this.#writeManifest('failed', `${error.code}: ${error.message}`).catch(() => removeIfEmpty(this.dir));
@@ -318,6 +354,15 @@ export class TargetSession {
       this.#ctx.onEvent({ event: 'failed', migrationId: this.id, code: error.code, reason: error.message });
       this.#ctx.onEnd(this, 'failed', error.message);
     }
+  }
+
+  /** Stops a process started ahead of GO and takes back the final names it was given. */
+  async #cancelPrelaunch(): Promise<void> {
+    const started = this.#prelaunched;
+    if (!started) return;
+    this.#prelaunched = undefined;
+    await started.then((process) => process.cancel(), () => undefined);
+    this.#files.unlinkFinalNames();
   }
 
   status(): Record<string, unknown> {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { isValidName } from '@ferry/protocol';
 import { readManifest, writeManifest } from './manifest.js';
-import { ownPartials, STATE_FOLDER } from './session-files.js';
+import { ownPartials, removePrelaunchLinks, STATE_FOLDER } from './session-files.js';
 
 /**
  * At start-up: migrations a previous target process was receiving when it died (kill -9, power loss)
@@ -23,6 +23,7 @@ export async function cleanStaleSessions(root: string, logger: Logger): Promise<
       continue;
     }
     if (manifest.outcome !== 'receiving' && manifest.outcome !== 'ready') continue;
+    removePrelaunchLinks(dir, manifest.images.map((i) => i.name));
     const partials = [...ownPartials(dir, manifest), ...await stateBlobPartials(dir)];
     for (const path of partials) await rm(path, { force: true });
     await writeManifest(dir, {

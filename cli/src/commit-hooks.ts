@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { CommitContext, CommitHook } from '@ferry/agent-target';
+import type { CommitContext, CommitHook, Prelauncher } from '@ferry/agent-target';
 import { runHook } from '@ferry/serve';
 
 /** Environment for `--on-commit`: FERRY_DIR, FERRY_MIGRATION_ID, FERRY_IMAGE_<NAME>, FERRY_STATE_<NAME>. */
@@ -14,19 +14,36 @@ function commitEnvironment(context: CommitContext): Record<string, string> {
 }
 
 /**
- * QEMU first (it is the workload), then the user's command through the one hook runner: its exit status
- * decides RESUMED; one that runs past --hook-timeout is killed and counts as failed.
+ * The target's commit seams from its flags. `--qemu-cmd` prelaunches: QEMU starts when the source
+ * pauses (on the images' final paths, `-incoming defer`) and, after GO, loads the `qemu-state` blob and
+ * resumes. `--on-commit` runs after that through the one hook runner: its exit status decides RESUMED;
+ * one that runs past --hook-timeout is killed and counts as failed.
  */
-export function buildCommitHook(onCommit: string | undefined, qemuTemplate: string | undefined, hookTimeoutMs: number, logger: Logger): CommitHook | undefined {
-  if (!onCommit && !qemuTemplate) return undefined;
+export function buildCommitHooks(onCommit: string | undefined, qemuTemplate: string | undefined, hookTimeoutMs: number, logger: Logger): {
+  commitHook: CommitHook | undefined;
+  prelaunch: Prelauncher | undefined;
+} {
+  const commitHook: CommitHook | undefined = onCommit
+    ? (context) => runHook({ name: '--on-commit', command: onCommit, env: commitEnvironment(context), timeoutMs: hookTimeoutMs, echo: true })
+    : undefined;
+  return { commitHook, prelaunch: qemuTemplate ? qemuPrelauncher(qemuTemplate, logger) : undefined };
+}
+
+function qemuPrelauncher(template: string, logger: Logger): Prelauncher {
   return async (context) => {
-    if (qemuTemplate) {
-      const deviceState = context.blobs['qemu-state'];
-      if (!deviceState) throw new Error('--qemu-cmd needs the qemu-state blob, but the source sent none (migrate with --qmp)');
-      const { launchTargetQemu } = await import('@ferry/qemu');
-      const qemu = await launchTargetQemu({ template: qemuTemplate, images: context.images, deviceStatePath: deviceState, workDir: context.dir, logger });
-      logger.info({ pid: qemu.pid, qmp: qemu.qmpPath }, 'the guest runs on this host');
-    }
-    if (onCommit) await runHook({ name: '--on-commit', command: onCommit, env: commitEnvironment(context), timeoutMs: hookTimeoutMs, echo: true });
+    const { startTargetQemu } = await import('@ferry/qemu');
+    const qemu = await startTargetQemu({ template, images: context.images, workDir: context.dir, logger });
+    return {
+      async resume(committed) {
+        const deviceState = committed.blobs['qemu-state'];
+        if (!deviceState) {
+          await qemu.kill();
+          throw new Error('--qemu-cmd needs the qemu-state blob, but the source sent none (migrate with --qmp)');
+        }
+        const launched = await qemu.load(deviceState);
+        logger.info({ pid: launched.pid, qmp: launched.qmpPath }, 'the guest runs on this host');
+      },
+      cancel: () => qemu.kill(),
+    };
   };
 }

@@ -271,14 +271,14 @@ export interface QemuTarget extends RunningProcess {
   readonly pidPath: string;
 }
 
-/** Starts a target that runs the guest of `options` on commit; its QEMU is killed when the test ends. */
-export async function startQemuTarget(t: Teardown, scratch: QemuScratch, options: GuestOptions): Promise<QemuTarget> {
+/** Starts a target that runs the guest of `options` on commit (`extra`: more `ferry target` flags); its QEMU is killed when the test ends. */
+export async function startQemuTarget(t: Teardown, scratch: QemuScratch, options: GuestOptions, extra: readonly string[] = []): Promise<QemuTarget> {
   const dir = scratch.path('target');
   const serialPath = scratch.path('target-serial.log');
   const pidPath = scratch.path('target-qemu.pid');
   scratch.killAtEnd(pidPath);
   mkdirSync(dir);
-  const target = await startTarget(t, dir, ['--qemu-cmd', targetTemplate(options, serialPath, pidPath)]);
+  const target = await startTarget(t, dir, ['--qemu-cmd', targetTemplate(options, serialPath, pidPath), ...extra]);
   return { ...target, dir, serialPath, pidPath };
 }
 

@@ -1,10 +1,11 @@
 /**
  * A target deletes only what it created. A HELLO whose id names an operator's
  * folder, or the folder of a committed image whose commit hook failed, is refused and the files stay;
- * `.partial` files left by a kill -9 of the target are removed when it starts again, and nothing else.
+ * `.partial` files left by a kill -9 of the target (and final names that are hard links of them) are
+ * removed when it starts again, and nothing else.
  */
 import t from 'tap';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeControl, encodePages, ErrorCode, MessageType, PageEncoding } from '@ferry/protocol';
 import { fillImage } from '@ferry/workload';
@@ -54,12 +55,15 @@ t.test('partial files of a killed target are cleaned at restart; nothing else is
   t.match(await source.next(), { type: MessageType.Ack, pagesApplied: 1 });
   t.ok(existsSync(join(dir, 'cut', 'ram.partial')), 'the image is being received');
   writeFileSync(join(dir, 'cut', 'notes.txt'), 'mine\n');
+  // What a QEMU launch ahead of GO leaves: the final name as a hard link of the partial image.
+  linkSync(join(dir, 'cut', 'ram.partial'), join(dir, 'cut', 'ram'));
   process.kill(first.pid, 'SIGKILL');
   await first.exited;
   source.ws.terminate();
 
   const second = await spawnTarget(t, dir);
   t.notOk(existsSync(join(dir, 'cut', 'ram.partial')), 'the restart removed the partial image');
+  t.notOk(existsSync(join(dir, 'cut', 'ram')), 'and the final name linked to it');
   t.match(manifestOf(join(dir, 'cut')), { outcome: 'failed', reason: /restarted/ }, 'and the manifest says why');
   t.equal(readFileSync(join(dir, 'cut', 'notes.txt'), 'utf8'), 'mine\n', 'a file ferry did not create is left alone');
 

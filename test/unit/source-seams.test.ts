@@ -7,7 +7,7 @@ import t, { type Test } from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { decodeMessage, encodeControl, ErrorCode, FerryError, MessageType, type ControlMessage, type Message } from '@ferry/protocol';
+import { decodeMessage, encodeControl, encodePages, ErrorCode, FerryError, MessageType, PageEncoding, type ControlMessage, type Message } from '@ferry/protocol';
 import { createPageHasher, ScanPool } from '@ferry/pages';
 import { PassSender, retryUntil, SendMeter, TargetConnection, verifyImages } from '@ferry/agent-source';
 import { scratchDir } from '../helpers/ferry.js';
@@ -124,6 +124,58 @@ t.test('verifyImages: a result for another image is a protocol error', async (t)
     connection, hasher, pools: [scan], imageNames: ['ram'], replyTimeoutMs: 5000, retries: 1, signal: new AbortController().signal,
     resend: async () => {}, onResult: () => {},
   }), { code: ErrorCode.UnexpectedMessage });
+});
+
+t.test('verifyImages: every VERIFY goes out before the first result is awaited (one round trip for all images)', async (t) => {
+  const hasher = await createPageHasher();
+  const { pool: ram } = await pool(t, () => 0);
+  const { pool: disk } = await pool(t, (page) => page);
+  const verifies: number[] = [];
+  // This peer answers only once both VERIFYs are in: a source that awaited each result first would time out.
+  const { connection } = await peer(t, (message, ws) => {
+    if (message.type !== MessageType.Verify) return;
+    verifies.push(message.image);
+    if (verifies.length < 2) return;
+    for (const image of verifies) ws.send(encodeControl({ type: MessageType.VerifyResult, image, ok: true, mismatches: [] }));
+  });
+  const results: string[] = [];
+  await verifyImages({
+    connection, hasher, pools: [ram, disk], imageNames: ['ram', 'vda'], replyTimeoutMs: 5000, retries: 1, signal: new AbortController().signal,
+    resend: async () => {}, onResult: (image) => { results.push(image); },
+  });
+  t.same(verifies, [0, 1], 'both images verified, in order');
+  t.same(results, ['ram', 'vda']);
+});
+
+t.test('PassSender: every image\'s ranges are asked for when the pass begins; `after` runs once its images are scanned', async (t) => {
+  const { connection, meter } = await peer(t);
+  const { pool: ram } = await pool(t, (page) => page + 1);
+  const { pool: disk } = await pool(t, (page) => page + 2);
+  const asked: Array<{ image: number; scannedBefore: number }> = [];
+  let sender: PassSender | undefined;
+  const rangesFor = async (image: number): Promise<Array<[number, number]> | undefined> => {
+    asked.push({ image, scannedBefore: sender?.passScanned ?? -1 });
+    return image === 1 ? [[0, 4]] : undefined;
+  };
+  sender = new PassSender(connection, [ram, disk], meter, undefined, false, rangesFor);
+  let diskPagesWhenRun: number | undefined;
+  const outcome = await sender.sendPass(0, new AbortController().signal, undefined, true, {
+    images: [1],
+    run: () => { diskPagesWhenRun = sender?.imageBytesSent[1]; },
+  });
+  t.same(asked, [{ image: 0, scannedBefore: 0 }, { image: 1, scannedBefore: 0 }], 'the disk\'s ranges were asked for before any page was scanned');
+  t.ok(diskPagesWhenRun !== undefined && diskPagesWhenRun > 4 * PAGE, `after.run ran once the disk's pages were sent (${diskPagesWhenRun} bytes)`);
+  t.equal(outcome.dirtyPages, PAGES + 4, 'every RAM page and the 4 tracked disk pages');
+});
+
+t.test('TargetConnection.drained: resolves once the peer holds every byte sent before it; rejects on a closed link', async (t) => {
+  const { connection, meter, receivedBytes } = await peer(t);
+  const records = Array.from({ length: 256 }, (_, pageIndex) => ({ pageIndex, encoding: PageEncoding.Raw, payload: new Uint8Array(PAGE).fill(pageIndex) }));
+  for (let i = 0; i < 16; i++) void connection.sendRaw([encodePages({ imageIndex: 0, pass: 0 }, records)]);
+  await connection.drained(5000, new AbortController().signal);
+  t.equal(receivedBytes(), meter.bytes, 'everything sent before the drain reached the peer');
+  connection.terminate();
+  await t.rejects(connection.drained(5000, new AbortController().signal), { code: ErrorCode.Disconnected });
 });
 
 t.test('retryUntil: backs off, retries only link failures, gives up at the deadline', async (t) => {

@@ -3,7 +3,7 @@
  * machine is driven message by message and judged by what it sends and which files it leaves.
  */
 import t, { type Test } from 'tap';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import {
@@ -11,7 +11,7 @@ import {
   type Hello, type Message,
 } from '@ferry/protocol';
 import { blockDigests, createPageHasher, tableDigest } from '@ferry/pages';
-import { TargetSession, type Peer, type SessionContext } from '@ferry/agent-target';
+import { TargetSession, type CommitContext, type Peer, type Prelaunched, type SessionContext } from '@ferry/agent-target';
 import { scratchDir } from '../helpers/ferry.js';
 
 const PAGE = 4096;
@@ -41,7 +41,7 @@ class RecordingPeer implements Peer {
   }
 }
 
-async function setup(t: Test, id: string) {
+async function setup(t: Test, id: string, overrides: Partial<SessionContext> = {}) {
   const hasher = await createPageHasher();
   const ends: Array<{ outcome: string; reason?: string | undefined }> = [];
   let onEnded = (): void => {};
@@ -53,6 +53,7 @@ async function setup(t: Test, id: string) {
       ends.push({ outcome, reason });
       onEnded();
     },
+    ...overrides,
   };
   const hello: Hello = { type: MessageType.Hello, version: PROTOCOL_VERSION, migrationId: id, resume: false, options: {}, images: [{ name: 'ram', size: PAGES * PAGE, pageSize: PAGE }] };
   const session = TargetSession.create(hello, ctx);
@@ -101,4 +102,90 @@ t.test('a cut before any progress ends the session at once; messages from a repl
   session.detach(peer, 'test cut');
   await ended;
   t.match(ends, [{ outcome: 'failed', reason: /before sending anything/ }]);
+});
+
+/** A prelaunch that records what it was asked, and starts only when the test says so. */
+function recordingPrelaunch(outcome: 'start' | 'fail' = 'start') {
+  const calls: string[] = [];
+  let release = (): void => {};
+  const released = new Promise<void>((resolve) => { release = resolve; });
+  const seen: { started?: CommitContext; resumed?: CommitContext } = {};
+  const prelaunch = async (context: CommitContext): Promise<Prelaunched> => {
+    seen.started = context;
+    calls.push('start');
+    await released;
+    if (outcome === 'fail') throw new Error('QEMU exited (code 1)');
+    return {
+      resume: async (committed) => { seen.resumed = committed; calls.push('resume'); },
+      cancel: async () => { calls.push('cancel'); },
+    };
+  };
+  return { prelaunch, calls, release, seen };
+}
+
+const preCommit = (allPages: Uint8Array, verify: Uint8Array): Uint8Array[] => [
+  encodeControl({ type: MessageType.PassBegin, pass: 0 }), allPages, encodeControl({ type: MessageType.PassEnd, pass: 0, pages: PAGES, bytes: PAGES * PAGE }),
+  encodeControl({ type: MessageType.Paused }), verify,
+];
+
+t.test('a prelaunch starts at PAUSED on final names linked to the partials; COMMIT_READY waits for it; GO resumes it', async (t) => {
+  const launch = recordingPrelaunch();
+  const { session, peer, ctx, verify, allPages } = await setup(t, 'pre', { prelaunch: launch.prelaunch });
+  const dir = join(ctx.dir, 'pre');
+  for (const message of preCommit(allPages, verify)) session.receive(peer, message);
+  await new Promise((resolve) => setImmediate(resolve));
+  t.same(launch.calls, ['start'], 'started when the source paused');
+  t.equal(launch.seen.started?.images['ram'], join(dir, 'ram'), 'on the final path');
+  t.equal(statSync(join(dir, 'ram')).ino, statSync(join(dir, 'ram.partial')).ino, 'the final name is a link of the partial file');
+  await peer.until(MessageType.VerifyResult);
+  await new Promise((resolve) => setTimeout(resolve, 20)); // room for a wrong COMMIT_READY to show; the right one cannot come before release
+  t.notOk(peer.sent.some((m) => m.type === MessageType.CommitReady), 'no COMMIT_READY while the process is still starting');
+  launch.release();
+  await peer.until(MessageType.CommitReady);
+  session.receive(peer, encodeControl({ type: MessageType.Go }));
+  t.match(await peer.until(MessageType.Resumed), { type: MessageType.Resumed });
+  t.same(launch.calls, ['start', 'resume']);
+  t.equal(launch.seen.resumed?.images['ram'], join(dir, 'ram'));
+  t.ok(existsSync(join(dir, 'ram')), 'the image keeps its final name');
+  t.notOk(existsSync(join(dir, 'ram.partial')), 'and has no partial name left');
+  t.equal(statSync(join(dir, 'ram')).nlink, 1);
+});
+
+t.test('ABORT after a prelaunch cancels it and leaves no final name', async (t) => {
+  const launch = recordingPrelaunch();
+  const { session, peer, ctx, ended, verify, allPages } = await setup(t, 'pre-abort', { prelaunch: launch.prelaunch });
+  for (const message of preCommit(allPages, verify)) session.receive(peer, message);
+  launch.release();
+  await peer.until(MessageType.CommitReady);
+  session.receive(peer, encodeControl({ type: MessageType.Abort, reason: 'test rollback' }));
+  await ended;
+  t.same(launch.calls, ['start', 'cancel'], 'the prelaunched process was stopped');
+  t.notOk(existsSync(join(ctx.dir, 'pre-abort', 'ram')), 'no final name');
+  t.notOk(existsSync(join(ctx.dir, 'pre-abort', 'ram.partial')), 'no partial image');
+});
+
+t.test('a prelaunch that fails fails the migration before GO: ERROR, no COMMIT_READY, no final name', async (t) => {
+  const launch = recordingPrelaunch('fail');
+  const { session, peer, ctx, ends, ended, verify, allPages } = await setup(t, 'pre-fail', { prelaunch: launch.prelaunch });
+  for (const message of preCommit(allPages, verify)) session.receive(peer, message);
+  launch.release();
+  t.match(await peer.until(MessageType.Error), { type: MessageType.Error, message: /QEMU exited/ });
+  await ended;
+  t.match(ends, [{ outcome: 'failed' }]);
+  t.notOk(peer.sent.some((m) => m.type === MessageType.CommitReady), 'no COMMIT_READY');
+  t.notOk(existsSync(join(ctx.dir, 'pre-fail', 'ram')), 'no final name');
+});
+
+t.test('when the final names cannot be made ahead of GO, the prelaunch runs at GO instead', async (t) => {
+  const launch = recordingPrelaunch();
+  launch.release();
+  const { session, peer, ctx, verify, allPages } = await setup(t, 'pre-late', { prelaunch: launch.prelaunch });
+  writeFileSync(join(ctx.dir, 'pre-late', 'ram'), 'in the way'); // link() fails with EEXIST
+  for (const message of preCommit(allPages, verify)) session.receive(peer, message);
+  await peer.until(MessageType.CommitReady);
+  t.same(launch.calls, [], 'nothing started before GO');
+  session.receive(peer, encodeControl({ type: MessageType.Go }));
+  t.match(await peer.until(MessageType.Resumed), { type: MessageType.Resumed });
+  t.same(launch.calls, ['start', 'resume'], 'started and resumed at GO');
+  t.equal(statSync(join(ctx.dir, 'pre-late', 'ram')).size, PAGES * PAGE, 'on the committed image');
 });

@@ -1,5 +1,5 @@
 import { startTarget, DEFAULT_RESUME_GRACE_MS, type TargetLimits } from '@ferry/agent-target';
-import { buildCommitHook } from '../commit-hooks.js';
+import { buildCommitHooks } from '../commit-hooks.js';
 import { parseListen } from '../listen.js';
 import { HELP_FLAG, LOG_FLAGS, parseFlags, type ArgsOf } from '../flags.js';
 import { createLogger } from '../logging.js';
@@ -62,7 +62,7 @@ export async function targetCommand(argv: string[]): Promise<number> {
     insecure: values.insecure === true,
     limits: limitsFrom(values),
     bases: Object.fromEntries(pairs(values.base ?? [], '--base')),
-    commitHook: buildCommitHook(values['on-commit'], values['qemu-cmd'], hookTimeoutMs(values['hook-timeout']), logger),
+    ...buildCommitHooks(values['on-commit'], values['qemu-cmd'], hookTimeoutMs(values['hook-timeout']), logger),
     resumeGraceMs: values['resume-grace'] !== undefined ? parseDuration(values['resume-grace'], '--resume-grace', 's', { allowZero: true }) : DEFAULT_RESUME_GRACE_MS,
     idleTimeoutMs: values['idle-timeout'] !== undefined ? parseDuration(values['idle-timeout'], '--idle-timeout', 's', { allowZero: true }) : undefined,
     tls: values['tls-cert'] ? {

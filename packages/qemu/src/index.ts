@@ -15,10 +15,13 @@ export { QemuSourceDriver, type DeviceStateResult, type QemuSourceOptions } from
 export { expandQemuTemplate, splitCommandLine, TemplateError } from './template.js';
 export {
   launchTargetQemu,
+  startTargetQemu,
   targetQemuArgv,
   QemuLaunchError,
   type LaunchTargetOptions,
   type LaunchedQemu,
+  type StartedQemu,
+  type StartTargetOptions,
 } from './target.js';
 export { silentLogger, type QemuLogger } from './logger.js';
 export { resolveDisk, DiskLookupError, type DiskNode } from './disks.js';

@@ -1,11 +1,17 @@
 /**
- * The target side of a QEMU migration, run by `ferry target --qemu-cmd` at commit time, once the RAM
- * image and the `qemu-state` blob are complete and fsynced:
+ * The target side of a QEMU migration, run by `ferry target --qemu-cmd` in two steps:
  *
+ *   startTargetQemu (ahead of GO, while the source's final pass is still arriving)
  *     spawn QEMU (template + -incoming defer + our -qmp), detached, output to WORKDIR/qemu.log
  *     qmp_capabilities; migrate-set-capabilities x-ignore-shared (and events) on
+ *   load (after GO, the images and the `qemu-state` blob complete and fsynced)
  *     migrate-incoming from the device-state file; wait for completed
  *     cont; query-status must say running; disconnect QMP; QEMU keeps running on its own
+ *
+ * Starting early is safe because an incoming QEMU neither runs the guest nor touches its memory or disks
+ * before the migration completes: it leaves ROM contents out of RAM while in INMIGRATE, keeps block nodes
+ * inactive (it re-reads them when they are activated), and maps the shared RAM file, whose page cache
+ * sees every page ferry writes after. `launchTargetQemu` does both steps at once.
  *
  * Any failure kills the QEMU it started and throws a QemuLaunchError that carries the tail of qemu.log
  * (QEMU explains a refused device state there, then exits).
@@ -67,42 +73,78 @@ export function targetQemuArgv(template: string, images: Record<string, string>,
 
 /** Starts the target QEMU on the received images, loads the device state into it and lets it run. */
 export async function launchTargetQemu(options: LaunchTargetOptions): Promise<LaunchedQemu> {
+  const started = await startTargetQemu(options);
+  return started.load(options.deviceStatePath);
+}
+
+export type StartTargetOptions = Omit<LaunchTargetOptions, 'deviceStatePath'>;
+
+/** A target QEMU waiting for its device state (`-incoming defer`): load it once, or kill it. */
+export interface StartedQemu {
+  readonly pid: number;
+  /** Loads the device state, resumes the guest and lets QEMU run on its own. */
+  load(deviceStatePath: string): Promise<LaunchedQemu>;
+  /** Kills QEMU while it still waits for its device state (a rollback); a loaded QEMU runs on. Never throws. */
+  kill(): Promise<void>;
+}
+
+/** Starts the target QEMU on the images (files at their final paths) and leaves it waiting for the device state. */
+export async function startTargetQemu(options: StartTargetOptions): Promise<StartedQemu> {
   const log = options.logger ?? silentLogger;
   const timeoutMs = options.timeoutMs ?? 60_000;
   let qmpPath = join(options.workDir, 'qmp.sock');
   if (Buffer.byteLength(qmpPath) > MAX_SOCKET_PATH) qmpPath = join(tmpdir(), `ferry-qmp-${process.pid}-${Date.now()}.sock`);
-  const logPath = join(options.workDir, 'qemu.log');
+  const where = { log, logPath: join(options.workDir, 'qemu.log'), logStart: 0 };
   const argv = targetQemuArgv(options.template, options.images, qmpPath);
   rmSync(qmpPath, { force: true });
-  const logStart = sizeOf(logPath);
-  const started = performance.now();
-  const child = await spawnDetached(argv, logPath, logStart);
+  where.logStart = sizeOf(where.logPath);
+  const begun = performance.now();
+  const child = await spawnDetached(argv, where.logPath, where.logStart);
   const pid = child.pid!;
-  log.info({ pid, argv, log: logPath }, 'started target QEMU');
+  log.info({ pid, argv, log: where.logPath }, 'started target QEMU');
   const exited = new Promise<never>((_resolve, reject) => {
     child.once('exit', (code, signal) => reject(new Error(`QEMU exited (${signal ?? `code ${code}`})`)));
   });
   exited.catch(() => undefined);
   const orExit = <T>(step: Promise<T>): Promise<T> => Promise.race([step, exited]);
-
   let qmp: QmpClient | undefined;
   try {
     qmp = await orExit(QmpClient.connect(qmpPath, { timeoutMs, commandTimeoutMs: timeoutMs }));
     await orExit(setCapabilities(qmp, { 'x-ignore-shared': true, events: true }));
-    const begun = performance.now();
-    await orExit(qmp.execute('migrate-incoming', { uri: fileMigrationUri(qmp, options.deviceStatePath, 'in') }));
-    await orExit(waitForMigration(qmp, timeoutMs));
-    const loadMs = Math.round(performance.now() - begun);
-    await orExit(qmp.execute('cont'));
-    await orExit(waitForRunState(qmp, (s) => s.running, timeoutMs));
-    await qmp.close();
-    child.unref();
-    log.info({ pid, startMs: Math.round(begun - started), loadMs, contMs: Math.round(performance.now() - begun) - loadMs }, 'target QEMU running');
-    return { pid, qmpPath };
   } catch (error) {
     await qmp?.close().catch(() => undefined);
-    throw await launchFailure(child, exited, error, { log, logPath, logStart });
+    throw await launchFailure(child, exited, error, where);
   }
+  const ready = qmp;
+  let loaded = false;
+  log.info({ pid, startMs: Math.round(performance.now() - begun) }, 'target QEMU waits for its device state');
+  return {
+    pid,
+    load: async (deviceStatePath) => {
+      try {
+        const loading = performance.now();
+        await orExit(ready.execute('migrate-incoming', { uri: fileMigrationUri(ready, deviceStatePath, 'in') }));
+        await orExit(waitForMigration(ready, timeoutMs));
+        const loadMs = Math.round(performance.now() - loading);
+        await orExit(ready.execute('cont'));
+        await orExit(waitForRunState(ready, (s) => s.running, timeoutMs));
+        await ready.close();
+        child.unref();
+        loaded = true;
+        log.info({ pid, loadMs, contMs: Math.round(performance.now() - loading) - loadMs }, 'target QEMU running');
+        return { pid, qmpPath };
+      } catch (error) {
+        await ready.close().catch(() => undefined);
+        throw await launchFailure(child, exited, error, where);
+      }
+    },
+    kill: async () => {
+      if (loaded) return;
+      await ready.close().catch(() => undefined);
+      await killAndWait(child);
+      log.info({ pid }, 'target QEMU killed (the migration did not commit)');
+    },
+  };
 }
 
 /** Kills the QEMU that failed and explains why: its exit says more than the QMP socket closing first. */
