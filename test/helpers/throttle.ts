@@ -4,7 +4,7 @@
  * the cpu controller where the machine has one.
  */
 import type { ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import { until } from './wait.js';
@@ -69,19 +69,36 @@ export function guardianOf(ferryPid: number): number | undefined {
   return undefined;
 }
 
-/** A cgroup v2 directory with the cpu controller that this process may create children in, or why not. */
-export function cgroupV2WithCpu(): { root: string } | { reason: string } {
-  const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')).filter((f) => f[2] === 'cgroup2');
-  if (mounts.length === 0) return { reason: 'no cgroup v2 mount' };
-  for (const [, root] of mounts) {
-    const controllers = readFileSync(join(root!, 'cgroup.controllers'), 'utf8').split(/\s+/);
-    if (!controllers.includes('cpu')) continue;
+/** A cgroup of the cpu controller that this process may create children in: where to make them, and the file of their limit. */
+export interface CpuCgroup {
+  readonly root: string;
+  /** cpu.max (v2) or cpu.cfs_quota_us (v1). */
+  readonly limitFile: string;
+}
+
+/** The cpu controller's cgroup root, v2 if it has the controller, else v1 (hybrid hosts), or why neither will do. */
+export function cgroupWithCpu(): CpuCgroup | { reason: string } {
+  const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' '));
+  const v2 = mounts.filter((f) => f[2] === 'cgroup2');
+  for (const [, root] of v2) {
+    if (!readFileSync(join(root!, 'cgroup.controllers'), 'utf8').split(/\s+/).includes('cpu')) continue;
     try {
       writeFileSync(join(root!, 'cgroup.subtree_control'), '+cpu');
-      return { root: root! };
+      return { root: root!, limitFile: 'cpu.max' };
     } catch (error) {
       return { reason: `cannot enable the cpu controller under ${root}: ${(error as Error).message}` };
     }
   }
-  return { reason: `the cgroup v2 mount${mounts.length > 1 ? 's' : ''} (${mounts.map((m) => m[1]).join(', ')}) ${mounts.length > 1 ? 'lack' : 'lacks'} the cpu controller (it is bound to cgroup v1 here)` };
+  const v1 = mounts.find((f) => f[2] === 'cgroup' && f[3]?.split(',').includes('cpu'));
+  if (v1 && existsSync(join(v1[1]!, 'cpu.cfs_quota_us'))) {
+    const probe = join(v1[1]!, `ferry-probe-${process.pid}`);
+    try {
+      mkdirSync(probe);
+      rmdirSync(probe);
+      return { root: v1[1]!, limitFile: 'cpu.cfs_quota_us' };
+    } catch (error) {
+      return { reason: `cannot create a cgroup under ${v1[1]}: ${(error as Error).message}` };
+    }
+  }
+  return { reason: `no cgroup mount has the cpu controller (${v2.length > 0 ? 'the v2 mount lacks it' : 'no v2 mount'}, no writable v1 cpu hierarchy)` };
 }

@@ -3,15 +3,15 @@
  * (whole pages, sequential runs) while the link carries 40 Mbit/s (--rate-limit): pre-copy alone never
  * converges. With --throttle auto the writer is slowed (SIGSTOP/SIGCONT duty cycle of its PID) until the
  * pause fits --max-downtime 1000; with --throttle off the cap is kept by rolling back at --timeout. Every
- * way out leaves the writer running at full speed. The cgroup v2 driver runs where the machine offers a
- * writable cgroup v2 with the cpu controller.
+ * way out leaves the writer running at full speed. The cgroup driver runs where the machine offers a
+ * writable cgroup of the cpu controller (v2, or v1 on hybrid hosts).
  */
 import t, { type Test } from 'tap';
 import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fillImage } from '@ferry/workload';
 import { runMigrate, scratchDir, sha256, startTarget, startWorkload, type RunningProcess } from '../helpers/ferry.js';
-import { cgroupV2WithCpu, runsFreely } from '../helpers/throttle.js';
+import { cgroupWithCpu, runsFreely, type CpuCgroup } from '../helpers/throttle.js';
 
 /**
  * The issue measured 192 MiB; half of it keeps what decides convergence (the writer's 40 MiB/s against
@@ -83,14 +83,15 @@ t.test('a rollback while the writer is throttled leaves it at full speed', async
   await runsFreely(t, writer.pid);
 });
 
-const cgroup = cgroupV2WithCpu();
+const cgroup = cgroupWithCpu();
 if ('reason' in cgroup) t.comment(`--cgroup test skipped: ${cgroup.reason}`);
-t.test('--cgroup: cpu.max throttles the writer and is put back', { skip: 'reason' in cgroup ? cgroup.reason : false }, async (t) => {
-  const found = cgroup as { root: string };
+t.test('--cgroup: the CPU limit throttles the writer and is put back', { skip: 'reason' in cgroup ? cgroup.reason : false }, async (t) => {
+  const found = cgroup as CpuCgroup;
+  t.comment(`cgroup ${found.root}, limit in ${found.limitFile}`);
   const group = join(found.root, `ferry-test-${process.pid}`);
   mkdirSync(group);
   t.teardown(() => rmdirSync(group));
-  const original = readFileSync(join(group, 'cpu.max'), 'utf8');
+  const original = readFileSync(join(group, found.limitFile), 'utf8');
   const { dir, image, writer } = await hotWriter(t);
   writeFileSync(join(group, 'cgroup.procs'), String(writer.pid));
   t.teardown(() => writeFileSync(join(found.root, 'cgroup.procs'), String(writer.pid)));
@@ -99,5 +100,5 @@ t.test('--cgroup: cpu.max throttles the writer and is put back', { skip: 'reason
     '--cgroup', group, '--max-downtime', String(CAP_MS), '--timeout', '600', ...hooks(writer.pid)]);
   t.equal(run.code, 0, `migrate commits (stderr: ${run.stderr.slice(-1500)})`);
   t.ok(run.events.some((e) => e['event'] === 'throttle' && Number(e['level']) > 0), 'the cgroup was throttled');
-  t.equal(readFileSync(join(group, 'cpu.max'), 'utf8'), original, 'cpu.max is back to what it was');
+  t.equal(readFileSync(join(group, found.limitFile), 'utf8'), original, `${found.limitFile} is back to what it was`);
 });

@@ -2,7 +2,7 @@
  * Crash safety of the throttle: `ferry migrate` is killed (kill -9) at a moment its throttle holds the
  * workload stopped or limited, and the workload must run at full speed again. Its guardian process does
  * that at once; when the guardian is killed too, `ferry recover` does it from the journal. A real writer
- * process (--throttle-pid) and a cgroup v2 (where the machine has the cpu controller; else a stand-in
+ * process (--throttle-pid) and a cgroup (v2, or v1 on hybrid hosts, where the machine has the cpu controller; else a stand-in
  * directory with the same files checks that cpu.max is written back) are throttled. The QEMU guest case
  * is in test/e2e/qemu-throttle.test.ts.
  */
@@ -12,7 +12,7 @@ import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fillImage } from '@ferry/workload';
 import { FERRY, runMigrate, scratchDir, startTarget, startWorkload, type MigrateRun } from '../helpers/ferry.js';
-import { cgroupV2WithCpu, guardianOf, killWhileStopped, procStat, runsFreely } from '../helpers/throttle.js';
+import { cgroupWithCpu, guardianOf, killWhileStopped, procStat, runsFreely, type CpuCgroup } from '../helpers/throttle.js';
 import { until } from '../helpers/wait.js';
 
 // Small enough that the throttle steps in a few seconds after pre-copy starts; the writer outruns the link.
@@ -98,25 +98,25 @@ t.test('kill -9 while cpu.max is limited (stand-in cgroup directory): the guardi
   t.equal(readFileSync(join(group, 'cpu.max'), 'utf8'), 'max 100000', 'cpu.max is back to what it was');
 });
 
-const cgroup = cgroupV2WithCpu();
-if ('reason' in cgroup) t.comment(`real cgroup v2 crash test skipped: ${cgroup.reason}`);
-t.test('kill -9 while a real cgroup v2 cpu.max limits the writer: the limit is lifted', { skip: 'reason' in cgroup ? cgroup.reason : false }, async (t) => {
-  const root = (cgroup as { root: string }).root;
+const cgroup = cgroupWithCpu();
+if ('reason' in cgroup) t.comment(`real cgroup crash test skipped: ${cgroup.reason}`);
+t.test('kill -9 while a real cgroup CPU limit holds the writer: the limit is lifted', { skip: 'reason' in cgroup ? cgroup.reason : false }, async (t) => {
+  const { root, limitFile } = cgroup as CpuCgroup;
   const group = join(root, `ferry-crash-${process.pid}`);
   mkdirSync(group);
   t.teardown(() => rmdirSync(group));
-  const original = readFileSync(join(group, 'cpu.max'), 'utf8');
+  const original = readFileSync(join(group, limitFile), 'utf8');
   const s = await setup(t);
   writeFileSync(join(group, 'cgroup.procs'), String(s.writer));
   t.teardown(() => writeFileSync(join(root, 'cgroup.procs'), String(s.writer)));
-  await killLimited(t, s, group);
-  t.equal(readFileSync(join(group, 'cpu.max'), 'utf8'), original, 'cpu.max is back to what it was');
+  await killLimited(t, s, group, limitFile);
+  t.equal(readFileSync(join(group, limitFile), 'utf8'), original, `${limitFile} is back to what it was`);
   await runsFreely(t, s.writer);
 });
 
-/** Migrates with --cgroup GROUP, kills ferry once cpu.max holds a limit, and waits for it to be lifted. */
-async function killLimited(t: Test, s: { image: string; url: string; stateDir: string }, group: string): Promise<void> {
-  const cpuMax = join(group, 'cpu.max');
+/** Migrates with --cgroup GROUP, kills ferry once its limit file holds a limit, and waits for it to be lifted. */
+async function killLimited(t: Test, s: { image: string; url: string; stateDir: string }, group: string, limitFile = 'cpu.max'): Promise<void> {
+  const cpuMax = join(group, limitFile);
   const original = readFileSync(cpuMax, 'utf8');
   let killed: Promise<void> | undefined;
   const run = await runMigrate(t, ['--to', s.url, '--id', 'cgroup-crash', '--image', `ram=${s.image}`, ...LINK, '--state-dir', s.stateDir, '--cgroup', group], (event, child) => {
