@@ -26,8 +26,9 @@ is resumed on the source and ferry exits 3.
   --max-downtime MS      a promise: pause only when the expected pause fits MS (every policy); if it never
                          does, --timeout and --on-timeout decide
   --throttle MODE        auto (default): slow the workload when pre-copy does not converge, through
-                         --cgroup PATH (its CPU limit: v2 cpu.max, v1 cfs_quota), --throttle-pid PID (SIGSTOP/SIGCONT duty cycle)
-                         or the --qmp guest (stop/cont duty cycle); off: never
+                         --cgroup PATH (its CPU limit: v2 cpu.max, v1 cpu.cfs_quota_us),
+                         --throttle-pid PID (SIGSTOP/SIGCONT duty cycle) or the --qmp guest
+                         (stop/cont duty cycle); off: never
   --delta-cache BYTES    XOR-delta cache of sent pages (default 256MiB); --no-delta turns deltas off
   --compress MODE        auto (default: LZ4 while the link is the bottleneck), always, never
   --rate-limit RATE      cap the sending rate, e.g. 100mbit or 12MB/s
