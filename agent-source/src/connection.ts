@@ -4,6 +4,7 @@ import {
   type ControlMessage, type Message,
 } from '@ferry/protocol';
 import { abortable, abortReason } from './abort.js';
+import type { SendMeter } from './send-meter.js';
 
 /** How the source proves itself to the target and checks the target (bearer token, TLS). */
 export interface TargetCredentials {
@@ -19,22 +20,6 @@ export interface ConnectOptions extends TargetCredentials {
   readonly maxPayload: number;
   /** Counts every message byte sent, over this connection and those that replace it after a cut. */
   readonly meter: SendMeter;
-}
-
-/**
- * The one count of bytes sent to the target: every message passes through `TargetConnection#sendRaw`,
- * which counts it as it hands it to the socket. The summary, PASS_END and the pass history read it.
- */
-export class SendMeter {
-  #bytes = 0;
-
-  get bytes(): number {
-    return this.#bytes;
-  }
-
-  count(bytes: number): void {
-    this.#bytes += bytes;
-  }
 }
 
 /** Above this many queued bytes a sender waits for the socket to drain. */

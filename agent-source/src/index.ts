@@ -18,7 +18,8 @@ export {
   adviseRecovery, defaultStateDir, isAlive, MigrationJournal, readJournals, removeJournal, type JournalEntry, type RecoveryAdvice,
 } from './journal.js';
 export { PassSender, type AfterImages, type PassOutcome, type PassScope } from './pass-sender.js';
-export { SendMeter, TargetConnection, type ConnectOptions } from './connection.js';
+export { TargetConnection, type ConnectOptions } from './connection.js';
+export { SendMeter } from './send-meter.js';
 export { retryUntil } from './resume.js';
 export { verifyImages, type VerifyDeps } from './verify.js';
 export {

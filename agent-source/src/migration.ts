@@ -6,7 +6,8 @@ import { ErrorCode, FerryError, MessageType, toFerryError, type Hello } from '@f
 import { createPageHasher, type ScanPool, type PageHasher } from '@ferry/pages';
 import { abortable, delay, withDeadline } from './abort.js';
 import { checkImagesUnchanged, checkStateFiles, describeImages, type DescribedImage } from './images.js';
-import { SendMeter, TargetConnection, type ConnectOptions } from './connection.js';
+import { TargetConnection, type ConnectOptions } from './connection.js';
+import { SendMeter } from './send-meter.js';
 import { greet, handshake, retryUntil } from './resume.js';
 import { summarize, type DiskSummary, type MigrationSummary, type ProgressEvent } from './events.js';
 import { DirtyTracking, type DirtyTracker } from './dirty-tracking.js';

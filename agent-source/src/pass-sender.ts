@@ -1,7 +1,8 @@
 import { encodeControl, MessageType, writePagesHeader } from '@ferry/protocol';
 import { LinkWatch, type PageBatch, type ScanPool } from '@ferry/pages';
 import { abortable, abortReason } from './abort.js';
-import type { SendMeter, TargetConnection } from './connection.js';
+import type { TargetConnection } from './connection.js';
+import type { SendMeter } from './send-meter.js';
 import type { EncodingTotals } from './events.js';
 import type { RateLimiter } from './rate-limiter.js';
 

@@ -1,6 +1,7 @@
 import { DEFAULT_LIMITS, type Hello } from '@ferry/protocol';
 import { ScanPool } from '@ferry/pages';
-import type { ConnectOptions, SendMeter } from './connection.js';
+import type { ConnectOptions } from './connection.js';
+import type { SendMeter } from './send-meter.js';
 import type { DescribedImage } from './images.js';
 import type { MigrateOptions } from './options.js';
 
