@@ -92,7 +92,7 @@ t.test('--cgroup: the CPU limit throttles the writer and is put back', { skip: '
   mkdirSync(group);
   t.teardown(() => rmdirSync(group));
   const original = readFileSync(join(group, found.limitFile), 'utf8');
-  const { dir, image, writer } = await hotWriter(t);
+  const { dir, image, writer } = await hotWriter(t, SMALL);
   writeFileSync(join(group, 'cgroup.procs'), String(writer.pid));
   t.teardown(() => writeFileSync(join(found.root, 'cgroup.procs'), String(writer.pid)));
   const target = await startTarget(t, join(dir, 'target'));
