@@ -185,6 +185,7 @@ export async function diskBench(base: GuestOptions, qemu10: readonly string[] | 
   // FERRY_BENCH_QEMU_DISK_ROWS=ferry,loopback: only the rows whose label contains all of these words (every row when unset).
   const wanted = (process.env['FERRY_BENCH_QEMU_DISK_ROWS'] ?? '').split(',').map((w) => w.trim().toLowerCase()).filter((w) => w.length > 0);
   const chosen = runs.filter(([label]) => wanted.every((w) => label.toLowerCase().includes(w)));
+  if (chosen.length === 0) throw new Error(`FERRY_BENCH_QEMU_DISK_ROWS=${wanted.join(',')} matches no row; the rows are: ${runs.map(([label]) => label).join('; ')}`);
   for (const [label, fn, wan] of chosen) {
     const { cleanup, run } = cleanupFactory();
     try {
