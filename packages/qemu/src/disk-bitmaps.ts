@@ -160,10 +160,7 @@ export class DiskBitmapChain {
   }
 
   async #deleteExport(id: string): Promise<void> {
-    const deleted = this.#qmp.waitForEvent('BLOCK_EXPORT_DELETED', (event) => event.data['id'] === id, this.#timeoutMs);
-    deleted.catch(() => {});
-    await this.#qmp.execute('block-export-del', { id, mode: 'hard' });
-    await deleted;
+    await deleteBlockExport(this.#qmp, id, this.#timeoutMs);
   }
 }
 
@@ -179,10 +176,7 @@ export async function removeDiskLeftovers(qmp: QmpClient, prefix: string, timeou
   const exports = await qmp.execute<Array<{ id?: unknown }>>('query-block-exports');
   for (const { id } of exports) {
     if (!ours(id)) continue;
-    const deleted = qmp.waitForEvent('BLOCK_EXPORT_DELETED', (event) => event.data['id'] === id, timeoutMs);
-    deleted.catch(() => {});
-    await qmp.execute('block-export-del', { id, mode: 'hard' });
-    await deleted;
+    await deleteBlockExport(qmp, id, timeoutMs);
     removed.push(`export ${id}`);
   }
   const nodes = await qmp.execute<Array<{ 'node-name'?: string; 'dirty-bitmaps'?: Array<{ name?: unknown }> }>>('query-named-block-nodes', { flat: true });
@@ -194,4 +188,12 @@ export async function removeDiskLeftovers(qmp: QmpClient, prefix: string, timeou
     }
   }
   return removed;
+}
+
+/** Removes export `id` and waits until QEMU says it is gone (only then are its bitmap and mount free). */
+export async function deleteBlockExport(qmp: QmpClient, id: string, timeoutMs: number): Promise<void> {
+  const deleted = qmp.waitForEvent('BLOCK_EXPORT_DELETED', (event) => event.data['id'] === id, timeoutMs);
+  deleted.catch(() => {});
+  await qmp.execute('block-export-del', { id, mode: 'hard' });
+  await deleted;
 }

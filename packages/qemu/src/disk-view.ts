@@ -19,6 +19,7 @@ import { open, rm, writeFile } from 'node:fs/promises';
 import { silentLogger, type QemuLogger } from './logger.js';
 import { QmpError, type QmpClient } from './qmp.js';
 import { DiskLookupError } from './disks.js';
+import { deleteBlockExport } from './disk-bitmaps.js';
 
 /** The export id of a disk's view; `ferry recover` finds it by this name. */
 export const diskViewId = (prefix: string): string => `${prefix}-view`;
@@ -76,12 +77,8 @@ export class DiskFileView {
     if (!this.#open) return;
     this.#open = false;
     const id = diskViewId(this.#options.prefix);
-    const timeoutMs = this.#options.timeoutMs ?? 30_000;
     try {
-      const deleted = this.#qmp.waitForEvent('BLOCK_EXPORT_DELETED', (event) => event.data['id'] === id, timeoutMs);
-      deleted.catch(() => {});
-      await this.#qmp.execute('block-export-del', { id, mode: 'hard' });
-      await deleted;
+      await deleteBlockExport(this.#qmp, id, this.#options.timeoutMs ?? 30_000);
     } catch (error) {
       if (!(error instanceof QmpError && error.kind === 'closed')) throw error;
       (this.#options.logger ?? silentLogger).info({ id }, 'QEMU is gone; its FUSE export went with it');
