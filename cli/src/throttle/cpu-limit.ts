@@ -7,6 +7,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../usage.js';
+import { statFieldsAfterName } from './undo.js';
 
 /** cgroup v2's default period, microseconds. */
 const V2_PERIOD_US = 100_000;
@@ -48,8 +49,8 @@ function processTimesUs(dir: string): number {
   let ticks = 0;
   for (const pid of readOrUsage(join(dir, 'cgroup.procs'), dir).split('\n').filter(Boolean)) {
     try {
-      // Fields after the ")" that ends the command name: state is field 3, utime 14, stime 15.
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      // utime is field 14, stime field 15.
+      const fields = statFieldsAfterName(readFileSync(`/proc/${pid}/stat`, 'utf8'));
       ticks += Number(fields[11]) + Number(fields[12]);
     } catch {
       // the process exited between the two reads

@@ -104,11 +104,17 @@ export function throttleRecovery(entry: ThrottleJournal): ThrottleRecovery {
   return { run: steps.filter((s) => !continues(s)), withheld: steps.filter(continues) };
 }
 
+/**
+ * The fields of /proc/PID/stat after the command name, from field 3 (state) on: index i is field i + 3.
+ * The command name (field 2) may hold spaces and parentheses, so fields are counted after the last ')'.
+ */
+export function statFieldsAfterName(stat: string): string[] {
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 /** The start time (clock ticks after boot, field 22) in the text of /proc/PID/stat, or undefined. */
 export function startTimeOf(stat: string): string | undefined {
-  // The command name (field 2) may hold spaces and parentheses: fields are counted after the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const value = fields[19];
+  const value = statFieldsAfterName(stat)[19];
   return value !== undefined && /^\d+$/.test(value) ? value : undefined;
 }
 
