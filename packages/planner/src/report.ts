@@ -45,7 +45,7 @@ export function planText(s: Scenario, plan: Plan): string {
   const lines = [head];
   plan.hours.forEach((h, t) => {
     const vms = h.vms.map((row) => row.reduce((a, b) => a + b, 0));
-    const moves = h.moves.map((m) => `${dcs[m.from]}->${dcs[m.to]} ${m.count}${s.classes.length > 1 ? ` ${s.classes[m.vmClass]!.name}` : ''}`).join(', ');
+    const moves = [...movesByRoute(h)].map(([key, count]) => { const [from, to, k] = key.split(' ').map(Number) as [number, number, number]; return `${dcs[from]}->${dcs[to]} ${count}${s.classes.length > 1 ? ` ${s.classes[k]!.name}` : ''}`; }).join(', ');
     lines.push(`${String(h.hour).padStart(4)}  ${vms.map((n) => String(n).padStart(width)).join(' ')}   ${money(h.dcDollars).padStart(9)} ${money(h.migrationDollars).padStart(9)} ${money(h.dcDollars + h.migrationDollars + h.waitingDollars).padStart(9)} ${money(plan.baseline[t]!.dcDollars + plan.baseline[t]!.waitingDollars).padStart(9)}  ${[moves, ...events(h)].filter((x) => x).join('; ')}`);
   });
   const t = totals(plan);
@@ -55,6 +55,13 @@ export function planText(s: Scenario, plan: Plan): string {
   if (plan.kinds.length > 0 || t.departed > 0) lines.push(`requests: ${t.departed} VMs left at the end of their lifetime; queued requests waited ${t.waitingVmHours} VM-hours${t.waitingDollars > 0 ? ` ($${money(t.waitingDollars)}, in the total)` : ''}`);
   lines.push(proofLine(plan));
   return `${lines.join('\n')}\n`;
+}
+
+/** An hour's moves summed per route and class (groups of one class that leave at different hours are one line). */
+function movesByRoute(h: Hour): Map<string, number> {
+  const sums = new Map<string, number>();
+  for (const m of h.moves) sums.set(`${m.from} ${m.to} ${m.vmClass}`, (sums.get(`${m.from} ${m.to} ${m.vmClass}`) ?? 0) + m.count);
+  return sums;
 }
 
 /** Departures and waiting in an hour's line of text. */
