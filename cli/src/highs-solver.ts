@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Columns, Solver, SolverResult } from '@ferry/planner';
 
 type HighsLoader = (typeof import('highs'))['default'];
@@ -23,10 +24,13 @@ export async function highsSolver(limits: SolverLimits = DEFAULT_LIMITS): Promis
   const loadHighs = (await import('highs')).default as unknown as HighsLoader;
   const highs = await loadHighs();
   return (lp, start) => {
+    const began = performance.now();
     const model = highs.createModel({ format: 'lp', data: lp });
     try {
-      model.options.set({ output_flag: false, time_limit: limits.timeLimitSeconds, mip_rel_gap: limits.relativeGap });
       if (start) setStart(model, start);
+      // The limit covers reading the model and the start too, so a solve ends within it (HiGHS counts only its run).
+      const left = Math.max(1, limits.timeLimitSeconds - (performance.now() - began) / 1000);
+      model.options.set({ output_flag: false, time_limit: left, mip_rel_gap: limits.relativeGap });
       model.run();
       return resultOf(highs, model);
     } finally {

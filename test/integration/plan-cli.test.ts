@@ -7,6 +7,8 @@ import { FERRY, scratchDir } from '../helpers/ferry.js';
 
 const TINY = fileURLToPath(new URL('../../examples/plans/tiny.json', import.meta.url));
 
+t.setTimeout(600_000); // about twenty `ferry plan` processes, each loading HiGHS's WebAssembly; several render charts
+
 function ferryPlan(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [FERRY, 'plan', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
