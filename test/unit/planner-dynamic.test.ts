@@ -1,5 +1,5 @@
 import t from 'tap';
-import { initialPlacement, network, offlinePlan, parseScenario, planWindow, selectRacks, totals, windowOf, type Hour, type Solver } from '@ferry/planner';
+import { greedyPlan, initialPlacement, network, offlinePlan, parseScenario, planWindow, selectRacks, totals, windowOf, type Hour, type Solver } from '@ferry/planner';
 import { highsSolver } from '../../cli/src/highs-solver.js';
 import { joulesPerBitFor, lineScenario } from '../helpers/planner.js';
 
@@ -97,4 +97,20 @@ t.test('a solve stopped by its time limit still gives its plan, and says how far
   t.same(proof, { status: 'time-limit', gap: 0.1, boundDollars: 0.9 });
   const nothing: Solver = () => ({ status: 'time-limit', columns: {} });
   t.throws(() => planWindow(w, nothing), { message: /found no plan within its time limit; give it more \(--time-limit\) or a larger gap \(--gap\)/ });
+});
+
+t.test('the greedy start: the cheapest DC per VM each hour, within link capacity, never beyond the hour', async (t) => {
+  const crossover = { west: [0.1, 0.1, 0.3, 0.3], east: [0.2, 0.2, 0.1, 0.1] };
+  const twoDcs = [{ name: 'west', maxVMs: 8 }, { name: 'east', maxVMs: 8 }];
+  const windowFor = (doc: Record<string, unknown>): ReturnType<typeof windowOf> => { const s = parseScenario(doc); return windowOf(s, network(s, memory), 0, initialPlacement(s), Infinity); };
+  const moved = (hours: Hour[] | undefined): number[] => (hours ?? []).map((h) => h.moves.reduce((n, m) => n + m.count, 0));
+  // A move saves 0.2 $/kWh x 1 kW = $0.20 in its first hour; at $0.30 a move the greedy stays (the MILP,
+  // seeing two hours of saving, moves: the first test of planner-optimum), at $0.10 it moves all four.
+  t.same(moved(greedyPlan(windowFor(lineScenario({ prices: crossover, dcs: twoDcs, placement: [{ dc: 'west', count: 4 }], joulesPerBit: joulesPerBitFor(0.3, 0.4) })))), [0, 0, 0, 0]);
+  t.same(moved(greedyPlan(windowFor(lineScenario({ prices: crossover, dcs: twoDcs, placement: [{ dc: 'west', count: 4 }], joulesPerBit: joulesPerBitFor(0.1, 0.4) })))), [0, 0, 4, 0]);
+  // 1 GiB is 8.59 Gb; a 0.005 Gbps link carries 18 Gb an hour: two VMs per hour.
+  t.same(moved(greedyPlan(windowFor(lineScenario({ prices: crossover, dcs: twoDcs, placement: [{ dc: 'west', count: 4 }], joulesPerBit: 1e-12, gbps: 0.005 })))), [0, 0, 2, 2]);
+  const doc = lineScenario({ prices: crossover, dcs: twoDcs, placement: [{ dc: 'west', count: 4 }] }) as Record<string, any>;
+  doc['placement'][0].lifetime = 2;
+  t.equal(greedyPlan(windowFor(doc)), undefined, 'with lifetimes the solver starts from staying put');
 });
