@@ -1,5 +1,5 @@
 import t from 'tap';
-import { greedyPlan, initialPlacement, network, offlinePlan, parseScenario, planWindow, selectRacks, totals, windowOf, type Hour, type Solver } from '@ferry/planner';
+import { greedyPlan, initialPlacement, network, offlinePlan, parseScenario, planWindow, rollingPlan, selectRacks, totals, windowOf, type Hour, type Solver } from '@ferry/planner';
 import { highsSolver } from '../../cli/src/highs-solver.js';
 import { joulesPerBitFor, lineScenario } from '../helpers/planner.js';
 
@@ -39,6 +39,9 @@ t.test('a request that finds no room waits, is admitted when VMs leave, and its 
   t.ok(near(sum.waitingDollars, 1), `waiting charged $1.00 (${sum.waitingDollars})`);
   t.ok(near(sum.dollars, 3 * 0.2 + 1), `total $1.60 (${sum.dollars})`);
   t.ok(near(sum.baselineDollars, sum.dollars), 'one DC: the baseline is the same plan');
+  const rolling = rollingPlan(parseScenario(doc), memory, solve);
+  t.same(rolling.hours.map((h) => h.waiting.flat()), [[2], [0], [0], [0]], 'rolling: the queue carries from hour to hour');
+  t.same(rolling.hours.map(vmsAt), [[2], [2], [2], [0]]);
 });
 
 t.test('a queued request is admitted at once where migrating a VM out makes room, if cheaper than never', async (t) => {
