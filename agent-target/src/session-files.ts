@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, statSync, unlink
 import { join } from 'node:path';
 import { ErrorCode, FerryError, isValidName, type Hello } from '@ferry/protocol';
 import type { PageHasher } from '@ferry/pages';
+import type { TableCharge } from './budget.js';
 import { ImageSink } from './image-sink.js';
 import { ioError } from './io-error.js';
 import { readManifest, type Manifest } from './manifest.js';
@@ -71,6 +72,7 @@ export function createSessionFiles(
   root: string,
   bases: Readonly<Record<string, string>>,
   hasher: PageHasher,
+  charge: TableCharge,
 ): { dir: string; images: ImageSink[]; seeded: boolean } {
   const dir = join(root, hello.migrationId);
   const existed = existsSync(dir);
@@ -83,10 +85,10 @@ export function createSessionFiles(
       const base = bases[image.name];
       const finalPath = join(dir, image.name);
       if (base !== undefined) {
-        images.push(ImageSink.fromBase(image.name, finalPath, base, image.size, image.pageSize, hasher));
+        images.push(ImageSink.fromBase(image.name, finalPath, base, image.size, image.pageSize, hasher, charge));
         seeded = true;
       } else {
-        images.push(ImageSink.create(image.name, finalPath, image.size, image.pageSize, hasher));
+        images.push(ImageSink.create(image.name, finalPath, image.size, image.pageSize, hasher, charge));
       }
     }
   } catch (error) {

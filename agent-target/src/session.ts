@@ -8,6 +8,7 @@ import {
   type ControlMessage, type Hello, type Limits, type Message,
 } from '@ferry/protocol';
 import type { PageHasher } from '@ferry/pages';
+import { UNCHARGED, type TableCharge } from './budget.js';
 import type { ImageSink } from './image-sink.js';
 import { ioError } from './io-error.js';
 import { writeManifest, type Outcome } from './manifest.js';
@@ -42,6 +43,11 @@ export interface SessionContext {
   readonly resumeGraceMs: number;
   /** How long an attached session may move no bytes at all before it is dropped. */
   readonly idleTimeoutMs: number;
+  /**
+   * Asked when a cut session would be kept for a resume: false means there is no room, and the session
+   * fails as if it could not be resumed. Without it every such session is kept.
+   */
+  readonly mayKeep?: ((session: TargetSession) => boolean) | undefined;
   readonly onEvent: (event: TargetEvent) => void;
   readonly onEnd: (session: TargetSession, outcome: 'committed' | 'failed', reason?: string) => void;
 }
@@ -86,9 +92,12 @@ export class TargetSession {
     this.#log = ctx.logger.child({ migrationId: id, role: 'target' });
   }
 
-  /** Creates DIR/<id> and an empty (or --base seeded) sparse image for each image of the HELLO. */
-  static create(hello: Hello, ctx: SessionContext): TargetSession {
-    const { dir, images, seeded } = createSessionFiles(hello, ctx.dir, ctx.bases, ctx.hasher);
+  /**
+   * Creates DIR/<id> and an empty (or --base seeded) sparse image for each image of the HELLO; `charge`
+   * pays for their page tables as they grow.
+   */
+  static create(hello: Hello, ctx: SessionContext, charge: TableCharge = UNCHARGED): TargetSession {
+    const { dir, images, seeded } = createSessionFiles(hello, ctx.dir, ctx.bases, ctx.hasher, charge);
     const session = new TargetSession(hello.migrationId, new SessionFiles(dir, images, ctx.hasher, ctx.limits), seeded, ctx);
     session.#writeManifest('receiving').catch((error: unknown) => void session.fail(toFerryError(error, ErrorCode.Io), true));
     return session;
@@ -108,6 +117,15 @@ export class TargetSession {
 
   get attached(): boolean {
     return this.#peer !== undefined;
+  }
+
+  /** Cut during pre-copy and waiting, within its grace, for its source to resume it. */
+  get keptForResume(): boolean {
+    return this.#graceTimer !== undefined;
+  }
+
+  get bytesReceived(): number {
+    return this.#files.bytesReceived;
   }
 
   /** Whether a HELLO with these images describes this session (same names and geometry). */
@@ -148,6 +166,10 @@ export class TargetSession {
     if (!survivesDisconnect(this.#phase) || this.#ctx.resumeGraceMs <= 0 || !this.#progressed) {
       const why = this.#progressed ? `in phase ${this.#phase}` : 'before sending anything';
       void this.fail(new FerryError(ErrorCode.Disconnected, `the source disconnected ${why}: ${reason}`), false);
+      return;
+    }
+    if (this.#ctx.mayKeep?.(this) === false) {
+      void this.fail(new FerryError(ErrorCode.Limit, `the source disconnected (${reason}) and the sessions kept for a resume hold more bytes: no room to keep this one`), false);
       return;
     }
     this.#log.warn({ reason, graceMs: this.#ctx.resumeGraceMs }, 'source disconnected during pre-copy; keeping the session for a resume');
@@ -334,6 +356,7 @@ export class TargetSession {
     if (isFinished(this.#phase) || this.#phase === 'committing') return this.#ended ?? Promise.resolve();
     this.#phase = 'failed';
     if (this.#graceTimer) clearTimeout(this.#graceTimer);
+    this.#graceTimer = undefined;
     this.#stopIdleTimer();
     this.#log.warn({ err: error }, 'migration failed on the target');
     if (notify) this.#sendError(error);
