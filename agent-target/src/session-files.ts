@@ -5,7 +5,7 @@ import type { PageHasher } from '@ferry/pages';
 import type { TableCharge } from './budget.js';
 import { ImageSink } from './image-sink.js';
 import { ioError } from './io-error.js';
-import { readManifest, type Manifest } from './manifest.js';
+import { MANIFEST_NAME, readManifest, type Manifest } from './manifest.js';
 
 export const STATE_FOLDER = 'state';
 
@@ -108,5 +108,28 @@ export function removeIfEmpty(dir: string): void {
     if (readdirSync(dir).length === 0) rmdirSync(dir);
   } catch {
     // not empty, or gone already: leave it
+  }
+}
+
+/** What ferry itself leaves in DIR/<id> once the `.partial` files are gone: its manifest (and its temporary names). */
+const isOwnLeftover = (name: string): boolean => name === MANIFEST_NAME || (name.startsWith(`${MANIFEST_NAME}.`) && name.endsWith('.tmp'));
+
+/**
+ * Removes the folder of a migration that ended before GO, once its `.partial` files are gone, when
+ * nothing but ferry's manifest and an empty state/ folder is left: a failed or abandoned attempt holds
+ * nothing worth keeping, and would otherwise stay forever. A folder holding anything else (a file ferry
+ * did not create, a partial it could not remove) is left as it is; returns whether the folder is gone.
+ */
+export function removeFinishedFolder(dir: string): boolean {
+  try {
+    const state = join(dir, STATE_FOLDER);
+    const names = readdirSync(dir);
+    const stateEmpty = !names.includes(STATE_FOLDER) || readdirSync(state).length === 0;
+    if (!stateEmpty || !names.every((name) => name === STATE_FOLDER || isOwnLeftover(name))) return false;
+    for (const name of names.filter(isOwnLeftover)) unlinkSync(join(dir, name));
+    removeIfEmpty(dir);
+    return !existsSync(dir);
+  } catch {
+    return !existsSync(dir);
   }
 }

@@ -15,7 +15,7 @@ import { writeManifest, type Outcome } from './manifest.js';
 import { sendPageTables } from './page-tables.js';
 import { afterCommitReady, checkAccepted, checkArrival, isFinished, nextPhase, survivesDisconnect, type TargetPhase } from './phases.js';
 import { SessionFiles } from './session-state.js';
-import { createSessionFiles, removeIfEmpty } from './session-files.js';
+import { createSessionFiles, removeFinishedFolder, removeIfEmpty } from './session-files.js';
 import { newSessionSecret, sameSecret } from './secret.js';
 import type { CommitHook, Prelaunched, Prelauncher, TargetEvent } from './types.js';
 import { YoungGarbage } from './young-garbage.js';
@@ -347,7 +347,8 @@ export class TargetSession {
   }
 
   /**
-   * Ends the session: its `.partial` files are removed, the source hears why (when `notify`). Resolves
+   * Ends the session: its `.partial` files are removed, and its folder too when nothing else is in it
+   * (else the manifest says why it failed); the source hears why (when `notify`). Resolves
    * once the files are gone, so a new attempt with the same id never races the clean-up; the connection
    * is closed only then, so a source that saw the close finds the slot free.
    */
@@ -372,7 +373,8 @@ export class TargetSession {
       await this.#cancelPrelaunch();
       this.#files.close();
       for (const path of this.#files.partialPaths()) await rm(path, { force: true });
-      await this.#writeManifest('failed', `${error.code}: ${error.message}`).catch(() => removeIfEmpty(this.dir));
+      await this.#manifestChain; // no manifest write still in flight when the folder goes
+      if (!removeFinishedFolder(this.dir)) await this.#writeManifest('failed', `${error.code}: ${error.message}`).catch(() => removeIfEmpty(this.dir));
     } finally {
       this.#ctx.onEvent({ event: 'failed', migrationId: this.id, code: error.code, reason: error.message });
       this.#ctx.onEnd(this, 'failed', error.message);
