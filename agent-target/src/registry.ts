@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { ErrorCode, FerryError, type Hello } from '@ferry/protocol';
 import { TableBudget, type TableAccount } from './budget.js';
+import { CopySlots } from './seed.js';
 import { readOutcome } from './manifest.js';
 import { isFinished } from './phases.js';
 import { TargetSession, type Peer, type SessionContext } from './session.js';
@@ -18,6 +19,8 @@ export class SessionRegistry {
   readonly #opening = new Set<string>();
   readonly #budget: TableBudget;
   readonly #maxMigrations: number;
+  /** One `--base` copy at a time, target-wide. */
+  readonly #copySlots = new CopySlots(1);
 
   constructor(maxMigrations: number, maxTableBytes: number) {
     this.#maxMigrations = maxMigrations;
@@ -40,7 +43,7 @@ export class SessionRegistry {
       const existing = this.#sessions.get(hello.migrationId);
       if (existing && hello.resume) return this.#resume(existing, peer, hello);
       if (existing) await this.#endForNewAttempt(existing, hello, context);
-      return this.#create(peer, hello, context);
+      return await this.#create(peer, hello, context);
     } finally {
       this.#opening.delete(hello.migrationId);
     }
@@ -78,7 +81,7 @@ export class SessionRegistry {
     return existing;
   }
 
-  #create(peer: Peer, hello: Hello, context: SessionContext): TargetSession {
+  async #create(peer: Peer, hello: Hello, context: SessionContext): Promise<TargetSession> {
     if (readOutcome(join(context.dir, hello.migrationId)) === 'committed') {
       throw new FerryError(ErrorCode.Conflict, `migration ${hello.migrationId} was already committed on this target; use another --id`);
     }
@@ -90,14 +93,15 @@ export class SessionRegistry {
     const account = this.#budget.account(hello.migrationId);
     let session: TargetSession;
     try {
-      session = TargetSession.create(hello, { ...context, mayKeep: (cut) => this.#makeRoomToKeep(cut) }, account.charge);
+      const own = { ...context, copySlots: this.#copySlots, mayKeep: (cut: TargetSession) => this.#makeRoomToKeep(cut) };
+      session = TargetSession.create(hello, own, account.charge);
     } catch (error) {
       account.release();
       throw error;
     }
     this.#sessions.set(session.id, session);
     this.#accounts.set(session, account);
-    session.attach(peer, session.seeded);
+    await session.start(peer, hello);
     return session;
   }
 

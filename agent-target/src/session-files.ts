@@ -63,41 +63,26 @@ function reclaim(dir: string, hello: Hello): void {
 }
 
 /**
- * DIR/<migrationId>/ with a `.partial` sparse file per image (seeded from `--base` copies where given)
- * and a state/ folder. A stale attempt with the same id is reused only as `reclaim` allows; the caller
- * has already refused ids that were committed. On failure only what this call created is removed.
+ * DIR/<migrationId>/ with an empty `.partial` sparse file per image and a state/ folder (seeding from
+ * `--base` copies comes later, see BaseSeeds). A stale attempt with the same id is reused only as
+ * `reclaim` allows; the caller has already refused ids that were committed. On failure only what this
+ * call created is removed.
  */
-export function createSessionFiles(
-  hello: Hello,
-  root: string,
-  bases: Readonly<Record<string, string>>,
-  hasher: PageHasher,
-  charge: TableCharge,
-): { dir: string; images: ImageSink[]; seeded: boolean } {
+export function createSessionFiles(hello: Hello, root: string, hasher: PageHasher, charge: TableCharge): { dir: string; images: ImageSink[] } {
   const dir = join(root, hello.migrationId);
   const existed = existsSync(dir);
   if (existed) reclaim(dir, hello);
   mkdirSync(join(dir, STATE_FOLDER), { recursive: true });
   const images: ImageSink[] = [];
-  let seeded = false;
   try {
-    for (const image of hello.images) {
-      const base = bases[image.name];
-      const finalPath = join(dir, image.name);
-      if (base !== undefined) {
-        images.push(ImageSink.fromBase(image.name, finalPath, base, image.size, image.pageSize, hasher, charge));
-        seeded = true;
-      } else {
-        images.push(ImageSink.create(image.name, finalPath, image.size, image.pageSize, hasher, charge));
-      }
-    }
+    for (const image of hello.images) images.push(ImageSink.create(image.name, join(dir, image.name), image.size, image.pageSize, hasher, charge));
   } catch (error) {
     for (const sink of images) sink.close();
     for (const image of hello.images) rmSync(join(dir, `${image.name}.partial`), { force: true });
     if (!existed) removeIfEmpty(dir);
     throw ioError(error, `creating the images of ${hello.migrationId} in`, dir);
   }
-  return { dir, images, seeded };
+  return { dir, images };
 }
 
 /** Removes `dir` (and its state/ folder) only when nothing is in them. */
