@@ -17,6 +17,8 @@ export class SessionRegistry {
   readonly #accounts = new Map<TargetSession, TableAccount>();
   /** Ids whose HELLO is being answered: a second HELLO for one of them waits for no one, it is refused. */
   readonly #opening = new Set<string>();
+  /** New sessions whose files and manifest are being written: they hold a slot already. */
+  #creating = 0;
   readonly #budget: TableBudget;
   readonly #maxMigrations: number;
   /** One `--base` copy at a time, target-wide. */
@@ -85,19 +87,22 @@ export class SessionRegistry {
     if (readOutcome(join(context.dir, hello.migrationId)) === 'committed') {
       throw new FerryError(ErrorCode.Conflict, `migration ${hello.migrationId} was already committed on this target; use another --id`);
     }
-    const live = this.all.filter((s) => !s.keptForResume).length;
+    const live = this.all.filter((s) => !s.keptForResume).length + this.#creating;
     if (live >= this.#maxMigrations) {
       throw new FerryError(ErrorCode.Limit, `this target already receives ${live} migrations (limit ${this.#maxMigrations}, --max-migrations)`);
     }
     this.#budget.checkFits(hello);
     const account = this.#budget.account(hello.migrationId);
     let session: TargetSession;
+    this.#creating += 1;
     try {
       const own = { ...context, copySlots: this.#copySlots, mayKeep: (cut: TargetSession) => this.#makeRoomToKeep(cut) };
-      session = TargetSession.create(hello, own, account.charge);
+      session = await TargetSession.create(hello, own, account.charge);
     } catch (error) {
       account.release();
       throw error;
+    } finally {
+      this.#creating -= 1;
     }
     this.#sessions.set(session.id, session);
     this.#accounts.set(session, account);

@@ -97,13 +97,23 @@ export class TargetSession {
   }
 
   /**
-   * Creates DIR/<id> and an empty sparse image for each image of the HELLO; `charge` pays for their page
-   * tables as they grow. `start` then welcomes the source.
+   * Creates DIR/<id> and an empty sparse image for each image of the HELLO (`charge` pays for their page
+   * tables as they grow), and returns once the `receiving` manifest is durable: only a folder with
+   * ferry's manifest is cleaned by a restart, so no page may be accepted (no WELCOME sent) before it is on
+   * disk. If the manifest cannot be written, the files just created are removed and the HELLO is refused.
+   * `start` then welcomes the source.
    */
-  static create(hello: Hello, ctx: SessionContext, charge: TableCharge = UNCHARGED): TargetSession {
+  static async create(hello: Hello, ctx: SessionContext, charge: TableCharge = UNCHARGED): Promise<TargetSession> {
     const { dir, images } = createSessionFiles(hello, ctx.dir, ctx.hasher, charge);
     const session = new TargetSession(hello.migrationId, new SessionFiles(dir, images, ctx.hasher, ctx.limits), ctx);
-    session.#writeManifest('receiving').catch((error: unknown) => void session.fail(toFerryError(error, ErrorCode.Io), true));
+    try {
+      await session.#writeManifest('receiving');
+    } catch (error) {
+      session.#files.close();
+      for (const path of session.#files.partialPaths()) await rm(path, { force: true });
+      removeIfEmpty(dir);
+      throw toFerryError(error, ErrorCode.Io);
+    }
     return session;
   }
 

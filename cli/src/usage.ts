@@ -9,8 +9,9 @@ export const HELP = `ferry: live migration of a running VM's memory image over T
 
 Usage:
   ferry target   --listen HOST:PORT --dir DIR [--token-file F] [--insecure] [--once] [--json]
-                 [--on-commit CMD] [--hook-timeout SECONDS] [--qemu-cmd TEMPLATE] [--base NAME=PATH[,page=B][,id=ID] ...]
-                 [--resume-grace S] [--idle-timeout S] [--max-table-memory B]
+                 [--on-commit CMD] [--hook-timeout SECONDS] [--qemu-cmd TEMPLATE]
+                 [--base NAME=PATH[,page=B][,id=ID] ...] [--resume-grace S] [--idle-timeout S]
+                 [--max-table-memory B]
                  [--tls-cert F --tls-key F [--tls-ca F]] [--max-image-size B] [--max-images N]
                  [--max-blob-size B] [--max-message-size B] [--max-migrations N]
   ferry migrate  --to ws[s]://HOST:PORT --image NAME=PATH [--image ...] [--state NAME=PATH ...]
@@ -30,8 +31,9 @@ Usage:
   ferry workload --image PATH --size BYTES [--profile web|compile|jvm] [--rate RATE] [--fill] [--seed N]
                  [--duration SECONDS]
   ferry wan-proxy --listen HOST:PORT --to HOST:PORT [--delay MS] [--rate RATE] [--jitter MS]
-  ferry plan     --scenario FILE [--hours N] [--json] [--plots DIR] [--calibrate FILE.ndjson] [--rolling]
-                 [--emit migrations]   when and where to migrate VMs for the lowest electricity cost
+  ferry plan     --scenario FILE [--scenario FILE ...] [--hours N] [--json] [--plots DIR]
+                 [--calibrate FILE.ndjson] [--rolling] [--emit migrations]
+                 when and where to migrate VMs for the lowest electricity cost
 
 Logging (target, migrate, source, wan-proxy; demo has --log-level only): --log-level
 trace|debug|info|warn|error|fatal|silent (default warn; info for source and wan-proxy), --log-file F
