@@ -123,6 +123,7 @@ export class TargetSession {
    */
   async start(peer: Peer, hello: Hello): Promise<void> {
     const paths = await chooseBases(hello, this.#ctx.bases, this.#log);
+    if (isFinished(this.#phase)) throw new FerryError(ErrorCode.Aborted, `migration ${this.id} ended while it was being opened`);
     const seeds = new BaseSeeds(this.images, paths, this.#ctx.hasher, this.#ctx.copySlots ?? new CopySlots(1), this.#log);
     if (seeds.any) this.#seeds = seeds;
     this.attach(peer, seeds.any);
