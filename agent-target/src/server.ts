@@ -9,6 +9,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { DEFAULT_LIMITS, FerryError, ErrorCode, type Limits } from '@ferry/protocol';
 import { createPageHasher, type PageHasher } from '@ferry/pages';
 import { authorize, EventFeed, listenOn } from '@ferry/serve';
+import type { BaseImage } from './base.js';
 import { SourceConnection } from './connection.js';
 import { DEFAULT_PRE_AUTH, PreAuthGuard, type PreAuthLimits } from './preauth.js';
 import { SessionRegistry } from './registry.js';
@@ -32,8 +33,8 @@ export interface TargetOptions {
   /** Accept clients from anywhere without a token (trusted networks only). */
   readonly insecure?: boolean | undefined;
   readonly limits?: Partial<TargetLimits> | undefined;
-  /** Older copies of images by name (`--base NAME=PATH`): only pages that differ are then sent. */
-  readonly bases?: Readonly<Record<string, string>> | undefined;
+  /** Older copies of images by name (`--base`): only pages that differ are then sent. */
+  readonly bases?: Readonly<Record<string, BaseImage>> | undefined;
   readonly commitHook?: CommitHook | undefined;
   /** Starts the workload's process when the source pauses, ahead of GO (`--qemu-cmd`). */
   readonly prelaunch?: Prelauncher | undefined;

@@ -9,8 +9,9 @@ export const HELP = `ferry: live migration of a running VM's memory image over T
 
 Usage:
   ferry target   --listen HOST:PORT --dir DIR [--token-file F] [--insecure] [--once] [--json]
-                 [--on-commit CMD] [--hook-timeout SECONDS] [--qemu-cmd TEMPLATE] [--base NAME=PATH ...]
-                 [--resume-grace S] [--idle-timeout S] [--max-table-memory B]
+                 [--on-commit CMD] [--hook-timeout SECONDS] [--qemu-cmd TEMPLATE]
+                 [--base NAME=PATH[,page=B][,id=ID] ...] [--resume-grace S] [--idle-timeout S]
+                 [--max-table-memory B]
                  [--tls-cert F --tls-key F [--tls-ca F]] [--max-image-size B] [--max-images N]
                  [--max-blob-size B] [--max-message-size B] [--max-migrations N]
   ferry migrate  --to ws[s]://HOST:PORT --image NAME=PATH [--image ...] [--state NAME=PATH ...]

@@ -3,7 +3,8 @@ import { buildCommitHooks } from '../commit-hooks.js';
 import { parseListen } from '../listen.js';
 import { HELP_FLAG, LOG_FLAGS, parseFlags, type ArgsOf } from '../flags.js';
 import { createLogger } from '../logging.js';
-import { hookTimeoutMs, pairs, readFileOrUsage, readToken } from '../migrate-options.js';
+import { hookTimeoutMs, readFileOrUsage, readToken } from '../migrate-options.js';
+import { parseBases } from '../base-option.js';
 import { parseCount, parseDuration, parseSize } from '../units.js';
 import { EXIT, UsageError } from '../usage.js';
 
@@ -21,12 +22,16 @@ Prints {"event":"listening","url":...} on stdout once it accepts connections.
   --hook-timeout S        kill --on-commit after S seconds (default 60) and fail the commit as if it had failed
   --qemu-cmd TEMPLATE     start the guest here on commit: a QEMU command line with {image:NAME} placeholders
                           ({disk:NAME} for a guest disk sent with ferry migrate --disk)
-  --base NAME=PATH        an older copy of image NAME: only pages that differ are sent (repeatable)
+  --base NAME=PATH[,page=BYTES][,id=ID]
+                          an older copy of image NAME: only pages that differ are sent (repeatable). Used
+                          only with that page size (default 4096) and, with id=, only by that migration;
+                          a source that uses it learns the hash of each of its pages
   --resume-grace S        keep a session cut during pre-copy for S seconds for its source to resume (default 60);
-                          a session that received no pages yet is not kept
+                          a session that received no pages yet is not kept; at most --max-migrations are kept,
+                          besides the --max-migrations connected ones
   --idle-timeout S        drop a connected session that moves no bytes for S seconds (default 60; 0: never)
-  --max-table-memory B    page-table memory for all migrations together (default 64MiB, about 32 GiB of
-                          4 KiB-page images); a HELLO that would need more is refused
+  --max-table-memory B    page-table memory for all migrations together, charged as pages arrive (default
+                          64MiB, about 32 GiB of 4 KiB-page images); a HELLO that could need more is refused
   --max-image-size B, --max-images N, --max-blob-size B, --max-message-size B, --max-migrations N
                           limits on what a source may send, and on migrations received at once
   --json                  print {"event":"migration-end",...} on stdout as each migration ends (--once always
@@ -61,7 +66,7 @@ export async function targetCommand(argv: string[]): Promise<number> {
     token: values['token-file'] !== undefined ? readToken(values['token-file']) : undefined,
     insecure: values.insecure === true,
     limits: limitsFrom(values),
-    bases: Object.fromEntries(pairs(values.base ?? [], '--base')),
+    bases: parseBases(values.base ?? []),
     ...buildCommitHooks(values['on-commit'], values['qemu-cmd'], hookTimeoutMs(values['hook-timeout']), logger),
     resumeGraceMs: values['resume-grace'] !== undefined ? parseDuration(values['resume-grace'], '--resume-grace', 's', { allowZero: true }) : DEFAULT_RESUME_GRACE_MS,
     idleTimeoutMs: values['idle-timeout'] !== undefined ? parseDuration(values['idle-timeout'], '--idle-timeout', 's', { allowZero: true }) : undefined,
