@@ -20,11 +20,12 @@ t.test('startSource refuses without the token and answers a bad body with a clea
   t.teardown(() => source.close());
   t.match(source.url, /^http:\/\/127\.0\.0\.1:\d+$/);
   const auth = { authorization: `Bearer ${TOKEN}` };
+  const post = { ...auth, 'content-type': 'application/json' };
 
   const anonymous = await fetch(`${source.url}/status`);
   t.equal(anonymous.status, 401, 'no token: refused');
   t.match(await anonymous.json(), { error: /bearer token/ });
-  const wrong = await fetch(`${source.url}/migrations`, { method: 'POST', headers: { authorization: 'Bearer nope' }, body: '{"image":[]}' });
+  const wrong = await fetch(`${source.url}/migrations`, { method: 'POST', headers: { authorization: 'Bearer nope', 'content-type': 'application/json' }, body: '{"image":[]}' });
   t.equal(wrong.status, 401, 'a wrong token cannot start a migration');
 
   const events = new WebSocket(`${source.url.replace(/^http/, 'ws')}/events`);
@@ -35,10 +36,10 @@ t.test('startSource refuses without the token and answers a bad body with a clea
   t.equal(status.status, 200);
   t.same(await status.json(), { role: 'source', migrations: [] });
 
-  const notJson = await fetch(`${source.url}/migrations`, { method: 'POST', headers: auth, body: '{"to":' });
+  const notJson = await fetch(`${source.url}/migrations`, { method: 'POST', headers: post, body: '{"to":' });
   t.equal(notJson.status, 400, 'a body that is not JSON');
   t.match(await notJson.json(), { error: /request body is not JSON/ });
-  const missing = await fetch(`${source.url}/migrations`, { method: 'POST', headers: auth, body: '{"to":"ws://127.0.0.1:1"}' });
+  const missing = await fetch(`${source.url}/migrations`, { method: 'POST', headers: post, body: '{"to":"ws://127.0.0.1:1"}' });
   t.equal(missing.status, 400, 'options the parser refuses');
   t.match(await missing.json(), { error: /--image NAME=PATH is required/ }, "the parser's message reaches the client");
 
