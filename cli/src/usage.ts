@@ -13,7 +13,7 @@ Usage:
                  [--resume-grace S] [--idle-timeout S] [--max-table-memory B]
                  [--tls-cert F --tls-key F [--tls-ca F]] [--max-image-size B] [--max-images N]
                  [--max-blob-size B] [--max-message-size B] [--max-migrations N]
-                 [--pre-auth-timeout D] [--max-pre-auth N] [--max-pre-auth-per-address N]
+                 [--pre-auth-timeout S] [--max-pre-auth N] [--max-pre-auth-per-address N]
   ferry migrate  --to ws[s]://HOST:PORT --image NAME=PATH [--image ...] [--state NAME=PATH ...]
                  [--state-cmd CMD] [--pause-cmd CMD] [--resume-cmd CMD] [--qmp SOCKET] [--disk NAME=NODE ...]
                  [--keep-source]

@@ -17,7 +17,7 @@ Prints {"event":"listening","url":...} on stdout once it accepts connections.
   --allow-host NAME       answer to requests for Host NAME, e.g. the name sources use in --to (repeatable);
                           IP addresses, localhost and the --listen host always work, any other Host is
                           refused (DNS rebinding), as is any request with another web page's Origin
-  --pre-auth-timeout D    close a connection that has not shown its token within D (default 3s; 500ms...)
+  --pre-auth-timeout S    close a connection that has not authenticated within S seconds (default 3; or e.g. 500ms)
   --max-pre-auth N        connections waiting to authenticate at once (default 64); when full, the oldest
                           is closed to make room, so idle sockets cannot lock sources out
   --max-pre-auth-per-address N   of those, from one remote address (default 8; its oldest makes room)
