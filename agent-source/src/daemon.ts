@@ -2,7 +2,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
-import { accessPolicy, authorize, EventFeed, listenOn, refuseUpgrade, type AccessPolicy } from '@ferry/serve';
+import {
+  accessPolicy, authorize, DEFAULT_PRE_AUTH, EventFeed, listenOn, PreAuthGuard, refuseUpgrade, type AccessPolicy, type PreAuthLimits,
+} from '@ferry/serve';
 import type { MigrationSummary, ProgressEvent } from './events.js';
 import { migrate, type MigrateContext } from './migration.js';
 import type { MigrateOptions } from './options.js';
@@ -31,6 +33,8 @@ export interface SourceOptions {
   readonly token: string;
   /** Host names to answer to besides IP literals, localhost and the listen host (against DNS rebinding). */
   readonly allowHosts?: readonly string[] | undefined;
+  /** Bounds on connections that have not shown the token yet (the target's defaults). */
+  readonly preAuth?: Partial<PreAuthLimits> | undefined;
   /**
    * Turns a POSTed JSON body into a migration; throws with a message for the client when the body is bad.
    * Injected so the agent knows nothing of how the CLI spells its options.
@@ -75,6 +79,7 @@ class SourceDaemon {
   readonly #migrations = new Map<string, Tracked>();
   readonly #watchers: EventFeed;
   readonly #access: AccessPolicy;
+  readonly #guard: PreAuthGuard;
 
   constructor(options: SourceOptions) {
     if (!options.token) throw new Error('the source daemon needs a token: it runs the hook commands its clients name');
@@ -83,6 +88,7 @@ class SourceDaemon {
     this.#log = options.logger.child({ role: 'source' });
     this.#watchers = new EventFeed(this.#log);
     this.#server = createServer((req, res) => void this.#http(req, res));
+    this.#guard = new PreAuthGuard(this.#server, { ...DEFAULT_PRE_AUTH, ...options.preAuth }, this.#log);
     this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head));
   }
 
@@ -99,6 +105,7 @@ class SourceDaemon {
       this.#log.warn({ status: auth.status, remote: req.socket.remoteAddress, method: req.method, url: req.url }, `refused: ${auth.message}`);
       return reply(res, auth.status, { error: auth.message });
     }
+    this.#guard.admit(req.socket);
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     if (req.method === 'GET' && path === '/status') return reply(res, 200, this.#status());
     if (req.method === 'POST' && path === '/migrations') {
@@ -120,6 +127,7 @@ class SourceDaemon {
       return refuseUpgrade(socket, auth.status, auth.message);
     }
     if (path !== '/events') return refuseUpgrade(socket, 404, `no WebSocket endpoint ${path}: use /events`);
+    this.#guard.admit(req.socket);
     this.#events.handleUpgrade(req, socket, head, (ws) => this.#watchers.add(ws));
   }
 
@@ -157,6 +165,7 @@ class SourceDaemon {
 
   #close(): Promise<void> {
     this.#watchers.close();
+    this.#guard.close();
     this.#server.closeAllConnections();
     return new Promise((resolve) => this.#server.close(() => resolve()));
   }

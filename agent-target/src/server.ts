@@ -8,9 +8,10 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { DEFAULT_LIMITS, FerryError, ErrorCode, type Limits } from '@ferry/protocol';
 import { createPageHasher, type PageHasher } from '@ferry/pages';
-import { accessPolicy, authorize, EventFeed, listenOn, refuseUpgrade, type AccessPolicy, type Credential } from '@ferry/serve';
+import {
+  accessPolicy, authorize, DEFAULT_PRE_AUTH, EventFeed, listenOn, PreAuthGuard, refuseUpgrade, type AccessPolicy, type Credential, type PreAuthLimits,
+} from '@ferry/serve';
 import { SourceConnection } from './connection.js';
-import { DEFAULT_PRE_AUTH, PreAuthGuard, type PreAuthLimits } from './preauth.js';
 import { SessionRegistry } from './registry.js';
 import type { SessionContext } from './session.js';
 import { cleanStaleSessions } from './stale.js';

@@ -1,11 +1,13 @@
 /**
  * `startSource` in process, over real HTTP on loopback: the token is enforced on every route and on
- * /events, and a bad body is a 400 that says why, without starting anything.
+ * /events, a bad body is a 400 that says why, without starting anything, and idle sockets are bounded.
  */
 import t from 'tap';
 import pino from 'pino';
+import { connect, type Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { startSource, type MigrationRequest } from '@ferry/agent-source';
+import { until } from '../helpers/wait.js';
 
 const TOKEN = 'start-source-test-token';
 
@@ -47,4 +49,20 @@ t.test('startSource refuses without the token and answers a bad body with a clea
   t.equal(unknown.status, 404);
   t.equal(prepared, 0, 'no refused request started a migration');
   t.same(source.status(), { role: 'source', migrations: [] });
+});
+
+t.test('idle connections are bounded on the source too, and never lock a client with the token out', async (t) => {
+  const parseRequest = (): MigrationRequest => { throw new Error('not reached'); };
+  const preAuth = { maxConnections: 2, timeoutMs: 600_000 };
+  const source = await startSource({ host: '127.0.0.1', port: 0, logger: pino({ level: 'silent' }), token: TOKEN, preAuth, parseRequest });
+  t.teardown(() => source.close());
+  const idle = await Promise.all(Array.from({ length: 4 }, () => new Promise<Socket>((resolve) => {
+    const socket = connect(source.port, '127.0.0.1', () => resolve(socket));
+  })));
+  let closed = 0;
+  for (const socket of idle) socket.once('close', () => { closed += 1; }).on('error', () => {});
+  t.teardown(() => { for (const socket of idle) socket.destroy(); });
+  await until(() => closed === 2, 'the two oldest idle connections made room');
+  const status = await fetch(`${source.url}/status`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  t.equal(status.status, 200, 'a client with the token is served while the limit is full');
 });

@@ -1,4 +1,5 @@
-import { startTarget, DEFAULT_RESUME_GRACE_MS, type PreAuthLimits, type TargetLimits } from '@ferry/agent-target';
+import { startTarget, DEFAULT_RESUME_GRACE_MS, type TargetLimits } from '@ferry/agent-target';
+import type { PreAuthLimits } from '@ferry/serve';
 import { buildCommitHooks } from '../commit-hooks.js';
 import { parseListen } from '../listen.js';
 import { ALLOW_HOST_FLAG, HELP_FLAG, LOG_FLAGS, parseFlags, type ArgsOf } from '../flags.js';

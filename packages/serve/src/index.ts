@@ -3,3 +3,4 @@ export { accessPolicy, authorize, isLoopback, refuseUpgrade, type AccessPolicy, 
 export { checkContentType, checkHost, checkOrigin, type CheckResult } from './request-checks.js';
 export { EventFeed, MAX_WATCHER_BUFFERED_BYTES } from './events.js';
 export { listenOn, type ListeningAddress } from './listen.js';
+export { DEFAULT_PRE_AUTH, PreAuthGuard, type PreAuthLimits } from './preauth.js';
