@@ -164,8 +164,10 @@ t.test('the target: pages are refused in every mode; with a token, /status and /
   t.equal(await upgradeStatus(`${open.url}/migrate`, { Host: `evil.example:${new URL(httpUrl).port}` }), 403, 'also on /migrate');
   t.equal((await http(`${httpUrl}/status`, 'GET', {})).status, 200, 'a loopback client without Origin is served');
 
-  const guarded = await spawnTarget(t, join(root, 'guarded'), ['--token-file', tokenFile(root)]);
+  const guarded = await spawnTarget(t, join(root, 'guarded'), ['--token-file', tokenFile(root), '--allow-host', 'ferry-target.test']);
   const guardedHttp = guarded.url.replace(/^ws/, 'http');
+  const named = { Host: `ferry-target.test:${new URL(guardedHttp).port}`, ...auth };
+  t.equal(await upgradeStatus(`${guarded.url}/migrate`, named), 101, 'a source that dials the target by a name given with --allow-host gets in');
   t.equal((await http(`${guardedHttp}/status`, 'GET', {})).status, 401, '/status without the token');
   t.equal(await upgradeStatus(`${guarded.url}/events`, {}), 401, '/events without the token');
   t.equal(await upgradeStatus(`${guarded.url}/events`, auth), 101, '/events with it');
