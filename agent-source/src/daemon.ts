@@ -2,8 +2,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
-import { authorize, EventFeed, listenOn } from '@ferry/serve';
+import { authorize, DaemonMetrics, EventFeed, listenOn, serveOps, type OpsRoutes } from '@ferry/serve';
 import type { MigrationSummary, ProgressEvent } from './events.js';
+import { countFailedStart, SourceMetricsFeed } from './metrics-feed.js';
 import { migrate, type MigrateContext } from './migration.js';
 import type { MigrateOptions } from './options.js';
 
@@ -54,7 +55,7 @@ const MAX_BODY_BYTES = 64 * 1024;
 
 /**
  * The source daemon, the mirror of `startTarget`: POST /migrations starts a migration, GET /status and the
- * /events WebSocket report progress. The body can name hook commands that run as this daemon's user, so
+ * /events WebSocket report progress, GET /metrics and the page at GET / show it to Prometheus and people. The body can name hook commands that run as this daemon's user, so
  * without a token only loopback clients are served.
  */
 export async function startSource(options: SourceOptions): Promise<RunningSource> {
@@ -68,11 +69,14 @@ class SourceDaemon {
   readonly #events = new WebSocketServer({ noServer: true, perMessageDeflate: false });
   readonly #migrations = new Map<string, Tracked>();
   readonly #watchers: EventFeed;
+  readonly #ops: OpsRoutes;
 
   constructor(options: SourceOptions) {
     this.#options = options;
     this.#log = options.logger.child({ role: 'source' });
     this.#watchers = new EventFeed(this.#log);
+    const running = (): number => [...this.#migrations.values()].filter((m) => m.summary === undefined && m.error === undefined).length;
+    this.#ops = { metrics: new DaemonMetrics('source', running), token: options.token, secure: false };
     this.#server = createServer((req, res) => void this.#http(req, res));
     this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head));
   }
@@ -86,6 +90,7 @@ class SourceDaemon {
 
   async #http(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const auth = authorize(req, this.#options.token, false);
+    if (await serveOps(req, res, auth, this.#ops)) return;
     if (!auth.ok) return reply(res, auth.status, { error: auth.message });
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     if (req.method === 'GET' && path === '/status') return reply(res, 200, this.#status());
@@ -97,7 +102,7 @@ class SourceDaemon {
         return reply(res, 400, { error: error instanceof Error ? error.message : String(error) });
       }
     }
-    return reply(res, 404, { error: `no route for ${req.method} ${path}: use POST /migrations, GET /status or WebSocket /events` });
+    return reply(res, 404, { error: `no route for ${req.method} ${path}: use POST /migrations, GET /status, GET /metrics, the page at GET / or WebSocket /events` });
   }
 
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -120,15 +125,22 @@ class SourceDaemon {
       const prepared = await request.prepare().catch((error: unknown) => {
         tracked.error = error instanceof Error ? error.message : String(error);
         this.#log.warn({ err: error, migrationId }, 'migration failed to start');
+        countFailedStart(this.#ops.metrics, migrationId);
         publish({ event: 'failed-to-start', error: tracked.error });
       });
       if (!prepared) return;
       const { close, options = request.options, ...seams } = prepared;
+      const feed = new SourceMetricsFeed(this.#ops.metrics, migrationId);
       try {
-        const onEvent = (event: ProgressEvent): void => { tracked.last = event; publish(event); };
+        const onEvent = (event: ProgressEvent): void => { tracked.last = event; feed.event(event); publish(event); };
         const { history: _history, ...summary } = await migrate(options, { ...seams, logger: this.#log, onEvent });
         tracked.summary = summary;
+        feed.ended(summary);
         publish({ event: 'summary', summary });
+      } catch (error) {
+        tracked.error = error instanceof Error ? error.message : String(error);
+        this.#ops.metrics.ended(migrationId, { result: 'failed' });
+        throw error;
       } finally {
         await close();
       }

@@ -8,8 +8,9 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { DEFAULT_LIMITS, FerryError, ErrorCode, type Limits } from '@ferry/protocol';
 import { createPageHasher, type PageHasher } from '@ferry/pages';
-import { authorize, EventFeed, listenOn } from '@ferry/serve';
+import { authorize, DaemonMetrics, EventFeed, listenOn, serveOps, type OpsRoutes } from '@ferry/serve';
 import { SourceConnection } from './connection.js';
+import { TargetMetricsFeed } from './metrics-feed.js';
 import { DEFAULT_PRE_AUTH, PreAuthGuard, type PreAuthLimits } from './preauth.js';
 import { SessionRegistry } from './registry.js';
 import type { SessionContext } from './session.js';
@@ -66,7 +67,7 @@ export const DEFAULT_RESUME_GRACE_MS = 60_000;
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 const DEFAULT_HELLO_TIMEOUT_MS = 10_000;
 
-/** Starts the target daemon: HTTP for /status, WebSocket /migrate for sources and /events for watchers. */
+/** Starts the target daemon: HTTP for /status, /metrics and the page at /, WebSocket /migrate for sources and /events for watchers. */
 export async function startTarget(options: TargetOptions): Promise<RunningTarget> {
   const limits: TargetLimits = { ...DEFAULT_TARGET_LIMITS, ...options.limits };
   const dir = resolve(options.dir);
@@ -86,6 +87,8 @@ class TargetDaemon {
   readonly #registry: SessionRegistry;
   readonly #endListeners: Array<(end: MigrationEnd) => void> = [];
   readonly #watchers: EventFeed;
+  readonly #ops: OpsRoutes;
+  readonly #metricsFeed: TargetMetricsFeed;
   readonly #server: Server;
   readonly #guard: PreAuthGuard;
   // ws checks the size while reading; twice the limit so that a message just over it gets a proper ERROR.
@@ -99,8 +102,10 @@ class TargetDaemon {
     this.#log = options.logger.child({ role: 'target' });
     this.#registry = new SessionRegistry(limits.maxMigrations, limits.maxTableBytes);
     this.#watchers = new EventFeed(this.#log);
+    this.#ops = { metrics: new DaemonMetrics('target', () => this.#registry.all.length), token: options.token, secure: options.tls !== undefined };
+    this.#metricsFeed = new TargetMetricsFeed(this.#ops.metrics);
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes * 2, perMessageDeflate: false });
-    const handler = (request: IncomingMessage, response: ServerResponse): void => this.#http(request, response);
+    const handler = (request: IncomingMessage, response: ServerResponse): void => void this.#http(request, response);
     this.#server = options.tls
       ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key, ...(options.tls.ca ? { ca: options.tls.ca, requestCert: true, rejectUnauthorized: true } : {}) }, handler)
       : createHttpServer(handler);
@@ -120,16 +125,17 @@ class TargetDaemon {
     };
   }
 
-  #http(request: IncomingMessage, response: ServerResponse): void {
+  async #http(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const path = new URL(request.url ?? '/', 'http://x').pathname;
     const auth = authorize(request, this.#options.token, this.#trustsAnyClient());
     const reply = (status: number, body: unknown): void => {
       response.writeHead(status, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`);
     };
+    if (auth.ok) this.#guard.admit(request.socket as Socket);
+    if (await serveOps(request, response, auth, this.#ops)) return;
     if (!auth.ok) return reply(auth.status, { error: auth.message });
-    this.#guard.admit(request.socket as Socket);
     if (path === '/status' && request.method === 'GET') return reply(200, this.#status());
-    reply(404, { error: `no such endpoint ${path}: use GET /status, or WebSocket /migrate and /events` });
+    reply(404, { error: `no such endpoint ${path}: use GET /status, GET /metrics, the page at GET /, or WebSocket /migrate and /events` });
   }
 
   #upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -172,7 +178,10 @@ class TargetDaemon {
       bases: this.#options.bases ?? {}, commitHook: this.#options.commitHook, prelaunch: this.#options.prelaunch,
       resumeGraceMs: this.#options.resumeGraceMs ?? DEFAULT_RESUME_GRACE_MS,
       idleTimeoutMs: this.#options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
-      onEvent: (event: TargetEvent) => this.#watchers.broadcast(event),
+      onEvent: (event: TargetEvent) => {
+        this.#metricsFeed.event(event);
+        this.#watchers.broadcast(event);
+      },
       onEnd: (session, outcome, reason) => {
         this.#registry.ended(session);
         for (const listener of this.#endListeners) listener({ migrationId: session.id, outcome, reason });

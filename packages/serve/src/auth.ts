@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
+import { hasPageCookie } from './page-cookie.js';
 
 export type AuthDecision = { readonly ok: true } | { readonly ok: false; readonly status: 401 | 403; readonly message: string };
 
@@ -17,13 +18,14 @@ export function isLoopback(address: string | undefined): boolean {
 /**
  * The upgrade check: with a token, `Authorization: Bearer <token>` compared in constant time (digests of
  * equal length, so the length does not leak either); without one, loopback clients only unless the
- * operator said --insecure.
+ * operator said --insecure. A browser shows the token through the page cookie instead (read-only routes only).
  */
 export function authorize(request: IncomingMessage, token: string | undefined, insecure: boolean): AuthDecision {
   if (token !== undefined) {
     const header = request.headers.authorization ?? '';
     const match = /^Bearer (.+)$/.exec(header);
     if (match && timingSafeEqual(digest(match[1]!), digest(token))) return { ok: true };
+    if (!match && hasPageCookie(request, token)) return { ok: true };
     return { ok: false, status: 401, message: 'missing or wrong bearer token (give the token file with --token-file)' };
   }
   if (insecure || isLoopback(request.socket.remoteAddress)) return { ok: true };
