@@ -5,31 +5,16 @@
  * closed as /status: a token, or the read-only page cookie that POST /login trades for it.
  */
 import t, { type Test } from 'tap';
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { WebSocket } from 'ws';
 import { fillImage } from '@ferry/workload';
-import { FERRY, runMigrate, scratchDir } from '../helpers/ferry.js';
+import { runMigrate, scratchDir, startDaemon } from '../helpers/ferry.js';
 import { waitForFile } from '../helpers/files.js';
 import { scrape, valueOf, type Sample } from '../helpers/prometheus.js';
 
 const TOKEN = 'metrics-test-token-5c1e';
 const IMAGE_BYTES = 16 * 1024 * 1024;
-
-/** `ferry ARGS` as a daemon; resolves with the URL it prints once it listens. */
-async function daemon(t: Test, args: string[]): Promise<string> {
-  const child = spawn(process.execPath, [FERRY, ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
-  t.teardown(() => void child.kill('SIGKILL'));
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      const event = JSON.parse(line) as { event: string; url: string };
-      if (event.event === 'listening') resolve(event.url);
-    });
-    child.once('exit', (code) => reject(new Error(`${args[0]} exited ${code}`)));
-  });
-}
 
 interface Setup {
   readonly dir: string;
@@ -57,7 +42,7 @@ const running = (samples: Sample[]): number | undefined => valueOf(samples, 'fer
 
 t.test('the target: scraped during a migration and after, against the --json summary', async (t) => {
   const s = await setup(t);
-  const targetUrl = await daemon(t, ['target', '--listen', '127.0.0.1:0', '--dir', join(s.dir, 'target'), '--token-file', s.tokenFile]);
+  const targetUrl = await startDaemon(t, ['target', '--listen', '127.0.0.1:0', '--dir', join(s.dir, 'target'), '--token-file', s.tokenFile]);
   const run = runMigrate(t, ['--to', targetUrl, '--image', `ram=${s.image}`, '--token-file', s.tokenFile, '--id', 'scraped', '--pause-cmd', s.pauseCmd]);
   await waitForFile(s.hookStarted);
 
@@ -84,8 +69,8 @@ t.test('the target: scraped during a migration and after, against the --json sum
 
 t.test('the source daemon: scraped during a migration and after, against its summary', async (t) => {
   const s = await setup(t);
-  const targetUrl = await daemon(t, ['target', '--listen', '127.0.0.1:0', '--dir', join(s.dir, 'target'), '--token-file', s.tokenFile]);
-  const sourceUrl = await daemon(t, ['source', '--listen', '127.0.0.1:0', '--token-file', s.tokenFile]);
+  const targetUrl = await startDaemon(t, ['target', '--listen', '127.0.0.1:0', '--dir', join(s.dir, 'target'), '--token-file', s.tokenFile]);
+  const sourceUrl = await startDaemon(t, ['source', '--listen', '127.0.0.1:0', '--token-file', s.tokenFile]);
   const auth = { authorization: `Bearer ${TOKEN}` };
   const events = new WebSocket(`${sourceUrl.replace(/^http/, 'ws')}/events`, { headers: auth });
   t.teardown(() => events.terminate());
@@ -131,8 +116,8 @@ t.test('the source daemon: scraped during a migration and after, against its sum
 
 t.test('/metrics and the page are as closed as /status; the page cookie opens only what reads', async (t) => {
   const s = await setup(t);
-  const targetUrl = (await daemon(t, ['target', '--listen', '127.0.0.1:0', '--dir', join(s.dir, 'target'), '--token-file', s.tokenFile])).replace(/^ws/, 'http');
-  const sourceUrl = await daemon(t, ['source', '--listen', '127.0.0.1:0', '--token-file', s.tokenFile]);
+  const targetUrl = (await startDaemon(t, ['target', '--listen', '127.0.0.1:0', '--dir', join(s.dir, 'target'), '--token-file', s.tokenFile])).replace(/^ws/, 'http');
+  const sourceUrl = await startDaemon(t, ['source', '--listen', '127.0.0.1:0', '--token-file', s.tokenFile]);
   for (const [name, url] of [['target', targetUrl], ['source', sourceUrl]] as const) {
     t.equal((await fetch(`${url}/metrics`)).status, 401, `${name}: /metrics without the token`);
     t.equal((await fetch(`${url}/metrics`, { headers: { authorization: 'Bearer wrong' } })).status, 401, `${name}: /metrics with a wrong token`);

@@ -17,7 +17,7 @@ function migration(id) {
   if (!m) {
     m = {
       id, startedAt: Date.now(), phase: 'started', pass: 0, result: undefined, expectedAtPause: undefined,
-      passes: [[], [], []], rates: [[], [], [], []], pause: [[], []], timeline: [],
+      passes: [[], [], []], rates: [[], [], [], []], pause: [[], [], []], timeline: [],
     };
     migrations.set(id, m);
     const option = document.createElement('option');
@@ -51,6 +51,7 @@ function onRates(m, e) {
   if (e.expectedPauseMs !== undefined) {
     m.pause[0].push(seconds(m));
     m.pause[1].push(e.expectedPauseMs);
+    m.pause[2].push(null);
     m.lastExpectedPauseMs = e.expectedPauseMs;
   }
   m.sendRate = e.sendRate;
@@ -77,8 +78,9 @@ function onEvent(e) {
   switch (e.event) {
     case 'progress': m.pass = e.pass; m.phase = `pass ${e.pass}`; onRates(m, e); break;
     case 'pass-end': onPassEnd(m, e); break;
+    case 'pass-begin': m.phase = e.final ? 'final pass' : `pass ${e.pass}`; break;
     case 'paused': m.phase = 'paused'; m.expectedAtPause = m.lastExpectedPauseMs; note(m, `paused (${e.reason})`); break;
-    case 'resumed': m.pauseMs = e.pauseMs; note(m, `resumed on the target: pause ${e.pauseMs} ms`); break;
+    case 'resumed': onResumed(m, e.pauseMs); break;
     case 'throttle': m.throttle = e.level; note(m, `throttle ${e.level}%: ${e.reason}`); break;
     case 'summary': onSummary(m, e.summary); break;
     case 'committed': m.phase = 'committed'; m.result = { result: 'committed' }; note(m, 'committed'); break;
@@ -89,6 +91,14 @@ function onEvent(e) {
     default: m.phase = e.event; note(m, e.event + (e.reason ? `: ${e.reason}` : ''));
   }
   queueDraw();
+}
+
+/** The actual pause goes on the pause chart beside the estimates, where the workload came back. */
+function onResumed(m, pauseMs) {
+  m.pause[0].push(seconds(m));
+  m.pause[1].push(null);
+  m.pause[2].push(pauseMs);
+  note(m, `resumed on the target: pause ${Math.round(pauseMs)} ms`);
 }
 
 function onSummary(m, summary) {
@@ -136,6 +146,7 @@ function draw() {
     li.textContent = `${fmt(item.at)} s  ${item.text}`;
     return li;
   }));
+  list.scrollTop = list.scrollHeight;
 }
 
 function drawVerdict(m) {
@@ -211,7 +222,11 @@ const CHARTS = {
   },
   pause: {
     scales: { x: { time: false } },
-    series: [{ label: 's' }, { label: 'expected pause ms', stroke: '#d35400', width: 2, fill: 'rgba(211,84,0,0.12)' }],
+    series: [
+      { label: 's' },
+      { label: 'expected pause ms', stroke: '#d35400', width: 2, fill: 'rgba(211,84,0,0.12)' },
+      { label: 'actual pause ms', stroke: '#1e8449', width: 0, points: { show: true, size: 12, fill: '#1e8449' } },
+    ],
     axes: [{ label: 'seconds' }, { label: 'ms' }],
   },
 };
