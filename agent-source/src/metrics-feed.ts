@@ -50,11 +50,11 @@ export class SourceMetricsFeed {
 
   ended(summary: SummaryFields): void {
     this.#settleBytes(summary);
-    this.#metrics.pages('zero', summary.zeroPages);
-    this.#metrics.pages('raw', summary.rawPages);
-    this.#metrics.pages('lz4', summary.lz4Pages);
-    this.#metrics.pages('xor_lz4', summary.deltaPages);
-    this.#metrics.pages('copy', summary.copyPages);
+    this.#metrics.pages('zero', summary.zeroPages, summary.zeroBytes);
+    this.#metrics.pages('raw', summary.rawPages, summary.rawBytes);
+    this.#metrics.pages('lz4', summary.lz4Pages, summary.lz4Bytes);
+    this.#metrics.pages('xor_lz4', summary.deltaPages, summary.deltaBytes);
+    this.#metrics.pages('copy', summary.copyPages, summary.copyBytes);
     this.#metrics.ended(this.#migrationId, {
       result: summary.result, code: summary.error?.code, totalMs: summary.totalMs, passes: summary.passes,
       ...(summary.result === 'committed' ? { pauseMs: summary.pauseMs } : {}),

@@ -101,10 +101,12 @@ t.test('the source daemon: scraped during a migration and after, against its sum
   t.equal(running(after), 0);
   t.equal(valueOf(after, 'ferry_migrations_ended_total', { result: 'committed', code: '' }), 1);
   t.equal(valueOf(after, 'ferry_wire_bytes_total'), summary['bytesSent'], 'bytes by kind add up to the summary\'s bytesSent');
-  const encodings = { zero: 'zeroPages', raw: 'rawPages', lz4: 'lz4Pages', xor_lz4: 'deltaPages', copy: 'copyPages' } as const;
+  const encodings = { zero: 'zero', raw: 'raw', lz4: 'lz4', xor_lz4: 'delta', copy: 'copy' } as const;
   for (const [encoding, field] of Object.entries(encodings)) {
-    t.equal(valueOf(after, 'ferry_pages_total', { encoding }) ?? 0, summary[field], `${encoding} pages as in the summary`);
+    t.equal(valueOf(after, 'ferry_pages_total', { encoding }) ?? 0, summary[`${field}Pages`], `${encoding} pages as in the summary`);
+    t.equal(valueOf(after, 'ferry_record_bytes_total', { encoding }) ?? 0, summary[`${field}Bytes`], `and their bytes`);
   }
+  t.ok((valueOf(after, 'ferry_record_bytes_total') ?? 0) > 0, 'records were counted');
   t.equal(Math.round((valueOf(after, 'ferry_migration_pause_seconds_sum') ?? 0) * 1000), summary['pauseMs'], 'the pause');
   t.equal(Math.round((valueOf(after, 'ferry_migration_duration_seconds_sum') ?? 0) * 1000), summary['totalMs'], 'the total time');
   t.equal(valueOf(after, 'ferry_migration_passes_sum'), summary['passes'], 'the passes');

@@ -42,6 +42,7 @@ export class DaemonMetrics {
   readonly #ended: Counter<'result' | 'code'>;
   readonly #bytes: Counter<'kind'>;
   readonly #pages: Counter<'encoding'>;
+  readonly #recordBytes: Counter<'encoding'>;
   readonly #verifyFailures: Counter;
   readonly #verifyMismatchedPages: Counter;
   readonly #reconnects: Counter;
@@ -60,6 +61,7 @@ export class DaemonMetrics {
     this.#ended = counter('ferry_migrations_ended_total', 'Migrations that ended, by result and FERRY_ERR_ code (empty when none).', ['result', 'code']);
     this.#bytes = counter('ferry_wire_bytes_total', role === 'source' ? 'Bytes sent to targets, by what they carried.' : 'Page bytes received from sources.', ['kind']);
     this.#pages = counter('ferry_pages_total', 'Pages sent, by encoding (zero pages are skipped: no payload).', ['encoding']);
+    this.#recordBytes = counter('ferry_record_bytes_total', 'Bytes of page records (header and payload) sent, by encoding.', ['encoding']);
     this.#verifyFailures = counter('ferry_verify_failures_total', 'Verify rounds whose page-hash digests differed.');
     this.#verifyMismatchedPages = counter('ferry_verify_mismatched_pages_total', 'Pages a verify found different and had re-sent.');
     this.#reconnects = counter('ferry_reconnects_total', 'Connections resumed after a cut during pre-copy.');
@@ -86,8 +88,10 @@ export class DaemonMetrics {
     if (count > 0) this.#bytes.inc({ kind }, count);
   }
 
-  pages(encoding: PageEncodingName, count: number): void {
+  /** `count` pages of one encoding went out, in `recordBytes` bytes of records. */
+  pages(encoding: PageEncodingName, count: number, recordBytes: number): void {
     if (count > 0) this.#pages.inc({ encoding }, count);
+    if (recordBytes > 0) this.#recordBytes.inc({ encoding }, recordBytes);
   }
 
   verified(ok: boolean, mismatchedPages: number): void {
