@@ -1,4 +1,4 @@
-import { timingSafeEqual, createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
@@ -46,18 +46,23 @@ const PAGE_HEADERS = {
  */
 export async function serveOps(request: IncomingMessage, response: ServerResponse, auth: AuthDecision, ops: OpsRoutes): Promise<boolean> {
   const path = new URL(request.url ?? '/', 'http://x').pathname;
-  if (request.method === 'POST' && path === '/login') return login(request, response, ops), true;
-  if (request.method !== 'GET') return false;
-  if (path === '/login.js') return sendFile(response, 200, LOGIN_SCRIPT), true;
   const asset = ASSETS[path];
-  if (asset === undefined && path !== '/metrics') return false;
-  if (!auth.ok) {
-    if (path === '/' && auth.status === 401) return sendFile(response, 401, LOGIN), true;
-    return sendJson(response, auth.status, { error: auth.message }), true;
+  if (request.method === 'POST' && path === '/login') {
+    login(request, response, ops);
+  } else if (request.method !== 'GET' || (asset === undefined && path !== '/metrics' && path !== '/login.js')) {
+    return false;
+  } else if (path === '/login.js') {
+    sendFile(response, 200, LOGIN_SCRIPT);
+  } else if (!auth.ok) {
+    // A person who opens the page without the cookie gets the login form; any other client the error.
+    if (path === '/' && auth.status === 401) sendFile(response, 401, LOGIN);
+    else sendJson(response, auth.status, { error: auth.message });
+  } else if (asset) {
+    sendFile(response, 200, asset);
+  } else {
+    const { contentType, body } = await ops.metrics.render();
+    response.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' }).end(body);
   }
-  if (asset) return sendFile(response, 200, asset), true;
-  const { contentType, body } = await ops.metrics.render();
-  response.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' }).end(body);
   return true;
 }
 
