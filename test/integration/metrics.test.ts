@@ -170,4 +170,17 @@ t.test('/metrics and the page are as closed as /status; the page cookie opens on
   migrate.terminate();
   t.equal(refused, '401', 'nor open /migrate on the target');
   t.equal((await fetch(`${sourceUrl}/status`, { headers: { cookie: sourceCookie.replace(/=.*/, '=forged') } })).status, 401, 'a forged cookie opens nothing');
+  // Browsers send the cookie to every port of the host: a page on another port must not ride on it.
+  const otherPort = { cookie: sourceCookie, origin: 'http://127.0.0.1:8080' };
+  t.equal((await fetch(`${sourceUrl}/metrics`, { headers: otherPort })).status, 401, 'the cookie from another origin opens nothing');
+  t.equal((await fetch(`${sourceUrl}/status`, { headers: { cookie: sourceCookie, 'sec-fetch-site': 'same-site' } })).status, 401, 'nor from another port of the same site');
+  t.equal((await fetch(`${sourceUrl}/status`, { headers: { cookie: sourceCookie, origin: new URL(sourceUrl).origin } })).status, 200, 'the page\'s own origin is fine');
+  const hijack = new WebSocket(`${sourceUrl.replace(/^http/, 'ws')}/events`, { headers: otherPort });
+  const hijacked = await new Promise<string>((resolve) => {
+    hijack.once('open', () => resolve('open'));
+    hijack.once('unexpected-response', (_request, response) => resolve(String(response.statusCode)));
+    hijack.once('error', (error) => resolve(error.message));
+  });
+  hijack.terminate();
+  t.equal(hijacked, '401', 'a page on another port cannot open /events with the cookie');
 });

@@ -23,10 +23,16 @@ export function pageCookieHeader(request: IncomingMessage, token: string, secure
   return `${pageCookieName(request)}=${pageCookieValue(token)}; HttpOnly; SameSite=Strict; Path=/${secure ? '; Secure' : ''}`;
 }
 
-/** True for a GET of a read-only route that carries this daemon's page cookie for `token`. */
+/**
+ * True for a GET of a read-only route that carries this daemon's page cookie for `token` and comes from
+ * the page itself. Browsers send cookies to every port of a host, and SameSite counts another port as
+ * the same site: a page on another port of this host is refused by its Origin (WebSockets, fetch) or by
+ * Sec-Fetch-Site (plain subresource loads, which carry no Origin).
+ */
 export function hasPageCookie(request: IncomingMessage, token: string): boolean {
   if (request.method !== 'GET') return false;
   if (!READ_ONLY_PATHS.has(new URL(request.url ?? '/', 'http://x').pathname)) return false;
+  if (!fromOwnOrigin(request)) return false;
   const presented = cookieValue(request.headers.cookie, pageCookieName(request));
   if (presented === undefined) return false;
   const expected = Buffer.from(pageCookieValue(token));
@@ -40,4 +46,13 @@ function cookieValue(header: string | undefined, name: string): string | undefin
     if (key === name) return value.join('=');
   }
   return undefined;
+}
+
+function fromOwnOrigin(request: IncomingMessage): boolean {
+  const site = request.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') return false;
+  const origin = request.headers.origin;
+  if (origin === undefined) return true;
+  const scheme = 'encrypted' in request.socket && request.socket.encrypted === true ? 'https' : 'http';
+  return origin === `${scheme}://${request.headers.host ?? ''}`;
 }
