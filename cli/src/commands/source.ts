@@ -11,7 +11,8 @@ const HELP = `ferry source --listen HOST:PORT [--token-file F] [--log-level L] [
 
 A daemon that runs migrations on request. POST /migrations takes the options of 'ferry migrate' as JSON,
 keys without the leading dashes, e.g. {"to":"ws://...","image":["ram=/dev/shm/vm.ram"]}, and answers
-{"migrationId":...}; GET /status lists the migrations; the WebSocket /events streams their progress.
+{"migrationId":...}; GET /status lists the migrations; the WebSocket /events streams their progress;
+GET /metrics serves Prometheus metrics and GET / a live page (a browser logs in once with the token).
 Prints {"event":"listening","url":...} on stdout and runs until SIGINT or SIGTERM.
 
   --token-file F   require "Authorization: Bearer <token>" (without it: loopback clients only; the
