@@ -4,3 +4,4 @@ export { afterCommitReady, checkAccepted, checkArrival, isFinished, nextPhase, s
 export { TargetSession, type Peer, type SessionContext } from './session.js';
 export { CopySlots } from './seed.js';
 export { DEFAULT_BASE_PAGE_SIZE, type BaseImage } from './base.js';
+export { TargetMetricsFeed } from './metrics-feed.js';

@@ -149,3 +149,10 @@ export class TeardownList implements Teardown {
     for (const step of this.#steps.splice(0).reverse()) await step();
   }
 }
+
+/** `ferry target` or `ferry source` as a long-running daemon; resolves with the URL it prints once it listens. */
+export async function startDaemon(t: Teardown, args: string[]): Promise<string> {
+  const child = spawn(process.execPath, [FERRY, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const running = track(child, t);
+  return firstJsonLine(child, (line) => (line['event'] === 'listening' ? String(line['url']) : undefined), running);
+}

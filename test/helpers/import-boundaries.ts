@@ -53,9 +53,10 @@ export function packageOf(specifier: string): string | undefined {
   return BUILTINS.has(name) ? undefined : name;
 }
 
-/** Every import, export-from, and dynamic import() specifier of a TypeScript source. */
+/** Every import, export-from, dynamic import() and import.meta.resolve() specifier of a TypeScript source. */
 export function importSpecifiers(text: string): string[] {
-  return ts.preProcessFile(text, true, true).importedFiles.map((f) => f.fileName);
+  const resolved = [...text.matchAll(/import\.meta\.resolve\(\s*'([^']+)'/g)].map((match) => match[1]!);
+  return [...ts.preProcessFile(text, true, true).importedFiles.map((f) => f.fileName), ...resolved];
 }
 
 function ownerOf(file: string, packages: readonly WorkspacePackage[]): WorkspacePackage | undefined {

@@ -59,8 +59,8 @@ t.test('the checker passes a clean workspace and flags each kind of violation', 
   t.match(messages([...withoutAgentImport, { file: 'bench/run.ts', specifiers: [] }], agentsApart), [/bench\/run\.ts: is in no workspace package/]);
 });
 
-t.test('specifiers come from imports, re-exports, type imports and dynamic import()', async (t) => {
-  const text = "import type { A } from 'a';\nimport b from '@s/b/deep.js';\nexport * from './c.js';\nexport { d } from 'd';\nconst e = await import('e');\nimport 'f';\n// import 'not-code';\n";
-  t.same(importSpecifiers(text), ['a', '@s/b/deep.js', './c.js', 'd', 'e', 'f']);
+t.test('specifiers come from imports, re-exports, type imports, dynamic import() and import.meta.resolve()', async (t) => {
+  const text = "import type { A } from 'a';\nimport b from '@s/b/deep.js';\nexport * from './c.js';\nexport { d } from 'd';\nconst e = await import('e');\nimport 'f';\n// import 'not-code';\nconst g = import.meta.resolve('g/dist/x.js');\n";
+  t.same(importSpecifiers(text), ['a', '@s/b/deep.js', './c.js', 'd', 'e', 'f', 'g/dist/x.js']);
   t.same(['@s/b/deep.js', 'ws', 'fs', 'node:fs', 'fs/promises', './x.js'].map(packageOf), ['@s/b', 'ws', undefined, undefined, undefined, undefined]);
 });
