@@ -80,7 +80,8 @@ export function createSessionFiles(
   let seeded = false;
   try {
     for (const image of hello.images) {
-      const base = bases[image.name];
+      // An own property only: a name like __proto__ must not find what every object inherits.
+      const base = Object.hasOwn(bases, image.name) ? bases[image.name] : undefined;
       const finalPath = join(dir, image.name);
       if (base !== undefined) {
         images.push(ImageSink.fromBase(image.name, finalPath, base, image.size, image.pageSize, hasher));
