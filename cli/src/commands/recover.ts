@@ -1,5 +1,5 @@
 import { rm } from 'node:fs/promises';
-import { adviseRecovery, isAlive, readJournals, removeJournal, type JournalEntry, type RecoveryAdvice } from '@ferry/agent-source';
+import { adviseRecovery, isRunning, readJournals, removeJournal, type JournalEntry, type RecoveryAdvice } from '@ferry/agent-source';
 import { runHook } from '@ferry/serve';
 import { HELP_FLAG, parseFlags } from '../flags.js';
 import { stateDirFrom } from '../migrate-options.js';
@@ -21,7 +21,13 @@ A migration killed while its throttle (--throttle auto) slowed the workload: the
 puts a --cgroup's cpu.max back). The journal records the same steps; recover runs them again in case
 the guardian could not, except after GO, when it only puts cpu.max back.
 
-  --state-dir DIR   where 'ferry migrate' kept its journal (default $XDG_RUNTIME_DIR/ferry)
+recover acts only on journals this user alone could have written: the state directory, each
+migration's folder and journal.json must be owned by this user, not symbolic links and not writable by
+group or others, and the migration id must be its folder's name; anything else is refused (exit 1),
+named, and left in place. A journal's throttle steps write only numbers to cgroup CPU limit files.
+
+  --state-dir DIR   where 'ferry migrate' kept its journal (default: /run/ferry for root, else
+                    $XDG_RUNTIME_DIR/ferry, else ~/.local/state/ferry)
   --id ID           only this migration
   --json            one JSON line per migration
 `;
@@ -35,14 +41,18 @@ export async function recoverCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const stateDir = stateDirFrom(values);
-  const entries = readJournals(stateDir).filter((e) => values.id === undefined || e.migrationId === values.id);
-  if (entries.length === 0) {
+  const scan = readJournals(stateDir);
+  const wanted = (id: string): boolean => values.id === undefined || id === values.id;
+  const entries = scan.entries.filter((e) => wanted(e.migrationId));
+  const refused = scan.refused.filter((r) => wanted(r.folder));
+  for (const { folder, reason } of refused) say(values.json, { migrationId: folder, action: 'refused', message: `not acting on journal ${folder}: ${reason}` });
+  if (entries.length === 0 && refused.length === 0) {
     say(values.json, { migrationId: values.id ?? null, action: 'nothing', message: `no migration journal${values.id ? ` for ${values.id}` : ''} in ${stateDir}: nothing to recover` });
     return 0;
   }
-  let code: number = EXIT.committed;
+  let code: number = refused.length > 0 ? EXIT.error : EXIT.committed;
   for (const entry of entries) {
-    const advice = adviseRecovery(entry, isAlive(entry.pid));
+    const advice = adviseRecovery(entry, isRunning(entry));
     say(values.json, { migrationId: entry.migrationId, action: advice.action, message: advice.message });
     const throttleUndone = advice.action === 'running' || await undoThrottle(entry, (message) => say(values.json, { migrationId: entry.migrationId, action: 'throttle', message }));
     const outcome = await act(stateDir, entry, advice, { keepJournal: !throttleUndone });
@@ -81,11 +91,12 @@ async function act(stateDir: string, entry: JournalEntry, advice: RecoveryAdvice
  * every step is safe to repeat). False when a step failed: the journal then stays for another try.
  */
 async function undoThrottle(entry: JournalEntry, report: (message: string) => void): Promise<boolean> {
-  const { run, withheld } = throttleRecovery(entry);
+  const { run, withheld, refused } = throttleRecovery(entry);
   for (const step of withheld) report(`GO was sent: not going to ${describeStep(step)} (the workload may run on the target)`);
+  for (const problem of refused) report(`throttle step refused: ${problem}; the journal stays`);
   const outcomes = await runUndo(run);
   for (const outcome of outcomes) report(`throttle: ${outcome.ok ? outcome.message : `${outcome.message}; the journal stays`}`);
-  return outcomes.every((o) => o.ok);
+  return refused.length === 0 && outcomes.every((o) => o.ok);
 }
 
 /** The recipe `ferry migrate` recorded: QEMU's cont after the user's resume command, as the rollback does. */
