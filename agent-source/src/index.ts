@@ -18,6 +18,7 @@ export {
   adviseRecovery, defaultStateDir, isAlive, isRunning, MigrationJournal, readJournals, removeJournal,
   type JournalEntry, type JournalScan, type RecoveryAdvice, type RefusedJournal,
 } from './journal.js';
+export { privacyProblem } from './journal-trust.js';
 export { PassSender, type AfterImages, type PassOutcome, type PassScope } from './pass-sender.js';
 export { TargetConnection, type ConnectOptions } from './connection.js';
 export { SendMeter } from './send-meter.js';

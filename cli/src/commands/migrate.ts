@@ -64,8 +64,8 @@ export async function migrateCommand(argv: string[]): Promise<number> {
   const logger = createLogger(values['log-level'], values['log-file'], 'ferry-migrate');
   const sink = values.json ? jsonSink() : humanSink(process.stderr.isTTY === true);
   const hookCommands = sourceHookCommands(values);
-  const { hooks, throttle, close, options: withDisks, dirtyTrackers } = await buildSourceHooks(hookCommands, values, options, logger);
-  const journal = { stateDir: stateDirFrom(values), recovery: { ...recoveryRecipe(hookCommands, diskNames(values.disk)) } };
+  const { hooks, throttle, close, options: withDisks, dirtyTrackers, diskDir } = await buildSourceHooks(hookCommands, values, options, logger);
+  const journal = { stateDir: stateDirFrom(values), recovery: { ...recoveryRecipe(hookCommands, diskNames(values.disk), diskDir) } };
   const controller = new AbortController();
   const onSignal = (): void => controller.abort();
   process.on('SIGINT', onSignal);

@@ -1,9 +1,11 @@
 import { rm } from 'node:fs/promises';
-import { adviseRecovery, isRunning, readJournals, removeJournal, type JournalEntry, type RecoveryAdvice } from '@ferry/agent-source';
+import { basename } from 'node:path';
+import { ErrorCode, FerryError } from '@ferry/protocol';
+import { adviseRecovery, isRunning, privacyProblem, readJournals, removeJournal, type JournalEntry, type RecoveryAdvice } from '@ferry/agent-source';
 import { runHook } from '@ferry/serve';
 import { HELP_FLAG, parseFlags } from '../flags.js';
 import { stateDirFrom } from '../migrate-options.js';
-import { diskViewPath } from '../source-disks.js';
+import { DISK_DIR_PREFIX } from '../source-disks.js';
 import { runUndo } from '../throttle/undo-run.js';
 import { describeStep, throttleRecovery } from '../throttle/undo.js';
 import { EXIT } from '../usage.js';
@@ -70,10 +72,12 @@ async function act(stateDir: string, entry: JournalEntry, advice: RecoveryAdvice
       return { code: EXIT.committed };
     case 'go-sent':
       return { code: EXIT.unknown };
-    case 'nothing':
-      await removeDiskTracking(entry).catch(() => undefined); // best effort: the workload runs either way
+    case 'nothing': {
+      // Best effort: the workload runs either way; what could not be removed is said.
+      const left = await removeDiskTracking(entry).then(() => undefined, (error: unknown) => (error instanceof Error ? error.message : String(error)));
       if (!keepJournal) removeJournal(stateDir, entry.migrationId);
-      return { code: done };
+      return { code: done, ...(left ? { message: left } : {}) };
+    }
     case 'resume':
       try {
         await resumeOnSource(entry.recovery);
@@ -116,21 +120,27 @@ async function resumeOnSource(recovery: Readonly<Record<string, unknown>>): Prom
   }
 }
 
-/** The dirty bitmaps, NBD exports and FUSE views a killed `ferry migrate --disk` left on the source QEMU. */
+/**
+ * The dirty bitmaps, NBD exports and FUSE views a killed `ferry migrate --disk` left on the source QEMU,
+ * then the private folder the views and sockets lived in: removed only when it is still what ferry made
+ * (a ferry-disks- folder of this user's, no link, not writable by others), else named and left alone.
+ */
 async function removeDiskTracking(entry: JournalEntry): Promise<void> {
-  const { qmp, disks } = entry.recovery;
+  const { qmp, disks, diskDir } = entry.recovery;
   if (typeof qmp !== 'string' || !Array.isArray(disks) || disks.length === 0) return;
   const { QmpClient, diskBitmapPrefix, removeDiskLeftovers } = await import('@ferry/qemu');
   const client = await QmpClient.connect(qmp);
   try {
     for (const disk of disks) {
-      if (typeof disk !== 'string') continue;
-      await removeDiskLeftovers(client, diskBitmapPrefix(entry.migrationId, disk));
-      await rm(diskViewPath(entry.migrationId, disk), { force: true });
+      if (typeof disk === 'string') await removeDiskLeftovers(client, diskBitmapPrefix(entry.migrationId, disk));
     }
   } finally {
     await client.close();
   }
+  if (typeof diskDir !== 'string') return;
+  const problem = basename(diskDir).startsWith(DISK_DIR_PREFIX) ? privacyProblem(diskDir, 'directory') : `${diskDir} is not a folder ferry made for disk views`;
+  if (problem) throw new FerryError(ErrorCode.Untrusted, `not removing the disk views' folder: ${problem}`);
+  await rm(diskDir, { recursive: true, force: true });
 }
 
 function say(json: boolean | undefined, line: { migrationId: string | null; action: string; message: string }): void {
