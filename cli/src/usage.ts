@@ -31,7 +31,7 @@ Usage:
                  [--duration SECONDS]
   ferry wan-proxy --listen HOST:PORT --to HOST:PORT [--delay MS] [--rate RATE] [--jitter MS]
   ferry plan     --scenario FILE [--scenario FILE ...] [--hours N] [--json] [--plots DIR]
-                 [--calibrate FILE.ndjson] [--rolling] [--emit migrations]
+                 [--calibrate FILE.ndjson] [--rolling] [--emit migrations] [--time-limit S] [--gap FRACTION]
                  when and where to migrate VMs for the lowest electricity cost
 
 Logging (target, migrate, source, wan-proxy; demo has --log-level only): --log-level
