@@ -15,7 +15,10 @@ umask 077
 printf '%s' "${FERRY_TOKEN:?FERRY_TOKEN must be set (shared by source and target)}" > /tmp/token
 
 status=0
-$FERRY target --listen 0.0.0.0:7070 --dir /data --once --token-file /tmp/token --log-level "${FERRY_LOG_LEVEL:-info}" || status=$?
+# The source dials ws://target:7070: the target answers to that name (any other name is refused, against
+# DNS rebinding); through the fallback wan-proxy it is reached as 127.0.0.1, which always works.
+$FERRY target --listen 0.0.0.0:7070 --dir /data --once --token-file /tmp/token --allow-host "${TARGET_HOST:-target}" \
+  --log-level "${FERRY_LOG_LEVEL:-info}" || status=$?
 if [ "$status" -ne 0 ]; then
   echo "target: ferry target exited $status" >&2
   exit "$status"

@@ -8,9 +8,10 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { DEFAULT_LIMITS, FerryError, ErrorCode, type Limits } from '@ferry/protocol';
 import { createPageHasher, type PageHasher } from '@ferry/pages';
-import { authorize, EventFeed, listenOn } from '@ferry/serve';
+import {
+  accessPolicy, authorize, DEFAULT_PRE_AUTH, EventFeed, listenOn, PreAuthGuard, refuseUpgrade, type AccessPolicy, type Credential, type PreAuthLimits,
+} from '@ferry/serve';
 import { SourceConnection } from './connection.js';
-import { DEFAULT_PRE_AUTH, PreAuthGuard, type PreAuthLimits } from './preauth.js';
 import { SessionRegistry } from './registry.js';
 import type { SessionContext } from './session.js';
 import { cleanStaleSessions } from './stale.js';
@@ -31,6 +32,8 @@ export interface TargetOptions {
   readonly token?: string | undefined;
   /** Accept clients from anywhere without a token (trusted networks only). */
   readonly insecure?: boolean | undefined;
+  /** Host names to answer to besides IP literals, localhost and the listen host (against DNS rebinding). */
+  readonly allowHosts?: readonly string[] | undefined;
   readonly limits?: Partial<TargetLimits> | undefined;
   /** Older copies of images by name (`--base NAME=PATH`): only pages that differ are then sent. */
   readonly bases?: Readonly<Record<string, string>> | undefined;
@@ -88,6 +91,7 @@ class TargetDaemon {
   readonly #watchers: EventFeed;
   readonly #server: Server;
   readonly #guard: PreAuthGuard;
+  readonly #access: AccessPolicy;
   // ws checks the size while reading; twice the limit so that a message just over it gets a proper ERROR.
   readonly #wss: WebSocketServer;
 
@@ -97,6 +101,10 @@ class TargetDaemon {
     this.#dir = dir;
     this.#hasher = hasher;
     this.#log = options.logger.child({ role: 'target' });
+    this.#access = accessPolicy({
+      token: options.token, clientCertificates: options.tls?.ca !== undefined, insecure: options.insecure,
+      allowHosts: options.allowHosts, listenHost: options.host, tls: options.tls !== undefined,
+    });
     this.#registry = new SessionRegistry(limits.maxMigrations, limits.maxTableBytes);
     this.#watchers = new EventFeed(this.#log);
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes * 2, perMessageDeflate: false });
@@ -122,11 +130,14 @@ class TargetDaemon {
 
   #http(request: IncomingMessage, response: ServerResponse): void {
     const path = new URL(request.url ?? '/', 'http://x').pathname;
-    const auth = authorize(request, this.#options.token, this.#trustsAnyClient());
+    const auth = authorize(request, this.#access);
     const reply = (status: number, body: unknown): void => {
       response.writeHead(status, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`);
     };
-    if (!auth.ok) return reply(auth.status, { error: auth.message });
+    if (!auth.ok) {
+      this.#log.warn({ status: auth.status, remote: request.socket.remoteAddress, path }, `refused: ${auth.message}`);
+      return reply(auth.status, { error: auth.message });
+    }
     this.#guard.admit(request.socket as Socket);
     if (path === '/status' && request.method === 'GET') return reply(200, this.#status());
     reply(404, { error: `no such endpoint ${path}: use GET /status, or WebSocket /migrate and /events` });
@@ -136,28 +147,27 @@ class TargetDaemon {
     const path = new URL(request.url ?? '/', 'http://x').pathname;
     const refuse = (status: number, message: string): void => {
       this.#log.warn({ status, remote: request.socket.remoteAddress, path }, `refused: ${message}`);
-      socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : 'Not Found'}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${message}\n`);
+      refuseUpgrade(socket, status, message);
     };
     if (path !== '/migrate' && path !== '/events') return refuse(404, `no WebSocket endpoint ${path}: use /migrate or /events`);
-    const auth = authorize(request, this.#options.token, this.#trustsAnyClient());
+    const auth = authorize(request, this.#access);
     if (!auth.ok) return refuse(auth.status, auth.message);
     this.#wss.handleUpgrade(request, socket, head, (ws) => {
       if (path === '/events') {
         this.#guard.admit(request.socket);
         this.#watchers.add(ws, { event: 'status', ...this.#status() });
       } else {
-        this.#migrate(ws, request.socket);
+        this.#migrate(ws, request.socket, auth.credential);
       }
     });
   }
 
-  /** --insecure, or mutual TLS: a client that got through the handshake has a certificate we trust. */
-  #trustsAnyClient(): boolean {
-    return this.#options.insecure === true || this.#options.tls?.ca !== undefined;
-  }
-
-  /** A source connection: it counts as unauthenticated until its HELLO has opened or resumed a session. */
-  #migrate(ws: WebSocket, socket: Socket): void {
+  /**
+   * A source connection. One that showed a token or a certificate has proven itself; without either
+   * (loopback or --insecure) it counts as unauthenticated until its HELLO has opened or resumed a session.
+   */
+  #migrate(ws: WebSocket, socket: Socket, credential: Credential): void {
+    if (credential !== 'none') this.#guard.admit(socket);
     const connection = new SourceConnection(ws, socket.remoteAddress ?? 'unknown', this.#log, this.#limits);
     connection.start(this.#options.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS, async (peer, hello) => {
       const session = await this.#registry.open(peer, hello, this.#context());

@@ -8,11 +8,12 @@ export const EXIT = { committed: 0, error: 1, usage: 2, rolledBack: 3, unknown: 
 export const HELP = `ferry: live migration of a running VM's memory image over TCP (iterative pre-copy)
 
 Usage:
-  ferry target   --listen HOST:PORT --dir DIR [--token-file F] [--insecure] [--once] [--json]
+  ferry target   --listen HOST:PORT --dir DIR [--token-file F] [--insecure] [--allow-host NAME] [--once] [--json]
                  [--on-commit CMD] [--hook-timeout SECONDS] [--qemu-cmd TEMPLATE] [--base NAME=PATH ...]
                  [--resume-grace S] [--idle-timeout S] [--max-table-memory B]
                  [--tls-cert F --tls-key F [--tls-ca F]] [--max-image-size B] [--max-images N]
                  [--max-blob-size B] [--max-message-size B] [--max-migrations N]
+                 [--pre-auth-timeout S] [--max-pre-auth N] [--max-pre-auth-per-address N]
   ferry migrate  --to ws[s]://HOST:PORT --image NAME=PATH [--image ...] [--state NAME=PATH ...]
                  [--state-cmd CMD] [--pause-cmd CMD] [--resume-cmd CMD] [--qmp SOCKET] [--disk NAME=NODE ...]
                  [--keep-source]
@@ -24,7 +25,8 @@ Usage:
                  [--hook-timeout SECONDS] [--paused-timeout SECONDS] [--state-dir DIR]
                  [--throttle auto|off] [--throttle-pid PID] [--cgroup PATH]
   ferry recover  [--state-dir DIR] [--id ID] [--json]  after a killed migrate: resume the workload if no GO was sent
-  ferry source   --listen HOST:PORT [--token-file F]   daemon: POST /migrations takes the migrate options as JSON
+  ferry source   --listen HOST:PORT --token-file F [--allow-host NAME]   daemon: POST /migrations takes the
+                 migrate options as JSON
   ferry status   URL [--json] [--token-file F]       phase, pass, bytes and rate of either agent
   ferry demo     [--profile web|compile|jvm] [--size BYTES] [--rate RATE]
   ferry workload --image PATH --size BYTES [--profile web|compile|jvm] [--rate RATE] [--fill] [--seed N]
