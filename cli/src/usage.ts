@@ -8,7 +8,7 @@ export const EXIT = { committed: 0, error: 1, usage: 2, rolledBack: 3, unknown: 
 export const HELP = `ferry: live migration of a running VM's memory image over TCP (iterative pre-copy)
 
 Usage:
-  ferry target   --listen HOST:PORT --dir DIR [--token-file F] [--insecure] [--allow-host NAME] [--once] [--json]
+  ferry target   --listen HOST:PORT --dir DIR [--token-file F] [--insecure] [--allow-host NAME ...] [--once] [--json]
                  [--on-commit CMD] [--hook-timeout SECONDS] [--qemu-cmd TEMPLATE] [--base NAME=PATH ...]
                  [--resume-grace S] [--idle-timeout S] [--max-table-memory B]
                  [--tls-cert F --tls-key F [--tls-ca F]] [--max-image-size B] [--max-images N]
@@ -25,7 +25,7 @@ Usage:
                  [--hook-timeout SECONDS] [--paused-timeout SECONDS] [--state-dir DIR]
                  [--throttle auto|off] [--throttle-pid PID] [--cgroup PATH]
   ferry recover  [--state-dir DIR] [--id ID] [--json]  after a killed migrate: resume the workload if no GO was sent
-  ferry source   --listen HOST:PORT --token-file F [--allow-host NAME]   daemon: POST /migrations takes the
+  ferry source   --listen HOST:PORT --token-file F [--allow-host NAME ...]   daemon: POST /migrations takes the
                  migrate options as JSON
   ferry status   URL [--json] [--token-file F]       phase, pass, bytes and rate of either agent
   ferry demo     [--profile web|compile|jvm] [--size BYTES] [--rate RATE]
