@@ -1,5 +1,5 @@
 import t from 'tap';
-import { initialPlacement, network, offlinePlan, parseScenario, planWindow, selectRacks, totals, windowOf, type Hour, type Solver } from '@ferry/planner';
+import { greedyPlan, initialPlacement, network, offlinePlan, parseScenario, planWindow, rollingPlan, selectRacks, totals, windowOf, type Hour, type Solver } from '@ferry/planner';
 import { highsSolver } from '../../cli/src/highs-solver.js';
 import { joulesPerBitFor, lineScenario } from '../helpers/planner.js';
 
@@ -39,6 +39,9 @@ t.test('a request that finds no room waits, is admitted when VMs leave, and its 
   t.ok(near(sum.waitingDollars, 1), `waiting charged $1.00 (${sum.waitingDollars})`);
   t.ok(near(sum.dollars, 3 * 0.2 + 1), `total $1.60 (${sum.dollars})`);
   t.ok(near(sum.baselineDollars, sum.dollars), 'one DC: the baseline is the same plan');
+  const rolling = rollingPlan(parseScenario(doc), memory, solve);
+  t.same(rolling.hours.map((h) => h.waiting.flat()), [[2], [0], [0], [0]], 'rolling: the queue carries from hour to hour');
+  t.same(rolling.hours.map(vmsAt), [[2], [2], [2], [0]]);
 });
 
 t.test('a queued request is admitted at once where migrating a VM out makes room, if cheaper than never', async (t) => {
@@ -88,13 +91,30 @@ t.test('rack selection: departures and moves empty whole racks', async (t) => {
 
 t.test('a solve stopped by its time limit still gives its plan, and says how far from optimal it is', async (t) => {
   // What HiGHS returns when its time runs out before it improves on the start: the start itself (here
-  // the no-migration plan the planner hands it), with the bound it proved so far.
+  // the greedy plan the planner hands it: both VMs move east when it turns cheaper at hour 1), with the
+  // bound it proved so far.
   const s = parseScenario(lineScenario({ prices: { west: [0.1, 0.3], east: [0.2, 0.1] }, dcs: [{ name: 'west', maxVMs: 8 }, { name: 'east', maxVMs: 8 }], placement: [{ dc: 'west', count: 2 }], joulesPerBit: 1e-9 }));
   const stopped: Solver = (_lp, start) => ({ status: 'time-limit', columns: start ?? {}, objective: 1000, bound: 900, gap: 0.1 });
   const w = windowOf(s, network(s, memory), 0, initialPlacement(s), Infinity);
   const { hours, proof } = planWindow(w, stopped);
-  t.same(hours.map(vmsAt), [[2, 0], [2, 0]], 'the start: nobody moves');
+  t.same(hours.map(vmsAt), [[2, 0], [0, 2]], 'the start is the plan');
   t.same(proof, { status: 'time-limit', gap: 0.1, boundDollars: 0.9 });
   const nothing: Solver = () => ({ status: 'time-limit', columns: {} });
   t.throws(() => planWindow(w, nothing), { message: /found no plan within its time limit; give it more \(--time-limit\) or a larger gap \(--gap\)/ });
+});
+
+t.test('the greedy start: the cheapest DC per VM each hour, within link capacity, never beyond the hour', async (t) => {
+  const crossover = { west: [0.1, 0.1, 0.3, 0.3], east: [0.2, 0.2, 0.1, 0.1] };
+  const twoDcs = [{ name: 'west', maxVMs: 8 }, { name: 'east', maxVMs: 8 }];
+  const windowFor = (doc: Record<string, unknown>): ReturnType<typeof windowOf> => { const s = parseScenario(doc); return windowOf(s, network(s, memory), 0, initialPlacement(s), Infinity); };
+  const moved = (hours: Hour[] | undefined): number[] => (hours ?? []).map((h) => h.moves.reduce((n, m) => n + m.count, 0));
+  // A move saves 0.2 $/kWh x 1 kW = $0.20 in its first hour; at $0.30 a move the greedy stays (the MILP,
+  // seeing two hours of saving, moves: the first test of planner-optimum), at $0.10 it moves all four.
+  t.same(moved(greedyPlan(windowFor(lineScenario({ prices: crossover, dcs: twoDcs, placement: [{ dc: 'west', count: 4 }], joulesPerBit: joulesPerBitFor(0.3, 0.4) })))), [0, 0, 0, 0]);
+  t.same(moved(greedyPlan(windowFor(lineScenario({ prices: crossover, dcs: twoDcs, placement: [{ dc: 'west', count: 4 }], joulesPerBit: joulesPerBitFor(0.1, 0.4) })))), [0, 0, 4, 0]);
+  // 1 GiB is 8.59 Gb; a 0.005 Gbps link carries 18 Gb an hour: two VMs per hour.
+  t.same(moved(greedyPlan(windowFor(lineScenario({ prices: crossover, dcs: twoDcs, placement: [{ dc: 'west', count: 4 }], joulesPerBit: 1e-12, gbps: 0.005 })))), [0, 0, 2, 2]);
+  const doc = lineScenario({ prices: crossover, dcs: twoDcs, placement: [{ dc: 'west', count: 4 }] }) as Record<string, any>;
+  doc['placement'][0].lifetime = 2;
+  t.equal(greedyPlan(windowFor(doc)), undefined, 'with lifetimes the solver starts from staying put');
 });

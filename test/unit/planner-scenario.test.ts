@@ -52,6 +52,13 @@ t.test('infeasibility names the constraint family', async (t) => {
   t.throws(() => parseScenario(cut), { code: 'FERRY_ERR_SCENARIO', message: /topology\.links: the data centres are not all connected by a route: \{west\} and \{east\} cannot reach each other/ });
 });
 
+t.test('a model too large to build is refused before it is built', async (t) => {
+  const dcs = Array.from({ length: 80 }, (_, i) => ({ name: `dc${i}`, maxVMs: 10 }));
+  const prices = Object.fromEntries(dcs.map((d) => [d.name, new Array<number>(744).fill(0.1)]));
+  const s = parseScenario(lineScenario({ prices, dcs, placement: [{ dc: 'dc0', count: 1 }] }));
+  t.throws(() => offlinePlan(s, { kind: 'memory' }, solve), { code: 'FERRY_ERR_INFEASIBLE', message: /^model size: 744 hours x 80 DCs \(6320 pairs\) x 1 groups .* more than 3000000; plan fewer hours \(--hours\)/ });
+});
+
 t.test('routes are the shortest by length', async (t) => {
   const links = [{ a: 1, b: 2, km: 10, gbps: 1 }, { a: 2, b: 3, km: 10, gbps: 1 }, { a: 1, b: 3, km: 30, gbps: 1 }];
   t.same(shortestRoute(3, links, 1, 3), { nodes: [1, 2, 3], links: [0, 1], km: 20 });

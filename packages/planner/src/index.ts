@@ -10,3 +10,4 @@ export { offlinePlan, rollingPlan, type Plan } from './rolling.js';
 export { migrationRequests, type MigrationRequest } from './emit.js';
 export { totals, planText, planJson, proofLine, money, type Totals } from './report.js';
 export { selectRacks, type RackHour } from './racks.js';
+export { greedyPlan } from './greedy.js';

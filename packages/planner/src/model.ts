@@ -172,13 +172,11 @@ function fleetRows(w: Window): string[] {
   const rows: string[] = [];
   const all = w.dcs.map((_, d) => d);
   const fewest = Math.min(...w.classes.map((k) => k.vmsPerServer));
+  const placed = w.groups.map((_, g) => w.dcs.reduce((sum, __, d) => sum + w.initial[d]![g]!, 0));
   for (let t = 0; t < w.hours; t++) {
+    w.groups.forEach((_, g) => { placed[g]! += w.dcs.reduce((sum, __, d) => sum + w.arrivals[t]![d]![g]!, 0); });
     const perClass = w.classes.map(() => 0);
-    for (const g of liveGroups(w, t)) {
-      let present = 0;
-      for (let d = 0; d < w.dcs.length; d++) for (let u = 0; u <= t; u++) present += (u === 0 ? w.initial[d]![g]! : 0) + w.arrivals[u]![d]![g]!;
-      perClass[w.groups[g]!.vmClass]! += present;
-    }
+    for (const g of liveGroups(w, t)) perClass[w.groups[g]!.vmClass]! += placed[g]!;
     const servers = (dcs: readonly number[]): Term[] => dcs.flatMap((d) => w.classes.map((_, k): Term => [1, name.servers(d, k, t)]));
     const cut = (label: string, dcs: readonly number[], needed: number): void => {
       if (needed <= 0) return;

@@ -5,6 +5,7 @@
  * without the link rows. A solver stopped by its time limit still gives its best plan, with the proof.
  */
 import { infeasible } from './errors.js';
+import { greedyPlan } from './greedy.js';
 import type { Window } from './inputs.js';
 import { buildModel, OBJECTIVE_SCALE } from './model.js';
 import { baseline, readSchedule, scheduleColumns, violations, type Columns, type Hour } from './schedule.js';
@@ -34,15 +35,21 @@ export interface Proof {
 
 export interface WindowPlan { readonly hours: Hour[]; readonly proof: Proof }
 
+/** The most integer columns a model may have: past this, building and solving it exhausts memory and time. */
+export const MAX_COLUMNS = 3_000_000;
+
 export function planWindow(w: Window, solve: Solver): WindowPlan {
   precheck(w);
+  checkSize(w);
   const stay = baseline(w);
-  const start = violations(w, stay).length === 0 ? scheduleColumns(w, stay) : undefined;
+  const feasibleStay = violations(w, stay).length === 0;
+  const quick = greedyPlan(w);
+  const start = quick && (!feasibleStay || cheaper(quick, stay)) ? scheduleColumns(w, quick) : feasibleStay ? scheduleColumns(w, stay) : undefined;
   const result = solve(buildModel(w), start);
   if ((result.status === 'optimal' || result.status === 'time-limit') && Object.keys(result.columns).length > 0) {
     const hours = readSchedule(w, result.columns);
     const proof: Proof = { status: result.status, gap: result.gap ?? 0, boundDollars: (result.bound ?? 0) / OBJECTIVE_SCALE };
-    return { hours: start && !cheaper(hours, stay) ? stay : hours, proof };
+    return { hours: feasibleStay && !cheaper(hours, stay) ? stay : hours, proof };
   }
   if (result.status === 'time-limit') throw new Error('the solver found no plan within its time limit; give it more (--time-limit) or a larger gap (--gap)');
   if (result.status !== 'infeasible') throw new Error(`the solver stopped with status "${result.status}"`);
@@ -51,6 +58,16 @@ export function planWindow(w: Window, solve: Solver): WindowPlan {
     throw infeasible('link capacity', 'the links cannot carry the migrations that DC capacity forces (a DC starts or receives VMs above its capacity); raise link gbps or maxVMs');
   }
   throw infeasible('DC capacity and VM conservation', 'no placement keeps every DC within maxVMs in every hour; check maxVMs, placement and arrivals');
+}
+
+/** Refuses a model too large to build (hours x DC pairs x groups), saying which sizes to cut. */
+function checkSize(w: Window): void {
+  const dcs = w.dcs.length;
+  const perHour = dcs * (dcs - 1) * w.groups.length + dcs * (1 + w.classes.length + w.groups.length + 2 * w.kinds.length);
+  const columns = perHour * w.hours;
+  if (columns > MAX_COLUMNS) {
+    throw infeasible('model size', `${w.hours} hours x ${dcs} DCs (${dcs * (dcs - 1)} pairs) x ${w.groups.length} groups of VMs (a class and the hour they leave) make ${columns} integer columns, more than ${MAX_COLUMNS}; plan fewer hours (--hours), DCs, or distinct lifetimes`);
+  }
 }
 
 /** Whether a plan saves anything over staying put (waiting first, then $): at a tie VMs stay. */
