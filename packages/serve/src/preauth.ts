@@ -93,10 +93,6 @@ export class PreAuthGuard {
     this.#waiting.delete(raw);
   }
 
-  get waiting(): number {
-    return this.#waiting.size;
-  }
-
   close(): void {
     for (const [socket, { timer }] of this.#waiting) {
       clearTimeout(timer);
