@@ -97,7 +97,15 @@ export class EventWatch {
       ws.once('error', (error) => reject(new DaemonError(`${this.#client.url}/events: ${error.message}`)));
     });
     ws.on('error', () => { /* 'close' follows and reconnects */ });
-    ws.on('message', (data: Buffer) => this.#onEvent(JSON.parse(data.toString('utf8')) as Record<string, unknown>));
+    ws.on('message', (data: Buffer) => {
+      let event: unknown;
+      try {
+        event = JSON.parse(data.toString('utf8'));
+      } catch {
+        return; // not an event of ferry's: /status settles what it was about
+      }
+      if (typeof event === 'object' && event !== null) this.#onEvent(event as Record<string, unknown>);
+    });
     ws.once('close', () => void this.#reconnect());
     this.#socket = ws;
   }
@@ -116,7 +124,7 @@ export class EventWatch {
   #onEvent(event: Record<string, unknown>): void {
     const id = String(event['migrationId']);
     if (event['event'] === 'summary') {
-      const summary = event['summary'] as Record<string, unknown>;
+      const summary = (event['summary'] ?? {}) as Record<string, unknown>;
       this.#end(id, { result: summary['result'] as Outcome['result'], summary, ...(summary['error'] ? { error: String((summary['error'] as { message?: unknown }).message) } : {}) });
     } else if (event['event'] === 'failed-to-start') {
       this.#end(id, { result: 'failed-to-start', error: String(event['error']) });

@@ -61,7 +61,7 @@ async function runPeriod(o: LoopOptions, s: Scenario, period: number, f: Fleetwi
   const { vms, oddities } = fleetOf(s, f.lastSeen);
   for (const message of oddities) o.emit({ event: 'note', period, message });
   const counts = countsOf(s, vms);
-  const charge = chargeOf(o.calibrationFile);
+  const charge = chargeOf(o.calibrationFile, (message) => o.emit({ event: 'note', period, message }));
   const plan = planPeriod(s, counts, period, charge, o.solve);
   const linkBits = s.links.map((l) => l.gbps * 1e9 * 3600);
   const decision = decide({ period, moves: plan.moves, vms, dcNames: s.datacenters.map((d) => d.name), unreachable: f.unreachable, routes: plan.network.routes, linkBits });
@@ -128,12 +128,15 @@ function currentPrices(o: LoopOptions, s: Scenario, period: number): Scenario {
   }
 }
 
-/** What the calibration file says ferry sends; the memory-size charge until it holds a committed run. */
-function chargeOf(file: string | undefined): ChargeModel {
+/** What the calibration file says ferry sends; the memory-size charge until it holds a committed run, or when it is unreadable (said). */
+function chargeOf(file: string | undefined, note: (message: string) => void): ChargeModel {
   if (!file || !existsSync(file)) return { kind: 'memory' };
+  const text = readFileSync(file, 'utf8');
+  if (!text.includes('"committed"')) return { kind: 'memory' };
   try {
-    return { kind: 'precopy', compression: calibrate(readFileSync(file, 'utf8')).compression };
-  } catch {
+    return { kind: 'precopy', compression: calibrate(text).compression };
+  } catch (error) {
+    note(`--calibrate ${file}: ${error instanceof Error ? error.message : String(error)}; charging the memory size`);
     return { kind: 'memory' };
   }
 }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { PlannerError } from '@ferry/planner';
 import { parseAutopilotScenario, type AutopilotScenario } from '../autopilot/config.js';
 import { runAutopilot } from '../autopilot/loop.js';
@@ -53,8 +53,8 @@ export async function autopilotCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (!values.scenario) throw new UsageError('--scenario FILE is required');
-  const ap = loadScenario(values.scenario);
   const dryRun = values['dry-run'] === true;
+  const ap = loadScenario(values.scenario, dryRun);
   if (!dryRun && !values['token-file']) throw new UsageError('--token-file F is required: the source daemons want their token (or give --dry-run)');
   const token = dryRun ? '' : readPrivateToken(values['token-file']!);
   const periodMs = values.period === undefined ? 3_600_000 : parseDuration(values.period, '--period', 's', { allowZero: true });
@@ -78,8 +78,18 @@ export async function autopilotCommand(argv: string[]): Promise<number> {
   return reports.some((r) => r.rolledBack + r.failed > 0) ? 3 : 0;
 }
 
-function loadScenario(file: string): AutopilotScenario {
+/**
+ * The scenario names commands every source daemon runs (its migrate block) and the autopilot holds the
+ * daemons' token: a file others may write would let them run commands on every host, so it is refused.
+ */
+function loadScenario(file: string, dryRun: boolean): AutopilotScenario {
   let raw: unknown;
+  try {
+    if (!dryRun) trustedFile(file);
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`--scenario ${file}: ${error instanceof Error ? error.message : String(error)}`);
+  }
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (error) {
@@ -91,4 +101,11 @@ function loadScenario(file: string): AutopilotScenario {
     if (error instanceof PlannerError) throw new UsageError(`${file}: ${error.message}`);
     throw error;
   }
+}
+
+function trustedFile(file: string): void {
+  const { uid, mode } = statSync(file);
+  const me = process.geteuid?.() ?? uid;
+  if (uid !== me) throw new UsageError(`--scenario ${file} belongs to uid ${uid}, not to this user (uid ${me}): its migrate block names commands the source daemons run`);
+  if ((mode & 0o022) !== 0) throw new UsageError(`--scenario ${file} can be written by others (mode ${(mode & 0o777).toString(8)}): its migrate block names commands the source daemons run; chmod go-w ${file}`);
 }
