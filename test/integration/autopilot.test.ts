@@ -2,11 +2,12 @@
  * `ferry autopilot` over real daemons on loopback: the fleet ends where the rolling plan puts it, with
  * every committed image byte-identical to its source; a target killed mid-migration leaves the VM at its
  * source and the next period plans it again; measured costs reach the calibration file and change a
- * later plan. Periods are 0 s (each starts when the last one's migrations end): nothing waits on time.
+ * later plan; a daemon that does not answer keeps its VMs where they are. Periods are 0 s (each starts when the last one's migrations end): nothing waits on time.
  */
 import t from 'tap';
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
@@ -125,4 +126,30 @@ t.test('measured costs reach the calibration file and change a later plan', asyn
   const { stdout } = await run(process.execPath, [FERRY, 'autopilot', '--scenario', scenario, '--dry-run', '--json', '--period', '0']);
   const dry = stdout.trim().split('\n').map((l) => JSON.parse(l) as Event);
   t.same(migrations(dry).map((m) => m['vm']), ['small'], 'without the measurements the big VM never moves');
+});
+
+t.test('a source daemon that does not answer: nothing leaves its DC, and the log says why', async (t) => {
+  const dir = scratchDir(t);
+  const closed = await new Promise<number>((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+  const dcs = ['west', 'east'].map((name) => ({ name, source: { url: `http://127.0.0.1:${closed}` }, target: { url: `ws://127.0.0.1:${closed}` }, targetDir: join(dir, name) }));
+  const scenario = join(dir, 'fleet.json');
+  writeFileSync(scenario, JSON.stringify(wireScenario(dayScenario(['vm-a'], dir), dcs as never)));
+  const token = join(dir, 'token');
+  writeFileSync(token, 'unused', { mode: 0o600 });
+  const { code, events } = await autopilot(['--scenario', scenario, '--token-file', token]);
+  t.equal(code, 0, 'no migration failed: none was started');
+  t.same(migrations(events), [], 'nothing was started');
+  t.same(periods(events).map((p) => p['vms']), [[1, 0], [1, 0], [1, 0]], 'vm-a stays at west all day');
+  t.match(periods(events)[1]!['diverged'], [/west's source daemon does not answer/], 'the planned move is reported as not started, with why');
+  t.ok(events.some((e) => e['event'] === 'note' && /does not answer/.test(String(e['message']))), 'and each period notes the daemon that did not answer');
+
+  writeFileSync(scenario, JSON.stringify(wireScenario(dayScenario(['vm-a'], dir), dcs as never)), { mode: 0o666 });
+  chmodSync(scenario, 0o666);
+  const refused = await run(process.execPath, [FERRY, 'autopilot', '--scenario', scenario, '--token-file', token]).catch((error: { code: number; stderr: string }) => error);
+  t.match(refused, { code: 2, stderr: /can be written by others/ }, 'a scenario others may write is refused: it names commands the daemons run');
 });
