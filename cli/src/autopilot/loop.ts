@@ -37,9 +37,10 @@ export async function runAutopilot(o: LoopOptions): Promise<PeriodReport[]> {
   let scenario = s0;
   const began = performance.now();
   for (let period = 0; period < s0.hours && !o.signal?.aborted; period++) {
+    const periodBegan = performance.now();
     scenario = currentPrices(o, scenario, period);
     const unreachable = o.dryRun ? new Set<number>() : await observe(clients, lastSeen, period, o.emit);
-    const report = await runPeriod(o, scenario, period, { clients, lastSeen, unreachable, initial });
+    const report = { ...await runPeriod(o, scenario, period, { clients, lastSeen, unreachable, initial }), workMs: Math.round(performance.now() - periodBegan) };
     reports.push(report);
     o.emit({ event: 'period', ...report });
     if (o.dryRun) continue;
@@ -57,7 +58,7 @@ interface Fleetwide {
   readonly initial: ReadonlyArray<readonly number[]>;
 }
 
-async function runPeriod(o: LoopOptions, s: Scenario, period: number, f: Fleetwide): Promise<PeriodReport> {
+async function runPeriod(o: LoopOptions, s: Scenario, period: number, f: Fleetwide): Promise<Omit<PeriodReport, 'workMs'>> {
   const { vms, oddities } = fleetOf(s, f.lastSeen);
   for (const message of oddities) o.emit({ event: 'note', period, message });
   const counts = countsOf(s, vms);

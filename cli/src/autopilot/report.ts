@@ -18,6 +18,8 @@ export interface PeriodReport extends PeriodCost {
   /** VMs per DC at the end of the period. */
   readonly vms: readonly number[];
   readonly moves: readonly string[];
+  /** Wall-clock ms from reading the fleet to the last migration's end. */
+  readonly workMs: number;
 }
 
 export type AutopilotEvent =
@@ -33,7 +35,7 @@ export function eventText(event: AutopilotEvent, reports: readonly PeriodReport[
     case 'period': {
       const spent = reports.reduce((sum, r) => sum + r.dcDollars + r.migrationDollars, 0);
       const never = reports.reduce((sum, r) => sum + r.neverDollars, 0);
-      const line = `period ${String(event.period).padStart(2)}: planned ${event.planned}, started ${event.started}, committed ${event.committed}, rolled back ${event.rolledBack}, failed ${event.failed}; $${money(spent)} so far against $${money(never)} never migrating`;
+      const line = `period ${String(event.period).padStart(2)}: planned ${event.planned}, started ${event.started}, committed ${event.committed}, rolled back ${event.rolledBack}, failed ${event.failed}; $${money(spent)} so far against $${money(never)} never migrating (${(event.workMs / 1000).toFixed(1)} s)`;
       return [line, ...event.diverged.map((d) => `  diverged: ${d}`)].join('\n') + '\n';
     }
   }
