@@ -45,7 +45,8 @@ export async function runAutopilot(o: LoopOptions): Promise<PeriodReport[]> {
     o.emit({ event: 'period', ...report });
     if (o.dryRun) continue;
     const next = began + (period + 1) * o.periodMs;
-    if (o.periodMs > 0 && performance.now() > next && period + 1 < s0.hours) o.emit({ event: 'note', period, message: `overran its ${o.periodMs} ms: the next period starts at once` });
+    const late = performance.now() - next;
+    if (o.periodMs > 0 && late > 0 && period + 1 < s0.hours) o.emit({ event: 'note', period, message: `the day runs ${(late / 1000).toFixed(1)} s behind its schedule of ${o.periodMs} ms periods: the next period starts at once` });
     await sleep(Math.max(0, next - performance.now()), undefined, o.signal ? { signal: o.signal } : {}).catch(() => undefined);
   }
   return reports;
