@@ -37,6 +37,10 @@ async function autopilot(args: string[], onEvent: (e: Event) => void = () => und
   return { code, events };
 }
 
+/** West and east daemons for the tests that leave them running; their VMs have distinct names, so their fleets never mix. */
+let shared: ReturnType<typeof dataCentres> | undefined;
+const sharedDataCentres = (): ReturnType<typeof dataCentres> => (shared ??= dataCentres(t, scratchDir(t), ['west', 'east']));
+
 const periods = (events: Event[]): Event[] => events.filter((e) => e['event'] === 'period');
 const migrations = (events: Event[]): Event[] => events.filter((e) => e['event'] === 'migration');
 
@@ -53,7 +57,7 @@ function dayScenario(vms: string[], dir: string): Record<string, unknown> {
 
 t.test('the fleet ends where the rolling plan puts it; each committed image is its source, byte for byte', async (t) => {
   const dir = scratchDir(t);
-  const { dcs, tokenFile } = await dataCentres(t, dir, ['west', 'east']);
+  const { dcs, tokenFile } = await sharedDataCentres();
   const vms = ['vm-a', 'vm-b'];
   for (const [i, vm] of vms.entries()) await fillImage(join(dir, `${vm}.img`), MiB, { seed: i + 1 });
   const scenario = join(dir, 'fleet.json');
@@ -104,7 +108,7 @@ t.test('a target killed mid-migration leaves the VM at its source, and the next 
 
 t.test('measured costs reach the calibration file and change a later plan', async (t) => {
   const dir = scratchDir(t);
-  const { dcs, tokenFile } = await dataCentres(t, dir, ['west', 'east']);
+  const { dcs, tokenFile } = await sharedDataCentres();
   // A compressible image: LZ4 sends a fraction of it, so ferry's measured charge is far below the memory size.
   for (const vm of ['small', 'big']) writeFileSync(join(dir, `${vm}.img`), Buffer.alloc(MiB, 'ferry autopilot '));
   const doc = lineScenario({ prices: { west: [1, 1], east: [0.5, 0.5] }, dcs: [{ name: 'west', maxVMs: 2 }, { name: 'east', maxVMs: 2 }], placement: [], joulesPerBit: joulesPerBitFor(3, 1.5) });
