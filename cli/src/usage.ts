@@ -36,6 +36,9 @@ Usage:
   ferry plan     --scenario FILE [--scenario FILE ...] [--hours N] [--json] [--plots DIR]
                  [--calibrate FILE.ndjson] [--rolling] [--emit migrations] [--time-limit S] [--gap FRACTION]
                  when and where to migrate VMs for the lowest electricity cost
+  ferry autopilot --scenario FILE --token-file F [--period DURATION] [--prices FILE] [--calibrate FILE.ndjson]
+                 [--max-per-link N] [--time-limit S] [--dry-run] [--json]
+                 every period: read the fleet, re-plan, migrate through the source daemons
 
 Logging (target, migrate, source, wan-proxy; demo has --log-level only): --log-level
 trace|debug|info|warn|error|fatal|silent (default warn; info for source and wan-proxy), --log-file F
