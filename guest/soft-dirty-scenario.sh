@@ -5,16 +5,16 @@
 # since the last freeze, and stops). Prints, per run, lines the test reads from the serial console:
 #   SD-RUN <log>   SD-EXIT <code>   SD-SUMMARY <the --json summary>   SD-REPORT <mapwriter's report>
 #   SD-CMP identical|differ
-# Usage: sh soft-dirty-scenario.sh MIB HOT COLD LOG...
+# Usage: sh soft-dirty-scenario.sh MIB HOT COLD POLICY LOG...   (POLICY: ferry's --policy)
 set -u
-mib=$1 hot=$2 cold=$3
-shift 3
+mib=$1 hot=$2 cold=$3 policy=$4
+shift 4
 ferry="node /ferry/cli/bin/ferry.js"
 port=7400
 for log in "$@"; do
   port=$((port + 1))
   work=/dev/shm/run-$log
-  target=/tmp/target-$log
+  target=/dev/shm/target-$log
   mkdir -p "$work" "$target"
   echo "SD-RUN $log at $(cut -d' ' -f1 /proc/uptime) s"
   $ferry target --listen "127.0.0.1:$port" --dir "$target" --once >"$work/target.out" 2>"$work/target.err" &
@@ -29,7 +29,7 @@ until [ -e $work/report ]; do sleep 0.02; done
 until grep -q '^State:.*T' /proc/$writer/status; do sleep 0.02; done
 EOS
   echo "SD-MIGRATE at $(cut -d' ' -f1 /proc/uptime) s"
-  $ferry migrate --to "ws://127.0.0.1:$port" --image "ram=$work/ram.img" --id "sd-$log" --policy xen \
+  $ferry migrate --to "ws://127.0.0.1:$port" --image "ram=$work/ram.img" --id "sd-$log" --policy "$policy" \
     --dirty-log "$log" --dirty-pid "$writer" --pause-cmd "sh $work/pause.sh" --resume-cmd "kill -CONT $writer" \
     --json >"$work/migrate.out" 2>"$work/migrate.err"
   code=$?

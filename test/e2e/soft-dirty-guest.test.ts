@@ -24,7 +24,7 @@ if ('missing' in guest) {
   t.setTimeout(1_800_000); // node under TCG on a shared host: minutes, not seconds
   t.test('soft-dirty in a guest: byte-identical image, the final pass reads only what was written since the last pass', { timeout: 1_700_000 }, async (t) => {
     const console = await runInGuest(t, guest, {
-      script: 'guest/soft-dirty-scenario.sh', args: [IMAGE_MIB, HOT_PAGES, COLD_PAGES, 'soft-dirty'], ramMiB: 1024,
+      script: 'guest/soft-dirty-scenario.sh', args: [IMAGE_MIB, HOT_PAGES, COLD_PAGES, 'xen', 'soft-dirty'], ramMiB: 1024,
     });
     const exit = taggedLines(console, 'SD-EXIT')[0];
     const summaryLine = taggedLines(console, 'SD-SUMMARY')[0];
