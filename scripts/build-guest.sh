@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the QEMU test guest into .cache/guest/ (git-ignored) from Debian packages:
 #   memtouch        guest/memtouch.c, static
-#   initramfs.gz    busybox-static + guest/init + memtouch + the kernel's virtio block modules (cpio newc, gzip)
+#   initramfs.gz    busybox-static + guest/init + memtouch + the kernel's virtio block modules and their
+#                   load order (cpio newc, gzip)
 #   vmlinuz         a readable copy of /boot/vmlinuz-* (linux-image-amd64)
 # Skips whatever is already newer than its inputs. Needs: gcc, cpio, gzip, busybox-static, a kernel
 # (scripts/install-qemu.sh installs them). Prints the output folder last.
@@ -34,18 +35,27 @@ if stale "$out/memtouch" "$root/guest/memtouch.c"; then
   mv "$out/memtouch.tmp" "$out/memtouch"
 fi
 
-# The guest disk is virtio-blk; Debian builds its driver (and virtio-pci) as modules of this kernel.
+# The guest disk is virtio-blk; Debian builds its driver (and virtio-pci) as modules of this kernel. Their
+# load order comes from the kernel's own dependency data (modinfo -F depends), resolved depth first here,
+# so a point release that moves a symbol between modules (6.1.0-57: virtio now needs virtio_ring) cannot
+# break the guest's boot. The order goes into the initramfs as lib/modules/load-order, one file a line.
 kversion=${kernel#/boot/vmlinuz-}
 modules=()
-for module in virtio virtio_ring virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
-  file=$(modinfo -k "$kversion" -F filename "$module" 2>/dev/null || true)
-  case "$file" in
-    ''|'(builtin)') ;;
-    *) modules+=("$file") ;;
-  esac
-done
+declare -A visited=()
+visit() {
+  local module=$1 dependencies dependency file
+  [ -n "${visited[$module]:-}" ] && return 0
+  visited[$module]=1
+  file=$(modinfo -k "$kversion" -F filename "$module" 2>/dev/null) \
+    || { echo "build-guest: kernel $kversion has no module $module (modinfo -k $kversion $module)" >&2; exit 1; }
+  [ "$file" = '(builtin)' ] && return 0
+  dependencies=$(modinfo -k "$kversion" -F depends "$module")
+  for dependency in ${dependencies//,/ }; do visit "$dependency"; done
+  modules+=("$file")
+}
+for wanted in virtio_pci virtio_blk; do visit "$wanted"; done
 
-if stale "$out/initramfs.gz" "$out/memtouch" "$root/guest/init" "$busybox" "$kernel"; then
+if stale "$out/initramfs.gz" "$out/memtouch" "$root/guest/init" "$busybox" "$kernel" "$0"; then
   tree=$(mktemp -d)
   trap 'rm -rf "$tree"' EXIT
   mkdir -p "$tree/bin" "$tree/proc" "$tree/sys" "$tree/dev" "$tree/tmp"
@@ -57,10 +67,11 @@ if stale "$out/initramfs.gz" "$out/memtouch" "$root/guest/init" "$busybox" "$ker
   for file in "${modules[@]}"; do
     name=$(basename "$file")
     case "$name" in
-      *.ko.xz) xz -dc "$file" >"$tree/lib/modules/${name%.xz}" ;;
-      *.ko.zst) zstd -qdc "$file" >"$tree/lib/modules/${name%.zst}" ;;
+      *.ko.xz) name=${name%.xz}; xz -dc "$file" >"$tree/lib/modules/$name" ;;
+      *.ko.zst) name=${name%.zst}; zstd -qdc "$file" >"$tree/lib/modules/$name" ;;
       *) cp "$file" "$tree/lib/modules/$name" ;;
     esac
+    echo "$name" >>"$tree/lib/modules/load-order"
   done
   chmod 0755 "$tree/init" "$tree/bin/memtouch" "$tree/bin/busybox"
   (cd "$tree" && find . -print0 | sort -z | cpio --null -o -H newc --quiet -R 0:0) | gzip -9 >"$out/initramfs.gz.tmp"

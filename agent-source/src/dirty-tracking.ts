@@ -1,5 +1,5 @@
 /**
- * Dirty sources other than the hash scan (DESIGN.md section 8). A plain image is hash-scanned in full
+ * Dirty sources other than the hash scan (docs/design.md, "Dirty sources"). A plain image is hash-scanned in full
  * every pass; an image with a DirtyTracker (a QEMU guest disk, built by the CLI from @ferry/qemu) is
  * read in full only in pass 0, and later passes scan just the pages its tracker reports written. The
  * pass loop, the encoders, verify, commit and rollback do not know the difference.

@@ -13,6 +13,8 @@ export class SessionRegistry {
   readonly #reserved = new Map<TargetSession, number>();
   /** Ids whose HELLO is being answered: a second HELLO for one of them waits for no one, it is refused. */
   readonly #opening = new Set<string>();
+  /** New sessions whose files and manifest are being written: they hold a slot already. */
+  #creating = 0;
   readonly #budget: TableBudget;
   readonly #maxMigrations: number;
 
@@ -42,7 +44,7 @@ export class SessionRegistry {
       } else if (existing) {
         throw new FerryError(ErrorCode.Conflict, `migration ${hello.migrationId} is already in progress on this target (phase ${existing.phase})`);
       }
-      return this.#create(peer, hello, context);
+      return await this.#create(peer, hello, context);
     } finally {
       this.#opening.delete(hello.migrationId);
     }
@@ -59,21 +61,25 @@ export class SessionRegistry {
     return existing;
   }
 
-  #create(peer: Peer, hello: Hello, context: SessionContext): TargetSession {
+  async #create(peer: Peer, hello: Hello, context: SessionContext): Promise<TargetSession> {
     if (readOutcome(join(context.dir, hello.migrationId)) === 'committed') {
       throw new FerryError(ErrorCode.Conflict, `migration ${hello.migrationId} was already committed on this target; use another --id`);
     }
-    if (this.#sessions.size >= this.#maxMigrations) {
-      throw new FerryError(ErrorCode.Limit, `this target already receives ${this.#sessions.size} migrations (limit ${this.#maxMigrations})`);
+    const held = this.#sessions.size + this.#creating;
+    if (held >= this.#maxMigrations) {
+      throw new FerryError(ErrorCode.Limit, `this target already receives ${held} migrations (limit ${this.#maxMigrations})`);
     }
     const bytes = tableBytesFor(hello);
     this.#budget.reserve(bytes, hello.migrationId);
     let session: TargetSession;
+    this.#creating += 1;
     try {
-      session = TargetSession.create(hello, context);
+      session = await TargetSession.create(hello, context);
     } catch (error) {
       this.#budget.release(bytes);
       throw error;
+    } finally {
+      this.#creating -= 1;
     }
     this.#sessions.set(session.id, session);
     this.#reserved.set(session, bytes);

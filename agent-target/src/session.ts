@@ -86,11 +86,23 @@ export class TargetSession {
     this.#log = ctx.logger.child({ migrationId: id, role: 'target' });
   }
 
-  /** Creates DIR/<id> and an empty (or --base seeded) sparse image for each image of the HELLO. */
-  static create(hello: Hello, ctx: SessionContext): TargetSession {
+  /**
+   * Creates DIR/<id> and an empty (or --base seeded) sparse image for each image of the HELLO, and
+   * returns once the `receiving` manifest is durable: only a folder with ferry's manifest is cleaned by a
+   * restart, so no page may be accepted (no WELCOME sent) before it is on disk. If the manifest cannot be
+   * written, the files just created are removed and the HELLO is refused.
+   */
+  static async create(hello: Hello, ctx: SessionContext): Promise<TargetSession> {
     const { dir, images, seeded } = createSessionFiles(hello, ctx.dir, ctx.bases, ctx.hasher);
     const session = new TargetSession(hello.migrationId, new SessionFiles(dir, images, ctx.hasher, ctx.limits), seeded, ctx);
-    session.#writeManifest('receiving').catch((error: unknown) => void session.fail(toFerryError(error, ErrorCode.Io), true));
+    try {
+      await session.#writeManifest('receiving');
+    } catch (error) {
+      session.#files.close();
+      for (const path of session.#files.partialPaths()) await rm(path, { force: true });
+      removeIfEmpty(dir);
+      throw toFerryError(error, ErrorCode.Io);
+    }
     return session;
   }
 

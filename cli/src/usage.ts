@@ -31,8 +31,9 @@ Usage:
   ferry workload --image PATH --size BYTES [--profile web|compile|jvm] [--rate RATE] [--fill] [--seed N]
                  [--duration SECONDS]
   ferry wan-proxy --listen HOST:PORT --to HOST:PORT [--delay MS] [--rate RATE] [--jitter MS]
-  ferry plan     --scenario FILE [--hours N] [--json] [--plots DIR] [--calibrate FILE.ndjson] [--rolling]
-                 [--emit migrations]   when and where to migrate VMs for the lowest electricity cost
+  ferry plan     --scenario FILE [--scenario FILE ...] [--hours N] [--json] [--plots DIR]
+                 [--calibrate FILE.ndjson] [--rolling] [--emit migrations]
+                 when and where to migrate VMs for the lowest electricity cost
 
 Logging (target, migrate, source, wan-proxy; demo has --log-level only): --log-level
 trace|debug|info|warn|error|fatal|silent (default warn; info for source and wan-proxy), --log-file F

@@ -227,7 +227,16 @@ export function readDiskBeats(serialPath: string): DiskBeat[] {
   }));
 }
 
-/** Polls a serial log until `done(heartbeats)`; rejects on timeout or when `exited` settles first. */
+/** The reason guest/init printed before powering off (`init: FATAL: ...`), if it did. */
+export function guestFatal(serialPath: string): string | undefined {
+  try {
+    return /^init: FATAL: (.*?)\r?$/m.exec(readFileSync(serialPath, 'utf8'))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Polls a serial log until `done(heartbeats)`; rejects on timeout, when the guest says it gave up, or when `exited` settles first. */
 export async function waitForHeartbeats(
   serialPath: string,
   done: (beats: Heartbeat[]) => boolean,
@@ -247,6 +256,8 @@ export async function waitForHeartbeats(
         return '(no serial log)';
       }
     };
+    const fatal = guestFatal(serialPath);
+    if (fatal) throw new Error(`the guest gave up: ${fatal}; serial log ends: ${tail()}`);
     if (gone) throw new Error(`QEMU exited; serial log ends: ${tail()}`);
     if (Date.now() > deadline) throw new Error(`heartbeats not as expected within ${timeoutMs} ms; serial log ends: ${tail()}`);
     await new Promise((resolve) => setTimeout(resolve, 200));

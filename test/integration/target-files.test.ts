@@ -49,6 +49,8 @@ t.test('partial files of a killed target are cleaned at restart; nothing else is
   const first = await spawnTarget(t, dir);
   const source = await helloClient(first.url, { id: 'cut', images });
   t.match(await source.next(), { type: MessageType.Welcome });
+  // The order a restart relies on: the manifest that marks the folder as ferry's is durable before WELCOME.
+  t.match(manifestOf(join(dir, 'cut')), { outcome: 'receiving', migrationId: 'cut' }, 'the manifest was written before WELCOME');
   source.send(encodeControl({ type: MessageType.PassBegin, pass: 0 }));
   source.send(encodePages({ imageIndex: 0, pass: 0 }, [{ pageIndex: 1, encoding: PageEncoding.Raw, payload: new Uint8Array(PAGE).fill(1) }]));
   source.send(encodeControl({ type: MessageType.PassEnd, pass: 0, pages: 1, bytes: PAGE }));

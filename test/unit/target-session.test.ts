@@ -7,7 +7,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import {
-  decodeMessage, DEFAULT_LIMITS, digestToHex, encodeControl, encodePages, MessageType, PageEncoding, PROTOCOL_VERSION,
+  decodeMessage, DEFAULT_LIMITS, ErrorCode, FerryError, digestToHex, encodeControl, encodePages, MessageType, PageEncoding, PROTOCOL_VERSION,
   type Hello, type Message,
 } from '@ferry/protocol';
 import { blockDigests, createPageHasher, tableDigest } from '@ferry/pages';
@@ -56,7 +56,7 @@ async function setup(t: Test, id: string, overrides: Partial<SessionContext> = {
     ...overrides,
   };
   const hello: Hello = { type: MessageType.Hello, version: PROTOCOL_VERSION, migrationId: id, resume: false, options: {}, images: [{ name: 'ram', size: PAGES * PAGE, pageSize: PAGE }] };
-  const session = TargetSession.create(hello, ctx);
+  const session = await TargetSession.create(hello, ctx);
   const peer = new RecordingPeer();
   session.attach(peer, false);
   const page = (i: number): Uint8Array => new Uint8Array(PAGE).fill(i + 1);
@@ -82,6 +82,15 @@ t.test('the happy path: COMMIT_READY only after VERIFY, GO commits, RESUMED, fil
   t.same(ends, [{ outcome: 'committed', reason: undefined }]);
   t.ok(existsSync(join(ctx.dir, 'happy', 'ram')), 'the image has its final name');
   t.match(JSON.parse(readFileSync(join(ctx.dir, 'happy', 'manifest.json'), 'utf8')), { outcome: 'committed', createdBy: 'ferry-target' });
+});
+
+t.test('a session exists only once its manifest is on disk, so a crash after WELCOME always leaves a folder a restart cleans', async (t) => {
+  const { session, peer, ctx } = await setup(t, 'durable');
+  // setup() attached the peer right after create() resolved: WELCOME went out only then.
+  t.match(peer.sent[0], { type: MessageType.Welcome });
+  t.match(JSON.parse(readFileSync(join(ctx.dir, 'durable', 'manifest.json'), 'utf8')), { outcome: 'receiving', createdBy: 'ferry-target', migrationId: 'durable' });
+  t.ok(existsSync(join(ctx.dir, 'durable', 'ram.partial')), 'beside the partial image it describes');
+  await session.fail(new FerryError(ErrorCode.Aborted, 'test over'), false);
 });
 
 t.test('GO that arrives before COMMIT_READY went out fails the session and removes the partial image', async (t) => {
