@@ -2,8 +2,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
-import { authorize, EventFeed, listenOn } from '@ferry/serve';
+import {
+  accessPolicy, authorize, DaemonMetrics, DEFAULT_PRE_AUTH, EventFeed, listenOn, PreAuthGuard, refuseUpgrade, serveOps,
+  type AccessPolicy, type OpsRoutes, type PreAuthLimits,
+} from '@ferry/serve';
 import type { MigrationSummary, ProgressEvent } from './events.js';
+import { countFailedStart, SourceMetricsFeed } from './metrics-feed.js';
 import { migrate, type MigrateContext } from './migration.js';
 import type { MigrateOptions } from './options.js';
 
@@ -24,7 +28,15 @@ export interface SourceOptions {
   readonly host: string;
   readonly port: number;
   readonly logger: Logger;
-  readonly token?: string | undefined;
+  /**
+   * Required: a client can name hook commands, which run as this daemon's user, and files, which it
+   * reads and sends; so every route wants `Authorization: Bearer <token>`, even from loopback.
+   */
+  readonly token: string;
+  /** Host names to answer to besides IP literals, localhost and the listen host (against DNS rebinding). */
+  readonly allowHosts?: readonly string[] | undefined;
+  /** Bounds on connections that have not shown the token yet (the target's defaults). */
+  readonly preAuth?: Partial<PreAuthLimits> | undefined;
   /**
    * Turns a POSTed JSON body into a migration; throws with a message for the client when the body is bad.
    * Injected so the agent knows nothing of how the CLI spells its options.
@@ -54,8 +66,9 @@ const MAX_BODY_BYTES = 64 * 1024;
 
 /**
  * The source daemon, the mirror of `startTarget`: POST /migrations starts a migration, GET /status and the
- * /events WebSocket report progress. The body can name hook commands that run as this daemon's user, so
- * without a token only loopback clients are served.
+ * /events WebSocket report progress, GET /metrics and the page at GET / show it to Prometheus and people.
+ * The body can name hook commands that run as this daemon's user, so every route needs the token (the
+ * page's login cookie opens only the read-only ones), and requests from web pages are refused (see `authorize`).
  */
 export async function startSource(options: SourceOptions): Promise<RunningSource> {
   return new SourceDaemon(options).listen();
@@ -68,12 +81,20 @@ class SourceDaemon {
   readonly #events = new WebSocketServer({ noServer: true, perMessageDeflate: false });
   readonly #migrations = new Map<string, Tracked>();
   readonly #watchers: EventFeed;
+  readonly #access: AccessPolicy;
+  readonly #guard: PreAuthGuard;
+  readonly #ops: OpsRoutes;
 
   constructor(options: SourceOptions) {
+    if (!options.token) throw new Error('the source daemon needs a token: it runs the hook commands its clients name');
     this.#options = options;
+    this.#access = accessPolicy({ token: options.token, allowHosts: options.allowHosts, listenHost: options.host, tls: false });
     this.#log = options.logger.child({ role: 'source' });
     this.#watchers = new EventFeed(this.#log);
+    const running = (): number => [...this.#migrations.values()].filter((m) => m.summary === undefined && m.error === undefined).length;
+    this.#ops = { metrics: new DaemonMetrics('source', running), token: options.token, secure: false };
     this.#server = createServer((req, res) => void this.#http(req, res));
+    this.#guard = new PreAuthGuard(this.#server, { ...DEFAULT_PRE_AUTH, ...options.preAuth }, this.#log);
     this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head));
   }
 
@@ -85,8 +106,13 @@ class SourceDaemon {
   }
 
   async #http(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const auth = authorize(req, this.#options.token, false);
-    if (!auth.ok) return reply(res, auth.status, { error: auth.message });
+    const auth = authorize(req, this.#access);
+    if (auth.ok) this.#guard.admit(req.socket);
+    if (await serveOps(req, res, auth, this.#ops)) return;
+    if (!auth.ok) {
+      this.#log.warn({ status: auth.status, remote: req.socket.remoteAddress, method: req.method, url: req.url }, `refused: ${auth.message}`);
+      return reply(res, auth.status, { error: auth.message });
+    }
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     if (req.method === 'GET' && path === '/status') return reply(res, 200, this.#status());
     if (req.method === 'POST' && path === '/migrations') {
@@ -97,14 +123,18 @@ class SourceDaemon {
         return reply(res, 400, { error: error instanceof Error ? error.message : String(error) });
       }
     }
-    return reply(res, 404, { error: `no route for ${req.method} ${path}: use POST /migrations, GET /status or WebSocket /events` });
+    return reply(res, 404, { error: `no route for ${req.method} ${path}: use POST /migrations, GET /status, GET /metrics, the page at GET / or WebSocket /events` });
   }
 
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const auth = authorize(req, this.#options.token, false);
+    const auth = authorize(req, this.#access);
     const path = new URL(req.url ?? '/', 'http://x').pathname;
-    if (!auth.ok) return void socket.end(`HTTP/1.1 ${auth.status} ${auth.status === 401 ? 'Unauthorized' : 'Forbidden'}\r\n\r\n${auth.message}\n`);
-    if (path !== '/events') return void socket.end(`HTTP/1.1 404 Not Found\r\n\r\nno WebSocket endpoint ${path}: use /events\n`);
+    if (!auth.ok) {
+      this.#log.warn({ status: auth.status, remote: req.socket.remoteAddress, path }, `refused: ${auth.message}`);
+      return refuseUpgrade(socket, auth.status, auth.message);
+    }
+    if (path !== '/events') return refuseUpgrade(socket, 404, `no WebSocket endpoint ${path}: use /events`);
+    this.#guard.admit(req.socket);
     this.#events.handleUpgrade(req, socket, head, (ws) => this.#watchers.add(ws));
   }
 
@@ -120,15 +150,22 @@ class SourceDaemon {
       const prepared = await request.prepare().catch((error: unknown) => {
         tracked.error = error instanceof Error ? error.message : String(error);
         this.#log.warn({ err: error, migrationId }, 'migration failed to start');
+        countFailedStart(this.#ops.metrics, migrationId);
         publish({ event: 'failed-to-start', error: tracked.error });
       });
       if (!prepared) return;
       const { close, options = request.options, ...seams } = prepared;
+      const feed = new SourceMetricsFeed(this.#ops.metrics, migrationId);
       try {
-        const onEvent = (event: ProgressEvent): void => { tracked.last = event; publish(event); };
+        const onEvent = (event: ProgressEvent): void => { tracked.last = event; feed.event(event); publish(event); };
         const { history: _history, ...summary } = await migrate(options, { ...seams, logger: this.#log, onEvent });
         tracked.summary = summary;
+        feed.ended(summary);
         publish({ event: 'summary', summary });
+      } catch (error) {
+        tracked.error = error instanceof Error ? error.message : String(error);
+        this.#ops.metrics.ended(migrationId, { result: 'failed' });
+        throw error;
       } finally {
         await close();
       }
@@ -142,6 +179,7 @@ class SourceDaemon {
 
   #close(): Promise<void> {
     this.#watchers.close();
+    this.#guard.close();
     this.#server.closeAllConnections();
     return new Promise((resolve) => this.#server.close(() => resolve()));
   }

@@ -9,6 +9,12 @@ export interface EncodingTotals {
   lz4Pages: number;
   deltaPages: number;
   copyPages: number;
+  /** Record bytes (header and payload) of the pages of each encoding, over all passes. */
+  zeroBytes: number;
+  rawBytes: number;
+  lz4Bytes: number;
+  deltaBytes: number;
+  copyBytes: number;
 }
 
 /** A tracked image (a guest disk): what it cost, and how many passes read it (pass 0 included). */
@@ -39,8 +45,8 @@ export interface MigrationSummary extends EncodingTotals {
   readonly history: readonly PassRecord[];
   /** Per tracked image (guest disk), by name; absent when the migration has none. */
   readonly disks?: Readonly<Record<string, DiskSummary>>;
-  /** Pages read (and hashed) to find the dirty ones, over every pass. */
-  readonly pagesRead: number;
+  /** Pages read (and hashed) to find the dirty ones, over every pass (set by every migration this version runs). */
+  readonly pagesRead?: number;
   /** The final pass (workload paused): pages it read, and those of them it found changed and sent. */
   readonly finalPagesRead?: number;
   readonly finalDirtyPages?: number;
@@ -68,7 +74,7 @@ export type ProgressEvent =
   | { readonly event: 'resumed'; readonly pauseMs: number }
   | { readonly event: 'rollback'; readonly code: ErrorCode; readonly reason: string };
 
-const NO_PAGES: EncodingTotals = { pagesSent: 0, zeroPages: 0, rawPages: 0, lz4Pages: 0, deltaPages: 0, copyPages: 0 };
+const NO_PAGES: EncodingTotals = { pagesSent: 0, zeroPages: 0, rawPages: 0, lz4Pages: 0, deltaPages: 0, copyPages: 0, zeroBytes: 0, rawBytes: 0, lz4Bytes: 0, deltaBytes: 0, copyBytes: 0 };
 
 /** The summary of a finished migration; `passes` counts the final pass when the workload was paused. */
 export function summarize(run: {

@@ -15,11 +15,14 @@ export type { DirtyLogSummary, DiskSummary, MigrationResult, MigrationSummary, P
 export { DirtyTracking, mergeRanges, type DirtyTracker, type FreezeContext, type PageRanges } from './dirty-tracking.js';
 export type { SourceHooks, StateBlob } from './hooks.js';
 export {
-  adviseRecovery, defaultStateDir, isAlive, MigrationJournal, readJournals, removeJournal, type JournalEntry, type RecoveryAdvice,
+  adviseRecovery, defaultStateDir, isAlive, isRunning, MigrationJournal, readJournals, removeJournal,
+  type JournalEntry, type JournalScan, type RecoveryAdvice, type RefusedJournal,
 } from './journal.js';
+export { privacyProblem } from './journal-trust.js';
 export { PassSender, type AfterImages, type PassOutcome, type PassScope } from './pass-sender.js';
 export { TargetConnection, type ConnectOptions } from './connection.js';
 export { SendMeter } from './send-meter.js';
+export { SourceMetricsFeed } from './metrics-feed.js';
 export { retryUntil } from './resume.js';
 export { verifyImages, type VerifyDeps } from './verify.js';
 export {

@@ -20,10 +20,13 @@ export class PageHashTable {
   /** A shared read-only chunk of `initial`, standing in for every chunk not yet allocated. */
   #untouched: BigUint64Array | undefined;
   #allocated = 0;
+  /** Asked for a chunk's bytes before it is allocated; throws when the target has no table memory left. */
+  readonly #charge: (bytes: number) => void;
 
-  constructor(length: number, initial: bigint) {
+  constructor(length: number, initial: bigint, charge: (bytes: number) => void = () => {}) {
     this.length = length;
     this.initial = initial;
+    this.#charge = charge;
     this.#chunks = new Array<BigUint64Array | undefined>(Math.ceil(length / HASH_CHUNK_PAGES));
   }
 
@@ -42,6 +45,7 @@ export class PageHashTable {
     let chunk = this.#chunks[index];
     if (!chunk) {
       if (hash === this.initial) return;
+      this.#charge(HASH_CHUNK_PAGES * 8);
       chunk = new BigUint64Array(HASH_CHUNK_PAGES).fill(this.initial);
       this.#chunks[index] = chunk;
       this.#allocated++;

@@ -1,6 +1,7 @@
 import { open, rename } from 'node:fs/promises';
 import { ErrorCode, FerryError, PageEncoding, type PageRecord } from '@ferry/protocol';
-import { ImageFile, isZeroPage, lz4Decompress, mismatchedRanges, PayloadError, xorInto, zeroPageHash, type PageHasher } from '@ferry/pages';
+import { ImageFile, lz4Decompress, mismatchedRanges, PayloadError, xorInto, zeroPageHash, type PageHasher } from '@ferry/pages';
+import { UNCHARGED, type TableCharge } from './budget.js';
 import { PageHashTable } from './hash-table.js';
 
 /** Pages per pwritev (Linux IOV_MAX is 1024). */
@@ -35,7 +36,7 @@ export class ImageSink {
   readonly #other: Uint8Array;
   pagesApplied = 0;
 
-  private constructor(name: string, finalPath: string, file: ImageFile, hasher: PageHasher) {
+  private constructor(name: string, finalPath: string, file: ImageFile, hasher: PageHasher, charge: TableCharge) {
     this.name = name;
     this.finalPath = finalPath;
     this.partialPath = file.path;
@@ -44,45 +45,15 @@ export class ImageSink {
     this.#file = file;
     this.#hasher = hasher;
     this.#zeroHash = zeroPageHash(hasher, file.pageSize);
-    this.hashes = new PageHashTable(file.pageCount, this.#zeroHash);
+    this.hashes = new PageHashTable(file.pageCount, this.#zeroHash, charge);
     this.#page = new Uint8Array(file.pageSize);
     this.#other = new Uint8Array(file.pageSize);
   }
 
   /** A new, all-zero sparse image. */
-  static create(name: string, finalPath: string, size: number, pageSize: number, hasher: PageHasher): ImageSink {
+  static create(name: string, finalPath: string, size: number, pageSize: number, hasher: PageHasher, charge: TableCharge = UNCHARGED): ImageSink {
     const file = ImageFile.createSparse(`${finalPath}.partial`, size, pageSize);
-    return new ImageSink(name, finalPath, file, hasher);
-  }
-
-  /**
-   * A new image seeded from an older copy (`--base`): only its non-zero pages are copied, so the result
-   * stays sparse, and its table tells the source which pages it need not send.
-   */
-  static fromBase(name: string, finalPath: string, basePath: string, size: number, pageSize: number, hasher: PageHasher): ImageSink {
-    const sink = ImageSink.create(name, finalPath, size, pageSize, hasher);
-    const base = ImageFile.openRead(basePath, pageSize);
-    try {
-      if (base.size !== size) throw new FerryError(ErrorCode.Conflict, `base image ${basePath} is ${base.size} bytes, the source's ${name} is ${size}`);
-      const chunkPages = Math.max(1, Math.floor((1 << 20) / pageSize));
-      const chunk = new Uint8Array(chunkPages * pageSize);
-      for (let first = 0; first < sink.pageCount; first += chunkPages) {
-        const pages = Math.min(chunkPages, sink.pageCount - first);
-        base.readPages(first, pages, chunk);
-        for (let k = 0; k < pages; k++) {
-          const bytes = chunk.subarray(k * pageSize, (k + 1) * pageSize);
-          if (isZeroPage(bytes)) continue;
-          sink.#file.writePage(first + k, bytes);
-          sink.hashes.set(first + k, hasher.hashPage(bytes));
-        }
-      }
-    } catch (error) {
-      sink.close();
-      throw error;
-    } finally {
-      base.close();
-    }
-    return sink;
+    return new ImageSink(name, finalPath, file, hasher, charge);
   }
 
   /**

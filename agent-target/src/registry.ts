@@ -1,22 +1,28 @@
 import { join } from 'node:path';
 import { ErrorCode, FerryError, type Hello } from '@ferry/protocol';
-import { tableBytesFor, TableBudget } from './budget.js';
+import { TableBudget, type TableAccount } from './budget.js';
+import { CopySlots } from './seed.js';
 import { readOutcome } from './manifest.js';
+import { isFinished } from './phases.js';
 import { TargetSession, type Peer, type SessionContext } from './session.js';
 
 /**
- * The sessions a target holds, and the rules for who may open or resume one: --max-migrations, the
- * table-memory budget, the committed-id check, and the session secret a resume must present.
+ * The sessions a target holds, and the rules for who may open or resume one. `maxMigrations` bounds the
+ * live sessions (connected, or being opened) and, separately, the sessions kept for a resume after a
+ * cut, so sources that leave cannot hold the slots of new migrations. Page tables are paid for as they
+ * grow, from one budget; a kept session ends only by its secret-bearing resume or its grace.
  */
 export class SessionRegistry {
   readonly #sessions = new Map<string, TargetSession>();
-  readonly #reserved = new Map<TargetSession, number>();
+  readonly #accounts = new Map<TargetSession, TableAccount>();
   /** Ids whose HELLO is being answered: a second HELLO for one of them waits for no one, it is refused. */
   readonly #opening = new Set<string>();
   /** New sessions whose files and manifest are being written: they hold a slot already. */
   #creating = 0;
   readonly #budget: TableBudget;
   readonly #maxMigrations: number;
+  /** One `--base` copy at a time, target-wide. */
+  readonly #copySlots = new CopySlots(1);
 
   constructor(maxMigrations: number, maxTableBytes: number) {
     this.#maxMigrations = maxMigrations;
@@ -38,16 +44,32 @@ export class SessionRegistry {
     try {
       const existing = this.#sessions.get(hello.migrationId);
       if (existing && hello.resume) return this.#resume(existing, peer, hello);
-      if (existing && !existing.attached && existing.phase === 'precopy') {
-        // A session kept for a resume, but its source started over: the new attempt replaces it.
-        await existing.fail(new FerryError(ErrorCode.Aborted, 'replaced by a new attempt with the same migration id'), false);
-      } else if (existing) {
-        throw new FerryError(ErrorCode.Conflict, `migration ${hello.migrationId} is already in progress on this target (phase ${existing.phase})`);
-      }
+      if (existing) await this.#endForNewAttempt(existing, hello, context);
       return await this.#create(peer, hello, context);
     } finally {
       this.#opening.delete(hello.migrationId);
     }
+  }
+
+  /**
+   * A new attempt with the id of a session this target still holds. Only its own source (the secret) may
+   * replace a session kept for a resume; anyone else waits for the grace to end, so a HELLO cannot make
+   * the real source's resume fail. A session that has already failed is let finish its clean-up first.
+   */
+  async #endForNewAttempt(existing: TargetSession, hello: Hello, context: SessionContext): Promise<void> {
+    if (isFinished(existing.phase)) {
+      await existing.fail(new FerryError(ErrorCode.Aborted, 'ended'), false);
+      return;
+    }
+    if (existing.keptForResume && existing.provenBy(hello)) {
+      await existing.fail(new FerryError(ErrorCode.Aborted, 'replaced by a new attempt of its own source'), false);
+      return;
+    }
+    if (existing.keptForResume) {
+      const grace = Math.round(context.resumeGraceMs / 1000);
+      throw new FerryError(ErrorCode.Conflict, `migration ${hello.migrationId} is waiting for its source to resume (kept up to ${grace} s after its cut); only that source, with the secret it got in WELCOME, can resume it: wait, or use another --id`);
+    }
+    throw new FerryError(ErrorCode.Conflict, `migration ${hello.migrationId} is already in progress on this target (phase ${existing.phase})`);
   }
 
   #resume(existing: TargetSession, peer: Peer, hello: Hello): TargetSession {
@@ -65,32 +87,46 @@ export class SessionRegistry {
     if (readOutcome(join(context.dir, hello.migrationId)) === 'committed') {
       throw new FerryError(ErrorCode.Conflict, `migration ${hello.migrationId} was already committed on this target; use another --id`);
     }
-    const held = this.#sessions.size + this.#creating;
-    if (held >= this.#maxMigrations) {
-      throw new FerryError(ErrorCode.Limit, `this target already receives ${held} migrations (limit ${this.#maxMigrations})`);
+    const live = this.all.filter((s) => !s.keptForResume).length + this.#creating;
+    if (live >= this.#maxMigrations) {
+      throw new FerryError(ErrorCode.Limit, `this target already receives ${live} migrations (limit ${this.#maxMigrations}, --max-migrations)`);
     }
-    const bytes = tableBytesFor(hello);
-    this.#budget.reserve(bytes, hello.migrationId);
+    this.#budget.checkFits(hello);
+    const account = this.#budget.account(hello.migrationId);
     let session: TargetSession;
     this.#creating += 1;
     try {
-      session = await TargetSession.create(hello, context);
+      const own = { ...context, copySlots: this.#copySlots, mayKeep: (cut: TargetSession) => this.#makeRoomToKeep(cut) };
+      session = await TargetSession.create(hello, own, account.charge);
     } catch (error) {
-      this.#budget.release(bytes);
+      account.release();
       throw error;
     } finally {
       this.#creating -= 1;
     }
     this.#sessions.set(session.id, session);
-    this.#reserved.set(session, bytes);
-    session.attach(peer, session.seeded);
+    this.#accounts.set(session, account);
+    await session.start(peer, hello);
     return session;
+  }
+
+  /**
+   * At most `maxMigrations` sessions wait for a resume. When one more is cut, the one that received the
+   * fewest bytes makes room: a source that sends little cannot push out a migration well under way.
+   */
+  #makeRoomToKeep(cut: TargetSession): boolean {
+    const kept = this.all.filter((s) => s !== cut && s.keptForResume);
+    if (kept.length < this.#maxMigrations) return true;
+    const weakest = kept.reduce((least, s) => (s.bytesReceived < least.bytesReceived ? s : least));
+    if (weakest.bytesReceived >= cut.bytesReceived) return false;
+    void weakest.fail(new FerryError(ErrorCode.Limit, `dropped while waiting for a resume: its place went to a cut migration that had received more (${cut.id})`), false);
+    return true;
   }
 
   /** A session ended: its slot and its table memory are free again. */
   ended(session: TargetSession): void {
     if (this.#sessions.get(session.id) === session) this.#sessions.delete(session.id);
-    this.#budget.release(this.#reserved.get(session) ?? 0);
-    this.#reserved.delete(session);
+    this.#accounts.get(session)?.release();
+    this.#accounts.delete(session);
   }
 }

@@ -8,9 +8,13 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { DEFAULT_LIMITS, FerryError, ErrorCode, type Limits } from '@ferry/protocol';
 import { createPageHasher, type PageHasher } from '@ferry/pages';
-import { authorize, EventFeed, listenOn } from '@ferry/serve';
+import {
+  accessPolicy, authorize, DaemonMetrics, DEFAULT_PRE_AUTH, EventFeed, listenOn, PreAuthGuard, refuseUpgrade, serveOps,
+  type AccessPolicy, type Credential, type OpsRoutes, type PreAuthLimits,
+} from '@ferry/serve';
+import type { BaseImage } from './base.js';
 import { SourceConnection } from './connection.js';
-import { DEFAULT_PRE_AUTH, PreAuthGuard, type PreAuthLimits } from './preauth.js';
+import { TargetMetricsFeed } from './metrics-feed.js';
 import { SessionRegistry } from './registry.js';
 import type { SessionContext } from './session.js';
 import { cleanStaleSessions } from './stale.js';
@@ -31,9 +35,11 @@ export interface TargetOptions {
   readonly token?: string | undefined;
   /** Accept clients from anywhere without a token (trusted networks only). */
   readonly insecure?: boolean | undefined;
+  /** Host names to answer to besides IP literals, localhost and the listen host (against DNS rebinding). */
+  readonly allowHosts?: readonly string[] | undefined;
   readonly limits?: Partial<TargetLimits> | undefined;
-  /** Older copies of images by name (`--base NAME=PATH`): only pages that differ are then sent. */
-  readonly bases?: Readonly<Record<string, string>> | undefined;
+  /** Older copies of images by name (`--base`): only pages that differ are then sent. */
+  readonly bases?: Readonly<Record<string, BaseImage>> | undefined;
   readonly commitHook?: CommitHook | undefined;
   /** Starts the workload's process when the source pauses, ahead of GO (`--qemu-cmd`). */
   readonly prelaunch?: Prelauncher | undefined;
@@ -66,7 +72,7 @@ export const DEFAULT_RESUME_GRACE_MS = 60_000;
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 const DEFAULT_HELLO_TIMEOUT_MS = 10_000;
 
-/** Starts the target daemon: HTTP for /status, WebSocket /migrate for sources and /events for watchers. */
+/** Starts the target daemon: HTTP for /status, /metrics and the page at /, WebSocket /migrate for sources and /events for watchers. */
 export async function startTarget(options: TargetOptions): Promise<RunningTarget> {
   const limits: TargetLimits = { ...DEFAULT_TARGET_LIMITS, ...options.limits };
   const dir = resolve(options.dir);
@@ -86,8 +92,11 @@ class TargetDaemon {
   readonly #registry: SessionRegistry;
   readonly #endListeners: Array<(end: MigrationEnd) => void> = [];
   readonly #watchers: EventFeed;
+  readonly #ops: OpsRoutes;
+  readonly #metricsFeed: TargetMetricsFeed;
   readonly #server: Server;
   readonly #guard: PreAuthGuard;
+  readonly #access: AccessPolicy;
   // ws checks the size while reading; twice the limit so that a message just over it gets a proper ERROR.
   readonly #wss: WebSocketServer;
 
@@ -97,10 +106,16 @@ class TargetDaemon {
     this.#dir = dir;
     this.#hasher = hasher;
     this.#log = options.logger.child({ role: 'target' });
+    this.#access = accessPolicy({
+      token: options.token, clientCertificates: options.tls?.ca !== undefined, insecure: options.insecure,
+      allowHosts: options.allowHosts, listenHost: options.host, tls: options.tls !== undefined,
+    });
     this.#registry = new SessionRegistry(limits.maxMigrations, limits.maxTableBytes);
     this.#watchers = new EventFeed(this.#log);
+    this.#ops = { metrics: new DaemonMetrics('target', () => this.#registry.all.length), token: options.token, secure: options.tls !== undefined };
+    this.#metricsFeed = new TargetMetricsFeed(this.#ops.metrics);
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes * 2, perMessageDeflate: false });
-    const handler = (request: IncomingMessage, response: ServerResponse): void => this.#http(request, response);
+    const handler = (request: IncomingMessage, response: ServerResponse): void => void this.#http(request, response);
     this.#server = options.tls
       ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key, ...(options.tls.ca ? { ca: options.tls.ca, requestCert: true, rejectUnauthorized: true } : {}) }, handler)
       : createHttpServer(handler);
@@ -120,44 +135,47 @@ class TargetDaemon {
     };
   }
 
-  #http(request: IncomingMessage, response: ServerResponse): void {
+  async #http(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const path = new URL(request.url ?? '/', 'http://x').pathname;
-    const auth = authorize(request, this.#options.token, this.#trustsAnyClient());
+    const auth = authorize(request, this.#access);
     const reply = (status: number, body: unknown): void => {
       response.writeHead(status, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`);
     };
-    if (!auth.ok) return reply(auth.status, { error: auth.message });
-    this.#guard.admit(request.socket as Socket);
+    if (auth.ok) this.#guard.admit(request.socket as Socket);
+    if (await serveOps(request, response, auth, this.#ops)) return;
+    if (!auth.ok) {
+      this.#log.warn({ status: auth.status, remote: request.socket.remoteAddress, path }, `refused: ${auth.message}`);
+      return reply(auth.status, { error: auth.message });
+    }
     if (path === '/status' && request.method === 'GET') return reply(200, this.#status());
-    reply(404, { error: `no such endpoint ${path}: use GET /status, or WebSocket /migrate and /events` });
+    reply(404, { error: `no such endpoint ${path}: use GET /status, GET /metrics, the page at GET /, or WebSocket /migrate and /events` });
   }
 
   #upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     const path = new URL(request.url ?? '/', 'http://x').pathname;
     const refuse = (status: number, message: string): void => {
       this.#log.warn({ status, remote: request.socket.remoteAddress, path }, `refused: ${message}`);
-      socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : 'Not Found'}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${message}\n`);
+      refuseUpgrade(socket, status, message);
     };
     if (path !== '/migrate' && path !== '/events') return refuse(404, `no WebSocket endpoint ${path}: use /migrate or /events`);
-    const auth = authorize(request, this.#options.token, this.#trustsAnyClient());
+    const auth = authorize(request, this.#access);
     if (!auth.ok) return refuse(auth.status, auth.message);
     this.#wss.handleUpgrade(request, socket, head, (ws) => {
       if (path === '/events') {
         this.#guard.admit(request.socket);
         this.#watchers.add(ws, { event: 'status', ...this.#status() });
       } else {
-        this.#migrate(ws, request.socket);
+        this.#migrate(ws, request.socket, auth.credential);
       }
     });
   }
 
-  /** --insecure, or mutual TLS: a client that got through the handshake has a certificate we trust. */
-  #trustsAnyClient(): boolean {
-    return this.#options.insecure === true || this.#options.tls?.ca !== undefined;
-  }
-
-  /** A source connection: it counts as unauthenticated until its HELLO has opened or resumed a session. */
-  #migrate(ws: WebSocket, socket: Socket): void {
+  /**
+   * A source connection. One that showed a token or a certificate has proven itself; without either
+   * (loopback or --insecure) it counts as unauthenticated until its HELLO has opened or resumed a session.
+   */
+  #migrate(ws: WebSocket, socket: Socket, credential: Credential): void {
+    if (credential !== 'none') this.#guard.admit(socket);
     const connection = new SourceConnection(ws, socket.remoteAddress ?? 'unknown', this.#log, this.#limits);
     connection.start(this.#options.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS, async (peer, hello) => {
       const session = await this.#registry.open(peer, hello, this.#context());
@@ -172,7 +190,10 @@ class TargetDaemon {
       bases: this.#options.bases ?? {}, commitHook: this.#options.commitHook, prelaunch: this.#options.prelaunch,
       resumeGraceMs: this.#options.resumeGraceMs ?? DEFAULT_RESUME_GRACE_MS,
       idleTimeoutMs: this.#options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
-      onEvent: (event: TargetEvent) => this.#watchers.broadcast(event),
+      onEvent: (event: TargetEvent) => {
+        this.#metricsFeed.event(event);
+        this.#watchers.broadcast(event);
+      },
       onEnd: (session, outcome, reason) => {
         this.#registry.ended(session);
         for (const listener of this.#endListeners) listener({ migrationId: session.id, outcome, reason });

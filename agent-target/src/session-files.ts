@@ -2,9 +2,10 @@ import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, statSync, unlink
 import { join } from 'node:path';
 import { ErrorCode, FerryError, isValidName, type Hello } from '@ferry/protocol';
 import type { PageHasher } from '@ferry/pages';
+import type { TableCharge } from './budget.js';
 import { ImageSink } from './image-sink.js';
 import { ioError } from './io-error.js';
-import { readManifest, type Manifest } from './manifest.js';
+import { MANIFEST_NAME, readManifest, type Manifest } from './manifest.js';
 
 export const STATE_FOLDER = 'state';
 
@@ -62,40 +63,26 @@ function reclaim(dir: string, hello: Hello): void {
 }
 
 /**
- * DIR/<migrationId>/ with a `.partial` sparse file per image (seeded from `--base` copies where given)
- * and a state/ folder. A stale attempt with the same id is reused only as `reclaim` allows; the caller
- * has already refused ids that were committed. On failure only what this call created is removed.
+ * DIR/<migrationId>/ with an empty `.partial` sparse file per image and a state/ folder (seeding from
+ * `--base` copies comes later, see BaseSeeds). A stale attempt with the same id is reused only as
+ * `reclaim` allows; the caller has already refused ids that were committed. On failure only what this
+ * call created is removed.
  */
-export function createSessionFiles(
-  hello: Hello,
-  root: string,
-  bases: Readonly<Record<string, string>>,
-  hasher: PageHasher,
-): { dir: string; images: ImageSink[]; seeded: boolean } {
+export function createSessionFiles(hello: Hello, root: string, hasher: PageHasher, charge: TableCharge): { dir: string; images: ImageSink[] } {
   const dir = join(root, hello.migrationId);
   const existed = existsSync(dir);
   if (existed) reclaim(dir, hello);
   mkdirSync(join(dir, STATE_FOLDER), { recursive: true });
   const images: ImageSink[] = [];
-  let seeded = false;
   try {
-    for (const image of hello.images) {
-      const base = bases[image.name];
-      const finalPath = join(dir, image.name);
-      if (base !== undefined) {
-        images.push(ImageSink.fromBase(image.name, finalPath, base, image.size, image.pageSize, hasher));
-        seeded = true;
-      } else {
-        images.push(ImageSink.create(image.name, finalPath, image.size, image.pageSize, hasher));
-      }
-    }
+    for (const image of hello.images) images.push(ImageSink.create(image.name, join(dir, image.name), image.size, image.pageSize, hasher, charge));
   } catch (error) {
     for (const sink of images) sink.close();
     for (const image of hello.images) rmSync(join(dir, `${image.name}.partial`), { force: true });
     if (!existed) removeIfEmpty(dir);
     throw ioError(error, `creating the images of ${hello.migrationId} in`, dir);
   }
-  return { dir, images, seeded };
+  return { dir, images };
 }
 
 /** Removes `dir` (and its state/ folder) only when nothing is in them. */
@@ -106,5 +93,28 @@ export function removeIfEmpty(dir: string): void {
     if (readdirSync(dir).length === 0) rmdirSync(dir);
   } catch {
     // not empty, or gone already: leave it
+  }
+}
+
+/** What ferry itself leaves in DIR/<id> once the `.partial` files are gone: its manifest (and its temporary names). */
+const isOwnLeftover = (name: string): boolean => name === MANIFEST_NAME || (name.startsWith(`${MANIFEST_NAME}.`) && name.endsWith('.tmp'));
+
+/**
+ * Removes the folder of a migration that ended before GO, once its `.partial` files are gone, when
+ * nothing but ferry's manifest and an empty state/ folder is left: a failed or abandoned attempt holds
+ * nothing worth keeping, and would otherwise stay forever. A folder holding anything else (a file ferry
+ * did not create, a partial it could not remove) is left as it is; returns whether the folder is gone.
+ */
+export function removeFinishedFolder(dir: string): boolean {
+  try {
+    const state = join(dir, STATE_FOLDER);
+    const names = readdirSync(dir);
+    const stateEmpty = !names.includes(STATE_FOLDER) || readdirSync(state).length === 0;
+    if (!stateEmpty || !names.every((name) => name === STATE_FOLDER || isOwnLeftover(name))) return false;
+    for (const name of names.filter(isOwnLeftover)) unlinkSync(join(dir, name));
+    removeIfEmpty(dir);
+    return !existsSync(dir);
+  } catch {
+    return !existsSync(dir);
   }
 }

@@ -8,13 +8,18 @@ import {
   type ControlMessage, type Hello, type Limits, type Message,
 } from '@ferry/protocol';
 import type { PageHasher } from '@ferry/pages';
+import { chooseBases, type BaseImage } from './base.js';
+import { UNCHARGED, type TableCharge } from './budget.js';
 import type { ImageSink } from './image-sink.js';
 import { ioError } from './io-error.js';
 import { writeManifest, type Outcome } from './manifest.js';
 import { sendPageTables } from './page-tables.js';
-import { afterCommitReady, checkAccepted, checkArrival, isFinished, nextPhase, survivesDisconnect, type TargetPhase } from './phases.js';
+import {
+  afterCommitReady, BEFORE_FIRST_PASS, checkAccepted, checkArrival, isFinished, nextPassOrder, nextPhase, survivesDisconnect, type PassOrder, type TargetPhase,
+} from './phases.js';
 import { SessionFiles } from './session-state.js';
-import { createSessionFiles, removeIfEmpty } from './session-files.js';
+import { createSessionFiles, removeFinishedFolder, removeIfEmpty } from './session-files.js';
+import { BaseSeeds, CopySlots } from './seed.js';
 import { newSessionSecret, sameSecret } from './secret.js';
 import type { CommitHook, Prelaunched, Prelauncher, TargetEvent } from './types.js';
 import { YoungGarbage } from './young-garbage.js';
@@ -34,7 +39,10 @@ export interface SessionContext {
   readonly hasher: PageHasher;
   readonly limits: Limits;
   readonly logger: Logger;
-  readonly bases: Readonly<Record<string, string>>;
+  /** `--base` copies by image name, and the rules for using them. */
+  readonly bases: Readonly<Record<string, BaseImage>>;
+  /** Bounds base copies target-wide; without it each session copies on its own. */
+  readonly copySlots?: CopySlots | undefined;
   readonly commitHook: CommitHook | undefined;
   /** Starts the workload's process when the source pauses, so that GO only has to load and resume it. */
   readonly prelaunch?: Prelauncher | undefined;
@@ -42,6 +50,11 @@ export interface SessionContext {
   readonly resumeGraceMs: number;
   /** How long an attached session may move no bytes at all before it is dropped. */
   readonly idleTimeoutMs: number;
+  /**
+   * Asked when a cut session would be kept for a resume: false means there is no room, and the session
+   * fails as if it could not be resumed. Without it every such session is kept.
+   */
+  readonly mayKeep?: ((session: TargetSession) => boolean) | undefined;
   readonly onEvent: (event: TargetEvent) => void;
   readonly onEnd: (session: TargetSession, outcome: 'committed' | 'failed', reason?: string) => void;
 }
@@ -56,8 +69,6 @@ const COLLECT_EVERY_BYTES = 4 * 1024 * 1024;
 export class TargetSession {
   readonly id: string;
   readonly startedAt = new Date();
-  /** True when the images were seeded from --base copies. */
-  readonly seeded: boolean;
   /** Proof a resuming source must present: only the source that heard WELCOME knows it. */
   readonly #secret = newSessionSecret();
   readonly #ctx: SessionContext;
@@ -71,30 +82,33 @@ export class TargetSession {
   #graceTimer: NodeJS.Timeout | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
   #pass = 0;
+  #passes: PassOrder = BEFORE_FIRST_PASS;
   #messages = 0;
   /** Set once pages arrived or a pass ended: a session that never got this far is not kept for a resume. */
   #progressed = false;
   #ended: Promise<void> | undefined;
+  /** Copies from `--base` files, made as the page tables that describe them go out. */
+  #seeds: BaseSeeds | undefined;
   /** The workload's process started ahead of GO (from PAUSED on), when there is a prelaunch. */
   #prelaunched: Promise<Prelaunched> | undefined;
 
-  private constructor(id: string, files: SessionFiles, seeded: boolean, ctx: SessionContext) {
+  private constructor(id: string, files: SessionFiles, ctx: SessionContext) {
     this.id = id;
     this.#files = files;
-    this.seeded = seeded;
     this.#ctx = ctx;
     this.#log = ctx.logger.child({ migrationId: id, role: 'target' });
   }
 
   /**
-   * Creates DIR/<id> and an empty (or --base seeded) sparse image for each image of the HELLO, and
-   * returns once the `receiving` manifest is durable: only a folder with ferry's manifest is cleaned by a
-   * restart, so no page may be accepted (no WELCOME sent) before it is on disk. If the manifest cannot be
-   * written, the files just created are removed and the HELLO is refused.
+   * Creates DIR/<id> and an empty sparse image for each image of the HELLO (`charge` pays for their page
+   * tables as they grow), and returns once the `receiving` manifest is durable: only a folder with
+   * ferry's manifest is cleaned by a restart, so no page may be accepted (no WELCOME sent) before it is on
+   * disk. If the manifest cannot be written, the files just created are removed and the HELLO is refused.
+   * `start` then welcomes the source.
    */
-  static async create(hello: Hello, ctx: SessionContext): Promise<TargetSession> {
-    const { dir, images, seeded } = createSessionFiles(hello, ctx.dir, ctx.bases, ctx.hasher);
-    const session = new TargetSession(hello.migrationId, new SessionFiles(dir, images, ctx.hasher, ctx.limits), seeded, ctx);
+  static async create(hello: Hello, ctx: SessionContext, charge: TableCharge = UNCHARGED): Promise<TargetSession> {
+    const { dir, images } = createSessionFiles(hello, ctx.dir, ctx.hasher, charge);
+    const session = new TargetSession(hello.migrationId, new SessionFiles(dir, images, ctx.hasher, ctx.limits), ctx);
     try {
       await session.#writeManifest('receiving');
     } catch (error) {
@@ -104,6 +118,23 @@ export class TargetSession {
       throw toFerryError(error, ErrorCode.Io);
     }
     return session;
+  }
+
+  /**
+   * Welcomes the source of a new session. Images with a `--base` the operator allows for this HELLO are
+   * seeded from it while their page tables go out (see BaseSeeds), so the source sends only what differs.
+   */
+  async start(peer: Peer, hello: Hello): Promise<void> {
+    const paths = await chooseBases(hello, this.#ctx.bases, this.#log);
+    if (isFinished(this.#phase)) throw new FerryError(ErrorCode.Aborted, `migration ${this.id} ended while it was being opened`);
+    const seeds = new BaseSeeds(this.images, paths, this.#ctx.hasher, this.#ctx.copySlots ?? new CopySlots(1), this.#log);
+    if (seeds.any) this.#seeds = seeds;
+    this.attach(peer, seeds.any);
+  }
+
+  /** True when images are seeded from --base copies. */
+  get seeded(): boolean {
+    return this.#seeds !== undefined;
   }
 
   get phase(): TargetPhase {
@@ -120,6 +151,15 @@ export class TargetSession {
 
   get attached(): boolean {
     return this.#peer !== undefined;
+  }
+
+  /** Cut during pre-copy and waiting, within its grace, for its source to resume it. */
+  get keptForResume(): boolean {
+    return this.#graceTimer !== undefined;
+  }
+
+  get bytesReceived(): number {
+    return this.#files.bytesReceived;
   }
 
   /** Whether a HELLO with these images describes this session (same names and geometry). */
@@ -148,7 +188,10 @@ export class TargetSession {
     void peer.send(encodeControl({ type: MessageType.Welcome, version: PROTOCOL_VERSION, resumed, sessionSecret: this.#secret }));
     this.#log.info({ resumed, images: this.images.map((i) => i.name) }, 'source attached');
     this.#ctx.onEvent({ event: 'attached', migrationId: this.id, resumed });
-    if (resumed) void sendPageTables(peer, this.images, () => this.#peer === peer, () => this.#touch());
+    if (!resumed) return;
+    const seed = (image: number, end: number): Promise<void> => this.#seeds?.upTo(image, end) ?? Promise.resolve();
+    sendPageTables(peer, this.images, () => this.#peer === peer, () => this.#touch(), seed)
+      .catch((error: unknown) => void this.fail(toFerryError(error), true));
   }
 
   /** The connection is gone: wait for a resume during pre-copy, else the migration has failed. */
@@ -157,9 +200,15 @@ export class TargetSession {
     this.#peer = undefined;
     this.#stopIdleTimer();
     if (isFinished(this.#phase) || this.#phase === 'committing') return;
-    if (!survivesDisconnect(this.#phase) || this.#ctx.resumeGraceMs <= 0 || !this.#progressed) {
-      const why = this.#progressed ? `in phase ${this.#phase}` : 'before sending anything';
+    // A seeded session holds pages worth resuming: its source comes back without a second copy.
+    const worthKeeping = this.#progressed || this.seeded;
+    if (!survivesDisconnect(this.#phase) || this.#ctx.resumeGraceMs <= 0 || !worthKeeping) {
+      const why = worthKeeping ? `in phase ${this.#phase}` : 'before sending anything';
       void this.fail(new FerryError(ErrorCode.Disconnected, `the source disconnected ${why}: ${reason}`), false);
+      return;
+    }
+    if (this.#ctx.mayKeep?.(this) === false) {
+      void this.fail(new FerryError(ErrorCode.Limit, `the source disconnected (${reason}) and the sessions kept for a resume hold more bytes: no room to keep this one`), false);
       return;
     }
     this.#log.warn({ reason, graceMs: this.#ctx.resumeGraceMs }, 'source disconnected during pre-copy; keeping the session for a resume');
@@ -201,6 +250,7 @@ export class TargetSession {
   /** The phases decide what a message may do and where it leads; this only performs the I/O. */
   async #handle(message: Message): Promise<void> {
     checkAccepted(this.#phase, message.type);
+    this.#passes = nextPassOrder(this.#passes, message);
     switch (message.type) {
       case MessageType.PassBegin:
         this.#pass = message.pass;
@@ -337,7 +387,8 @@ export class TargetSession {
   }
 
   /**
-   * Ends the session: its `.partial` files are removed, the source hears why (when `notify`). Resolves
+   * Ends the session: its `.partial` files are removed, and its folder too when nothing else is in it
+   * (else the manifest says why it failed); the source hears why (when `notify`). Resolves
    * once the files are gone, so a new attempt with the same id never races the clean-up; the connection
    * is closed only then, so a source that saw the close finds the slot free.
    */
@@ -346,6 +397,7 @@ export class TargetSession {
     if (isFinished(this.#phase) || this.#phase === 'committing') return this.#ended ?? Promise.resolve();
     this.#phase = 'failed';
     if (this.#graceTimer) clearTimeout(this.#graceTimer);
+    this.#graceTimer = undefined;
     this.#stopIdleTimer();
     this.#log.warn({ err: error }, 'migration failed on the target');
     if (notify) this.#sendError(error);
@@ -359,9 +411,11 @@ export class TargetSession {
   async #cleanUp(error: FerryError): Promise<void> {
     try {
       await this.#cancelPrelaunch();
+      await this.#seeds?.stop();
       this.#files.close();
       for (const path of this.#files.partialPaths()) await rm(path, { force: true });
-      await this.#writeManifest('failed', `${error.code}: ${error.message}`).catch(() => removeIfEmpty(this.dir));
+      await this.#manifestChain; // no manifest write still in flight when the folder goes
+      if (!removeFinishedFolder(this.dir)) await this.#writeManifest('failed', `${error.code}: ${error.message}`).catch(() => removeIfEmpty(this.dir));
     } finally {
       this.#ctx.onEvent({ event: 'failed', migrationId: this.id, code: error.code, reason: error.message });
       this.#ctx.onEnd(this, 'failed', error.message);

@@ -18,6 +18,8 @@ type ValueOf<D extends FlagDeclaration> = D extends { type: 'boolean' } ? boolea
 export type ArgsOf<S extends FlagSpec> = { -readonly [K in keyof S]?: ValueOf<S[K]> | undefined };
 
 export const LOG_FLAGS = { 'log-level': { type: 'string' }, 'log-file': { type: 'string' } } as const satisfies FlagSpec;
+/** Both daemons: host names to answer to besides IP literals, localhost and the --listen host (DNS rebinding). */
+export const ALLOW_HOST_FLAG = { 'allow-host': { type: 'string', multiple: true } } as const satisfies FlagSpec;
 export const HELP_FLAG = { help: { type: 'boolean', short: 'h' } } as const satisfies FlagSpec;
 
 /** Strict parsing: an unknown flag or a missing value is a usage error (exit 2, see main.ts). */

@@ -44,6 +44,8 @@ export interface SourceSeams {
   readonly dirtyTrackers: ReadonlyMap<string, DirtyTracker>;
   /** Why each image without a tracker is hash-scanned. */
   readonly hashReasons: ReadonlyMap<string, string>;
+  /** The private folder of the --disk views and sockets (see SourceDisks), for the journal. */
+  readonly diskDir: string | undefined;
   close(): Promise<void>;
 }
 
@@ -59,7 +61,7 @@ export async function buildSourceHooks(options: SourceHookCommands, args: Migrat
   const logs = buildDirtyLogs(args, migrate, logger);
   if (!options.qmp) {
     const { throttle, close } = buildThrottle(args, undefined, logs.stopper);
-    return { hooks: commands, throttle, options: migrate, dirtyTrackers: logs.trackers, hashReasons: logs.hashReasons, close };
+    return { hooks: commands, throttle, options: migrate, dirtyTrackers: logs.trackers, hashReasons: logs.hashReasons, diskDir: undefined, close };
   }
   const qemu = await QemuSourceDriver.connect(options.qmp);
   let tracked;
@@ -94,7 +96,7 @@ export async function buildSourceHooks(options: SourceHookCommands, args: Migrat
     await qemu.close();
   };
   const dirtyTrackers = new Map([...logs.trackers, ...tracked.dirtyTrackers]);
-  return { hooks, throttle, options: tracked.options, dirtyTrackers, hashReasons: logs.hashReasons, close };
+  return { hooks, throttle, options: tracked.options, dirtyTrackers, hashReasons: logs.hashReasons, diskDir: tracked.diskDir, close };
 }
 
 /** What `ferry recover` needs to resume the workload on the source: recorded in the migration's journal. */
@@ -103,12 +105,15 @@ export interface RecoveryRecipe {
   readonly qmp?: string | undefined;
   /** --disk names: their dirty bitmaps and NBD exports on the QEMU at `qmp` go too. */
   readonly disks?: readonly string[] | undefined;
+  /** The private folder of their FUSE views and NBD sockets: removed too, once recover has checked it is ferry's. */
+  readonly diskDir?: string | undefined;
   readonly hookTimeoutMs: number;
 }
 
-export const recoveryRecipe = (options: SourceHookCommands, disks: readonly string[] = []): RecoveryRecipe => ({
+export const recoveryRecipe = (options: SourceHookCommands, disks: readonly string[] = [], diskDir?: string): RecoveryRecipe => ({
   ...(options.resumeCmd ? { resumeCmd: options.resumeCmd } : {}),
   ...(options.qmp ? { qmp: options.qmp } : {}),
   ...(options.qmp && disks.length > 0 ? { disks } : {}),
+  ...(options.qmp && diskDir !== undefined ? { diskDir } : {}),
   hookTimeoutMs: options.hookTimeoutMs,
 });

@@ -8,11 +8,13 @@ export const EXIT = { committed: 0, error: 1, usage: 2, rolledBack: 3, unknown: 
 export const HELP = `ferry: live migration of a running VM's memory image over TCP (iterative pre-copy)
 
 Usage:
-  ferry target   --listen HOST:PORT --dir DIR [--token-file F] [--insecure] [--once] [--json]
-                 [--on-commit CMD] [--hook-timeout SECONDS] [--qemu-cmd TEMPLATE] [--base NAME=PATH ...]
-                 [--resume-grace S] [--idle-timeout S] [--max-table-memory B]
+  ferry target   --listen HOST:PORT --dir DIR [--token-file F] [--insecure] [--allow-host NAME] [--once] [--json]
+                 [--on-commit CMD] [--hook-timeout SECONDS] [--qemu-cmd TEMPLATE]
+                 [--base NAME=PATH[,page=B][,id=ID] ...] [--resume-grace S] [--idle-timeout S]
+                 [--max-table-memory B]
                  [--tls-cert F --tls-key F [--tls-ca F]] [--max-image-size B] [--max-images N]
                  [--max-blob-size B] [--max-message-size B] [--max-migrations N]
+                 [--pre-auth-timeout S] [--max-pre-auth N] [--max-pre-auth-per-address N]
   ferry migrate  --to ws[s]://HOST:PORT --image NAME=PATH [--image ...] [--state NAME=PATH ...]
                  [--state-cmd CMD] [--pause-cmd CMD] [--resume-cmd CMD] [--qmp SOCKET] [--disk NAME=NODE ...]
                  [--keep-source]
@@ -25,14 +27,15 @@ Usage:
                  [--throttle auto|off] [--throttle-pid PID] [--cgroup PATH]
                  [--dirty-log auto|soft-dirty|hash] [--dirty-pid PID]
   ferry recover  [--state-dir DIR] [--id ID] [--json]  after a killed migrate: resume the workload if no GO was sent
-  ferry source   --listen HOST:PORT [--token-file F]   daemon: POST /migrations takes the migrate options as JSON
+  ferry source   --listen HOST:PORT --token-file F [--allow-host NAME]   daemon: POST /migrations takes the
+                 migrate options as JSON
   ferry status   URL [--json] [--token-file F]       phase, pass, bytes and rate of either agent
   ferry demo     [--profile web|compile|jvm] [--size BYTES] [--rate RATE]
   ferry workload --image PATH --size BYTES [--profile web|compile|jvm] [--rate RATE] [--fill] [--seed N]
                  [--duration SECONDS]
   ferry wan-proxy --listen HOST:PORT --to HOST:PORT [--delay MS] [--rate RATE] [--jitter MS]
   ferry plan     --scenario FILE [--scenario FILE ...] [--hours N] [--json] [--plots DIR]
-                 [--calibrate FILE.ndjson] [--rolling] [--emit migrations]
+                 [--calibrate FILE.ndjson] [--rolling] [--emit migrations] [--time-limit S] [--gap FRACTION]
                  when and where to migrate VMs for the lowest electricity cost
 
 Logging (target, migrate, source, wan-proxy; demo has --log-level only): --log-level

@@ -63,3 +63,26 @@ mixed.timeline = [
   { hour: 14, prices: { central: spike } },
 ];
 write('mixed-classes.json', mixed);
+
+// The dynamic scenario: requests with lifetimes (short batch jobs, long services) that queue when their
+// DC is full, Houston on a newer server generation (220 W where the others draw 300 W), and a batch
+// class whose servers draw more than a web server (380 W on the reference generation).
+const dynamic = scenario('dynamic', [0, 0, 0], {
+  classes: [
+    { name: 'web', memoryGiB: 4, vmsPerServer: 4, dirtyMBps: 40 },
+    { name: 'batch', memoryGiB: 8, vmsPerServer: 2, dirtyMBps: 80, serverWatts: 380 },
+  ],
+  datacenters: datacenters.map((dc) => ({ ...dc, maxVMs: 120, ...(dc.node === 6 ? { serverWatts: 220 } : {}) })),
+  queue: { dollarsPerVmHour: 0.02 },
+});
+dynamic.placement = [
+  { dc: 'dc2-paloalto', class: 'web', count: 80 }, { dc: 'dc5-boulder', class: 'web', count: 70 }, { dc: 'dc6-houston', class: 'web', count: 60 },
+  { dc: 'dc2-paloalto', class: 'batch', count: 30, lifetime: 5 }, { dc: 'dc6-houston', class: 'batch', count: 40, lifetime: 10 },
+];
+dynamic.timeline = [
+  { hour: 2, arrive: [{ dc: 'dc5-boulder', class: 'batch', count: 60, lifetime: 4 }] },
+  { hour: 6, arrive: [{ dc: 'dc2-paloalto', class: 'web', count: 50, lifetime: 12 }] },
+  { hour: 9, arrive: [{ dc: 'dc6-houston', class: 'batch', count: 70, lifetime: 3 }] },
+  { hour: 14, arrive: [{ dc: 'dc5-boulder', class: 'batch', count: 40, lifetime: 6 }, { dc: 'dc2-paloalto', class: 'web', count: 30 }] },
+];
+write('dynamic.json', dynamic);

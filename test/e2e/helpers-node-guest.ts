@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Teardown } from '../helpers/ferry.js';
-import { qemuMissing, QEMU } from './helpers-qemu.js';
+import { qemuMissing, QEMU } from '../helpers/qemu.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 

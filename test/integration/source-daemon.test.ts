@@ -5,6 +5,7 @@
  */
 import t, { type Test } from 'tap';
 import { spawn, execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
@@ -12,6 +13,17 @@ import { WebSocket } from 'ws';
 import { fillImage } from '@ferry/workload';
 import { FERRY, scratchDir, sha256 } from '../helpers/ferry.js';
 import { storageDaemon, storageDaemonMissing } from '../helpers/storage-daemon.js';
+
+const TOKEN = 'source-daemon-test-token';
+const auth = { authorization: `Bearer ${TOKEN}` };
+const post = { ...auth, 'content-type': 'application/json' };
+
+/** The source daemon wants a token file that only its user can read. */
+function sourceArgs(dir: string): string[] {
+  const token = join(dir, 'token');
+  writeFileSync(token, TOKEN, { mode: 0o600 });
+  return ['source', '--listen', '127.0.0.1:0', '--token-file', token];
+}
 
 async function daemon(t: Test, args: string[]): Promise<string> {
   const child = spawn(process.execPath, [FERRY, ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
@@ -30,14 +42,14 @@ t.test('POST /migrations runs a migration; GET /status follows it', async (t) =>
   const image = join(dir, 'vm.ram');
   await fillImage(image, 16 * 1024 * 1024, { seed: 2 });
   const targetUrl = await daemon(t, ['target', '--listen', '127.0.0.1:0', '--dir', join(dir, 'target')]);
-  const sourceUrl = await daemon(t, ['source', '--listen', '127.0.0.1:0']);
+  const sourceUrl = await daemon(t, sourceArgs(dir));
 
-  const bad = await fetch(`${sourceUrl}/migrations`, { method: 'POST', body: JSON.stringify({ to: targetUrl }) });
+  const bad = await fetch(`${sourceUrl}/migrations`, { method: 'POST', headers: post, body: JSON.stringify({ to: targetUrl }) });
   t.equal(bad.status, 400, 'a request without an image is refused');
   t.match(await bad.json(), { error: /--image/ }, 'and the error says what is missing');
 
   // The daemon's /events stream says when the migration has ended: its summary event.
-  const events = new WebSocket(`${sourceUrl.replace(/^http/, 'ws')}/events`);
+  const events = new WebSocket(`${sourceUrl.replace(/^http/, 'ws')}/events`, { headers: auth });
   t.teardown(() => events.terminate());
   await new Promise((resolve, reject) => events.once('open', resolve).once('error', reject));
   const ended = new Promise<Record<string, unknown>>((resolve) => {
@@ -46,11 +58,11 @@ t.test('POST /migrations runs a migration; GET /status follows it', async (t) =>
       if (event['event'] === 'summary' && event['migrationId'] === 'daemon-1') resolve(event);
     });
   });
-  const started = await fetch(`${sourceUrl}/migrations`, { method: 'POST', body: JSON.stringify({ to: targetUrl, image: [`ram=${image}`], id: 'daemon-1' }) });
+  const started = await fetch(`${sourceUrl}/migrations`, { method: 'POST', headers: post, body: JSON.stringify({ to: targetUrl, image: [`ram=${image}`], id: 'daemon-1' }) });
   t.equal(started.status, 202);
   t.same(await started.json(), { migrationId: 'daemon-1' });
   t.match(await ended, { summary: { result: 'committed' } }, '/events carries the summary');
-  const status = await (await fetch(`${sourceUrl}/status`)).json() as { migrations: Array<{ migrationId: string; summary?: { result: string } }> };
+  const status = await (await fetch(`${sourceUrl}/status`, { headers: auth })).json() as { migrations: Array<{ migrationId: string; summary?: { result: string } }> };
   t.equal(status.migrations[0]?.summary?.result, 'committed', 'GET /status reports the commit');
   t.equal(await sha256(join(dir, 'target', 'daemon-1', 'ram')), await sha256(image), 'byte-identical');
 
@@ -65,13 +77,13 @@ t.test('a disk QEMU does not have: the migration fails to start, and /status and
   const qemu = await storageDaemon(t);
   const qmpPath = join(qemu.dir, 'qmp.sock');
   await qemu.qmp.close(); // the QMP monitor takes one client at a time: the daemon's
-  const sourceUrl = await daemon(t, ['source', '--listen', '127.0.0.1:0']);
+  const sourceUrl = await daemon(t, sourceArgs(dir));
 
-  const noQmp = await fetch(`${sourceUrl}/migrations`, { method: 'POST', body: JSON.stringify({ to: 'ws://127.0.0.1:9', image: [`ram=${image}`], disk: ['vda=disk0'] }) });
+  const noQmp = await fetch(`${sourceUrl}/migrations`, { method: 'POST', headers: post, body: JSON.stringify({ to: 'ws://127.0.0.1:9', image: [`ram=${image}`], disk: ['vda=disk0'] }) });
   t.equal(noQmp.status, 400, 'a disk without qmp is refused up front');
   t.match(await noQmp.json(), { error: /--disk NAME=NODE needs --qmp/ });
 
-  const events = new WebSocket(`${sourceUrl.replace(/^http/, 'ws')}/events`);
+  const events = new WebSocket(`${sourceUrl.replace(/^http/, 'ws')}/events`, { headers: auth });
   t.teardown(() => events.terminate());
   await new Promise((resolve, reject) => events.once('open', resolve).once('error', reject));
   const failed = new Promise<Record<string, unknown>>((resolve) => {
@@ -81,9 +93,9 @@ t.test('a disk QEMU does not have: the migration fails to start, and /status and
     });
   });
   const body = { to: 'ws://127.0.0.1:9', image: [`ram=${image}`], qmp: qmpPath, disk: ['vda=nope'], id: 'daemon-disk' };
-  const started = await fetch(`${sourceUrl}/migrations`, { method: 'POST', body: JSON.stringify(body) });
+  const started = await fetch(`${sourceUrl}/migrations`, { method: 'POST', headers: post, body: JSON.stringify(body) });
   t.equal(started.status, 202);
   t.match(await failed, { event: 'failed-to-start', error: /--disk vda=nope: QEMU has no block device or node 'nope'.*disk0/ }, '/events says why');
-  const status = await (await fetch(`${sourceUrl}/status`)).json() as { migrations: Array<{ migrationId: string; error?: string }> };
+  const status = await (await fetch(`${sourceUrl}/status`, { headers: auth })).json() as { migrations: Array<{ migrationId: string; error?: string }> };
   t.match(status.migrations.find((m) => m.migrationId === 'daemon-disk'), { error: /node 'nope'/ }, 'GET /status keeps the reason');
 });

@@ -1,11 +1,13 @@
 /**
  * `startSource` in process, over real HTTP on loopback: the token is enforced on every route and on
- * /events, and a bad body is a 400 that says why, without starting anything.
+ * /events, a bad body is a 400 that says why, without starting anything, and idle sockets are bounded.
  */
 import t from 'tap';
 import pino from 'pino';
+import { connect, type Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { startSource, type MigrationRequest } from '@ferry/agent-source';
+import { until } from '../helpers/wait.js';
 
 const TOKEN = 'start-source-test-token';
 
@@ -20,11 +22,12 @@ t.test('startSource refuses without the token and answers a bad body with a clea
   t.teardown(() => source.close());
   t.match(source.url, /^http:\/\/127\.0\.0\.1:\d+$/);
   const auth = { authorization: `Bearer ${TOKEN}` };
+  const post = { ...auth, 'content-type': 'application/json' };
 
   const anonymous = await fetch(`${source.url}/status`);
   t.equal(anonymous.status, 401, 'no token: refused');
   t.match(await anonymous.json(), { error: /bearer token/ });
-  const wrong = await fetch(`${source.url}/migrations`, { method: 'POST', headers: { authorization: 'Bearer nope' }, body: '{"image":[]}' });
+  const wrong = await fetch(`${source.url}/migrations`, { method: 'POST', headers: { authorization: 'Bearer nope', 'content-type': 'application/json' }, body: '{"image":[]}' });
   t.equal(wrong.status, 401, 'a wrong token cannot start a migration');
 
   const events = new WebSocket(`${source.url.replace(/^http/, 'ws')}/events`);
@@ -35,10 +38,10 @@ t.test('startSource refuses without the token and answers a bad body with a clea
   t.equal(status.status, 200);
   t.same(await status.json(), { role: 'source', migrations: [] });
 
-  const notJson = await fetch(`${source.url}/migrations`, { method: 'POST', headers: auth, body: '{"to":' });
+  const notJson = await fetch(`${source.url}/migrations`, { method: 'POST', headers: post, body: '{"to":' });
   t.equal(notJson.status, 400, 'a body that is not JSON');
   t.match(await notJson.json(), { error: /request body is not JSON/ });
-  const missing = await fetch(`${source.url}/migrations`, { method: 'POST', headers: auth, body: '{"to":"ws://127.0.0.1:1"}' });
+  const missing = await fetch(`${source.url}/migrations`, { method: 'POST', headers: post, body: '{"to":"ws://127.0.0.1:1"}' });
   t.equal(missing.status, 400, 'options the parser refuses');
   t.match(await missing.json(), { error: /--image NAME=PATH is required/ }, "the parser's message reaches the client");
 
@@ -46,4 +49,20 @@ t.test('startSource refuses without the token and answers a bad body with a clea
   t.equal(unknown.status, 404);
   t.equal(prepared, 0, 'no refused request started a migration');
   t.same(source.status(), { role: 'source', migrations: [] });
+});
+
+t.test('idle connections are bounded on the source too, and never lock a client with the token out', async (t) => {
+  const parseRequest = (): MigrationRequest => { throw new Error('not reached'); };
+  const preAuth = { maxConnections: 2, timeoutMs: 600_000 };
+  const source = await startSource({ host: '127.0.0.1', port: 0, logger: pino({ level: 'silent' }), token: TOKEN, preAuth, parseRequest });
+  t.teardown(() => source.close());
+  const idle = await Promise.all(Array.from({ length: 4 }, () => new Promise<Socket>((resolve) => {
+    const socket = connect(source.port, '127.0.0.1', () => resolve(socket));
+  })));
+  let closed = 0;
+  for (const socket of idle) socket.once('close', () => { closed += 1; }).on('error', () => {});
+  t.teardown(() => { for (const socket of idle) socket.destroy(); });
+  await until(() => closed === 2, 'the two oldest idle connections made room');
+  const status = await fetch(`${source.url}/status`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  t.equal(status.status, 200, 'a client with the token is served while the limit is full');
 });

@@ -2,15 +2,17 @@
  * A target deletes only what it created. A HELLO whose id names an operator's
  * folder, or the folder of a committed image whose commit hook failed, is refused and the files stay;
  * `.partial` files left by a kill -9 of the target (and final names that are hard links of them) are
- * removed when it starts again, and nothing else.
+ * removed when it starts again, and nothing else. A failed attempt's folder goes when nothing but ferry's
+ * own files is left in it, at once or at the next start.
  */
 import t from 'tap';
-import { existsSync, linkSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeControl, encodePages, ErrorCode, MessageType, PageEncoding } from '@ferry/protocol';
 import { fillImage } from '@ferry/workload';
 import { runMigrate, scratchDir, sha256 } from '../helpers/ferry.js';
 import { helloClient, spawnTarget } from '../helpers/target-client.js';
+import { until } from '../helpers/wait.js';
 
 const PAGE = 4096;
 const images = [{ name: 'ram', size: 64 * PAGE, pageSize: PAGE }];
@@ -74,4 +76,40 @@ t.test('partial files of a killed target are cleaned at restart; nothing else is
   t.ok(existsSync(join(dir, 'cut', 'ram.partial')), 'with a fresh partial image');
   t.ok(existsSync(join(dir, 'cut', 'notes.txt')), 'still without deleting the folder');
   retry.ws.terminate();
+});
+
+/** A manifest as a target writes it, for folders planted before a start. */
+const plantedManifest = (id: string, outcome: string): string => `${JSON.stringify({
+  createdBy: 'ferry-target', migrationId: id, outcome, images: [{ name: 'ram', size: 64 * PAGE, pageSize: PAGE, file: 'ram.partial' }], blobs: [],
+  startedAt: new Date().toISOString(), updatedAt: new Date().toISOString(), bytesReceived: 0, passes: 0,
+})}\n`;
+
+t.test('short attempts leave no folders, and a start removes those of failed attempts, never anything else', async (t) => {
+  const dir = join(scratchDir(t), 'target');
+  const plant = (id: string, outcome: string | undefined, files: string[]): void => {
+    mkdirSync(join(dir, id, 'state'), { recursive: true });
+    if (outcome) writeFileSync(join(dir, id, 'manifest.json'), plantedManifest(id, outcome));
+    for (const file of files) writeFileSync(join(dir, id, file), 'x');
+  };
+  plant('old-failed', 'failed', []);
+  plant('was-receiving', 'receiving', ['ram.partial']);
+  plant('not-ferrys', undefined, []);
+  plant('done', 'committed', ['ram']);
+  plant('failed-with-notes', 'failed', ['notes.txt']);
+  const target = await spawnTarget(t, dir);
+  t.notOk(existsSync(join(dir, 'old-failed')), 'the folder of a failed attempt is removed at start');
+  t.notOk(existsSync(join(dir, 'was-receiving')), 'so is that of an attempt cut by the restart');
+  t.ok(existsSync(join(dir, 'not-ferrys')), "a folder without ferry's manifest stays");
+  t.ok(existsSync(join(dir, 'done', 'ram')), 'a committed folder stays');
+  t.ok(existsSync(join(dir, 'failed-with-notes', 'notes.txt')), 'a failed folder holding a file ferry did not create stays');
+
+  for (let i = 0; i < 20; i++) {
+    const client = await helloClient(target.url, { id: `short-${i}`, images });
+    t.match(await client.next(), { type: MessageType.Welcome });
+    client.ws.terminate();
+    await client.closed;
+  }
+  const short = (): string[] => readdirSync(dir).filter((name) => name.startsWith('short-'));
+  await until(() => short().length === 0, 'the short sessions are cleaned up');
+  t.same(short(), [], '20 short sessions leave no folder');
 });

@@ -1,7 +1,7 @@
 /**
  * Session bookkeeping on a running `ferry target`, driven by a raw WebSocket client: a second source
  * for a migration in progress is refused, a kept (cut) session is resumed with its page tables or
- * replaced when its source starts over, and --max-migrations is enforced with a clear error.
+ * refused to a HELLO without its secret, and --max-migrations is enforced with a clear error.
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
@@ -87,8 +87,8 @@ t.test('a running target keeps its sessions straight', async (t) => {
   await feed.next('detached', 'alpha'); // the new HELLO goes only once the target has seen the cut
 
   const restarted = await hello(url, 'alpha', false);
-  t.match(await restarted.next(), { type: MessageType.Welcome, resumed: false }, 'a source that starts over replaces the kept session');
-  for (const client of [restarted, other]) client.ws.terminate();
+  t.match(await restarted.next(), { type: MessageType.Error, code: ErrorCode.Conflict }, 'a HELLO without the secret does not replace the kept session');
+  other.ws.terminate();
 });
 
 t.test('verify names the differing ranges, and a matching table leads to COMMIT_READY, GO, RESUMED', async (t) => {

@@ -23,8 +23,19 @@ t.test('schema errors name the field and its path, all of them at once', async (
   t.throws(() => parseScenario({ ...doc, topology: { nodes: 2, links: [{ a: 1, b: 1, km: 1, gbps: 1 }], zones: ['west', 'east'] } }), { message: /topology\.links\[0\]: a link joins two different nodes/ });
 });
 
+t.test('horizon, sizes and out-of-range numbers are refused with their path', async (t) => {
+  const doc = lineScenario({ prices: flat, dcs: twoDcs, placement: [{ dc: 'west', count: 2 }] }) as Record<string, any>;
+  t.throws(() => parseScenario(doc, 1_000_000), { code: 'FERRY_ERR_SCENARIO', message: /--hours: expected an integer in 1\.\.744, got 1000000/ });
+  t.throws(() => parseScenario({ ...doc, hours: 745 }), { message: /hours: expected an integer in 1\.\.744, got 745/ });
+  const zero = structuredClone(doc);
+  zero['classes'][0].memoryGiB = 0;
+  t.throws(() => parseScenario(zero), { message: /classes\[0\]\.memoryGiB: expected a number > 0, got 0/ });
+  const huge = JSON.parse(JSON.stringify(doc).replace('"rackWatts":0', '"rackWatts":1e400')) as unknown;
+  t.throws(() => parseScenario(huge), { message: /power\.rackWatts: expected a number >= 0, got a number out of range/ });
+});
+
 t.test('every example scenario validates', async (t) => {
-  for (const name of ['tiny.json', 'paper-100.json', 'paper-200.json', 'paper-300.json', 'mixed-classes.json']) {
+  for (const name of ['tiny.json', 'paper-100.json', 'paper-200.json', 'paper-300.json', 'mixed-classes.json', 'dynamic.json']) {
     t.doesNotThrow(() => parseScenario(example(name)), name);
   }
 });
@@ -38,7 +49,14 @@ t.test('infeasibility names the constraint family', async (t) => {
   t.throws(() => offlinePlan(stuck, { kind: 'memory' }, solve), { code: 'FERRY_ERR_INFEASIBLE', message: /^link capacity: / });
   const cut = lineScenario({ prices: flat, dcs: [{ name: 'west', maxVMs: 2 }, { name: 'east', maxVMs: 8 }], placement: [{ dc: 'west', count: 4 }] }) as Record<string, any>;
   cut['topology'].links = [];
-  t.throws(() => offlinePlan(parseScenario(cut), { kind: 'memory' }, solve), { message: 'DC capacity: west has 4 VMs at hour 0, holds 2, and no route leads to another DC' });
+  t.throws(() => parseScenario(cut), { code: 'FERRY_ERR_SCENARIO', message: /topology\.links: the data centres are not all connected by a route: \{west\} and \{east\} cannot reach each other/ });
+});
+
+t.test('a model too large to build is refused before it is built', async (t) => {
+  const dcs = Array.from({ length: 80 }, (_, i) => ({ name: `dc${i}`, maxVMs: 10 }));
+  const prices = Object.fromEntries(dcs.map((d) => [d.name, new Array<number>(744).fill(0.1)]));
+  const s = parseScenario(lineScenario({ prices, dcs, placement: [{ dc: 'dc0', count: 1 }] }));
+  t.throws(() => offlinePlan(s, { kind: 'memory' }, solve), { code: 'FERRY_ERR_INFEASIBLE', message: /^model size: 744 hours x 80 DCs \(6320 pairs\) x 1 groups .* more than 3000000; plan fewer hours \(--hours\)/ });
 });
 
 t.test('routes are the shortest by length', async (t) => {
@@ -112,5 +130,5 @@ t.test('rolling horizon: requests and price updates arrive hour by hour', async 
   const offline = offlinePlan(s, { kind: 'memory' }, solve);
   t.ok(totals(offline).dollars <= totals(rolling).dollars + 1e-9, 'foresight is never worse than rolling');
   const w = windowOf(s, network(s, { kind: 'memory' }), 0, initialPlacement(s), Infinity);
-  t.same(planWindow(w, solve).map((h) => h.vms.map((row) => row[0])), offline.hours.map((h) => h.vms.map((row) => row[0])));
+  t.same(planWindow(w, solve).hours.map((h) => h.vms.map((row) => row[0])), offline.hours.map((h) => h.vms.map((row) => row[0])));
 });

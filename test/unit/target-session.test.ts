@@ -198,3 +198,24 @@ t.test('when the final names cannot be made ahead of GO, the prelaunch runs at G
   t.same(launch.calls, ['start', 'resume'], 'started and resumed at GO');
   t.equal(statSync(join(ctx.dir, 'pre-late', 'ram')).size, PAGES * PAGE, 'on the committed image');
 });
+
+t.test('a failed attempt leaves no folder behind, unless something ferry did not create is in it', async (t) => {
+  const cut = await setup(t, 'gone');
+  cut.session.detach(cut.peer, 'test cut');
+  await cut.ended;
+  t.notOk(existsSync(join(cut.ctx.dir, 'gone')), 'a session cut before any progress leaves no folder');
+
+  const aborted = await setup(t, 'aborted');
+  aborted.session.receive(aborted.peer, aborted.allPages);
+  aborted.session.receive(aborted.peer, encodeControl({ type: MessageType.Abort, reason: 'test rollback' }));
+  await aborted.ended;
+  t.notOk(existsSync(join(aborted.ctx.dir, 'aborted')), 'nor does one the source aborted after pages arrived');
+
+  const shared = await setup(t, 'shared');
+  writeFileSync(join(shared.ctx.dir, 'shared', 'notes.txt'), 'mine\n');
+  shared.session.receive(shared.peer, encodeControl({ type: MessageType.Abort, reason: 'test rollback' }));
+  await shared.ended;
+  t.equal(readFileSync(join(shared.ctx.dir, 'shared', 'notes.txt'), 'utf8'), 'mine\n', 'a file ferry did not create stays');
+  t.match(JSON.parse(readFileSync(join(shared.ctx.dir, 'shared', 'manifest.json'), 'utf8')), { outcome: 'failed', reason: /aborted/ }, 'with a manifest that says why');
+  t.notOk(existsSync(join(shared.ctx.dir, 'shared', 'ram.partial')), 'and no partial image');
+});

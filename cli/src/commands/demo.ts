@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -44,7 +44,9 @@ export async function demoCommand(argv: string[]): Promise<number> {
   const rate = parseRate(values.rate ?? '16MiB/s', '--rate');
   const work = await mkdtemp(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'ferry-demo-'));
   const logger = pino({ level: values['log-level'] ?? 'warn' }, pino.destination({ fd: 2, sync: true }));
-  const target = await startTarget({ host: '127.0.0.1', port: 0, dir: join(work, 'target'), logger });
+  // A token of its own, so that no other local user can push a migration into the demo's target meanwhile.
+  const token = randomBytes(32).toString('hex');
+  const target = await startTarget({ host: '127.0.0.1', port: 0, dir: join(work, 'target'), logger, token });
   say(`ferry demo: ${formatBytes(size)} image, live '${profile}' workload dirtying ${formatBytes(rate)}/s, target at ${target.url}`);
   try {
     const runs: DemoRun[] = [];
@@ -52,7 +54,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
       ['ferry (smart stop, XOR deltas)', { policy: 'smart' }],
       ['baseline (xen stop, no deltas)', { policy: 'xen', 'no-delta': true }],
     ] as const) {
-      runs.push(await demoRun(label, extra, { work, size, profile, rate, targetUrl: target.url, logger }));
+      runs.push(await demoRun(label, extra, { work, size, profile, rate, targetUrl: target.url, token, logger }));
     }
     process.stdout.write(comparisonTable(runs));
     return runs.every((r) => r.summary.result === 'committed' && r.identical) ? EXIT.committed : EXIT.error;
@@ -65,7 +67,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
 async function demoRun(
   label: string,
   extra: { policy: string; 'no-delta'?: boolean },
-  env: { work: string; size: number; profile: string; rate: number; targetUrl: string; logger: pino.Logger },
+  env: { work: string; size: number; profile: string; rate: number; targetUrl: string; token: string; logger: pino.Logger },
 ): Promise<DemoRun> {
   const id = `demo-${extra.policy}-${Date.now().toString(36)}`;
   const image = join(env.work, `${id}.img`);
@@ -73,7 +75,7 @@ async function demoRun(
   await fillImage(image, env.size, { seed: 42 });
   const workload = await startWorkload(image, env);
   try {
-    const options = migrateOptionsFrom({ to: env.targetUrl, image: [`ram=${image}`], id, ...extra });
+    const options = { ...migrateOptionsFrom({ to: env.targetUrl, image: [`ram=${image}`], id, ...extra }), token: env.token };
     const pid = workload.pid;
     const summary = await migrate(options, {
       logger: env.logger,

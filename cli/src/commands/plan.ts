@@ -2,16 +2,15 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import {
   calibrate, migrationRequests, offlinePlan, parseScenario, planJson, planText, rollingPlan, totals, violations, initialPlacement, windowOf,
-  type ChargeModel, type Scenario, type Solver,
+  money, PlannerError, proofLine, type ChargeModel, type Scenario, type Solver,
 } from '@ferry/planner';
-import { ErrorCode, FerryError } from '@ferry/protocol';
 import { HELP_FLAG, parseFlags } from '../flags.js';
-import { highsSolver } from '../highs-solver.js';
+import { DEFAULT_LIMITS, highsSolver, type SolverLimits } from '../highs-solver.js';
 import { writeCharts, type ScenarioResult } from '../plan-charts.js';
 import { UsageError } from '../usage.js';
 
 const HELP = `ferry plan --scenario FILE [--scenario FILE ...] [--hours N] [--json] [--plots DIR]
-           [--calibrate FILE.ndjson] [--rolling] [--emit migrations]
+           [--calibrate FILE.ndjson] [--rolling] [--emit migrations] [--time-limit S] [--gap FRACTION]
 
 Plans whether, when and where to live-migrate VMs between data centres so that the electricity bill
 over the horizon is lowest (a MILP solved with HiGHS): DC energy (racks and servers switched on) at each
@@ -25,11 +24,16 @@ DC's hourly price, plus the energy of the core routers a migration crosses at th
                       'ferry migrate --json' runs in FILE, instead of the memory size; prints both plans
   --rolling           re-plan every hour with the requests and prices the timeline has revealed so far
   --emit migrations   one JSON line per migration: POST its body to the source's /migrations
+  --time-limit S      seconds the solver may search per solve (default ${DEFAULT_LIMITS.timeLimitSeconds}); when it runs out,
+                      the best plan found is printed with how far from optimal it is proven to be
+  --gap FRACTION      stop once the plan is proven within this relative gap of the optimum
+                      (default ${DEFAULT_LIMITS.relativeGap}, i.e. 0.01%; 0.01 means 1%)
 `;
 
 export const PLAN_FLAGS = {
   scenario: { type: 'string', multiple: true }, hours: { type: 'string' }, json: { type: 'boolean' }, plots: { type: 'string' },
-  calibrate: { type: 'string' }, rolling: { type: 'boolean' }, emit: { type: 'string' }, ...HELP_FLAG,
+  calibrate: { type: 'string' }, rolling: { type: 'boolean' }, emit: { type: 'string' },
+  'time-limit': { type: 'string' }, gap: { type: 'string' }, ...HELP_FLAG,
 } as const;
 
 export async function planCommand(argv: string[]): Promise<number> {
@@ -42,7 +46,7 @@ export async function planCommand(argv: string[]): Promise<number> {
   if (values.emit !== undefined && values.emit !== 'migrations') throw new UsageError(`--emit ${values.emit}: only --emit migrations exists`);
   const hours = values.hours === undefined ? undefined : wholeHours(values.hours);
   const charge: ChargeModel = values.calibrate ? { kind: 'precopy', compression: readCalibration(values.calibrate) } : { kind: 'memory' };
-  const solve = await highsSolver();
+  const solve = await highsSolver(solverLimits(values['time-limit'], values.gap));
   const results = values.scenario.map((file) => asUsage(() => planScenario(loadScenario(file, hours), charge, solve, values.rolling === true)));
   if (values.plots) {
     mkdirSync(values.plots, { recursive: true });
@@ -52,9 +56,10 @@ export async function planCommand(argv: string[]): Promise<number> {
   if (values.emit) {
     for (const request of asUsage(() => migrationRequests(last.scenario, last.plan.hours))) process.stdout.write(`${JSON.stringify(request)}\n`);
   } else if (values.json) {
-    process.stdout.write(`${JSON.stringify(results.length === 1 ? { ...planJson(last.scenario, last.plan), solveMs: last.solveMs, cpuMs: last.cpuMs, charge } : results.map((r) => ({ scenario: r.scenario.name, vms: r.vms, solveMs: r.solveMs, cpuMs: r.cpuMs, totals: r.totals })))}\n`);
+    process.stdout.write(`${JSON.stringify(results.length === 1 ? { ...planJson(last.scenario, last.plan), solveMs: last.solveMs, cpuMs: last.cpuMs, charge } : results.map((r) => ({ scenario: r.scenario.name, vms: r.vms, solveMs: r.solveMs, cpuMs: r.cpuMs, totals: r.totals, proof: r.plan.proof })))}\n`);
   } else {
     process.stdout.write(results.length === 1 ? planText(last.scenario, last.plan) : summaryTable(results));
+    if (results.length > 1) for (const r of results) process.stdout.write(`${r.scenario.name}: ${proofLine(r.plan)}\n`);
     for (const r of results) process.stdout.write(`${r.scenario.name}: solved in ${r.solveMs.toFixed(0)} ms (${r.cpuMs.toFixed(0)} ms CPU; ${values.rolling ? 'rolling, one solve per hour' : 'one MILP'}; charge: ${charge.kind === 'memory' ? 'memory size' : `ferry pre-copy model, compression ${charge.compression.toFixed(3)}`})\n`);
     if (values.calibrate) process.stdout.write(compareWithMemoryCharge(results, solve, values.rolling === true));
   }
@@ -81,7 +86,7 @@ function summaryTable(results: readonly Result[]): string {
   const lines = ['scenario              VMs   plan $   no-migr $   saving $  saving %  migrations'];
   for (const r of results) {
     const t = r.totals;
-    lines.push(`${r.scenario.name.padEnd(20)} ${String(r.vms).padStart(4)} ${t.dollars.toFixed(4).padStart(8)} ${t.baselineDollars.toFixed(4).padStart(11)} ${t.saving.toFixed(4).padStart(10)} ${((100 * t.saving) / t.baselineDollars).toFixed(2).padStart(9)} ${String(t.migrations).padStart(11)}`);
+    lines.push(`${r.scenario.name.padEnd(20)} ${String(r.vms).padStart(4)} ${money(t.dollars).padStart(8)} ${money(t.baselineDollars).padStart(11)} ${money(t.saving).padStart(10)} ${((100 * t.saving) / t.baselineDollars).toFixed(2).padStart(9)} ${String(t.migrations).padStart(11)}`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -131,15 +136,23 @@ function asUsage<T>(run: () => T, file?: string): T {
   try {
     return run();
   } catch (error) {
-    if (error instanceof FerryError && (error.code === ErrorCode.Scenario || error.code === ErrorCode.Infeasible)) {
+    if (error instanceof PlannerError) {
       throw new UsageError(file ? `${file}: ${error.message}` : error.message);
     }
     throw error;
   }
 }
 
+/** A number for --hours; its range is checked with the scenario's own horizon (1..MAX_HOURS). */
 function wholeHours(text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--hours ${text}: expected a whole number of hours >= 1`);
-  return n;
+  if (!/^\d+$/.test(text)) throw new UsageError(`--hours ${text}: expected a whole number of hours`);
+  return Number(text);
+}
+
+function solverLimits(timeLimit: string | undefined, gap: string | undefined): SolverLimits {
+  const seconds = timeLimit === undefined ? DEFAULT_LIMITS.timeLimitSeconds : Number(timeLimit);
+  if (!(seconds > 0 && seconds <= 86_400)) throw new UsageError(`--time-limit ${timeLimit}: expected seconds in (0, 86400]`);
+  const relativeGap = gap === undefined ? DEFAULT_LIMITS.relativeGap : Number(gap);
+  if (!(relativeGap >= 0 && relativeGap < 1)) throw new UsageError(`--gap ${gap}: expected a fraction in [0, 1), e.g. 0.01 for 1%`);
+  return { timeLimitSeconds: seconds, relativeGap };
 }

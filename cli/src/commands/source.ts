@@ -1,25 +1,34 @@
-import { HELP_FLAG, LOG_FLAGS, parseFlags } from '../flags.js';
+import { ALLOW_HOST_FLAG, HELP_FLAG, LOG_FLAGS, parseFlags } from '../flags.js';
 import { createLogger } from '../logging.js';
 import { startSource, type MigrationRequest } from '@ferry/agent-source';
 import { silentLogger } from '@ferry/qemu';
-import { migrateOptionsFrom, readToken, sourceHookCommands, stateDirFrom, type MigrateArgs } from '../migrate-options.js';
+import { migrateOptionsFrom, sourceHookCommands, stateDirFrom, type MigrateArgs } from '../migrate-options.js';
 import { diskNames } from '../source-disks.js';
 import { buildSourceHooks, recoveryRecipe } from '../source-hooks.js';
 import { parseListen } from '../listen.js';
+import { readPrivateToken } from '../token-file.js';
+import { UsageError } from '../usage.js';
 
-const HELP = `ferry source --listen HOST:PORT [--token-file F] [--log-level L] [--log-file F]
+const HELP = `ferry source --listen HOST:PORT --token-file F [--allow-host NAME ...] [--log-level L] [--log-file F]
 
-A daemon that runs migrations on request. POST /migrations takes the options of 'ferry migrate' as JSON,
-keys without the leading dashes, e.g. {"to":"ws://...","image":["ram=/dev/shm/vm.ram"]}, and answers
-{"migrationId":...}; GET /status lists the migrations; the WebSocket /events streams their progress.
+A daemon that runs migrations on request. POST /migrations takes the options of 'ferry migrate' as JSON
+(Content-Type: application/json), keys without the leading dashes, e.g.
+{"to":"ws://...","image":["ram=/dev/shm/vm.ram"]}, and answers {"migrationId":...}; GET /status lists
+the migrations; the WebSocket /events streams their progress; GET /metrics serves Prometheus metrics and
+GET / a live page (a browser logs in once with the token). Every route wants the token.
 Prints {"event":"listening","url":...} on stdout and runs until SIGINT or SIGTERM.
 
-  --token-file F   require "Authorization: Bearer <token>" (without it: loopback clients only; the
-                   body can name hook commands, which run as this daemon's user)
+  --token-file F       required: clients send "Authorization: Bearer <token>". A request can name hook
+                       commands and files, which run and are read as this daemon's user, so F must be
+                       this user's and not readable by others (chmod 600)
+  --allow-host NAME    answer to requests for Host NAME (repeatable); IP addresses, localhost and the
+                       --listen host always work; any other Host is refused (DNS rebinding)
   --log-level L, --log-file F   default level info
+
+Requests from web pages are refused: an Origin header other than this daemon's own gets 403.
 `;
 
-export const SOURCE_FLAGS = { listen: { type: 'string' }, 'token-file': { type: 'string' }, ...LOG_FLAGS, ...HELP_FLAG } as const;
+export const SOURCE_FLAGS = { listen: { type: 'string' }, 'token-file': { type: 'string' }, ...ALLOW_HOST_FLAG, ...LOG_FLAGS, ...HELP_FLAG } as const;
 
 export async function sourceCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, SOURCE_FLAGS);
@@ -28,9 +37,12 @@ export async function sourceCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const { host, port } = parseListen(values.listen);
+  if (values['token-file'] === undefined) {
+    throw new UsageError('--token-file F is required: a request names commands and files that run and are read as this user, so every client must hold the token');
+  }
+  const token = readPrivateToken(values['token-file']);
   const logger = createLogger(values['log-level'] ?? 'info', values['log-file'], 'ferry-source');
-  const token = values['token-file'] ? readToken(values['token-file']) : undefined;
-  const daemon = await startSource({ host, port, logger, token, parseRequest: migrationRequest });
+  const daemon = await startSource({ host, port, logger, token, allowHosts: values['allow-host'], parseRequest: migrationRequest });
   process.stdout.write(`${JSON.stringify({ event: 'listening', url: daemon.url })}\n`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
@@ -52,7 +64,7 @@ function migrationRequest(body: unknown): MigrationRequest {
     options,
     async prepare() {
       const seams = await buildSourceHooks(commands, args, options, silentLogger);
-      return { ...seams, journal: { stateDir: stateDirFrom(args), recovery: { ...recoveryRecipe(commands, diskNames(args.disk)) } } };
+      return { ...seams, journal: { stateDir: stateDirFrom(args), recovery: { ...recoveryRecipe(commands, diskNames(args.disk), seams.diskDir) } } };
     },
   };
 }

@@ -39,6 +39,13 @@ export class Check {
     return min;
   }
 
+  /** A finite number above 0 (a size or a rate where 0 would make the plan meaningless). */
+  positive(value: unknown, path: string): number {
+    if (typeof value === 'number' && Number.isFinite(value) && value > 0) return value;
+    this.fail(path, `expected a number > 0, got ${describe(value)}`);
+    return 1;
+  }
+
   integer(value: unknown, path: string, min: number, max: number): number {
     if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) return value;
     this.fail(path, `expected an integer in ${min}..${max}, got ${describe(value)}`);
@@ -70,6 +77,8 @@ export class Check {
 function describe(value: unknown): string {
   if (value === undefined) return 'nothing (missing)';
   if (Array.isArray(value)) return 'an array';
+  // JSON.parse turns 1e400 into Infinity, which JSON.stringify would print as null.
+  if (typeof value === 'number' && !Number.isFinite(value)) return 'a number out of range';
   const text = JSON.stringify(value);
   return text.length > 40 ? `${text.slice(0, 40)}...` : text;
 }

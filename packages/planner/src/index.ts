@@ -1,10 +1,13 @@
-export { parseScenario, type Scenario, type DataCenter, type Link, type Power, type VmClass, type Placement, type InventoryVm, type TimelineEvent } from './scenario.js';
+export { parseScenario, MAX_HOURS, type Scenario, type DataCenter, type Link, type Power, type VmClass, type Placement, type Queue, type InventoryVm, type TimelineEvent } from './scenario.js';
+export { PlannerError, PlannerErrorCode } from './errors.js';
 export { shortestRoute, type Route } from './topology.js';
 export { migrationCost, calibrate, type ChargeModel, type Calibration, type CalibrationRun, type MigrationCost } from './migration-model.js';
-export { network, windowOf, initialPlacement, pricesAsOf, type Window, type Network } from './inputs.js';
+export { network, windowOf, initialPlacement, initialWaiting, groupsOf, pricesAsOf, type Window, type Network, type Group, type RequestKind } from './inputs.js';
 export { buildModel } from './model.js';
-export { readSchedule, baseline, violations, type Hour, type Move, type Columns } from './schedule.js';
-export { planWindow, precheck, type Solver, type SolverResult } from './solve.js';
+export { readSchedule, baseline, violations, scheduleColumns, type Hour, type Move, type Columns } from './schedule.js';
+export { planWindow, precheck, type Solver, type SolverResult, type Proof, type WindowPlan } from './solve.js';
 export { offlinePlan, rollingPlan, type Plan } from './rolling.js';
 export { migrationRequests, type MigrationRequest } from './emit.js';
-export { totals, planText, planJson, type Totals } from './report.js';
+export { totals, planText, planJson, proofLine, money, type Totals } from './report.js';
+export { selectRacks, type RackHour } from './racks.js';
+export { greedyPlan } from './greedy.js';

@@ -10,6 +10,8 @@ export interface DataCenter {
   readonly name: string;
   readonly node: number;
   readonly maxVMs: number;
+  /** What one of this DC's servers draws (its server generation), in place of `power.serverWatts`. */
+  readonly serverWatts?: number;
   /** Where ferry agents listen, for `--emit migrations`. */
   readonly sourceUrl?: string;
   readonly targetUrl?: string;
@@ -30,8 +32,18 @@ export interface VmClass {
   readonly vmsPerServer: number;
   /** Memory the guest dirties while it migrates, MB/s (pre-copy model only). */
   readonly dirtyMBps: number;
+  /** What a server running this class draws on the reference generation (`power.serverWatts`). */
+  readonly serverWatts?: number;
 }
-export interface Placement { readonly dc: string; readonly vmClass: string; readonly count: number }
+export interface Placement {
+  readonly dc: string;
+  readonly vmClass: string;
+  readonly count: number;
+  /** Hours the VMs run once served; they leave after that (undefined: they stay past the horizon). */
+  readonly lifetime?: number;
+}
+/** Requests that find no room wait; `dollarsPerVmHour` charges each VM-hour of waiting (0: reported only). */
+export interface Queue { readonly dollarsPerVmHour: number }
 /** A VM `--emit migrations` can name; `image` is its memory image path on the source host. */
 export interface InventoryVm { readonly name: string; readonly vmClass: string; readonly dc: string; readonly image: string }
 export interface TimelineEvent {
@@ -55,13 +67,18 @@ export interface Scenario {
   readonly placement: readonly Placement[];
   readonly inventory: readonly InventoryVm[];
   readonly timeline: readonly TimelineEvent[];
+  /** Without a queue every arrival must find room where it arrives, or there is no plan. */
+  readonly queue?: Queue;
 }
 
-/** Validates a parsed scenario document; `hours` overrides the file's horizon (--hours). */
+/** The longest horizon: a 31-day month. The model grows linearly with it (and so do memory and time). */
+export const MAX_HOURS = 24 * 31;
+
+/** Validates a parsed scenario document; `hours` overrides the file's horizon (--hours), same limits. */
 export function parseScenario(raw: unknown, hours?: number): Scenario {
   const c = new Check();
   const doc = c.object(raw, 'scenario');
-  const horizon = hours ?? c.integer(doc['hours'], 'hours', 1, 24 * 31);
+  const horizon = hours === undefined ? c.integer(doc['hours'], 'hours', 1, MAX_HOURS) : c.integer(hours, '--hours', 1, MAX_HOURS);
   const topology = c.object(doc['topology'], 'topology');
   const nodes = c.integer(topology['nodes'], 'topology.nodes', 1, 10_000);
   const links = c.array(topology['links'], 'topology.links').map((l, i) => parseLink(c, l, `topology.links[${i}]`, nodes));
@@ -76,13 +93,16 @@ export function parseScenario(raw: unknown, hours?: number): Scenario {
   const classes = c.array(doc['classes'], 'classes').map((k, i) => parseClass(c, k, `classes[${i}]`));
   if (classes.length === 0) c.fail('classes', 'expected at least one VM class');
   c.unique(classes.map((k) => k.name), 'classes', 'name');
+  checkConnected(c, nodes, links, datacenters);
   const known = { dcs: new Set(datacenters.map((d) => d.name)), classes: new Set(classes.map((k) => k.name)) };
   const placement = c.array(doc['placement'], 'placement').map((p, i) => parsePlacement(c, p, `placement[${i}]`, known));
   const inventory = doc['inventory'] === undefined ? [] : c.array(doc['inventory'], 'inventory').map((v, i) => parseInventoryVm(c, v, `inventory[${i}]`, known));
   c.unique(inventory.map((v) => v.name), 'inventory', 'name');
   const timeline = doc['timeline'] === undefined ? [] : c.array(doc['timeline'], 'timeline').map((e, i) => parseEvent(c, e, `timeline[${i}]`, horizon, known, prices));
+  const queue = doc['queue'] === undefined ? undefined : parseQueue(c, doc['queue']);
   c.done();
-  return { name: typeof doc['name'] === 'string' ? doc['name'] : 'scenario', hours: horizon, nodes, links, nodeZones: zones, prices, datacenters, power, classes, placement, inventory, timeline };
+  const scenario = { name: typeof doc['name'] === 'string' ? doc['name'] : 'scenario', hours: horizon, nodes, links, nodeZones: zones, prices, datacenters, power, classes, placement, inventory, timeline };
+  return queue ? { ...scenario, queue } : scenario;
 }
 
 function parseLink(c: Check, raw: unknown, path: string, nodes: number): Link {
@@ -108,7 +128,8 @@ function parseDataCenter(c: Check, raw: unknown, path: string, nodes: number): D
   const o = c.object(raw, path);
   const dc: DataCenter = { name: c.string(o['name'], `${path}.name`), node: c.integer(o['node'], `${path}.node`, 1, nodes), maxVMs: c.integer(o['maxVMs'], `${path}.maxVMs`, 0, 10_000_000) };
   const urls = { sourceUrl: c.optionalUrl(o['sourceUrl'], `${path}.sourceUrl`, /^https?:\/\//), targetUrl: c.optionalUrl(o['targetUrl'], `${path}.targetUrl`, /^wss?:\/\//) };
-  return { ...dc, ...(urls.sourceUrl ? { sourceUrl: urls.sourceUrl } : {}), ...(urls.targetUrl ? { targetUrl: urls.targetUrl } : {}) };
+  const watts = o['serverWatts'] === undefined ? {} : { serverWatts: c.number(o['serverWatts'], `${path}.serverWatts`, 0) };
+  return { ...dc, ...watts, ...(urls.sourceUrl ? { sourceUrl: urls.sourceUrl } : {}), ...(urls.targetUrl ? { targetUrl: urls.targetUrl } : {}) };
 }
 
 function parsePower(c: Check, raw: unknown): Power {
@@ -125,9 +146,10 @@ function parseClass(c: Check, raw: unknown, path: string): VmClass {
   const o = c.object(raw, path);
   return {
     name: c.string(o['name'], `${path}.name`),
-    memoryGiB: c.number(o['memoryGiB'], `${path}.memoryGiB`, 0),
+    memoryGiB: c.positive(o['memoryGiB'], `${path}.memoryGiB`),
     vmsPerServer: c.integer(o['vmsPerServer'], `${path}.vmsPerServer`, 1, 10_000),
     dirtyMBps: o['dirtyMBps'] === undefined ? 0 : c.number(o['dirtyMBps'], `${path}.dirtyMBps`, 0),
+    ...(o['serverWatts'] === undefined ? {} : { serverWatts: c.number(o['serverWatts'], `${path}.serverWatts`, 0) }),
   };
 }
 
@@ -135,7 +157,8 @@ interface Known { readonly dcs: ReadonlySet<string>; readonly classes: ReadonlyS
 
 function parsePlacement(c: Check, raw: unknown, path: string, known: Known): Placement {
   const o = c.object(raw, path);
-  return { dc: c.member(o['dc'], `${path}.dc`, known.dcs), vmClass: c.member(o['class'], `${path}.class`, known.classes), count: c.integer(o['count'], `${path}.count`, 0, 10_000_000) };
+  const placement = { dc: c.member(o['dc'], `${path}.dc`, known.dcs), vmClass: c.member(o['class'], `${path}.class`, known.classes), count: c.integer(o['count'], `${path}.count`, 0, 10_000_000) };
+  return o['lifetime'] === undefined ? placement : { ...placement, lifetime: c.integer(o['lifetime'], `${path}.lifetime`, 1, MAX_HOURS) };
 }
 
 function parseInventoryVm(c: Check, raw: unknown, path: string, known: Known): InventoryVm {
@@ -150,4 +173,21 @@ function parseEvent(c: Check, raw: unknown, path: string, hours: number, known: 
   const updates = o['prices'] === undefined ? {} : parsePrices(c, o['prices'], `${path}.prices`, hours - hour);
   for (const zone of Object.keys(updates)) if (!(zone in prices)) c.fail(`${path}.prices.${zone}`, `unknown zone "${zone}"`);
   return { hour, arrive, prices: updates };
+}
+
+function parseQueue(c: Check, raw: unknown): Queue {
+  const o = c.object(raw, 'queue');
+  return { dollarsPerVmHour: o['dollarsPerVmHour'] === undefined ? 0 : c.number(o['dollarsPerVmHour'], 'queue.dollarsPerVmHour', 0) };
+}
+
+/** Data centres that no route joins cannot exchange VMs: a plan would silently never migrate. */
+function checkConnected(c: Check, nodes: number, links: readonly Link[], dcs: readonly DataCenter[]): void {
+  const group = Array.from({ length: nodes + 1 }, (_, n) => n);
+  const root = (n: number): number => (group[n] === n ? n : (group[n] = root(group[n]!)));
+  for (const l of links) group[root(l.a)] = root(l.b);
+  const parts = new Map<number, string[]>();
+  for (const dc of dcs) if (dc.node >= 1 && dc.node <= nodes) parts.set(root(dc.node), [...(parts.get(root(dc.node)) ?? []), dc.name]);
+  if (parts.size > 1) {
+    c.fail('topology.links', `the data centres are not all connected by a route: ${[...parts.values()].map((names) => `{${names.join(', ')}}`).join(' and ')} cannot reach each other`);
+  }
 }
