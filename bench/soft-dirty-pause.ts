@@ -8,7 +8,7 @@
  *   FERRY_BENCH_SD_SIZES  image sizes in MiB (default 256,2048)
  *   FERRY_BENCH_SD_LOG    --dirty-log (default soft-dirty; hash for the comparison)
  */
-import { nodeGuest, runInGuest, taggedLines } from '../test/e2e/helpers-node-guest.js';
+import { nodeGuest, runInGuest, taggedLines } from '../test/helpers/node-guest.js';
 import { TeardownList } from '../test/helpers/ferry.js';
 
 const SIZES = (process.env['FERRY_BENCH_SD_SIZES'] ?? '256,2048').split(',').map(Number);

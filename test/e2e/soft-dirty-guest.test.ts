@@ -1,6 +1,6 @@
 /**
  * The soft-dirty dirty log where the kernel keeps one: Debian's stock kernel under QEMU TCG, with node
- * and ferry inside the guest (helpers-node-guest.ts). guest/soft-dirty-scenario.sh runs a ferry target
+ * and ferry inside the guest (test/helpers/node-guest.ts). guest/soft-dirty-scenario.sh runs a ferry target
  * on the guest's loopback and `ferry migrate --dirty-log soft-dirty` of a 64 MiB /dev/shm file that
  * guest/mapwriter keeps rewriting through a shared mapping, at every instant, including the instants
  * ferry reads and clears the log. The writer counts ferry's freezes (each ends with SIGCONT) and, when
@@ -10,7 +10,7 @@
  * written since the last pre-copy freeze (the summary's counter), not the whole image.
  */
 import t from 'tap';
-import { nodeGuest, runInGuest, taggedLines } from './helpers-node-guest.js';
+import { nodeGuest, runInGuest, taggedLines } from '../helpers/node-guest.js';
 
 const IMAGE_MIB = 64;
 const HOT_PAGES = 256;

@@ -8,8 +8,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Teardown } from '../helpers/ferry.js';
-import { qemuMissing, QEMU } from '../helpers/qemu.js';
+import type { Teardown } from './ferry.js';
+import { qemuMissing, QEMU } from './qemu.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
