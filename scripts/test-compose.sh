@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # npm run test:compose: ferry migrates a live, dirtying 64 MiB image between two containers over an
 # emulated WAN (tc netem, or ferry wan-proxy when the kernel has no netem) and the target's copy must be
-# byte-identical to the source's paused image; the target's /metrics must count the commit. Needs root (apt-get, dockerd) and no container registry:
+# byte-identical to the source's paused image. The stack runs with docker-compose.ops.yml, as an operator
+# watching it would, so this host's loopback checks what a person and Prometheus see: /metrics with the
+# token counted the commit and the summary's passes, GET / without a token is the login form, POST /login
+# gives a cookie and the cookie opens the page. Needs root (apt-get, dockerd) and no container registry:
 # the base image is built from this host's node, busybox and tc (scripts/make-base-image.sh).
 # Env: WAN_DELAY (20ms), WAN_RATE (200mbit), WAN_LOSS (0), IMAGE_SIZE (64MiB), COMPOSE_TIMEOUT (300 s),
 # FERRY_BASE_IMAGE (ferry-base:local; an official node image works too when a registry is reachable).
@@ -29,6 +32,7 @@ install_missing() {
   [ -x /bin/busybox ] && file -L /bin/busybox | grep -q 'statically linked' || missing+=(busybox-static)
   command -v tc >/dev/null || missing+=(iproute2)
   command -v file >/dev/null || missing+=(file)
+  command -v curl >/dev/null || missing+=(curl)
   [ "${#missing[@]}" -eq 0 ] && return 0
   say "installing ${missing[*]} from Debian"
   apt-get update -qq
@@ -45,7 +49,11 @@ start_dockerd() {
   say "dockerd did not come up:"; tail -n 30 /tmp/ferry-dockerd.log; exit 1
 }
 
-compose() { docker-compose -p "$PROJECT" "$@"; }
+compose() { docker-compose -p "$PROJECT" -f docker-compose.yml -f docker-compose.ops.yml "$@"; }
+# The ops override publishes the target on this host's loopback: a port nothing else holds.
+FERRY_PAGE_PORT="$(node -e 'const s = require("node:net").createServer().listen(0, "127.0.0.1", () => { process.stdout.write(String(s.address().port)); s.close(); });')"
+export FERRY_PAGE_PORT
+PAGE="http://127.0.0.1:$FERRY_PAGE_PORT"
 
 teardown() {
   local status=$?
@@ -65,6 +73,31 @@ wait_exit() {
     sleep 1
   done
   docker inspect -f '{{.State.ExitCode}}' "$id"
+}
+
+# The target lingers after the commit (FERRY_LINGER): 0 once it says so, else its exit code, 124 at $DEADLINE.
+wait_lingering() {
+  local id="$1"
+  until docker logs "$id" 2>&1 | grep -q 'still serving the page'; do
+    [ "$(docker inspect -f '{{.State.Running}}' "$id")" = true ] || { docker inspect -f '{{.State.ExitCode}}' "$id"; return; }
+    [ "$SECONDS" -lt "$DEADLINE" ] || { echo 124; return; }
+    sleep 1
+  done
+  echo 0
+}
+
+# What a browser sees from this host: the login form without a token, a cookie for the token, the page
+# with the cookie. Prints one line per step; returns non-zero at the first that fails.
+check_page() {
+  local headers cookie
+  grep -q '<form id="login">' <<<"$(curl -sS "$PAGE/")" || { say "page: GET / without a token is not the login form"; return 1; }
+  say "page: GET / without a token is the login form"
+  headers="$(curl -sS -D - -o /dev/null -H 'content-type: application/json' --data "{\"token\":\"$FERRY_TOKEN\"}" "$PAGE/login")"
+  cookie="$(sed -nE 's/^set-cookie: (ferry_page_[0-9]+=[^;]+);.*/\1/Ip' <<<"$headers")"
+  [ -n "$cookie" ] || { say "page: POST /login gave no cookie: ${headers%%$'\r'*}"; return 1; }
+  say "page: POST /login gave ${cookie%%=*}"
+  grep -q 'id="migration"' <<<"$(curl -sS -H "Cookie: $cookie" "$PAGE/")" || { say "page: GET / with the cookie is not the page"; return 1; }
+  say "page: GET / with the cookie is the page"
 }
 
 # Reads a file from the compose results volume (the containers may be gone by then).
@@ -91,7 +124,11 @@ target_id="$(compose ps -q target)"
 source_status="$(wait_exit "$source_id")"
 # A failed source never connects again: the target's --once would wait forever, so give it 10 s.
 [ "$source_status" = 0 ] || DEADLINE=$((SECONDS + 10))
-target_status="$(wait_exit "$target_id")"
+target_status="$(wait_lingering "$target_id")"
+page_ok=""
+[ "$target_status" = 0 ] && check_page && page_ok=1
+metrics="$(curl -sS -H "Authorization: Bearer $FERRY_TOKEN" "$PAGE/metrics" || true)"
+compose stop -t 5 >/dev/null 2>&1 || true
 compose logs --no-color || true
 
 source_sha="$(read_result source.sha256)"
@@ -104,16 +141,15 @@ say "$wan"
 say "summary: ${summary:-none}"
 say "source paused image sha256 ${source_sha:-missing}"
 say "target image sha256        ${target_sha:-missing}"
-# The target scraped its own /metrics once the migration ended: one commit, the passes of the summary.
-metrics="$(read_result target.metrics)"
+# Scraped from this host after the migration ended: one commit, the passes of the summary.
 committed="$(grep -E '^ferry_migrations_ended_total\{result="committed"' <<<"$metrics" | awk '{print $2}' || true)"
 passes_sum="$(grep -E '^ferry_migration_passes_sum' <<<"$metrics" | awk '{print $2}' || true)"
 summary_passes="$(sed -nE 's/.*"passes":([0-9]+).*/\1/p' <<<"$summary")"
 say "target /metrics: ended committed ${committed:-missing}, passes ${passes_sum:-missing} (summary: ${summary_passes:-missing})"
 metrics_ok=""
 [ "$committed" = 1 ] && [ -n "$passes_sum" ] && [ "$passes_sum" = "$summary_passes" ] && metrics_ok=1
-if [ "$source_status" = 0 ] && [ "$target_status" = 0 ] && [ -n "$source_sha" ] && [ "$source_sha" = "$target_sha" ] && [ -n "$metrics_ok" ]; then
-  say "PASS: the migration committed over the emulated WAN, the target image is byte-identical, and the target's /metrics counted it"
+if [ "$source_status" = 0 ] && [ "$target_status" = 0 ] && [ -n "$source_sha" ] && [ "$source_sha" = "$target_sha" ] && [ -n "$metrics_ok" ] && [ -n "$page_ok" ]; then
+  say "PASS: the migration committed over the emulated WAN, the target image is byte-identical, its /metrics counted it and its page answers on $PAGE"
   echo "1 passed, 0 failed"
   exit 0
 fi
