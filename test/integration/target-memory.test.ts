@@ -58,6 +58,7 @@ t.test('a full table budget, then resumes that never read: memory stays bounded,
   t.match(await source.next(), { type: MessageType.Ack, pagesApplied: copies.length + 1 }, 'every chunk now holds a page');
   const other = await helloClient(target.url, { id: 'other', images: [{ name: 'ram', size: MiB, pageSize: 4096 }] });
   t.match(await other.next(), { type: MessageType.Welcome }, 'a HELLO costs no table memory');
+  other.send(encodeControl({ type: MessageType.PassBegin, pass: 0 }));
   other.send(encodePages({ imageIndex: 0, pass: 0 }, [{ pageIndex: 0, encoding: PageEncoding.Raw, payload: new Uint8Array(4096).fill(1) }]));
   t.match(await other.next(), { type: MessageType.Error, code: ErrorCode.Limit }, 'but the budget is taken: its first page is refused');
   source.ws.terminate();
