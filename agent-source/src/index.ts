@@ -15,8 +15,10 @@ export type { DiskSummary, MigrationResult, MigrationSummary, ProgressEvent, Enc
 export { DirtyTracking, mergeRanges, type DirtyTracker, type PageRanges } from './dirty-tracking.js';
 export type { SourceHooks, StateBlob } from './hooks.js';
 export {
-  adviseRecovery, defaultStateDir, isAlive, MigrationJournal, readJournals, removeJournal, type JournalEntry, type RecoveryAdvice,
+  adviseRecovery, defaultStateDir, isAlive, isRunning, MigrationJournal, readJournals, removeJournal,
+  type JournalEntry, type JournalScan, type RecoveryAdvice, type RefusedJournal,
 } from './journal.js';
+export { privacyProblem } from './journal-trust.js';
 export { PassSender, type AfterImages, type PassOutcome, type PassScope } from './pass-sender.js';
 export { TargetConnection, type ConnectOptions } from './connection.js';
 export { SendMeter } from './send-meter.js';

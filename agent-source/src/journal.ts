@@ -1,14 +1,17 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
+import { lstatSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode, FerryError } from '@ferry/protocol';
 import { isPastPointOfNoReturn, type Phase } from './phases.js';
+import { processStartTime } from './proc-stat.js';
+import { currentUid, parseJournal, privacyProblem, readPrivateFile, UntrustedJournal } from './journal-trust.js';
 
 /**
  * A migration's journal: one small file per migration in the state directory, rewritten at every phase
  * change, so that after a `kill -9` of the source `ferry recover` can tell whether the workload was paused
  * and whether GO may have left, and resume it on the source only when it is safe. The directory also holds
  * the migration's temporary state blobs, so a killed migration leaves nothing in the temp directory.
+ * recover acts only on journals this user alone could have written (journal-trust.ts).
  *
  *   <stateDir>/<migrationId>/journal.json   the entry below
  *   <stateDir>/<migrationId>/state/         state blobs collected after the pause
@@ -17,6 +20,8 @@ export interface JournalEntry {
   readonly migrationId: string;
   /** The `ferry migrate` process; recover leaves a migration alone while it lives. */
   readonly pid: number;
+  /** When that process started (/proc/PID/stat): a pid reused by another process is not the migration. */
+  readonly pidStartTime?: string;
   readonly target: string;
   readonly phase: Phase['name'];
   /** The pause hook was started: the workload may be stopped. */
@@ -32,17 +37,27 @@ export interface JournalEntry {
 
 const JOURNAL_FILE = 'journal.json';
 
-/** $XDG_RUNTIME_DIR/ferry, else /run/user/UID/ferry when that exists, else <tmp>/ferry-UID. */
-export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
+/**
+ * Where journals live unless --state-dir says otherwise: a directory only its user can write, never a
+ * shared one like /tmp (where another user could create it first and plant journals). root: /run/ferry
+ * (the same for every root shell and service); others: $XDG_RUNTIME_DIR/ferry, else ~/.local/state/ferry.
+ */
+export function defaultStateDir(env: NodeJS.ProcessEnv = process.env, uid = currentUid(), home = homedir()): string {
+  if (uid === 0) return '/run/ferry';
   if (env['XDG_RUNTIME_DIR']) return join(env['XDG_RUNTIME_DIR'], 'ferry');
-  const uid = userInfo().uid;
-  const runUser = join('/run/user', String(uid));
+  return join(home, '.local', 'state', 'ferry');
+}
+
+/** Creates the state directory (0700) if needed and refuses one that is not this user's alone. */
+function ensureStateDir(stateDir: string): void {
+  let problem: string | undefined;
   try {
-    readdirSync(runUser);
-    return join(runUser, 'ferry');
-  } catch {
-    return join(tmpdir(), `ferry-${uid}`);
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    problem = privacyProblem(stateDir, 'directory');
+  } catch (error) {
+    throw new FerryError(ErrorCode.Io, `cannot keep the migration journal in ${stateDir} (--state-dir): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
+  if (problem) throw new FerryError(ErrorCode.Untrusted, `cannot keep the migration journal in ${stateDir} (--state-dir): ${problem}`);
 }
 
 export class MigrationJournal {
@@ -62,9 +77,13 @@ export class MigrationJournal {
    */
   static open(stateDir: string, migrationId: string, target: string, recovery: Readonly<Record<string, unknown>>): MigrationJournal {
     const dir = join(stateDir, migrationId);
-    const earlier = readJournals(stateDir).find((e) => e.migrationId === migrationId);
+    ensureStateDir(stateDir);
+    const { entries, refused } = readJournals(stateDir);
+    const mine = refused.find((r) => r.folder === migrationId);
+    if (mine) throw new FerryError(ErrorCode.Untrusted, `${mine.path}: ${mine.reason} (move it away or use another --id)`);
+    const earlier = entries.find((e) => e.migrationId === migrationId);
     if (earlier) {
-      const advice = adviseRecovery(earlier, isAlive(earlier.pid));
+      const advice = adviseRecovery(earlier, isRunning(earlier));
       if (advice.action === 'running' || advice.action === 'resume') throw new FerryError(ErrorCode.Conflict, `${advice.message} (journal in ${stateDir}; run ferry recover first)`);
     }
     try {
@@ -72,8 +91,10 @@ export class MigrationJournal {
     } catch (error) {
       throw new FerryError(ErrorCode.Io, `cannot keep the migration journal in ${stateDir} (--state-dir): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
+    const startTime = processStartTime(process.pid);
     const journal = new MigrationJournal(dir, {
-      migrationId, pid: process.pid, target, phase: 'connecting', paused: false, goSent: false, recovery, updatedAt: new Date().toISOString(),
+      migrationId, pid: process.pid, ...(startTime !== undefined ? { pidStartTime: startTime } : {}), target, phase: 'connecting', paused: false, goSent: false,
+      recovery, updatedAt: new Date().toISOString(),
     });
     journal.#write();
     return journal;
@@ -113,26 +134,71 @@ export class MigrationJournal {
   }
 }
 
-/** Every journal in `stateDir` (unreadable ones are skipped: they cannot be acted on). */
-export function readJournals(stateDir: string): JournalEntry[] {
-  let names: string[];
-  try {
-    names = readdirSync(stateDir);
-  } catch {
-    return [];
-  }
-  const entries: JournalEntry[] = [];
-  for (const name of names) {
-    try {
-      entries.push(JSON.parse(readFileSync(join(stateDir, name, JOURNAL_FILE), 'utf8')) as JournalEntry);
-    } catch {
-      // not a journal
-    }
-  }
-  return entries;
+/** A journal recover will not act on, and why. */
+export interface RefusedJournal {
+  readonly folder: string;
+  readonly path: string;
+  readonly reason: string;
 }
 
-/** Removes a journal (and its leftover state blobs) once recover has dealt with it. */
+export interface JournalScan {
+  readonly entries: JournalEntry[];
+  readonly refused: RefusedJournal[];
+}
+
+/**
+ * Every journal in `stateDir` that this user alone could have written; the others are listed with what
+ * is wrong. A state directory that is not this user's alone is refused whole (FERRY_ERR_UNTRUSTED);
+ * one that does not exist holds nothing. Entries without a journal.json are not journals.
+ */
+export function readJournals(stateDir: string): JournalScan {
+  let names: string[];
+  try {
+    const problem = privacyProblem(stateDir, 'directory');
+    if (problem) throw new FerryError(ErrorCode.Untrusted, `the state directory ${problem}; ferry recover acts only on journals this user alone could have written`);
+    names = readdirSync(stateDir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], refused: [] };
+    throw error;
+  }
+  const entries: JournalEntry[] = [];
+  const refused: RefusedJournal[] = [];
+  for (const folder of names.sort()) {
+    const path = join(stateDir, folder, JOURNAL_FILE);
+    try {
+      const entry = readJournal(join(stateDir, folder), path, folder);
+      if (entry) entries.push(entry);
+    } catch (error) {
+      refused.push({ folder, path, reason: error instanceof Error ? error.message : String(error) });
+    }
+  }
+  return { entries, refused };
+}
+
+/** The journal in `folderPath`, undefined when it holds none; throws what makes it untrusted. */
+function readJournal(folderPath: string, path: string, folder: string): JournalEntry | undefined {
+  const folderStats = lstatSync(folderPath);
+  if (!folderStats.isDirectory() && !folderStats.isSymbolicLink()) return undefined;
+  const folderProblem = privacyProblem(folderPath, 'directory', folderStats);
+  if (folderProblem) throw new UntrustedJournal(folderProblem);
+  let stats;
+  try {
+    stats = lstatSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  const problem = privacyProblem(path, 'file', stats);
+  if (problem) throw new UntrustedJournal(problem);
+  try {
+    return parseJournal(readPrivateFile(path), folder);
+  } catch (error) {
+    if (error instanceof UntrustedJournal && !error.message.startsWith(path)) throw new UntrustedJournal(`${path} ${error.message}`);
+    throw error;
+  }
+}
+
+/** Removes a journal (and its leftover state blobs) once recover has dealt with it; the id is a checked folder name. */
 export function removeJournal(stateDir: string, migrationId: string): void {
   rmSync(join(stateDir, migrationId), { recursive: true, force: true });
 }
@@ -145,6 +211,18 @@ export function isAlive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/**
+ * Whether the journal's `ferry migrate` still runs: its pid exists and started when the journal says
+ * (a pid reused by another process is not it). A journal without a start time, or a process whose
+ * /proc entry cannot be read, counts by its pid alone: leaving a migration be is the safe mistake.
+ */
+export function isRunning(entry: Pick<JournalEntry, 'pid' | 'pidStartTime'>): boolean {
+  if (!isAlive(entry.pid)) return false;
+  if (entry.pidStartTime === undefined) return true;
+  const now = processStartTime(entry.pid);
+  return now === undefined || now === entry.pidStartTime;
 }
 
 export type RecoveryAdvice =

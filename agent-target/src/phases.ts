@@ -65,3 +65,44 @@ export const isFinished = (phase: TargetPhase): boolean => phase === 'committed'
 
 /** Whether a session in this phase survives a lost connection (the source will reconnect and resume). */
 export const survivesDisconnect = (phase: TargetPhase): boolean => phase === 'precopy';
+
+/**
+ * Where the source is in its passes: the newest pass begun, and whether its PASS_END has come. Passes
+ * only move forward (a resumed source starts the cut pass over under the next number); PAGES belong to
+ * the pass that is open, and PAUSED comes between passes, so the target's idea of a pass (its ACKs, the
+ * pages the source may stop tracking) is the source's.
+ */
+export interface PassOrder {
+  readonly pass: number;
+  readonly open: boolean;
+}
+
+export const BEFORE_FIRST_PASS: PassOrder = { pass: -1, open: false };
+
+type PassMessage = { readonly type: number; readonly pass?: number };
+
+/** The pass order after `message`, or the error the source is told when it breaks it. Pure. */
+export function nextPassOrder(order: PassOrder, message: PassMessage): PassOrder {
+  const out = (text: string): FerryError => new FerryError(ErrorCode.UnexpectedMessage, text);
+  const current = order.pass < 0 ? 'before the first pass' : `in pass ${order.pass}`;
+  switch (message.type) {
+    case MessageType.PassBegin: {
+      const pass = message.pass ?? -1;
+      if (pass <= order.pass) throw out(`PASS_BEGIN of pass ${pass} ${current}: passes only move forward`);
+      return { pass, open: true };
+    }
+    case MessageType.Pages:
+    case MessageType.PassEnd: {
+      const pass = message.pass ?? -1;
+      if (order.open && pass === order.pass) return message.type === MessageType.PassEnd ? { pass, open: false } : order;
+      const name = message.type === MessageType.Pages ? 'PAGES' : 'PASS_END';
+      if (pass > order.pass) throw out(`${name} of pass ${pass} before its PASS_BEGIN (${current})`);
+      throw out(pass === order.pass ? `${name} of pass ${pass} after its PASS_END` : `${name} of pass ${pass} ${current}: that pass is over`);
+    }
+    case MessageType.Paused:
+      if (order.open) throw out(`PAUSED before PASS_END of pass ${order.pass}: the source pauses between passes`);
+      return order;
+    default:
+      return order;
+  }
+}

@@ -2,7 +2,7 @@ import { linkSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  decodePageRecords, ErrorCode, FerryError, hexToDigest, MessageType,
+  checkDistinctVariables, decodePageRecords, ErrorCode, FerryError, hexToDigest, MessageType,
   type ControlMessage, type Hello, type Limits, type Message,
 } from '@ferry/protocol';
 import type { PageHasher } from '@ferry/pages';
@@ -71,6 +71,7 @@ export class SessionFiles {
   startBlob(name: string, size: number): void {
     if (this.#blob) throw new FerryError(ErrorCode.UnexpectedMessage, `STATE ${name} before STATE_END of ${this.#blob.name}`);
     if (this.#blobs.has(name)) throw new FerryError(ErrorCode.Conflict, `state blob ${name} was sent twice`);
+    checkDistinctVariables([...this.#blobs.keys(), name], 'FERRY_STATE_', 'state blobs');
     if (this.#blobs.size >= this.#limits.maxBlobs) throw new FerryError(ErrorCode.Limit, `more than ${this.#limits.maxBlobs} state blobs`);
     try {
       this.#blob = new BlobSink(name, size, join(this.dir, STATE_FOLDER, name), this.#hasher, this.#limits);

@@ -14,7 +14,9 @@ import type { ImageSink } from './image-sink.js';
 import { ioError } from './io-error.js';
 import { writeManifest, type Outcome } from './manifest.js';
 import { sendPageTables } from './page-tables.js';
-import { afterCommitReady, checkAccepted, checkArrival, isFinished, nextPhase, survivesDisconnect, type TargetPhase } from './phases.js';
+import {
+  afterCommitReady, BEFORE_FIRST_PASS, checkAccepted, checkArrival, isFinished, nextPassOrder, nextPhase, survivesDisconnect, type PassOrder, type TargetPhase,
+} from './phases.js';
 import { SessionFiles } from './session-state.js';
 import { createSessionFiles, removeFinishedFolder, removeIfEmpty } from './session-files.js';
 import { BaseSeeds, CopySlots } from './seed.js';
@@ -80,6 +82,7 @@ export class TargetSession {
   #graceTimer: NodeJS.Timeout | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
   #pass = 0;
+  #passes: PassOrder = BEFORE_FIRST_PASS;
   #messages = 0;
   /** Set once pages arrived or a pass ended: a session that never got this far is not kept for a resume. */
   #progressed = false;
@@ -247,6 +250,7 @@ export class TargetSession {
   /** The phases decide what a message may do and where it leads; this only performs the I/O. */
   async #handle(message: Message): Promise<void> {
     checkAccepted(this.#phase, message.type);
+    this.#passes = nextPassOrder(this.#passes, message);
     switch (message.type) {
       case MessageType.PassBegin:
         this.#pass = message.pass;

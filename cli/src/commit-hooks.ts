@@ -1,15 +1,19 @@
 import type { Logger } from 'pino';
 import type { CommitContext, CommitHook, Prelauncher } from '@ferry/agent-target';
+import { variableOf } from '@ferry/protocol';
 import { runHook } from '@ferry/serve';
 
-/** Environment for `--on-commit`: FERRY_DIR, FERRY_MIGRATION_ID, FERRY_IMAGE_<NAME>, FERRY_STATE_<NAME>. */
+/**
+ * Environment for `--on-commit`: FERRY_DIR, FERRY_MIGRATION_ID, FERRY_IMAGE_<NAME>, FERRY_STATE_<NAME>.
+ * The protocol's variableOf names them; the target refused names whose variables would collide, so
+ * each variable holds the path of exactly one file.
+ */
 function commitEnvironment(context: CommitContext): Record<string, string> {
-  const key = (name: string): string => name.toUpperCase().replace(/[^A-Z0-9]/g, '_');
   return {
     FERRY_DIR: context.dir,
     FERRY_MIGRATION_ID: context.migrationId,
-    ...Object.fromEntries(Object.entries(context.images).map(([name, path]) => [`FERRY_IMAGE_${key(name)}`, path])),
-    ...Object.fromEntries(Object.entries(context.blobs).map(([name, path]) => [`FERRY_STATE_${key(name)}`, path])),
+    ...Object.fromEntries(Object.entries(context.images).map(([name, path]) => [`FERRY_IMAGE_${variableOf(name)}`, path])),
+    ...Object.fromEntries(Object.entries(context.blobs).map(([name, path]) => [`FERRY_STATE_${variableOf(name)}`, path])),
   };
 }
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { isValidName } from '@ferry/protocol';
+import { checkDistinctVariables, checkImageName, isValidName } from '@ferry/protocol';
 import {
   DEFAULT_DELTA_CACHE_BYTES, DEFAULT_PAGE_SIZE, DEFAULT_PAUSED_TIMEOUT_MS, DEFAULT_RECONNECT_TIMEOUT_MS, DEFAULT_REPLY_TIMEOUT_MS, DEFAULT_VERIFY_RETRIES, isPolicyName,
   defaultStateDir, type MigrateOptions, type StateBlob,
@@ -60,6 +60,7 @@ export function migrateOptionsFrom(args: MigrateArgs): MigrateOptions {
   if (!/^wss?:\/\//.test(args.to)) throw new UsageError(`--to ${args.to} must start with ws:// or wss://`);
   if (!args.image?.length) throw new UsageError('at least one --image NAME=PATH is required');
   checkDiskArgs(args);
+  checkImageNames([...pairs(args.image, '--image'), ...pairs(args.disk ?? [], '--disk')].map(([name]) => name));
   const policy = args.policy ?? 'smart';
   if (!isPolicyName(policy)) throw new UsageError(`--policy ${policy} is not one of smart, xen, downtime`);
   const compress = args.compress ?? 'auto';
@@ -71,7 +72,7 @@ export function migrateOptionsFrom(args: MigrateArgs): MigrateOptions {
   const maxDowntimeMs = args['max-downtime'] !== undefined ? parseDuration(args['max-downtime'], '--max-downtime', 'ms') : undefined;
   if (policy === 'downtime' && maxDowntimeMs === undefined) throw new UsageError('--policy downtime needs --max-downtime MS');
   const id = args.id ?? `m-${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`;
-  if (!isValidName(id)) throw new UsageError(`--id ${id} is not allowed: use 1-64 of A-Z a-z 0-9 . _ -`);
+  if (!isValidName(id)) throw new UsageError(`--id ${id} is not allowed: use 1-64 of A-Z a-z 0-9 . _ -, not starting with -`);
   return {
     url: args.to,
     migrationId: id,
@@ -114,6 +115,16 @@ export const hookTimeoutMs = (text: string | undefined): number =>
 /** Where the journal for `ferry recover` lives (--state-dir). */
 export const stateDirFrom = (args: MigrateArgs): string => args['state-dir'] ?? defaultStateDir();
 
+/** The target's rules for image names, checked before anything connects: its refusal would come only after the HELLO. */
+function checkImageNames(names: readonly string[]): void {
+  try {
+    for (const name of names) checkImageName(name);
+    checkDistinctVariables(names, 'FERRY_IMAGE_', 'images');
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+}
+
 /** NAME=PATH options (--image, --state, --base): valid, distinct names. */
 export function pairs(values: readonly string[], flag: string): Array<[string, string]> {
   const seen = new Set<string>();
@@ -122,7 +133,7 @@ export function pairs(values: readonly string[], flag: string): Array<[string, s
     const name = value.slice(0, at);
     const path = value.slice(at + 1);
     if (at <= 0 || !path) throw new UsageError(`${flag} ${value} must be NAME=PATH`);
-    if (!isValidName(name)) throw new UsageError(`${flag} name "${name}" is not allowed: use 1-64 of A-Z a-z 0-9 . _ -`);
+    if (!isValidName(name)) throw new UsageError(`${flag} name "${name}" is not allowed: use 1-64 of A-Z a-z 0-9 . _ -, not starting with -`);
     if (seen.has(name)) throw new UsageError(`${flag} name "${name}" is given twice`);
     seen.add(name);
     return [name, path];

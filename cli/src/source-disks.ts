@@ -5,6 +5,7 @@
  * NBD), so the agent stays hypervisor-agnostic.
  */
 import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DirtyTracker, MigrateOptions, PageRanges } from '@ferry/agent-source';
@@ -16,7 +17,12 @@ export interface SourceDisks {
   /** The migrate options with each disk's file added as an image. */
   readonly options: MigrateOptions;
   readonly dirtyTrackers: ReadonlyMap<string, DirtyTracker>;
-  /** Removes the FUSE views of non-raw disks; call it once the migration has ended. */
+  /**
+   * The private folder (mkdtemp, 0700) of the disks' FUSE views and NBD sockets, when there are disks:
+   * no other user can put a file or a link where ferry creates them. The journal records it for recover.
+   */
+  readonly diskDir: string | undefined;
+  /** Removes the FUSE views of non-raw disks and the folder; call it once the migration has ended. */
   close(): Promise<void>;
 }
 
@@ -33,11 +39,13 @@ export function checkDiskArgs(args: MigrateArgs): void {
 /** Resolves every --disk over QMP; an unknown or unreadable NODE is a usage error naming what QEMU has. */
 export async function buildSourceDisks(diskArgs: readonly string[] | undefined, options: MigrateOptions, qmp: QmpClient | undefined, logger: QemuLogger): Promise<SourceDisks> {
   const disks = diskArgs?.length ? pairs(diskArgs, '--disk') : [];
+  if (disks.length === 0 || !qmp) return { options, dirtyTrackers: new Map(), diskDir: undefined, close: async () => {} };
+  const diskDir = await mkdtemp(join(tmpdir(), DISK_DIR_PREFIX));
   const views: DiskFileView[] = [];
   const close = async (): Promise<void> => {
     await Promise.all(views.map((view) => view.close()));
+    await rm(diskDir, { recursive: true, force: true });
   };
-  if (disks.length === 0 || !qmp) return { options, dirtyTrackers: new Map(), close };
   const images = [...options.images];
   const dirtyTrackers = new Map<string, DirtyTracker>();
   try {
@@ -45,11 +53,11 @@ export async function buildSourceDisks(diskArgs: readonly string[] | undefined, 
       const disk = await lookUp(qmp, name, nodeArg);
       const prefix = diskBitmapPrefix(options.migrationId, name);
       const view = disk.file === undefined
-        ? await DiskFileView.open(qmp, { node: disk.node, prefix, path: diskViewPath(options.migrationId, name), label: `${name}=${nodeArg}`, logger })
+        ? await DiskFileView.open(qmp, { node: disk.node, prefix, path: join(diskDir, `view-${name}`), label: `${name}=${nodeArg}`, logger })
         : undefined;
       if (view) views.push(view);
       images.push({ name, path: view?.path ?? disk.file! });
-      const chain = { node: disk.node, prefix, nbdSocket: nbdSocketPath(options.migrationId, name), granularity: options.pageSize, logger };
+      const chain = { node: disk.node, prefix, nbdSocket: join(diskDir, `nbd-${diskTag(name)}.sock`), granularity: options.pageSize, logger };
       dirtyTrackers.set(name, new QemuDiskTracker(qmp, chain, view));
     }
   } catch (error) {
@@ -57,7 +65,7 @@ export async function buildSourceDisks(diskArgs: readonly string[] | undefined, 
     if (error instanceof DiskLookupError) throw new UsageError(error.message);
     throw error;
   }
-  return { options: { ...options, images }, dirtyTrackers, close };
+  return { options: { ...options, images }, dirtyTrackers, diskDir, close };
 }
 
 async function lookUp(qmp: QmpClient, name: string, nodeArg: string): Promise<DiskNode> {
@@ -104,17 +112,11 @@ class QemuDiskTracker implements DirtyTracker {
   }
 }
 
-/** A unix socket path must stay under 108 bytes, whatever the lengths of the migration id and disk name. */
-function nbdSocketPath(migrationId: string, disk: string): string {
-  return join(tmpdir(), `ferry-nbd-${diskTag(migrationId, disk)}.sock`);
-}
+/** The private folders of disk views and sockets start with this; recover removes only such a folder. */
+export const DISK_DIR_PREFIX = 'ferry-disks-';
 
-/** Where a non-raw disk's FUSE view is mounted; `ferry recover` removes it after a killed migration. */
-export function diskViewPath(migrationId: string, disk: string): string {
-  return join(tmpdir(), `ferry-disk-${diskTag(migrationId, disk)}`);
-}
-
-const diskTag = (migrationId: string, disk: string): string => createHash('sha256').update(`${migrationId}\0${disk}`).digest('hex').slice(0, 16);
+/** A unix socket path must stay under 108 bytes, whatever the length of the disk name. */
+const diskTag = (disk: string): string => createHash('sha256').update(disk).digest('hex').slice(0, 16);
 
 /** The --disk names, for the journal: `ferry recover` removes their bitmaps if ferry migrate was killed. */
 export const diskNames = (diskArgs: readonly string[] | undefined): string[] => (diskArgs?.length ? pairs(diskArgs, '--disk').map(([name]) => name) : []);

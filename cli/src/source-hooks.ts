@@ -41,6 +41,8 @@ export interface SourceSeams {
   /** The migrate options with the --disk images added. */
   readonly options: MigrateOptions;
   readonly dirtyTrackers: ReadonlyMap<string, DirtyTracker>;
+  /** The private folder of the --disk views and sockets (see SourceDisks), for the journal. */
+  readonly diskDir: string | undefined;
   close(): Promise<void>;
 }
 
@@ -54,7 +56,7 @@ export async function buildSourceHooks(options: SourceHookCommands, args: Migrat
   const commands = commandHooks(options);
   if (!options.qmp) {
     const { throttle, close } = buildThrottle(args, undefined);
-    return { hooks: commands, throttle, options: migrate, dirtyTrackers: new Map(), close };
+    return { hooks: commands, throttle, options: migrate, dirtyTrackers: new Map(), diskDir: undefined, close };
   }
   const qemu = await QemuSourceDriver.connect(options.qmp);
   let tracked;
@@ -88,7 +90,7 @@ export async function buildSourceHooks(options: SourceHookCommands, args: Migrat
     await tracked.close().catch((error: Error) => logger.warn({ err: error.message }, 'could not remove a disk view'));
     await qemu.close();
   };
-  return { hooks, throttle, options: tracked.options, dirtyTrackers: tracked.dirtyTrackers, close };
+  return { hooks, throttle, options: tracked.options, dirtyTrackers: tracked.dirtyTrackers, diskDir: tracked.diskDir, close };
 }
 
 /** What `ferry recover` needs to resume the workload on the source: recorded in the migration's journal. */
@@ -97,12 +99,15 @@ export interface RecoveryRecipe {
   readonly qmp?: string | undefined;
   /** --disk names: their dirty bitmaps and NBD exports on the QEMU at `qmp` go too. */
   readonly disks?: readonly string[] | undefined;
+  /** The private folder of their FUSE views and NBD sockets: removed too, once recover has checked it is ferry's. */
+  readonly diskDir?: string | undefined;
   readonly hookTimeoutMs: number;
 }
 
-export const recoveryRecipe = (options: SourceHookCommands, disks: readonly string[] = []): RecoveryRecipe => ({
+export const recoveryRecipe = (options: SourceHookCommands, disks: readonly string[] = [], diskDir?: string): RecoveryRecipe => ({
   ...(options.resumeCmd ? { resumeCmd: options.resumeCmd } : {}),
   ...(options.qmp ? { qmp: options.qmp } : {}),
   ...(options.qmp && disks.length > 0 ? { disks } : {}),
+  ...(options.qmp && diskDir !== undefined ? { diskDir } : {}),
   hookTimeoutMs: options.hookTimeoutMs,
 });

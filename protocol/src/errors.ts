@@ -29,6 +29,8 @@ export const ErrorCode = {
   Aborted: 'FERRY_ERR_ABORTED',
   /** The connection to the peer was lost. */
   Disconnected: 'FERRY_ERR_DISCONNECTED',
+  /** A file ferry would act on (a journal, its state directory, a temporary folder) is not this user's alone. */
+  Untrusted: 'FERRY_ERR_UNTRUSTED',
   /** A bug: something that should not happen did. */
   Internal: 'FERRY_ERR_INTERNAL',
 } as const;

@@ -1,7 +1,8 @@
 import { MessageType } from './constants.js';
 import { malformed } from './errors.js';
 import { asFields, bool, list, str, uint, type Fields } from './fields.js';
-import { checkName, DEFAULT_LIMITS, isValidPageSize } from './limits.js';
+import { DEFAULT_LIMITS, isValidPageSize } from './limits.js';
+import { checkDistinctVariables, checkImageName, checkName } from './names.js';
 import { checkVersion } from './version.js';
 
 export interface ImageInfo {
@@ -66,13 +67,14 @@ export function decodeHello(body: unknown): Hello {
     const pageSize = uint(image, 'pageSize', `${what} image ${index}`);
     if (!isValidPageSize(pageSize)) throw malformed(`${what} image ${index}: page size ${pageSize} is not a power of two from 512 to 1 MiB`);
     return {
-      name: checkName(image['name'], 'image name'),
+      name: checkImageName(image['name']),
       size: uint(image, 'size', `${what} image ${index}`),
       pageSize,
     };
   });
   if (images.length === 0) throw malformed(`${what}: at least one image is required`);
   if (new Set(images.map((i) => i.name)).size !== images.length) throw malformed(`${what}: image names must be unique`);
+  checkDistinctVariables(images.map((i) => i.name), 'FERRY_IMAGE_', `${what}: images`);
   return {
     type: MessageType.Hello,
     version: uint(f, 'version', what, 0xffff),

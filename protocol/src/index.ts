@@ -15,11 +15,10 @@ export {
   MIN_PAGE_SIZE,
   MAX_PAGE_SIZE,
   checkImageGeometry,
-  checkName,
-  isValidName,
   isValidPageSize,
   type Limits,
 } from './limits.js';
+export { checkBlobName, checkDistinctVariables, checkImageName, checkName, isValidName, variableOf } from './names.js';
 export { digestToHex, hexToDigest } from './fields.js';
 export type { Hello, Welcome, ImageInfo } from './handshake.js';
 export type { PassBegin, PassEnd, Ack, Paused } from './passes.js';

@@ -23,20 +23,6 @@ export const MAX_PAGE_SIZE = 1024 * 1024;
 /** A page index is a u32 on the wire. */
 export const MAX_PAGE_COUNT = 0xffff_ffff;
 
-/** Image, blob and migration names: safe as a single path component anywhere. */
-const NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
-
-export function isValidName(name: unknown): name is string {
-  return typeof name === 'string' && NAME_PATTERN.test(name) && name !== '.' && name !== '..';
-}
-
-export function checkName(name: unknown, what: string): string {
-  if (!isValidName(name)) {
-    throw malformed(`${what} ${JSON.stringify(name)} is not allowed: use 1-64 of A-Z a-z 0-9 . _ - (not "." or "..")`);
-  }
-  return name;
-}
-
 export function isValidPageSize(pageSize: number): boolean {
   return (
     Number.isInteger(pageSize) &&

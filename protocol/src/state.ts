@@ -1,6 +1,6 @@
 import { MessageType } from './constants.js';
 import { asFields, digest, uint, type Fields } from './fields.js';
-import { checkName } from './limits.js';
+import { checkBlobName } from './names.js';
 
 /** Source -> target: a state blob (device state, config) of `size` bytes follows in STATE_CHUNKs. */
 export interface State {
@@ -25,7 +25,7 @@ export interface StateEnd {
 export const encodeState = (msg: State): Fields => ({ name: msg.name, size: msg.size });
 export function decodeState(body: unknown): State {
   const f = asFields(body, 'STATE');
-  return { type: MessageType.State, name: checkName(f['name'], 'state blob name'), size: uint(f, 'size', 'STATE') };
+  return { type: MessageType.State, name: checkBlobName(f['name']), size: uint(f, 'size', 'STATE') };
 }
 
 export const encodeStateEnd = (msg: StateEnd): Fields => ({ name: msg.name, xxh64: msg.xxh64 });
@@ -33,7 +33,7 @@ export function decodeStateEnd(body: unknown): StateEnd {
   const f = asFields(body, 'STATE_END');
   return {
     type: MessageType.StateEnd,
-    name: checkName(f['name'], 'state blob name'),
+    name: checkBlobName(f['name']),
     xxh64: digest(f, 'xxh64', 'STATE_END'),
   };
 }

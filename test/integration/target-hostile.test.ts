@@ -58,12 +58,14 @@ t.test('hostile messages end their session with ERROR; the target keeps serving'
     child.once('exit', (code) => reject(new Error(`target exited ${code}`)));
   });
 
+  // PAGES belong to a pass: the hostile records come inside one, so that they are what is judged.
+  const passBegin = encodeControl({ type: MessageType.PassBegin, pass: 0 });
   const cases: Array<[string, Array<Buffer | Uint8Array | string>, string]> = [
     ['unknown message type', [Buffer.from([99, 1, 2, 3])], ErrorCode.Malformed],
-    ['truncated record', [pages([{ pageIndex: 1, encoding: PageEncoding.Raw, payload: new Uint8Array(PAGE) }]).subarray(0, 30)], ErrorCode.Malformed],
-    ['page index past the end', [pages([{ pageIndex: PAGES, encoding: PageEncoding.Raw, payload: new Uint8Array(PAGE) }])], ErrorCode.Malformed],
-    ['LZ4 payload decoding to less than a page', [pages([{ pageIndex: 3, encoding: PageEncoding.Lz4, payload: lyingLz4(PAGE / 2) }])], ErrorCode.BadPayload],
-    ['LZ4 payload decoding to more than a page', [pages([{ pageIndex: 3, encoding: PageEncoding.Lz4, payload: lyingLz4(PAGE * 2) }])], ErrorCode.BadPayload],
+    ['truncated record', [passBegin, pages([{ pageIndex: 1, encoding: PageEncoding.Raw, payload: new Uint8Array(PAGE) }]).subarray(0, 30)], ErrorCode.Malformed],
+    ['page index past the end', [passBegin, pages([{ pageIndex: PAGES, encoding: PageEncoding.Raw, payload: new Uint8Array(PAGE) }])], ErrorCode.Malformed],
+    ['LZ4 payload decoding to less than a page', [passBegin, pages([{ pageIndex: 3, encoding: PageEncoding.Lz4, payload: lyingLz4(PAGE / 2) }])], ErrorCode.BadPayload],
+    ['LZ4 payload decoding to more than a page', [passBegin, pages([{ pageIndex: 3, encoding: PageEncoding.Lz4, payload: lyingLz4(PAGE * 2) }])], ErrorCode.BadPayload],
     ['blob name ../x', [encodeControl({ type: MessageType.Paused }), encodeControl({ type: MessageType.State, name: '../x', size: 10 })], ErrorCode.Malformed],
     ['oversize message', [Buffer.alloc(1024 * 1024 + 100, 5)], ErrorCode.Limit],
     ['text frame', ['hello'], ErrorCode.Malformed],

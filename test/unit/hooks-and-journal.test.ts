@@ -59,14 +59,14 @@ t.test('MigrationJournal: an earlier journal that recover still needs is never o
   const first = MigrationJournal.open(stateDir, 'm1', 'ws://t', { resumeCmd: 'true' });
   first.record({ name: 'pausing', pass: 3, reason: 'xen' });
   t.throws(() => MigrationJournal.open(stateDir, 'm1', 'ws://t', {}), { code: ErrorCode.Conflict, message: /still running .*run ferry recover first/ });
-  t.match(readJournals(stateDir), [{ migrationId: 'm1', phase: 'pausing', paused: true, goSent: false, recovery: { resumeCmd: 'true' } }]);
+  t.match(readJournals(stateDir).entries, [{ migrationId: 'm1', phase: 'pausing', paused: true, goSent: false, recovery: { resumeCmd: 'true' } }]);
   first.record({ name: 'go-sent' });
   // As if that process had been killed: a pid that no longer runs.
   const file = join(stateDir, 'm1', 'journal.json');
   writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), pid: spawnSync('true').pid }));
   MigrationJournal.open(stateDir, 'm1', 'ws://t', {});
-  t.match(readJournals(stateDir), [{ migrationId: 'm1', phase: 'connecting', goSent: false }], 'a journal whose GO was sent only informs: a new run replaces it');
+  t.match(readJournals(stateDir).entries, [{ migrationId: 'm1', phase: 'connecting', goSent: false }], 'a journal whose GO was sent only informs: a new run replaces it');
   first.remove();
-  t.same(readJournals(stateDir), [], 'a migration that ended removes its journal');
+  t.same(readJournals(stateDir), { entries: [], refused: [] }, 'a migration that ended removes its journal');
   MigrationJournal.open(stateDir, 'm1', 'ws://t', {}).remove();
 });

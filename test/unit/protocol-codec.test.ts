@@ -2,9 +2,9 @@ import t from 'tap';
 import msgpack from 'msgpack-lite';
 import {
   DEFAULT_LIMITS, ErrorCode, MessageType, PageEncoding, PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, PAGES_HEADER_BYTES,
-  checkImageGeometry, checkVersion, decodeMessage, decodePageRecords, decodePagesHeader, encodeControl, encodePages,
+  checkDistinctVariables, checkImageGeometry, checkVersion, decodeMessage, decodePageRecords, decodePagesHeader, encodeControl, encodePages,
   encodePagesHeader, encodeStateChunk, maxCompressedPayload, messageTypeName, writeCopyRecord, writeRecord, type ControlMessage,
-  type PageRecord, type RecordToWrite,
+  type PageRecord, type RecordToWrite, variableOf,
 } from '@ferry/protocol';
 
 type T = Pick<typeof t, 'throws'>;
@@ -299,4 +299,21 @@ t.test('a WELCOME of another version gets the version error, not a field error',
   t.equal(PROTOCOL_VERSION, 2, 'v2: ACK bytesReceived, WELCOME sessionSecret required');
   const v1Welcome = withBody(MessageType.Welcome, { version: 1, resumed: false });
   t.throws(() => decodeMessage(v1Welcome), { code: ErrorCode.Version, message: /target speaks ferry protocol 1, this side speaks 2: run the same ferry version/ });
+});
+
+t.test('names: one rule for every name, reserved image and blob names, one variable per name', async (t) => {
+  const hello = (names: string[], migrationId = 'm') => withBody(MessageType.Hello, {
+    version: PROTOCOL_VERSION, migrationId, resume: false, options: {}, images: names.map((name) => ({ name, size: 4096, pageSize: 4096 })),
+  });
+  t.equal(decodeMessage(hello(['ram', 'disk.qcow2', '_x', '.hidden'])).type, MessageType.Hello);
+  rejects(t, () => decodeMessage(hello(['-ram'])), /image name "-ram" is not allowed: .*not starting with -/);
+  rejects(t, () => decodeMessage(hello(['ram'], '--help')), /migration id "--help" is not allowed/);
+  for (const reserved of ['state', 'manifest.json', 'manifest.json.tmp', 'qemu.log', 'qmp.sock', 'ram.partial']) {
+    rejects(t, () => decodeMessage(hello([reserved])), new RegExp(`image name "${reserved.replace('.', '\\.')}" is reserved`));
+  }
+  rejects(t, () => decodeMessage(hello(['vm.disk', 'VM-DISK'])), /"vm\.disk" and "VM-DISK" would both be FERRY_IMAGE_VM_DISK/);
+  rejects(t, () => decodeMessage(withBody(MessageType.State, { name: 'qemu-state.partial', size: 1 })), /state blob name "qemu-state\.partial" is reserved/);
+  t.equal(variableOf('__proto__'), '__PROTO__');
+  t.doesNotThrow(() => checkDistinctVariables(['a', 'b', 'a_b'], 'FERRY_STATE_', 'state blobs'));
+  rejects(t, () => checkDistinctVariables(['a.b', 'a_b'], 'FERRY_STATE_', 'state blobs'), /state blobs "a\.b" and "a_b" would both be FERRY_STATE_A_B/);
 });

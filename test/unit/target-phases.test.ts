@@ -1,6 +1,6 @@
 import t from 'tap';
 import { ErrorCode, MessageType } from '@ferry/protocol';
-import { afterCommitReady, checkAccepted, nextPhase, survivesDisconnect, type TargetPhase } from '@ferry/agent-target';
+import { afterCommitReady, BEFORE_FIRST_PASS, checkAccepted, nextPassOrder, nextPhase, survivesDisconnect, type TargetPhase } from '@ferry/agent-target';
 
 const M = MessageType;
 const PHASES: readonly TargetPhase[] = ['precopy', 'paused', 'verified', 'commit-ready', 'committing', 'committed', 'failed'];
@@ -91,4 +91,23 @@ t.test('ABORT fails the migration from every phase before GO, and nowhere after'
 
 t.test('only precopy survives a lost connection', async (t) => {
   for (const phase of PHASES) t.equal(survivesDisconnect(phase), phase === 'precopy', phase);
+});
+
+t.test('pass order: passes move forward, PAGES and PASS_END belong to the open pass, PAUSED comes between passes', async (t) => {
+  const run = (messages: Array<{ type: number; pass?: number }>) => messages.reduce(nextPassOrder, BEFORE_FIRST_PASS);
+  const begin = (pass: number) => ({ type: M.PassBegin, pass });
+  const pages = (pass: number) => ({ type: M.Pages, pass });
+  const end = (pass: number) => ({ type: M.PassEnd, pass });
+  const paused = { type: M.Paused };
+  t.same(run([begin(0), pages(0), end(0), begin(1), pages(1), end(1), paused, begin(2), pages(2), { type: M.State }, end(2), { type: M.Verify }, begin(3), end(3)]), { pass: 3, open: false }, 'a migration with a verify re-send');
+  t.same(run([begin(0), pages(0), begin(1), pages(1), end(1), paused]), { pass: 1, open: false }, 'a resumed source starts the cut pass over under the next number');
+  const refused = (messages: Array<{ type: number; pass?: number }>, message: RegExp, what: string) =>
+    t.throws(() => run(messages), { code: ErrorCode.UnexpectedMessage, message }, what);
+  refused([pages(0)], /PAGES of pass 0 before its PASS_BEGIN \(before the first pass\)/, 'pages before any pass');
+  refused([begin(0), pages(1)], /PAGES of pass 1 before its PASS_BEGIN \(in pass 0\)/, 'pages of a future pass');
+  refused([begin(0), end(0), pages(0)], /PAGES of pass 0 after its PASS_END/, 'pages of a closed pass');
+  refused([begin(0), end(0), begin(1), pages(0)], /PAGES of pass 0 in pass 1: that pass is over/, 'pages of an old pass');
+  refused([begin(0), end(1)], /PASS_END of pass 1 before its PASS_BEGIN/, 'the end of another pass');
+  refused([begin(0), pages(0), paused], /PAUSED before PASS_END of pass 0/, 'a pause in the middle of a pass');
+  refused([begin(1), end(1), begin(1)], /PASS_BEGIN of pass 1 in pass 1: passes only move forward/, 'a pass begun twice');
 });

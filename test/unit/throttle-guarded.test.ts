@@ -55,9 +55,9 @@ t.test('the journal keeps the newest undo steps, and a removed journal stays rem
   const stateDir = scratchDir(t);
   const journal = MigrationJournal.open(stateDir, 'j1', 'ws://target', {});
   journal.recordThrottle([sigcont]);
-  t.same(readJournals(stateDir)[0]?.throttleUndo, [sigcont]);
+  t.same(readJournals(stateDir).entries[0]?.throttleUndo, [sigcont]);
   journal.recordThrottle([]);
-  t.same(readJournals(stateDir)[0]?.throttleUndo, []);
+  t.same(readJournals(stateDir).entries[0]?.throttleUndo, []);
   journal.remove();
   journal.recordThrottle([cpuMax]);
   t.notOk(existsSync(join(stateDir, 'j1')), 'a late restore does not bring the journal back');

@@ -3,7 +3,8 @@
  * pipe, what `ferry recover` undoes given a journal, and how a pid's start time is read.
  */
 import t from 'tap';
-import { armedUndo, DISARMED, guardLine, guardMessage, startTimeOf, throttleRecovery, undoSteps, type UndoStep } from '../../cli/src/throttle/undo.js';
+import { startTimeOf } from '@ferry/agent-source/proc-stat';
+import { armedUndo, DISARMED, guardLine, guardMessage, throttleRecovery, undoSteps, type UndoStep } from '../../cli/src/throttle/undo.js';
 
 const sigcont: UndoStep = { kind: 'sigcont', pid: 4242, startTime: '987654' };
 const cpuMax: UndoStep = { kind: 'cpu-max', file: '/sys/fs/cgroup/job/cpu.max', value: 'max 100000' };
@@ -35,12 +36,12 @@ t.test('the guardian reads its pipe line by line; the newest valid list stands',
 });
 
 t.test('recover undoes every step before GO, and after GO only puts cpu.max back', async (t) => {
-  t.same(throttleRecovery({ goSent: false, throttleUndo: [sigcont, cpuMax] }), { run: [sigcont, cpuMax], withheld: [] });
-  t.same(throttleRecovery({ goSent: false, throttleUndo: [qmpCont] }), { run: [qmpCont], withheld: [] });
-  t.same(throttleRecovery({ goSent: true, throttleUndo: [qmpCont, cpuMax] }), { run: [cpuMax], withheld: [qmpCont] },
+  t.same(throttleRecovery({ goSent: false, throttleUndo: [sigcont, cpuMax] }), { run: [sigcont, cpuMax], withheld: [], refused: [] });
+  t.same(throttleRecovery({ goSent: false, throttleUndo: [qmpCont] }), { run: [qmpCont], withheld: [], refused: [] });
+  t.same(throttleRecovery({ goSent: true, throttleUndo: [qmpCont, cpuMax] }), { run: [cpuMax], withheld: [qmpCont], refused: [] },
     'after GO a guest may run on the target: never continue it here');
-  t.same(throttleRecovery({ goSent: false }), { run: [], withheld: [] }, 'a journal without throttle: nothing');
-  t.same(throttleRecovery({ goSent: false, throttleUndo: 'garbage' }), { run: [], withheld: [] }, 'a corrupt record: nothing');
+  t.same(throttleRecovery({ goSent: false }), { run: [], withheld: [], refused: [] }, 'a journal without throttle: nothing');
+  t.same(throttleRecovery({ goSent: false, throttleUndo: 'garbage' }), { run: [], withheld: [], refused: [] }, 'a corrupt record: nothing');
   t.same(undoSteps([sigcont, { kind: 'sigcont', pid: '12' }]), undefined, 'one invalid step rejects the list');
 });
 

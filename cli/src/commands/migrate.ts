@@ -40,7 +40,8 @@ is resumed on the source and ferry exits 3.
   --timeout SECONDS      limit on pre-copy; --on-timeout cancel (default: roll back) or force (pause anyway)
   --hook-timeout S       kill a hook command (pause, resume, state) that runs longer than S seconds (default 60)
   --paused-timeout S     roll back when one paused phase (final pass, state, verify, commit wait) takes over S (default 120)
-  --state-dir DIR        the journal 'ferry recover' reads after a crash (default $XDG_RUNTIME_DIR/ferry)
+  --state-dir DIR        the journal 'ferry recover' reads after a crash (default /run/ferry for root,
+                         else $XDG_RUNTIME_DIR/ferry, else ~/.local/state/ferry; private to this user)
   --id ID                migration id (default: generated); --workers N scan threads (default cores-1)
   --page-size BYTES      the page size the image is scanned and sent in (default 4096)
   --json                 NDJSON progress on stdout; the last line is the summary
@@ -63,8 +64,8 @@ export async function migrateCommand(argv: string[]): Promise<number> {
   const logger = createLogger(values['log-level'], values['log-file'], 'ferry-migrate');
   const sink = values.json ? jsonSink() : humanSink(process.stderr.isTTY === true);
   const hookCommands = sourceHookCommands(values);
-  const { hooks, throttle, close, options: withDisks, dirtyTrackers } = await buildSourceHooks(hookCommands, values, options, logger);
-  const journal = { stateDir: stateDirFrom(values), recovery: { ...recoveryRecipe(hookCommands, diskNames(values.disk)) } };
+  const { hooks, throttle, close, options: withDisks, dirtyTrackers, diskDir } = await buildSourceHooks(hookCommands, values, options, logger);
+  const journal = { stateDir: stateDirFrom(values), recovery: { ...recoveryRecipe(hookCommands, diskNames(values.disk), diskDir) } };
   const controller = new AbortController();
   const onSignal = (): void => controller.abort();
   process.on('SIGINT', onSignal);

@@ -1,9 +1,11 @@
 import { rm } from 'node:fs/promises';
-import { adviseRecovery, isAlive, readJournals, removeJournal, type JournalEntry, type RecoveryAdvice } from '@ferry/agent-source';
+import { basename } from 'node:path';
+import { ErrorCode, FerryError } from '@ferry/protocol';
+import { adviseRecovery, isRunning, privacyProblem, readJournals, removeJournal, type JournalEntry, type RecoveryAdvice } from '@ferry/agent-source';
 import { runHook } from '@ferry/serve';
 import { HELP_FLAG, parseFlags } from '../flags.js';
 import { stateDirFrom } from '../migrate-options.js';
-import { diskViewPath } from '../source-disks.js';
+import { DISK_DIR_PREFIX } from '../source-disks.js';
 import { runUndo } from '../throttle/undo-run.js';
 import { describeStep, throttleRecovery } from '../throttle/undo.js';
 import { EXIT } from '../usage.js';
@@ -21,7 +23,13 @@ A migration killed while its throttle (--throttle auto) slowed the workload: the
 puts a --cgroup's cpu.max back). The journal records the same steps; recover runs them again in case
 the guardian could not, except after GO, when it only puts cpu.max back.
 
-  --state-dir DIR   where 'ferry migrate' kept its journal (default $XDG_RUNTIME_DIR/ferry)
+recover acts only on journals this user alone could have written: the state directory, each
+migration's folder and journal.json must be owned by this user, not symbolic links and not writable by
+group or others, and the migration id must be its folder's name; anything else is refused (exit 1),
+named, and left in place. A journal's throttle steps write only numbers to cgroup CPU limit files.
+
+  --state-dir DIR   where 'ferry migrate' kept its journal (default: /run/ferry for root, else
+                    $XDG_RUNTIME_DIR/ferry, else ~/.local/state/ferry)
   --id ID           only this migration
   --json            one JSON line per migration
 `;
@@ -35,14 +43,18 @@ export async function recoverCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const stateDir = stateDirFrom(values);
-  const entries = readJournals(stateDir).filter((e) => values.id === undefined || e.migrationId === values.id);
-  if (entries.length === 0) {
+  const scan = readJournals(stateDir);
+  const wanted = (id: string): boolean => values.id === undefined || id === values.id;
+  const entries = scan.entries.filter((e) => wanted(e.migrationId));
+  const refused = scan.refused.filter((r) => wanted(r.folder));
+  for (const { folder, reason } of refused) say(values.json, { migrationId: folder, action: 'refused', message: `not acting on journal ${folder}: ${reason}` });
+  if (entries.length === 0 && refused.length === 0) {
     say(values.json, { migrationId: values.id ?? null, action: 'nothing', message: `no migration journal${values.id ? ` for ${values.id}` : ''} in ${stateDir}: nothing to recover` });
     return 0;
   }
-  let code: number = EXIT.committed;
+  let code: number = refused.length > 0 ? EXIT.error : EXIT.committed;
   for (const entry of entries) {
-    const advice = adviseRecovery(entry, isAlive(entry.pid));
+    const advice = adviseRecovery(entry, isRunning(entry));
     say(values.json, { migrationId: entry.migrationId, action: advice.action, message: advice.message });
     const throttleUndone = advice.action === 'running' || await undoThrottle(entry, (message) => say(values.json, { migrationId: entry.migrationId, action: 'throttle', message }));
     const outcome = await act(stateDir, entry, advice, { keepJournal: !throttleUndone });
@@ -60,10 +72,12 @@ async function act(stateDir: string, entry: JournalEntry, advice: RecoveryAdvice
       return { code: EXIT.committed };
     case 'go-sent':
       return { code: EXIT.unknown };
-    case 'nothing':
-      await removeDiskTracking(entry).catch(() => undefined); // best effort: the workload runs either way
+    case 'nothing': {
+      // Best effort: the workload runs either way; what could not be removed is said.
+      const left = await removeDiskTracking(entry).then(() => undefined, (error: unknown) => (error instanceof Error ? error.message : String(error)));
       if (!keepJournal) removeJournal(stateDir, entry.migrationId);
-      return { code: done };
+      return { code: done, ...(left ? { message: left } : {}) };
+    }
     case 'resume':
       try {
         await resumeOnSource(entry.recovery);
@@ -81,11 +95,12 @@ async function act(stateDir: string, entry: JournalEntry, advice: RecoveryAdvice
  * every step is safe to repeat). False when a step failed: the journal then stays for another try.
  */
 async function undoThrottle(entry: JournalEntry, report: (message: string) => void): Promise<boolean> {
-  const { run, withheld } = throttleRecovery(entry);
+  const { run, withheld, refused } = throttleRecovery(entry);
   for (const step of withheld) report(`GO was sent: not going to ${describeStep(step)} (the workload may run on the target)`);
+  for (const problem of refused) report(`throttle step refused: ${problem}; the journal stays`);
   const outcomes = await runUndo(run);
   for (const outcome of outcomes) report(`throttle: ${outcome.ok ? outcome.message : `${outcome.message}; the journal stays`}`);
-  return outcomes.every((o) => o.ok);
+  return refused.length === 0 && outcomes.every((o) => o.ok);
 }
 
 /** The recipe `ferry migrate` recorded: QEMU's cont after the user's resume command, as the rollback does. */
@@ -105,21 +120,27 @@ async function resumeOnSource(recovery: Readonly<Record<string, unknown>>): Prom
   }
 }
 
-/** The dirty bitmaps, NBD exports and FUSE views a killed `ferry migrate --disk` left on the source QEMU. */
+/**
+ * The dirty bitmaps, NBD exports and FUSE views a killed `ferry migrate --disk` left on the source QEMU,
+ * then the private folder the views and sockets lived in: removed only when it is still what ferry made
+ * (a ferry-disks- folder of this user's, no link, not writable by others), else named and left alone.
+ */
 async function removeDiskTracking(entry: JournalEntry): Promise<void> {
-  const { qmp, disks } = entry.recovery;
+  const { qmp, disks, diskDir } = entry.recovery;
   if (typeof qmp !== 'string' || !Array.isArray(disks) || disks.length === 0) return;
   const { QmpClient, diskBitmapPrefix, removeDiskLeftovers } = await import('@ferry/qemu');
   const client = await QmpClient.connect(qmp);
   try {
     for (const disk of disks) {
-      if (typeof disk !== 'string') continue;
-      await removeDiskLeftovers(client, diskBitmapPrefix(entry.migrationId, disk));
-      await rm(diskViewPath(entry.migrationId, disk), { force: true });
+      if (typeof disk === 'string') await removeDiskLeftovers(client, diskBitmapPrefix(entry.migrationId, disk));
     }
   } finally {
     await client.close();
   }
+  if (typeof diskDir !== 'string') return;
+  const problem = basename(diskDir).startsWith(DISK_DIR_PREFIX) ? privacyProblem(diskDir, 'directory') : `${diskDir} is not a folder ferry made for disk views`;
+  if (problem) throw new FerryError(ErrorCode.Untrusted, `not removing the disk views' folder: ${problem}`);
+  await rm(diskDir, { recursive: true, force: true });
 }
 
 function say(json: boolean | undefined, line: { migrationId: string | null; action: string; message: string }): void {

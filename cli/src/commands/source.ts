@@ -63,7 +63,7 @@ function migrationRequest(body: unknown): MigrationRequest {
     options,
     async prepare() {
       const seams = await buildSourceHooks(commands, args, options, silentLogger);
-      return { ...seams, journal: { stateDir: stateDirFrom(args), recovery: { ...recoveryRecipe(commands, diskNames(args.disk)) } } };
+      return { ...seams, journal: { stateDir: stateDirFrom(args), recovery: { ...recoveryRecipe(commands, diskNames(args.disk), seams.diskDir) } } };
     },
   };
 }

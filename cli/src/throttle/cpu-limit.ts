@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../usage.js';
-import { statFieldsAfterName } from './undo.js';
+import { statFieldsAfterName } from '@ferry/agent-source/proc-stat';
 
 /** cgroup v2's default period, microseconds. */
 const V2_PERIOD_US = 100_000;

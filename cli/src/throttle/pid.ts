@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import type { ThrottleDriver } from '@ferry/agent-source';
 import { DutyCycle } from '@ferry/qemu';
 import { UsageError } from '../usage.js';
-import { startTimeOf, type UndoStep } from './undo.js';
+import { startTimeOf } from '@ferry/agent-source/proc-stat';
+import type { UndoStep } from './undo.js';
 
 /**
  * --throttle-pid PID: a SIGSTOP/SIGCONT duty cycle of one process (QEMU's own way, for any process).

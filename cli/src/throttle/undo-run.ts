@@ -4,7 +4,8 @@
  * guest has to be continued.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { describeStep, startTimeOf, type UndoStep } from './undo.js';
+import { startTimeOf } from '@ferry/agent-source/proc-stat';
+import { describeStep, type UndoStep } from './undo.js';
 
 /** How long to wait for the guest's QMP socket: it serves one client, and is free once ferry's connection is gone. */
 const QMP_WAIT_MS = 10_000;

@@ -15,6 +15,8 @@
  * ever undoes the throttle's own stops and limits.
  */
 
+import { basename, normalize } from 'node:path';
+
 export type UndoStep =
   | { readonly kind: 'sigcont'; readonly pid: number; readonly startTime: string }
   | { readonly kind: 'cpu-max'; readonly file: string; readonly value: string }
@@ -91,31 +93,36 @@ export interface ThrottleRecovery {
   readonly run: readonly UndoStep[];
   /** What it must not run, and why (for its output). */
   readonly withheld: readonly UndoStep[];
+  /** Steps no journal written by ferry holds: never run, each with what is wrong. */
+  readonly refused: readonly string[];
 }
 
 /**
  * What recover undoes of the throttle of a dead migration. Before GO every step is safe: the workload
  * belongs to the source. After GO a stopped workload may be running on the target, so only the cpu.max
- * limit goes back; continuing is left to the operator, as for the pause itself.
+ * limit goes back; continuing is left to the operator, as for the pause itself. A journal's cpu-max step
+ * writes only a number to a cgroup's CPU limit file, whatever else the journal says.
  */
 export function throttleRecovery(entry: ThrottleJournal): ThrottleRecovery {
   const steps = undoSteps(entry.throttleUndo) ?? [];
-  if (!entry.goSent) return { run: steps, withheld: [] };
-  return { run: steps.filter((s) => !continues(s)), withheld: steps.filter(continues) };
+  const refused = steps.map(cpuLimitProblem).filter((p): p is string => p !== undefined);
+  const safe = steps.filter((s) => cpuLimitProblem(s) === undefined);
+  if (!entry.goSent) return { run: safe, withheld: [], refused };
+  return { run: safe.filter((s) => !continues(s)), withheld: safe.filter(continues), refused };
 }
 
-/**
- * The fields of /proc/PID/stat after the command name, from field 3 (state) on: index i is field i + 3.
- * The command name (field 2) may hold spaces and parentheses, so fields are counted after the last ')'.
- */
-export function statFieldsAfterName(stat: string): string[] {
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-}
+const CGROUP_ROOT = '/sys/fs/cgroup/';
+/** The values each CPU limit file takes: v2 "max 100000" or "50000 100000", v1 a quota or -1. */
+const CPU_LIMIT_VALUES: Readonly<Record<string, RegExp>> = { 'cpu.max': /^(max|\d{1,19})( \d{1,19})?$/, 'cpu.cfs_quota_us': /^-?\d{1,19}$/ };
 
-/** The start time (clock ticks after boot, field 22) in the text of /proc/PID/stat, or undefined. */
-export function startTimeOf(stat: string): string | undefined {
-  const value = statFieldsAfterName(stat)[19];
-  return value !== undefined && /^\d+$/.test(value) ? value : undefined;
+/** What is wrong with a cpu-max step taken from a journal, or undefined for a cgroup CPU limit and a number. */
+function cpuLimitProblem(step: UndoStep): string | undefined {
+  if (step.kind !== 'cpu-max') return undefined;
+  const pattern = Object.hasOwn(CPU_LIMIT_VALUES, basename(step.file)) ? CPU_LIMIT_VALUES[basename(step.file)] : undefined;
+  if (!step.file.startsWith(CGROUP_ROOT) || normalize(step.file) !== step.file || pattern === undefined) {
+    return `${step.file} is not a cgroup CPU limit file (cpu.max or cpu.cfs_quota_us under ${CGROUP_ROOT})`;
+  }
+  return pattern.test(step.value) ? undefined : `${JSON.stringify(step.value)} is not a CPU limit for ${step.file}`;
 }
 
 /** Says what a step does, for the guardian's and recover's output. */

@@ -5,7 +5,8 @@
  * image. The bytes come through QEMU's block layer, so they are exactly what the guest sees, and the
  * node's dirty bitmaps still say which blocks changed.
  *
- *     open()       create the empty file; block-export-add {type: fuse, node-name, mountpoint, writable: false}
+ *     open()       create the empty file (O_EXCL|O_NOFOLLOW: never an existing file or a link planted in its
+ *                  place); block-export-add {type: fuse, node-name, mountpoint, writable: false}
  *     dropCache()  before reading blocks the guest may have written since they were last read (below)
  *     close()      block-export-del (waiting for BLOCK_EXPORT_DELETED, which unmounts it); remove the file
  *
@@ -15,7 +16,8 @@
  * on every open without keep-cache), so each pass opens it once, right after its bitmap is frozen: every
  * block the frozen bitmap names is then read fresh, and a write after the freeze is in the next bitmap.
  */
-import { open, rm, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
 import { silentLogger, type QemuLogger } from './logger.js';
 import { QmpError, type QmpClient } from './qmp.js';
 import { DiskLookupError } from './disks.js';
@@ -28,7 +30,7 @@ export interface DiskViewOptions {
   readonly node: string;
   /** The disk's bitmap prefix (diskBitmapPrefix): the view is export `PREFIX-view`. */
   readonly prefix: string;
-  /** The file the view is mounted on; created here, removed by close(). */
+  /** The file the view is mounted on, in a folder only this user can write; created here (it must not exist), removed by close(). */
   readonly path: string;
   /** Named in errors: the user's --disk NAME=NODE. */
   readonly label: string;
@@ -52,7 +54,7 @@ export class DiskFileView {
 
   /** Mounts the node's bytes on `options.path`; a QEMU without FUSE exports gets an error that says what to do. */
   static async open(qmp: QmpClient, options: DiskViewOptions): Promise<DiskFileView> {
-    await writeFile(options.path, '', { mode: 0o600 });
+    await (await open(options.path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)).close();
     const id = diskViewId(options.prefix);
     try {
       await qmp.execute('block-export-add', { type: 'fuse', id, 'node-name': options.node, mountpoint: options.path, writable: false });
