@@ -21,5 +21,12 @@ COPY . /opt/ferry/
 RUN chmod +x /opt/ferry/docker/*.sh && mkdir -p /usr/local/bin && ln -s /opt/ferry/cli/bin/ferry.js /usr/local/bin/ferry \
     && node /opt/ferry/cli/bin/ferry.js --help >/dev/null
 
+# Either daemon, with the flags it takes on a host (a token file mounted read-only, the images in a volume):
+#   docker run -v /etc/ferry/token:/run/secrets/token:ro -v ferry-data:/data -p 7070:7070 ferry:local \
+#     target --listen 0.0.0.0:7070 --dir /data --token-file /run/secrets/token
+#   docker run -v /etc/ferry/token:/run/secrets/token:ro -v /dev/shm:/dev/shm -p 127.0.0.1:7071:7071 ferry:local \
+#     source --listen 0.0.0.0:7071 --token-file /run/secrets/token
+# Each port serves its daemon's API, GET /metrics (Prometheus) and the live page at /.
+EXPOSE 7070 7071
 ENTRYPOINT ["node", "/opt/ferry/cli/bin/ferry.js"]
 CMD ["--help"]

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readHeartbeats, waitForHeartbeats, type Heartbeat } from '../test/e2e/helpers-qemu.js';
+import { readHeartbeats, waitForHeartbeats, type Heartbeat } from '../test/helpers/qemu.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const QEMU10_DIR = join(ROOT, '.cache/qemu10');

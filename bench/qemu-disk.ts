@@ -16,7 +16,7 @@ import { QmpClient, waitForMigration, type QmpEvent } from '@ferry/qemu';
 import { runMigrate } from '../test/helpers/ferry.js';
 import {
   QemuScratch, readDiskBeats, readHeartbeats, spawnQemu, startQemuTarget, startSourceQemu, waitForHeartbeats, type GuestOptions,
-} from '../test/e2e/helpers-qemu.js';
+} from '../test/helpers/qemu.js';
 import { CountingLink, HeartbeatClock, type WanShape } from './qemu-disk-links.js';
 import { pauseTimeline } from './qemu-disk-timeline.js';
 

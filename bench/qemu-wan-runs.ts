@@ -11,7 +11,7 @@ import { QmpClient, QmpError, queryMigrate, waitForMigration, type MigrationInfo
 import { runMigrate } from '../test/helpers/ferry.js';
 import {
   QemuScratch, readHeartbeats, spawnQemu, startQemuTarget, startSourceQemu, waitForHeartbeats, type GuestOptions, type RunningQemu,
-} from '../test/e2e/helpers-qemu.js';
+} from '../test/helpers/qemu.js';
 import { freePort, judgeGuest } from './qemu-common.js';
 import { pauseBreakdown } from './qemu-disk.js';
 import { CountingLink, HeartbeatClock, startWanProxy, type WanShape } from './qemu-disk-links.js';

@@ -8,7 +8,7 @@
  * FERRY_BENCH_WAN_RATES=2000,4096 (pages/s), FERRY_BENCH_WAN_CAP_S=120 (per run),
  * FERRY_BENCH_WAN_RUNS=ferry,auto-converge (only the runs whose name contains one of these).
  */
-import type { GuestOptions } from '../test/e2e/helpers-qemu.js';
+import type { GuestOptions } from '../test/helpers/qemu.js';
 import { Cleanup } from './qemu-common.js';
 import type { WanShape } from './qemu-disk-links.js';
 import { ferryWanRun, mib, qemuWanRun, type QemuMode, type WanRow } from './qemu-wan-runs.js';

@@ -19,7 +19,7 @@ import { diskBench } from './qemu-disk.js';
 import { parseWan, wanBench } from './qemu-wan.js';
 import {
   buildGuest, QemuScratch, qemuMissing, readHeartbeats, spawnQemu, startQemuTarget, startSourceQemu, type GuestOptions,
-} from '../test/e2e/helpers-qemu.js';
+} from '../test/helpers/qemu.js';
 
 const BANDWIDTH = 10 * 2 ** 30; // lift QEMU's default bandwidth cap: loopback is the limit, as for ferry
 

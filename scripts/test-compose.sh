@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # npm run test:compose: ferry migrates a live, dirtying 64 MiB image between two containers over an
 # emulated WAN (tc netem, or ferry wan-proxy when the kernel has no netem) and the target's copy must be
-# byte-identical to the source's paused image. Needs root (apt-get, dockerd) and no container registry:
+# byte-identical to the source's paused image; the target's /metrics must count the commit. Needs root (apt-get, dockerd) and no container registry:
 # the base image is built from this host's node, busybox and tc (scripts/make-base-image.sh).
 # Env: WAN_DELAY (20ms), WAN_RATE (200mbit), WAN_LOSS (0), IMAGE_SIZE (64MiB), COMPOSE_TIMEOUT (300 s),
 # FERRY_BASE_IMAGE (ferry-base:local; an official node image works too when a registry is reachable).
@@ -104,8 +104,16 @@ say "$wan"
 say "summary: ${summary:-none}"
 say "source paused image sha256 ${source_sha:-missing}"
 say "target image sha256        ${target_sha:-missing}"
-if [ "$source_status" = 0 ] && [ "$target_status" = 0 ] && [ -n "$source_sha" ] && [ "$source_sha" = "$target_sha" ]; then
-  say "PASS: the migration committed over the emulated WAN and the target image is byte-identical"
+# The target scraped its own /metrics once the migration ended: one commit, the passes of the summary.
+metrics="$(read_result target.metrics)"
+committed="$(grep -E '^ferry_migrations_ended_total\{result="committed"' <<<"$metrics" | awk '{print $2}' || true)"
+passes_sum="$(grep -E '^ferry_migration_passes_sum' <<<"$metrics" | awk '{print $2}' || true)"
+summary_passes="$(sed -nE 's/.*"passes":([0-9]+).*/\1/p' <<<"$summary")"
+say "target /metrics: ended committed ${committed:-missing}, passes ${passes_sum:-missing} (summary: ${summary_passes:-missing})"
+metrics_ok=""
+[ "$committed" = 1 ] && [ -n "$passes_sum" ] && [ "$passes_sum" = "$summary_passes" ] && metrics_ok=1
+if [ "$source_status" = 0 ] && [ "$target_status" = 0 ] && [ -n "$source_sha" ] && [ "$source_sha" = "$target_sha" ] && [ -n "$metrics_ok" ]; then
+  say "PASS: the migration committed over the emulated WAN, the target image is byte-identical, and the target's /metrics counted it"
   echo "1 passed, 0 failed"
   exit 0
 fi

@@ -3,9 +3,11 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import {
-  accessPolicy, authorize, DEFAULT_PRE_AUTH, EventFeed, listenOn, PreAuthGuard, refuseUpgrade, type AccessPolicy, type PreAuthLimits,
+  accessPolicy, authorize, DaemonMetrics, DEFAULT_PRE_AUTH, EventFeed, listenOn, PreAuthGuard, refuseUpgrade, serveOps,
+  type AccessPolicy, type OpsRoutes, type PreAuthLimits,
 } from '@ferry/serve';
 import type { MigrationSummary, ProgressEvent } from './events.js';
+import { countFailedStart, SourceMetricsFeed } from './metrics-feed.js';
 import { migrate, type MigrateContext } from './migration.js';
 import type { MigrateOptions } from './options.js';
 
@@ -64,8 +66,9 @@ const MAX_BODY_BYTES = 64 * 1024;
 
 /**
  * The source daemon, the mirror of `startTarget`: POST /migrations starts a migration, GET /status and the
- * /events WebSocket report progress. The body can name hook commands that run as this daemon's user, so
- * every route needs the token, and requests from web pages are refused (see `authorize`).
+ * /events WebSocket report progress, GET /metrics and the page at GET / show it to Prometheus and people.
+ * The body can name hook commands that run as this daemon's user, so every route needs the token (the
+ * page's login cookie opens only the read-only ones), and requests from web pages are refused (see `authorize`).
  */
 export async function startSource(options: SourceOptions): Promise<RunningSource> {
   return new SourceDaemon(options).listen();
@@ -80,6 +83,7 @@ class SourceDaemon {
   readonly #watchers: EventFeed;
   readonly #access: AccessPolicy;
   readonly #guard: PreAuthGuard;
+  readonly #ops: OpsRoutes;
 
   constructor(options: SourceOptions) {
     if (!options.token) throw new Error('the source daemon needs a token: it runs the hook commands its clients name');
@@ -87,6 +91,8 @@ class SourceDaemon {
     this.#access = accessPolicy({ token: options.token, allowHosts: options.allowHosts, listenHost: options.host, tls: false });
     this.#log = options.logger.child({ role: 'source' });
     this.#watchers = new EventFeed(this.#log);
+    const running = (): number => [...this.#migrations.values()].filter((m) => m.summary === undefined && m.error === undefined).length;
+    this.#ops = { metrics: new DaemonMetrics('source', running), token: options.token, secure: false };
     this.#server = createServer((req, res) => void this.#http(req, res));
     this.#guard = new PreAuthGuard(this.#server, { ...DEFAULT_PRE_AUTH, ...options.preAuth }, this.#log);
     this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head));
@@ -101,11 +107,12 @@ class SourceDaemon {
 
   async #http(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const auth = authorize(req, this.#access);
+    if (auth.ok) this.#guard.admit(req.socket);
+    if (await serveOps(req, res, auth, this.#ops)) return;
     if (!auth.ok) {
       this.#log.warn({ status: auth.status, remote: req.socket.remoteAddress, method: req.method, url: req.url }, `refused: ${auth.message}`);
       return reply(res, auth.status, { error: auth.message });
     }
-    this.#guard.admit(req.socket);
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     if (req.method === 'GET' && path === '/status') return reply(res, 200, this.#status());
     if (req.method === 'POST' && path === '/migrations') {
@@ -116,7 +123,7 @@ class SourceDaemon {
         return reply(res, 400, { error: error instanceof Error ? error.message : String(error) });
       }
     }
-    return reply(res, 404, { error: `no route for ${req.method} ${path}: use POST /migrations, GET /status or WebSocket /events` });
+    return reply(res, 404, { error: `no route for ${req.method} ${path}: use POST /migrations, GET /status, GET /metrics, the page at GET / or WebSocket /events` });
   }
 
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -143,15 +150,22 @@ class SourceDaemon {
       const prepared = await request.prepare().catch((error: unknown) => {
         tracked.error = error instanceof Error ? error.message : String(error);
         this.#log.warn({ err: error, migrationId }, 'migration failed to start');
+        countFailedStart(this.#ops.metrics, migrationId);
         publish({ event: 'failed-to-start', error: tracked.error });
       });
       if (!prepared) return;
       const { close, options = request.options, ...seams } = prepared;
+      const feed = new SourceMetricsFeed(this.#ops.metrics, migrationId);
       try {
-        const onEvent = (event: ProgressEvent): void => { tracked.last = event; publish(event); };
+        const onEvent = (event: ProgressEvent): void => { tracked.last = event; feed.event(event); publish(event); };
         const { history: _history, ...summary } = await migrate(options, { ...seams, logger: this.#log, onEvent });
         tracked.summary = summary;
+        feed.ended(summary);
         publish({ event: 'summary', summary });
+      } catch (error) {
+        tracked.error = error instanceof Error ? error.message : String(error);
+        this.#ops.metrics.ended(migrationId, { result: 'failed' });
+        throw error;
       } finally {
         await close();
       }

@@ -9,6 +9,12 @@ export interface EncodingTotals {
   lz4Pages: number;
   deltaPages: number;
   copyPages: number;
+  /** Record bytes (header and payload) of the pages of each encoding, over all passes. */
+  zeroBytes: number;
+  rawBytes: number;
+  lz4Bytes: number;
+  deltaBytes: number;
+  copyBytes: number;
 }
 
 /** A tracked image (a guest disk): what it cost, and how many passes read it (pass 0 included). */
@@ -55,7 +61,7 @@ export type ProgressEvent =
   | { readonly event: 'resumed'; readonly pauseMs: number }
   | { readonly event: 'rollback'; readonly code: ErrorCode; readonly reason: string };
 
-const NO_PAGES: EncodingTotals = { pagesSent: 0, zeroPages: 0, rawPages: 0, lz4Pages: 0, deltaPages: 0, copyPages: 0 };
+const NO_PAGES: EncodingTotals = { pagesSent: 0, zeroPages: 0, rawPages: 0, lz4Pages: 0, deltaPages: 0, copyPages: 0, zeroBytes: 0, rawBytes: 0, lz4Bytes: 0, deltaBytes: 0, copyBytes: 0 };
 
 /** The summary of a finished migration; `passes` counts the final pass when the workload was paused. */
 export function summarize(run: {

@@ -22,6 +22,7 @@ export { privacyProblem } from './journal-trust.js';
 export { PassSender, type AfterImages, type PassOutcome, type PassScope } from './pass-sender.js';
 export { TargetConnection, type ConnectOptions } from './connection.js';
 export { SendMeter } from './send-meter.js';
+export { SourceMetricsFeed } from './metrics-feed.js';
 export { retryUntil } from './resume.js';
 export { verifyImages, type VerifyDeps } from './verify.js';
 export {

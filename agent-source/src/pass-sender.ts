@@ -44,7 +44,7 @@ export class PassSender {
   readonly #limiter: RateLimiter | undefined;
   #autoCompress: boolean;
   readonly #link = new LinkWatch();
-  readonly #totals: EncodingTotals = { pagesSent: 0, zeroPages: 0, rawPages: 0, lz4Pages: 0, deltaPages: 0, copyPages: 0 };
+  readonly #totals: EncodingTotals = { pagesSent: 0, zeroPages: 0, rawPages: 0, lz4Pages: 0, deltaPages: 0, copyPages: 0, zeroBytes: 0, rawBytes: 0, lz4Bytes: 0, deltaBytes: 0, copyBytes: 0 };
   #passScanned = 0;
   #passBytes = 0;
   /** Bytes of PAGES messages sent per image (HELLO order). */
@@ -146,6 +146,11 @@ export class PassSender {
     t.lz4Pages += batch.stats.lz4;
     t.deltaPages += batch.stats.delta;
     t.copyPages += batch.stats.copy;
+    t.zeroBytes += batch.stats.zeroBytes;
+    t.rawBytes += batch.stats.rawBytes;
+    t.lz4Bytes += batch.stats.lz4Bytes;
+    t.deltaBytes += batch.stats.deltaBytes;
+    t.copyBytes += batch.stats.copyBytes;
     if (this.#limiter === undefined) this.#setLinkBound(this.#link.update(this.#connection.bufferedAmount, batch.count));
   }
 

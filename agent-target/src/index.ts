@@ -6,3 +6,4 @@ export {
 export { TargetSession, type Peer, type SessionContext } from './session.js';
 export { CopySlots } from './seed.js';
 export { DEFAULT_BASE_PAGE_SIZE, type BaseImage } from './base.js';
+export { TargetMetricsFeed } from './metrics-feed.js';

@@ -9,10 +9,12 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { DEFAULT_LIMITS, FerryError, ErrorCode, type Limits } from '@ferry/protocol';
 import { createPageHasher, type PageHasher } from '@ferry/pages';
 import {
-  accessPolicy, authorize, DEFAULT_PRE_AUTH, EventFeed, listenOn, PreAuthGuard, refuseUpgrade, type AccessPolicy, type Credential, type PreAuthLimits,
+  accessPolicy, authorize, DaemonMetrics, DEFAULT_PRE_AUTH, EventFeed, listenOn, PreAuthGuard, refuseUpgrade, serveOps,
+  type AccessPolicy, type Credential, type OpsRoutes, type PreAuthLimits,
 } from '@ferry/serve';
 import type { BaseImage } from './base.js';
 import { SourceConnection } from './connection.js';
+import { TargetMetricsFeed } from './metrics-feed.js';
 import { SessionRegistry } from './registry.js';
 import type { SessionContext } from './session.js';
 import { cleanStaleSessions } from './stale.js';
@@ -70,7 +72,7 @@ export const DEFAULT_RESUME_GRACE_MS = 60_000;
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 const DEFAULT_HELLO_TIMEOUT_MS = 10_000;
 
-/** Starts the target daemon: HTTP for /status, WebSocket /migrate for sources and /events for watchers. */
+/** Starts the target daemon: HTTP for /status, /metrics and the page at /, WebSocket /migrate for sources and /events for watchers. */
 export async function startTarget(options: TargetOptions): Promise<RunningTarget> {
   const limits: TargetLimits = { ...DEFAULT_TARGET_LIMITS, ...options.limits };
   const dir = resolve(options.dir);
@@ -90,6 +92,8 @@ class TargetDaemon {
   readonly #registry: SessionRegistry;
   readonly #endListeners: Array<(end: MigrationEnd) => void> = [];
   readonly #watchers: EventFeed;
+  readonly #ops: OpsRoutes;
+  readonly #metricsFeed: TargetMetricsFeed;
   readonly #server: Server;
   readonly #guard: PreAuthGuard;
   readonly #access: AccessPolicy;
@@ -108,8 +112,10 @@ class TargetDaemon {
     });
     this.#registry = new SessionRegistry(limits.maxMigrations, limits.maxTableBytes);
     this.#watchers = new EventFeed(this.#log);
+    this.#ops = { metrics: new DaemonMetrics('target', () => this.#registry.all.length), token: options.token, secure: options.tls !== undefined };
+    this.#metricsFeed = new TargetMetricsFeed(this.#ops.metrics);
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes * 2, perMessageDeflate: false });
-    const handler = (request: IncomingMessage, response: ServerResponse): void => this.#http(request, response);
+    const handler = (request: IncomingMessage, response: ServerResponse): void => void this.#http(request, response);
     this.#server = options.tls
       ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key, ...(options.tls.ca ? { ca: options.tls.ca, requestCert: true, rejectUnauthorized: true } : {}) }, handler)
       : createHttpServer(handler);
@@ -129,19 +135,20 @@ class TargetDaemon {
     };
   }
 
-  #http(request: IncomingMessage, response: ServerResponse): void {
+  async #http(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const path = new URL(request.url ?? '/', 'http://x').pathname;
     const auth = authorize(request, this.#access);
     const reply = (status: number, body: unknown): void => {
       response.writeHead(status, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`);
     };
+    if (auth.ok) this.#guard.admit(request.socket as Socket);
+    if (await serveOps(request, response, auth, this.#ops)) return;
     if (!auth.ok) {
       this.#log.warn({ status: auth.status, remote: request.socket.remoteAddress, path }, `refused: ${auth.message}`);
       return reply(auth.status, { error: auth.message });
     }
-    this.#guard.admit(request.socket as Socket);
     if (path === '/status' && request.method === 'GET') return reply(200, this.#status());
-    reply(404, { error: `no such endpoint ${path}: use GET /status, or WebSocket /migrate and /events` });
+    reply(404, { error: `no such endpoint ${path}: use GET /status, GET /metrics, the page at GET /, or WebSocket /migrate and /events` });
   }
 
   #upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -183,7 +190,10 @@ class TargetDaemon {
       bases: this.#options.bases ?? {}, commitHook: this.#options.commitHook, prelaunch: this.#options.prelaunch,
       resumeGraceMs: this.#options.resumeGraceMs ?? DEFAULT_RESUME_GRACE_MS,
       idleTimeoutMs: this.#options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
-      onEvent: (event: TargetEvent) => this.#watchers.broadcast(event),
+      onEvent: (event: TargetEvent) => {
+        this.#metricsFeed.event(event);
+        this.#watchers.broadcast(event);
+      },
       onEnd: (session, outcome, reason) => {
         this.#registry.ended(session);
         for (const listener of this.#endListeners) listener({ migrationId: session.id, outcome, reason });

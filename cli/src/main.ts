@@ -13,6 +13,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   workload: async () => (await import('./commands/workload.js')).workloadCommand,
   'wan-proxy': async () => (await import('./commands/wan-proxy.js')).wanProxyCommand,
   plan: async () => (await import('./commands/plan.js')).planCommand,
+  autopilot: async () => (await import('./commands/autopilot.js')).autopilotCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

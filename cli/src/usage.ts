@@ -8,9 +8,9 @@ export const EXIT = { committed: 0, error: 1, usage: 2, rolledBack: 3, unknown: 
 export const HELP = `ferry: live migration of a running VM's memory image over TCP (iterative pre-copy)
 
 Usage:
-  ferry target   --listen HOST:PORT --dir DIR [--token-file F] [--insecure] [--allow-host NAME] [--once] [--json]
-                 [--on-commit CMD] [--hook-timeout SECONDS] [--qemu-cmd TEMPLATE]
-                 [--base NAME=PATH[,page=B][,id=ID] ...] [--resume-grace S] [--idle-timeout S]
+  ferry target   --listen HOST:PORT --dir DIR [--token-file F] [--insecure] [--allow-host NAME ...]
+                 [--once] [--json] [--on-commit CMD] [--hook-timeout SECONDS] [--qemu-cmd TEMPLATE]
+                 [--base NAME=PATH,page=B,id=ID ...] [--resume-grace S] [--idle-timeout S]
                  [--max-table-memory B]
                  [--tls-cert F --tls-key F [--tls-ca F]] [--max-image-size B] [--max-images N]
                  [--max-blob-size B] [--max-message-size B] [--max-migrations N]
@@ -26,8 +26,8 @@ Usage:
                  [--hook-timeout SECONDS] [--paused-timeout SECONDS] [--state-dir DIR]
                  [--throttle auto|off] [--throttle-pid PID] [--cgroup PATH]
   ferry recover  [--state-dir DIR] [--id ID] [--json]  after a killed migrate: resume the workload if no GO was sent
-  ferry source   --listen HOST:PORT --token-file F [--allow-host NAME]   daemon: POST /migrations takes the
-                 migrate options as JSON
+  ferry source   --listen HOST:PORT --token-file F [--allow-host NAME ...]
+                 daemon: POST /migrations takes the migrate options as JSON
   ferry status   URL [--json] [--token-file F]       phase, pass, bytes and rate of either agent
   ferry demo     [--profile web|compile|jvm] [--size BYTES] [--rate RATE]
   ferry workload --image PATH --size BYTES [--profile web|compile|jvm] [--rate RATE] [--fill] [--seed N]
@@ -36,6 +36,9 @@ Usage:
   ferry plan     --scenario FILE [--scenario FILE ...] [--hours N] [--json] [--plots DIR]
                  [--calibrate FILE.ndjson] [--rolling] [--emit migrations] [--time-limit S] [--gap FRACTION]
                  when and where to migrate VMs for the lowest electricity cost
+  ferry autopilot --scenario FILE --token-file F [--period DURATION] [--prices FILE] [--calibrate FILE.ndjson]
+                 [--max-per-link N] [--time-limit S] [--dry-run] [--json]
+                 every period: read the fleet, re-plan, migrate through the source daemons
 
 Logging (target, migrate, source, wan-proxy; demo has --log-level only): --log-level
 trace|debug|info|warn|error|fatal|silent (default warn; info for source and wan-proxy), --log-file F

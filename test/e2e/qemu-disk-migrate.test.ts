@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { QmpClient } from '@ferry/qemu';
 import { runMigrate, sha256 } from '../helpers/ferry.js';
-import { buildGuest, QemuScratch, qemuMissing, readDiskBeats, readHeartbeats, startQemuTarget, startSourceQemu, waitForHeartbeats, type GuestOptions, type SourceQemu } from './helpers-qemu.js';
+import { buildGuest, QemuScratch, qemuMissing, readDiskBeats, readHeartbeats, startQemuTarget, startSourceQemu, waitForHeartbeats, type GuestOptions, type SourceQemu } from '../helpers/qemu.js';
 
 const DISK_BYTES = 256 * 1024 * 1024;
 

@@ -11,7 +11,7 @@ import t, { type Test } from 'tap';
 import { QmpClient } from '@ferry/qemu';
 import { CutProxy } from '../helpers/cut-proxy.js';
 import { runMigrate, sha256 } from '../helpers/ferry.js';
-import { buildGuest, QemuScratch, qemuMissing, readDiskBeats, readHeartbeats, migrateKillingTarget, startQemuTarget, startSourceQemu, waitForHeartbeats, type GuestOptions, type SourceQemu } from './helpers-qemu.js';
+import { buildGuest, QemuScratch, qemuMissing, readDiskBeats, readHeartbeats, migrateKillingTarget, startQemuTarget, startSourceQemu, waitForHeartbeats, type GuestOptions, type SourceQemu } from '../helpers/qemu.js';
 
 async function guestWithDisk(t: Test) {
   const scratch = new QemuScratch(t);

@@ -11,7 +11,7 @@ import t from 'tap';
 import { runMigrate, sha256, startTarget } from '../helpers/ferry.js';
 import {
   buildGuest, QemuScratch, qemuMissing, readDiskBeats, startSourceQemu, targetTemplate, waitForHeartbeats, type GuestOptions,
-} from './helpers-qemu.js';
+} from '../helpers/qemu.js';
 
 const MiB = 1024 * 1024;
 

@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { buildGuest, guestArgs, QEMU, QemuScratch, qemuMissing, waitForHeartbeats } from './helpers-qemu.js';
+import { buildGuest, guestArgs, QEMU, QemuScratch, qemuMissing, waitForHeartbeats } from '../helpers/qemu.js';
 
 const missing = qemuMissing();
 

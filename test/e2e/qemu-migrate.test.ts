@@ -10,7 +10,7 @@ import { launchTargetQemu, QemuLaunchError, QemuSourceDriver } from '@ferry/qemu
 import { runMigrate } from '../helpers/ferry.js';
 import {
   alive, buildGuest, QemuScratch, qemuMissing, readHeartbeats, spawnQemu, startQemuTarget, startSourceQemu, targetTemplate, waitForHeartbeats, type GuestOptions,
-} from './helpers-qemu.js';
+} from '../helpers/qemu.js';
 
 const missing = qemuMissing();
 if (missing !== undefined) {

@@ -5,7 +5,7 @@
  */
 import t, { type Test } from 'tap';
 import { QmpClient } from '@ferry/qemu';
-import { buildGuest, QemuScratch, qemuMissing, readHeartbeats, migrateKillingTarget, startQemuTarget, startSourceQemu, waitForHeartbeats, type GuestOptions } from './helpers-qemu.js';
+import { buildGuest, QemuScratch, qemuMissing, readHeartbeats, migrateKillingTarget, startQemuTarget, startSourceQemu, waitForHeartbeats, type GuestOptions } from '../helpers/qemu.js';
 
 /** Migrates a writing guest and SIGKILLs the target on the first migrate event that `killOn` accepts. */
 async function killTargetWhen(t: Test, killOn: (event: Record<string, unknown>) => boolean): Promise<{ events: Array<Record<string, unknown>> }> {

@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { FERRY, runMigrate, startTarget } from '../helpers/ferry.js';
 import { killWhileStopped } from '../helpers/throttle.js';
 import { until } from '../helpers/wait.js';
-import { buildGuest, QemuScratch, qemuMissing, readHeartbeats, spawnQemu, startQemuTarget, startSourceQemu, waitForHeartbeats, type GuestOptions } from './helpers-qemu.js';
+import { buildGuest, QemuScratch, qemuMissing, readHeartbeats, spawnQemu, startQemuTarget, startSourceQemu, waitForHeartbeats, type GuestOptions } from '../helpers/qemu.js';
 
 const missing = qemuMissing();
 if (missing !== undefined) {

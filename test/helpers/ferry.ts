@@ -111,6 +111,13 @@ export function sha256(path: string): Promise<string> {
   });
 }
 
+/**
+ * How long a started process may take to print its ready line before the test gives up on it: a guard
+ * against a hang, not a goal. Test files run in parallel on a small, shared machine, where starting Node
+ * can take many seconds.
+ */
+const READY_TIMEOUT_MS = 120_000;
+
 function firstJsonLine<T>(
   child: ChildProcess,
   pick: (line: Record<string, unknown>) => T | undefined,
@@ -118,7 +125,7 @@ function firstJsonLine<T>(
 ): Promise<T> {
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
-    const timer = setTimeout(() => reject(new Error(`no ready line within 30 s; stderr: ${running.stderr()}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`no ready line within ${READY_TIMEOUT_MS / 1000} s; stderr: ${running.stderr()}`)), READY_TIMEOUT_MS);
     lines.on('line', (line) => {
       try {
         const value = pick(JSON.parse(line) as Record<string, unknown>);
@@ -148,4 +155,11 @@ export class TeardownList implements Teardown {
   async run(): Promise<void> {
     for (const step of this.#steps.splice(0).reverse()) await step();
   }
+}
+
+/** `ferry target` or `ferry source` as a long-running daemon; resolves with the URL it prints once it listens. */
+export async function startDaemon(t: Teardown, args: string[]): Promise<string> {
+  const child = spawn(process.execPath, [FERRY, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const running = track(child, t);
+  return firstJsonLine(child, (line) => (line['event'] === 'listening' ? String(line['url']) : undefined), running);
 }

@@ -17,7 +17,7 @@ import { migrateOptionsFrom } from '../../cli/src/migrate-options.js';
 import { buildSourceDisks } from '../../cli/src/source-disks.js';
 import { FERRY, scratchDir } from '../helpers/ferry.js';
 import { storageDaemon, storageDaemonMissing } from '../helpers/storage-daemon.js';
-import { qemuMissing } from '../e2e/helpers-qemu.js';
+import { qemuMissing } from '../helpers/qemu.js';
 
 const missing = storageDaemonMissing() ?? (existsSync('/dev/fuse') ? undefined : 'no /dev/fuse on this machine');
 const skip = missing ?? false;

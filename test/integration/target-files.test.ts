@@ -13,7 +13,7 @@ import { fillImage } from '@ferry/workload';
 import { runMigrate, scratchDir, sha256 } from '../helpers/ferry.js';
 import { helloClient, spawnTarget } from '../helpers/target-client.js';
 import { until } from '../helpers/wait.js';
-import { qemuMissing } from '../e2e/helpers-qemu.js';
+import { qemuMissing } from '../helpers/qemu.js';
 
 const PAGE = 4096;
 const images = [{ name: 'ram', size: 64 * PAGE, pageSize: PAGE }];

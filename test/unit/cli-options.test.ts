@@ -75,8 +75,10 @@ t.test('the CLI exits 2 on a bad number in each command, naming the flag', async
     [['workload', '--image', '/dev/shm/ferry-never', '--size', '4096', '--duration', '0'], /^ferry workload: invalid --duration "0"/],
     [['demo', '--size', 'huge'], /^ferry demo: invalid --size "huge"/],
   ];
-  for (const [args, message] of cases) {
-    const { code, stderr } = await ferry(args);
+  // The processes are independent: start them all at once, then check each in order.
+  const runs = await Promise.all(cases.map(([args]) => ferry(args)));
+  for (const [index, [args, message]] of cases.entries()) {
+    const { code, stderr } = runs[index]!;
     t.equal(code, 2, `${args.join(' ')} exits 2`);
     t.match(stderr, message, `${args[0]} names the flag`);
     t.match(stderr, new RegExp(`Run 'ferry ${args[0]} --help' for usage`));
@@ -96,8 +98,9 @@ t.test('each command --help names every flag the command accepts', async (t) => 
     'wan-proxy': (await import('../../cli/src/commands/wan-proxy.js')).WAN_PROXY_FLAGS,
   };
   const { HELP } = await import('../../cli/src/usage.js');
-  for (const [command, flags] of Object.entries(tables)) {
-    const help = await ferryStdout([command, '--help']);
+  const helps = await Promise.all(Object.keys(tables).map((command) => ferryStdout([command, '--help'])));
+  for (const [index, [command, flags]] of Object.entries(tables).entries()) {
+    const help = helps[index]!;
     for (const flag of Object.keys(flags)) {
       if (flag === 'help') continue;
       t.match(help, new RegExp(`--${flag}\\b`), `ferry ${command} --help names --${flag}`);

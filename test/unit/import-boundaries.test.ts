@@ -13,7 +13,9 @@ const PENDING_DEPENDENCIES: Record<string, readonly string[]> = {};
 t.test('the workspace keeps its import boundaries', async (t) => {
   const { packages, sources } = loadWorkspace(ROOT);
   t.ok(sources.length > 50, `read ${sources.length} sources in ${packages.length} packages`);
-  for (const folder of ['protocol', 'packages/pages', 'agent-source', 'agent-target', 'cli']) {
+  for (const folder of ['test/unit', 'test/helpers', 'bench']) t.ok(sources.some((s) => s.file.startsWith(`${folder}/`)), `sources of ${folder} are read`);
+  t.equal(new Set(sources.map((s) => s.file)).size, sources.length, 'each file is read once');
+  for (const folder of ['protocol', 'packages/pages', 'agent-source', 'agent-target', 'cli', 'test', 'test/helpers', 'bench', 'scripts']) {
     t.ok(packages.some((p) => p.folder === folder), `${folder} is checked`);
   }
   const violations = checkImportBoundaries(packages, sources, PENDING_DEPENDENCIES);
@@ -21,12 +23,12 @@ t.test('the workspace keeps its import boundaries', async (t) => {
 });
 
 const synthetic: WorkspacePackage[] = [
-  { folder: 'protocol', name: '@ferry/protocol', layer: 'protocol', dependencies: ['msgpack-lite'] },
-  { folder: 'packages/pages', name: '@ferry/pages', layer: 'package', dependencies: ['@ferry/protocol'] },
-  { folder: 'packages/wan', name: '@ferry/wan', layer: 'package', dependencies: [] },
-  { folder: 'agent-source', name: '@ferry/agent-source', layer: 'agent', dependencies: ['@ferry/protocol', '@ferry/pages', '@ferry/agent-target'] },
-  { folder: 'agent-target', name: '@ferry/agent-target', layer: 'agent', dependencies: ['@ferry/protocol'] },
-  { folder: 'cli', name: 'ferry', layer: 'cli', dependencies: ['@ferry/agent-source', '@ferry/agent-target', 'pino'] },
+  { folder: 'protocol', name: '@ferry/protocol', layer: 'protocol', manifest: 'protocol/package.json', dependencies: ['msgpack-lite'] },
+  { folder: 'packages/pages', name: '@ferry/pages', layer: 'package', manifest: 'packages/pages/package.json', dependencies: ['@ferry/protocol'] },
+  { folder: 'packages/wan', name: '@ferry/wan', layer: 'package', manifest: 'packages/wan/package.json', dependencies: [] },
+  { folder: 'agent-source', name: '@ferry/agent-source', layer: 'agent', manifest: 'agent-source/package.json', dependencies: ['@ferry/protocol', '@ferry/pages', '@ferry/agent-target'] },
+  { folder: 'agent-target', name: '@ferry/agent-target', layer: 'agent', manifest: 'agent-target/package.json', dependencies: ['@ferry/protocol'] },
+  { folder: 'cli', name: 'ferry', layer: 'cli', manifest: 'cli/package.json', dependencies: ['@ferry/agent-source', '@ferry/agent-target', 'pino'] },
 ];
 
 const clean: SourceImports[] = [
@@ -50,7 +52,7 @@ t.test('the checker passes a clean workspace and flags each kind of violation', 
   t.match(messages(add('protocol/src/x.ts', '@ferry/pages'), agentsApart), [/protocol\/src\/x\.ts: imports '@ferry\/pages', which protocol\/package\.json does not list/, /protocol \(protocol\) imports packages\/pages \(package\)/], 'protocol imports a package');
   const pagesKnowsAgent = agentsApart.map((p) => (p.folder === 'packages/pages' ? { ...p, dependencies: ['@ferry/protocol', '@ferry/agent-target'] } : p));
   t.same(messages(add('packages/pages/src/y.ts', '@ferry/agent-target'), pagesKnowsAgent), ['packages/pages/src/y.ts: packages/pages (package) imports agent-target (agent): arrows run cli -> agents -> packages/* -> protocol'], 'a package imports an agent');
-  t.match(messages(add('packages/wan/src/z.ts', '../../pages/src/hash.js'), agentsApart), [/relative import '..\/..\/pages\/src\/hash.js' leaves packages\/wan/], 'a relative import into another package');
+  t.match(messages(add('packages/wan/src/z.ts', '../../pages/src/hash.js'), agentsApart), [/relative import \S+pages\/src\/hash\.js' leaves packages\/wan/], 'a relative import into another package');
   t.match(messages(add('cli/src/w.ts', 'ws'), agentsApart), [/cli\/src\/w\.ts: imports 'ws', which cli\/package\.json does not list/], 'an undeclared dependency');
   const unused = agentsApart.map((p) => (p.folder === 'packages/wan' ? { ...p, dependencies: ['lodash'] } : p));
   t.same(messages(withoutAgentImport, unused), ["packages/wan/package.json: lists 'lodash' in dependencies, but no source of packages/wan imports it"], 'an unused dependency');
@@ -59,8 +61,36 @@ t.test('the checker passes a clean workspace and flags each kind of violation', 
   t.match(messages([...withoutAgentImport, { file: 'bench/run.ts', specifiers: [] }], agentsApart), [/bench\/run\.ts: is in no workspace package/]);
 });
 
-t.test('specifiers come from imports, re-exports, type imports and dynamic import()', async (t) => {
-  const text = "import type { A } from 'a';\nimport b from '@s/b/deep.js';\nexport * from './c.js';\nexport { d } from 'd';\nconst e = await import('e');\nimport 'f';\n// import 'not-code';\n";
-  t.same(importSpecifiers(text), ['a', '@s/b/deep.js', './c.js', 'd', 'e', 'f']);
+const rootFolders: WorkspacePackage[] = [
+  ...synthetic.filter((p) => p.folder !== 'agent-source').map((p) => ({ ...p, dependencies: [] })),
+  ...([['test/helpers', 'harness'], ['test', 'test'], ['bench', 'tool']] as const).map(([folder, layer]): WorkspacePackage => (
+    { folder, name: 'ferry-workspace', layer, manifest: 'package.json', dependencies: ['tap', 'ws', 'tsx'], tools: ['tsx'] })),
+];
+
+const rootSources: SourceImports[] = [
+  { file: 'test/helpers/ferry.ts', specifiers: ['@ferry/protocol', './wait.js', 'node:child_process'] },
+  { file: 'test/unit/x.test.ts', specifiers: ['tap', '../helpers/ferry.js', '../../bench/parse.js', '../../cli/src/units.js', './fixture.js'] },
+  { file: 'bench/run.ts', specifiers: ['ws', '../test/helpers/ferry.js', './parse.js', '@ferry/agent-target'] },
+];
+
+t.test('tests, the harness and tools: packages by name, the harness shared, package sources open to tests only', async (t) => {
+  const messages = (sources: SourceImports[], packages = rootFolders): string[] =>
+    checkImportBoundaries(packages, sources).map((v) => `${v.file}: ${v.message}`);
+  t.same(messages(rootSources), [], 'clean: ferry\'s packages need no root dependency, tsx is a tool, tap and ws are imported');
+  const add = (file: string, specifier: string): string[] => messages([...rootSources, { file, specifiers: [specifier] }]);
+  t.match(add('bench/y.ts', '../test/e2e/guest.js'), [/bench\/y\.ts: relative import \S+ reaches test from bench \(tool\)/], 'a tool reaches past the harness into the tests');
+  t.match(add('bench/y.ts', '../packages/pages/src/hash.js'), [/reaches packages\/pages from bench \(tool\)/], 'a tool opens a package by path');
+  t.same(add('bench/y.ts', '../cli/src/highs-solver.js'), [], 'but may open the cli, which exports nothing by name');
+  t.match(add('test/helpers/y.ts', '../../bench/run.js'), [/reaches bench from test\/helpers \(harness\)/], 'the harness imports a tool');
+  t.match(add('test/helpers/y.ts', '../unit/x.test.js'), [/imports the test file '..\/unit\/x\.test\.js'/], 'the harness imports a test file');
+  t.match(add('test/unit/y.test.ts', './x.test.js'), [/imports the test file/], 'a test imports another test file');
+  t.match(add('test/unit/y.test.ts', 'pino'), [/test\/unit\/y\.test\.ts: imports 'pino', which package\.json does not list in dependencies/], 'an import the root does not declare');
+  const unusedWs = rootSources.map((s) => (s.file === 'bench/run.ts' ? { ...s, specifiers: ['../test/helpers/ferry.js'] } : s));
+  t.same(messages(unusedWs), ["package.json: lists 'ws' in dependencies, but no source of test/helpers, test, bench imports it"], 'a root dependency nothing imports');
+});
+
+t.test('specifiers come from imports, re-exports, type imports, dynamic import() and import.meta.resolve()', async (t) => {
+  const text = "import type { A } from 'a';\nimport b from '@s/b/deep.js';\nexport * from './c.js';\nexport { d } from 'd';\nconst e = await import('e');\nimport 'f';\n// import 'not-code';\nconst g = import.meta.resolve('g/dist/x.js');\n";
+  t.same(importSpecifiers(text), ['a', '@s/b/deep.js', './c.js', 'd', 'e', 'f', 'g/dist/x.js']);
   t.same(['@s/b/deep.js', 'ws', 'fs', 'node:fs', 'fs/promises', './x.js'].map(packageOf), ['@s/b', 'ws', undefined, undefined, undefined, undefined]);
 });

@@ -12,7 +12,8 @@ import { EXIT, UsageError } from '../usage.js';
 const HELP = `ferry target --listen HOST:PORT --dir DIR [options]
 
 Receives migrations into DIR/<migrationId>/ (sparse images, state/ blobs, manifest.json).
-Prints {"event":"listening","url":...} on stdout once it accepts connections.
+Prints {"event":"listening","url":...} on stdout once it accepts connections. The same port serves
+GET /status, GET /metrics (Prometheus) and a live page at GET / (a browser logs in once with the token).
 
   --token-file F          require "Authorization: Bearer <token>" (without it: loopback clients only)
   --insecure              accept clients from anywhere without a token (trusted networks only)

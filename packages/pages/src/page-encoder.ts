@@ -12,11 +12,17 @@ export interface BatchStats {
   copy: number;
   /** Record bytes (headers and payloads) in the batch. */
   payloadBytes: number;
+  /** The same record bytes by encoding: what each encoding cost on the wire. */
+  zeroBytes: number;
+  rawBytes: number;
+  lz4Bytes: number;
+  deltaBytes: number;
+  copyBytes: number;
   /** Pages hashed since the previous batch of this worker, dirty or not: drives progress bars. */
   scanned: number;
 }
 
-export const emptyStats = (): BatchStats => ({ zero: 0, raw: 0, lz4: 0, delta: 0, copy: 0, payloadBytes: 0, scanned: 0 });
+export const emptyStats = (): BatchStats => ({ zero: 0, raw: 0, lz4: 0, delta: 0, copy: 0, payloadBytes: 0, zeroBytes: 0, rawBytes: 0, lz4Bytes: 0, deltaBytes: 0, copyBytes: 0, scanned: 0 });
 
 /** Per-thread scratch for the byte sampler: stamps instead of clearing a histogram for every page. */
 export interface ByteSampler {
@@ -135,7 +141,7 @@ export class PageEncoder {
       }
     }
     batch.count++;
-    count(batch.stats, encoding);
+    count(batch.stats, encoding, batch.offset - before);
     batch.stats.payloadBytes += batch.offset - before;
 
     if (encoding !== PageEncoding.Zero && choice.fillCache) cache?.set(page, bytes, hash);
@@ -172,13 +178,13 @@ export class PageEncoder {
 
 const EMPTY = new Uint8Array(0);
 
-function count(stats: BatchStats, encoding: PageEncoding): void {
+function count(stats: BatchStats, encoding: PageEncoding, recordBytes: number): void {
   switch (encoding) {
-    case PageEncoding.Zero: stats.zero++; break;
-    case PageEncoding.Raw: stats.raw++; break;
-    case PageEncoding.Lz4: stats.lz4++; break;
-    case PageEncoding.XorLz4: stats.delta++; break;
-    case PageEncoding.Copy: stats.copy++; break;
+    case PageEncoding.Zero: stats.zero++; stats.zeroBytes += recordBytes; break;
+    case PageEncoding.Raw: stats.raw++; stats.rawBytes += recordBytes; break;
+    case PageEncoding.Lz4: stats.lz4++; stats.lz4Bytes += recordBytes; break;
+    case PageEncoding.XorLz4: stats.delta++; stats.deltaBytes += recordBytes; break;
+    case PageEncoding.Copy: stats.copy++; stats.copyBytes += recordBytes; break;
     default: break;
   }
 }

@@ -2,9 +2,9 @@ export { parseScenario, MAX_HOURS, type Scenario, type DataCenter, type Link, ty
 export { PlannerError, PlannerErrorCode } from './errors.js';
 export { shortestRoute, type Route } from './topology.js';
 export { migrationCost, calibrate, type ChargeModel, type Calibration, type CalibrationRun, type MigrationCost } from './migration-model.js';
-export { network, windowOf, initialPlacement, initialWaiting, groupsOf, pricesAsOf, type Window, type Network, type Group, type RequestKind } from './inputs.js';
+export { network, windowOf, initialPlacement, initialWaiting, groupsOf, pricesAsOf, migrationDollars, type Window, type Network, type Group, type RequestKind } from './inputs.js';
 export { buildModel } from './model.js';
-export { readSchedule, baseline, violations, scheduleColumns, type Hour, type Move, type Columns } from './schedule.js';
+export { readSchedule, baseline, violations, scheduleColumns, hourOf, type Hour, type Move, type Columns } from './schedule.js';
 export { planWindow, precheck, type Solver, type SolverResult, type Proof, type WindowPlan } from './solve.js';
 export { offlinePlan, rollingPlan, type Plan } from './rolling.js';
 export { migrationRequests, type MigrationRequest } from './emit.js';

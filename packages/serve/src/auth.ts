@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { hasPageCookie } from './page-cookie.js';
 import { checkContentType, checkHost, checkOrigin, hostName } from './request-checks.js';
 
 /** Who may use a daemon: one policy per daemon, applied to every HTTP request and every WebSocket upgrade. */
@@ -40,8 +41,11 @@ export function accessPolicy(options: AccessPolicyOptions): AccessPolicy {
   };
 }
 
-/** How the client proved itself: `none` is a loopback client of a tokenless daemon, or --insecure. */
-export type Credential = 'token' | 'certificate' | 'none';
+/**
+ * How the client proved itself: `none` is a loopback client of a tokenless daemon, or --insecure;
+ * `page-cookie` is the live page's login cookie, which opens the read-only routes only.
+ */
+export type Credential = 'token' | 'page-cookie' | 'certificate' | 'none';
 
 export type AuthDecision =
   | { readonly ok: true; readonly credential: Credential }
@@ -61,7 +65,8 @@ export function isLoopback(address: string | undefined): boolean {
  * The one gate of both daemons. Web pages first (Host, Origin, Content-Type: refused whatever the
  * credential, since a page never holds one legitimately), then the credential: the bearer token compared
  * in constant time (digests of equal length, so the length does not leak either), or a verified client
- * certificate; without either, loopback clients only unless the operator said --insecure.
+ * certificate; without either, loopback clients only unless the operator said --insecure. A browser
+ * shows the token through the page cookie instead (read-only routes only).
  */
 export function authorize(request: IncomingMessage, policy: AccessPolicy): AuthDecision {
   const { headers } = request;
@@ -74,6 +79,7 @@ export function authorize(request: IncomingMessage, policy: AccessPolicy): AuthD
   if (policy.token !== undefined) {
     const match = /^Bearer (.+)$/.exec(headers.authorization ?? '');
     if (match && timingSafeEqual(digest(match[1]!), digest(policy.token))) return { ok: true, credential: 'token' };
+    if (!match && hasPageCookie(request, policy.token)) return { ok: true, credential: 'page-cookie' };
     return { ok: false, status: 401, message: 'missing or wrong bearer token (give the token file with --token-file)' };
   }
   if (policy.clientCertificates) return { ok: true, credential: 'certificate' };

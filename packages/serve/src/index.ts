@@ -4,3 +4,6 @@ export { checkContentType, checkHost, checkOrigin, type CheckResult } from './re
 export { EventFeed, MAX_WATCHER_BUFFERED_BYTES } from './events.js';
 export { listenOn, type ListeningAddress } from './listen.js';
 export { DEFAULT_PRE_AUTH, PreAuthGuard, type PreAuthLimits } from './preauth.js';
+export { DaemonMetrics, type ByteKind, type EndFigures, type EndResult, type LiveFigures, type PageEncodingName } from './metrics.js';
+export { serveOps, type OpsRoutes } from './ops-routes.js';
+export { READ_ONLY_PATHS } from './page-cookie.js';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { shellQuote } from '@ferry/qemu';
 import type { Test } from 'tap';
-import { runMigrate, startTarget, type MigrateRun, type RunningProcess, type Teardown } from '../helpers/ferry.js';
+import { runMigrate, startTarget, type MigrateRun, type RunningProcess, type Teardown } from './ferry.js';
 
 export const QEMU = 'qemu-system-x86_64';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
