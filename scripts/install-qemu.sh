@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the QEMU end-to-end tests and the test guest need, from Debian packages:
-# QEMU (TCG is enough), a kernel, busybox-static, gcc and cpio; qemu-utils (qemu-io) for the NBD tests
+# QEMU (TCG is enough), a kernel, busybox-static, gcc and cpio, kmod (modprobe orders the node guest's modules); qemu-utils (qemu-io) for the NBD tests
 # against qemu-storage-daemon. Idempotent: installs only what is missing.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
-wanted=(qemu-system-x86 qemu-utils linux-image-amd64 busybox-static gcc libc6-dev cpio gzip)
+wanted=(qemu-system-x86 qemu-utils linux-image-amd64 busybox-static gcc libc6-dev cpio gzip kmod)
 missing=()
 for pkg in "${wanted[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)

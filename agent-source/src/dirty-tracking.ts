@@ -13,6 +13,12 @@
 /** Page ranges [start, end). */
 export type PageRanges = Array<[number, number]>;
 
+/** What a freeze may need to know about its pass. */
+export interface FreezeContext {
+  /** The workload is paused (the final pass): a tracker need not, and must not, stop or continue it. */
+  readonly paused: boolean;
+}
+
 /** Tracks an image's writes in generations; hypervisor-specific, so it lives outside the agent. */
 export interface DirtyTracker {
   /** The tracking method, for logs and the summary (e.g. `qemu-bitmap`). */
@@ -20,11 +26,20 @@ export interface DirtyTracker {
   /** Starts recording writes; called once, just before pass 0 reads the image. */
   start(): Promise<void>;
   /** Freezes the writes recorded since the last freeze (or start) and starts a new generation. */
-  freeze(): Promise<{ generation: number; ranges: PageRanges }>;
+  freeze(context?: FreezeContext): Promise<{ generation: number; ranges: PageRanges }>;
   /** The target holds every page of generations <= `generation`: their tracking may go. */
   release(generation: number): Promise<void>;
   /** Removes everything it set up (after commit, rollback or failure). Never throws. */
   close(): Promise<void>;
+  /**
+   * The image is a process's memory (soft-dirty), not a disk: it is not summarized as a disk, and the
+   * state hook need not wait for it in the final pass.
+   */
+  readonly memory?: boolean;
+  /** Every this many pre-copy passes, read the whole image anyway (the page hashes double-check the log). */
+  readonly fullCheckEvery?: number;
+  /** Which method found the dirty pages in the end, and why (fallbacks included), for the summary. */
+  describe?(): { method: string; reason: string };
 }
 
 interface Pending {
@@ -39,6 +54,8 @@ class TrackedImage {
   readonly pending: Pending[] = [];
   afterReconnect = false;
   passesRead = 0;
+  /** Pre-copy passes since the last one that read every page. */
+  sinceFullRead = 0;
 
   constructor(tracker: DirtyTracker) {
     this.tracker = tracker;
@@ -60,9 +77,14 @@ export class DirtyTracking {
     return this.#images.some((image) => image !== undefined);
   }
 
-  /** The indexes of the images a tracker follows. */
-  trackedImages(): number[] {
-    return this.#images.flatMap((image, index) => (image ? [index] : []));
+  /** The indexes of the images a tracker follows; `disks`: only those that are not a process's memory. */
+  trackedImages(which: 'all' | 'disks' = 'all'): number[] {
+    return this.#images.flatMap((image, index) => (image && (which === 'all' || !image.tracker.memory) ? [index] : []));
+  }
+
+  /** How each tracked image's dirty pages were found (undefined: hash scan, or a tracker that does not say). */
+  describe(): Array<{ method: string; reason: string } | undefined> {
+    return this.#images.map((image) => image?.tracker.describe?.());
   }
 
   /** Before pass 0: every tracker starts recording. */
@@ -70,8 +92,11 @@ export class DirtyTracking {
     for (const image of this.#images) await image?.tracker.start();
   }
 
-  /** The pages pass `pass` scans of image `index`; undefined means every page. */
-  async rangesFor(index: number, pass: number): Promise<PageRanges | undefined> {
+  /**
+   * The pages pass `pass` scans of image `index`; undefined means every page. `paused`: the final pass,
+   * which never becomes a full read (the periodic full read belongs to pre-copy).
+   */
+  async rangesFor(index: number, pass: number, paused = false): Promise<PageRanges | undefined> {
     const image = this.#images[index];
     if (!image) return undefined;
     image.passesRead++;
@@ -79,11 +104,14 @@ export class DirtyTracking {
       image.pending.push({ pass, generation: undefined, ranges: 'all' });
       return undefined;
     }
-    const frozen = await image.tracker.freeze();
+    const frozen = await image.tracker.freeze({ paused });
     const widen = image.afterReconnect ? image.pending.map((p) => p.ranges) : [];
     image.afterReconnect = false;
-    image.pending.push({ pass, generation: frozen.generation, ranges: frozen.ranges });
-    if (widen.includes('all')) return undefined;
+    const every = image.tracker.fullCheckEvery;
+    const fullRead = !paused && every !== undefined && ++image.sinceFullRead >= every;
+    if (fullRead) image.sinceFullRead = 0;
+    image.pending.push({ pass, generation: frozen.generation, ranges: fullRead ? 'all' : frozen.ranges });
+    if (fullRead || widen.includes('all')) return undefined;
     return mergeRanges([frozen.ranges, ...(widen as PageRanges[])].flat());
   }
 

@@ -25,6 +25,12 @@ export interface DiskSummary {
 
 export type MigrationResult = 'committed' | 'rolled-back' | 'unknown';
 
+/** How an image's dirty pages were found (`soft-dirty`, `hash`, `qemu-bitmap`), and why that way. */
+export interface DirtyLogSummary {
+  readonly method: string;
+  readonly reason: string;
+}
+
 /** The last line of `ferry migrate --json`, and what `migrate()` resolves to. */
 export interface MigrationSummary extends EncodingTotals {
   readonly result: MigrationResult;
@@ -39,6 +45,13 @@ export interface MigrationSummary extends EncodingTotals {
   readonly history: readonly PassRecord[];
   /** Per tracked image (guest disk), by name; absent when the migration has none. */
   readonly disks?: Readonly<Record<string, DiskSummary>>;
+  /** Pages read (and hashed) to find the dirty ones, over every pass (set by every migration this version runs). */
+  readonly pagesRead?: number;
+  /** The final pass (workload paused): pages it read, and those of them it found changed and sent. */
+  readonly finalPagesRead?: number;
+  readonly finalDirtyPages?: number;
+  /** Per image, by name. */
+  readonly dirtyLog?: Readonly<Record<string, DirtyLogSummary>>;
 }
 
 /** Progress as it happens; the CLI renders these as a bar on a TTY or as NDJSON with --json. */
@@ -77,6 +90,8 @@ export function summarize(run: {
   readonly stopReason: string | undefined;
   readonly error: FerryError | undefined;
   readonly disks?: Readonly<Record<string, DiskSummary>> | undefined;
+  readonly finalPass?: { readonly pagesRead: number; readonly dirtyPages: number } | undefined;
+  readonly dirtyLog?: Readonly<Record<string, DirtyLogSummary>> | undefined;
 }): MigrationSummary {
   return {
     result: run.result,
@@ -91,5 +106,8 @@ export function summarize(run: {
     ...(run.error ? { error: { code: run.error.code, message: run.error.message } } : {}),
     history: run.history,
     ...(run.disks && Object.keys(run.disks).length > 0 ? { disks: run.disks } : {}),
+    pagesRead: run.history.reduce((sum, p) => sum + (p.pagesRead ?? 0), 0) + (run.finalPass?.pagesRead ?? 0),
+    ...(run.finalPass ? { finalPagesRead: run.finalPass.pagesRead, finalDirtyPages: run.finalPass.dirtyPages } : {}),
+    ...(run.dirtyLog ? { dirtyLog: run.dirtyLog } : {}),
   };
 }

@@ -11,8 +11,8 @@ export {
   type MigrateOptions,
   type SourceImage,
 } from './options.js';
-export type { DiskSummary, MigrationResult, MigrationSummary, ProgressEvent, EncodingTotals } from './events.js';
-export { DirtyTracking, mergeRanges, type DirtyTracker, type PageRanges } from './dirty-tracking.js';
+export type { DirtyLogSummary, DiskSummary, MigrationResult, MigrationSummary, ProgressEvent, EncodingTotals } from './events.js';
+export { DirtyTracking, mergeRanges, type DirtyTracker, type FreezeContext, type PageRanges } from './dirty-tracking.js';
 export type { SourceHooks, StateBlob } from './hooks.js';
 export {
   adviseRecovery, defaultStateDir, isAlive, isRunning, MigrationJournal, readJournals, removeJournal,
@@ -63,3 +63,12 @@ export {
 } from './throttle-policy.js';
 export type { ThrottleDriver } from './throttle-driver.js';
 export { DEFAULT_PAUSE_TARGET_MS, LONG_PAUSE_MS, type ConvergenceFields } from './convergence.js';
+export { FULL_CHECK_EVERY, SoftDirtyTracker, type SoftDirtyImage, type SoftDirtyOptions } from './soft-dirty/tracker.js';
+export { allThreadsStopped, ProcessStopper, STOP_WAIT_MS } from './soft-dirty/freezer.js';
+export {
+  chooseDirtyLogs, DIRTY_LOG_MODES, isDirtyLogMode, probeSoftDirty, processesMapping,
+  type DirtyLogChoice, type DirtyLogImage, type DirtyLogMode, type DirtyWriter, type SoftDirtySupport,
+} from './soft-dirty/setup.js';
+export {
+  parseMaps, parseStat, readWindow, regionsOfFile, regionWindow, splitDev, uncovered, unmappedSince, type MappedRegion, type RegionWindow,
+} from './soft-dirty/proc.js';

@@ -32,8 +32,10 @@ export interface MigrateContext {
   readonly signal?: AbortSignal | undefined;
   /** Where to journal the phases for `ferry recover` (and collect state blobs), and how to resume the workload then. */
   readonly journal?: { readonly stateDir: string; readonly recovery: Readonly<Record<string, unknown>> } | undefined;
-  /** Images (by name) whose dirty pages a tracker reports instead of a full hash scan (guest disks). */
+  /** Images (by name) whose dirty pages a tracker reports instead of a full hash scan (guest disks, soft-dirty memory). */
   readonly dirtyTrackers?: ReadonlyMap<string, DirtyTracker> | undefined;
+  /** Why each image without a tracker is hash-scanned, for the summary (e.g. the kernel keeps no soft-dirty bits). */
+  readonly hashReasons?: ReadonlyMap<string, string> | undefined;
   /** Slows the workload when pre-copy does not converge (--throttle auto). */
   readonly throttle?: ThrottleDriver | undefined;
 }
@@ -101,6 +103,7 @@ class SourceMigration {
   readonly #stateAbort = new AbortController();
   /** The bytes sent when the running pre-copy pass began; undefined outside pre-copy passes. */
   #precopyPassFrom: number | undefined;
+  #finalOutcome: PassOutcome | undefined;
 
   constructor(options: MigrateOptions, context: MigrateContext, images: readonly DescribedImage[], journal: MigrationJournal | undefined) {
     this.#options = options;
@@ -203,7 +206,7 @@ class SourceMigration {
     const limiter = options.rateLimitBytesPerSec ? new RateLimiter(options.rateLimitBytesPerSec) : undefined;
     const tracking = this.#tracking;
     this.#sender = new PassSender(this.#connection!, this.#pools, this.#meter, limiter, options.compress === 'auto',
-      tracking.active ? (image, pass) => tracking.rangesFor(image, pass) : undefined);
+      tracking.active ? (image, pass, paused) => tracking.rangesFor(image, pass, paused) : undefined);
     await tracking.start(); // tracked images record their writes from before pass 0 reads them
   }
 
@@ -276,7 +279,8 @@ class SourceMigration {
 
   async #finalPass(pass: number, signal: AbortSignal): Promise<void> {
     this.#nextPass = pass + 1;
-    const final = await this.#sendPass(pass, true, signal, undefined, { images: this.#tracking.trackedImages(), run: () => this.#startStateCollection() });
+    const final = await this.#sendPass(pass, true, signal, undefined, { images: this.#tracking.trackedImages('disks'), run: () => this.#startStateCollection() });
+    this.#finalOutcome = final;
     this.#log.info({ ...final }, 'final pass done');
     this.#context.onEvent?.({ event: 'pass-end', ...final, bandwidth: rate(final.bytesSent, final.durationMs), stop: true, final: true });
     this.#advance({ kind: 'final-pass-done' });
@@ -448,7 +452,7 @@ class SourceMigration {
       rate: this.#history.at(-1)?.bandwidth ?? 0,
       imageBytes: this.#imageBytes,
       passFraction: fraction,
-      ...(this.#tracking.active ? { diskBytesSent: Object.values(this.#diskSummaries()).reduce((sum, d) => sum + d.bytesSent, 0) } : {}),
+      ...(this.#tracking.trackedImages('disks').length > 0 ? { diskBytesSent: Object.values(this.#diskSummaries()).reduce((sum, d) => sum + d.bytesSent, 0) } : {}),
       // The running pass's end, extrapolated from how far its scan got.
       ...(fraction > 0.02 && fraction < 1 ? { passEtaMs: Math.round(((performance.now() - this.#passStartedAt) * (1 - fraction)) / fraction) } : {}),
       ...this.#convergence.fields(),
@@ -467,16 +471,27 @@ class SourceMigration {
       migrationId: this.#options.migrationId, totalMs, pauseMs: this.#pauseMs(), imageBytes: this.#imageBytes,
       bytesSent: this.#meter.bytes, totals: this.#sender?.totals, history: this.#history,
       paused: this.#pausedAt !== undefined, stopReason: this.#stopReason, error, disks: this.#diskSummaries(),
+      finalPass: this.#finalOutcome, dirtyLog: this.#dirtyLogs(),
     });
   }
 
-  /** Bytes and passes of each image a dirty tracker follows (guest disks). */
+  /** How each image's dirty pages were found, and why that way. */
+  #dirtyLogs(): Record<string, { method: string; reason: string }> {
+    const described = this.#tracking.describe();
+    return Object.fromEntries(this.#images.map((image, index) => [image.name, described[index] ?? {
+      method: this.#tracking.trackedImages().includes(index) ? 'tracker' : 'hash',
+      reason: this.#context.hashReasons?.get(image.name) ?? 'every page is read and hashed each pass',
+    }]));
+  }
+
+  /** Bytes and passes of each guest disk a dirty tracker follows. */
   #diskSummaries(): Record<string, DiskSummary> {
     const disks: Record<string, DiskSummary> = {};
     const passes = this.#tracking.passesRead();
+    const diskImages = new Set(this.#tracking.trackedImages('disks'));
     this.#images.forEach((image, index) => {
       const read = passes[index];
-      if (read !== undefined) disks[image.name] = { bytesSent: this.#sender?.imageBytesSent[index] ?? 0, passes: read };
+      if (read !== undefined && diskImages.has(index)) disks[image.name] = { bytesSent: this.#sender?.imageBytesSent[index] ?? 0, passes: read };
     });
     return disks;
   }

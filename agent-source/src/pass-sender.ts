@@ -9,6 +9,8 @@ import type { RateLimiter } from './rate-limiter.js';
 export interface PassOutcome {
   readonly pass: number;
   readonly dirtyPages: number;
+  /** Pages read and hashed to find the dirty ones, over all images. */
+  readonly pagesRead: number;
   readonly bytesSent: number;
   readonly durationMs: number;
   /** Bytes the delta caches hold after the pass, over all images. */
@@ -27,8 +29,8 @@ export interface AfterImages {
   readonly run: () => void;
 }
 
-/** The page ranges a pass scans of one image (a dirty tracker's), or undefined for every page. */
-export type PassRanges = (imageIndex: number, pass: number) => Promise<Array<[number, number]> | undefined>;
+/** The page ranges a pass scans of one image (a dirty tracker's), or undefined for every page; `paused` in the final pass. */
+export type PassRanges = (imageIndex: number, pass: number, paused: boolean) => Promise<Array<[number, number]> | undefined>;
 
 /**
  * Sends one pass: PASS_BEGIN, the dirty pages of every image as PAGES messages, PASS_END. The scan
@@ -105,7 +107,7 @@ export class PassSender {
     this.#passBytes = encodeControl({ type: MessageType.PassBegin, pass }).length;
     this.#passScanned = 0;
     // Every image's ranges are asked for now, so a tracker's freeze never waits for another image's scan.
-    const allRanges = this.#pools.map((_pool, image) => (scope ? Promise.resolve(undefined) : this.#rangesFor?.(image, pass) ?? Promise.resolve(undefined)));
+    const allRanges = this.#pools.map((_pool, image) => (scope ? Promise.resolve(undefined) : this.#rangesFor?.(image, pass, paused) ?? Promise.resolve(undefined)));
     for (const ranges of allRanges) ranges.catch(() => {}); // awaited by the image's scan, which reports the error
     await this.#connection.sendControl({ type: MessageType.PassBegin, pass });
     const scanImage = async (imageIndex: number): ReturnType<ScanPool['scan']> => {
@@ -116,17 +118,19 @@ export class PassSender {
     const waiting = new Set(after?.images);
     if (after && waiting.size === 0) after.run();
     let dirtyPages = 0;
+    let pagesRead = 0;
     let deltaCacheBytes = 0;
     for (const image of this.#pools.keys()) {
       if (scope && scope.image !== image) continue;
       const stats = await scanImage(image);
       dirtyPages += stats.dirtyPages;
+      pagesRead += stats.pagesScanned;
       deltaCacheBytes += stats.deltaCacheBytes;
       if (waiting.delete(image) && waiting.size === 0) after?.run();
     }
     const bytes = this.#passBytes;
     await this.#connection.sendControl({ type: MessageType.PassEnd, pass, pages: dirtyPages, bytes });
-    return { pass, dirtyPages, bytesSent: bytes, durationMs: performance.now() - started, deltaCacheBytes };
+    return { pass, dirtyPages, pagesRead, bytesSent: bytes, durationMs: performance.now() - started, deltaCacheBytes };
   }
 
   async #sendBatch(imageIndex: number, pass: number, batch: PageBatch, signal: AbortSignal): Promise<void> {

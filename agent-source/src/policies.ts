@@ -7,6 +7,8 @@ export interface PassRecord {
   readonly pass: number;
   /** Pages found dirty (hash differs from what the target holds) and sent in this pass. */
   readonly dirtyPages: number;
+  /** Pages read and hashed to find the dirty ones (every page, or a dirty log's; absent in older records). */
+  readonly pagesRead?: number;
   /** Bytes put on the wire in this pass. */
   readonly bytesSent: number;
   readonly durationMs: number;

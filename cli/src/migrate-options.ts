@@ -12,6 +12,7 @@ import type { ArgsOf, FlagSpec } from './flags.js';
 import { parseCount, parseDuration, parseRate, parseSize } from './units.js';
 import { UsageError } from './usage.js';
 import { checkDiskArgs } from './source-disks.js';
+import { checkDirtyLogArgs } from './dirty-logs.js';
 
 /**
  * The flags of `ferry migrate`, declared once: the command line parses them and `ferry source` takes the
@@ -50,6 +51,8 @@ export const MIGRATE_ARG_SPEC = {
   throttle: { type: 'string' },
   'throttle-pid': { type: 'string' },
   cgroup: { type: 'string' },
+  'dirty-log': { type: 'string' },
+  'dirty-pid': { type: 'string' },
 } as const satisfies FlagSpec;
 
 /** The migrate options as parsed from argv, or as posted as JSON to `ferry source`. */
@@ -61,6 +64,7 @@ export function migrateOptionsFrom(args: MigrateArgs): MigrateOptions {
   if (!args.image?.length) throw new UsageError('at least one --image NAME=PATH is required');
   checkDiskArgs(args);
   checkImageNames([...pairs(args.image, '--image'), ...pairs(args.disk ?? [], '--disk')].map(([name]) => name));
+  checkDirtyLogArgs(args);
   const policy = args.policy ?? 'smart';
   if (!isPolicyName(policy)) throw new UsageError(`--policy ${policy} is not one of smart, xen, downtime`);
   const compress = args.compress ?? 'auto';

@@ -97,6 +97,8 @@ function formatSummary(s: MigrationSummary): string {
     ['passes', String(s.passes)],
     ['pages sent', `${s.pagesSent} (raw ${s.rawPages}, lz4 ${s.lz4Pages}, delta ${s.deltaPages}, zero ${s.zeroPages}, copy ${s.copyPages})`],
   ];
+  rows.push(['pages read', `${s.pagesRead}${s.finalPagesRead !== undefined ? ` (final pass ${s.finalPagesRead}, of which ${s.finalDirtyPages ?? 0} changed)` : ''}`]);
+  for (const [name, log] of Object.entries(s.dirtyLog ?? {})) rows.push([`dirty log ${name}`, `${log.method}: ${log.reason}`]);
   for (const [name, disk] of Object.entries(s.disks ?? {})) rows.push([`disk ${name}`, `${formatBytes(disk.bytesSent)} sent in ${disk.passes} passes`]);
   if (s.stopReason) rows.push(['stopped by', s.stopReason]);
   if (s.error) rows.push(['error', `${s.error.code}: ${s.error.message}`]);

@@ -5,6 +5,7 @@ import { QemuSourceDriver, type QemuLogger } from '@ferry/qemu';
 import { runHook } from '@ferry/serve';
 import type { MigrateArgs } from './migrate-options.js';
 import { buildSourceDisks } from './source-disks.js';
+import { buildDirtyLogs } from './dirty-logs.js';
 import { buildThrottle } from './throttle/build.js';
 
 export interface SourceHookCommands {
@@ -41,6 +42,8 @@ export interface SourceSeams {
   /** The migrate options with the --disk images added. */
   readonly options: MigrateOptions;
   readonly dirtyTrackers: ReadonlyMap<string, DirtyTracker>;
+  /** Why each image without a tracker is hash-scanned. */
+  readonly hashReasons: ReadonlyMap<string, string>;
   /** The private folder of the --disk views and sockets (see SourceDisks), for the journal. */
   readonly diskDir: string | undefined;
   close(): Promise<void>;
@@ -49,14 +52,16 @@ export interface SourceSeams {
 /**
  * Builds the source's hooks from the command line: shell commands, a QEMU QMP socket, or both (QEMU
  * first on the way down, last on the way back up), and the throttle driver (--throttle, --cgroup,
- * --throttle-pid, or the --qmp guest), and the dirty trackers of the --disk images. The agent only ever
+ * --throttle-pid, or the --qmp guest), and the dirty trackers of the --disk images and (--dirty-log) of the
+ * --image files a known process writes. The agent only ever
  * sees the SourceHooks, ThrottleDriver and DirtyTracker seams.
  */
 export async function buildSourceHooks(options: SourceHookCommands, args: MigrateArgs, migrate: MigrateOptions, logger: QemuLogger): Promise<SourceSeams> {
   const commands = commandHooks(options);
+  const logs = buildDirtyLogs(args, migrate, logger);
   if (!options.qmp) {
-    const { throttle, close } = buildThrottle(args, undefined);
-    return { hooks: commands, throttle, options: migrate, dirtyTrackers: new Map(), diskDir: undefined, close };
+    const { throttle, close } = buildThrottle(args, undefined, logs.stopper);
+    return { hooks: commands, throttle, options: migrate, dirtyTrackers: logs.trackers, hashReasons: logs.hashReasons, diskDir: undefined, close };
   }
   const qemu = await QemuSourceDriver.connect(options.qmp);
   let tracked;
@@ -66,7 +71,7 @@ export async function buildSourceHooks(options: SourceHookCommands, args: Migrat
     await qemu.close();
     throw error;
   }
-  const { throttle, close: closeThrottle } = buildThrottle(args, qemu);
+  const { throttle, close: closeThrottle } = buildThrottle(args, qemu, logs.stopper);
   const hooks: SourceHooks = {
     async pause(signal) {
       await qemu.pause();
@@ -90,7 +95,8 @@ export async function buildSourceHooks(options: SourceHookCommands, args: Migrat
     await tracked.close().catch((error: Error) => logger.warn({ err: error.message }, 'could not remove a disk view'));
     await qemu.close();
   };
-  return { hooks, throttle, options: tracked.options, dirtyTrackers: tracked.dirtyTrackers, diskDir: tracked.diskDir, close };
+  const dirtyTrackers = new Map([...logs.trackers, ...tracked.dirtyTrackers]);
+  return { hooks, throttle, options: tracked.options, dirtyTrackers, hashReasons: logs.hashReasons, diskDir: tracked.diskDir, close };
 }
 
 /** What `ferry recover` needs to resume the workload on the source: recorded in the migration's journal. */

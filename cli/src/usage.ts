@@ -25,6 +25,7 @@ Usage:
                  [--page-size BYTES] [--json]
                  [--hook-timeout SECONDS] [--paused-timeout SECONDS] [--state-dir DIR]
                  [--throttle auto|off] [--throttle-pid PID] [--cgroup PATH]
+                 [--dirty-log auto|soft-dirty|hash] [--dirty-pid PID]
   ferry recover  [--state-dir DIR] [--id ID] [--json]  after a killed migrate: resume the workload if no GO was sent
   ferry source   --listen HOST:PORT --token-file F [--allow-host NAME ...]
                  daemon: POST /migrations takes the migrate options as JSON

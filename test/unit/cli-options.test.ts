@@ -42,6 +42,10 @@ t.test('migrate options: every bad value is a usage error that names the flag', 
     [{ ...base, 'rate-limit': 'fast' }, /invalid --rate-limit "fast"/],
     [{ ...base, 'page-size': '4k4' }, /invalid --page-size "4k4"/],
     [{ ...base, 'token-file': '/nonexistent/token' }, /--token-file \/nonexistent\/token: ENOENT/],
+    [{ ...base, 'dirty-log': 'kernel' }, /--dirty-log kernel is not one of auto, soft-dirty, hash/],
+    [{ ...base, 'dirty-pid': '1' }, /--dirty-pid 1 must be a process id above 1/],
+    [{ ...base, 'dirty-pid': 'qemu' }, /--dirty-pid qemu must be a process id above 1/],
+    [{ ...base, 'dirty-log': 'soft-dirty' }, /--dirty-log soft-dirty needs --dirty-pid PID .* or --qmp/],
   ];
   for (const [args, message] of bad) t.throws(() => migrateOptionsFrom(args), { name: /UsageError|UnitError/, message }, String(message));
 });

@@ -96,3 +96,27 @@ t.test('mergeRanges sorts and joins overlapping or touching ranges', async (t) =
   t.same(mergeRanges([[5, 7], [1, 2], [2, 3], [6, 9], [20, 20]]), [[1, 3], [5, 9]]);
   t.same(mergeRanges([]), []);
 });
+
+t.test('a memory tracker: every Nth pre-copy pass reads all pages, the paused final pass never does', async (t) => {
+  class MemoryTracker extends RecordingTracker {
+    readonly memory = true;
+    readonly fullCheckEvery = 2;
+    readonly contexts: Array<boolean | undefined> = [];
+    override async freeze(context?: { paused: boolean }): Promise<{ generation: number; ranges: PageRanges }> {
+      this.contexts.push(context?.paused);
+      return super.freeze();
+    }
+  }
+  const memory = new MemoryTracker([[[1, 2]], [[3, 4]], [[5, 6]], [[7, 8]]]);
+  const disk = new RecordingTracker([]);
+  const tracking = new DirtyTracking([memory, disk], (error) => t.fail(String(error)));
+  t.same(tracking.trackedImages('disks'), [1], 'the state hook waits for disks, not for memory');
+  await tracking.start();
+  t.equal(await tracking.rangesFor(0, 0), undefined);
+  t.same(await tracking.rangesFor(0, 1), [[1, 2]]);
+  t.equal(await tracking.rangesFor(0, 2), undefined, 'the second pre-copy pass since the last full read reads everything');
+  t.same(await tracking.rangesFor(0, 3), [[5, 6]]);
+  t.same(await tracking.rangesFor(0, 4, true), [[7, 8]], 'the final pass reads only the log, even when a full read is due');
+  t.same(memory.contexts, [false, false, false, true], 'the tracker learns which pass is paused');
+  await tracking.close();
+});

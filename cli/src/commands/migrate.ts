@@ -21,6 +21,10 @@ is resumed on the source and ferry exits 3.
   --qmp SOCKET           a QEMU guest: pause = stop, device state with x-ignore-shared, rollback = cont
   --disk NAME=NODE       with --qmp: migrate the guest disk NODE (a block node or device, raw file) as image
                          NAME; QEMU dirty bitmaps find its changed blocks (repeatable), e.g. vda=vda
+  --dirty-log MODE       how pre-copy finds an --image's dirty pages: auto (default: the kernel's soft-dirty
+                         log when it keeps one and the writer is known, else hashing), soft-dirty (insist),
+                         hash (read and hash every page each pass)
+  --dirty-pid PID        the process that writes the image through a shared mapping (with --qmp: found)
   --keep-source          with --qmp: leave the source QEMU paused after the commit instead of quitting it
   --policy P             smart (default), xen or downtime
   --max-downtime MS      a promise: pause only when the expected pause fits MS (every policy); if it never
@@ -64,7 +68,7 @@ export async function migrateCommand(argv: string[]): Promise<number> {
   const logger = createLogger(values['log-level'], values['log-file'], 'ferry-migrate');
   const sink = values.json ? jsonSink() : humanSink(process.stderr.isTTY === true);
   const hookCommands = sourceHookCommands(values);
-  const { hooks, throttle, close, options: withDisks, dirtyTrackers, diskDir } = await buildSourceHooks(hookCommands, values, options, logger);
+  const { hooks, throttle, close, options: withDisks, dirtyTrackers, hashReasons, diskDir } = await buildSourceHooks(hookCommands, values, options, logger);
   const journal = { stateDir: stateDirFrom(values), recovery: { ...recoveryRecipe(hookCommands, diskNames(values.disk), diskDir) } };
   const controller = new AbortController();
   const onSignal = (): void => controller.abort();
@@ -72,7 +76,7 @@ export async function migrateCommand(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
   let summary: MigrationSummary;
   try {
-    summary = await migrate(withDisks, { logger, hooks, throttle, dirtyTrackers, onEvent: (e) => sink.event(e), signal: controller.signal, journal });
+    summary = await migrate(withDisks, { logger, hooks, throttle, dirtyTrackers, hashReasons, onEvent: (e) => sink.event(e), signal: controller.signal, journal });
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

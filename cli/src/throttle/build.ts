@@ -1,4 +1,4 @@
-import type { ThrottleDriver } from '@ferry/agent-source';
+import type { ProcessStopper, ThrottleDriver } from '@ferry/agent-source';
 import type { QemuSourceDriver } from '@ferry/qemu';
 import type { MigrateArgs } from '../migrate-options.js';
 import { UsageError } from '../usage.js';
@@ -12,9 +12,10 @@ import { armedUndo, type UndoStep } from './undo.js';
  * itself), else the QEMU guest of --qmp; none with --throttle off or when nothing names the workload.
  * It comes guarded: a guardian process (guard.ts) undoes the throttle if ferry dies while throttling,
  * and the journal records the same undo steps for `ferry recover`. `close` restores full speed and
- * disarms the guardian (or, if the restore failed, leaves it to the guardian).
+ * disarms the guardian (or, if the restore failed, leaves it to the guardian). `stopper`: the soft-dirty
+ * log's hold on the same process as --throttle-pid, which the duty cycle must share.
  */
-export function buildThrottle(args: MigrateArgs, qemu: QemuSourceDriver | undefined): { throttle: ThrottleDriver | undefined; close: () => Promise<void> } {
+export function buildThrottle(args: MigrateArgs, qemu: QemuSourceDriver | undefined, stopper?: ProcessStopper): { throttle: ThrottleDriver | undefined; close: () => Promise<void> } {
   if (args.throttle === 'off') return { throttle: undefined, close: async () => {} };
   if (args.cgroup !== undefined && args['throttle-pid'] !== undefined) throw new UsageError('give --cgroup or --throttle-pid, not both');
   // The duty cycle ends stopped or running at the pause; only a pause hook makes that the same thing.
@@ -22,7 +23,7 @@ export function buildThrottle(args: MigrateArgs, qemu: QemuSourceDriver | undefi
     throw new UsageError('--throttle-pid needs --pause-cmd (e.g. kill -STOP PID) and --resume-cmd, or --qmp');
   }
   const built = args.cgroup !== undefined ? cgroupThrottle(args.cgroup)
-    : args['throttle-pid'] !== undefined ? pidThrottle(args['throttle-pid'])
+    : args['throttle-pid'] !== undefined ? pidThrottle(args['throttle-pid'], stopper)
       : qemu !== undefined && args.qmp !== undefined ? { driver: qemu.throttle(), undo: { kind: 'qmp-cont', socket: args.qmp } as const } : undefined;
   if (built === undefined) return { throttle: undefined, close: async () => {} };
   const guard = new ThrottleGuard();

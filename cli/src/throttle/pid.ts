@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { ThrottleDriver } from '@ferry/agent-source';
+import type { ProcessStopper, ThrottleDriver } from '@ferry/agent-source';
 import { DutyCycle } from '@ferry/qemu';
 import { UsageError } from '../usage.js';
 import { startTimeOf } from '@ferry/agent-source/proc-stat';
@@ -7,9 +7,10 @@ import type { UndoStep } from './undo.js';
 
 /**
  * --throttle-pid PID: a SIGSTOP/SIGCONT duty cycle of one process (QEMU's own way, for any process).
- * Its undo step continues the process, if it is still the one ferry throttled.
+ * Its undo step continues the process, if it is still the one ferry throttled. With a `stopper` for the
+ * same process (the soft-dirty log's), stops and continues go through it.
  */
-export function pidThrottle(text: string): { driver: ThrottleDriver; undo: UndoStep } {
+export function pidThrottle(text: string, stopper?: ProcessStopper): { driver: ThrottleDriver; undo: UndoStep } {
   const pid = Number(text);
   if (!Number.isInteger(pid) || pid <= 1) throw new UsageError(`--throttle-pid ${text} must be a process id above 1`);
   let startTime: string | undefined;
@@ -20,7 +21,8 @@ export function pidThrottle(text: string): { driver: ThrottleDriver; undo: UndoS
     throw new UsageError(`--throttle-pid ${pid}: no such process we may signal (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
   }
   if (startTime === undefined) throw new UsageError(`--throttle-pid ${pid}: /proc/${pid}/stat does not say when it started`);
-  const cycle = new DutyCycle({
+  // Shared with the soft-dirty log when it watches the same process: the process continues only when neither holds it.
+  const cycle = new DutyCycle(stopper?.pid === pid ? { stop: () => stopper.stop(), cont: () => stopper.cont() } : {
     stop: () => { process.kill(pid, 'SIGSTOP'); },
     cont: () => { process.kill(pid, 'SIGCONT'); },
   });
