@@ -96,8 +96,15 @@ export function removeIfEmpty(dir: string): void {
   }
 }
 
-/** What ferry itself leaves in DIR/<id> once the `.partial` files are gone: its manifest (and its temporary names). */
-const isOwnLeftover = (name: string): boolean => name === MANIFEST_NAME || (name.startsWith(`${MANIFEST_NAME}.`) && name.endsWith('.tmp'));
+/**
+ * What a QEMU started ahead of GO (--qemu-cmd) leaves in DIR/<id>: its log and monitor socket, names no
+ * image may take. Why a launch failed is in the target's log.
+ */
+const QEMU_LAUNCH_FILES: ReadonlySet<string> = new Set(['qemu.log', 'qmp.sock']);
+
+/** What ferry itself leaves in DIR/<id> once the `.partial` files are gone: its manifest (and its temporary names), its QEMU's files. */
+const isOwnLeftover = (name: string): boolean =>
+  name === MANIFEST_NAME || (name.startsWith(`${MANIFEST_NAME}.`) && name.endsWith('.tmp')) || QEMU_LAUNCH_FILES.has(name);
 
 /**
  * Removes the folder of a migration that ended before GO, once its `.partial` files are gone, when

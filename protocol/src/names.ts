@@ -5,8 +5,8 @@
  *
  *   name      = first rest{0,63}     first = A-Z a-z 0-9 . _      rest = first | -
  *               not "." or ".."      (a leading - would read as an option in a hook's command line)
- *   image     = name, not one of the target's own files in DIR/<id>/ and not ending in .partial
- *   blob      = name, not ending in .partial (its file in DIR/<id>/state/ before the commit)
+ *   image     = name, not one of the target's own files in DIR/<id>/ and not ending in .partial (in any case)
+ *   blob      = name, not ending in .partial in any case (its file in DIR/<id>/state/ before the commit)
  *   variable  = the name upper-cased, every character other than A-Z 0-9 as _ (ram -> RAM, vm.disk -> VM_DISK);
  *               two images (or two blobs) of one migration must not give the same variable
  */
@@ -28,10 +28,16 @@ export function checkName(name: unknown, what: string): string {
   return name;
 }
 
+/**
+ * Compared in lower case: on a case-insensitive --dir (ext4 casefold, vfat, SMB) `STATE` or
+ * `Manifest.JSON` is the target's own file, and `ram.PARTIAL` is image ram's partial file.
+ */
+const isReserved = (name: string): boolean => TARGET_FILES.has(name.toLowerCase()) || name.toLowerCase().endsWith(PARTIAL);
+
 /** An image name: a valid name that is not one of the target's own files and has no `.partial` suffix. */
 export function checkImageName(name: unknown): string {
   const valid = checkName(name, 'image name');
-  if (TARGET_FILES.has(valid) || valid.endsWith(PARTIAL)) {
+  if (isReserved(valid)) {
     throw malformed(`image name ${JSON.stringify(valid)} is reserved: the target names its own files ${[...TARGET_FILES].join(', ')} and *${PARTIAL} in the migration's folder`);
   }
   return valid;
@@ -40,7 +46,7 @@ export function checkImageName(name: unknown): string {
 /** A state blob name: a valid name without the `.partial` suffix its file carries until the commit. */
 export function checkBlobName(name: unknown): string {
   const valid = checkName(name, 'state blob name');
-  if (valid.endsWith(PARTIAL)) throw malformed(`state blob name ${JSON.stringify(valid)} is reserved: it ends in ${PARTIAL}`);
+  if (valid.toLowerCase().endsWith(PARTIAL)) throw malformed(`state blob name ${JSON.stringify(valid)} is reserved: it ends in ${PARTIAL}`);
   return valid;
 }
 

@@ -2,7 +2,9 @@
  * The FUSE view of a non-raw disk and the NBD socket of its bitmaps are files ferry creates while a
  * guest runs: another local user must not be able to aim them at a file of their choice. They live in a
  * private folder (mkdtemp, 0700) the journal records, the view is created with O_EXCL|O_NOFOLLOW, and
- * `ferry recover` removes that folder only after checking it is ferry's. Real qemu-storage-daemon.
+ * `ferry recover` removes that folder only after checking it is ferry's. The target QEMU's QMP socket,
+ * when its migration folder's path is too long for a socket, goes to such a folder too. Real
+ * qemu-storage-daemon and QEMU.
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
@@ -10,11 +12,12 @@ import { chownSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, 
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { DiskFileView, silentLogger } from '@ferry/qemu';
+import { DiskFileView, silentLogger, startTargetQemu } from '@ferry/qemu';
 import { migrateOptionsFrom } from '../../cli/src/migrate-options.js';
 import { buildSourceDisks } from '../../cli/src/source-disks.js';
 import { FERRY, scratchDir } from '../helpers/ferry.js';
 import { storageDaemon, storageDaemonMissing } from '../helpers/storage-daemon.js';
+import { qemuMissing } from '../helpers/qemu.js';
 
 const missing = storageDaemonMissing() ?? (existsSync('/dev/fuse') ? undefined : 'no /dev/fuse on this machine');
 const skip = missing ?? false;
@@ -81,4 +84,19 @@ t.test('recover removes the private folder a killed migration left, and nothing 
   const refused = await recover(foreignState);
   t.match(refused.text, `${foreign} is owned by uid 65534`);
   t.ok(existsSync(join(foreign, 'precious')), 'a folder another user owns is left alone');
+});
+
+t.test('the QMP socket of a target QEMU whose folder has a long path lives in a private folder, not at a guessable /tmp name', { skip: qemuMissing() ?? false }, async (t) => {
+  const workDir = join(await mkdtemp(join(tmpdir(), 'ferry-long-')), 'x'.repeat(100));
+  mkdirSync(workDir);
+  let argv: string[] = [];
+  const logger = { ...silentLogger, info: (obj: object) => { if ('argv' in obj) argv = obj.argv as string[]; } };
+  const qemu = await startTargetQemu({ template: 'qemu-system-x86_64 -machine none -nodefaults -display none', images: {}, workDir, logger });
+  t.teardown(() => qemu.kill());
+  const qmpPath = /^unix:([^,]+),/.exec(argv[argv.indexOf('-qmp') + 1] ?? '')![1]!;
+  const folder = dirname(qmpPath);
+  t.not(folder, tmpdir(), `the socket is not directly in the shared temp folder (${qmpPath})`);
+  const { mode, uid } = statSync(folder);
+  t.equal(mode & 0o777, 0o700, 'its folder is private');
+  t.equal(uid, process.getuid!(), 'and this user\'s');
 });

@@ -5,6 +5,8 @@
  */
 import t from 'tap';
 import { execFile } from 'node:child_process';
+import { symlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { FERRY, scratchDir } from '../helpers/ferry.js';
 import { http, upgradeStatus } from '../helpers/http-probe.js';
@@ -26,6 +28,10 @@ t.test('without the token: refused on every route, and the daemon will not start
   const shared = tokenFile(dir, 0o644);
   const readable = await run(process.execPath, [FERRY, 'source', '--listen', '127.0.0.1:0', '--token-file', shared]).catch((error: { code: number; stderr: string }) => error);
   t.match(readable, { code: 2, stderr: /can be read or written by others \(mode 644\): chmod 600/ }, 'a token file others can read: usage error');
+  const link = join(dir, 'link-to-token');
+  symlinkSync(shared, link);
+  const linked = await run(process.execPath, [FERRY, 'source', '--listen', '127.0.0.1:0', '--token-file', link]).catch((error: { code: number; stderr: string }) => error);
+  t.match(linked, { code: 2, stderr: /can be read or written by others \(mode 644\)/ }, 'a link to such a file: the file it reads is the one checked');
 });
 
 t.test('a second local user (uid 65534) can neither read the token nor drive the daemon', { skip: process.getuid?.() === 0 ? false : 'needs root to run a child as uid 65534' }, async (t) => {

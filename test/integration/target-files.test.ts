@@ -13,6 +13,7 @@ import { fillImage } from '@ferry/workload';
 import { runMigrate, scratchDir, sha256 } from '../helpers/ferry.js';
 import { helloClient, spawnTarget } from '../helpers/target-client.js';
 import { until } from '../helpers/wait.js';
+import { qemuMissing } from '../helpers/qemu.js';
 
 const PAGE = 4096;
 const images = [{ name: 'ram', size: 64 * PAGE, pageSize: PAGE }];
@@ -112,4 +113,19 @@ t.test('short attempts leave no folders, and a start removes those of failed att
   const short = (): string[] => readdirSync(dir).filter((name) => name.startsWith('short-'));
   await until(() => short().length === 0, 'the short sessions are cleaned up');
   t.same(short(), [], '20 short sessions leave no folder');
+});
+
+t.test("an attempt cut after its QEMU was started ahead of GO leaves no folder behind", { skip: qemuMissing() ?? false }, async (t) => {
+  const dir = join(scratchDir(t), 'target');
+  const target = await spawnTarget(t, dir, ['--qemu-cmd', 'qemu-system-x86_64 -machine none -nodefaults -display none', '--resume-grace', '0']);
+  const client = await helloClient(target.url, { id: 'prelaunched', images });
+  t.match(await client.next(), { type: MessageType.Welcome });
+  client.send(encodeControl({ type: MessageType.PassBegin, pass: 0 }));
+  client.send(encodeControl({ type: MessageType.PassEnd, pass: 0, pages: 0, bytes: 0 }));
+  client.send(encodeControl({ type: MessageType.Paused }));
+  await until(() => existsSync(join(dir, 'prelaunched', 'qemu.log')), 'the target started QEMU ahead of GO');
+  client.ws.terminate();
+  await client.closed;
+  await until(() => !existsSync(join(dir, 'prelaunched')), 'the cut attempt is cleaned up');
+  t.notOk(existsSync(join(dir, 'prelaunched')), "the QEMU launch's log does not keep the folder of a failed attempt");
 });

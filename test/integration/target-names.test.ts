@@ -33,6 +33,10 @@ t.test('HELLO: names the target uses itself, option-like names and colliding var
     ['a migration id with a leading dash', '-m5', [image('ram')], /migration id "-m5" is not allowed/],
     ['ram and RAM', 'm6', [image('ram'), image('RAM')], /"ram" and "RAM" would both be FERRY_IMAGE_RAM/],
     ['r-am and r.am', 'm7', [image('r-am'), image('r.am')], /"r-am" and "r.am" would both be FERRY_IMAGE_R_AM/],
+    // On a case-insensitive --dir (ext4 casefold, vfat, SMB) these are the target's own files.
+    ['Manifest.JSON', 'm9', [image('Manifest.JSON')], /image name "Manifest.JSON" is reserved/],
+    ['STATE', 'm10', [image('STATE')], /image name "STATE" is reserved/],
+    ['ram.PARTIAL', 'm11', [image('ram.PARTIAL')], /image name "ram.PARTIAL" is reserved/],
   ];
   for (const [what, id, images, message] of refused) {
     t.match(await firstAnswer(target.url, id, images), { type: MessageType.Error, code: ErrorCode.Malformed, message }, what);

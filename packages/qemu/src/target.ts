@@ -17,7 +17,7 @@
  * (QEMU explains a refused device state there, then exits).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readSync, rmSync, statSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger, type QemuLogger } from './logger.js';
@@ -88,12 +88,22 @@ export interface StartedQemu {
   kill(): Promise<void>;
 }
 
+/**
+ * Where the target QEMU's monitor socket goes: its migration folder, or, when that path is too long for a
+ * unix socket, a private folder of its own (mkdtemp, 0700). Never a guessable name in the shared temp
+ * folder, where another local user could put something first.
+ */
+function qmpSocketPath(workDir: string): string {
+  const inWorkDir = join(workDir, 'qmp.sock');
+  if (Buffer.byteLength(inWorkDir) <= MAX_SOCKET_PATH) return inWorkDir;
+  return join(mkdtempSync(join(tmpdir(), 'ferry-qmp-')), 'qmp.sock');
+}
+
 /** Starts the target QEMU on the images (files at their final paths) and leaves it waiting for the device state. */
 export async function startTargetQemu(options: StartTargetOptions): Promise<StartedQemu> {
   const log = options.logger ?? silentLogger;
   const timeoutMs = options.timeoutMs ?? 60_000;
-  let qmpPath = join(options.workDir, 'qmp.sock');
-  if (Buffer.byteLength(qmpPath) > MAX_SOCKET_PATH) qmpPath = join(tmpdir(), `ferry-qmp-${process.pid}-${Date.now()}.sock`);
+  const qmpPath = qmpSocketPath(options.workDir);
   const where = { log, logPath: join(options.workDir, 'qemu.log'), logStart: 0 };
   const argv = targetQemuArgv(options.template, options.images, qmpPath);
   rmSync(qmpPath, { force: true });
