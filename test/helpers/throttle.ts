@@ -30,15 +30,22 @@ export async function runsFreely(t: Test, pid: number): Promise<void> {
 /**
  * Kills `ferry migrate` (kill -9) at a moment when `stopped()` says the throttle holds the workload
  * stopped: it waits for that, freezes ferry (SIGSTOP, so it cannot continue the workload any more),
- * checks again and kills it, or lets ferry go on and waits for the next stop. Resolves once ferry is killed.
+ * checks again, runs `whileFrozen` and kills it, or lets ferry go on and waits for the next stop.
+ * Resolves once ferry is killed.
  */
-export async function killWhileStopped(ferry: ChildProcess, stopped: () => Promise<boolean> | boolean, what: string): Promise<void> {
+export async function killWhileStopped(
+  ferry: ChildProcess,
+  stopped: () => Promise<boolean> | boolean,
+  what: string,
+  whileFrozen: () => void = () => {},
+): Promise<void> {
   const pid = ferry.pid!;
   for (let attempt = 0; attempt < 50; attempt++) {
     await untilAsync(stopped, `the throttle stops ${what}`);
     ferry.kill('SIGSTOP');
     await until(() => procStat(pid).state === 'T', 'ferry migrate is frozen');
     if (await stopped()) {
+      whileFrozen();
       ferry.kill('SIGKILL');
       return;
     }

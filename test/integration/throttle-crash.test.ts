@@ -77,8 +77,9 @@ t.test('with the guardian killed too, ferry recover continues the writer from th
   const run = await migrateThrottlingPid(t, s, async (child, stopped) => {
     let guardian: number | undefined;
     await until(() => (guardian = guardianOf(child.pid!)) !== undefined, 'the guardian runs');
-    process.kill(guardian!, 'SIGKILL');
-    await killWhileStopped(child, stopped, `pid ${s.writer}`);
+    // The guardian dies while ferry is frozen with the writer stopped: a ferry that saw its guardian die
+    // would stop throttling (it cannot arm it any more), so killing it first races the next throttle step.
+    await killWhileStopped(child, stopped, `pid ${s.writer}`, () => process.kill(guardian!, 'SIGKILL'));
   });
   t.equal(run.code, null, 'ferry migrate was killed');
   t.equal(procStat(s.writer).state, 'T', 'nobody continued the writer: ferry and its guardian are dead');
