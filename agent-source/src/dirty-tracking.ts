@@ -10,8 +10,7 @@
  * in flight when the link broke may be lost; the page hashes then skip what did arrive.
  */
 
-/** Page ranges [start, end). */
-export type PageRanges = Array<[number, number]>;
+import { mergeRanges, type PageRange } from '@ferry/protocol';
 
 /** What a freeze may need to know about its pass. */
 export interface FreezeContext {
@@ -26,7 +25,7 @@ export interface DirtyTracker {
   /** Starts recording writes; called once, just before pass 0 reads the image. */
   start(): Promise<void>;
   /** Freezes the writes recorded since the last freeze (or start) and starts a new generation. */
-  freeze(context?: FreezeContext): Promise<{ generation: number; ranges: PageRanges }>;
+  freeze(context?: FreezeContext): Promise<{ generation: number; ranges: readonly PageRange[] }>;
   /** The target holds every page of generations <= `generation`: their tracking may go. */
   release(generation: number): Promise<void>;
   /** Removes everything it set up (after commit, rollback or failure). Never throws. */
@@ -45,7 +44,7 @@ export interface DirtyTracker {
 interface Pending {
   readonly pass: number;
   readonly generation: number | undefined;
-  readonly ranges: PageRanges | 'all';
+  readonly ranges: readonly PageRange[] | 'all';
 }
 
 /** One tracked image: its unacknowledged generations and whether the next pass must look wider. */
@@ -96,7 +95,7 @@ export class DirtyTracking {
    * The pages pass `pass` scans of image `index`; undefined means every page. `paused`: the final pass,
    * which never becomes a full read (the periodic full read belongs to pre-copy).
    */
-  async rangesFor(index: number, pass: number, paused = false): Promise<PageRanges | undefined> {
+  async rangesFor(index: number, pass: number, paused = false): Promise<PageRange[] | undefined> {
     const image = this.#images[index];
     if (!image) return undefined;
     image.passesRead++;
@@ -112,7 +111,7 @@ export class DirtyTracking {
     if (fullRead) image.sinceFullRead = 0;
     image.pending.push({ pass, generation: frozen.generation, ranges: fullRead ? 'all' : frozen.ranges });
     if (fullRead || widen.includes('all')) return undefined;
-    return mergeRanges([frozen.ranges, ...(widen as PageRanges[])].flat());
+    return mergeRanges([frozen.ranges, ...(widen as Array<readonly PageRange[]>)].flat());
   }
 
   /** The link broke: the next pass of every tracked image also covers what was not acknowledged. */
@@ -143,16 +142,4 @@ export class DirtyTracking {
     await this.#releasing;
     await Promise.all(this.#images.map((image) => image?.tracker.close()));
   }
-}
-
-/** Sorted, non-overlapping ranges covering the same pages. */
-export function mergeRanges(ranges: PageRanges): PageRanges {
-  const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
-  const merged: PageRanges = [];
-  for (const [start, end] of sorted) {
-    const last = merged.at(-1);
-    if (last && start <= last[1]) last[1] = Math.max(last[1], end);
-    else if (start < end) merged.push([start, end]);
-  }
-  return merged;
 }

@@ -12,7 +12,7 @@ export {
   type SourceImage,
 } from './options.js';
 export type { DirtyLogSummary, DiskSummary, MigrationResult, MigrationSummary, ProgressEvent, EncodingTotals } from './events.js';
-export { DirtyTracking, mergeRanges, type DirtyTracker, type FreezeContext, type PageRanges } from './dirty-tracking.js';
+export { DirtyTracking, type DirtyTracker, type FreezeContext } from './dirty-tracking.js';
 export type { SourceHooks, StateBlob } from './hooks.js';
 export {
   adviseRecovery, defaultStateDir, isAlive, isRunning, MigrationJournal, readJournals, removeJournal,

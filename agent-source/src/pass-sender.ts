@@ -1,4 +1,4 @@
-import { encodeControl, MessageType, writePagesHeader } from '@ferry/protocol';
+import { encodeControl, MessageType, writePagesHeader, type PageRange } from '@ferry/protocol';
 import { LinkWatch, type PageBatch, type ScanPool } from '@ferry/pages';
 import { abortable, abortReason } from './abort.js';
 import type { TargetConnection } from './connection.js';
@@ -20,7 +20,7 @@ export interface PassOutcome {
 export interface PassScope {
   /** Only this image, only these ranges, every page in them (verify re-sends). */
   readonly image: number;
-  readonly ranges: Array<[number, number]>;
+  readonly ranges: readonly PageRange[];
 }
 
 /** Work to start once some images have been scanned in a pass (the final pass: the state hook, once the disks are read). */
@@ -30,7 +30,7 @@ export interface AfterImages {
 }
 
 /** The page ranges a pass scans of one image (a dirty tracker's), or undefined for every page; `paused` in the final pass. */
-export type PassRanges = (imageIndex: number, pass: number, paused: boolean) => Promise<Array<[number, number]> | undefined>;
+export type PassRanges = (imageIndex: number, pass: number, paused: boolean) => Promise<readonly PageRange[] | undefined>;
 
 /**
  * Sends one pass: PASS_BEGIN, the dirty pages of every image as PAGES messages, PASS_END. The scan

@@ -1,4 +1,4 @@
-import { digestToHex, ErrorCode, FerryError, MessageType } from '@ferry/protocol';
+import { countPages, digestToHex, ErrorCode, FerryError, mergeRanges, MessageType, type PageRange } from '@ferry/protocol';
 import { blockDigests, tableDigest, type PageHasher, type ScanPool } from '@ferry/pages';
 import type { TargetConnection } from './connection.js';
 import type { PassScope } from './pass-sender.js';
@@ -28,20 +28,22 @@ export async function verifyImages(deps: VerifyDeps): Promise<void> {
   let pending = deps.pools.map((_pool, image) => image);
   for (let attempt = 0; pending.length > 0; attempt++) {
     for (const image of pending) await sendVerify(deps, image);
-    const failed: Array<{ image: number; ranges: Array<[number, number]> }> = [];
+    const failed: Array<{ image: number; ranges: readonly PageRange[] }> = [];
     for (const image of pending) {
       const name = deps.imageNames[image] ?? String(image);
       const result = await deps.connection.expect([MessageType.VerifyResult], deps.replyTimeoutMs, `VERIFY of image ${name}`, deps.signal);
       if (result.image !== image) {
         throw new FerryError(ErrorCode.UnexpectedMessage, `the target answered VERIFY of image ${image} with a result for image ${result.image}`);
       }
-      const mismatchedPages = result.mismatches.reduce((sum, [start, end]) => sum + end - start, 0);
+      // The target's list may overlap: each page is counted, and re-sent, once.
+      const mismatches = mergeRanges(result.mismatches);
+      const mismatchedPages = countPages(mismatches);
       deps.onResult(name, result.ok, mismatchedPages);
       if (result.ok) continue;
       if (attempt >= deps.retries) {
-        throw new FerryError(ErrorCode.Verify, `image ${name} still differs on the target after ${deps.retries} re-sends (${mismatchedPages} pages in ${result.mismatches.length} ranges)`);
+        throw new FerryError(ErrorCode.Verify, `image ${name} still differs on the target after ${deps.retries} re-sends (${mismatchedPages} pages in ${mismatches.length} ranges)`);
       }
-      failed.push({ image, ranges: result.mismatches.map(([start, end]) => [start, end]) });
+      failed.push({ image, ranges: mismatches });
     }
     for (const scope of failed) await deps.resend(scope);
     pending = failed.map((f) => f.image);

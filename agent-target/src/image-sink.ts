@@ -1,5 +1,5 @@
 import { open, rename } from 'node:fs/promises';
-import { ErrorCode, FerryError, PageEncoding, type PageRecord } from '@ferry/protocol';
+import { ErrorCode, FerryError, PageEncoding, type PageRange, type PageRecord } from '@ferry/protocol';
 import { ImageFile, lz4Decompress, mismatchedRanges, PayloadError, xorInto, zeroPageHash, type PageHasher } from '@ferry/pages';
 import { UNCHARGED, type TableCharge } from './budget.js';
 import { PageHashTable } from './hash-table.js';
@@ -125,7 +125,7 @@ export class ImageSink {
   }
 
   /** Compares the source's table digests with ours; returns the page ranges that differ. */
-  verify(request: VerifyRequest): { ok: boolean; mismatches: Array<[number, number]> } {
+  verify(request: VerifyRequest): { ok: boolean; mismatches: PageRange[] } {
     if (request.pageCount !== this.pageCount) {
       throw new FerryError(ErrorCode.Verify, `VERIFY of image ${this.name} is for ${request.pageCount} pages; it has ${this.pageCount}`);
     }

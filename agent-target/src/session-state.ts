@@ -3,7 +3,7 @@ import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   checkDistinctVariables, decodePageRecords, ErrorCode, FerryError, hexToDigest, MessageType,
-  type ControlMessage, type Hello, type Limits, type Message,
+  type ControlMessage, type Hello, type Limits, type Message, type PageRange,
 } from '@ferry/protocol';
 import type { PageHasher } from '@ferry/pages';
 import { BlobSink } from './blob-sink.js';
@@ -93,7 +93,7 @@ export class SessionFiles {
     await blob.end(name, xxh64);
   }
 
-  verify(message: VerifyMessage): { ok: boolean; mismatches: Array<[number, number]> } {
+  verify(message: VerifyMessage): { ok: boolean; mismatches: PageRange[] } {
     if (this.#blob) throw new FerryError(ErrorCode.UnexpectedMessage, `VERIFY before STATE_END of blob ${this.#blob.name}`);
     const sink = this.images[message.image];
     if (!sink) throw new FerryError(ErrorCode.Malformed, `VERIFY of image ${message.image}; this migration has ${this.images.length}`);

@@ -8,7 +8,8 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DirtyTracker, MigrateOptions, PageRanges } from '@ferry/agent-source';
+import type { DirtyTracker, MigrateOptions } from '@ferry/agent-source';
+import type { PageRange } from '@ferry/protocol';
 import { DiskBitmapChain, diskBitmapPrefix, DiskFileView, DiskLookupError, resolveDisk, type DirtyExtent, type DiskNode, type QemuLogger, type QmpClient } from '@ferry/qemu';
 import { pairs, type MigrateArgs } from './migrate-options.js';
 import { UsageError } from './usage.js';
@@ -96,7 +97,7 @@ class QemuDiskTracker implements DirtyTracker {
     await this.#view?.dropCache();
   }
 
-  async freeze(): Promise<{ generation: number; ranges: PageRanges }> {
+  async freeze(): Promise<{ generation: number; ranges: PageRange[] }> {
     if (!this.#chain) throw new Error('the disk tracker was not started');
     const frozen = await this.#chain.freeze();
     await this.#view?.dropCache();
@@ -121,6 +122,6 @@ const diskTag = (disk: string): string => createHash('sha256').update(disk).dige
 /** The --disk names, for the journal: `ferry recover` removes their bitmaps if ferry migrate was killed. */
 export const diskNames = (diskArgs: readonly string[] | undefined): string[] => (diskArgs?.length ? pairs(diskArgs, '--disk').map(([name]) => name) : []);
 
-export function toPageRanges(extents: readonly DirtyExtent[], pageSize: number): PageRanges {
+export function toPageRanges(extents: readonly DirtyExtent[], pageSize: number): PageRange[] {
   return extents.map(({ offset, length }) => [Math.floor(offset / pageSize), Math.ceil((offset + length) / pageSize)]);
 }

@@ -1,6 +1,7 @@
 import { MessageType } from './constants.js';
 import { malformed } from './errors.js';
 import { asBin, asFields, bool, bytes, digest, list, uint, type Fields } from './fields.js';
+import type { PageRange } from './ranges.js';
 
 /**
  * Source -> target, after the final pass: the digest of the source's page-hash table for one image, and
@@ -22,7 +23,7 @@ export interface VerifyResult {
   readonly type: typeof MessageType.VerifyResult;
   readonly image: number;
   readonly ok: boolean;
-  readonly mismatches: ReadonlyArray<readonly [number, number]>;
+  readonly mismatches: readonly PageRange[];
 }
 
 const U16 = 0xffff;
@@ -72,7 +73,7 @@ export function decodeVerifyResult(body: unknown): VerifyResult {
     if (!Array.isArray(range) || range.length !== 2) throw malformed(`${what}: a mismatch must be [start, end]`);
     const [start, end] = range as unknown[];
     if (!isU32(start) || !isU32(end) || end <= start) throw malformed(`${what}: bad mismatch range ${JSON.stringify(range)}`);
-    return [start, end] as const;
+    return [start, end] satisfies PageRange;
   });
   return { type: MessageType.VerifyResult, image: uint(f, 'image', what, U16), ok: bool(f, 'ok', what), mismatches };
 }

@@ -10,9 +10,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import {
-  DEFAULT_PAGE_SIZE, migrate, type DirtyTracker, type MigrateOptions, type PageRanges, type ProgressEvent, type SourceHooks,
+  DEFAULT_PAGE_SIZE, migrate, type DirtyTracker, type MigrateOptions, type ProgressEvent, type SourceHooks,
 } from '@ferry/agent-source';
 import { startTarget } from '@ferry/agent-target';
+import type { PageRange } from '@ferry/protocol';
 import { scratchDir } from '../helpers/ferry.js';
 
 const PAGES = 256;
@@ -27,7 +28,7 @@ class FreezeLog implements DirtyTracker {
   }
 
   async start(): Promise<void> {}
-  async freeze(): Promise<{ generation: number; ranges: PageRanges }> {
+  async freeze(): Promise<{ generation: number; ranges: PageRange[] }> {
     this.calls.push(`freeze ${this.#generation}`);
     return { generation: this.#generation++, ranges: [[0, 2]] };
   }

@@ -5,15 +5,16 @@
  * calls; the QEMU-backed one is exercised against qemu-storage-daemon and in the QEMU e2e tests.
  */
 import t from 'tap';
-import { DirtyTracking, mergeRanges, type DirtyTracker, type PageRanges } from '@ferry/agent-source';
+import type { PageRange } from '@ferry/protocol';
+import { DirtyTracking, type DirtyTracker } from '@ferry/agent-source';
 
 class RecordingTracker implements DirtyTracker {
   readonly kind = 'recording';
   readonly calls: string[] = [];
-  readonly frozen: PageRanges[];
+  readonly frozen: PageRange[][];
   #generation = 0;
 
-  constructor(frozen: PageRanges[]) {
+  constructor(frozen: PageRange[][]) {
     this.frozen = frozen;
   }
 
@@ -21,7 +22,7 @@ class RecordingTracker implements DirtyTracker {
     this.calls.push('start');
   }
 
-  async freeze(): Promise<{ generation: number; ranges: PageRanges }> {
+  async freeze(): Promise<{ generation: number; ranges: readonly PageRange[] }> {
     const generation = this.#generation++;
     this.calls.push(`freeze ${generation}`);
     return { generation, ranges: this.frozen[generation] ?? [] };
@@ -92,17 +93,12 @@ t.test('after a reconnect the next pass covers every unacknowledged generation t
   await tracking.close();
 });
 
-t.test('mergeRanges sorts and joins overlapping or touching ranges', async (t) => {
-  t.same(mergeRanges([[5, 7], [1, 2], [2, 3], [6, 9], [20, 20]]), [[1, 3], [5, 9]]);
-  t.same(mergeRanges([]), []);
-});
-
 t.test('a memory tracker: every Nth pre-copy pass reads all pages, the paused final pass never does', async (t) => {
   class MemoryTracker extends RecordingTracker {
     readonly memory = true;
     readonly fullCheckEvery = 2;
     readonly contexts: Array<boolean | undefined> = [];
-    override async freeze(context?: { paused: boolean }): Promise<{ generation: number; ranges: PageRanges }> {
+    override async freeze(context?: { paused: boolean }): Promise<{ generation: number; ranges: readonly PageRange[] }> {
       this.contexts.push(context?.paused);
       return super.freeze();
     }

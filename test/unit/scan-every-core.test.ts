@@ -4,20 +4,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodePageRecords, PageEncoding, writePagesHeader } from '@ferry/protocol';
-import { clip, ImageFile, mergeRanges, ScanPool, splitRanges } from '@ferry/pages';
+import { ImageFile, ScanPool, type ScanScope } from '@ferry/pages';
 
 const PAGE = 4096;
-
-t.test('splitRanges, mergeRanges and clip', async (t) => {
-  t.same(splitRanges([[0, 10]], 3), [[[0, 4]], [[4, 8]], [[8, 10]]]);
-  t.same(splitRanges([[0, 3], [10, 15]], 2), [[[0, 3], [10, 11]], [[11, 15]]], 'shares cross range boundaries');
-  t.same(splitRanges([[0, 2]], 4), [[[0, 1]], [[1, 2]]], 'never an empty share');
-  t.same(splitRanges([], 4), []);
-  const parts = splitRanges([[5, 1000], [2000, 2001]], 7);
-  t.equal(parts.flat().reduce((n, [a, b]) => n + b - a, 0), 996, 'the shares cover every page once');
-  t.same(mergeRanges([[8, 9], [1, 3], [3, 4], [9, 12], [2, 3]]), [[1, 4], [8, 12]]);
-  t.same(clip([[0, 5], [8, 20]], 4, 10), [[4, 5], [8, 10]]);
-});
 
 t.test('an everyCore scan sends exactly what a plain scan sends, hashed by every thread', async (t) => {
   const dir = mkdtempSync('/dev/shm/ferry-every-core-');
@@ -28,13 +17,13 @@ t.test('an everyCore scan sends exactly what a plain scan sends, hashed by every
   const pool = await ScanPool.start({ imagePath: path, pageSize: PAGE, workers: 2, pausedThreads: 4, deltaCacheBytes: 1 << 20, delta: true, compress: 'never' });
   t.teardown(() => pool.close());
   t.equal(pool.pausedThreads, 4, 'two workers and two hash-only helpers');
-  const scan = async (pass: number, everyCore: boolean) => {
+  const scan = async (pass: number, everyCore: boolean, scope: ScanScope = {}) => {
     const pages: Array<[number, number]> = [];
     const stats = await pool.scan(pass, async (batch) => {
       writePagesHeader(batch.message, 0, { imageIndex: 0, pass, count: batch.count });
       for (const r of decodePageRecords(batch.message, { pageCount: PAGES, pageSize: PAGE })) pages.push([r.pageIndex, r.encoding]);
       batch.release();
-    }, { everyCore });
+    }, { everyCore, ...scope });
     return { pages: pages.sort((a, b) => a[0] - b[0]), stats };
   };
   const first = await scan(0, true);
@@ -52,4 +41,11 @@ t.test('an everyCore scan sends exactly what a plain scan sends, hashed by every
   t.match(paused.stats, { pagesScanned: PAGES, dirtyPages: 9 });
   writer.writePage(3, randomBytes(PAGE));
   t.same((await scan(3, false)).pages.map(([p]) => p), [3], 'a plain scan afterwards agrees on what the target holds');
+
+  for (const page of [10, 40]) writer.writePage(page, randomBytes(PAGE));
+  const scoped = await scan(4, true, { ranges: [[30, 50], [5, 12], [8, 35]] });
+  t.same(scoped.pages.map(([p]) => p), [10, 40], 'scope ranges out of order and overlapping: the changed pages in them');
+  t.equal(scoped.stats.pagesScanned, 45, 'each page of pages 5..49 read once');
+  const forced = await scan(5, false, { ranges: [[20, 24], [18, 22]], force: true });
+  t.same(forced.pages.map(([p]) => p), [18, 19, 20, 21, 22, 23], 'a forced re-send sends each page once');
 });

@@ -7,7 +7,7 @@ import t, { type Test } from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { decodeMessage, encodeControl, encodePages, ErrorCode, FerryError, MessageType, PageEncoding, type ControlMessage, type Message } from '@ferry/protocol';
+import { decodeMessage, encodeControl, encodePages, ErrorCode, FerryError, MessageType, PageEncoding, type ControlMessage, type Message, type PageRange } from '@ferry/protocol';
 import { createPageHasher, ScanPool } from '@ferry/pages';
 import { PassSender, retryUntil, SendMeter, TargetConnection, verifyImages } from '@ferry/agent-source';
 import { scratchDir } from '../helpers/ferry.js';
@@ -100,11 +100,11 @@ t.test('verifyImages: ok, a mismatch re-sent, and a mismatch that stays', async 
     const ok = answers.shift() ?? false;
     ws.send(encodeControl({ type: MessageType.VerifyResult, image: message.image, ok, mismatches: ok ? [] : [[3, 5]] }));
   });
-  const resent: Array<Array<[number, number]>> = [];
+  const resent: Array<readonly PageRange[]> = [];
   const results: boolean[] = [];
   const deps = {
     connection, hasher, pools: [scan], imageNames: ['ram'], replyTimeoutMs: 5000, retries: 1, signal: new AbortController().signal,
-    resend: async (scope: { image: number; ranges: Array<[number, number]> }) => { resent.push(scope.ranges); },
+    resend: async (scope: { image: number; ranges: readonly PageRange[] }) => { resent.push(scope.ranges); },
     onResult: (_image: string, ok: boolean) => { results.push(ok); },
   };
   await verifyImages(deps);
@@ -112,6 +112,28 @@ t.test('verifyImages: ok, a mismatch re-sent, and a mismatch that stays', async 
   t.same(results, [false, true]);
   answers = [false, false];
   await t.rejects(verifyImages(deps), { code: ErrorCode.Verify, message: /image ram still differs on the target after 1 re-sends \(2 pages in 1 ranges\)/ });
+});
+
+t.test('verifyImages: a target that names the same pages many times gets them re-sent once', async (t) => {
+  const hasher = await createPageHasher();
+  const { pool: scan } = await pool(t, () => 0);
+  let answers = [false, true];
+  // 60000 copies of the whole image and then some: re-sent as given, that would be 60000 images' worth.
+  const repeated: PageRange[] = [...Array.from({ length: 60000 }, (): PageRange => [0, PAGES]), [PAGES - 1, PAGES + 4]];
+  const { connection } = await peer(t, (message, ws) => {
+    if (message.type !== MessageType.Verify) return;
+    const ok = answers.shift() ?? false;
+    ws.send(encodeControl({ type: MessageType.VerifyResult, image: message.image, ok, mismatches: ok ? [] : repeated }));
+  });
+  const resent: Array<readonly PageRange[]> = [];
+  const reported: number[] = [];
+  await verifyImages({
+    connection, hasher, pools: [scan], imageNames: ['ram'], replyTimeoutMs: 5000, retries: 1, signal: new AbortController().signal,
+    resend: async (scope) => { resent.push(scope.ranges); },
+    onResult: (_image, _ok, pages) => { reported.push(pages); },
+  });
+  t.same(resent, [[[0, PAGES + 4]]], 'one merged range, re-sent once');
+  t.same(reported, [PAGES + 4, 0], 'each page counted once');
 });
 
 t.test('verifyImages: a result for another image is a protocol error', async (t) => {
@@ -153,7 +175,7 @@ t.test('PassSender: every image\'s ranges are asked for when the pass begins; `a
   const { pool: disk } = await pool(t, (page) => page + 2);
   const asked: Array<{ image: number; scannedBefore: number }> = [];
   let sender: PassSender | undefined;
-  const rangesFor = async (image: number): Promise<Array<[number, number]> | undefined> => {
+  const rangesFor = async (image: number): Promise<PageRange[] | undefined> => {
     asked.push({ image, scannedBefore: sender?.passScanned ?? -1 });
     return image === 1 ? [[0, 4]] : undefined;
   };

@@ -3,7 +3,7 @@
  * letter of /proc/PID/stat, and /proc/PID/pagemap entries (kernel doc admin-guide/mm/pagemap.rst):
  * one little-endian u64 per virtual page, bit 63 present, bit 62 swapped, bit 55 soft-dirty.
  */
-import type { PageRanges } from '../dirty-tracking.js';
+import { RangeCollector, type PageRange } from '@ferry/protocol';
 
 export const PAGEMAP_ENTRY_BYTES = 8;
 // The flags live in the high 32 bits of an entry: reading only those keeps a 2 GiB mapping's 512 Ki
@@ -83,7 +83,7 @@ export function regionWindow(region: MappedRegion, imageBytes: number, pageSize:
 /** What one read of a window's pagemap entries says, per image page. */
 export interface WindowReading {
   /** Image pages with a soft-dirty bit on any of their system pages. */
-  readonly dirty: PageRanges;
+  readonly dirty: PageRange[];
   /** Per image page of the window: 1 when every system page of it is present or swapped (mapped). */
   readonly mapped: Uint8Array;
 }
@@ -93,7 +93,7 @@ export function readWindow(entries: Uint8Array, window: RegionWindow, perPage: n
   const view = new DataView(entries.buffer, entries.byteOffset, entries.byteLength);
   const pages = window.endPage - window.firstPage;
   const mapped = new Uint8Array(pages);
-  const dirty: PageRanges = [];
+  const dirty = new RangeCollector();
   for (let page = 0; page < pages; page++) {
     let isDirty = false;
     let isMapped = true;
@@ -103,32 +103,25 @@ export function readWindow(entries: Uint8Array, window: RegionWindow, perPage: n
       if ((high & MAPPED_HIGH) === 0) isMapped = false;
     }
     mapped[page] = isMapped ? 1 : 0;
-    if (!isDirty) continue;
-    const index = window.firstPage + page;
-    const last = dirty.at(-1);
-    if (last && last[1] === index) last[1] = index + 1;
-    else dirty.push([index, index + 1]);
+    if (isDirty) dirty.add(window.firstPage + page);
   }
-  return { dirty, mapped };
+  return { dirty: dirty.done(), mapped };
 }
 
 /** Pages of the window that were mapped at the last reading and are not now: their marks went with them. */
-export function unmappedSince(before: Uint8Array | undefined, now: Uint8Array, firstPage: number): PageRanges {
+export function unmappedSince(before: Uint8Array | undefined, now: Uint8Array, firstPage: number): PageRange[] {
   if (!before || before.length !== now.length) return [];
-  const lost: PageRanges = [];
+  const lost = new RangeCollector();
   for (let page = 0; page < now.length; page++) {
-    if (before[page] !== 1 || now[page] === 1) continue;
-    const last = lost.at(-1);
-    if (last && last[1] === firstPage + page) last[1]++;
-    else lost.push([firstPage + page, firstPage + page + 1]);
+    if (before[page] === 1 && now[page] !== 1) lost.add(firstPage + page);
   }
-  return lost;
+  return lost.done();
 }
 
 /** Image pages no window covers: writes to them cannot be seen, so every pass reads them. */
-export function uncovered(windows: readonly RegionWindow[], pageCount: number): PageRanges {
+export function uncovered(windows: readonly RegionWindow[], pageCount: number): PageRange[] {
   const sorted = [...windows].sort((a, b) => a.firstPage - b.firstPage);
-  const gaps: PageRanges = [];
+  const gaps: PageRange[] = [];
   let next = 0;
   for (const w of sorted) {
     if (w.firstPage > next) gaps.push([next, w.firstPage]);

@@ -12,8 +12,8 @@
  * the rest of the migration, and `describe()` says so.
  */
 import { closeSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
-import type { DirtyTracker, FreezeContext, PageRanges } from '../dirty-tracking.js';
-import { mergeRanges } from '../dirty-tracking.js';
+import { mergeRanges, type PageRange } from '@ferry/protocol';
+import type { DirtyTracker, FreezeContext } from '../dirty-tracking.js';
 import { allThreadsStopped, type ProcessStopper } from './freezer.js';
 import { parseMaps, parseStat, readWindow, regionsKey, regionsOfFile, regionWindow, uncovered, unmappedSince, type RegionWindow } from './proc.js';
 
@@ -70,7 +70,7 @@ export class SoftDirtyTracker implements DirtyTracker {
     }
   }
 
-  async freeze(context?: FreezeContext): Promise<{ generation: number; ranges: PageRanges }> {
+  async freeze(context?: FreezeContext): Promise<{ generation: number; ranges: PageRange[] }> {
     const generation = this.#generation++;
     if (this.#fallback !== undefined) return { generation, ranges: this.#all() };
     const paused = context?.paused === true;
@@ -102,7 +102,7 @@ export class SoftDirtyTracker implements DirtyTracker {
   }
 
   /** The marked pages, plus every page the marks cannot vouch for; with `clear`, the marks are cleared after. */
-  #read(clear: boolean): PageRanges {
+  #read(clear: boolean): PageRange[] {
     if (this.#identity() !== this.#startTime) throw new Error(`pid ${this.#pid} is now another process`);
     const { image, systemPageSize } = this.#options;
     const regions = regionsOfFile(parseMaps(readFileSync(`/proc/${this.#pid}/maps`, 'utf8')), image);
@@ -110,7 +110,7 @@ export class SoftDirtyTracker implements DirtyTracker {
     const changed = this.#regions !== undefined && key !== this.#regions;
     this.#regions = key;
     const windows: RegionWindow[] = [];
-    const ranges: PageRanges = [];
+    const ranges: PageRange[] = [];
     const mapped = new Map<string, Uint8Array>();
     const fd = openSync(`/proc/${this.#pid}/pagemap`, 'r');
     try {
@@ -142,7 +142,7 @@ export class SoftDirtyTracker implements DirtyTracker {
     return parseStat(readFileSync(`/proc/${this.#pid}/stat`, 'utf8'))?.startTime;
   }
 
-  #all(): PageRanges {
+  #all(): PageRange[] {
     return [[0, this.#pageCount]];
   }
 

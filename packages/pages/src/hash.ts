@@ -1,4 +1,5 @@
 import xxhash from 'xxhash-wasm';
+import { RangeCollector, type PageRange } from '@ferry/protocol';
 
 /**
  * xxh64 of pages and of page-hash tables. One instance per thread: xxhash-wasm's module is cheap to
@@ -47,15 +48,10 @@ export function blockDigests(hasher: PageHasher, table: BigUint64Array, blockPag
 }
 
 /** Page ranges [start, end) whose blocks differ between two block-digest lists of the same geometry. */
-export function mismatchedRanges(ours: BigUint64Array, theirs: BigUint64Array, blockPages: number, pageCount: number): Array<[number, number]> {
-  const ranges: Array<[number, number]> = [];
+export function mismatchedRanges(ours: BigUint64Array, theirs: BigUint64Array, blockPages: number, pageCount: number): PageRange[] {
+  const ranges = new RangeCollector();
   for (let block = 0; block < ours.length; block++) {
-    if (ours[block] === theirs[block]) continue;
-    const start = block * blockPages;
-    const end = Math.min(pageCount, start + blockPages);
-    const last = ranges[ranges.length - 1];
-    if (last && last[1] === start) last[1] = end;
-    else ranges.push([start, end]);
+    if (ours[block] !== theirs[block]) ranges.add(block * blockPages, Math.min(pageCount, (block + 1) * blockPages));
   }
-  return ranges;
+  return ranges.done();
 }

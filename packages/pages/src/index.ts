@@ -10,4 +10,3 @@ export {
 export { adoptOutcome } from './scan-protocol.js';
 export { ScanPool, type ScanPoolOptions, type PageBatch, type PassStats, type ScanScope } from './scan-pool.js';
 export { LinkWatch } from './link-watch.js';
-export { clip, mergeRanges, splitRanges, type PageRange } from './ranges.js';

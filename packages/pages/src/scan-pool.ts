@@ -1,8 +1,8 @@
 import { availableParallelism } from 'node:os';
+import { clipRanges, mergeRanges, splitRanges, type PageRange } from '@ferry/protocol';
 import { createPageHasher, zeroPageHash } from './hash.js';
 import { ImageFile } from './image-file.js';
 import type { BatchStats } from './page-encoder.js';
-import { clip, mergeRanges, splitRanges, type PageRange } from './ranges.js';
 import { adoptOutcome, Control, type FromWorker, type ToWorker } from './scan-protocol.js';
 import { startWorker, type ScanWorker } from './scan-thread.js';
 
@@ -45,8 +45,8 @@ export interface PassStats {
 }
 
 export interface ScanScope {
-  /** Only these page ranges [start, end). */
-  readonly ranges?: ReadonlyArray<readonly [number, number]>;
+  /** Only these page ranges (any order; a page named twice is read once). */
+  readonly ranges?: readonly PageRange[];
   /** Send every page in scope, dirty or not (verify re-sends). */
   readonly force?: boolean;
   /**
@@ -137,8 +137,10 @@ export class ScanPool {
     const started = performance.now();
     try {
       const force = scope?.force === true;
-      if (!scope?.everyCore || force) return { pass, ...(await this.#encode(onBatch, scope?.ranges, { pass, force })), scanMs: performance.now() - started };
-      const { dirty, pagesScanned } = await this.#findDirty(scope.ranges ?? [[0, this.pageCount]]);
+      // Normal form: a page named twice is still read once, and the find-dirty shares come in order.
+      const ranges = scope?.ranges && mergeRanges(scope.ranges);
+      if (!scope?.everyCore || force) return { pass, ...(await this.#encode(onBatch, ranges, { pass, force })), scanMs: performance.now() - started };
+      const { dirty, pagesScanned } = await this.#findDirty(ranges ?? [[0, this.pageCount]]);
       const encoded = await this.#encode(onBatch, dirty, { pass, force: false });
       return { pass, ...encoded, pagesScanned, scanMs: performance.now() - started };
     } finally {
@@ -147,7 +149,7 @@ export class ScanPool {
   }
 
   /** Every thread hashes an equal share of `ranges`; returns the pages that differ from what the target holds. */
-  async #findDirty(ranges: readonly PageRange[]): Promise<{ dirty: Array<[number, number]>; pagesScanned: number }> {
+  async #findDirty(ranges: readonly PageRange[]): Promise<{ dirty: PageRange[]; pagesScanned: number }> {
     const threads = [...this.#workers, ...this.#helpers];
     const shares = splitRanges(ranges, threads.length);
     try {
@@ -215,7 +217,7 @@ export class ScanPool {
               reject(new Error(`scan worker sent ${message.type} during a scan`));
           }
         };
-        const ranges = clip(scopeRanges ?? [[w.first, w.end]], w.first, w.end);
+        const ranges = clipRanges(scopeRanges ?? [[w.first, w.end]], w.first, w.end);
         this.#post(w, { type: 'scan', ...request, ranges });
       })));
       await sending;

@@ -1,4 +1,5 @@
 import type { MessagePort } from 'node:worker_threads';
+import type { PageRange } from '@ferry/protocol';
 import type { BatchStats } from './page-encoder.js';
 
 /** Slots of a worker's shared control array (Int32Array over a SharedArrayBuffer). */
@@ -34,10 +35,10 @@ export interface ScanWorkerData {
 }
 
 export type ToWorker =
-  | { readonly type: 'scan'; readonly pass: number; readonly ranges: ReadonlyArray<readonly [number, number]>; readonly force: boolean }
+  | { readonly type: 'scan'; readonly pass: number; readonly ranges: readonly PageRange[]; readonly force: boolean }
   | { readonly type: 'adopt' }
   /** Hash the ranges and say which pages differ from what the target holds; encode nothing. */
-  | { readonly type: 'find-dirty'; readonly ranges: ReadonlyArray<readonly [number, number]> };
+  | { readonly type: 'find-dirty'; readonly ranges: readonly PageRange[] };
 
 export interface WorkerScanStats {
   readonly pagesScanned: number;
@@ -52,7 +53,7 @@ export type FromWorker =
   | { readonly type: 'batch'; readonly message: Uint8Array; readonly count: number; readonly stats: BatchStats }
   | { readonly type: 'done'; readonly stats: WorkerScanStats }
   | { readonly type: 'adopted'; readonly droppedCacheEntries: number }
-  | { readonly type: 'dirty'; readonly ranges: Array<[number, number]>; readonly pagesScanned: number }
+  | { readonly type: 'dirty'; readonly ranges: PageRange[]; readonly pagesScanned: number }
   | { readonly type: 'failed'; readonly message: string };
 
 /** A worker's answer to `adopt`: done, failed (its delta cache is then unsound), or not an answer yet. */

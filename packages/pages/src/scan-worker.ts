@@ -4,7 +4,7 @@
  * thread only frames batches and writes them to the socket.
  */
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { RECORD_HEADER_BYTES } from '@ferry/protocol';
+import { RangeCollector, RECORD_HEADER_BYTES, type PageRange } from '@ferry/protocol';
 import { ContentIndex } from './content-index.js';
 import { DeltaCache } from './delta-cache.js';
 import { createPageHasher, zeroPageHash } from './hash.js';
@@ -82,7 +82,7 @@ class Scan {
     this.#batch = this.#nextBatch();
   }
 
-  run(ranges: ReadonlyArray<readonly [number, number]>): void {
+  run(ranges: readonly PageRange[]): void {
     for (const [start, end] of ranges) {
       for (let first = start; first < end && this.#batch; first += chunkPages) {
         if (cancelRequested()) this.#batch = this.#giveBack(this.#batch);
@@ -141,8 +141,8 @@ class Scan {
 }
 
 /** Hashes `ranges` and returns the runs of pages whose content differs from what the target holds. */
-function findDirty(ranges: ReadonlyArray<readonly [number, number]>): FromWorker {
-  const dirty: Array<[number, number]> = [];
+function findDirty(ranges: readonly PageRange[]): FromWorker {
+  const dirty = new RangeCollector();
   let pagesScanned = 0;
   for (const [start, end] of ranges) {
     for (let first = start; first < end; first += chunkPages) {
@@ -150,15 +150,12 @@ function findDirty(ranges: ReadonlyArray<readonly [number, number]>): FromWorker
       file.readPages(first, pages, readBuffer);
       for (let k = 0; k < pages; k++) {
         const page = first + k;
-        if (hasher.hashPage(readBuffer.subarray(k * pageSize, (k + 1) * pageSize)) === targetHashes[page]) continue;
-        const last = dirty[dirty.length - 1];
-        if (last && last[1] === page) last[1] = page + 1;
-        else dirty.push([page, page + 1]);
+        if (hasher.hashPage(readBuffer.subarray(k * pageSize, (k + 1) * pageSize)) !== targetHashes[page]) dirty.add(page);
       }
       pagesScanned += pages;
     }
   }
-  return { type: 'dirty', ranges: dirty, pagesScanned };
+  return { type: 'dirty', ranges: dirty.done(), pagesScanned };
 }
 
 port.on('message', (message: ToWorker) => {
