@@ -1,5 +1,4 @@
 import type { ErrorCode, FerryError } from '@ferry/protocol';
-import type { ConvergenceFields } from './convergence.js';
 import type { PassRecord } from './policies.js';
 
 export interface EncodingTotals {
@@ -52,6 +51,22 @@ export interface MigrationSummary extends EncodingTotals {
   readonly finalDirtyPages?: number;
   /** Per image, by name. */
   readonly dirtyLog?: Readonly<Record<string, DirtyLogSummary>>;
+}
+
+/** Why pre-copy goes the way it goes, on progress and pass-end events (convergence.ts computes them). */
+export interface ConvergenceFields {
+  /** Bytes per second the workload dirtied (pages found dirty over the time the pass before took). */
+  readonly dirtyRate?: number;
+  /** Bytes per second the newest pass put on the wire. */
+  readonly sendRate?: number;
+  /** Percent of the workload's time taken away by the throttle. */
+  readonly throttle: number;
+  /** The pause if the workload stopped now. */
+  readonly expectedPauseMs?: number;
+  /** The round trip to the target that estimate counts (the least ping seen so far). */
+  readonly rttMs: number;
+  /** The link queue the newest stop decision counted (see PolicyContext.linkQueueMs). */
+  readonly linkQueueMs?: number;
 }
 
 /** Progress as it happens; the CLI renders these as a bar on a TTY or as NDJSON with --json. */

@@ -11,14 +11,14 @@ export {
   type MigrateOptions,
   type SourceImage,
 } from './options.js';
-export type { DirtyLogSummary, DiskSummary, MigrationResult, MigrationSummary, ProgressEvent, EncodingTotals } from './events.js';
+export type { ConvergenceFields, DirtyLogSummary, DiskSummary, MigrationResult, MigrationSummary, ProgressEvent, EncodingTotals } from './events.js';
 export { DirtyTracking, type DirtyTracker, type FreezeContext } from './dirty-tracking.js';
 export type { SourceHooks, StateBlob } from './hooks.js';
 export {
   adviseRecovery, defaultStateDir, isAlive, isRunning, MigrationJournal, readJournals, removeJournal,
-  type JournalEntry, type JournalScan, type RecoveryAdvice, type RefusedJournal,
+  type JournalScan, type RecoveryAdvice, type RefusedJournal,
 } from './journal.js';
-export { privacyProblem } from './journal-trust.js';
+export { privacyProblem, type JournalEntry } from './journal-trust.js';
 export { PassSender, type AfterImages, type PassOutcome, type PassScope } from './pass-sender.js';
 export { TargetConnection, type ConnectOptions } from './connection.js';
 export { SendMeter } from './send-meter.js';
@@ -62,7 +62,7 @@ export {
   type ThrottleState,
 } from './throttle-policy.js';
 export type { ThrottleDriver } from './throttle-driver.js';
-export { DEFAULT_PAUSE_TARGET_MS, LONG_PAUSE_MS, type ConvergenceFields } from './convergence.js';
+export { DEFAULT_PAUSE_TARGET_MS, LONG_PAUSE_MS } from './convergence.js';
 export { FULL_CHECK_EVERY, SoftDirtyTracker, type SoftDirtyImage, type SoftDirtyOptions } from './soft-dirty/tracker.js';
 export { allThreadsStopped, ProcessStopper, STOP_WAIT_MS } from './soft-dirty/freezer.js';
 export {

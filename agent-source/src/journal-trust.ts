@@ -9,7 +9,6 @@
 import { constants, fstatSync, lstatSync, openSync, closeSync, readFileSync, type Stats } from 'node:fs';
 import { isValidName } from '@ferry/protocol';
 import type { Phase } from './phases.js';
-import type { JournalEntry } from './journal.js';
 
 /** The user whose files ferry trusts: this process's uid. */
 export const currentUid = (): number => process.getuid?.() ?? 0;
@@ -43,6 +42,26 @@ export class UntrustedJournal extends Error {
 const PHASES: ReadonlySet<string> = new Set<Phase['name']>([
   'connecting', 'handshake', 'precopy', 'pausing', 'final-pass', 'state', 'verify', 'commit-wait', 'go-sent', 'done', 'rollback', 'unknown',
 ]);
+
+/** One migration's journal.json. */
+export interface JournalEntry {
+  readonly migrationId: string;
+  /** The `ferry migrate` process; recover leaves a migration alone while it lives. */
+  readonly pid: number;
+  /** When that process started (/proc/PID/stat): a pid reused by another process is not the migration. */
+  readonly pidStartTime?: string;
+  readonly target: string;
+  readonly phase: Phase['name'];
+  /** The pause hook was started: the workload may be stopped. */
+  readonly paused: boolean;
+  /** GO was (or may have been) sent: the target may run the workload; never resume it here. */
+  readonly goSent: boolean;
+  /** How to resume the workload on the source, as the CLI recorded it (hook command, QMP socket...). */
+  readonly recovery: Readonly<Record<string, unknown>>;
+  /** What would undo the throttle right now (the CLI's records; absent or empty: it touches nothing). */
+  readonly throttleUndo?: readonly Readonly<Record<string, unknown>>[];
+  readonly updatedAt: string;
+}
 
 /** The journal in `text`, found in folder `folder`; throws UntrustedJournal saying what is wrong. */
 export function parseJournal(text: string, folder: string): JournalEntry {

@@ -1,11 +1,3 @@
-import { lstatSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { ErrorCode, FerryError } from '@ferry/protocol';
-import { isPastPointOfNoReturn, type Phase } from './phases.js';
-import { processStartTime } from './proc-stat.js';
-import { currentUid, parseJournal, privacyProblem, readPrivateFile, UntrustedJournal } from './journal-trust.js';
-
 /**
  * A migration's journal: one small file per migration in the state directory, rewritten at every phase
  * change, so that after a `kill -9` of the source `ferry recover` can tell whether the workload was paused
@@ -13,27 +5,16 @@ import { currentUid, parseJournal, privacyProblem, readPrivateFile, UntrustedJou
  * the migration's temporary state blobs, so a killed migration leaves nothing in the temp directory.
  * recover acts only on journals this user alone could have written (journal-trust.ts).
  *
- *   <stateDir>/<migrationId>/journal.json   the entry below
+ *   <stateDir>/<migrationId>/journal.json   a JournalEntry (journal-trust.ts, beside the check of each field)
  *   <stateDir>/<migrationId>/state/         state blobs collected after the pause
  */
-export interface JournalEntry {
-  readonly migrationId: string;
-  /** The `ferry migrate` process; recover leaves a migration alone while it lives. */
-  readonly pid: number;
-  /** When that process started (/proc/PID/stat): a pid reused by another process is not the migration. */
-  readonly pidStartTime?: string;
-  readonly target: string;
-  readonly phase: Phase['name'];
-  /** The pause hook was started: the workload may be stopped. */
-  readonly paused: boolean;
-  /** GO was (or may have been) sent: the target may run the workload; never resume it here. */
-  readonly goSent: boolean;
-  /** How to resume the workload on the source, as the CLI recorded it (hook command, QMP socket...). */
-  readonly recovery: Readonly<Record<string, unknown>>;
-  /** What would undo the throttle right now (the CLI's records; absent or empty: it touches nothing). */
-  readonly throttleUndo?: readonly Readonly<Record<string, unknown>>[];
-  readonly updatedAt: string;
-}
+import { lstatSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { ErrorCode, FerryError } from '@ferry/protocol';
+import { isPastPointOfNoReturn, type Phase } from './phases.js';
+import { processStartTime } from './proc-stat.js';
+import { currentUid, parseJournal, privacyProblem, readPrivateFile, UntrustedJournal, type JournalEntry } from './journal-trust.js';
 
 const JOURNAL_FILE = 'journal.json';
 

@@ -14,7 +14,11 @@
  * package does not export. Nothing imports a `.test.ts` file.
  * All three belong to the root package.json, which declares what they import besides ferry's own packages.
  *
- * `checkImportBoundaries` is pure (tested on synthetic input); `loadWorkspace` reads the real tree.
+ * Inside a package the files import each other without circles, type imports included: a circle is two
+ * files that cannot be read, tested or moved apart (`importCycles`).
+ *
+ * `checkImportBoundaries` and `importCycles` are pure (tested on synthetic input); `loadWorkspace` reads
+ * the real tree.
  */
 import { builtinModules } from 'node:module';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -180,6 +184,40 @@ function checkDeclared(used: ReadonlyMap<WorkspacePackage, ReadonlySet<string>>,
     }
   }
   return violations;
+}
+
+/** The source a relative specifier names (`./x.js` is `x.ts`, `./dir` is `dir/index.ts`), if it is one of `files`. */
+function resolveRelative(file: string, specifier: string, files: ReadonlySet<string>): string | undefined {
+  const path = join(dirname(file), specifier).split(sep).join('/');
+  return [path.replace(/\.js$/, '.ts'), `${path}.ts`, `${path}/index.ts`].find((candidate) => files.has(candidate));
+}
+
+/**
+ * The import circles among `sources`: each group of files that reach one another by relative imports
+ * (a strongly connected component, found with Tarjan's algorithm), its files sorted, the groups sorted.
+ */
+export function importCycles(sources: readonly SourceImports[]): string[][] {
+  const files = new Set(sources.map((s) => s.file));
+  const edges = new Map(sources.map((s) => [s.file, s.specifiers.flatMap((spec) => (spec.startsWith('.') ? [resolveRelative(s.file, spec, files)] : []))
+    .filter((target): target is string => target !== undefined)]));
+  const order = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const cycles: string[][] = [];
+  const visit = (file: string): void => {
+    order.set(file, order.size);
+    low.set(file, order.get(file)!);
+    stack.push(file);
+    for (const next of edges.get(file)!) {
+      if (!order.has(next)) visit(next);
+      if (stack.includes(next)) low.set(file, Math.min(low.get(file)!, low.get(next)!));
+    }
+    if (low.get(file) !== order.get(file)) return;
+    const group = stack.splice(stack.indexOf(file));
+    if (group.length > 1 || edges.get(file)!.includes(file)) cycles.push(group.sort());
+  };
+  for (const file of files) if (!order.has(file)) visit(file);
+  return cycles.sort((a, b) => a[0]!.localeCompare(b[0]!));
 }
 
 function layerOf(folder: string): Layer {

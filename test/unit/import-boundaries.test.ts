@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { checkImportBoundaries, importSpecifiers, loadWorkspace, packageOf, type SourceImports, type WorkspacePackage } from '../helpers/import-boundaries.js';
+import { checkImportBoundaries, importCycles, importSpecifiers, loadWorkspace, packageOf, type SourceImports, type WorkspacePackage } from '../helpers/import-boundaries.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -20,6 +20,41 @@ t.test('the workspace keeps its import boundaries', async (t) => {
   }
   const violations = checkImportBoundaries(packages, sources, PENDING_DEPENDENCIES);
   t.same(violations, [], violations.map((v) => `${v.file}: ${v.message}`).join('\n') || 'no violations');
+});
+
+/**
+ * Import circles still in the tree. The one left is the CLI's flag handling: migrate-options checks
+ * --disk and --dirty-log with functions of source-disks and dirty-logs, which (like source-hooks and
+ * throttle/build) take MigrateArgs from migrate-options back. Parsing the flags once into a typed plan
+ * that these modules receive removes it: then take it off this list.
+ */
+const KNOWN_CYCLES: readonly string[][] = [
+  ['cli/src/dirty-logs.ts', 'cli/src/migrate-options.ts', 'cli/src/source-disks.ts', 'cli/src/source-hooks.ts', 'cli/src/throttle/build.ts'],
+];
+
+t.test('no file imports itself back through others (type imports included), bar the known circles', async (t) => {
+  const cycles = importCycles(loadWorkspace(ROOT).sources);
+  t.same(cycles, KNOWN_CYCLES, `circles: ${JSON.stringify(cycles)}`);
+});
+
+t.test('importCycles finds each circle once, however long, and nothing else', async (t) => {
+  const source = (file: string, ...specifiers: string[]): SourceImports => ({ file, specifiers });
+  t.same(importCycles([
+    source('p/src/a.ts', './b.js', 'node:fs', '@ferry/protocol'),
+    source('p/src/b.ts', './sub/c.js'),
+    source('p/src/sub/c.ts', '../a.js', '../d.js'),
+    source('p/src/d.ts', './e'),
+    source('p/src/e.ts', './sub'),
+    source('p/src/sub/index.ts'),
+    source('p/src/self.ts', './self.js'),
+    source('q/src/x.ts', './y.js', '../../p/src/a.js'),
+    source('q/src/y.ts', './x.js', '../package.json'),
+  ]), [
+    ['p/src/a.ts', 'p/src/b.ts', 'p/src/sub/c.ts'],
+    ['p/src/self.ts'],
+    ['q/src/x.ts', 'q/src/y.ts'],
+  ], 'a three-file circle, a self-import and a pair; a chain into a folder\'s index is no circle');
+  t.same(importCycles([source('a.ts', './b.js'), source('b.ts', './c.js'), source('c.ts')]), [], 'a chain');
 });
 
 const synthetic: WorkspacePackage[] = [

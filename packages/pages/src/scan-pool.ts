@@ -4,16 +4,12 @@ import { createPageHasher, zeroPageHash } from './hash.js';
 import { ImageFile } from './image-file.js';
 import type { BatchStats } from './page-encoder.js';
 import { adoptOutcome, Control, type FromWorker, type ToWorker } from './scan-protocol.js';
-import { startWorker, type ScanWorker } from './scan-thread.js';
+import { startWorker, type ScanWorker, type WorkerOptions } from './scan-thread.js';
 
-export interface ScanPoolOptions {
-  readonly imagePath: string;
-  readonly pageSize: number;
+export interface ScanPoolOptions extends WorkerOptions {
   /** Worker threads; each owns a contiguous slice of the image. */
   readonly workers: number;
   readonly deltaCacheBytes: number;
-  readonly delta: boolean;
-  readonly compress: 'auto' | 'always' | 'never';
   /**
    * Threads that hash while the workload is paused (default: every core): the main thread then idles,
    * so `workers` plus hash-only helpers, started with the pool so the pause does not wait for them.

@@ -1,7 +1,14 @@
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { PAGES_HEADER_BYTES, PAGES_BATCH_BYTES } from '@ferry/protocol';
 import { Control, CONTROL_SLOTS, type FromWorker, type ScanWorkerData } from './scan-protocol.js';
-import type { ScanPoolOptions } from './scan-pool.js';
+
+/** What every scan worker of an image is started with (ScanPoolOptions extends it). */
+export interface WorkerOptions {
+  readonly imagePath: string;
+  readonly pageSize: number;
+  readonly delta: boolean;
+  readonly compress: 'auto' | 'always' | 'never';
+}
 
 /** The main thread's handle on one scan worker thread. */
 export interface ScanWorker {
@@ -15,7 +22,7 @@ export interface ScanWorker {
 }
 
 /** Starts one scan worker owning pages [first, end) (an empty slice makes a hash-only helper). */
-export async function startWorker(options: ScanPoolOptions, targetHashes: BigUint64Array, first: number, end: number, deltaCacheBytes: number): Promise<ScanWorker> {
+export async function startWorker(options: WorkerOptions, targetHashes: BigUint64Array, first: number, end: number, deltaCacheBytes: number): Promise<ScanWorker> {
   const control = new Int32Array(new SharedArrayBuffer(CONTROL_SLOTS * 4));
   control[Control.Compress] = options.compress === 'always' ? 1 : 0;
   const channel = new MessageChannel();
