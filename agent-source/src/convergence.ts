@@ -6,7 +6,7 @@
  * dirty rate, send rate, throttle level and expected pause, and a warning before a long pause.
  */
 import type { Logger } from 'pino';
-import type { ProgressEvent } from './events.js';
+import type { ConvergenceFields, SourceEvent } from '@ferry/serve';
 import { estimateDowntimeMs, withDowntimeCap, type PassRecord, type PolicyContext, type StopDecision, type StopPolicy } from './policies.js';
 import type { ThrottleDriver } from './throttle-driver.js';
 import { FULL_SPEED, nextThrottle, THROTTLE_PERIOD_MS, type ThrottleMode, type ThrottleObservation, type ThrottleState } from './throttle-policy.js';
@@ -17,20 +17,7 @@ export const DEFAULT_PAUSE_TARGET_MS = 300;
 export const LONG_PAUSE_MS = 2000;
 
 /** Why pre-copy goes the way it goes, on progress and pass-end events. */
-export interface ConvergenceFields {
-  /** Bytes per second the workload dirtied (pages found dirty over the time the pass before took). */
-  readonly dirtyRate?: number;
-  /** Bytes per second the newest pass put on the wire. */
-  readonly sendRate?: number;
-  /** Percent of the workload's time taken away by the throttle. */
-  readonly throttle: number;
-  /** The pause if the workload stopped now. */
-  readonly expectedPauseMs?: number;
-  /** The round trip to the target that estimate counts (the least ping seen so far). */
-  readonly rttMs: number;
-  /** The link queue the newest stop decision counted (see PolicyContext.linkQueueMs). */
-  readonly linkQueueMs?: number;
-}
+export type { ConvergenceFields } from '@ferry/serve';
 
 export interface ConvergenceOptions {
   readonly policy: StopPolicy;
@@ -39,7 +26,7 @@ export interface ConvergenceOptions {
   readonly mode: ThrottleMode;
   readonly driver: ThrottleDriver | undefined;
   readonly log: Logger;
-  readonly emit: (event: ProgressEvent) => void;
+  readonly emit: (event: SourceEvent) => void;
   /** Bytes the running pre-copy pass has sent so far; undefined when none runs. */
   readonly passBytes: () => number | undefined;
 }

@@ -1,78 +1,8 @@
-import type { ErrorCode, FerryError } from '@ferry/protocol';
-import type { ConvergenceFields } from './convergence.js';
-import type { PassRecord } from './policies.js';
+import type { FerryError } from '@ferry/protocol';
+import type { DirtyLogSummary, DiskSummary, EncodingTotals, MigrationResult, MigrationSummary, PassRecord } from '@ferry/serve';
 
-export interface EncodingTotals {
-  pagesSent: number;
-  zeroPages: number;
-  rawPages: number;
-  lz4Pages: number;
-  deltaPages: number;
-  copyPages: number;
-  /** Record bytes (header and payload) of the pages of each encoding, over all passes. */
-  zeroBytes: number;
-  rawBytes: number;
-  lz4Bytes: number;
-  deltaBytes: number;
-  copyBytes: number;
-}
-
-/** A tracked image (a guest disk): what it cost, and how many passes read it (pass 0 included). */
-export interface DiskSummary {
-  readonly bytesSent: number;
-  readonly passes: number;
-}
-
-export type MigrationResult = 'committed' | 'rolled-back' | 'unknown';
-
-/** How an image's dirty pages were found (`soft-dirty`, `hash`, `qemu-bitmap`), and why that way. */
-export interface DirtyLogSummary {
-  readonly method: string;
-  readonly reason: string;
-}
-
-/** The last line of `ferry migrate --json`, and what `migrate()` resolves to. */
-export interface MigrationSummary extends EncodingTotals {
-  readonly result: MigrationResult;
-  readonly migrationId: string;
-  readonly bytesSent: number;
-  readonly totalMs: number;
-  readonly pauseMs: number;
-  readonly passes: number;
-  readonly imageBytes: number;
-  readonly stopReason?: string;
-  readonly error?: { readonly code: ErrorCode; readonly message: string };
-  readonly history: readonly PassRecord[];
-  /** Per tracked image (guest disk), by name; absent when the migration has none. */
-  readonly disks?: Readonly<Record<string, DiskSummary>>;
-  /** Pages read (and hashed) to find the dirty ones, over every pass (set by every migration this version runs). */
-  readonly pagesRead?: number;
-  /** The final pass (workload paused): pages it read, and those of them it found changed and sent. */
-  readonly finalPagesRead?: number;
-  readonly finalDirtyPages?: number;
-  /** Per image, by name. */
-  readonly dirtyLog?: Readonly<Record<string, DirtyLogSummary>>;
-}
-
-/** Progress as it happens; the CLI renders these as a bar on a TTY or as NDJSON with --json. */
-export type ProgressEvent =
-  | { readonly event: 'connected'; readonly url: string; readonly migrationId: string }
-  | { readonly event: 'pass-begin'; readonly pass: number; readonly final: boolean }
-  | ({ readonly event: 'progress'; readonly pass: number; readonly bytesSent: number; readonly pagesSent: number; readonly bytesReceived: number; readonly rate: number; readonly imageBytes: number; readonly passFraction: number; readonly passEtaMs?: number; readonly diskBytesSent?: number } & Partial<ConvergenceFields>)
-  | ({ readonly event: 'pass-end'; readonly pass: number; readonly dirtyPages: number; readonly bytesSent: number; readonly durationMs: number; readonly deltaCacheBytes?: number; readonly bandwidth: number; readonly stop: boolean; readonly final: boolean; readonly reason?: string } & Partial<ConvergenceFields>)
-  /** The throttle level changed (auto-converge), and why. */
-  | { readonly event: 'throttle'; readonly level: number; readonly reason: string }
-  /** Before a pause expected to be long (over 2 s without --max-downtime, or forced by --on-timeout force). */
-  | { readonly event: 'long-pause'; readonly expectedPauseMs: number; readonly reason: string }
-  | { readonly event: 'disconnected'; readonly pass: number; readonly reason: string }
-  | { readonly event: 'reconnected'; readonly pass: number; readonly attempts: number; readonly resumed: boolean; readonly heldPages: number }
-  | { readonly event: 'paused'; readonly pass: number; readonly reason: string }
-  | { readonly event: 'state'; readonly name: string; readonly bytes: number }
-  | { readonly event: 'verify'; readonly image: string; readonly ok: boolean; readonly mismatchedPages: number }
-  | { readonly event: 'commit-ready' }
-  | { readonly event: 'go' }
-  | { readonly event: 'resumed'; readonly pauseMs: number }
-  | { readonly event: 'rollback'; readonly code: ErrorCode; readonly reason: string };
+// The source's events and summary are part of the vocabulary both agents share (@ferry/serve).
+export type { DirtyLogSummary, DiskSummary, EncodingTotals, MigrationResult, MigrationSummary, SourceEvent } from '@ferry/serve';
 
 const NO_PAGES: EncodingTotals = { pagesSent: 0, zeroPages: 0, rawPages: 0, lz4Pages: 0, deltaPages: 0, copyPages: 0, zeroBytes: 0, rawBytes: 0, lz4Bytes: 0, deltaBytes: 0, copyBytes: 0 };
 

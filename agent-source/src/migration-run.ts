@@ -12,13 +12,13 @@ import { Convergence } from './convergence.js';
 import { POLICIES, type PassRecord } from './policies.js';
 import { SendMeter } from './send-meter.js';
 import { withDeadline } from './abort.js';
-import type { DiskSummary, ProgressEvent } from './events.js';
+import type { DiskSummary, SourceEvent } from './events.js';
 import type { PassSender } from './pass-sender.js';
 
 export interface MigrateContext {
   readonly logger: Logger;
   readonly hooks: SourceHooks;
-  readonly onEvent?: ((event: ProgressEvent) => void) | undefined;
+  readonly onEvent?: ((event: SourceEvent) => void) | undefined;
   /** Aborting it (Ctrl-C) cancels the migration: before GO that is a rollback. */
   readonly signal?: AbortSignal | undefined;
   /** Where to journal the phases for `ferry recover` (and collect state blobs), and how to resume the workload then. */
@@ -107,7 +107,7 @@ export class MigrationRun {
     return this.#phase;
   }
 
-  emit(event: ProgressEvent): void {
+  emit(event: SourceEvent): void {
     this.context.onEvent?.(event);
   }
 
@@ -144,7 +144,7 @@ export class MigrationRun {
   }
 
   /** The running pass's progress; undefined outside the passes. */
-  progress(sender: PassSender, bytesReceived: number, passStartedAt: number): ProgressEvent | undefined {
+  progress(sender: PassSender, bytesReceived: number, passStartedAt: number): SourceEvent | undefined {
     const phase = this.#phase;
     if (phase.name !== 'precopy' && phase.name !== 'final-pass') return undefined;
     const fraction = this.pageCount > 0 ? Math.min(1, sender.passScanned / this.pageCount) : 0;

@@ -15,6 +15,7 @@ import { createSessionFiles, removeFinishedFolder, removeIfEmpty } from './sessi
 import { BaseSeeds, CopySlots } from './seed.js';
 import { newSessionSecret, sameSecret } from './secret.js';
 import type { CommitHook, Prelauncher, TargetEvent } from './types.js';
+import type { TargetMigrationStatus } from '@ferry/serve';
 
 export type { Peer } from './session-link.js';
 
@@ -255,7 +256,7 @@ export class TargetSession {
     }
   }
 
-  status(): Record<string, unknown> {
+  status(): TargetMigrationStatus {
     return { migrationId: this.id, phase: this.phase, attached: this.attached, pass: this.#receiver.pass, ...this.#files.status(), startedAt: this.startedAt.toISOString() };
   }
 
