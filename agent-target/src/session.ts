@@ -2,6 +2,7 @@ import { rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { decodeMessage, ErrorCode, FerryError, PROTOCOL_VERSION, MessageType, toFerryError, type Hello, type Limits } from '@ferry/protocol';
 import type { PageHasher } from '@ferry/pages';
+import type { TargetMigrationStatus } from '@ferry/serve';
 import { chooseBases, type BaseImage } from './base.js';
 import { UNCHARGED, type TableCharge } from './budget.js';
 import type { ImageSink } from './image-sink.js';
@@ -15,7 +16,6 @@ import { createSessionFiles, removeFinishedFolder, removeIfEmpty } from './sessi
 import { BaseSeeds, CopySlots } from './seed.js';
 import { newSessionSecret, sameSecret } from './secret.js';
 import type { CommitHook, Prelauncher, TargetEvent } from './types.js';
-import type { TargetMigrationStatus } from '@ferry/serve';
 
 export type { Peer } from './session-link.js';
 
