@@ -6,7 +6,7 @@
  * dirty rate, send rate, throttle level and expected pause, and a warning before a long pause.
  */
 import type { Logger } from 'pino';
-import type { ConvergenceFields, ProgressEvent } from './events.js';
+import type { ConvergenceFields, SourceEvent } from '@ferry/serve';
 import { estimateDowntimeMs, withDowntimeCap, type PassRecord, type PolicyContext, type StopDecision, type StopPolicy } from './policies.js';
 import type { ThrottleDriver } from './throttle-driver.js';
 import { FULL_SPEED, nextThrottle, THROTTLE_PERIOD_MS, type ThrottleMode, type ThrottleObservation, type ThrottleState } from './throttle-policy.js';
@@ -23,7 +23,7 @@ export interface ConvergenceOptions {
   readonly mode: ThrottleMode;
   readonly driver: ThrottleDriver | undefined;
   readonly log: Logger;
-  readonly emit: (event: ProgressEvent) => void;
+  readonly emit: (event: SourceEvent) => void;
   /** Bytes the running pre-copy pass has sent so far; undefined when none runs. */
   readonly passBytes: () => number | undefined;
 }

@@ -4,9 +4,8 @@ import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import {
   accessPolicy, authorize, DaemonMetrics, DEFAULT_PRE_AUTH, EventFeed, listenOn, PreAuthGuard, refuseUpgrade, serveOps,
-  type AccessPolicy, type OpsRoutes, type PreAuthLimits,
+  type AccessPolicy, type OpsRoutes, type PreAuthLimits, type SourceDaemonEvent, type SourceEvent, type SourceMigrationStatus, type SourceStatus,
 } from '@ferry/serve';
-import type { MigrationSummary, ProgressEvent } from './events.js';
 import { countFailedStart, SourceMetricsFeed } from './metrics-feed.js';
 import { migrate, type MigrateContext } from './migration.js';
 import type { MigrateOptions } from './options.js';
@@ -47,20 +46,9 @@ export interface SourceOptions {
 export interface RunningSource {
   readonly url: string;
   readonly port: number;
-  status(): Record<string, unknown>;
+  status(): SourceStatus;
   close(): Promise<void>;
 }
-
-interface Tracked {
-  readonly migrationId: string;
-  readonly startedAt: string;
-  last?: ProgressEvent;
-  summary?: Omit<MigrationSummary, 'history'>;
-  /** Why it never started (e.g. QEMU has no such disk node); the source was not touched. */
-  error?: string;
-}
-
-type Published = ProgressEvent | { event: 'summary'; summary: Tracked['summary'] } | { event: 'failed-to-start'; error: string };
 
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -79,7 +67,7 @@ class SourceDaemon {
   readonly #log: Logger;
   readonly #server: Server;
   readonly #events = new WebSocketServer({ noServer: true, perMessageDeflate: false });
-  readonly #migrations = new Map<string, Tracked>();
+  readonly #migrations = new Map<string, SourceMigrationStatus>();
   readonly #watchers: EventFeed;
   readonly #access: AccessPolicy;
   readonly #guard: PreAuthGuard;
@@ -141,9 +129,9 @@ class SourceDaemon {
   #start(request: MigrationRequest): string {
     const { migrationId } = request.options;
     if (this.#migrations.has(migrationId)) throw new Error(`migration ${migrationId} exists already`);
-    const tracked: Tracked = { migrationId, startedAt: new Date().toISOString() };
+    const tracked: SourceMigrationStatus = { migrationId, startedAt: new Date().toISOString() };
     this.#migrations.set(migrationId, tracked);
-    const publish = (event: Published): void => {
+    const publish = (event: SourceDaemonEvent): void => {
       this.#watchers.broadcast({ migrationId, ...event });
     };
     void (async () => {
@@ -157,7 +145,7 @@ class SourceDaemon {
       const { close, options = request.options, ...seams } = prepared;
       const feed = new SourceMetricsFeed(this.#ops.metrics, migrationId);
       try {
-        const onEvent = (event: ProgressEvent): void => { tracked.last = event; feed.event(event); publish(event); };
+        const onEvent = (event: SourceEvent): void => { tracked.last = event; feed.event(event); publish(event); };
         const { history: _history, ...summary } = await migrate(options, { ...seams, logger: this.#log, onEvent });
         tracked.summary = summary;
         feed.ended(summary);
@@ -173,7 +161,7 @@ class SourceDaemon {
     return migrationId;
   }
 
-  #status(): Record<string, unknown> {
+  #status(): SourceStatus {
     return { role: 'source', migrations: [...this.#migrations.values()] };
   }
 

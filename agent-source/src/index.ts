@@ -11,7 +11,7 @@ export {
   type MigrateOptions,
   type SourceImage,
 } from './options.js';
-export type { ConvergenceFields, DirtyLogSummary, DiskSummary, MigrationResult, MigrationSummary, ProgressEvent, EncodingTotals } from './events.js';
+export type { DirtyLogSummary, DiskSummary, MigrationResult, MigrationSummary, SourceEvent, EncodingTotals } from './events.js';
 export { DirtyTracking, type DirtyTracker, type FreezeContext } from './dirty-tracking.js';
 export type { SourceHooks, StateBlob } from './hooks.js';
 export {

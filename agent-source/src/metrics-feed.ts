@@ -1,7 +1,4 @@
-import type { ByteKind, DaemonMetrics } from '@ferry/serve';
-import type { MigrationSummary, ProgressEvent } from './events.js';
-
-type SummaryFields = Omit<MigrationSummary, 'history'>;
+import type { ByteKind, DaemonMetrics, DaemonSummary, SourceEvent } from '@ferry/serve';
 type SourceByteKind = Exclude<ByteKind, 'pages'>;
 
 /**
@@ -22,7 +19,7 @@ export class SourceMetricsFeed {
     metrics.started();
   }
 
-  event(event: ProgressEvent): void {
+  event(event: SourceEvent): void {
     switch (event.event) {
       case 'progress':
         this.#countBytes(event.bytesSent, event.diskBytesSent ?? 0);
@@ -48,7 +45,7 @@ export class SourceMetricsFeed {
     }
   }
 
-  ended(summary: SummaryFields): void {
+  ended(summary: DaemonSummary): void {
     this.#settleBytes(summary);
     this.#metrics.pages('zero', summary.zeroPages, summary.zeroBytes);
     this.#metrics.pages('raw', summary.rawPages, summary.rawBytes);
@@ -68,7 +65,7 @@ export class SourceMetricsFeed {
   }
 
   /** At the end, the state blobs take their size out of what is left, so the three kinds add up to `bytesSent`. */
-  #settleBytes(summary: SummaryFields): void {
+  #settleBytes(summary: DaemonSummary): void {
     const diskBytes = Object.values(summary.disks ?? {}).reduce((sum, disk) => sum + disk.bytesSent, 0);
     this.#grow('disk', diskBytes);
     const notRam = summary.bytesSent - this.#counted.disk - this.#counted.ram;

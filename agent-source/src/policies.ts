@@ -3,18 +3,9 @@
  * can, so the workload should pause for the final pass. No I/O, no clock: tested on recorded histories.
  */
 
-export interface PassRecord {
-  readonly pass: number;
-  /** Pages found dirty (hash differs from what the target holds) and sent in this pass. */
-  readonly dirtyPages: number;
-  /** Pages read and hashed to find the dirty ones (every page, or a dirty log's; absent in older records). */
-  readonly pagesRead?: number;
-  /** Bytes put on the wire in this pass. */
-  readonly bytesSent: number;
-  readonly durationMs: number;
-  /** Effective bytes per second of this pass (bytesSent / duration). */
-  readonly bandwidth: number;
-}
+import type { PassRecord } from '@ferry/serve';
+
+export type { PassRecord };
 
 export interface PolicyContext {
   readonly imageBytes: number;

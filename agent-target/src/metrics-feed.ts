@@ -1,5 +1,4 @@
-import type { DaemonMetrics } from '@ferry/serve';
-import type { TargetEvent } from './types.js';
+import type { DaemonMetrics, TargetEvent } from '@ferry/serve';
 
 interface Received {
   readonly startedAt: number;
@@ -37,36 +36,36 @@ export class TargetMetricsFeed {
       case 'detached':
         if (session) session.detached = true;
         return;
-      case 'pass-end': {
-        const pass = numberOr(event['pass'], 0);
-        if (session) session.lastPass = Math.max(session.lastPass, pass);
-        this.#metrics.bytes('pages', numberOr(event['bytes'], 0));
-        this.#metrics.live(migrationId, { pass });
+      case 'pass-end':
+        if (session) session.lastPass = Math.max(session.lastPass, event.pass);
+        this.#metrics.bytes('pages', event.bytes);
+        this.#metrics.live(migrationId, { pass: event.pass });
         return;
-      }
       case 'verify':
-        this.#metrics.verified(event['ok'] === true, 0);
+        this.#metrics.verified(event.ok, 0);
         return;
       case 'committed':
+        this.#ended(migrationId, 'committed', undefined);
+        return;
       case 'failed':
-        this.#ended(migrationId, event);
+        this.#ended(migrationId, 'failed', event.code);
+        return;
+      case 'commit-ready':
         return;
       default:
-        return;
+        unhandled(event);
     }
   }
 
-  #ended(migrationId: string, event: TargetEvent): void {
+  #ended(migrationId: string, result: 'committed' | 'failed', code: string | undefined): void {
     const session = this.#sessions.get(migrationId);
     this.#sessions.delete(migrationId);
-    const code = typeof event['code'] === 'string' ? event['code'] : undefined;
     this.#metrics.ended(migrationId, {
-      result: event.event === 'committed' ? 'committed' : 'failed', code,
+      result, code,
       ...(session ? { totalMs: performance.now() - session.startedAt, passes: session.lastPass + 1 } : {}),
     });
   }
 }
 
-function numberOr(value: unknown, fallback: number): number {
-  return typeof value === 'number' && Number.isFinite(value) ? value : fallback;
-}
+/** Every event has its case above: a new one does not compile until it has one. */
+function unhandled(_event: never): void {}

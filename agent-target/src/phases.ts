@@ -1,4 +1,5 @@
 import { ErrorCode, FerryError, MessageType, messageTypeName } from '@ferry/protocol';
+import type { TargetPhase } from '@ferry/serve';
 
 /**
  * The target's migration phases. `precopy` may be detached (connection lost) and resumed; from `paused`
@@ -11,7 +12,7 @@ import { ErrorCode, FerryError, MessageType, messageTypeName } from '@ferry/prot
  * `verified` is the time the target spends making the images durable before it says COMMIT_READY: a GO
  * then is a protocol error, because the source cannot have heard COMMIT_READY yet.
  */
-export type TargetPhase = 'precopy' | 'paused' | 'verified' | 'commit-ready' | 'committing' | 'committed' | 'failed';
+export type { TargetPhase };
 
 const ACCEPTS: Record<TargetPhase, ReadonlySet<number>> = {
   precopy: new Set([MessageType.PassBegin, MessageType.Pages, MessageType.PassEnd, MessageType.Paused, MessageType.Abort]),

@@ -10,7 +10,7 @@ import { DEFAULT_LIMITS, FerryError, ErrorCode, type Limits } from '@ferry/proto
 import { createPageHasher, type PageHasher } from '@ferry/pages';
 import {
   accessPolicy, authorize, DaemonMetrics, DEFAULT_PRE_AUTH, EventFeed, listenOn, PreAuthGuard, refuseUpgrade, serveOps,
-  type AccessPolicy, type Credential, type OpsRoutes, type PreAuthLimits,
+  type AccessPolicy, type Credential, type MigrationEnd, type OpsRoutes, type PreAuthLimits, type TargetEvent, type TargetStatus,
 } from '@ferry/serve';
 import type { BaseImage } from './base.js';
 import { SourceConnection } from './connection.js';
@@ -18,7 +18,9 @@ import { TargetMetricsFeed } from './metrics-feed.js';
 import { SessionRegistry } from './registry.js';
 import type { SessionContext } from './session.js';
 import { cleanStaleSessions } from './stale.js';
-import type { CommitHook, Prelauncher, TargetEvent } from './types.js';
+import type { CommitHook, Prelauncher } from './types.js';
+
+export type { MigrationEnd } from '@ferry/serve';
 
 export interface TargetLimits extends Limits {
   /** Migrations received at the same time. */
@@ -52,17 +54,11 @@ export interface TargetOptions {
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer; readonly ca?: string | Buffer | undefined } | undefined;
 }
 
-export interface MigrationEnd {
-  readonly migrationId: string;
-  readonly outcome: 'committed' | 'failed';
-  readonly reason?: string | undefined;
-}
-
 export interface RunningTarget {
   readonly url: string;
   readonly port: number;
   onMigrationEnd(listener: (end: MigrationEnd) => void): void;
-  status(): Record<string, unknown>;
+  status(): TargetStatus;
   close(): Promise<void>;
 }
 
@@ -201,7 +197,7 @@ class TargetDaemon {
     };
   }
 
-  #status(): Record<string, unknown> {
+  #status(): TargetStatus {
     return {
       role: 'target', dir: this.#dir, tableMemory: { reserved: this.#registry.tableBytesReserved, limit: this.#limits.maxTableBytes },
       migrations: this.#registry.all.map((s) => s.status()),

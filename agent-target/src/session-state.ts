@@ -6,6 +6,7 @@ import {
   type ControlMessage, type Hello, type Limits, type Message, type PageRange,
 } from '@ferry/protocol';
 import type { PageHasher } from '@ferry/pages';
+import type { TargetMigrationStatus } from '@ferry/serve';
 import { BlobSink } from './blob-sink.js';
 import type { ImageSink } from './image-sink.js';
 import { ioError } from './io-error.js';
@@ -172,7 +173,7 @@ export class SessionFiles {
     };
   }
 
-  status(): Record<string, unknown> {
+  status(): Pick<TargetMigrationStatus, 'bytesReceived' | 'pagesApplied' | 'images'> {
     return {
       bytesReceived: this.bytesReceived, pagesApplied: this.pagesApplied,
       images: this.images.map((i) => ({ name: i.name, size: i.pageCount * i.pageSize })),

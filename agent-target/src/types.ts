@@ -9,8 +9,8 @@ export interface CommitContext {
 /** Runs after GO, once the files are committed; resolving means the workload runs here (RESUMED). */
 export type CommitHook = (context: CommitContext) => Promise<void>;
 
-/** Progress for GET /status watchers and the /events feed. */
-export type TargetEvent = { readonly event: string; readonly migrationId: string } & Readonly<Record<string, unknown>>;
+/** Progress for the /events feed, in the vocabulary both agents share. */
+export type { TargetEvent } from '@ferry/serve';
 
 /**
  * Starts the workload's process ahead of GO, paused, on the images' final paths (hard links to the

@@ -1,8 +1,13 @@
-import type { ConvergenceFields, MigrationSummary, ProgressEvent } from '@ferry/agent-source';
+import type { ConvergenceFields, DaemonLine, MigrationSummary, SourceEvent } from '@ferry/serve';
 import { formatBytes } from './units.js';
 
+/** A line of `ferry source` and `ferry target` on stdout. */
+export function writeLine(line: DaemonLine, out: NodeJS.WritableStream = process.stdout): void {
+  out.write(`${JSON.stringify(line)}\n`);
+}
+
 export interface ProgressSink {
-  event(event: ProgressEvent): void;
+  event(event: SourceEvent): void;
   summary(summary: MigrationSummary): void;
 }
 
@@ -71,7 +76,7 @@ function why(event: Partial<ConvergenceFields>): string {
 }
 
 /** The bar is the running pass's scan through the image; the numbers are the whole migration's. */
-function bar(event: Extract<ProgressEvent, { event: 'progress' }>): string {
+function bar(event: Extract<SourceEvent, { event: 'progress' }>): string {
   const width = 30;
   const fraction = event.passFraction;
   const filled = Math.round(fraction * width);

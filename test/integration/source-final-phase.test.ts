@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import {
-  DEFAULT_PAGE_SIZE, migrate, type DirtyTracker, type MigrateOptions, type ProgressEvent, type SourceHooks,
+  DEFAULT_PAGE_SIZE, migrate, type DirtyTracker, type MigrateOptions, type SourceEvent, type SourceHooks,
 } from '@ferry/agent-source';
 import { startTarget } from '@ferry/agent-target';
 import type { PageRange } from '@ferry/protocol';
@@ -61,7 +61,7 @@ t.test('the state hook runs after the last freeze; the images and blob arrive wh
     stateFiles: [], policy: 'xen', delta: true, deltaCacheBytes: 1 << 20, compress: 'never', workers: 1, onTimeout: 'cancel', throttle: 'off',
     replyTimeoutMs: 10_000, verifyRetries: 1, reconnectTimeoutMs: 0, pausedTimeoutMs: 30_000,
   };
-  const onEvent = (event: ProgressEvent): void => {
+  const onEvent = (event: SourceEvent): void => {
     if (event.event === 'pass-end' && event['final'] === true) calls.push('final pass-end');
   };
   const summary = await migrate(options, { logger: pino({ level: 'silent' }), hooks, onEvent, dirtyTrackers: new Map([['disk', new FreezeLog(calls)]]) });

@@ -36,7 +36,7 @@ t.test('a watcher that does not read is dropped; one that reads gets everything'
   const events = Math.ceil((8 * MAX_WATCHER_BUFFERED_BYTES) / line.length);
   for (let i = 0; i < events; i++) {
     const arrived = new Promise<void>((resolve) => { wake = resolve; });
-    feed.broadcast({ i, line });
+    feed.broadcast({ event: 'state', migrationId: 'big', name: line, bytes: i });
     await arrived; // the reader has it: the pace is the reader's
   }
   t.equal(received.length, events, 'the reading watcher got every event');

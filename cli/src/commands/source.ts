@@ -6,6 +6,7 @@ import { migrateOptionsFrom, sourceHookCommands, stateDirFrom, type MigrateArgs 
 import { diskNames } from '../source-disks.js';
 import { buildSourceHooks, recoveryRecipe } from '../source-hooks.js';
 import { parseListen } from '../listen.js';
+import { writeLine } from '../progress.js';
 import { readPrivateToken } from '../token-file.js';
 import { UsageError } from '../usage.js';
 
@@ -43,7 +44,7 @@ export async function sourceCommand(argv: string[]): Promise<number> {
   const token = readPrivateToken(values['token-file']);
   const logger = createLogger(values['log-level'] ?? 'info', values['log-file'], 'ferry-source');
   const daemon = await startSource({ host, port, logger, token, allowHosts: values['allow-host'], parseRequest: migrationRequest });
-  process.stdout.write(`${JSON.stringify({ event: 'listening', url: daemon.url })}\n`);
+  writeLine({ event: 'listening', url: daemon.url });
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);

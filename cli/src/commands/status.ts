@@ -1,3 +1,4 @@
+import type { DaemonStatus, SourceMigrationStatus, TargetMigrationStatus } from '@ferry/serve';
 import { HELP_FLAG, parseFlags } from '../flags.js';
 import { formatBytes } from '../units.js';
 import { UsageError } from '../usage.js';
@@ -36,28 +37,29 @@ export async function statusCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${body.trim()}\n`);
     return 0;
   }
-  process.stdout.write(describeStatus(JSON.parse(body) as StatusBody));
+  process.stdout.write(describeStatus(JSON.parse(body) as DaemonStatus));
   return 0;
 }
 
-interface StatusBody {
-  readonly role?: string;
-  readonly migrations?: ReadonlyArray<Record<string, unknown>>;
+/** One line per migration: the target reports what it received, the source what it last sent. */
+function describeStatus(status: DaemonStatus): string {
+  const migrations: ReadonlyArray<SourceMigrationStatus | TargetMigrationStatus> = status.migrations ?? [];
+  const lines = [`${status.role ?? 'ferry'}: ${migrations.length} migration(s)`];
+  for (const m of migrations) lines.push(`  ${m.migrationId}  ${'phase' in m ? received(m) : sent(m)}`);
+  return `${lines.join('\n')}\n`;
 }
 
-/** One line per migration: the target reports what it received, the source what it last sent. */
-function describeStatus(status: StatusBody): string {
-  const migrations = status.migrations ?? [];
-  const lines = [`${status.role ?? 'ferry'}: ${migrations.length} migration(s)`];
-  for (const m of migrations) {
-    const last = (m['last'] ?? {}) as Record<string, unknown>;
-    const summary = m['summary'] as Record<string, unknown> | undefined;
-    const bytes = Number(m['bytesReceived'] ?? last['bytesSent'] ?? summary?.['bytesSent'] ?? 0);
-    const phase = String(summary?.['result'] ?? m['phase'] ?? last['event'] ?? 'starting');
-    const pass = m['pass'] ?? last['pass'];
-    const rate = Number(last['rate'] ?? 0);
-    const eta = typeof last['passEtaMs'] === 'number' ? `, pass ends in ~${(last['passEtaMs'] / 1000).toFixed(1)} s` : '';
-    lines.push(`  ${String(m['migrationId'])}  ${phase}${pass !== undefined ? `, pass ${String(pass)}` : ''}, ${formatBytes(bytes)}${rate > 0 ? `, ${formatBytes(rate)}/s` : ''}${eta}`);
-  }
-  return `${lines.join('\n')}\n`;
+function received(m: TargetMigrationStatus): string {
+  return `${m.phase}, pass ${m.pass}, ${formatBytes(m.bytesReceived ?? 0)}`;
+}
+
+function sent(m: SourceMigrationStatus): string {
+  const last = m.last;
+  const progress = last?.event === 'progress' ? last : undefined;
+  const bytes = (last && 'bytesSent' in last ? last.bytesSent : undefined) ?? m.summary?.bytesSent ?? 0;
+  const phase = m.summary?.result ?? last?.event ?? 'starting';
+  const pass = last && 'pass' in last ? `, pass ${last.pass}` : '';
+  const rate = progress && progress.rate > 0 ? `, ${formatBytes(progress.rate)}/s` : '';
+  const eta = progress?.passEtaMs !== undefined ? `, pass ends in ~${(progress.passEtaMs / 1000).toFixed(1)} s` : '';
+  return `${phase}${pass}, ${formatBytes(bytes)}${rate}${eta}`;
 }

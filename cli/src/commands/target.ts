@@ -6,6 +6,7 @@ import { ALLOW_HOST_FLAG, HELP_FLAG, LOG_FLAGS, parseFlags, type ArgsOf } from '
 import { createLogger } from '../logging.js';
 import { hookTimeoutMs, readFileOrUsage, readToken } from '../migrate-options.js';
 import { parseBases } from '../base-option.js';
+import { writeLine } from '../progress.js';
 import { parseCount, parseDuration, parseSize } from '../units.js';
 import { EXIT, UsageError } from '../usage.js';
 
@@ -87,13 +88,13 @@ export async function targetCommand(argv: string[]): Promise<number> {
       ca: values['tls-ca'] !== undefined ? readFileOrUsage(values['tls-ca'], '--tls-ca') : undefined,
     } : undefined,
   });
-  process.stdout.write(`${JSON.stringify({ event: 'listening', url: target.url, port: target.port })}\n`);
+  writeLine({ event: 'listening', url: target.url, port: target.port });
   return new Promise<number>((resolve) => {
     const stop = (): void => void target.close().then(() => resolve(EXIT.error));
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     target.onMigrationEnd((end) => {
-      if (values.json || values.once) process.stdout.write(`${JSON.stringify({ event: 'migration-end', ...end })}\n`);
+      if (values.json || values.once) writeLine({ event: 'migration-end', ...end });
       if (!values.once) return;
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);

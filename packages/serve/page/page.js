@@ -70,7 +70,10 @@ function onPassEnd(m, e) {
   onRates(m, e);
 }
 
-/** Source and target events; unknown ones are listed in the timeline as they come. */
+/**
+ * Source and target events, named as in packages/serve/src/vocabulary.ts (a test checks every case below
+ * against it); others are listed in the timeline as they come.
+ */
 function onEvent(e) {
   if (e.event === 'status') return onStatus(e);
   if (typeof e.migrationId !== 'string') return;

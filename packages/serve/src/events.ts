@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { WebSocket } from 'ws';
+import type { FeedEvent } from './vocabulary.js';
 
 /** A watcher with more than this queued (it does not read) is disconnected rather than buffered for. */
 export const MAX_WATCHER_BUFFERED_BYTES = 1024 * 1024;
@@ -21,14 +22,14 @@ export class EventFeed {
   }
 
   /** A new watcher; `first` (a status snapshot, say) is sent to it alone. */
-  add(ws: WebSocket, first?: unknown): void {
+  add(ws: WebSocket, first?: FeedEvent): void {
     this.#sockets.add(ws);
     ws.on('close', () => this.#sockets.delete(ws));
     ws.on('error', () => this.#sockets.delete(ws));
     if (first !== undefined) ws.send(JSON.stringify(first));
   }
 
-  broadcast(event: unknown): void {
+  broadcast(event: FeedEvent): void {
     const line = JSON.stringify(event);
     for (const ws of this.#sockets) {
       if (ws.bufferedAmount > MAX_WATCHER_BUFFERED_BYTES) {

@@ -2,6 +2,13 @@ export { DEFAULT_HOOK_TIMEOUT_MS, runHook, type HookRun } from './hooks.js';
 export { accessPolicy, authorize, isLoopback, refuseUpgrade, type AccessPolicy, type AccessPolicyOptions, type AuthDecision, type Credential } from './auth.js';
 export { checkContentType, checkHost, checkOrigin, type CheckResult } from './request-checks.js';
 export { EventFeed, MAX_WATCHER_BUFFERED_BYTES } from './events.js';
+export {
+  EVENT_NAMES,
+  type ConvergenceFields, type DaemonLine, type DaemonStatus, type DaemonSummary, type DirtyLogSummary, type DiskSummary, type EncodingTotals,
+  type FeedEvent, type MigrationEnd, type MigrationResult, type MigrationSummary, type PassRecord, type SourceDaemonEvent, type SourceEvent,
+  type SourceFeedEvent, type SourceMigrationStatus, type SourceStatus, type StatusEvent, type TargetEvent, type TargetMigrationStatus,
+  type TargetPhase, type TargetStatus,
+} from './vocabulary.js';
 export { listenOn, type ListeningAddress } from './listen.js';
 export { DEFAULT_PRE_AUTH, PreAuthGuard, type PreAuthLimits } from './preauth.js';
 export { DaemonMetrics, type ByteKind, type EndFigures, type EndResult, type LiveFigures, type PageEncodingName } from './metrics.js';

@@ -1,0 +1,134 @@
+import type { Logger } from 'pino';
+import { ErrorCode, toFerryError, type FerryError } from '@ferry/protocol';
+import { ioError } from './io-error.js';
+import { writeManifest, type Outcome } from './manifest.js';
+import type { SessionFiles } from './session-state.js';
+import type { CommitHook, Prelaunched, Prelauncher } from './types.js';
+
+/** Writes a session's manifest; writes go one after another, so an older state never lands after a newer one. */
+export class ManifestWriter {
+  readonly #id: string;
+  readonly #files: SessionFiles;
+  readonly #startedAt: Date;
+  #chain: Promise<void> = Promise.resolve();
+
+  constructor(id: string, files: SessionFiles, startedAt: Date) {
+    this.#id = id;
+    this.#files = files;
+    this.#startedAt = startedAt;
+  }
+
+  write(outcome: Outcome, reason?: string): Promise<void> {
+    const write = this.#chain.then(() => writeManifest(this.#files.dir, this.#files.manifest(this.#id, outcome, this.#startedAt, reason)));
+    this.#chain = write.catch(() => {});
+    return write;
+  }
+
+  /** Resolves once no write is in flight. */
+  settled(): Promise<void> {
+    return this.#chain;
+  }
+}
+
+export interface FinalPhaseOptions {
+  readonly id: string;
+  readonly files: SessionFiles;
+  readonly manifests: ManifestWriter;
+  readonly log: Logger;
+  readonly prelaunch: Prelauncher | undefined;
+  readonly commitHook: CommitHook | undefined;
+}
+
+/**
+ * The files and the workload's process from PAUSED to the end: the process started ahead of GO, making
+ * everything durable before COMMIT_READY, and the commit at GO. It does the I/O; the session decides
+ * the phases and speaks to the source.
+ */
+export class FinalPhase {
+  readonly #o: FinalPhaseOptions;
+  /** The workload's process started ahead of GO (from PAUSED on), when there is a prelaunch. */
+  #prelaunched: Promise<Prelaunched> | undefined;
+
+  constructor(options: FinalPhaseOptions) {
+    this.#o = options;
+  }
+
+  /**
+   * The source has paused: the workload's process starts now, while the final pass, the state and the
+   * verify still arrive, on the paths its images keep after the commit. A process that fails to start
+   * fails the migration before GO (`onFail`), so the source rolls back.
+   */
+  prelaunch(onFail: (error: FerryError) => void): void {
+    const { prelaunch, files, log, id } = this.#o;
+    if (!prelaunch) return;
+    try {
+      files.linkFinalNames();
+    } catch (error) {
+      // A file system without hard links: the process then starts at GO, on the renamed files.
+      log.warn({ err: toFerryError(error, ErrorCode.Io) }, 'cannot give the images their final names ahead of GO; the workload starts at GO');
+      return;
+    }
+    const started = prelaunch(files.commitContext(id));
+    this.#prelaunched = started;
+    started.catch((error: unknown) => {
+      if (this.#prelaunched === started) onFail(toFerryError(error, ErrorCode.Hook));
+    });
+  }
+
+  /**
+   * Everything is verified: make it durable (and the prelaunched process ready). `stillVerified` is asked
+   * after each wait, since the session may have failed meanwhile; true when COMMIT_READY may go out.
+   */
+  async makeDurable(stillVerified: () => boolean): Promise<boolean> {
+    const verified = performance.now();
+    await Promise.all([this.#o.files.sync(), this.#prelaunched]);
+    if (!stillVerified()) return false;
+    const durable = performance.now();
+    await this.#o.manifests.write('ready');
+    if (!stillVerified()) return false;
+    this.#o.log.info({ syncMs: Math.round(durable - verified), manifestMs: Math.round(performance.now() - durable) }, 'verified and durable: COMMIT_READY');
+    return true;
+  }
+
+  /**
+   * GO: the commit point. The manifest says `committing` before any file takes its final name; the
+   * commit hook then resumes the workload here. Resolves with the failure, if any: after GO, the files
+   * are left as the manifest says.
+   */
+  async commit(): Promise<FerryError | undefined> {
+    const { manifests, files, id, log, prelaunch, commitHook } = this.#o;
+    try {
+      await manifests.write('committing');
+      await files.publish();
+      await manifests.write('committed');
+    } catch (error) {
+      return ioError(error, `committing migration ${id} in`, files.dir);
+    }
+    try {
+      const context = files.commitContext(id);
+      const prelaunched = this.#prelaunched ?? prelaunch?.(context);
+      await (await prelaunched)?.resume(context);
+      await commitHook?.(context);
+    } catch (error) {
+      const failure = toFerryError(error, ErrorCode.Hook);
+      log.warn({ err: failure }, 'the images are committed but the commit hook failed: the workload was not resumed here');
+      await manifests.write('resume-failed', failure.message).catch(() => {});
+      return failure;
+    }
+    return undefined;
+  }
+
+  /** A failure after GO: a process started ahead of GO would wait for a state that never comes; the committed names stay. */
+  abandonAfterGo(): void {
+    void this.#prelaunched?.then((process) => process.cancel(), () => undefined);
+  }
+
+  /** A failure before GO: stops a process started ahead of GO and takes back the final names it was given. */
+  async cancel(): Promise<void> {
+    const started = this.#prelaunched;
+    if (!started) return;
+    this.#prelaunched = undefined;
+    await started.then((process) => process.cancel(), () => undefined);
+    this.#o.files.unlinkFinalNames();
+  }
+}
