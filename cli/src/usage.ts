@@ -38,10 +38,12 @@ Usage:
                  [--calibrate FILE.ndjson] [--rolling] [--emit migrations] [--time-limit S] [--gap FRACTION]
                  when and where to migrate VMs for the lowest electricity cost
   ferry autopilot --scenario FILE --token-file F [--period DURATION] [--prices FILE] [--calibrate FILE.ndjson]
-                 [--max-per-link N] [--time-limit S] [--dry-run] [--json]
-                 every period: read the fleet, re-plan, migrate through the source daemons
+                 [--max-per-link N] [--time-limit S] [--dry-run] [--json] [--listen HOST:PORT]
+                 [--allow-host NAME ...]
+                 every period: read the fleet, re-plan, migrate through the source daemons;
+                 --listen serves its own /status and /metrics
 
-Logging (target, migrate, source, wan-proxy; demo has --log-level only): --log-level
+Logging (target, migrate, source, wan-proxy, autopilot; demo has --log-level only): --log-level
 trace|debug|info|warn|error|fatal|silent (default warn; info for source and wan-proxy), --log-file F
 (default stderr).
 Sizes: 4096, 256MiB, 1GiB.  Rates: 100mbit, 1gbit, 12MB/s.  Durations: a number in the option's unit

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import t from 'tap';
+import { AUTOPILOT_FLAGS } from '../../cli/src/commands/autopilot.js';
 import { DEMO_FLAGS } from '../../cli/src/commands/demo.js';
 import { MIGRATE_COMMAND_FLAGS } from '../../cli/src/commands/migrate.js';
 import { PLAN_FLAGS } from '../../cli/src/commands/plan.js';
@@ -23,7 +24,7 @@ import { FERRY, scratchDir } from '../helpers/ferry.js';
 
 const COMMANDS: Record<string, FlagSpec> = {
   target: TARGET_FLAGS, migrate: MIGRATE_COMMAND_FLAGS, recover: RECOVER_FLAGS, source: SOURCE_FLAGS, status: STATUS_FLAGS,
-  demo: DEMO_FLAGS, workload: WORKLOAD_FLAGS, 'wan-proxy': WAN_PROXY_FLAGS, plan: PLAN_FLAGS,
+  demo: DEMO_FLAGS, workload: WORKLOAD_FLAGS, 'wan-proxy': WAN_PROXY_FLAGS, plan: PLAN_FLAGS, autopilot: AUTOPILOT_FLAGS,
 };
 /** `ferry --help` explains these once, in its "Logging" paragraph, instead of on every command's lines. */
 const EXPLAINED_ONCE = new Set(['help', 'log-level', 'log-file']);

@@ -1,7 +1,8 @@
 /**
  * The autopilot's pure parts: the fleet read from the daemons' migrations, what a period starts given
  * the plan, the fleet and the links, the scenario's autopilot block and price files, and the rolling
- * plan of one period (a price change announced mid-day changes the next period's moves).
+ * plan of one period (a price change announced mid-day changes the next period's moves), and what
+ * --listen shows of the events.
  */
 import t from 'tap';
 import type { Move, Network } from '@ferry/planner';
@@ -10,6 +11,9 @@ import { imageOf, migrationBody, parseAutopilotScenario, withPrices } from '../.
 import { decide, startable, type Start } from '../../cli/src/autopilot/decide.js';
 import { countsOf, fleetOf, migrationId, parseMigrationId, type FleetVm } from '../../cli/src/autopilot/fleet.js';
 import { periodCost, planPeriod } from '../../cli/src/autopilot/plan-period.js';
+import type { AutopilotEvent, Route } from '../../cli/src/autopilot/report.js';
+import { AutopilotStatus, meter } from '../../cli/src/autopilot/status.js';
+import { AutopilotMetrics } from '@ferry/serve';
 import { joulesPerBitFor, lineScenario } from '../helpers/planner.js';
 
 /** Three DCs on a line (west - mid - east), four VMs at west, daemons named. */
@@ -106,4 +110,44 @@ t.test('a price change announced mid-day changes the next period\'s moves', asyn
   t.ok(Math.abs(cost.dcDollars - (3 * 0.2 + 0.05)) < 1e-9, 'the period costs the fleet where it ended: three VMs at west, one at east');
   t.ok(Math.abs(cost.neverDollars - 4 * 0.2) < 1e-9, 'against all four at west');
   t.ok(cost.migrationDollars > 0, 'plus the move');
+});
+
+t.test('/status and /metrics are folds of the events: in flight until ended, counted by route, the bill as periods report it', async (t) => {
+  const info = { dcNames: ['west', 'east'], hours: 3, periodMs: 0, dryRun: false };
+  const status = new AutopilotStatus(info, () => new Date('2026-12-02T10:00:00Z'));
+  const metrics = new AutopilotMetrics(() => status.running);
+  const on = (event: AutopilotEvent): void => { status.on(event); meter(metrics, info.dcNames, event); };
+  t.match(status.snapshot(), { phase: 'starting', period: null, fleet: null, plan: null, inFlight: [] }, 'before the first plan');
+  const route = (vm: string): Route => ({ vm, from: 'west', to: 'east', migrationId: `${vm}.p0.d1` });
+  on({ event: 'plan', period: 0, charge: 'memory size', fleet: [{ vm: 'a', dc: 'west', state: 'idle' }, { vm: 'b', dc: 'west', state: 'idle' }], moves: [{ from: 'west', to: 'east', vmClass: 'std', count: 2 }], starts: [route('a'), route('b')] });
+  on({ event: 'starting', period: 0, ...route('a') });
+  on({ event: 'starting', period: 0, ...route('b') });
+  on({ event: 'migration', period: 0, ...route('a'), result: 'rolled-back' });
+  t.match(status.snapshot(), {
+    phase: 'running', period: 0, fleet: { readInPeriod: 0, perDc: { west: 2, east: 0 } },
+    inFlight: [{ ...route('b'), period: 0, startedAt: '2026-12-02T10:00:00.000Z' }], migrations: { started: 2, committed: 0, rolledBack: 1, failed: 0 },
+  }, 'b is in flight; a ended and is counted at once, not at the end of the period');
+  on({ event: 'migration', period: 0, ...route('b'), result: 'committed' });
+  const report = { period: 0, charge: 'memory size', planned: 2, started: 2, committed: 1, rolledBack: 1, failed: 0, diverged: ['a rolled back'], vms: [1, 1], moves: ['b west->east'], workMs: 5 };
+  on({ event: 'period', ...report, dcDollars: 1.5, migrationDollars: 0.25, neverDollars: 2 });
+  on({ event: 'plan', period: 1, charge: 'memory size', fleet: [{ vm: 'a', dc: 'west', state: 'idle' }, { vm: 'b', dc: 'east', state: 'idle' }], moves: [], starts: [] });
+  on({ event: 'period', ...report, period: 1, dcDollars: 1, migrationDollars: 0, neverDollars: 2 });
+  t.match(status.snapshot(), {
+    phase: 'waiting', period: 1, periodsRun: 2, fleet: { perDc: { west: 1, east: 1 } }, inFlight: [], migrations: { started: 2, committed: 1, rolledBack: 1, failed: 0 },
+    cost: { dcDollars: 2.5, migrationDollars: 0.25, spentDollars: 2.75, neverMigratingDollars: 4, savedDollars: 1.25 }, lastPeriod: { period: 1, diverged: ['a rolled back'] },
+  }, 'the bill so far against never migrating');
+  const text = (await metrics.render()).body;
+  for (const line of [
+    'ferry_autopilot_periods_total{role="autopilot"} 2',
+    'ferry_autopilot_migrations_started_total{from="west",to="east",role="autopilot"} 2',
+    'ferry_autopilot_migrations_ended_total{from="west",to="east",result="rolled-back",role="autopilot"} 1',
+    'ferry_autopilot_migrations_ended_total{from="west",to="east",result="committed",role="autopilot"} 1',
+    'ferry_autopilot_migrations_running{role="autopilot"} 0',
+    'ferry_autopilot_cost_dollars_total{kind="dc",role="autopilot"} 2.5',
+    'ferry_autopilot_cost_dollars_total{kind="migration",role="autopilot"} 0.25',
+    'ferry_autopilot_never_migrating_dollars_total{role="autopilot"} 4',
+    'ferry_autopilot_saved_dollars{role="autopilot"} 1.25',
+    'ferry_autopilot_vms{dc="west",role="autopilot"} 1',
+    'ferry_autopilot_vms{dc="east",role="autopilot"} 1',
+  ]) t.ok(text.split('\n').includes(line), line);
 });

@@ -10,7 +10,13 @@ import type { FleetVm } from './fleet.js';
 
 export interface Finished { readonly start: Start; readonly outcome: Outcome }
 
-export async function runStarts(ap: AutopilotScenario, vms: readonly FleetVm[], starts: readonly Start[], clients: readonly SourceClient[], maxPerLink: number): Promise<Finished[]> {
+/** Who hears of each migration: as it is begun (before its POST), and as it ends, whatever the end. */
+export interface Progress {
+  starting(start: Start): void;
+  ended(finished: Finished): void;
+}
+
+export async function runStarts(ap: AutopilotScenario, vms: readonly FleetVm[], starts: readonly Start[], clients: readonly SourceClient[], maxPerLink: number, progress: Progress): Promise<Finished[]> {
   const watches = new Map<number, EventWatch | Outcome>();
   for (const from of new Set(starts.map((s) => s.from))) {
     watches.set(from, await clients[from]!.watch().catch((error: unknown) => ({ result: 'failed-to-start' as const, error: message(error) })));
@@ -22,11 +28,12 @@ export async function runStarts(ap: AutopilotScenario, vms: readonly FleetVm[], 
     while (pending.length > 0 || running.size > 0) {
       for (const start of startable(pending, [...running.values()].map((r) => r.start), maxPerLink)) {
         pending = pending.filter((p) => p !== start);
-        running.set(start.id, { start, done: follow(ap, vms, start, clients[start.from]!, watches.get(start.from)!) });
+        running.set(start.id, { start, done: follow(ap, vms, start, clients[start.from]!, watches.get(start.from)!, progress.starting) });
       }
       const next = await Promise.race([...running.values()].map((r) => r.done));
       running.delete(next.start.id);
       finished.push(next);
+      progress.ended(next);
     }
   } finally {
     for (const watch of watches.values()) if ('close' in watch) watch.close();
@@ -34,7 +41,8 @@ export async function runStarts(ap: AutopilotScenario, vms: readonly FleetVm[], 
   return finished;
 }
 
-async function follow(ap: AutopilotScenario, vms: readonly FleetVm[], start: Start, client: SourceClient, watch: EventWatch | Outcome): Promise<Finished> {
+async function follow(ap: AutopilotScenario, vms: readonly FleetVm[], start: Start, client: SourceClient, watch: EventWatch | Outcome, onStarting: (start: Start) => void): Promise<Finished> {
+  onStarting(start);
   if (!('wait' in watch)) return { start, outcome: watch };
   const vm = vms.find((v) => v.name === start.vm)!;
   try {

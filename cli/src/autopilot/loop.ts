@@ -8,11 +8,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { calibrate, type ChargeModel, type Scenario, type Solver } from '@ferry/planner';
 import { withPrices, type AutopilotScenario } from './config.js';
 import { SourceClient, type Outcome } from './daemons.js';
-import { decide } from './decide.js';
+import { decide, type Start } from './decide.js';
 import { runStarts, type Finished } from './execute.js';
-import { countsOf, fleetOf, type ObservedMigration } from './fleet.js';
+import { countsOf, fleetOf, type FleetVm, type ObservedMigration } from './fleet.js';
 import { periodCost, planPeriod } from './plan-period.js';
-import type { AutopilotEvent, PeriodReport } from './report.js';
+import { planReport, routeOf, type AutopilotEvent, type PeriodReport } from './report.js';
 
 export interface LoopOptions {
   readonly ap: AutopilotScenario;
@@ -64,22 +64,17 @@ async function runPeriod(o: LoopOptions, s: Scenario, period: number, f: Fleetwi
   for (const message of oddities) o.emit({ event: 'note', period, message });
   const counts = countsOf(s, vms);
   const charge = chargeOf(o.calibrationFile, (message) => o.emit({ event: 'note', period, message }));
+  const chargeText = charge.kind === 'memory' ? 'memory size' : `calibrated ${charge.compression.toFixed(3)}`;
   const plan = planPeriod(s, counts, period, charge, o.solve);
   const linkBits = s.links.map((l) => l.gbps * 1e9 * 3600);
   const decision = decide({ period, moves: plan.moves, vms, dcNames: s.datacenters.map((d) => d.name), unreachable: f.unreachable, routes: plan.network.routes, linkBits });
-  const finished = o.dryRun
-    ? decision.starts.map((start): Finished => ({ start, outcome: { result: 'committed' } }))
-    : await runStarts(o.ap, vms, decision.starts, f.clients, o.maxPerLink);
-  for (const { start, outcome } of finished) {
-    o.emit({ event: 'migration', period, vm: start.vm, from: s.datacenters[start.from]!.name, to: s.datacenters[start.to]!.name, migrationId: start.id, ...outcome });
-    if (o.dryRun && outcome.result === 'committed') f.lastSeen[start.from]!.push({ migrationId: start.id, result: 'committed' });
-    if (outcome.summary && o.calibrationFile && !o.dryRun) appendFileSync(o.calibrationFile, `${JSON.stringify(outcome.summary)}\n`);
-  }
+  o.emit({ event: 'plan', ...planReport(s, period, chargeText, vms, plan.moves, decision.starts) });
+  const finished = await migrate(o, s, period, vms, decision.starts, f);
   const committed = finished.filter((x) => x.outcome.result === 'committed').map((x) => x.start);
   const cost = periodCost(s, plan.network, period, counts, committed, f.initial);
   const after = countsOf(s, fleetOf(s, f.lastSeen).vms.map((vm) => ({ ...vm, dc: committed.find((c) => c.vm === vm.name)?.to ?? vm.dc })));
   return {
-    period, charge: charge.kind === 'memory' ? 'memory size' : `calibrated ${charge.compression.toFixed(3)}`,
+    period, charge: chargeText,
     planned: plan.moves.reduce((n, m) => n + m.count, 0), started: finished.filter((x) => x.outcome.result !== 'failed-to-start').length,
     committed: committed.length, rolledBack: count(finished, 'rolled-back'), failed: count(finished, 'failed-to-start') + count(finished, 'lost') + count(finished, 'unknown'),
     diverged: [...decision.skipped, ...finished.filter((x) => x.outcome.result !== 'committed').map(({ start, outcome }) => divergence(s, start.vm, start.from, start.to, outcome))],
@@ -87,6 +82,26 @@ async function runPeriod(o: LoopOptions, s: Scenario, period: number, f: Fleetwi
     moves: committed.map((c) => `${c.vm} ${s.datacenters[c.from]!.name}->${s.datacenters[c.to]!.name}`),
     ...cost,
   };
+}
+
+/**
+ * The period's migrations, each reported as it begins and as it ends (and its summary appended to the
+ * calibration file then); a dry run has each commit at once, without calling a daemon.
+ */
+async function migrate(o: LoopOptions, s: Scenario, period: number, vms: readonly FleetVm[], starts: readonly Start[], f: Fleetwide): Promise<Finished[]> {
+  const starting = (start: Start): void => o.emit({ event: 'starting', period, ...routeOf(s, start) });
+  const ended = ({ start, outcome }: Finished): void => {
+    o.emit({ event: 'migration', period, ...routeOf(s, start), ...outcome });
+    if (o.dryRun && outcome.result === 'committed') f.lastSeen[start.from]!.push({ migrationId: start.id, result: 'committed' });
+    if (outcome.summary && o.calibrationFile && !o.dryRun) calibrateWith(o, period, outcome.summary);
+  };
+  if (!o.dryRun) return runStarts(o.ap, vms, starts, f.clients, o.maxPerLink, { starting, ended });
+  return starts.map((start) => {
+    const done: Finished = { start, outcome: { result: 'committed' } };
+    starting(start);
+    ended(done);
+    return done;
+  });
 }
 
 function count(finished: readonly Finished[], result: Outcome['result']): number {
@@ -127,6 +142,15 @@ function currentPrices(o: LoopOptions, s: Scenario, period: number): Scenario {
   } catch (error) {
     o.emit({ event: 'note', period, message: `--prices ${o.pricesFile}: ${error instanceof Error ? error.message : String(error)}; keeping the last good prices` });
     return s;
+  }
+}
+
+/** Appends a migration's summary; a file that cannot be written is said, and the migrations go on. */
+function calibrateWith(o: LoopOptions, period: number, summary: Record<string, unknown>): void {
+  try {
+    appendFileSync(o.calibrationFile!, `${JSON.stringify(summary)}\n`);
+  } catch (error) {
+    o.emit({ event: 'note', period, message: `--calibrate ${o.calibrationFile}: ${error instanceof Error ? error.message : String(error)}; ${String(summary['migrationId'])}'s summary is not recorded` });
   }
 }
 

@@ -1,6 +1,8 @@
 /** What the autopilot tells its operator: events (NDJSON with --json), a line per period, the day's table. Pure. */
-import { money } from '@ferry/planner';
+import { money, type Move, type Scenario } from '@ferry/planner';
 import type { Outcome } from './daemons.js';
+import type { Start } from './decide.js';
+import type { FleetVm, VmState } from './fleet.js';
 import type { PeriodCost } from './plan-period.js';
 
 export interface PeriodReport extends PeriodCost {
@@ -22,7 +24,21 @@ export interface PeriodReport extends PeriodCost {
   readonly workMs: number;
 }
 
+/** A migration the autopilot decided on, by names: the VM, its route, and the migration's id. */
+export interface Route { readonly vm: string; readonly from: string; readonly to: string; readonly migrationId: string }
+
+/** A period's start: the fleet as the daemons reported it, the plan's moves for the period, and what it starts. */
+export interface PlanReport {
+  readonly period: number;
+  readonly charge: string;
+  readonly fleet: ReadonlyArray<{ readonly vm: string; readonly dc: string; readonly state: VmState }>;
+  readonly moves: ReadonlyArray<{ readonly from: string; readonly to: string; readonly vmClass: string; readonly count: number }>;
+  readonly starts: readonly Route[];
+}
+
 export type AutopilotEvent =
+  | ({ readonly event: 'plan' } & PlanReport)
+  | ({ readonly event: 'starting'; readonly period: number } & Route)
   | ({ readonly event: 'period' } & PeriodReport)
   | ({ readonly event: 'migration'; readonly period: number; readonly vm: string; readonly from: string; readonly to: string; readonly migrationId: string } & Outcome)
   | { readonly event: 'note'; readonly period: number; readonly message: string };
@@ -31,7 +47,7 @@ export type AutopilotEvent =
 export function eventText(event: AutopilotEvent, reports: readonly PeriodReport[]): string {
   switch (event.event) {
     case 'note': return `period ${event.period}: ${event.message}\n`;
-    case 'migration': return '';
+    case 'plan': case 'starting': case 'migration': return '';
     case 'period': {
       const spent = reports.reduce((sum, r) => sum + r.dcDollars + r.migrationDollars, 0);
       const never = reports.reduce((sum, r) => sum + r.neverDollars, 0);
@@ -53,4 +69,19 @@ export function dayTable(dcNames: readonly string[], reports: readonly PeriodRep
   const never = sum((r) => r.neverDollars);
   lines.push(`bill: $${money(spent)} (DC $${money(sum((r) => r.dcDollars))} + migrations $${money(sum((r) => r.migrationDollars))}) against $${money(never)} never migrating: saved $${money(never - spent)}${never > 0 ? ` (${((100 * (never - spent)) / never).toFixed(2)}%)` : ''}; ${sum((r) => r.committed)} migrations committed, ${sum((r) => r.rolledBack)} rolled back, ${sum((r) => r.failed)} failed`);
   return `${lines.join('\n')}\n`;
+}
+
+/** The names of a start, for events. */
+export function routeOf(s: Scenario, start: Start): Route {
+  return { vm: start.vm, from: s.datacenters[start.from]!.name, to: s.datacenters[start.to]!.name, migrationId: start.id };
+}
+
+export function planReport(s: Scenario, period: number, charge: string, vms: readonly FleetVm[], moves: readonly Move[], starts: readonly Start[]): PlanReport {
+  const dc = (i: number): string => s.datacenters[i]!.name;
+  return {
+    period, charge,
+    fleet: vms.map((vm) => ({ vm: vm.name, dc: dc(vm.dc), state: vm.state })),
+    moves: moves.map((m) => ({ from: dc(m.from), to: dc(m.to), vmClass: s.classes[m.vmClass]!.name, count: m.count })),
+    starts: starts.map((start) => routeOf(s, start)),
+  };
 }

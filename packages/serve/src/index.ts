@@ -11,6 +11,8 @@ export {
 } from './vocabulary.js';
 export { listenOn, type ListeningAddress } from './listen.js';
 export { DEFAULT_PRE_AUTH, PreAuthGuard, type PreAuthLimits } from './preauth.js';
-export { DaemonMetrics, type ByteKind, type EndFigures, type EndResult, type LiveFigures, type PageEncodingName } from './metrics.js';
+export { DaemonMetrics, type ByteKind, type EndFigures, type EndResult, type LiveFigures, type MetricsSource, type PageEncodingName } from './metrics.js';
+export { AutopilotMetrics, type AutopilotResult, type PeriodDollars } from './autopilot-metrics.js';
+export { serveStatus, type RunningStatusServer, type StatusServerOptions } from './status-server.js';
 export { serveOps, type OpsRoutes } from './ops-routes.js';
 export { READ_ONLY_PATHS } from './page-cookie.js';

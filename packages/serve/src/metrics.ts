@@ -27,17 +27,39 @@ export interface EndFigures {
   readonly passes?: number | undefined;
 }
 
+/** What GET /metrics serves: the exposition text and its content type. */
+export interface MetricsSource {
+  render(): Promise<{ readonly contentType: string; readonly body: string }>;
+}
+
+/**
+ * A registry of its own for one part of ferry (two daemons in one process, as in the tests, do not mix):
+ * every series carries `role`, beside the standard process_* and nodejs_* names (memory, CPU, event-loop
+ * lag) that Node dashboards expect.
+ */
+export function metricsRegistry(role: string): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ role });
+  collectDefaultMetrics({ register: registry });
+  return registry;
+}
+
+/** The exposition text of `registry`, for GET /metrics. */
+export async function renderMetrics(registry: Registry): Promise<{ readonly contentType: string; readonly body: string }> {
+  return { contentType: registry.contentType, body: await registry.metrics() };
+}
+
 const PAUSE_BUCKETS_S = [0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10, 30];
 const TOTAL_BUCKETS_S = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600];
 const PASS_BUCKETS = [1, 2, 3, 4, 5, 7, 10, 15, 20, 30];
 
 /**
- * The Prometheus metrics of one daemon, in a registry of its own (two daemons in one process, as in the
- * tests, do not mix). Every series carries `role` (source or target). The daemons feed it from the same
- * events that /events carries; `running()` is read at scrape time, so the gauge can never drift.
+ * The Prometheus metrics of one daemon, in a registry of its own. Every series carries `role` (source or
+ * target). The daemons feed it from the same events that /events carries; `running()` is read at scrape
+ * time, so the gauge can never drift.
  */
-export class DaemonMetrics {
-  readonly registry = new Registry();
+export class DaemonMetrics implements MetricsSource {
+  readonly registry: Registry;
   readonly #started: Counter;
   readonly #ended: Counter<'result' | 'code'>;
   readonly #bytes: Counter<'kind'>;
@@ -52,10 +74,8 @@ export class DaemonMetrics {
   readonly #live: Record<keyof LiveFigures, Gauge<'migration_id'>>;
 
   constructor(role: 'source' | 'target', running: () => number) {
+    this.registry = metricsRegistry(role);
     const registers = [this.registry];
-    this.registry.setDefaultLabels({ role });
-    // The standard process_* and nodejs_* names (memory, CPU, event-loop lag) that Node dashboards expect.
-    collectDefaultMetrics({ register: this.registry });
     const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> => new Counter({ name, help, labelNames, registers });
     this.#started = counter('ferry_migrations_started_total', 'Migrations this daemon started (source) or accepted (target).');
     this.#ended = counter('ferry_migrations_ended_total', 'Migrations that ended, by result and FERRY_ERR_ code (empty when none).', ['result', 'code']);
@@ -122,7 +142,7 @@ export class DaemonMetrics {
   }
 
   /** The exposition text and its content type, for GET /metrics. */
-  async render(): Promise<{ readonly contentType: string; readonly body: string }> {
-    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  render(): Promise<{ readonly contentType: string; readonly body: string }> {
+    return renderMetrics(this.registry);
   }
 }
