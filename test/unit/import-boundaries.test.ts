@@ -15,7 +15,7 @@ t.test('the workspace keeps its import boundaries', async (t) => {
   t.ok(sources.length > 50, `read ${sources.length} sources in ${packages.length} packages`);
   for (const folder of ['test/unit', 'test/helpers', 'bench']) t.ok(sources.some((s) => s.file.startsWith(`${folder}/`)), `sources of ${folder} are read`);
   t.equal(new Set(sources.map((s) => s.file)).size, sources.length, 'each file is read once');
-  for (const folder of ['protocol', 'packages/pages', 'agent-source', 'agent-target', 'cli', 'test', 'test/helpers', 'bench', 'scripts']) {
+  for (const folder of ['protocol', 'packages/pages', 'packages/throttle', 'agent-source', 'agent-target', 'cli', 'test', 'test/helpers', 'bench', 'scripts']) {
     t.ok(packages.some((p) => p.folder === folder), `${folder} is checked`);
   }
   const violations = checkImportBoundaries(packages, sources, PENDING_DEPENDENCIES);

@@ -1,10 +1,10 @@
-import { ALLOW_HOST_FLAG, HELP_FLAG, LOG_FLAGS, parseFlags } from '../flags.js';
+import { ALLOW_HOST_FLAG, argsFromJson, HELP_FLAG, LOG_FLAGS, parseFlags } from '../flags.js';
 import { createLogger } from '../logging.js';
 import { startSource, type MigrationRequest } from '@ferry/agent-source';
 import { silentLogger } from '@ferry/qemu';
-import { migrateOptionsFrom, sourceHookCommands, stateDirFrom, type MigrateArgs } from '../migrate-options.js';
-import { diskNames } from '../source-disks.js';
-import { buildSourceHooks, recoveryRecipe } from '../source-hooks.js';
+import { readMigrateRequest } from '../migrate-options.js';
+import { MIGRATE_ARG_SPEC } from '../migrate-plan.js';
+import { buildSourceSeams } from '../source-seams.js';
 import { parseListen } from '../listen.js';
 import { readPrivateToken } from '../token-file.js';
 import { UsageError } from '../usage.js';
@@ -52,19 +52,11 @@ export async function sourceCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** A POSTed body, read like the flags of `ferry migrate`: the options now (bad ones are the client's 400), the hooks once accepted. */
+/**
+ * A POSTed body, read like the flags of `ferry migrate` into the same plan: an unknown key, a value of
+ * the wrong type, a bad or contradicting option is the client's 400 now; the seams are built once accepted.
+ */
 function migrationRequest(body: unknown): MigrationRequest {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new Error('the request body must be a JSON object of migrate options, e.g. {"to":"ws://...","image":["ram=PATH"]}');
-  }
-  const args = body as MigrateArgs;
-  const options = migrateOptionsFrom(args);
-  const commands = sourceHookCommands(args);
-  return {
-    options,
-    async prepare() {
-      const seams = await buildSourceHooks(commands, args, options, silentLogger);
-      return { ...seams, journal: { stateDir: stateDirFrom(args), recovery: { ...recoveryRecipe(commands, diskNames(args.disk), seams.diskDir) } } };
-    },
-  };
+  const { plan, options } = readMigrateRequest(argsFromJson(body, MIGRATE_ARG_SPEC));
+  return { options, prepare: () => buildSourceSeams(plan, options, silentLogger) };
 }
