@@ -13,7 +13,8 @@ const HELP = `ferry source --listen HOST:PORT --token-file F [--allow-host NAME 
 
 A daemon that runs migrations on request. POST /migrations takes the options of 'ferry migrate' as JSON
 (Content-Type: application/json), keys without the leading dashes, e.g.
-{"to":"ws://...","image":["ram=/dev/shm/vm.ram"]}, and answers {"migrationId":...}; GET /status lists
+{"to":"ws://...","image":["ram=/dev/shm/vm.ram"]}, and answers {"migrationId":...}; an unknown key, a
+value of the wrong type, or options that contradict each other get a 400 that says why. GET /status lists
 the migrations; the WebSocket /events streams their progress; GET /metrics serves Prometheus metrics and
 GET / a live page (a browser logs in once with the token). Every route wants the token.
 Prints {"event":"listening","url":...} on stdout and runs until SIGINT or SIGTERM.
