@@ -13,7 +13,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode, FerryError } from '@ferry/protocol';
 import { isPastPointOfNoReturn, type Phase } from './phases.js';
-import { processStartTime } from './proc-stat.js';
+import { processStartTime } from '@ferry/throttle/proc-stat';
 import { currentUid, parseJournal, privacyProblem, readPrivateFile, UntrustedJournal, type JournalEntry } from './journal-trust.js';
 
 const JOURNAL_FILE = 'journal.json';

@@ -1,7 +1,7 @@
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import { DEFAULT_BASE_PAGE_SIZE, type BaseImage } from '@ferry/agent-target';
 import { isValidName, isValidPageSize, MAX_PAGE_SIZE, MIN_PAGE_SIZE } from '@ferry/protocol';
-import { pairs } from './migrate-options.js';
+import { pairs } from './name-pairs.js';
 import { parseSize } from './units.js';
 import { UsageError } from './usage.js';
 

@@ -5,9 +5,9 @@
  * cannot. The writer's SIGSTOP/SIGCONT go through one ProcessStopper, shared with --throttle-pid when
  * that names the same process, so the throttle never continues the writer inside a freeze.
  */
-import { chooseDirtyLogs, isDirtyLogMode, ProcessStopper, type DirtyTracker, type DirtyWriter, type MigrateOptions } from '@ferry/agent-source';
+import { chooseDirtyLogs, ProcessStopper, type DirtyTracker, type DirtyWriter, type MigrateOptions } from '@ferry/agent-source';
 import type { QemuLogger } from '@ferry/qemu';
-import type { MigrateArgs } from './migrate-options.js';
+import type { MigratePlan } from './migrate-plan.js';
 import { UsageError } from './usage.js';
 
 export interface DirtyLogs {
@@ -17,22 +17,10 @@ export interface DirtyLogs {
   readonly stopper: ProcessStopper | undefined;
 }
 
-/** Checks the flags before anything connects. */
-export function checkDirtyLogArgs(args: MigrateArgs): void {
-  const mode = args['dirty-log'] ?? 'auto';
-  if (!isDirtyLogMode(mode)) throw new UsageError(`--dirty-log ${mode} is not one of auto, soft-dirty, hash`);
-  if (args['dirty-pid'] !== undefined) dirtyPid(args['dirty-pid']);
-  if (mode === 'soft-dirty' && args['dirty-pid'] === undefined && args.qmp === undefined) {
-    throw new UsageError('--dirty-log soft-dirty needs --dirty-pid PID (the process that writes the image through a shared mapping) or --qmp');
-  }
-}
-
-export function buildDirtyLogs(args: MigrateArgs, options: MigrateOptions, logger: QemuLogger): DirtyLogs {
-  const mode = args['dirty-log'] ?? 'auto';
-  if (!isDirtyLogMode(mode)) throw new UsageError(`--dirty-log ${mode} is not one of auto, soft-dirty, hash`);
-  const pid = args['dirty-pid'] !== undefined ? dirtyPid(args['dirty-pid']) : undefined;
-  const stopper = pid !== undefined && args['throttle-pid'] !== undefined && Number(args['throttle-pid']) === pid ? new ProcessStopper(pid) : undefined;
-  const writer: DirtyWriter = pid !== undefined ? { pid, ...(stopper ? { stopper } : {}) } : args.qmp !== undefined ? { findMapper: true } : undefined;
+export function buildDirtyLogs(plan: MigratePlan, options: MigrateOptions, logger: QemuLogger): DirtyLogs {
+  const { mode, pid } = plan.dirtyLog;
+  const stopper = pid !== undefined && plan.throttle?.kind === 'pid' && plan.throttle.pid === pid ? new ProcessStopper(pid) : undefined;
+  const writer: DirtyWriter = pid !== undefined ? { pid, ...(stopper ? { stopper } : {}) } : plan.qemu !== undefined ? { findMapper: true } : undefined;
   const choices = chooseDirtyLogs(mode, options.images.map((i) => ({ ...i, pageSize: options.pageSize })), writer, undefined,
     (image, reason) => logger.warn({ image, reason }, 'soft-dirty log given up; hashing from now on'));
   const trackers = new Map<string, DirtyTracker>();
@@ -43,15 +31,4 @@ export function buildDirtyLogs(args: MigrateArgs, options: MigrateOptions, logge
     else hashReasons.set(name, choice.reason);
   }
   return { trackers, hashReasons, stopper };
-}
-
-function dirtyPid(text: string): number {
-  const pid = Number(text);
-  if (!Number.isInteger(pid) || pid <= 1) throw new UsageError(`--dirty-pid ${text} must be a process id above 1`);
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    throw new UsageError(`--dirty-pid ${pid}: no such process we may signal (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
-  }
-  return pid;
 }

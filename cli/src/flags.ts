@@ -27,3 +27,20 @@ export function parseFlags<S extends FlagSpec>(argv: string[], spec: S, allowPos
   const { values, positionals } = parseArgs({ args: argv, options: spec as NonNullable<ParseArgsConfig['options']>, strict: true, allowPositionals });
   return { values: values as ArgsOf<S>, positionals };
 }
+
+/**
+ * A JSON object read as the flags of `spec` (the daemon's request body): every key a declared flag, every
+ * value of its declared type. Throws naming the first key that is not.
+ */
+export function argsFromJson<S extends FlagSpec>(body: unknown, spec: S): ArgsOf<S> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new Error('the request body must be a JSON object of options');
+  for (const [key, value] of Object.entries(body)) {
+    const declaration = Object.hasOwn(spec, key) ? spec[key] : undefined;
+    if (declaration === undefined) throw new Error(`unknown option "${key}"`);
+    const fits = declaration.type === 'boolean' ? typeof value === 'boolean'
+      : declaration.multiple ? Array.isArray(value) && value.every((item) => typeof item === 'string')
+        : typeof value === 'string';
+    if (!fits) throw new Error(`option "${key}" must be ${declaration.type === 'boolean' ? 'true or false' : declaration.multiple ? 'a list of strings' : 'a string'}`);
+  }
+  return body as ArgsOf<S>;
+}

@@ -1,78 +1,34 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DirtyTracker, MigrateOptions, SourceHooks, ThrottleDriver } from '@ferry/agent-source';
-import { QemuSourceDriver, type QemuLogger } from '@ferry/qemu';
+import type { SourceHooks } from '@ferry/agent-source';
+import type { QemuSourceDriver } from '@ferry/qemu';
 import { runHook } from '@ferry/serve';
-import type { MigrateArgs } from './migrate-options.js';
-import { buildSourceDisks } from './source-disks.js';
-import { buildDirtyLogs } from './dirty-logs.js';
-import { buildThrottle } from './throttle/build.js';
-
-export interface SourceHookCommands {
-  readonly pauseCmd?: string | undefined;
-  readonly resumeCmd?: string | undefined;
-  readonly stateCmd?: string | undefined;
-  readonly qmp?: string | undefined;
-  readonly keepSource?: boolean | undefined;
-  /** Every hook command is killed after this long (--hook-timeout). */
-  readonly hookTimeoutMs: number;
-}
+import type { MigratePlan } from './migrate-plan.js';
 
 /** Hooks that run shell commands through the one hook runner; a missing command is a no-op. */
-export function commandHooks(options: SourceHookCommands): SourceHooks {
+export function commandHooks(commands: MigratePlan['hooks']): SourceHooks {
   const run = async (name: string, command: string | undefined, signal?: AbortSignal, env?: Record<string, string>): Promise<void> => {
-    if (command) await runHook({ name, command, env, timeoutMs: options.hookTimeoutMs, signal });
+    if (command) await runHook({ name, command, env, timeoutMs: commands.timeoutMs, signal });
   };
   return {
-    pause: (signal) => run('pause', options.pauseCmd, signal),
-    resume: () => run('resume', options.resumeCmd),
+    pause: (signal) => run('pause', commands.pauseCmd, signal),
+    resume: () => run('resume', commands.resumeCmd),
     committed: async () => {},
     async collectState(dir, signal) {
-      if (!options.stateCmd) return [];
-      await run('state', options.stateCmd, signal, { FERRY_STATE_DIR: dir });
+      if (!commands.stateCmd) return [];
+      await run('state', commands.stateCmd, signal, { FERRY_STATE_DIR: dir });
       const entries = await readdir(dir, { withFileTypes: true });
       return entries.filter((e) => e.isFile()).map((e) => ({ name: e.name, path: join(dir, e.name) }));
     },
   };
 }
 
-export interface SourceSeams {
-  readonly hooks: SourceHooks;
-  readonly throttle: ThrottleDriver | undefined;
-  /** The migrate options with the --disk images added. */
-  readonly options: MigrateOptions;
-  readonly dirtyTrackers: ReadonlyMap<string, DirtyTracker>;
-  /** Why each image without a tracker is hash-scanned. */
-  readonly hashReasons: ReadonlyMap<string, string>;
-  /** The private folder of the --disk views and sockets (see SourceDisks), for the journal. */
-  readonly diskDir: string | undefined;
-  close(): Promise<void>;
-}
-
 /**
- * Builds the source's hooks from the command line: shell commands, a QEMU QMP socket, or both (QEMU
- * first on the way down, last on the way back up), and the throttle driver (--throttle, --cgroup,
- * --throttle-pid, or the --qmp guest), and the dirty trackers of the --disk images and (--dirty-log) of the
- * --image files a known process writes. The agent only ever
- * sees the SourceHooks, ThrottleDriver and DirtyTracker seams.
+ * A QEMU guest's hooks around the command hooks: QEMU first on the way down, last on the way back up;
+ * its device state is the `qemu-state` blob; after the commit QEMU quits unless `keepSource`.
  */
-export async function buildSourceHooks(options: SourceHookCommands, args: MigrateArgs, migrate: MigrateOptions, logger: QemuLogger): Promise<SourceSeams> {
-  const commands = commandHooks(options);
-  const logs = buildDirtyLogs(args, migrate, logger);
-  if (!options.qmp) {
-    const { throttle, close } = buildThrottle(args, undefined, logs.stopper);
-    return { hooks: commands, throttle, options: migrate, dirtyTrackers: logs.trackers, hashReasons: logs.hashReasons, diskDir: undefined, close };
-  }
-  const qemu = await QemuSourceDriver.connect(options.qmp);
-  let tracked;
-  try {
-    tracked = await buildSourceDisks(args.disk, migrate, qemu.qmp, logger);
-  } catch (error) {
-    await qemu.close();
-    throw error;
-  }
-  const { throttle, close: closeThrottle } = buildThrottle(args, qemu, logs.stopper);
-  const hooks: SourceHooks = {
+export function qemuHooks(qemu: QemuSourceDriver, commands: SourceHooks, keepSource: boolean): SourceHooks {
+  return {
     async pause(signal) {
       await qemu.pause();
       await commands.pause(signal);
@@ -87,16 +43,9 @@ export async function buildSourceHooks(options: SourceHookCommands, args: Migrat
     },
     async committed(signal) {
       await commands.committed(signal);
-      if (!options.keepSource) await qemu.quit();
+      if (!keepSource) await qemu.quit();
     },
   };
-  const close = async (): Promise<void> => {
-    await closeThrottle();
-    await tracked.close().catch((error: Error) => logger.warn({ err: error.message }, 'could not remove a disk view'));
-    await qemu.close();
-  };
-  const dirtyTrackers = new Map([...logs.trackers, ...tracked.dirtyTrackers]);
-  return { hooks, throttle, options: tracked.options, dirtyTrackers, hashReasons: logs.hashReasons, diskDir: tracked.diskDir, close };
 }
 
 /** What `ferry recover` needs to resume the workload on the source: recorded in the migration's journal. */
@@ -110,10 +59,10 @@ export interface RecoveryRecipe {
   readonly hookTimeoutMs: number;
 }
 
-export const recoveryRecipe = (options: SourceHookCommands, disks: readonly string[] = [], diskDir?: string): RecoveryRecipe => ({
-  ...(options.resumeCmd ? { resumeCmd: options.resumeCmd } : {}),
-  ...(options.qmp ? { qmp: options.qmp } : {}),
-  ...(options.qmp && disks.length > 0 ? { disks } : {}),
-  ...(options.qmp && diskDir !== undefined ? { diskDir } : {}),
-  hookTimeoutMs: options.hookTimeoutMs,
+export const recoveryRecipe = (plan: MigratePlan, diskDir: string | undefined): RecoveryRecipe => ({
+  ...(plan.hooks.resumeCmd ? { resumeCmd: plan.hooks.resumeCmd } : {}),
+  ...(plan.qemu ? { qmp: plan.qemu.qmp } : {}),
+  ...(plan.qemu && plan.disks.length > 0 ? { disks: plan.disks.map((d) => d.name) } : {}),
+  ...(plan.qemu && diskDir !== undefined ? { diskDir } : {}),
+  hookTimeoutMs: plan.hooks.timeoutMs,
 });

@@ -6,7 +6,8 @@
  * the guest stopped must leave it running: ferry's guardian process sends `cont` once the QMP socket is free.
  */
 import t from 'tap';
-import { QemuThrottle, QmpClient, type QmpEvent } from '@ferry/qemu';
+import { QmpClient, type QmpEvent } from '@ferry/qemu';
+import { QemuThrottle } from '@ferry/throttle';
 import { spawnSync } from 'node:child_process';
 import { FERRY, runMigrate, startTarget } from '../helpers/ferry.js';
 import { killWhileStopped } from '../helpers/throttle.js';

@@ -9,7 +9,7 @@ import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { processStartTime } from '@ferry/agent-source/proc-stat';
+import { processStartTime } from '@ferry/throttle/proc-stat';
 import { FERRY, scratchDir } from '../helpers/ferry.js';
 
 const NOBODY = 65534;

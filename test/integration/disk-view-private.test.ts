@@ -13,7 +13,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { DiskFileView, silentLogger, startTargetQemu } from '@ferry/qemu';
-import { migrateOptionsFrom } from '../../cli/src/migrate-options.js';
+import { readMigrateRequest } from '../../cli/src/migrate-options.js';
 import { buildSourceDisks } from '../../cli/src/source-disks.js';
 import { FERRY, scratchDir } from '../helpers/ferry.js';
 import { storageDaemon, storageDaemonMissing } from '../helpers/storage-daemon.js';
@@ -34,8 +34,8 @@ t.test('a symbolic link planted where a view goes is refused, and the file it po
 
 t.test('the views of a migration live in a private folder of their own, gone after close', { skip }, async (t) => {
   const { qmp } = await storageDaemon(t, 'qcow2');
-  const options = migrateOptionsFrom({ to: 'ws://127.0.0.1:9', image: ['ram=/dev/null'], disk: ['vda=disk0'], qmp: 'unused', id: 'private-view' } as never);
-  const disks = await buildSourceDisks(['vda=disk0'], options, qmp, silentLogger);
+  const { plan, options } = readMigrateRequest({ to: 'ws://127.0.0.1:9', image: ['ram=/dev/null'], disk: ['vda=disk0'], qmp: 'unused', id: 'private-view' });
+  const disks = await buildSourceDisks(plan.disks, options, qmp, silentLogger);
   const view = disks.options.images.find((i) => i.name === 'vda')!.path;
   const folder = dirname(view);
   t.equal(disks.diskDir, folder, 'the folder is what the journal records');

@@ -1,7 +1,8 @@
 /**
  * `ferry source` as a daemon: POST /migrations starts a migration with the migrate options as JSON,
  * GET /status reports it to the end, bad requests get a 400 that says why; `ferry status` reads either agent.
- * A request whose seams cannot be built (a --disk node QEMU does not have) is reported as failed to start.
+ * A request whose options contradict each other is a 400 too; one whose seams cannot be built (a --disk
+ * node QEMU does not have) is reported as failed to start.
  */
 import t, { type Test } from 'tap';
 import { spawn, execFile } from 'node:child_process';
@@ -98,4 +99,26 @@ t.test('a disk QEMU does not have: the migration fails to start, and /status and
   t.match(await failed, { event: 'failed-to-start', error: /--disk vda=nope: QEMU has no block device or node 'nope'.*disk0/ }, '/events says why');
   const status = await (await fetch(`${sourceUrl}/status`, { headers: auth })).json() as { migrations: Array<{ migrationId: string; error?: string }> };
   t.match(status.migrations.find((m) => m.migrationId === 'daemon-disk'), { error: /node 'nope'/ }, 'GET /status keeps the reason');
+});
+
+t.test('a request whose options contradict each other, or that the flag table does not know, gets a 400 and starts nothing', async (t) => {
+  const dir = scratchDir(t);
+  const sourceUrl = await daemon(t, sourceArgs(dir));
+  const request = { to: 'ws://127.0.0.1:9', image: [`ram=${join(dir, 'vm.ram')}`], 'pause-cmd': 'true' };
+  const refused: Array<[Record<string, unknown> | string, RegExp]> = [
+    [{ ...request, cgroup: '/sys/fs/cgroup/vm', 'throttle-pid': String(process.pid), id: 'both' }, /give --cgroup or --throttle-pid, not both/],
+    [{ ...request, 'keep-source': true, id: 'keep' }, /--keep-source needs --qmp/],
+    [{ ...request, 'no-delta': true, 'delta-cache': '1GiB', id: 'delta' }, /give --no-delta or --delta-cache, not both/],
+    [{ ...request, 'on-timeout': 'force', id: 'force' }, /--on-timeout says what happens at --timeout/],
+    [{ ...request, throttle_pid: String(process.pid), id: 'typo' }, /unknown option "throttle_pid"/],
+    [{ ...request, image: `ram=${join(dir, 'vm.ram')}`, id: 'one-image' }, /option "image" must be a list of strings/],
+    [`{"to":"ws://127.0.0.1:9","image":["ram=/x"],"__proto__":{"cgroup":"/sys/fs/cgroup/vm"},"id":"proto"}`, /unknown option "__proto__"/],
+  ];
+  for (const [body, message] of refused) {
+    const response = await fetch(`${sourceUrl}/migrations`, { method: 'POST', headers: post, body: typeof body === 'string' ? body : JSON.stringify(body) });
+    t.equal(response.status, 400, String(message));
+    t.match(await response.json(), { error: message }, 'the error says why');
+  }
+  const status = await (await fetch(`${sourceUrl}/status`, { headers: auth })).json() as { migrations: unknown[] };
+  t.same(status.migrations, [], 'no migration was started, not even as failed-to-start');
 });

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode } from '@ferry/protocol';
 import { defaultStateDir, MigrationJournal } from '@ferry/agent-source';
-import { throttleRecovery, type UndoStep } from '../../cli/src/throttle/undo.js';
+import { throttleRecovery, type UndoStep } from '@ferry/throttle';
 import { scratchDir } from '../helpers/ferry.js';
 
 t.test('the default state directory is never a shared one', async (t) => {

@@ -7,9 +7,7 @@ import t from 'tap';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { MigrationJournal, readJournals, type ThrottleDriver } from '@ferry/agent-source';
-import { guarded } from '../../cli/src/throttle/build.js';
-import type { ThrottleGuard } from '../../cli/src/throttle/guard.js';
-import type { UndoStep } from '../../cli/src/throttle/undo.js';
+import { guarded, type ThrottleGuard, type UndoStep } from '@ferry/throttle';
 import { scratchDir } from '../helpers/ferry.js';
 
 const sigcont: UndoStep = { kind: 'sigcont', pid: 4242, startTime: '1' };

@@ -3,8 +3,8 @@
  * pipe, what `ferry recover` undoes given a journal, and how a pid's start time is read.
  */
 import t from 'tap';
-import { startTimeOf } from '@ferry/agent-source/proc-stat';
-import { armedUndo, DISARMED, guardLine, guardMessage, throttleRecovery, undoSteps, type UndoStep } from '../../cli/src/throttle/undo.js';
+import { startTimeOf } from '@ferry/throttle/proc-stat';
+import { armedUndo, DISARMED, guardLine, guardMessage, throttleRecovery, undoSteps, type UndoStep } from '@ferry/throttle';
 
 const sigcont: UndoStep = { kind: 'sigcont', pid: 4242, startTime: '987654' };
 const cpuMax: UndoStep = { kind: 'cpu-max', file: '/sys/fs/cgroup/job/cpu.max', value: 'max 100000' };

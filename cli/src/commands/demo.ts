@@ -11,7 +11,7 @@ import { migrate, type MigrationSummary } from '@ferry/agent-source';
 import { startTarget } from '@ferry/agent-target';
 import { fillImage } from '@ferry/workload';
 import { HELP_FLAG, parseFlags } from '../flags.js';
-import { migrateOptionsFrom } from '../migrate-options.js';
+import { readMigrateRequest } from '../migrate-options.js';
 import { formatBytes, parseRate, parseSize } from '../units.js';
 import { EXIT, UsageError } from '../usage.js';
 
@@ -75,7 +75,7 @@ async function demoRun(
   await fillImage(image, env.size, { seed: 42 });
   const workload = await startWorkload(image, env);
   try {
-    const options = { ...migrateOptionsFrom({ to: env.targetUrl, image: [`ram=${image}`], id, ...extra }), token: env.token };
+    const options = { ...readMigrateRequest({ to: env.targetUrl, image: [`ram=${image}`], id, ...extra }).options, token: env.token };
     const pid = workload.pid;
     const summary = await migrate(options, {
       logger: env.logger,

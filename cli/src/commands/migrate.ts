@@ -1,10 +1,10 @@
 import { migrate, type MigrationSummary } from '@ferry/agent-source';
 import { HELP_FLAG, LOG_FLAGS, parseFlags } from '../flags.js';
 import { createLogger } from '../logging.js';
-import { MIGRATE_ARG_SPEC, migrateOptionsFrom, sourceHookCommands, stateDirFrom } from '../migrate-options.js';
+import { readMigrateRequest } from '../migrate-options.js';
+import { MIGRATE_ARG_SPEC } from '../migrate-plan.js';
 import { humanSink, jsonSink } from '../progress.js';
-import { buildSourceHooks, recoveryRecipe } from '../source-hooks.js';
-import { diskNames } from '../source-disks.js';
+import { buildSourceSeams } from '../source-seams.js';
 import { EXIT } from '../usage.js';
 
 const HELP = `ferry migrate --to ws[s]://HOST:PORT --image NAME=PATH [options]
@@ -64,19 +64,17 @@ export async function migrateCommand(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  const options = migrateOptionsFrom(values);
+  const { plan, options } = readMigrateRequest(values);
   const logger = createLogger(values['log-level'], values['log-file'], 'ferry-migrate');
   const sink = values.json ? jsonSink() : humanSink(process.stderr.isTTY === true);
-  const hookCommands = sourceHookCommands(values);
-  const { hooks, throttle, close, options: withDisks, dirtyTrackers, hashReasons, diskDir } = await buildSourceHooks(hookCommands, values, options, logger);
-  const journal = { stateDir: stateDirFrom(values), recovery: { ...recoveryRecipe(hookCommands, diskNames(values.disk), diskDir) } };
+  const { close, options: withDisks, ...seams } = await buildSourceSeams(plan, options, logger);
   const controller = new AbortController();
   const onSignal = (): void => controller.abort();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   let summary: MigrationSummary;
   try {
-    summary = await migrate(withDisks, { logger, hooks, throttle, dirtyTrackers, hashReasons, onEvent: (e) => sink.event(e), signal: controller.signal, journal });
+    summary = await migrate(withDisks, { ...seams, logger, onEvent: (e) => sink.event(e), signal: controller.signal });
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -1,13 +1,11 @@
 import { rm } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { ErrorCode, FerryError } from '@ferry/protocol';
-import { adviseRecovery, isRunning, privacyProblem, readJournals, removeJournal, type JournalEntry, type RecoveryAdvice } from '@ferry/agent-source';
+import { adviseRecovery, defaultStateDir, isRunning, privacyProblem, readJournals, removeJournal, type JournalEntry, type RecoveryAdvice } from '@ferry/agent-source';
 import { runHook } from '@ferry/serve';
+import { describeStep, runUndo, throttleRecovery } from '@ferry/throttle';
 import { HELP_FLAG, parseFlags } from '../flags.js';
-import { stateDirFrom } from '../migrate-options.js';
 import { DISK_DIR_PREFIX } from '../source-disks.js';
-import { runUndo } from '../throttle/undo-run.js';
-import { describeStep, throttleRecovery } from '../throttle/undo.js';
 import { EXIT } from '../usage.js';
 
 const HELP = `ferry recover [--state-dir DIR] [--id ID] [--json]
@@ -42,7 +40,7 @@ export async function recoverCommand(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  const stateDir = stateDirFrom(values);
+  const stateDir = values['state-dir'] ?? defaultStateDir();
   const scan = readJournals(stateDir);
   const wanted = (id: string): boolean => values.id === undefined || id === values.id;
   const entries = scan.entries.filter((e) => wanted(e.migrationId));

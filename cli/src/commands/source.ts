@@ -1,10 +1,10 @@
-import { ALLOW_HOST_FLAG, HELP_FLAG, LOG_FLAGS, parseFlags } from '../flags.js';
+import { ALLOW_HOST_FLAG, argsFromJson, HELP_FLAG, LOG_FLAGS, parseFlags } from '../flags.js';
 import { createLogger } from '../logging.js';
 import { startSource, type MigrationRequest } from '@ferry/agent-source';
 import { silentLogger } from '@ferry/qemu';
-import { migrateOptionsFrom, sourceHookCommands, stateDirFrom, type MigrateArgs } from '../migrate-options.js';
-import { diskNames } from '../source-disks.js';
-import { buildSourceHooks, recoveryRecipe } from '../source-hooks.js';
+import { readMigrateRequest } from '../migrate-options.js';
+import { MIGRATE_ARG_SPEC } from '../migrate-plan.js';
+import { buildSourceSeams } from '../source-seams.js';
 import { parseListen } from '../listen.js';
 import { writeLine } from '../progress.js';
 import { readPrivateToken } from '../token-file.js';
@@ -14,7 +14,8 @@ const HELP = `ferry source --listen HOST:PORT --token-file F [--allow-host NAME 
 
 A daemon that runs migrations on request. POST /migrations takes the options of 'ferry migrate' as JSON
 (Content-Type: application/json), keys without the leading dashes, e.g.
-{"to":"ws://...","image":["ram=/dev/shm/vm.ram"]}, and answers {"migrationId":...}; GET /status lists
+{"to":"ws://...","image":["ram=/dev/shm/vm.ram"]}, and answers {"migrationId":...}; an unknown key, a
+value of the wrong type, or options that contradict each other get a 400 that says why. GET /status lists
 the migrations; the WebSocket /events streams their progress; GET /metrics serves Prometheus metrics and
 GET / a live page (a browser logs in once with the token). Every route wants the token.
 Prints {"event":"listening","url":...} on stdout and runs until SIGINT or SIGTERM.
@@ -53,19 +54,11 @@ export async function sourceCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** A POSTed body, read like the flags of `ferry migrate`: the options now (bad ones are the client's 400), the hooks once accepted. */
+/**
+ * A POSTed body, read like the flags of `ferry migrate` into the same plan: an unknown key, a value of
+ * the wrong type, a bad or contradicting option is the client's 400 now; the seams are built once accepted.
+ */
 function migrationRequest(body: unknown): MigrationRequest {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new Error('the request body must be a JSON object of migrate options, e.g. {"to":"ws://...","image":["ram=PATH"]}');
-  }
-  const args = body as MigrateArgs;
-  const options = migrateOptionsFrom(args);
-  const commands = sourceHookCommands(args);
-  return {
-    options,
-    async prepare() {
-      const seams = await buildSourceHooks(commands, args, options, silentLogger);
-      return { ...seams, journal: { stateDir: stateDirFrom(args), recovery: { ...recoveryRecipe(commands, diskNames(args.disk), seams.diskDir) } } };
-    },
-  };
+  const { plan, options } = readMigrateRequest(argsFromJson(body, MIGRATE_ARG_SPEC));
+  return { options, prepare: () => buildSourceSeams(plan, options, silentLogger) };
 }

@@ -27,5 +27,4 @@ export { silentLogger, type QemuLogger } from './logger.js';
 export { resolveDisk, DiskLookupError, type DiskNode } from './disks.js';
 export { DiskFileView, diskViewId, type DiskViewOptions } from './disk-view.js';
 export { DiskBitmapChain, diskBitmapPrefix, removeDiskLeftovers, type DiskBitmapOptions, type DirtyExtent, type FrozenBitmap } from './disk-bitmaps.js';
-export { DutyCycle, DUTY_PERIOD_MS, type DutyCycleActions } from './duty-cycle.js';
-export { QemuThrottle } from './throttle.js';
+export { QemuDiskTracker, toPageRanges } from './disk-tracker.js';

@@ -15,7 +15,6 @@ import { stat } from 'node:fs/promises';
 import { silentLogger, type QemuLogger } from './logger.js';
 import { fileMigrationUri, queryMigrate, setCapabilities, waitForMigration, waitForRunState } from './migration.js';
 import { QmpClient, QmpError } from './qmp.js';
-import { QemuThrottle } from './throttle.js';
 
 export interface QemuSourceOptions {
   /** Connect timeout, and the limit for each step (pause, device state, resume). Default 30 s. */
@@ -53,14 +52,9 @@ export class QemuSourceDriver {
     return new QemuSourceDriver(qmp, timeoutMs, log);
   }
 
-  /** The QMP connection: QEMU's monitor socket takes one client, so the disk bitmaps share it. */
+  /** The QMP connection: QEMU's monitor socket takes one client, so the disk bitmaps and the throttle share it. */
   get qmp(): QmpClient {
     return this.#qmp;
-  }
-
-  /** A duty-cycle throttle on this connection (QEMU takes one QMP client per socket). */
-  throttle(): QemuThrottle {
-    return new QemuThrottle(this.#qmp);
   }
 
   async pause(): Promise<void> {

@@ -1,5 +1,5 @@
 /**
- * --cgroup PATH: throttles the workload's cgroup through the kernel's own CPU bandwidth limit (cgroup
+ * A cgroup's throttle (--cgroup PATH): throttles the workload's cgroup through the kernel's own CPU bandwidth limit (cgroup
  * v2 cpu.max or v1 cpu.cfs_quota_us, see cpu-limit.ts): no stop/continue, no stalls longer than the
  * kernel's period. A level takes that share of the CPU the cgroup used while it ran free (between start
  * and the first step), so a one-thread writer on a many-core host is slowed from the first step, not
@@ -7,22 +7,21 @@
  * step the guardian and `ferry recover` run after a crash of ferry.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { UsageError } from '../usage.js';
-import type { ThrottleDriver } from '@ferry/agent-source';
+import { ThrottleSetupError, type Throttle } from './driver.js';
 import { cpuLimitFiles } from './cpu-limit.js';
 import type { UndoStep } from './undo.js';
 
 /** The kernel refuses quotas under 1 ms. */
 const MIN_QUOTA_US = 1000;
 
-export function cgroupThrottle(dir: string, now: () => number = () => performance.now()): { driver: ThrottleDriver; undo: UndoStep } {
+export function cgroupThrottle(dir: string, now: () => number = () => performance.now()): { driver: Throttle; undo: UndoStep } {
   const files = cpuLimitFiles(dir);
   const cpuMax = files.file;
   const original = readFileSync(cpuMax, 'utf8').trim();
   try {
     writeFileSync(cpuMax, original);
   } catch (error) {
-    throw new UsageError(`--cgroup ${dir}: ${cpuMax} is not writable (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+    throw new ThrottleSetupError(`${cpuMax} is not writable (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
   }
   const start = { usageUs: files.usageUs(), at: now() };
   let cpusUsed: number | undefined;
@@ -31,7 +30,7 @@ export function cgroupThrottle(dir: string, now: () => number = () => performanc
     writeFileSync(cpuMax, original);
     limited = false;
   };
-  const driver: ThrottleDriver = {
+  const driver: Throttle = {
     name: `cgroup ${dir}`,
     async set(level) {
       if (level <= 0) return put();

@@ -6,8 +6,8 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError } from '../usage.js';
-import { statFieldsAfterName } from '@ferry/agent-source/proc-stat';
+import { ThrottleSetupError } from './driver.js';
+import { statFieldsAfterName } from './proc-stat.js';
 
 /** cgroup v2's default period, microseconds. */
 const V2_PERIOD_US = 100_000;
@@ -41,7 +41,7 @@ export function cpuLimitFiles(dir: string): CpuLimitFiles {
       usageUs: () => processTimesUs(dir),
     };
   }
-  throw new UsageError(`--cgroup ${dir} needs a cgroup directory of the cpu controller: cgroup v2 with cpu.max, or v1 with cpu.cfs_quota_us (${describe(dir)})`);
+  throw new ThrottleSetupError(`${dir} is not a cgroup directory of the cpu controller: cgroup v2 with cpu.max, or v1 with cpu.cfs_quota_us (${describe(dir)})`);
 }
 
 /** v1's cpu hierarchy has no usage counter of its own (cpuacct may be mounted elsewhere): sum its processes' times. */
@@ -63,7 +63,7 @@ function readOrUsage(path: string, dir: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (error) {
-    throw new UsageError(`--cgroup ${dir}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+    throw new ThrottleSetupError(`cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
   }
 }
 

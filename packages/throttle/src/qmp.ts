@@ -3,10 +3,11 @@
  * auto-converge cannot help, as ferry (not QEMU's migration) moves the RAM. The guest's clock keeps
  * running while it is stopped, so the guest sees short stalls, not a slower clock.
  */
+import type { Throttle } from './driver.js';
 import { DutyCycle } from './duty-cycle.js';
-import type { QmpClient } from './qmp.js';
+import type { QmpClient } from '@ferry/qemu';
 
-export class QemuThrottle {
+export class QemuThrottle implements Throttle {
   readonly name = 'qmp';
   readonly #qmp: QmpClient;
   readonly #cycle: DutyCycle;

@@ -4,7 +4,7 @@
  * guest has to be continued.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { startTimeOf } from '@ferry/agent-source/proc-stat';
+import { startTimeOf } from './proc-stat.js';
 import { describeStep, type UndoStep } from './undo.js';
 
 /** How long to wait for the guest's QMP socket: it serves one client, and is free once ferry's connection is gone. */

@@ -8,8 +8,8 @@
  * hold() ends it where it is, stopped or running, for the pause hook to take over: continuing the
  * workload just before the pause would let it dirty at full speed into the final pass. `stopped` says
  * whether this cycle holds the workload stopped right now (after a hold it no longer claims the stop:
- * the workload is stopped on purpose). If the process dies mid-cycle, the CLI's guardian process
- * continues the workload (cli/src/throttle/guardian.ts).
+ * the workload is stopped on purpose). If ferry dies mid-cycle, the guardian process (guardian.ts)
+ * continues the workload.
  */
 export interface DutyCycleActions {
   stop(): Promise<void> | void;

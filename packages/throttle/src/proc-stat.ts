@@ -1,7 +1,8 @@
 /**
  * /proc/PID/stat, read the one way ferry reads it: the throttle (a --throttle-pid process's start time
  * and a v1 cgroup's usage) and the journal (is the `ferry migrate` it names still that process?). A
- * module of its own, importing nothing, so the throttle's guardian process loads only this.
+ * module of its own, importing nothing, so the throttle's guardian process loads only this (and the
+ * package exports it as `@ferry/throttle/proc-stat`, for the agent's journal).
  */
 import { readFileSync } from 'node:fs';
 
