@@ -5,20 +5,22 @@
  */
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { calibrate, type ChargeModel, type Scenario, type Solver } from '@ferry/planner';
+import { calibrate, type ChargeModel, type Scenario } from '@ferry/planner';
 import { withPrices, type AutopilotScenario } from './config.js';
 import { SourceClient, type Outcome } from './daemons.js';
 import { decide, type Start } from './decide.js';
 import { runStarts, type Finished } from './execute.js';
 import { countsOf, fleetOf, type FleetVm, type ObservedMigration } from './fleet.js';
-import { periodCost, planPeriod } from './plan-period.js';
+import { periodCost } from './plan-period.js';
+import type { PlanPeriod } from './planner-thread.js';
 import { planReport, routeOf, type AutopilotEvent, type PeriodReport } from './report.js';
 
 export interface LoopOptions {
   readonly ap: AutopilotScenario;
   readonly token: string;
   readonly periodMs: number;
-  readonly solve: Solver;
+  /** Makes a period's plan (off the main thread, so /status answers while HiGHS searches). */
+  readonly plan: PlanPeriod;
   readonly pricesFile?: string | undefined;
   readonly calibrationFile?: string | undefined;
   readonly dryRun: boolean;
@@ -65,7 +67,7 @@ async function runPeriod(o: LoopOptions, s: Scenario, period: number, f: Fleetwi
   const counts = countsOf(s, vms);
   const charge = chargeOf(o.calibrationFile, (message) => o.emit({ event: 'note', period, message }));
   const chargeText = charge.kind === 'memory' ? 'memory size' : `calibrated ${charge.compression.toFixed(3)}`;
-  const plan = planPeriod(s, counts, period, charge, o.solve);
+  const plan = await o.plan(s, counts, period, charge);
   const linkBits = s.links.map((l) => l.gbps * 1e9 * 3600);
   const decision = decide({ period, moves: plan.moves, vms, dcNames: s.datacenters.map((d) => d.name), unreachable: f.unreachable, routes: plan.network.routes, linkBits });
   o.emit({ event: 'plan', ...planReport(s, period, chargeText, vms, plan.moves, decision.starts) });

@@ -2,9 +2,10 @@ import { readFileSync, statSync } from 'node:fs';
 import { PlannerError } from '@ferry/planner';
 import { parseAutopilotScenario, type AutopilotScenario } from '../autopilot/config.js';
 import { runAutopilot } from '../autopilot/loop.js';
+import { startPlannerThread } from '../autopilot/planner-thread.js';
 import { dayTable, eventText, type AutopilotEvent, type PeriodReport } from '../autopilot/report.js';
 import { ALLOW_HOST_FLAG, HELP_FLAG, LOG_FLAGS, parseFlags } from '../flags.js';
-import { DEFAULT_LIMITS, highsSolver } from '../highs-solver.js';
+import { DEFAULT_LIMITS } from '../highs-solver.js';
 import { parseListen } from '../listen.js';
 import { createLogger } from '../logging.js';
 import { readPrivateToken } from '../token-file.js';
@@ -75,7 +76,6 @@ export async function autopilotCommand(argv: string[]): Promise<number> {
   const seconds = values['time-limit'] === undefined ? DEFAULT_LIMITS.timeLimitSeconds : parseDuration(values['time-limit'], '--time-limit', 's') / 1000;
   const listen = values.listen === undefined ? undefined : parseListen(values.listen);
   const logger = createLogger(values['log-level'], values['log-file'], 'ferry-autopilot');
-  const solve = await highsSolver({ ...DEFAULT_LIMITS, timeLimitSeconds: seconds });
   const dcNames = ap.scenario.datacenters.map((d) => d.name);
   // Loaded only for --listen: the endpoint's HTTP and metrics modules are a third of a second of CPU to load.
   const endpoint = listen && await (await import('../autopilot/endpoint.js')).serveAutopilot({ ...listen, token, allowHosts: values['allow-host'], logger, info: { dcNames, hours: ap.scenario.hours, periodMs, dryRun } });
@@ -83,6 +83,7 @@ export async function autopilotCommand(argv: string[]): Promise<number> {
   const stop = new AbortController();
   const onSignal = (): void => stop.abort();
   process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+  const planner = startPlannerThread({ ...DEFAULT_LIMITS, timeLimitSeconds: seconds });
   const reports: PeriodReport[] = [];
   const emit = (event: AutopilotEvent): void => {
     if (event.event === 'period') reports.push(event);
@@ -90,9 +91,10 @@ export async function autopilotCommand(argv: string[]): Promise<number> {
     process.stdout.write(values.json ? `${JSON.stringify(event)}\n` : eventText(event, reports));
   };
   try {
-    await runAutopilot({ ap, token, periodMs, solve, pricesFile: values.prices, calibrationFile: values.calibrate, dryRun, maxPerLink, emit, signal: stop.signal });
+    await runAutopilot({ ap, token, periodMs, plan: planner.plan, pricesFile: values.prices, calibrationFile: values.calibrate, dryRun, maxPerLink, emit, signal: stop.signal });
   } finally {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+    await planner.close();
     await endpoint?.close();
   }
   if (!values.json) process.stdout.write(dayTable(dcNames, reports));
