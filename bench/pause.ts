@@ -9,10 +9,12 @@
  * rows (the pause of an 8x larger image <= 1.2x) come from `npm run bench:soft-dirty`, in a guest.
  *   FERRY_BENCH_PAUSE_SIZES   image sizes (default 256MiB,1GiB,4GiB)
  *   FERRY_BENCH_PAUSE_WRITER  workload profile and rate (default web,2MiB/s)
+ *   FERRY_BENCH_PAUSE_BASELINE  a built checkout of another version: its scan runs in the same rounds
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { ScanPool } from '@ferry/pages';
 import { fillImage } from '@ferry/workload';
 import { runMigrate, startTarget, startWorkload, TeardownList } from '../test/helpers/ferry.js';
@@ -52,26 +54,42 @@ interface PauseRun {
 
 const best = (rates: readonly ScanRate[]): ScanRate => ({ wall: Math.max(...rates.map((r) => r.wall)), cpu: Math.max(...rates.map((r) => r.cpu)) });
 
+/** Another build's scan pool (a built checkout, e.g. of the commit before a change), scanned in the same rounds. */
+const BASELINE = process.env['FERRY_BENCH_PAUSE_BASELINE'];
+const BaselinePool: typeof ScanPool | undefined = BASELINE
+  ? ((await import(pathToFileURL(join(BASELINE, 'packages/pages/dist/index.js')).href)) as { ScanPool: typeof ScanPool }).ScanPool
+  : undefined;
+
+interface ScanRates {
+  readonly floor: ScanRate;
+  readonly alone: ScanRate;
+  readonly baseline?: ScanRate;
+}
+
 /**
  * The floor and the every-core scan of the unchanged image on its own (a pass 0 fills the table first),
- * in 3 alternating rounds; the best of each.
+ * and the baseline's when there is one, in 3 alternating rounds; the best of each.
  */
-async function scanAgainstFloor(image: string, size: number): Promise<{ floor: ScanRate; alone: ScanRate }> {
-  const pool = await ScanPool.start({ imagePath: image, pageSize: PAGE, workers: Math.max(1, CORES - 1), deltaCacheBytes: 0, delta: false, compress: 'never' });
+async function scanAgainstFloor(image: string, size: number): Promise<ScanRates> {
+  const options = { imagePath: image, pageSize: PAGE, workers: Math.max(1, CORES - 1), deltaCacheBytes: 0, delta: false, compress: 'never' } as const;
+  const pools = [await ScanPool.start(options), ...(BaselinePool ? [await BaselinePool.start(options)] : [])];
   try {
-    await pool.scan(0, async (batch) => batch.release());
+    for (const pool of pools) await pool.scan(0, async (batch) => batch.release());
     const floors: ScanRate[] = [];
-    const scans: ScanRate[] = [];
+    const scans: ScanRate[][] = pools.map(() => []);
     for (let round = 1; round <= 3; round++) {
       floors.push(await parallelReadRate(image, size));
-      scans.push(await timedScan(size, async () => {
-        const stats = await pool.scan(round, async (batch) => batch.release(), { everyCore: true });
-        if (stats.dirtyPages !== 0) throw new Error(`the unchanged image had ${stats.dirtyPages} dirty pages`);
-      }));
+      for (let k = 0; k < pools.length; k++) {
+        const n = (k + round) % pools.length; // alternate which build scans first
+        scans[n]!.push(await timedScan(size, async () => {
+          const stats = await pools[n]!.scan(round, async (batch) => batch.release(), { everyCore: true });
+          if (stats.dirtyPages !== 0) throw new Error(`the unchanged image had ${stats.dirtyPages} dirty pages`);
+        }));
+      }
     }
-    return { floor: best(floors), alone: best(scans) };
+    return { floor: best(floors), alone: best(scans[0]!), ...(scans[1] ? { baseline: best(scans[1]) } : {}) };
   } finally {
-    await pool.close();
+    await Promise.all(pools.map((pool) => pool.close()));
   }
 }
 
@@ -114,10 +132,8 @@ async function migrateUnderWriter(image: string, size: number, dir: string): Pro
   }
 }
 
-interface Row {
+interface Row extends ScanRates {
   readonly size: number;
-  readonly floor: ScanRate;
-  readonly alone: ScanRate;
   readonly run: PauseRun;
 }
 
@@ -127,9 +143,9 @@ async function measure(size: number): Promise<Row> {
   mkdirSync(dir, { recursive: true });
   try {
     await fillImage(image, size, { seed: 1 });
-    const { floor, alone } = await scanAgainstFloor(image, size);
+    const rates = await scanAgainstFloor(image, size);
     const run = await migrateUnderWriter(image, size, dir);
-    return { size, floor, alone, run };
+    return { size, ...rates, run };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -150,10 +166,11 @@ function print(rows: readonly Row[]): void {
   out.push(`| image | ${rows[0]!.run.parts.map(([name]) => name).join(' | ')} |`, `|---|${rows[0]!.run.parts.map(() => '---|').join('')}`);
   for (const { size, run } of rows) out.push(`| ${label(size)} | ${run.parts.map(([, ms]) => Math.round(ms)).join(' | ')} |`);
   out.push('', `ratios to the floor, wall / CPU (goal: the final scan at >= ${GOAL}x of its floor):`);
-  for (const { size, floor, alone, run } of rows) {
+  for (const { size, floor, alone, baseline, run } of rows) {
     const bytes = run.finalPagesRead * PAGE;
     out.push(`  ${label(size)}: final pass ${ratio((bytes * 1000) / run.finalMs, floor.wall)} / ${ratio(bytes / run.finalCpuSeconds, floor.cpu)}; ` +
-      `scan alone ${ratio(alone.wall, floor.wall)} / ${ratio(alone.cpu, floor.cpu)}`);
+      `scan alone ${ratio(alone.wall, floor.wall)} / ${ratio(alone.cpu, floor.cpu)}` +
+      (baseline ? `; baseline's scan alone ${gbps(baseline.wall)} / ${gbps(baseline.cpu)}, ${ratio(baseline.wall, floor.wall)} / ${ratio(baseline.cpu, floor.cpu)}` : ''));
   }
   const first = rows[0]!;
   for (const row of rows.slice(1)) {
