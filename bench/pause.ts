@@ -5,7 +5,7 @@
  *   - the every-core scan of the unchanged image on its own (ScanPool, the final pass's path), GB/s
  *   - one `ferry migrate` under the writer (SIGSTOP/SIGCONT hooks): its pause, the pause's parts from
  *     the progress events, and the final pass's rate (pages read over its whole duration, sends included)
- * Goal (issue: the final scan at memory speed): the final scan at >= 0.5x of its floor. The soft-dirty
+ * Goal: the final scan at >= 0.5x of its floor. The soft-dirty
  * rows (the pause of an 8x larger image <= 1.2x) come from `npm run bench:soft-dirty`, in a guest.
  *   FERRY_BENCH_PAUSE_SIZES   image sizes (default 256MiB,1GiB,4GiB)
  *   FERRY_BENCH_PAUSE_WRITER  workload profile and rate (default web,2MiB/s)
