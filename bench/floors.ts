@@ -1,9 +1,12 @@
 /** The references ferry is measured against, each measured in the same run. */
 import { spawn } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
+import { once } from 'node:events';
 import { createServer } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { createPageHasher } from '@ferry/pages';
 import { roundTrips } from '../test/helpers/round-trips.js';
 
@@ -77,5 +80,54 @@ export async function loopbackRttMs(): Promise<number> {
     return (await roundTrips((server.address() as { port: number }).port, 20))[10]!;
   } finally {
     server.close();
+  }
+}
+
+/** A reader thread of `parallelReadRate`: reads its share in `chunk`-byte preads into one buffer, no hashing. */
+const READER = `
+const { parentPort, workerData: { path, start, end, chunk } } = require('node:worker_threads');
+const { closeSync, openSync, readSync } = require('node:fs');
+const fd = openSync(path, 'r');
+const buffer = new Uint8Array(chunk);
+parentPort.once('message', () => {
+  for (let offset = start; offset < end; offset += chunk) readSync(fd, buffer, 0, Math.min(chunk, end - offset), offset);
+  closeSync(fd);
+  parentPort.postMessage('done');
+});
+parentPort.postMessage('ready');`;
+
+/** Bytes per second of wall time, and per second of CPU (every thread of this process, user + system). */
+export interface ScanRate {
+  readonly wall: number;
+  readonly cpu: number;
+}
+
+/** Times `body` (which covers `bytes`) by the wall clock and by this process's CPU time. */
+export async function timedScan(bytes: number, body: () => Promise<void>): Promise<ScanRate> {
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  await body();
+  const wallMs = performance.now() - started;
+  const used = process.cpuUsage(cpu);
+  return { wall: (bytes * 1000) / wallMs, cpu: (bytes * 1e6) / Math.max(1, used.user + used.system) };
+}
+
+/**
+ * The paused scan's floor: `path` read on `threads` threads at once, each a contiguous share in 1 MiB
+ * preads (the scan's chunk), nothing hashed. Timed from the go to the last thread's end.
+ */
+export async function parallelReadRate(path: string, size: number, threads = availableParallelism()): Promise<ScanRate> {
+  const share = Math.ceil(size / threads);
+  const readers = Array.from({ length: threads }, (_, n) =>
+    new Worker(READER, { eval: true, workerData: { path, start: n * share, end: Math.min(size, (n + 1) * share), chunk: 1 << 20 } }));
+  try {
+    await Promise.all(readers.map((w) => once(w, 'message')));
+    return await timedScan(size, async () => {
+      const done = readers.map((w) => once(w, 'message'));
+      for (const w of readers) w.postMessage('go');
+      await Promise.all(done);
+    });
+  } finally {
+    await Promise.all(readers.map((w) => w.terminate()));
   }
 }

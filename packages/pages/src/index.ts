@@ -1,4 +1,6 @@
-export { createPageHasher, zeroPageHash, tableDigest, blockDigests, mismatchedRanges, type PageHasher } from './hash.js';
+export {
+  createChunkHasher, createPageHasher, zeroPageHash, tableDigest, blockDigests, mismatchedRanges, type ChunkHasher, type PageHasher,
+} from './hash.js';
 export { isZeroPage, xorInto } from './bytes.js';
 export { lz4Compress, lz4Decompress, PayloadError } from './lz4.js';
 export { DeltaCache } from './delta-cache.js';

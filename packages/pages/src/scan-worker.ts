@@ -7,7 +7,7 @@ import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_thread
 import { RangeCollector, RECORD_HEADER_BYTES, type PageRange } from '@ferry/protocol';
 import { ContentIndex } from './content-index.js';
 import { DeltaCache } from './delta-cache.js';
-import { createPageHasher, zeroPageHash } from './hash.js';
+import { createChunkHasher, createPageHasher, zeroPageHash } from './hash.js';
 import { ImageFile } from './image-file.js';
 import { PageEncoder, RecordBatch, type EncoderTables } from './page-encoder.js';
 import { BATCH_BUFFERS, Control, type FromWorker, type ScanWorkerData, type ToWorker } from './scan-protocol.js';
@@ -22,7 +22,9 @@ const targetHashes = new BigUint64Array(data.targetHashes);
 const file = ImageFile.openRead(data.imagePath, data.pageSize);
 const pageSize = data.pageSize;
 const chunkPages = Math.max(1, Math.floor((1 << 20) / pageSize));
-const readBuffer = new Uint8Array(chunkPages * pageSize);
+/** Every pass reads its chunks straight into the memory the hash reads: no page is copied to be hashed. */
+const chunkHasher = await createChunkHasher(chunkPages * pageSize);
+const readBuffer = chunkHasher.chunk;
 const batchCapacity = Math.max(data.batchBytes, data.headerBytes + RECORD_HEADER_BYTES + pageSize);
 
 const rebuildIndex = (index: ContentIndex): void => {
@@ -105,8 +107,7 @@ class Scan {
     const choice = { compress: Atomics.load(control, Control.Compress) !== 0, force: this.#force, fillCache };
     for (let k = 0; k < pages && this.#batch; k++) {
       const page = first + k;
-      const bytes = readBuffer.subarray(k * pageSize, (k + 1) * pageSize);
-      const hash = hasher.hashPage(bytes);
+      const hash = chunkHasher.hashAt(k * pageSize, pageSize);
       this.pagesScanned++;
       this.#batch.stats.scanned++;
       if (!this.#force && hash === targetHashes[page]) continue;
@@ -116,7 +117,7 @@ class Scan {
         this.#batch = this.#nextBatch();
         if (!this.#batch) return;
       }
-      encoder.encode(this.#batch, page, bytes, hash, choice);
+      encoder.encode(this.#batch, page, readBuffer.subarray(k * pageSize, (k + 1) * pageSize), hash, choice);
     }
   }
 
@@ -150,7 +151,7 @@ function findDirty(ranges: readonly PageRange[]): FromWorker {
       file.readPages(first, pages, readBuffer);
       for (let k = 0; k < pages; k++) {
         const page = first + k;
-        if (hasher.hashPage(readBuffer.subarray(k * pageSize, (k + 1) * pageSize)) !== targetHashes[page]) dirty.add(page);
+        if (chunkHasher.hashAt(k * pageSize, pageSize) !== targetHashes[page]) dirty.add(page);
       }
       pagesScanned += pages;
     }
