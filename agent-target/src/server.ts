@@ -203,7 +203,7 @@ class TargetDaemon {
 
   #status(): Record<string, unknown> {
     return {
-      role: 'target', dir: this.#dir, tableMemory: { reserved: this.#registry.tableBytesReserved, limit: this.#limits.maxTableBytes },
+      role: 'target', dir: this.#dir, tableMemory: { reserved: this.#registry.tableBytesReserved, limit: this.#limits.maxTableBytes, share: this.#registry.tableShare },
       migrations: this.#registry.all.map((s) => s.status()),
     };
   }

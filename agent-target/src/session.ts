@@ -9,7 +9,7 @@ import {
 } from '@ferry/protocol';
 import type { PageHasher } from '@ferry/pages';
 import { chooseBases, type BaseImage } from './base.js';
-import { UNCHARGED, type TableCharge } from './budget.js';
+import { UNCHARGED, type TableMemory } from './table-memory.js';
 import type { ImageSink } from './image-sink.js';
 import { ioError } from './io-error.js';
 import { writeManifest, type Outcome } from './manifest.js';
@@ -100,14 +100,14 @@ export class TargetSession {
   }
 
   /**
-   * Creates DIR/<id> and an empty sparse image for each image of the HELLO (`charge` pays for their page
+   * Creates DIR/<id> and an empty sparse image for each image of the HELLO (`memory` pays for their page
    * tables as they grow), and returns once the `receiving` manifest is durable: only a folder with
    * ferry's manifest is cleaned by a restart, so no page may be accepted (no WELCOME sent) before it is on
    * disk. If the manifest cannot be written, the files just created are removed and the HELLO is refused.
    * `start` then welcomes the source.
    */
-  static async create(hello: Hello, ctx: SessionContext, charge: TableCharge = UNCHARGED): Promise<TargetSession> {
-    const { dir, images } = createSessionFiles(hello, ctx.dir, ctx.hasher, charge);
+  static async create(hello: Hello, ctx: SessionContext, memory: TableMemory = UNCHARGED): Promise<TargetSession> {
+    const { dir, images } = createSessionFiles(hello, ctx.dir, ctx.hasher, memory);
     const session = new TargetSession(hello.migrationId, new SessionFiles(dir, images, ctx.hasher, ctx.limits), ctx);
     try {
       await session.#writeManifest('receiving');
