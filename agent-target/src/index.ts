@@ -11,3 +11,4 @@ export { PageHashTable, HASH_CHUNK_PAGES, DENSE_AT, DENSE_CHUNK_BYTES } from './
 export { SparseHashes, SPARSE_SLOT_BYTES } from './sparse-hashes.js';
 export { TableBudget, type TableAccount, type TableHolder } from './budget.js';
 export { UNCHARGED, type TableMemory } from './table-memory.js';
+export { privatePaths, publicMessage, type PrivatePath } from './public-message.js';

@@ -13,6 +13,7 @@ import {
   type AccessPolicy, type Credential, type OpsRoutes, type PreAuthLimits,
 } from '@ferry/serve';
 import type { BaseImage } from './base.js';
+import { privatePaths } from './public-message.js';
 import { SourceConnection } from './connection.js';
 import { TargetMetricsFeed } from './metrics-feed.js';
 import { SessionRegistry } from './registry.js';
@@ -176,7 +177,8 @@ class TargetDaemon {
    */
   #migrate(ws: WebSocket, socket: Socket, credential: Credential): void {
     if (credential !== 'none') this.#guard.admit(socket);
-    const connection = new SourceConnection(ws, socket.remoteAddress ?? 'unknown', this.#log, this.#limits);
+    const bases = Object.values(this.#options.bases ?? {}).map((base) => base.path);
+    const connection = new SourceConnection(ws, socket.remoteAddress ?? 'unknown', this.#log, this.#limits, privatePaths(this.#dir, bases));
     connection.start(this.#options.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS, async (peer, hello) => {
       const session = await this.#registry.open(peer, hello, this.#context());
       this.#guard.admit(socket);

@@ -10,6 +10,7 @@ import {
 import type { PageHasher } from '@ferry/pages';
 import { chooseBases, type BaseImage } from './base.js';
 import { UNCHARGED, type TableMemory } from './table-memory.js';
+import { privatePaths, publicMessage } from './public-message.js';
 import type { ImageSink } from './image-sink.js';
 import { ioError } from './io-error.js';
 import { writeManifest, type Outcome } from './manifest.js';
@@ -461,8 +462,10 @@ export class TargetSession {
     void this.#peer.send(encodeControl(message));
   }
 
+  /** The source hears the code and the text without the operator's paths; the log above kept them. */
   #sendError(error: FerryError): void {
-    this.#send({ type: MessageType.Error, code: error.code, message: error.message });
+    const paths = privatePaths(this.#ctx.dir, Object.values(this.#ctx.bases).map((base) => base.path));
+    this.#send({ type: MessageType.Error, code: error.code, message: publicMessage(error.message, paths) });
   }
 
   /** Manifest writes go one after another, so an older state never lands after a newer one. */

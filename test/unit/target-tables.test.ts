@@ -7,7 +7,8 @@ import t from 'tap';
 import { createPageHasher, blockDigests, tableDigest } from '@ferry/pages';
 import { FerryError } from '@ferry/protocol';
 import {
-  DENSE_AT, DENSE_CHUNK_BYTES, HASH_CHUNK_PAGES, PageHashTable, SparseHashes, TableBudget, type TableHolder, type TableMemory,
+  DENSE_AT, DENSE_CHUNK_BYTES, HASH_CHUNK_PAGES, PageHashTable, SparseHashes, TableBudget, type TableHolder,
+  type TableMemory,
 } from '@ferry/agent-target';
 
 /** A TableMemory that counts what it is asked for and refuses past `limit`. */
