@@ -9,7 +9,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { DEFAULT_LIMITS, FerryError, ErrorCode, type Limits } from '@ferry/protocol';
 import { createPageHasher, type PageHasher } from '@ferry/pages';
 import {
-  accessPolicy, authorize, DaemonMetrics, DEFAULT_PRE_AUTH, EventFeed, listenOn, PreAuthGuard, refuseUpgrade, serveOps,
+  accessPolicy, authorize, DaemonMetrics, DEFAULT_PRE_AUTH, EventFeed, listenOn, LoginLimiter, PreAuthGuard, refuseUpgrade, serveOps,
   type AccessPolicy, type Credential, type OpsRoutes, type PreAuthLimits,
 } from '@ferry/serve';
 import type { BaseImage } from './base.js';
@@ -113,7 +113,7 @@ class TargetDaemon {
     });
     this.#registry = new SessionRegistry(limits.maxMigrations, limits.maxTableBytes);
     this.#watchers = new EventFeed(this.#log);
-    this.#ops = { metrics: new DaemonMetrics('target', () => this.#registry.all.length), token: options.token, secure: options.tls !== undefined };
+    this.#ops = { metrics: new DaemonMetrics('target', () => this.#registry.all.length), token: options.token, secure: options.tls !== undefined, logins: new LoginLimiter() };
     this.#metricsFeed = new TargetMetricsFeed(this.#ops.metrics);
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes * 2, perMessageDeflate: false });
     const handler = (request: IncomingMessage, response: ServerResponse): void => void this.#http(request, response);

@@ -7,3 +7,4 @@ export { DEFAULT_PRE_AUTH, PreAuthGuard, type PreAuthLimits } from './preauth.js
 export { DaemonMetrics, type ByteKind, type EndFigures, type EndResult, type LiveFigures, type PageEncodingName } from './metrics.js';
 export { serveOps, type OpsRoutes } from './ops-routes.js';
 export { READ_ONLY_PATHS } from './page-cookie.js';
+export { DEFAULT_LOGIN_LIMITS, LoginLimiter, loginKey, type LoginLimits } from './login-limiter.js';
