@@ -13,7 +13,7 @@ import {
   type AccessPolicy, type Credential, type OpsRoutes, type PreAuthLimits,
 } from '@ferry/serve';
 import type { BaseImage } from './base.js';
-import { privatePaths } from './public-message.js';
+import { privatePaths, publicMessage, type PrivatePath } from './public-message.js';
 import { SourceConnection } from './connection.js';
 import { TargetMetricsFeed } from './metrics-feed.js';
 import { SessionRegistry } from './registry.js';
@@ -177,8 +177,7 @@ class TargetDaemon {
    */
   #migrate(ws: WebSocket, socket: Socket, credential: Credential): void {
     if (credential !== 'none') this.#guard.admit(socket);
-    const bases = Object.values(this.#options.bases ?? {}).map((base) => base.path);
-    const connection = new SourceConnection(ws, socket.remoteAddress ?? 'unknown', this.#log, this.#limits, privatePaths(this.#dir, bases));
+    const connection = new SourceConnection(ws, socket.remoteAddress ?? 'unknown', this.#log, this.#limits, this.#privatePaths());
     connection.start(this.#options.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS, async (peer, hello) => {
       const session = await this.#registry.open(peer, hello, this.#context());
       this.#guard.admit(socket);
@@ -194,7 +193,9 @@ class TargetDaemon {
       idleTimeoutMs: this.#options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
       onEvent: (event: TargetEvent) => {
         this.#metricsFeed.event(event);
-        this.#watchers.broadcast(event);
+        // /events answers the credential sources use: a failure's reason is told as a source is told it.
+        const reason = event['reason'];
+        this.#watchers.broadcast(typeof reason === 'string' ? { ...event, reason: publicMessage(reason, this.#privatePaths()) } : event);
       },
       onEnd: (session, outcome, reason) => {
         this.#registry.ended(session);
@@ -203,9 +204,15 @@ class TargetDaemon {
     };
   }
 
+  /** The operator's paths, which nothing a source can read may name (see publicMessage). */
+  #privatePaths(): PrivatePath[] {
+    return privatePaths(this.#dir, Object.values(this.#options.bases ?? {}).map((base) => base.path));
+  }
+
+  /** Answers the credential sources use, so it names no path of the operator's (the log has --dir). */
   #status(): Record<string, unknown> {
     return {
-      role: 'target', dir: this.#dir, tableMemory: { reserved: this.#registry.tableBytesReserved, limit: this.#limits.maxTableBytes, share: this.#registry.tableShare },
+      role: 'target', tableMemory: { reserved: this.#registry.tableBytesReserved, limit: this.#limits.maxTableBytes, share: this.#registry.tableShare },
       migrations: this.#registry.all.map((s) => s.status()),
     };
   }

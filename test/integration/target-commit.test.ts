@@ -134,4 +134,6 @@ t.test('an I/O error sent to a source names its image or blob, never the target\
   t.notMatch(error, { message: new RegExp(dir) }, 'but not the target\'s --dir');
   t.notMatch(error, { message: /(^|[\s'"])\/\w/ }, 'nor any absolute path');
   t.match(target.stderr(), new RegExp(`${dir}/no-state-folder/state/cpu0\\.partial`), 'the target\'s log keeps the whole path');
+  const status = await (await fetch(`${target.url.replace(/^ws/, 'http')}/status`)).text();
+  t.notMatch(status, dir, '/status, which answers the credential sources use, names no path either');
 });
