@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import {
-  accessPolicy, authorize, DaemonMetrics, DEFAULT_PRE_AUTH, EventFeed, listenOn, PreAuthGuard, refuseUpgrade, serveOps,
+  accessPolicy, authorize, DaemonMetrics, DEFAULT_PRE_AUTH, EventFeed, listenOn, LoginLimiter, PreAuthGuard, refuseUpgrade, serveOps,
   type AccessPolicy, type OpsRoutes, type PreAuthLimits, type SourceDaemonEvent, type SourceEvent, type SourceMigrationStatus, type SourceStatus,
 } from '@ferry/serve';
 import { countFailedStart, SourceMetricsFeed } from './metrics-feed.js';
@@ -80,7 +80,7 @@ class SourceDaemon {
     this.#log = options.logger.child({ role: 'source' });
     this.#watchers = new EventFeed(this.#log);
     const running = (): number => [...this.#migrations.values()].filter((m) => m.summary === undefined && m.error === undefined).length;
-    this.#ops = { metrics: new DaemonMetrics('source', running), token: options.token, secure: false };
+    this.#ops = { metrics: new DaemonMetrics('source', running), token: options.token, secure: false, logins: new LoginLimiter() };
     this.#server = createServer((req, res) => void this.#http(req, res));
     this.#guard = new PreAuthGuard(this.#server, { ...DEFAULT_PRE_AUTH, ...options.preAuth }, this.#log);
     this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head));

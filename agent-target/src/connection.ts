@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { WebSocket } from 'ws';
 import { encodeControl, ErrorCode, FerryError, MessageType, toFerryError, type Hello, type Limits } from '@ferry/protocol';
 import { acceptHello } from './hello.js';
+import { publicMessage, type PrivatePath } from './public-message.js';
 import type { Peer, TargetSession } from './session.js';
 
 /** Messages that may arrive while a HELLO is being answered; a source waits for WELCOME, so more is abuse. */
@@ -19,12 +20,15 @@ export class SourceConnection {
   readonly #remote: string;
   readonly #log: Logger;
   readonly #limits: Limits;
+  readonly #paths: readonly PrivatePath[];
   readonly peer: Peer;
   #session: TargetSession | undefined;
   #early: Array<{ data: Buffer; isBinary: boolean }> | undefined;
 
-  constructor(ws: WebSocket, remote: string, log: Logger, limits: Limits) {
+  /** `paths`: the operator's, never named in an error sent to the source (see publicMessage). */
+  constructor(ws: WebSocket, remote: string, log: Logger, limits: Limits, paths: readonly PrivatePath[]) {
     this.#ws = ws;
+    this.#paths = paths;
     this.#remote = remote;
     this.#log = log;
     this.#limits = limits;
@@ -85,7 +89,7 @@ export class SourceConnection {
   #refuse(error: FerryError): void {
     this.#log.warn({ err: error, remote: this.#remote }, 'migration refused');
     if (this.#ws.readyState !== WebSocket.OPEN) return;
-    this.#ws.send(encodeControl({ type: MessageType.Error, code: error.code, message: error.message }));
+    this.#ws.send(encodeControl({ type: MessageType.Error, code: error.code, message: publicMessage(error.message, this.#paths) }));
     this.#ws.close(1008, error.code);
   }
 }

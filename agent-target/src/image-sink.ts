@@ -1,7 +1,7 @@
 import { open, rename } from 'node:fs/promises';
 import { ErrorCode, FerryError, PageEncoding, type PageRange, type PageRecord } from '@ferry/protocol';
 import { ImageFile, lz4Decompress, mismatchedRanges, PayloadError, xorInto, zeroPageHash, type PageHasher } from '@ferry/pages';
-import { UNCHARGED, type TableCharge } from './budget.js';
+import { UNCHARGED, type TableMemory } from './table-memory.js';
 import { PageHashTable } from './hash-table.js';
 
 /** Pages per pwritev (Linux IOV_MAX is 1024). */
@@ -36,7 +36,7 @@ export class ImageSink {
   readonly #other: Uint8Array;
   pagesApplied = 0;
 
-  private constructor(name: string, finalPath: string, file: ImageFile, hasher: PageHasher, charge: TableCharge) {
+  private constructor(name: string, finalPath: string, file: ImageFile, hasher: PageHasher, memory: TableMemory) {
     this.name = name;
     this.finalPath = finalPath;
     this.partialPath = file.path;
@@ -45,15 +45,15 @@ export class ImageSink {
     this.#file = file;
     this.#hasher = hasher;
     this.#zeroHash = zeroPageHash(hasher, file.pageSize);
-    this.hashes = new PageHashTable(file.pageCount, this.#zeroHash, charge);
+    this.hashes = new PageHashTable(file.pageCount, this.#zeroHash, memory);
     this.#page = new Uint8Array(file.pageSize);
     this.#other = new Uint8Array(file.pageSize);
   }
 
   /** A new, all-zero sparse image. */
-  static create(name: string, finalPath: string, size: number, pageSize: number, hasher: PageHasher, charge: TableCharge = UNCHARGED): ImageSink {
+  static create(name: string, finalPath: string, size: number, pageSize: number, hasher: PageHasher, memory: TableMemory = UNCHARGED): ImageSink {
     const file = ImageFile.createSparse(`${finalPath}.partial`, size, pageSize);
-    return new ImageSink(name, finalPath, file, hasher, charge);
+    return new ImageSink(name, finalPath, file, hasher, memory);
   }
 
   /**

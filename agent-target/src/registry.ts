@@ -10,7 +10,8 @@ import { TargetSession, type Peer, type SessionContext } from './session.js';
  * The sessions a target holds, and the rules for who may open or resume one. `maxMigrations` bounds the
  * live sessions (connected, or being opened) and, separately, the sessions kept for a resume after a
  * cut, so sources that leave cannot hold the slots of new migrations. Page tables are paid for as they
- * grow, from one budget; a kept session ends only by its secret-bearing resume or its grace.
+ * grow, from one budget in which each live session is owed a share (TableBudget); a kept session ends
+ * only by its secret-bearing resume, its grace, or when a live session needs its table memory.
  */
 export class SessionRegistry {
   readonly #sessions = new Map<string, TargetSession>();
@@ -26,7 +27,7 @@ export class SessionRegistry {
 
   constructor(maxMigrations: number, maxTableBytes: number) {
     this.#maxMigrations = maxMigrations;
-    this.#budget = new TableBudget(maxTableBytes);
+    this.#budget = new TableBudget(maxTableBytes, maxMigrations);
   }
 
   get all(): TargetSession[] {
@@ -35,6 +36,11 @@ export class SessionRegistry {
 
   get tableBytesReserved(): number {
     return this.#budget.used;
+  }
+
+  /** The table memory each live session is sure to get (see TableBudget). */
+  get tableShare(): number {
+    return this.#budget.share;
   }
 
   /** Answers a HELLO: resumes the session it proves it owns, or creates a new one. Throws what the source is told. */
@@ -97,15 +103,20 @@ export class SessionRegistry {
     this.#creating += 1;
     try {
       const own = { ...context, copySlots: this.#copySlots, mayKeep: (cut: TargetSession) => this.#makeRoomToKeep(cut) };
-      session = await TargetSession.create(hello, own, account.charge);
+      session = await TargetSession.create(hello, own, account);
     } catch (error) {
-      account.release();
+      this.#budget.close(account);
       throw error;
     } finally {
       this.#creating -= 1;
     }
     this.#sessions.set(session.id, session);
     this.#accounts.set(session, account);
+    this.#budget.bind(account, {
+      get kept() { return session.keptForResume; },
+      get evictable() { return !isFinished(session.phase) && session.phase !== 'committing'; },
+      evict: (error) => void session.fail(error, true),
+    });
     await session.start(peer, hello);
     return session;
   }
@@ -126,7 +137,8 @@ export class SessionRegistry {
   /** A session ended: its slot and its table memory are free again. */
   ended(session: TargetSession): void {
     if (this.#sessions.get(session.id) === session) this.#sessions.delete(session.id);
-    this.#accounts.get(session)?.release();
+    const account = this.#accounts.get(session);
+    if (account) this.#budget.close(account);
     this.#accounts.delete(session);
   }
 }

@@ -9,10 +9,11 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { DEFAULT_LIMITS, FerryError, ErrorCode, type Limits } from '@ferry/protocol';
 import { createPageHasher, type PageHasher } from '@ferry/pages';
 import {
-  accessPolicy, authorize, DaemonMetrics, DEFAULT_PRE_AUTH, EventFeed, listenOn, PreAuthGuard, refuseUpgrade, serveOps,
+  accessPolicy, authorize, DaemonMetrics, DEFAULT_PRE_AUTH, EventFeed, listenOn, LoginLimiter, PreAuthGuard, refuseUpgrade, serveOps,
   type AccessPolicy, type Credential, type MigrationEnd, type OpsRoutes, type PreAuthLimits, type TargetEvent, type TargetStatus,
 } from '@ferry/serve';
 import type { BaseImage } from './base.js';
+import { privatePaths, publicMessage, type PrivatePath } from './public-message.js';
 import { SourceConnection } from './connection.js';
 import { TargetMetricsFeed } from './metrics-feed.js';
 import { SessionRegistry } from './registry.js';
@@ -108,7 +109,7 @@ class TargetDaemon {
     });
     this.#registry = new SessionRegistry(limits.maxMigrations, limits.maxTableBytes);
     this.#watchers = new EventFeed(this.#log);
-    this.#ops = { metrics: new DaemonMetrics('target', () => this.#registry.all.length), token: options.token, secure: options.tls !== undefined };
+    this.#ops = { metrics: new DaemonMetrics('target', () => this.#registry.all.length), token: options.token, secure: options.tls !== undefined, logins: new LoginLimiter() };
     this.#metricsFeed = new TargetMetricsFeed(this.#ops.metrics);
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes * 2, perMessageDeflate: false });
     const handler = (request: IncomingMessage, response: ServerResponse): void => void this.#http(request, response);
@@ -172,7 +173,7 @@ class TargetDaemon {
    */
   #migrate(ws: WebSocket, socket: Socket, credential: Credential): void {
     if (credential !== 'none') this.#guard.admit(socket);
-    const connection = new SourceConnection(ws, socket.remoteAddress ?? 'unknown', this.#log, this.#limits);
+    const connection = new SourceConnection(ws, socket.remoteAddress ?? 'unknown', this.#log, this.#limits, this.#privatePaths());
     connection.start(this.#options.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS, async (peer, hello) => {
       const session = await this.#registry.open(peer, hello, this.#context());
       this.#guard.admit(socket);
@@ -188,7 +189,8 @@ class TargetDaemon {
       idleTimeoutMs: this.#options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
       onEvent: (event: TargetEvent) => {
         this.#metricsFeed.event(event);
-        this.#watchers.broadcast(event);
+        // /events answers the credential sources use: a failure's reason is told as a source is told it.
+        this.#watchers.broadcast('reason' in event ? { ...event, reason: publicMessage(event.reason, this.#privatePaths()) } : event);
       },
       onEnd: (session, outcome, reason) => {
         this.#registry.ended(session);
@@ -197,9 +199,15 @@ class TargetDaemon {
     };
   }
 
+  /** The operator's paths, which nothing a source can read may name (see publicMessage). */
+  #privatePaths(): PrivatePath[] {
+    return privatePaths(this.#dir, Object.values(this.#options.bases ?? {}).map((base) => base.path));
+  }
+
+  /** Answers the credential sources use, so it names no path of the operator's (the log has --dir). */
   #status(): TargetStatus {
     return {
-      role: 'target', dir: this.#dir, tableMemory: { reserved: this.#registry.tableBytesReserved, limit: this.#limits.maxTableBytes },
+      role: 'target', tableMemory: { reserved: this.#registry.tableBytesReserved, limit: this.#limits.maxTableBytes, share: this.#registry.tableShare },
       migrations: this.#registry.all.map((s) => s.status()),
     };
   }

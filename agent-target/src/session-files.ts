@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, statSync, unlink
 import { join } from 'node:path';
 import { ErrorCode, FerryError, isValidName, type Hello } from '@ferry/protocol';
 import type { PageHasher } from '@ferry/pages';
-import type { TableCharge } from './budget.js';
+import type { TableMemory } from './table-memory.js';
 import { ImageSink } from './image-sink.js';
 import { ioError } from './io-error.js';
 import { MANIFEST_NAME, readManifest, type Manifest } from './manifest.js';
@@ -68,14 +68,14 @@ function reclaim(dir: string, hello: Hello): void {
  * `reclaim` allows; the caller has already refused ids that were committed. On failure only what this
  * call created is removed.
  */
-export function createSessionFiles(hello: Hello, root: string, hasher: PageHasher, charge: TableCharge): { dir: string; images: ImageSink[] } {
+export function createSessionFiles(hello: Hello, root: string, hasher: PageHasher, memory: TableMemory): { dir: string; images: ImageSink[] } {
   const dir = join(root, hello.migrationId);
   const existed = existsSync(dir);
   if (existed) reclaim(dir, hello);
   mkdirSync(join(dir, STATE_FOLDER), { recursive: true });
   const images: ImageSink[] = [];
   try {
-    for (const image of hello.images) images.push(ImageSink.create(image.name, join(dir, image.name), image.size, image.pageSize, hasher, charge));
+    for (const image of hello.images) images.push(ImageSink.create(image.name, join(dir, image.name), image.size, image.pageSize, hasher, memory));
   } catch (error) {
     for (const sink of images) sink.close();
     for (const image of hello.images) rmSync(join(dir, `${image.name}.partial`), { force: true });

@@ -4,7 +4,8 @@ import { decodeMessage, ErrorCode, FerryError, PROTOCOL_VERSION, MessageType, to
 import type { PageHasher } from '@ferry/pages';
 import type { TargetMigrationStatus } from '@ferry/serve';
 import { chooseBases, type BaseImage } from './base.js';
-import { UNCHARGED, type TableCharge } from './budget.js';
+import { UNCHARGED, type TableMemory } from './table-memory.js';
+import { privatePaths, publicMessage } from './public-message.js';
 import type { ImageSink } from './image-sink.js';
 import { sendPageTables } from './page-tables.js';
 import { checkArrival, isFinished, survivesDisconnect, type TargetPhase } from './phases.js';
@@ -82,14 +83,14 @@ export class TargetSession {
   }
 
   /**
-   * Creates DIR/<id> and an empty sparse image for each image of the HELLO (`charge` pays for their page
+   * Creates DIR/<id> and an empty sparse image for each image of the HELLO (`memory` pays for their page
    * tables as they grow), and returns once the `receiving` manifest is durable: only a folder with
    * ferry's manifest is cleaned by a restart, so no page may be accepted (no WELCOME sent) before it is on
    * disk. If the manifest cannot be written, the files just created are removed and the HELLO is refused.
    * `start` then welcomes the source.
    */
-  static async create(hello: Hello, ctx: SessionContext, charge: TableCharge = UNCHARGED): Promise<TargetSession> {
-    const { dir, images } = createSessionFiles(hello, ctx.dir, ctx.hasher, charge);
+  static async create(hello: Hello, ctx: SessionContext, memory: TableMemory = UNCHARGED): Promise<TargetSession> {
+    const { dir, images } = createSessionFiles(hello, ctx.dir, ctx.hasher, memory);
     const session = new TargetSession(hello.migrationId, new SessionFiles(dir, images, ctx.hasher, ctx.limits), ctx);
     try {
       await session.#manifests.write('receiving');
@@ -277,7 +278,9 @@ export class TargetSession {
     this.#link()?.touch();
   }
 
+  /** The source hears the code and the text without the operator's paths; the log above kept them. */
   #sendError(error: FerryError): void {
-    this.#link()?.send({ type: MessageType.Error, code: error.code, message: error.message });
+    const paths = privatePaths(this.#ctx.dir, Object.values(this.#ctx.bases).map((base) => base.path));
+    this.#link()?.send({ type: MessageType.Error, code: error.code, message: publicMessage(error.message, paths) });
   }
 }

@@ -55,9 +55,9 @@ export interface Client {
   send(message: Uint8Array): void;
 }
 
-/** Opens /migrate and says HELLO; messages from the target are read in order with next(). */
-export async function helloClient(url: string, hello: { id: string; images: ImageInfo[]; resume?: boolean; sessionSecret?: string }): Promise<Client> {
-  const ws = new WebSocket(`${url}/migrate`);
+/** Opens /migrate (with the token, when given) and says HELLO; messages from the target are read in order with next(). */
+export async function helloClient(url: string, hello: { id: string; images: ImageInfo[]; resume?: boolean; sessionSecret?: string; token?: string }): Promise<Client> {
+  const ws = new WebSocket(`${url}/migrate`, hello.token === undefined ? {} : { headers: { authorization: `Bearer ${hello.token}` } });
   const queue: Message[] = [];
   const waiting: Array<(m: Message) => void> = [];
   ws.on('message', (data: Buffer) => {

@@ -6,6 +6,7 @@
  */
 import t, { type Test } from 'tap';
 import { writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { fillImage } from '@ferry/workload';
@@ -184,4 +185,31 @@ t.test('/metrics and the page are as closed as /status; the page cookie opens on
   });
   hijack.terminate();
   t.equal(hijacked, '403', 'a page on another port cannot open /events with the cookie');
+});
+
+/** POST /login from `localAddress` (loopback has all of 127/8), answered with its status and Retry-After. */
+function login(url: string, token: string, localAddress: string): Promise<{ status: number; retryAfter: string | undefined }> {
+  const { hostname, port } = new URL(url);
+  const body = JSON.stringify({ token });
+  return new Promise((resolve, reject) => {
+    const request = httpRequest({ host: hostname, port, path: '/login', method: 'POST', localAddress, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (response) => {
+      response.resume();
+      response.once('end', () => resolve({ status: response.statusCode ?? 0, retryAfter: response.headers['retry-after'] }));
+    });
+    request.once('error', reject);
+    request.end(body);
+  });
+}
+
+t.test('POST /login: five wrong tokens from an address, then it waits a minute, right token or not; other addresses do not', async (t) => {
+  const s = await setup(t);
+  const targetUrl = (await startDaemon(t, ['target', '--listen', '127.0.0.1:0', '--dir', join(s.dir, 'target'), '--token-file', s.tokenFile])).replace(/^ws/, 'http');
+  const sourceUrl = await startDaemon(t, ['source', '--listen', '127.0.0.1:0', '--token-file', s.tokenFile]);
+  for (const [name, url] of [['target', targetUrl], ['source', sourceUrl]] as const) {
+    for (let guess = 1; guess <= 5; guess++) t.equal((await login(url, `guess-${guess}`, '127.0.0.2')).status, 401, `${name}: wrong token ${guess} is looked at`);
+    const refused = await login(url, TOKEN, '127.0.0.2');
+    t.equal(refused.status, 429, `${name}: the sixth try is refused without being looked at, even with the right token`);
+    t.ok(Number(refused.retryAfter) > 0 && Number(refused.retryAfter) <= 60, `${name}: and says when to come back (Retry-After ${refused.retryAfter} s)`);
+    t.equal((await login(url, TOKEN, '127.0.0.3')).status, 204, `${name}: another address still logs in`);
+  }
 });

@@ -1,7 +1,8 @@
 /**
  * GO before COMMIT_READY is a protocol error; a failure after GO (a full disk)
  * never leaves a manifest that points at files that are not there or a stray temporary manifest; ENOSPC
- * is FERRY_ERR_IO naming the path and the free space. Real target process, real files, a small tmpfs.
+ * is FERRY_ERR_IO naming the image and the free space, and no I/O error sent to a source names a path
+ * of the target's (its log does). Real target process, real files, a small tmpfs.
  */
 import t, { type Test as Tap } from 'tap';
 import { execFileSync } from 'node:child_process';
@@ -68,7 +69,7 @@ t.test('GO sent right after VERIFY, before COMMIT_READY, is a protocol error and
   }
 });
 
-t.test('a full disk at GO leaves the files as the manifest says; a full disk while receiving names the path and the free space', async (t) => {
+t.test('a full disk at GO leaves the files as the manifest says; a full disk while receiving names the image and the free space', async (t) => {
   const mnt = join(scratchDir(t), 'small');
   mkdirSync(mnt);
   try {
@@ -93,7 +94,9 @@ t.test('a full disk at GO leaves the files as the manifest says; a full disk whi
     // the tmpfs is full now, which is the point
   }
   client.send(encodeControl({ type: MessageType.Go }));
-  t.match(await client.next(), { type: MessageType.Error, code: ErrorCode.Io, message: /no space left.*MiB free/ }, 'the source hears an I/O error with the free space');
+  const atGo = await client.next();
+  t.match(atGo, { type: MessageType.Error, code: ErrorCode.Io, message: /no space left.*full-at-go.*MiB free/ }, 'the source hears an I/O error with the migration and the free space');
+  t.notMatch(atGo, { message: new RegExp(mnt) }, 'but not where the target keeps it');
   await client.closed;
   checkManifestHonest(t, join(dir, 'full-at-go'));
 
@@ -106,5 +109,31 @@ t.test('a full disk at GO leaves the files as the manifest says; a full disk whi
   big.send(encodeControl({ type: MessageType.PassBegin, pass: 0 }));
   big.send(encodePages({ imageIndex: 0, pass: 0 }, Array.from({ length: 64 }, (_, i) => ({ pageIndex: i, encoding: PageEncoding.Raw, payload: page(i) }))));
   const error = await big.next();
-  t.match(error, { type: MessageType.Error, code: ErrorCode.Io, message: /no space left writing image .*ram\.partial \(\d+\.\d MiB free there\)/ }, 'ENOSPC while receiving is FERRY_ERR_IO naming the file');
+  t.match(error, { type: MessageType.Error, code: ErrorCode.Io, message: /no space left writing image full-pages\/ram\.partial \(\d+\.\d MiB free there\)/ }, 'ENOSPC while receiving is FERRY_ERR_IO naming the image');
+  t.notMatch(error, { message: new RegExp(mnt) }, 'and not the target\'s path');
+  t.match(target.stderr(), new RegExp(`${dir}/full-pages/ram\\.partial`), 'the target\'s log keeps the whole path');
+});
+
+t.test('an I/O error sent to a source names its image or blob, never the target\'s path', async (t) => {
+  const dir = join(scratchDir(t), 'target');
+  const target = await spawnTarget(t, dir);
+  const client = await helloClient(target.url, { id: 'no-state-folder', images });
+  t.match(await client.next(), { type: MessageType.Welcome });
+  // The state folder becomes a file: creating a blob in it fails with ENOTDIR, whose Node message
+  // carries the whole path of the file it tried to open.
+  rmSync(join(dir, 'no-state-folder', 'state'), { recursive: true });
+  writeFileSync(join(dir, 'no-state-folder', 'state'), 'not a folder');
+  client.send(encodeControl({ type: MessageType.PassBegin, pass: 0 }));
+  client.send(encodePages({ imageIndex: 0, pass: 0 }, [{ pageIndex: 0, encoding: PageEncoding.Raw, payload: page(0) }]));
+  client.send(encodeControl({ type: MessageType.PassEnd, pass: 0, pages: 1, bytes: PAGE }));
+  client.send(encodeControl({ type: MessageType.Paused }));
+  client.send(encodeControl({ type: MessageType.State, name: 'cpu0', size: 10 }));
+  let error = await client.next();
+  while (error.type !== MessageType.Error) error = await client.next();
+  t.match(error, { code: ErrorCode.Io, message: /creating state blob cpu0 in no-state-folder\/state: ENOTDIR.*no-state-folder\/state\/cpu0\.partial/ }, 'the source hears which blob and what went wrong');
+  t.notMatch(error, { message: new RegExp(dir) }, 'but not the target\'s --dir');
+  t.notMatch(error, { message: /(^|[\s'"])\/\w/ }, 'nor any absolute path');
+  t.match(target.stderr(), new RegExp(`${dir}/no-state-folder/state/cpu0\\.partial`), 'the target\'s log keeps the whole path');
+  const status = await (await fetch(`${target.url.replace(/^ws/, 'http')}/status`)).text();
+  t.notMatch(status, dir, '/status, which answers the credential sources use, names no path either');
 });

@@ -71,28 +71,27 @@ t.test('a HELLO announcing 32 GiB reserves nothing: the table budget pays for pa
   t.match(await honest.next(), { type: MessageType.Welcome }, 'a second migration still fits beside it');
   sendPass(honest, [0]);
   t.match(await honest.next(), { type: MessageType.Ack, pagesApplied: 1 });
-  t.equal((await status(target.url)).tableMemory.reserved, 128 * 1024, 'one page that arrived costs one 128 KiB table chunk');
+  t.equal((await status(target.url)).tableMemory.reserved, 16 * 12, 'one page that arrived costs the sparse table\'s first 16 slots, not a 128 KiB chunk');
   for (const client of [big, honest]) client.ws.terminate();
 });
 
 t.test('table memory past --max-table-memory fails the session that needs it, with the flag named', async (t) => {
   const dir = scratchDir(t);
-  const target = await spawnTarget(t, dir, ['--max-table-memory', '384KiB']);
+  // One migration at a time: its share is the whole 384 KiB, i.e. two dense chunks and the sparse rest.
+  const target = await spawnTarget(t, dir, ['--max-table-memory', '384KiB', '--max-migrations', '1']);
   const chunkPages = 16 * 1024;
-  const size = 2 * chunkPages * PAGE; // two 128 KiB table chunks once both halves hold data
+  const size = 3 * chunkPages * PAGE; // three 128 KiB table chunks once every page holds data
   const huge = await hello(target.url, 'too-big', 4 * size);
   t.match(await huge.next(), { type: MessageType.Error, code: ErrorCode.Limit, message: /--max-table-memory/ }, 'a HELLO that could never complete is refused up front');
   const first = await hello(target.url, 'first', size);
   t.match(await first.next(), { type: MessageType.Welcome });
-  sendPass(first, [0, chunkPages]);
-  t.match(await first.next(), { type: MessageType.Ack, pagesApplied: 2 });
-  const second = await hello(target.url, 'second', size);
-  t.match(await second.next(), { type: MessageType.Welcome }, 'announced tables fit beside the first');
-  sendPass(second, [0, chunkPages]);
-  t.match(await second.next(), { type: MessageType.Error, code: ErrorCode.Limit, message: /--max-table-memory/ }, 'the chunk past the budget fails its session');
-  await second.closed;
-  t.equal((await status(target.url)).tableMemory.reserved, 2 * 128 * 1024, 'what the failed session held is given back');
-  first.ws.terminate();
+  // Page 0, then COPY records of it: 2048 pages in each chunk make it dense.
+  const copies = Array.from({ length: 3 * 2048 }, (_, k) => ({ pageIndex: Math.floor(k / 2048) * chunkPages + (k % 2048) + 1, encoding: PageEncoding.Copy, payload: new Uint8Array(4) }));
+  first.send(encodeControl({ type: MessageType.PassBegin, pass: 0 }));
+  first.send(encodePages({ imageIndex: 0, pass: 0 }, [{ pageIndex: 0, encoding: PageEncoding.Raw, payload: new Uint8Array(PAGE).fill(7) }, ...copies]));
+  t.match(await first.next(), { type: MessageType.Error, code: ErrorCode.Limit, message: /--max-table-memory/ }, 'the chunk past the budget fails its session');
+  await first.closed;
+  t.equal((await status(target.url)).tableMemory.reserved, 0, 'what the failed session held is given back');
 });
 
 t.test('a fresh HELLO does not replace a session waiting for its source to resume', async (t) => {

@@ -16,3 +16,4 @@ export { AutopilotMetrics, type AutopilotResult, type PeriodDollars } from './au
 export { serveStatus, type RunningStatusServer, type StatusServerOptions } from './status-server.js';
 export { serveOps, type OpsRoutes } from './ops-routes.js';
 export { READ_ONLY_PATHS } from './page-cookie.js';
+export { DEFAULT_LOGIN_LIMITS, LoginLimiter, loginKey, type LoginLimits } from './login-limiter.js';

@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { AuthDecision } from './auth.js';
 import type { DaemonMetrics } from './metrics.js';
+import type { LoginLimiter } from './login-limiter.js';
 import { pageCookieHeader } from './page-cookie.js';
 
 export interface OpsRoutes {
@@ -12,6 +13,8 @@ export interface OpsRoutes {
   readonly token: string | undefined;
   /** The daemon speaks TLS: the page cookie is then `Secure`. */
   readonly secure: boolean;
+  /** Counts the wrong tokens POST /login was given, per address. */
+  readonly logins: LoginLimiter;
 }
 
 const PAGE_DIR = new URL('../page/', import.meta.url);
@@ -76,9 +79,22 @@ function login(request: IncomingMessage, response: ServerResponse, ops: OpsRoute
   if (!(request.headers['content-type'] ?? '').startsWith('application/json')) {
     return sendJson(response, 415, { error: 'POST /login takes a JSON body {"token": "..."} with content-type application/json' });
   }
+  const { logins } = ops;
+  const address = request.socket.remoteAddress ?? 'unknown';
+  const waitMs = logins.retryAfterMs(address, Date.now());
+  if (waitMs > 0) {
+    // Refused before the body is read: a guess made now is never compared.
+    const seconds = Math.ceil(waitMs / 1000);
+    response.writeHead(429, { 'content-type': 'application/json', 'retry-after': String(seconds) });
+    return void response.end(`${JSON.stringify({ error: `too many wrong tokens from this address: try again in ${seconds} s` })}\n`);
+  }
   readSmallBody(request).then((text) => {
     const given = tokenOf(text);
-    if (given === undefined || !sameSecret(given, token)) return sendJson(response, 401, { error: 'wrong token: give the contents of the daemon\'s --token-file' });
+    if (given === undefined || !sameSecret(given, token)) {
+      logins.failed(address, Date.now());
+      return sendJson(response, 401, { error: 'wrong token: give the contents of the daemon\'s --token-file' });
+    }
+    logins.succeeded(address);
     response.writeHead(204, { 'set-cookie': pageCookieHeader(request, token, ops.secure), 'cache-control': 'no-store' }).end();
   }, (error: unknown) => sendJson(response, 400, { error: error instanceof Error ? error.message : String(error) }));
 }

@@ -170,9 +170,8 @@ export interface TargetMigrationStatus {
 
 export interface TargetStatus {
   readonly role: 'target';
-  readonly dir: string;
-  /** Page-table memory reserved by the sessions, and the --max-table-memory limit (bytes). */
-  readonly tableMemory: { readonly reserved: number; readonly limit: number };
+  /** Page-table memory: in use, the budget, and the share each live session is owed. */
+  readonly tableMemory: { readonly reserved: number; readonly limit: number; readonly share: number };
   readonly migrations: readonly TargetMigrationStatus[];
 }
 
