@@ -1,7 +1,7 @@
 export { startTarget, DEFAULT_TARGET_LIMITS, DEFAULT_RESUME_GRACE_MS, type TargetOptions, type TargetLimits, type RunningTarget, type MigrationEnd } from './server.js';
 export type { CommitHook, CommitContext, Prelaunched, Prelauncher, TargetEvent } from './types.js';
 export {
-  afterCommitReady, BEFORE_FIRST_PASS, checkAccepted, checkArrival, isFinished, nextPassOrder, nextPhase, survivesDisconnect, type PassOrder, type TargetPhase,
+  BEFORE_FIRST_PASS, checkAccepted, checkArrival, isFinished, nextPassOrder, step, survivesDisconnect, type PassOrder, type TargetPhase, type TargetPhaseEvent,
 } from './phases.js';
 export { TargetSession, type Peer, type SessionContext } from './session.js';
 export { CopySlots } from './seed.js';

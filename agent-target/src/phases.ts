@@ -9,6 +9,8 @@ import type { TargetPhase } from '@ferry/serve';
  *     --GO--> committing --> committed
  *   any --ABORT / error / cut after pause--> failed
  *
+ * `step` is the one function that moves between them, in the style of the source's phases.ts.
+ *
  * `verified` is the time the target spends making the images durable before it says COMMIT_READY: a GO
  * then is a protocol error, because the source cannot have heard COMMIT_READY yet.
  */
@@ -46,19 +48,38 @@ export function checkArrival(phase: TargetPhase, type: number): void {
   }
 }
 
-/** The phase after an accepted message; `allVerified` says whether every image has passed VERIFY. */
-export function nextPhase(phase: TargetPhase, type: number, allVerified: boolean): TargetPhase {
+/** What moves a session between phases, as the source's `PhaseEvent`s do for the source. */
+export type TargetPhaseEvent =
+  /** A message was handled; `allVerified` says whether every image has now passed VERIFY. */
+  | { readonly kind: 'message'; readonly type: number; readonly allVerified: boolean }
+  /** COMMIT_READY went out: only now may GO come. */
+  | { readonly kind: 'commit-ready-sent' }
+  | { readonly kind: 'committed' }
+  | { readonly kind: 'failed' };
+
+/** The one function that moves a session between phases; a message the phase does not accept throws. */
+export function step(phase: TargetPhase, event: TargetPhaseEvent): TargetPhase {
+  switch (event.kind) {
+    case 'failed':
+      return 'failed';
+    case 'commit-ready-sent':
+      // A session that failed while its files were made durable stays failed.
+      return phase === 'verified' ? 'commit-ready' : phase;
+    case 'committed':
+      if (phase !== 'committing') throw new Error(`a session cannot commit from phase ${phase}`);
+      return 'committed';
+    case 'message':
+      return afterMessage(phase, event.type, event.allVerified);
+  }
+}
+
+function afterMessage(phase: TargetPhase, type: number, allVerified: boolean): TargetPhase {
   checkAccepted(phase, type);
   if (type === MessageType.Abort) return 'failed';
   if (phase === 'precopy' && type === MessageType.Paused) return 'paused';
   if (phase === 'paused' && type === MessageType.Verify && allVerified) return 'verified';
   if (phase === 'commit-ready' && type === MessageType.Go) return 'committing';
   return phase;
-}
-
-/** The phase once COMMIT_READY has gone out: only then may GO come. */
-export function afterCommitReady(phase: TargetPhase): TargetPhase {
-  return phase === 'verified' ? 'commit-ready' : phase;
 }
 
 /** Phases in which the session has ended and its slot is free. */

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { encodeControl, ErrorCode, FerryError, MessageType, type ControlMessage, type Message } from '@ferry/protocol';
 import {
-  afterCommitReady, BEFORE_FIRST_PASS, checkAccepted, nextPassOrder, nextPhase, type PassOrder, type TargetPhase,
+  BEFORE_FIRST_PASS, checkAccepted, nextPassOrder, step, type PassOrder, type TargetPhase,
 } from './phases.js';
 import type { FinalPhase } from './session-commit.js';
 import type { Link } from './session-link.js';
@@ -59,7 +59,7 @@ export class Receiver {
 
   /** The session failed before GO: nothing more is handled. */
   failed(): void {
-    this.#phase = 'failed';
+    this.#phase = step(this.#phase, { kind: 'failed' });
   }
 
   async handle(message: Message): Promise<void> {
@@ -106,7 +106,7 @@ export class Receiver {
       default:
         throw new FerryError(ErrorCode.UnexpectedMessage, `message type ${message.type} is not for the target`);
     }
-    this.#phase = nextPhase(this.#phase, message.type, files.allVerified);
+    this.#phase = step(this.#phase, { kind: 'message', type: message.type, allVerified: files.allVerified });
     if (this.#phase === 'verified') await this.#ready();
     if (this.#phase === 'committing') await this.#commit();
   }
@@ -123,7 +123,7 @@ export class Receiver {
   async #ready(): Promise<void> {
     if (!(await this.#host.final.makeDurable(() => this.#phase === 'verified'))) return;
     this.#send({ type: MessageType.CommitReady });
-    this.#phase = afterCommitReady(this.#phase);
+    this.#phase = step(this.#phase, { kind: 'commit-ready-sent' });
     this.#host.onEvent({ event: 'commit-ready', migrationId: this.#host.id });
   }
 
@@ -132,7 +132,7 @@ export class Receiver {
     const { final, log, files, id, onEvent } = this.#host;
     const failure = await final.commit();
     if (failure) return this.#endAfterGo(failure);
-    this.#phase = 'committed';
+    this.#phase = step(this.#phase, { kind: 'committed' });
     const link = this.#host.link();
     link?.stopIdle();
     await link?.peer.send(encodeControl({ type: MessageType.Resumed }));
@@ -148,7 +148,7 @@ export class Receiver {
    */
   #endAfterGo(error: FerryError): void {
     this.#host.final.abandonAfterGo();
-    this.#phase = 'failed';
+    this.#phase = step(this.#phase, { kind: 'failed' });
     const link = this.#host.link();
     link?.stopIdle();
     this.#host.log.warn({ err: error }, 'the commit failed after GO');

@@ -1,6 +1,8 @@
 import t from 'tap';
 import { ErrorCode, MessageType } from '@ferry/protocol';
-import { afterCommitReady, BEFORE_FIRST_PASS, checkAccepted, nextPassOrder, nextPhase, survivesDisconnect, type TargetPhase } from '@ferry/agent-target';
+import { BEFORE_FIRST_PASS, checkAccepted, nextPassOrder, step, survivesDisconnect, type TargetPhase } from '@ferry/agent-target';
+
+const nextPhase = (phase: TargetPhase, type: number, allVerified: boolean): TargetPhase => step(phase, { kind: 'message', type, allVerified });
 
 const M = MessageType;
 const PHASES: readonly TargetPhase[] = ['precopy', 'paused', 'verified', 'commit-ready', 'committing', 'committed', 'failed'];
@@ -59,7 +61,7 @@ t.test('the happy path: precopy -> paused -> commit-ready -> committing', async 
   t.equal(phase = nextPhase(phase, M.Verify, false), 'paused', 'VERIFY with an image still unverified stays paused');
   t.equal(phase = nextPhase(phase, M.Verify, true), 'verified', 'VERIFY that completes verification');
   t.throws(() => nextPhase(phase, M.Go, true), { code: ErrorCode.UnexpectedMessage }, 'GO before COMMIT_READY was sent');
-  t.equal(phase = afterCommitReady(phase), 'commit-ready', 'COMMIT_READY sent');
+  t.equal(phase = step(phase, { kind: 'commit-ready-sent' }), 'commit-ready', 'COMMIT_READY sent');
   t.equal(phase = nextPhase(phase, M.Go, true), 'committing');
   t.throws(() => nextPhase(phase, M.Abort, true), { code: ErrorCode.UnexpectedMessage }, 'no ABORT after GO');
 });
@@ -110,4 +112,14 @@ t.test('pass order: passes move forward, PAGES and PASS_END belong to the open p
   refused([begin(0), end(1)], /PASS_END of pass 1 before its PASS_BEGIN/, 'the end of another pass');
   refused([begin(0), pages(0), paused], /PAUSED before PASS_END of pass 0/, 'a pause in the middle of a pass');
   refused([begin(1), end(1), begin(1)], /PASS_BEGIN of pass 1 in pass 1: passes only move forward/, 'a pass begun twice');
+});
+
+t.test('what is not a message: COMMIT_READY sent, the commit done, a failure', async (t) => {
+  t.equal(step('verified', { kind: 'commit-ready-sent' }), 'commit-ready');
+  t.equal(step('failed', { kind: 'commit-ready-sent' }), 'failed', 'a session that failed while its files were made durable stays failed');
+  t.equal(step('committing', { kind: 'committed' }), 'committed');
+  for (const phase of PHASES.filter((p) => p !== 'committing')) {
+    t.throws(() => step(phase, { kind: 'committed' }), /cannot commit from phase/, `no commit from ${phase}`);
+  }
+  for (const phase of PHASES) t.equal(step(phase, { kind: 'failed' }), 'failed', `${phase} can fail`);
 });
