@@ -23,6 +23,8 @@ export interface ReceiverHost {
   /** The connection feeding the session now, if any. */
   link(): Link | undefined;
   fail(error: FerryError, notify: boolean): Promise<void>;
+  /** Tells the source of an error, without the operator's paths. */
+  sendError(error: FerryError): void;
   ended(outcome: 'committed' | 'failed', reason?: string): void;
 }
 
@@ -152,7 +154,7 @@ export class Receiver {
     const link = this.#host.link();
     link?.stopIdle();
     this.#host.log.warn({ err: error }, 'the commit failed after GO');
-    link?.send({ type: MessageType.Error, code: error.code, message: error.message });
+    this.#host.sendError(error);
     link?.peer.close(1011, error.code);
     this.#host.ended('failed', error.message);
   }

@@ -78,6 +78,7 @@ export class TargetSession {
       id, log: this.#log, files, final: this.#final, onEvent: ctx.onEvent,
       link: () => this.#link(),
       fail: (error, notify) => this.fail(error, notify),
+      sendError: (error) => this.#sendError(error),
       ended: (outcome, reason) => ctx.onEnd(this, outcome, reason),
     });
   }
