@@ -3,7 +3,8 @@
 #   memtouch        guest/memtouch.c, static
 #   initramfs.gz    busybox-static + guest/init + memtouch + the kernel's virtio block modules and their
 #                   load order (cpio newc, gzip)
-#   vmlinuz         a readable copy of /boot/vmlinuz-* (linux-image-amd64)
+#   kernel          the kernel of the newest /boot/vmlinuz-* (linux-image-amd64) as QEMU boots it fastest
+#                   (scripts/guest-kernel.sh: its uncompressed ELF when it has PVH, else a copy)
 # Skips whatever is already newer than its inputs. Needs: gcc, cpio, gzip, busybox-static, a kernel
 # (scripts/install-qemu.sh installs them). Prints the output folder last.
 set -euo pipefail
@@ -78,9 +79,7 @@ if stale "$out/initramfs.gz" "$out/memtouch" "$root/guest/init" "$busybox" "$ker
   mv "$out/initramfs.gz.tmp" "$out/initramfs.gz"
 fi
 
-if stale "$out/vmlinuz" "$kernel"; then
-  cp "$kernel" "$out/vmlinuz.tmp"
-  chmod 0644 "$out/vmlinuz.tmp"
-  mv "$out/vmlinuz.tmp" "$out/vmlinuz"
+if stale "$out/kernel" "$kernel" "$root/scripts/guest-kernel.sh"; then
+  bash "$root/scripts/guest-kernel.sh" "$kernel" "$out/kernel"
 fi
 echo "$out"

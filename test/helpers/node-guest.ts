@@ -25,7 +25,7 @@ export function nodeGuest(): NodeGuest | { readonly missing: string } {
   const build = spawnSync('bash', [join(ROOT, 'scripts/build-node-guest.sh')], { encoding: 'utf8' });
   if (build.status !== 0) return { missing: `scripts/build-node-guest.sh: ${build.stderr.trim() || `exit ${build.status}`}` };
   const dir = join(ROOT, '.cache/node-guest');
-  return { kernel: join(dir, 'vmlinuz'), initrd: join(dir, 'initramfs.gz') };
+  return { kernel: join(dir, 'kernel'), initrd: join(dir, 'initramfs.gz') };
 }
 
 export interface GuestRun {

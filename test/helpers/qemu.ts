@@ -34,7 +34,7 @@ export function buildGuest(): Guest {
   const build = spawnSync('bash', [join(ROOT, 'scripts/build-guest.sh')], { encoding: 'utf8' });
   if (build.status !== 0) throw new Error(`scripts/build-guest.sh failed: ${build.stderr}`);
   const dir = join(ROOT, '.cache/guest');
-  return { kernel: join(dir, 'vmlinuz'), initrd: join(dir, 'initramfs.gz') };
+  return { kernel: join(dir, 'kernel'), initrd: join(dir, 'initramfs.gz') };
 }
 
 export interface GuestOptions {
