@@ -3,7 +3,8 @@
 #   memtouch        guest/memtouch.c, static
 #   initramfs.gz    busybox-static + guest/init + memtouch + the kernel's virtio block modules and their
 #                   load order (cpio newc, gzip)
-#   vmlinuz         a readable copy of /boot/vmlinuz-* (linux-image-amd64)
+#   kernel          the kernel of the newest /boot/vmlinuz-* (linux-image-amd64) as QEMU boots it fastest
+#                   (scripts/guest-kernel.sh: its uncompressed ELF when it has PVH, else a copy)
 # Skips whatever is already newer than its inputs. Needs: gcc and what scripts/guest-lib.sh needs
 # (scripts/install-qemu.sh installs them). Prints the output folder last.
 set -euo pipefail
@@ -29,5 +30,5 @@ if stale "$out/initramfs.gz" "$out/memtouch" "$root/guest/init" "$busybox" "$ker
   cpio_gz "$tree" "$out/initramfs.gz"
 fi
 
-guest_copy_kernel "$out/vmlinuz"
+guest_boot_kernel "$out/kernel"
 echo "$out"

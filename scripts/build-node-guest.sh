@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the guest that runs node and ferry itself under Debian's stock kernel, into .cache/node-guest/
 # (git-ignored), for tests and benchmarks that need a kernel feature this host may lack (soft-dirty):
-#   vmlinuz        a readable copy of the newest /boot/vmlinuz-* (linux-image-amd64)
+#   kernel         the newest /boot/vmlinuz-* (linux-image-amd64) as scripts/guest-kernel.sh prepares it
+#                  (uncompressed ELF entered through PVH when the kernel has it, else a copy)
 #   initramfs.gz   two gzip cpio archives, one after the other (the kernel unpacks both):
 #                  1. busybox-static, guest/node-init as /init, mapwriter (guest/mapwriter.c, static), and
 #                     the kernel modules for virtio-pci and 9p in the order modules.dep gives, listed in
@@ -53,5 +54,5 @@ if stale "$out/initramfs.gz" "$out/base.cpio.gz" "$out/node.cpio.gz"; then
   mv "$out/initramfs.gz.tmp" "$out/initramfs.gz"
 fi
 
-guest_copy_kernel "$out/vmlinuz"
+guest_boot_kernel "$out/kernel"
 echo "$out"

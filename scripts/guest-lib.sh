@@ -89,11 +89,10 @@ guest_static() {
   fi
 }
 
-# guest_copy_kernel OUT: a readable copy of $kernel at OUT (the one in /boot may be root's only)
-guest_copy_kernel() {
-  if stale "$1" "$kernel"; then
-    cp "$kernel" "$1.tmp"
-    chmod 0644 "$1.tmp"
-    mv "$1.tmp" "$1"
+# guest_boot_kernel OUT: $kernel as QEMU boots it fastest, readable (the one in /boot may be root's only);
+# scripts/guest-kernel.sh says how
+guest_boot_kernel() {
+  if stale "$1" "$kernel" "$root/scripts/guest-kernel.sh"; then
+    bash "$root/scripts/guest-kernel.sh" "$kernel" "$1"
   fi
 }

@@ -51,7 +51,7 @@ async function checkSourceKeepsRunning(t: Test, source: SourceQemu): Promise<voi
 
 async function killTargetWhen(t: Test, killOn: (event: Record<string, unknown>) => boolean): Promise<Array<Record<string, unknown>>> {
   const { source, target } = await guestWithDisk(t);
-  const run = await migrateKillingTarget(t, target, ['--to', target.url, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath, '--disk', 'vda=vda', '--reconnect-timeout', '2'], killOn);
+  const run = await migrateKillingTarget(t, target, ['--to', target.url, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath, '--disk', 'vda=vda', '--reconnect-timeout', '500ms'], killOn);
   const state = await sourceQemuState(source);
   t.equal(state.status, 'running', 'the source VM runs');
   t.same(state.bitmaps, [], 'no dirty bitmap left (query-block, query-named-block-nodes)');

@@ -9,12 +9,12 @@ import { buildGuest, QemuScratch, qemuMissing, readHeartbeats, migrateKillingTar
 
 /** Migrates a writing guest and SIGKILLs the target on the first migrate event that `killOn` accepts. */
 async function killTargetWhen(t: Test, killOn: (event: Record<string, unknown>) => boolean): Promise<{ events: Array<Record<string, unknown>> }> {
-  const options: GuestOptions = { guest: buildGuest(), ramMiB: 256, touchMiB: 64, rate: 2000, sweep: 4 };
+  const options: GuestOptions = { guest: buildGuest(), ramMiB: 128, touchMiB: 32, rate: 2000, sweep: 4 };
   const scratch = new QemuScratch(t);
   const source = await startSourceQemu(scratch, options);
   const target = await startQemuTarget(t, scratch, options);
 
-  const args = ['--to', target.url, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath, '--reconnect-timeout', '2'];
+  const args = ['--to', target.url, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath, '--reconnect-timeout', '500ms'];
   const run = await migrateKillingTarget(t, target, args, killOn);
   t.comment(`summary: ${JSON.stringify(run.summary)}`);
 

@@ -39,7 +39,7 @@ t.test('target killed mid-pass', async (t) => {
   const s = await setup(t);
   const target = await startTarget(t, s.targetDir);
   let killed = false;
-  const run = await runMigrate(t, migrateArgs(s, target.url, 'kill-target', ['--rate-limit', '8MB/s', '--reconnect-timeout', '2']), (event) => {
+  const run = await runMigrate(t, migrateArgs(s, target.url, 'kill-target', ['--rate-limit', '8MB/s', '--reconnect-timeout', '500ms']), (event) => {
     if (!killed && event['event'] === 'progress' && Number(event['bytesSent']) > 4e6) {
       killed = true;
       target.child.kill('SIGKILL');

@@ -25,7 +25,7 @@ export function nodeGuest(): NodeGuest | { readonly missing: string } {
   const build = spawnSync('bash', [join(ROOT, 'scripts/build-node-guest.sh')], { encoding: 'utf8' });
   if (build.status !== 0) return { missing: `scripts/build-node-guest.sh: ${build.stderr.trim() || `exit ${build.status}`}` };
   const dir = join(ROOT, '.cache/node-guest');
-  return { kernel: join(dir, 'vmlinuz'), initrd: join(dir, 'initramfs.gz') };
+  return { kernel: join(dir, 'kernel'), initrd: join(dir, 'initramfs.gz') };
 }
 
 export interface GuestRun {
@@ -41,7 +41,8 @@ export async function runInGuest(t: Teardown, guest: NodeGuest, run: GuestRun): 
   const dir = mkdtempSync(join(tmpdir(), 'ferry-node-guest-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const serial = join(dir, 'serial.log');
-  const cmdline = ['console=ttyS0', 'quiet', 'panic=-1', `ferry.run=/ferry/${run.script}`, ...run.args.map((a) => `ferry.arg=${a}`)].join(' ');
+  // no_timer_check: see guestArgs in ./qemu.ts (a loaded host can fail the kernel's boot-time timer check).
+  const cmdline = ['console=ttyS0', 'quiet', 'no_timer_check', 'panic=-1', `ferry.run=/ferry/${run.script}`, ...run.args.map((a) => `ferry.arg=${a}`)].join(' ');
   const child = spawn(QEMU, [
     '-machine', 'pc', '-accel', 'tcg', '-smp', String(run.cpus ?? 2), '-m', `${run.ramMiB}M`,
     '-kernel', guest.kernel, '-initrd', guest.initrd, '-append', cmdline,

@@ -1,5 +1,5 @@
 /**
- * Acceptance for auto-converge and the --max-downtime promise. A writer dirties 40 MiB/s of a 96 MiB image
+ * Acceptance for auto-converge and the --max-downtime promise. A writer dirties 40 MiB/s of a 32 MiB image
  * (whole pages, sequential runs) while the link carries 40 Mbit/s (--rate-limit): pre-copy alone never
  * converges. With --throttle auto the writer is slowed (SIGSTOP/SIGCONT duty cycle of its PID) until the
  * pause fits --max-downtime 1000; with --throttle off the cap is kept by rolling back at --timeout. Every
@@ -14,18 +14,21 @@ import { runMigrate, scratchDir, sha256, startTarget, startWorkload, type Runnin
 import { cgroupWithCpu, runsFreely, type CpuCgroup } from '../helpers/throttle.js';
 
 /**
- * 96 MiB keeps what decides convergence (the writer's 40 MiB/s against the link's 5 MB/s, and a dirty set
- * of the whole image every pass). The rollback tests only need a writer that outruns the link (throttled,
- * or not and timed out): a smaller image gets there sooner, and still cannot be paused within the cap
- * (32 MiB at 5 MB/s is over 6 s).
+ * 32 MiB keeps what decides convergence: the writer's 40 MiB/s against the link's 5 MB/s, and a dirty set
+ * of most of the image every pass (its random runs write 1.25 image-sizes a second, so a pass of a
+ * second finds about 70% of the pages dirty again), so only a throttle of about 90% gets a pass under the
+ * cap; a larger image only makes each pass longer. The --throttle off case only needs a writer that
+ * outruns the link until the timeout: 16 MiB gets there sooner, and still cannot be paused within the cap
+ * (16 MiB at 5 MB/s is over 3 s). (At 16 MiB the throttled cases may converge before the throttle reaches
+ * the 50% the Ctrl-C case waits for.)
  */
-const SIZE = 96 * 1024 * 1024;
-const SMALL = 32 * 1024 * 1024;
+const SIZE = 32 * 1024 * 1024;
+const SMALL = 16 * 1024 * 1024;
 const LINK = '40mbit';
 const WRITER = '40MiB/s';
 const CAP_MS = 1000;
-/** Long enough for pass 0 of the small image to finish, so the timeout ends a pre-copy that ran. */
-const OFF_TIMEOUT_S = 10;
+/** Long enough for pass 0 of the small image (about 3.4 s) to finish, so the timeout ends a pre-copy that ran. */
+const OFF_TIMEOUT_S = 6;
 
 async function hotWriter(t: Test, size = SIZE): Promise<{ dir: string; image: string; writer: RunningProcess & { pid: number } }> {
   const dir = scratchDir(t);
@@ -72,7 +75,7 @@ t.test(`--throttle off: the cap cannot be kept, so --timeout ${OFF_TIMEOUT_S} --
 });
 
 t.test('a rollback while the writer is throttled leaves it at full speed', async (t) => {
-  const { dir, image, writer } = await hotWriter(t, SMALL);
+  const { dir, image, writer } = await hotWriter(t);
   const target = await startTarget(t, join(dir, 'target'));
   let cancelledAt: number | undefined;
   const run = await runMigrate(t, ['--to', target.url, '--id', 'cut', '--image', `ram=${image}`, '--rate-limit', LINK,
@@ -95,7 +98,7 @@ t.test('--cgroup: the CPU limit throttles the writer and is put back', { skip: '
   mkdirSync(group);
   t.teardown(() => rmdirSync(group));
   const original = readFileSync(join(group, found.limitFile), 'utf8');
-  const { dir, image, writer } = await hotWriter(t, SMALL);
+  const { dir, image, writer } = await hotWriter(t);
   writeFileSync(join(group, 'cgroup.procs'), String(writer.pid));
   t.teardown(() => writeFileSync(join(found.root, 'cgroup.procs'), String(writer.pid)));
   const target = await startTarget(t, join(dir, 'target'));
