@@ -103,8 +103,9 @@ function stageRows(run: MeasuredMigration): void {
   rows.push(['  target busiest other', split(targetThreads.busiest, wallS), `${targetThreads.rest.threads} more threads busy ${Math.round(targetThreads.rest.cpu * 1000)}`, '']);
   if (!target) return void rows.push(['  target stages', 'no "pass applied" line', '', '']);
   rows.push([`  target main, own pass ${ms(target['wallMs'])}`, `busy ${ms(target['busyMs'])} runq ${ms(target['runQueueMs'])} idle ${ms(target['idleMs'])}`, `${target['messages']} messages`, '']);
-  rows.push(['  target busy: handle/outside', `${ms(target['handleMs'])} / ${ms(target['outsideHandleMs'])}`, 'outside: ws framing and copy, socket reads, GC', '']);
-  rows.push(['  target handle: decode/write/hash', `${ms(target['decodeMs'])} / ${ms(target['writeMs'])} / ${ms(target['hashMs'])}`, `other ${ms(target['otherHandleMs'])}`, '']);
+  const share = (key: string): string => `${Math.round((100 * Number(target[key])) / Number(target['handleMs']))}%`;
+  rows.push(['  target handling messages (wall)', `${ms(target['handleMs'])}`, 'includes preemption: see run queue', '']);
+  rows.push(['  target handle: decode/write/hash', `${share('decodeMs')} / ${share('writeMs')} / ${share('hashMs')}`, `other ${share('otherHandleMs')} (scavenges, ACKs)`, '']);
   rows.push(['  target GC, pass 0', `${target['gcCount']} collections, ${ms(target['gcMs'])} ms`, `${(Number(target['gcCount']) * GiB / SIZE).toFixed(0)} per GiB`, '']);
 }
 

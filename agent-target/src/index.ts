@@ -7,3 +7,4 @@ export { TargetSession, type Peer, type SessionContext } from './session.js';
 export { CopySlots } from './seed.js';
 export { DEFAULT_BASE_PAGE_SIZE, type BaseImage } from './base.js';
 export { TargetMetricsFeed } from './metrics-feed.js';
+export { YoungGarbage } from './young-garbage.js';

@@ -45,9 +45,11 @@ export interface ApplyTimes {
 const round = (ms: number): number => Math.round(ms * 10) / 10;
 
 /**
- * Where the target's main thread spent one pass, logged when the pass ends: handling messages (decode,
- * write, hash, the rest), everything else it ran (receiving: `ws` parsing and assembling frames, socket
- * reads, and collections), waiting for a CPU on a loaded host, and idle (waiting for the source).
+ * Where the target's main thread spent one pass, logged when the pass ends. From the kernel's counters:
+ * on a CPU (`busyMs`), runnable but waiting for one on a loaded host (`runQueueMs`), and idle (waiting for
+ * the source). From the wall clock: handling messages, split into decode, write, hash and the rest (the
+ * scavenges of YoungGarbage, ACKs). Wall-clock stages include any preemption inside them, so on a loaded
+ * host only their shares mean much; busy minus handling is the receive path (`ws`, socket reads).
  * Always on: a few clock reads per message and two /proc reads per pass.
  */
 export class PassClock {
@@ -84,7 +86,6 @@ export class PassClock {
       idleMs: round(Math.max(0, wallMs - busyMs - runQueueMs)),
       handleMs: round(this.#handleMs), decodeMs: round(apply.decodeMs), writeMs: round(apply.writeMs), hashMs: round(apply.hashMs),
       otherHandleMs: round(this.#handleMs - apply.decodeMs - apply.writeMs - apply.hashMs),
-      outsideHandleMs: round(busyMs - this.#handleMs),
       gcCount: this.#gc.count - this.#gcCount, gcMs: round(this.#gc.ms - this.#gcMs),
     };
   }
