@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { runMigrate, startTarget, type TeardownList } from '../test/helpers/ferry.js';
-import { cpuBetween, processCost, type ProcessCost } from './meter.js';
+import { cpuBetween, processCost, threadsBetween, threadTimes, type ProcessCost, type ThreadTimes } from './meter.js';
 
 export type Event = Record<string, unknown>;
 
@@ -21,10 +21,36 @@ export interface MeasuredMigration {
   readonly targetPeakRss: number;
   /** The most delta-cache bytes the source reported holding at the end of a pass. */
   readonly deltaCacheBytes: number;
+  /** Where pass 0's wall time went: each agent's own split, and its threads' CPU and run-queue time. */
+  readonly stages: PassStages;
+}
+
+export interface PassStages {
+  /** The source's main thread (its pass-end event's `stages`). */
+  readonly source: Event;
+  /** The target's main thread (its "pass applied" log line), when it logged one. */
+  readonly target: Event | undefined;
+  readonly sourceThreads: ReturnType<typeof threadsBetween>;
+  /** Over the source's pass-0 window: the target is done a moment later. */
+  readonly targetThreads: ReturnType<typeof threadsBetween>;
+}
+
+/** The target's "pass applied" log line for `pass`, from its stderr (pino JSON). */
+function targetStages(stderr: string, pass: number): Event | undefined {
+  for (const line of stderr.split('\n')) {
+    if (!line.includes('"pass applied"')) continue;
+    try {
+      const entry = JSON.parse(line) as Event;
+      if (entry['pass'] === pass) return entry['stages'] as Event;
+    } catch {
+      // the first line kept of a long stderr may be cut
+    }
+  }
+  return undefined;
 }
 
 export async function measuredMigration(scope: TeardownList, dir: string, image: string, size: number, args: string[]): Promise<MeasuredMigration> {
-  const target = await startTarget(scope, join(dir, 'target'));
+  const target = await startTarget(scope, join(dir, 'target'), ['--log-level', 'info']);
   const targetPid = target.child.pid!;
   let sourceStart: ProcessCost | undefined;
   let targetStart: ProcessCost | undefined;
@@ -33,6 +59,7 @@ export async function measuredMigration(scope: TeardownList, dir: string, image:
   let sourcePeakRss = 0;
   let targetPeakRss = 0;
   let pass0Ended = false;
+  const threads: Array<Map<string, ThreadTimes>> = [];
   const run = await runMigrate(scope, ['--to', target.url, '--image', `ram=${image}`, ...args], (event, child) => {
     const source = processCost(child.pid!);
     const sink = processCost(targetPid);
@@ -41,9 +68,11 @@ export async function measuredMigration(scope: TeardownList, dir: string, image:
     if (event['event'] === 'pass-begin' && event['pass'] === 0) {
       sourceStart = source;
       targetStart = sink;
+      threads.push(threadTimes(child.pid!), threadTimes(targetPid));
     } else if (event['event'] === 'pass-end' && event['pass'] === 0) {
       sourceEnd = source;
       pass0Ended = true;
+      threads.push(threadTimes(child.pid!), threadTimes(targetPid));
     } else if (event['event'] === 'pass-end' && pass0Ended && targetEnd === undefined) {
       // The target applies what was still in flight when the source ended pass 0; by the end of the next
       // pass (no new pages on a cold image) it has.
@@ -64,5 +93,11 @@ export async function measuredMigration(scope: TeardownList, dir: string, image:
     sourcePeakRss,
     targetPeakRss,
     deltaCacheBytes: Math.max(0, ...passEnds.map((e) => Number(e['deltaCacheBytes'] ?? 0))),
+    stages: {
+      source: (pass0['stages'] ?? {}) as Event,
+      target: targetStages(target.stderr(), 0),
+      sourceThreads: threadsBetween(threads[0] ?? new Map(), threads[2] ?? new Map()),
+      targetThreads: threadsBetween(threads[1] ?? new Map(), threads[3] ?? new Map()),
+    },
   };
 }

@@ -7,7 +7,12 @@
  *     each against its budget; then --compress never and LZ4 on 2 workers for comparison
  *     and default flags again with a glibc top pad (see the row), to show what malloc churn costs
  *   - the pause under the demo's web workload at 512 MiB and 2 GiB against its floor (goal <= 1.5x)
- * FERRY_BENCH_SIZE (default 1GiB) sizes the cold image; FERRY_BENCH_PAUSE_SIZES (default 512MiB,2GiB).
+ * Under the default-flags row, where pass 0's wall time went: each agent's main thread by stage (the
+ * source's pass-end `stages`, the target's "pass applied" log) and each agent's threads from /proc (busy,
+ * waiting for a CPU, idle).
+ * FERRY_BENCH_SIZE (default 1GiB) sizes the cold image; FERRY_BENCH_PAUSE_SIZES (default 512MiB,2GiB);
+ * FERRY_BENCH_ROWS picks groups of rows (default all): pass0 (the floors and default flags), variants
+ * (top pad, --compress never, LZ4), pause.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -27,6 +32,8 @@ const CORES = availableParallelism();
 const WORKERS = Math.max(1, CORES - 1);
 const work = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'ferry-bench-'));
 const rows: string[][] = [];
+const GROUPS = new Set((process.env['FERRY_BENCH_ROWS'] ?? 'pass0,variants,pause').split(','));
+for (const group of GROUPS) if (!['pass0', 'variants', 'pause'].includes(group)) throw new Error(`FERRY_BENCH_ROWS: ${group} is not one of pass0, variants, pause`);
 
 function parseSize(text: string): number {
   const m = /^(\d+)(MiB|GiB)?$/.exec(text.trim());
@@ -64,6 +71,8 @@ async function cold(): Promise<void> {
   rows.push(['  source peak RSS', mib(defaults.sourcePeakRss), `budget ${mib(sourceBudget)} (cache ${mib(defaults.deltaCacheBytes)})`, `${(defaults.sourcePeakRss / sourceBudget).toFixed(2)}x (goal <= 1)`]);
   const targetBudget = 64 * MiB + 0.02 * SIZE;
   rows.push(['  target peak RSS', mib(defaults.targetPeakRss), `budget ${mib(targetBudget)}`, `${(defaults.targetPeakRss / targetBudget).toFixed(2)}x (goal <= 1)`]);
+  stageRows(defaults);
+  if (!GROUPS.has('variants')) return rmSync(image);
   // Same flags, both agents started with a 32 MiB glibc top pad: ws allocates a fresh 1 MiB buffer per
   // message (and Node one per 64 KiB socket read); freed together at each GC, glibc trims them back to the
   // kernel and the next ones page-fault and are zeroed again. The pad keeps that memory in the heap.
@@ -76,6 +85,28 @@ async function cold(): Promise<void> {
   const lz4 = await migrate('cold-lz4', ['--compress', 'always', '--workers', '2']);
   rows.push(['ferry pass 0, LZ4, 2 workers', gbps(lz4.pass0Rate), `wire ${(lz4.pass0Bytes / SIZE).toFixed(2)} of image`, `${(lz4.pass0Rate / floor.rate).toFixed(2)}x of floor`]);
   rmSync(image);
+}
+
+const ms = (value: unknown): string => `${Math.round(Number(value ?? 0))}`;
+const split = (t: { cpu: number; wait: number }, wallS: number): string =>
+  `busy ${Math.round(t.cpu * 1000)} runq ${Math.round(t.wait * 1000)} idle ${Math.round(Math.max(0, wallS - t.cpu - t.wait) * 1000)}`;
+
+/** Where pass 0's wall time went, in ms: each agent's main thread by stage, then its threads. */
+function stageRows(run: MeasuredMigration): void {
+  const { source, target, sourceThreads, targetThreads } = run.stages;
+  const wallS = Number(run.events.find((e) => e['event'] === 'pass-end' && e['pass'] === 0)!['durationMs']) / 1000;
+  rows.push([`  pass 0 wall ${Math.round(wallS * 1000)} ms`, 'ms of the pass', '', '']);
+  rows.push(['  source main: scan wait/send/drain', `${ms(source['scanWaitMs'])} / ${ms(source['sendMs'])} / ${ms(source['drainWaitMs'])}`, `${source['batches']} batches, rate-limit wait ${ms(source['rateWaitMs'])}`, '']);
+  rows.push(['  source main thread', split(sourceThreads.main, wallS), '', '']);
+  rows.push(['  source busiest other (scan)', split(sourceThreads.busiest, wallS), `${sourceThreads.rest.threads} more threads busy ${Math.round(sourceThreads.rest.cpu * 1000)}`, '']);
+  rows.push(['  target main thread', split(targetThreads.main, wallS), '', '']);
+  rows.push(['  target busiest other', split(targetThreads.busiest, wallS), `${targetThreads.rest.threads} more threads busy ${Math.round(targetThreads.rest.cpu * 1000)}`, '']);
+  if (!target) return void rows.push(['  target stages', 'no "pass applied" line', '', '']);
+  rows.push([`  target main, own pass ${ms(target['wallMs'])}`, `busy ${ms(target['busyMs'])} runq ${ms(target['runQueueMs'])} idle ${ms(target['idleMs'])}`, `${target['messages']} messages`, '']);
+  const share = (key: string): string => `${Math.round((100 * Number(target[key])) / Number(target['handleMs']))}%`;
+  rows.push(['  target handling messages (wall)', `${ms(target['handleMs'])}`, 'includes preemption: see run queue', '']);
+  rows.push(['  target handle: decode/write/hash', `${share('decodeMs')} / ${share('writeMs')} / ${share('hashMs')}`, `other ${share('otherHandleMs')} (scavenges, ACKs)`, '']);
+  rows.push(['  target GC, pass 0', `${target['gcCount']} collections, ${ms(target['gcMs'])} ms`, `${(Number(target['gcCount']) * GiB / SIZE).toFixed(0)} per GiB`, '']);
 }
 
 const GLIBC_TOP_PAD = 'glibc.malloc.top_pad=33554432';
@@ -119,11 +150,13 @@ async function pause(size: number, hashRate: number, rttMs: number): Promise<voi
 
 try {
   process.stderr.write(`ferry bench: cold image ${mib(SIZE)} in ${work}\n`);
-  await cold();
-  const hashRate = await hashRatePerCore();
-  const rttMs = await loopbackRttMs();
-  rows.push(['xxh64 hash rate, one core', gbps(hashRate), `loopback RTT ${rttMs.toFixed(3)} ms`, '']);
-  for (const size of PAUSE_SIZES) await pause(size, hashRate, rttMs);
+  if (GROUPS.has('pass0') || GROUPS.has('variants')) await cold();
+  if (GROUPS.has('pause')) {
+    const hashRate = await hashRatePerCore();
+    const rttMs = await loopbackRttMs();
+    rows.push(['xxh64 hash rate, one core', gbps(hashRate), `loopback RTT ${rttMs.toFixed(3)} ms`, '']);
+    for (const size of PAUSE_SIZES) await pause(size, hashRate, rttMs);
+  }
   const widths = [34, 34, 48, 24];
   const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 10)).join('  ').trimEnd();
   process.stdout.write(`cores ${CORES}, ferry scan workers ${WORKERS} (default: cores-1; every core while paused)\n`);

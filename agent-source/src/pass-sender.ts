@@ -15,7 +15,25 @@ export interface PassOutcome {
   readonly durationMs: number;
   /** Bytes the delta caches hold after the pass, over all images. */
   readonly deltaCacheBytes: number;
+  /** Where the main thread's time in the pass went (see PassStages). */
+  readonly stages: PassStages;
 }
+
+/**
+ * The main thread's wall time in a pass, by what it waited for: the scan workers (`scanWaitMs`: no batch
+ * ready), the rate limit, the socket taking a batch (`sendMs`: framing and the write calls themselves)
+ * and the socket's queue draining (`drainWaitMs`: backpressure). Cheap enough (four clock reads a batch)
+ * to be always on; --json shows it on pass-end.
+ */
+export type PassStages = {
+  readonly batches: number;
+  readonly scanWaitMs: number;
+  readonly rateWaitMs: number;
+  readonly sendMs: number;
+  readonly drainWaitMs: number;
+};
+
+const round = (ms: number): number => Math.round(ms * 10) / 10;
 
 export interface PassScope {
   /** Only this image, only these ranges, every page in them (verify re-sends). */
@@ -49,6 +67,9 @@ export class PassSender {
   readonly #totals: EncodingTotals = { pagesSent: 0, zeroPages: 0, rawPages: 0, lz4Pages: 0, deltaPages: 0, copyPages: 0, zeroBytes: 0, rawBytes: 0, lz4Bytes: 0, deltaBytes: 0, copyBytes: 0 };
   #passScanned = 0;
   #passBytes = 0;
+  #stages = { batches: 0, scanWaitMs: 0, rateWaitMs: 0, sendMs: 0, drainWaitMs: 0 };
+  /** When the main thread last finished with a batch (or the pass began): the scan wait runs from here. */
+  #idleSince = 0;
   /** Bytes of PAGES messages sent per image (HELLO order). */
   readonly #imageBytes: number[];
   /** Which pages of an image a pass scans; undefined (or no function) means every page. */
@@ -110,6 +131,8 @@ export class PassSender {
     const allRanges = this.#pools.map((_pool, image) => (scope ? Promise.resolve(undefined) : this.#rangesFor?.(image, pass, paused) ?? Promise.resolve(undefined)));
     for (const ranges of allRanges) ranges.catch(() => {}); // awaited by the image's scan, which reports the error
     await this.#connection.sendControl({ type: MessageType.PassBegin, pass });
+    this.#stages = { batches: 0, scanWaitMs: 0, rateWaitMs: 0, sendMs: 0, drainWaitMs: 0 };
+    this.#idleSince = performance.now();
     const scanImage = async (imageIndex: number): ReturnType<ScanPool['scan']> => {
       const onBatch = (batch: PageBatch): Promise<void> => this.#sendBatch(imageIndex, pass, batch, signal);
       const ranges = await allRanges[imageIndex];
@@ -130,16 +153,30 @@ export class PassSender {
     }
     const bytes = this.#passBytes;
     await this.#connection.sendControl({ type: MessageType.PassEnd, pass, pages: dirtyPages, bytes });
-    return { pass, dirtyPages, pagesRead, bytesSent: bytes, durationMs: performance.now() - started, deltaCacheBytes };
+    const st = this.#stages;
+    const stages = { batches: st.batches, scanWaitMs: round(st.scanWaitMs), rateWaitMs: round(st.rateWaitMs), sendMs: round(st.sendMs), drainWaitMs: round(st.drainWaitMs) };
+    return { pass, dirtyPages, pagesRead, bytesSent: bytes, durationMs: performance.now() - started, deltaCacheBytes, stages };
   }
 
   async #sendBatch(imageIndex: number, pass: number, batch: PageBatch, signal: AbortSignal): Promise<void> {
     if (signal.aborted) throw abortReason(signal);
+    const stages = this.#stages;
+    const arrived = performance.now();
+    stages.scanWaitMs += arrived - this.#idleSince;
+    stages.batches++;
     // The worker left room for the header: the batch goes out as one frame, copied by nobody.
     writePagesHeader(batch.message, 0, { imageIndex, pass, count: batch.count });
     if (this.#limiter) await abortable(this.#limiter.throttle(batch.message.length), signal);
+    const limited = performance.now();
     // Once handed to the socket the batch is the socket's (it releases it); only the wait for a drain is given up.
-    await abortable(this.#connection.sendRaw([batch.message], batch.release), signal);
+    const sent = this.#connection.sendRaw([batch.message], batch.release);
+    const handed = performance.now();
+    await abortable(sent, signal);
+    const drained = performance.now();
+    stages.rateWaitMs += limited - arrived;
+    stages.sendMs += handed - limited;
+    stages.drainWaitMs += drained - handed;
+    this.#idleSince = drained;
     this.#imageBytes[imageIndex] = (this.#imageBytes[imageIndex] ?? 0) + batch.message.length;
     this.#passBytes += batch.message.length;
     this.#passScanned += batch.stats.scanned;

@@ -35,6 +35,9 @@ export class ImageSink {
   readonly #page: Uint8Array;
   readonly #other: Uint8Array;
   pagesApplied = 0;
+  /** Milliseconds spent producing and writing whole-page runs, and hashing them (see PassClock). */
+  writeMs = 0;
+  hashMs = 0;
 
   private constructor(name: string, finalPath: string, file: ImageFile, hasher: PageHasher, memory: TableMemory) {
     this.name = name;
@@ -70,9 +73,13 @@ export class ImageSink {
       if (end - i === 1) {
         this.apply(first);
       } else {
+        const started = performance.now();
         const pages = records.slice(i, end).map((record) => this.#wholePage(record));
         this.#file.writePagesGathered(first.pageIndex, pages);
+        const written = performance.now();
         for (const [k, page] of pages.entries()) this.hashes.set(first.pageIndex + k, this.#hasher.hashPage(page));
+        this.hashMs += performance.now() - written;
+        this.writeMs += written - started;
         this.pagesApplied += pages.length;
       }
       i = end;

@@ -12,3 +12,4 @@ export { SparseHashes, SPARSE_SLOT_BYTES } from './sparse-hashes.js';
 export { TableBudget, type TableAccount, type TableHolder } from './budget.js';
 export { UNCHARGED, type TableMemory } from './table-memory.js';
 export { privatePaths, publicMessage, type PrivatePath } from './public-message.js';
+export { YoungGarbage } from './young-garbage.js';

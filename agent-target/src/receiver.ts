@@ -3,6 +3,7 @@ import { encodeControl, ErrorCode, FerryError, MessageType, type ControlMessage,
 import {
   BEFORE_FIRST_PASS, checkAccepted, nextPassOrder, step, type PassOrder, type TargetPhase,
 } from './phases.js';
+import { PassClock, type ApplyTimes } from './pass-clock.js';
 import type { FinalPhase } from './session-commit.js';
 import type { Link } from './session-link.js';
 import type { SessionFiles } from './session-state.js';
@@ -12,6 +13,9 @@ import { YoungGarbage } from './young-garbage.js';
 const ACK_EVERY_MESSAGES = 32;
 /** Received PAGES bytes between young-generation collections (see YoungGarbage): bounds the dead messages held. */
 const COLLECT_EVERY_BYTES = 4 * 1024 * 1024;
+
+const since = (now: ApplyTimes, then: ApplyTimes): ApplyTimes =>
+  ({ decodeMs: now.decodeMs - then.decodeMs, writeMs: now.writeMs - then.writeMs, hashMs: now.hashMs - then.hashMs });
 
 /** What a receiver needs of its session: the files, the connection of the moment, and how to end. */
 export interface ReceiverHost {
@@ -41,6 +45,8 @@ export class Receiver {
   #passes: PassOrder = BEFORE_FIRST_PASS;
   #messages = 0;
   #progressed = false;
+  readonly #clock = new PassClock();
+  #applyAtBegin: ApplyTimes = { decodeMs: 0, writeMs: 0, hashMs: 0 };
 
   constructor(host: ReceiverHost) {
     this.#host = host;
@@ -65,12 +71,23 @@ export class Receiver {
   }
 
   async handle(message: Message): Promise<void> {
+    const started = performance.now();
+    try {
+      await this.#handle(message);
+    } finally {
+      this.#clock.handled(performance.now() - started);
+    }
+  }
+
+  async #handle(message: Message): Promise<void> {
     const { files, log, id, onEvent } = this.#host;
     checkAccepted(this.#phase, message.type);
     this.#passes = nextPassOrder(this.#passes, message);
     switch (message.type) {
       case MessageType.PassBegin:
         this.#pass = message.pass;
+        this.#clock.begin();
+        this.#applyAtBegin = files.applyTimes;
         break;
       case MessageType.Pages:
         files.applyPages(message);
@@ -80,6 +97,7 @@ export class Receiver {
         break;
       case MessageType.PassEnd:
         files.passEnded(message.pass);
+        log.info({ pass: message.pass, stages: this.#clock.report(since(files.applyTimes, this.#applyAtBegin)) }, 'pass applied');
         this.#progressed = true;
         this.#ack();
         onEvent({ event: 'pass-end', migrationId: id, pass: message.pass, pages: message.pages, bytes: message.bytes });

@@ -10,6 +10,7 @@ import type { TargetMigrationStatus } from '@ferry/serve';
 import { BlobSink } from './blob-sink.js';
 import type { ImageSink } from './image-sink.js';
 import { ioError } from './io-error.js';
+import type { ApplyTimes } from './pass-clock.js';
 import type { Manifest, Outcome } from './manifest.js';
 import { removePrelaunchLinks, STATE_FOLDER } from './session-files.js';
 import type { CommitContext } from './types.js';
@@ -30,6 +31,7 @@ export class SessionFiles {
   /** The images' final names exist already, as hard links (linkFinalNames). */
   #linked = false;
   bytesReceived = 0;
+  #decodeMs = 0;
 
   constructor(dir: string, images: readonly ImageSink[], hasher: PageHasher, limits: Limits) {
     this.dir = dir;
@@ -40,6 +42,11 @@ export class SessionFiles {
 
   get allVerified(): boolean {
     return this.#verified.size === this.images.length;
+  }
+
+  /** Time spent on PAGES so far, by step (see PassClock). */
+  get applyTimes(): ApplyTimes {
+    return this.images.reduce((sum, i) => ({ ...sum, writeMs: sum.writeMs + i.writeMs, hashMs: sum.hashMs + i.hashMs }), { decodeMs: this.#decodeMs, writeMs: 0, hashMs: 0 });
   }
 
   get pagesApplied(): number {
@@ -56,7 +63,9 @@ export class SessionFiles {
   applyPages(message: PagesMessage): void {
     const sink = this.images[message.imageIndex];
     if (!sink) throw new FerryError(ErrorCode.Malformed, `PAGES for image ${message.imageIndex}; this migration has ${this.images.length}`);
+    const started = performance.now();
     const records = decodePageRecords(message.bytes, sink);
+    this.#decodeMs += performance.now() - started;
     try {
       sink.applyAll(records);
     } catch (error) {

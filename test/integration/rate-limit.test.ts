@@ -2,7 +2,9 @@
  * --rate-limit is a ceiling: an incompressible image sent with --compress never, measured from the
  * source's own pass record, never goes faster than the token bucket allows (the bucket's burst of 50 ms
  * of rate is the only credit), and the target gets every byte. How close to the limit the transfer comes
- * depends on the machine's load; `npm run bench:timing` measures that.
+ * depends on the machine's load; `npm run bench:timing` measures that. Each side's account of where the
+ * pass went (the source's `stages`, the target's "pass applied" log) fits inside the pass and names the
+ * rate limit's wait.
  */
 import t from 'tap';
 import { randomFillSync } from 'node:crypto';
@@ -21,7 +23,7 @@ t.test('--rate-limit 4MB/s is never exceeded', async (t) => {
   const chunk = Buffer.alloc(1024 * 1024);
   for (let i = 0; i < SIZE / chunk.length; i++) writeSync(fd, randomFillSync(chunk));
   closeSync(fd);
-  const target = await startTarget(t, join(dir, 'target'));
+  const target = await startTarget(t, join(dir, 'target'), ['--log-level', 'info']);
   const run = await runMigrate(t, ['--to', target.url, '--id', 'rate', '--image', `ram=${image}`, '--rate-limit', '4MB/s', '--compress', 'never']);
   t.equal(run.code, 0, `migrate commits (stderr: ${run.stderr.slice(-800)})`);
   const pass0 = run.events.find((e) => e['event'] === 'pass-end' && e['pass'] === 0);
@@ -36,4 +38,14 @@ t.test('--rate-limit 4MB/s is never exceeded', async (t) => {
   // Far below the limit means a wrong unit (bits for bytes) or a stalled sender, not load.
   t.ok(rate >= RATE / 4, `${(rate / 1e6).toFixed(3)} MB/s is at least a quarter of the limit`);
   t.equal(await sha256(join(dir, 'target', 'rate', 'ram')), await sha256(image), 'byte-identical');
+  const stages = pass0?.['stages'] as Record<string, number>;
+  const waited = stages.scanWaitMs! + stages.rateWaitMs! + stages.sendMs! + stages.drainWaitMs!;
+  t.ok(stages.batches! >= SIZE / (1024 * 1024), `${stages.batches} batches of at most 1 MiB carried 16 MiB`);
+  t.ok(stages.rateWaitMs! > 0, 'the bucket starts empty: the rate limit is waited for');
+  t.ok(waited <= durationMs + 1, `the stages (${waited} ms) fit in the pass (${durationMs} ms)`);
+  await target.exited;
+  const applied = target.stderr().split('\n').filter((line) => line.includes('"pass applied"')).map((line) => JSON.parse(line) as { pass: number; stages: Record<string, number> });
+  const target0 = applied.find((line) => line.pass === 0)?.stages;
+  t.ok(target0 && target0['messages']! >= stages.batches!, 'the target logs pass 0 with every PAGES message');
+  t.ok(target0 && target0['decodeMs']! + target0['writeMs']! + target0['hashMs']! <= target0['handleMs']!, 'decode, write and hash are part of the handling');
 });

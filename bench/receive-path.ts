@@ -1,0 +1,131 @@
+/**
+ * `npm run bench:receive`: what receiving PAGES-sized messages costs the target, receive path alone (no
+ * decoding, no files). Each receiver is its own process fed 1 GiB of 1 MiB binary messages by a sender
+ * process over loopback, and reports its CPU and V8's collections per GiB:
+ *   - ws: a WebSocketServer with the target's options; each message is a fresh Buffer (ws assembles the
+ *     socket's 64 KiB reads into it)
+ *   - ws + scavenge: the same, with the target's young-generation collection every 4 MiB (YoungGarbage)
+ *   - tcp, reused buffer: plain TCP chunks copied into one reused 1 MiB buffer: the least a receiver on
+ *     Node's socket could cost (Node still allocates each read; `onread` is not offered on accepted sockets)
+ * Receivers run one after the other, twice, interleaved. FERRY_BENCH_SIZE (default 1GiB) sizes the stream.
+ */
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const SELF = fileURLToPath(import.meta.url);
+const MESSAGE = 1 << 20;
+const GiB = 2 ** 30;
+const TOTAL = Number(/^(\d+)GiB$/.exec(process.env['FERRY_BENCH_SIZE'] ?? '1GiB')?.[1] ?? 1) * GiB;
+type Mode = 'ws' | 'ws-scavenge' | 'tcp-reused';
+
+interface Report { seconds: number; user: number; system: number; gcCount: number; gcMs: number }
+
+async function receiver(mode: Mode): Promise<void> {
+  const { PerformanceObserver } = await import('node:perf_hooks');
+  let gcCount = 0;
+  let gcMs = 0;
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      gcCount++;
+      gcMs += entry.duration;
+    }
+  }).observe({ entryTypes: ['gc'] });
+  let received = 0;
+  let started = 0;
+  let cpu = process.cpuUsage();
+  const first = (): void => {
+    if (started !== 0) return;
+    started = performance.now();
+    cpu = process.cpuUsage();
+  };
+  const done = (): void => {
+    const used = process.cpuUsage(cpu);
+    const report: Report = { seconds: (performance.now() - started) / 1000, user: used.user / 1e6, system: used.system / 1e6, gcCount, gcMs };
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+    process.exit(0);
+  };
+  if (mode === 'tcp-reused') {
+    const { createServer } = await import('node:net');
+    const assembly = Buffer.allocUnsafe(MESSAGE);
+    let filled = 0;
+    const server = createServer((socket) => {
+      socket.on('data', (chunk: Buffer) => {
+        first();
+        for (let at = 0; at < chunk.length;) {
+          const n = Math.min(chunk.length - at, MESSAGE - filled);
+          chunk.copy(assembly, filled, at, at + n);
+          filled = (filled + n) % MESSAGE;
+          at += n;
+        }
+        received += chunk.length;
+        if (received >= TOTAL) done();
+      });
+    });
+    server.listen(0, '127.0.0.1', () => process.stdout.write(`${JSON.stringify({ port: (server.address() as { port: number }).port })}\n`));
+    return;
+  }
+  const { WebSocketServer } = await import('ws');
+  const { YoungGarbage } = await import('@ferry/agent-target');
+  const young = mode === 'ws-scavenge' ? new YoungGarbage(4 << 20) : undefined;
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', maxPayload: 2 * MESSAGE + 1024, perMessageDeflate: false });
+  wss.on('connection', (ws) => ws.on('message', (data: Buffer) => {
+    first();
+    received += data.length;
+    young?.received(data.length);
+    if (received >= TOTAL) done();
+  }));
+  wss.on('listening', () => process.stdout.write(`${JSON.stringify({ port: (wss.address() as { port: number }).port })}\n`));
+}
+
+async function sender(mode: Mode, port: number): Promise<void> {
+  const message = Buffer.alloc(MESSAGE, 7);
+  let left = TOTAL / MESSAGE;
+  if (mode === 'tcp-reused') {
+    const { connect } = await import('node:net');
+    const socket = connect(port, '127.0.0.1');
+    const pump = (): void => {
+      while (left-- > 0) if (!socket.write(message)) return void socket.once('drain', pump);
+    };
+    socket.on('connect', pump);
+    return;
+  }
+  const { WebSocket } = await import('ws');
+  // As the source: an all-zero mask, so neither side XORs the payload.
+  const ws = new WebSocket(`ws://127.0.0.1:${port}`, { perMessageDeflate: false, generateMask: (mask: Buffer) => void mask.fill(0) });
+  const pump = (): void => {
+    while (left > 0 && ws.bufferedAmount < 8 * MESSAGE) {
+      left--;
+      ws.send(message, { binary: true });
+    }
+    if (left > 0) setImmediate(pump);
+  };
+  ws.on('open', pump);
+  ws.on('error', () => process.exit(0));
+}
+
+async function measure(mode: Mode): Promise<Report> {
+  const child = (args: string[]) => spawn(process.execPath, ['--import', 'tsx', SELF, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const receiving = child(['receive', mode]);
+  const lines = createInterface({ input: receiving.stdout! })[Symbol.asyncIterator]();
+  const { port } = JSON.parse(String((await lines.next()).value)) as { port: number };
+  const sending = child(['send', mode, String(port)]);
+  const report = JSON.parse(String((await lines.next()).value)) as Report;
+  sending.kill();
+  return report;
+}
+
+const [role, modeArg, portArg] = process.argv.slice(2);
+if (role === 'receive') await receiver(modeArg as Mode);
+else if (role === 'send') await sender(modeArg as Mode, Number(portArg));
+else {
+  const perGiB = (x: number): string => (x * GiB / TOTAL).toFixed(2);
+  process.stdout.write('receiver                 GB/s   CPU core-s/GiB (user sys)   GC per GiB (count, ms)\n');
+  for (let round = 0; round < 2; round++) {
+    for (const mode of ['ws', 'ws-scavenge', 'tcp-reused'] as const) {
+      const r = await measure(mode);
+      process.stdout.write(`${mode.padEnd(24)} ${(TOTAL / r.seconds / 1e9).toFixed(2)}   ${perGiB(r.user + r.system)} (${perGiB(r.user)} ${perGiB(r.system)})`.padEnd(58)
+        + `${Math.round(r.gcCount * GiB / TOTAL)}, ${Math.round(r.gcMs * GiB / TOTAL)}\n`);
+    }
+  }
+}
