@@ -49,6 +49,7 @@ export class PassSender {
   readonly #totals: EncodingTotals = { pagesSent: 0, zeroPages: 0, rawPages: 0, lz4Pages: 0, deltaPages: 0, copyPages: 0, zeroBytes: 0, rawBytes: 0, lz4Bytes: 0, deltaBytes: 0, copyBytes: 0 };
   #passScanned = 0;
   #passBytes = 0;
+  #passLinkWaitMs = 0;
   /** Bytes of PAGES messages sent per image (HELLO order). */
   readonly #imageBytes: number[];
   /** Which pages of an image a pass scans; undefined (or no function) means every page. */
@@ -80,6 +81,11 @@ export class PassSender {
     return this.#passScanned;
   }
 
+  /** Milliseconds the running (or last) pass waited for the link (rate limit, socket backpressure) rather than scanning. */
+  get passLinkWaitMs(): number {
+    return this.#passLinkWaitMs;
+  }
+
   /**
    * While the workload is paused every byte adds to the pause, so on a link slower than LZ4 the final
    * pass compresses whatever the socket queue says (a scan-bound final pass would otherwise go raw).
@@ -106,6 +112,7 @@ export class PassSender {
     // This pass's own bytes, not the meter's delta: other messages (state blobs) may go out meanwhile.
     this.#passBytes = encodeControl({ type: MessageType.PassBegin, pass }).length;
     this.#passScanned = 0;
+    this.#passLinkWaitMs = 0;
     // Every image's ranges are asked for now, so a tracker's freeze never waits for another image's scan.
     const allRanges = this.#pools.map((_pool, image) => (scope ? Promise.resolve(undefined) : this.#rangesFor?.(image, pass, paused) ?? Promise.resolve(undefined)));
     for (const ranges of allRanges) ranges.catch(() => {}); // awaited by the image's scan, which reports the error
@@ -137,9 +144,11 @@ export class PassSender {
     if (signal.aborted) throw abortReason(signal);
     // The worker left room for the header: the batch goes out as one frame, copied by nobody.
     writePagesHeader(batch.message, 0, { imageIndex, pass, count: batch.count });
+    const waiting = performance.now();
     if (this.#limiter) await abortable(this.#limiter.throttle(batch.message.length), signal);
     // Once handed to the socket the batch is the socket's (it releases it); only the wait for a drain is given up.
     await abortable(this.#connection.sendRaw([batch.message], batch.release), signal);
+    this.#passLinkWaitMs += performance.now() - waiting;
     this.#imageBytes[imageIndex] = (this.#imageBytes[imageIndex] ?? 0) + batch.message.length;
     this.#passBytes += batch.message.length;
     this.#passScanned += batch.stats.scanned;
