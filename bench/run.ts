@@ -7,7 +7,9 @@
  *     each against its budget; then --compress never and LZ4 on 2 workers for comparison
  *     and default flags again with a glibc top pad (see the row), to show what malloc churn costs
  *   - the pause under the demo's web workload at 512 MiB and 2 GiB against its floor (goal <= 1.5x)
- * FERRY_BENCH_SIZE (default 1GiB) sizes the cold image; FERRY_BENCH_PAUSE_SIZES (default 512MiB,2GiB).
+ *     and each pause cut into its parts (the summary's pauseTimeline), one row per size, one column per part
+ * FERRY_BENCH_SIZE (default 1GiB) sizes the cold image; FERRY_BENCH_PAUSE_SIZES (default 512MiB,2GiB);
+ * FERRY_BENCH_PARTS (default cold,pause) picks the parts to run.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -22,11 +24,14 @@ const GiB = 2 ** 30;
 const MiB = 2 ** 20;
 const SIZE = parseSize(process.env['FERRY_BENCH_SIZE'] ?? '1GiB');
 const PAUSE_SIZES = (process.env['FERRY_BENCH_PAUSE_SIZES'] ?? '512MiB,2GiB').split(',').map(parseSize);
+const PARTS = new Set((process.env['FERRY_BENCH_PARTS'] ?? 'cold,pause').split(','));
 const CORES = availableParallelism();
 /** ferry migrate's default --workers. */
 const WORKERS = Math.max(1, CORES - 1);
 const work = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'ferry-bench-'));
 const rows: string[][] = [];
+/** Each pause's parts, in milliseconds, by image size. */
+const timelines: Array<{ size: number; pauseMs: number; steps: ReadonlyArray<{ step: string; ms: number }> }> = [];
 
 function parseSize(text: string): number {
   const m = /^(\d+)(MiB|GiB)?$/.exec(text.trim());
@@ -109,6 +114,7 @@ async function pause(size: number, hashRate: number, rttMs: number): Promise<voi
     const scanMs = (size * 1000) / (hashRate * CORES);
     const floorMs = scanMs + (Number(final['bytesSent']) * 1000) / bandwidth + rttMs;
     const pauseMs = Number(run.summary['pauseMs']);
+    timelines.push({ size, pauseMs, steps: (run.summary['pauseTimeline'] ?? []) as Array<{ step: string; ms: number }> });
     rows.push([`pause, web 8MiB/s, ${mib(size)}`, `${Math.round(pauseMs)} ms`,
       `floor ${Math.round(floorMs)} ms (scan ${Math.round(scanMs)}, final ${mib(Number(final['bytesSent']))})`, `${(pauseMs / floorMs).toFixed(2)}x (goal <= 1.5)`]);
   } finally {
@@ -117,17 +123,29 @@ async function pause(size: number, hashRate: number, rttMs: number): Promise<voi
   }
 }
 
+/** The pauses' parts side by side (ms); a part that repeats (the two round trips) is summed. */
+function timelineTable(runs: typeof timelines): string {
+  const steps = [...new Set(runs.flatMap((r) => r.steps.map((s) => s.step)))];
+  const cell = (r: (typeof runs)[number], step: string): string =>
+    r.steps.filter((s) => s.step === step).reduce((sum, s) => sum + s.ms, 0).toFixed(1);
+  const header = ['pause parts (ms)', 'pause', ...steps];
+  const body = runs.map((r) => [mib(r.size), String(r.pauseMs), ...steps.map((step) => cell(r, step))]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)));
+  return [header, ...body].map((cells) => cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  ')).join('\n') + '\n';
+}
+
 try {
   process.stderr.write(`ferry bench: cold image ${mib(SIZE)} in ${work}\n`);
-  await cold();
+  if (PARTS.has('cold')) await cold();
   const hashRate = await hashRatePerCore();
   const rttMs = await loopbackRttMs();
   rows.push(['xxh64 hash rate, one core', gbps(hashRate), `loopback RTT ${rttMs.toFixed(3)} ms`, '']);
-  for (const size of PAUSE_SIZES) await pause(size, hashRate, rttMs);
+  if (PARTS.has('pause')) for (const size of PAUSE_SIZES) await pause(size, hashRate, rttMs);
   const widths = [34, 34, 48, 24];
   const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 10)).join('  ').trimEnd();
   process.stdout.write(`cores ${CORES}, ferry scan workers ${WORKERS} (default: cores-1; every core while paused)\n`);
   process.stdout.write(`${line(['benchmark', 'measured', 'reference', 'ratio'])}\n${rows.map(line).join('\n')}\n`);
+  if (timelines.length > 0) process.stdout.write(`\n${timelineTable(timelines)}`);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
