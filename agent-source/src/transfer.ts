@@ -179,6 +179,7 @@ export class Transfer {
     const { options, log, convergence, history, context } = this.#run;
     // Pre-copy bytes still queued (socket buffers, a slow link) would otherwise be paid for inside the
     // pause: the guest runs until they have reached the target, and the final pass picks up what it dirtied.
+    context.hooks.preparePause?.();
     const draining = performance.now();
     await this.#connection.drained(options.replyTimeoutMs, signal);
     log.debug({ durationMs: Math.round(performance.now() - draining) }, 'pre-copy bytes reached the target');

@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DirtyTracker, MigrateOptions, SourceHooks, ThrottleDriver } from '@ferry/agent-source';
 import { QemuSourceDriver, type QemuLogger } from '@ferry/qemu';
-import { runHook } from '@ferry/serve';
+import { prepareHook, runHook, type PreparedHook } from '@ferry/serve';
 import type { MigrateArgs } from './migrate-options.js';
 import { buildSourceDisks } from './source-disks.js';
 import { buildDirtyLogs } from './dirty-logs.js';
@@ -23,9 +23,22 @@ export function commandHooks(options: SourceHookCommands): SourceHooks {
   const run = async (name: string, command: string | undefined, signal?: AbortSignal, env?: Record<string, string>): Promise<void> => {
     if (command) await runHook({ name, command, env, timeoutMs: options.hookTimeoutMs, signal });
   };
+  // The pause hook's shell starts while the last pre-copy bytes drain: in the pause, only its command runs.
+  let preparedPause: PreparedHook | undefined;
   return {
-    pause: (signal) => run('pause', options.pauseCmd, signal),
-    resume: () => run('resume', options.resumeCmd),
+    preparePause() {
+      if (options.pauseCmd && !preparedPause) preparedPause = prepareHook({ name: 'pause', command: options.pauseCmd, timeoutMs: options.hookTimeoutMs });
+    },
+    pause: (signal) => {
+      const prepared = preparedPause;
+      preparedPause = undefined;
+      return prepared ? prepared.run(signal) : run('pause', options.pauseCmd, signal);
+    },
+    resume: () => {
+      void preparedPause?.discard();
+      preparedPause = undefined;
+      return run('resume', options.resumeCmd);
+    },
     committed: async () => {},
     async collectState(dir, signal) {
       if (!options.stateCmd) return [];
@@ -73,6 +86,7 @@ export async function buildSourceHooks(options: SourceHookCommands, args: Migrat
   }
   const { throttle, close: closeThrottle } = buildThrottle(args, qemu, logs.stopper);
   const hooks: SourceHooks = {
+    preparePause: () => commands.preparePause?.(),
     async pause(signal) {
       await qemu.pause();
       await commands.pause(signal);

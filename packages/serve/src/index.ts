@@ -1,4 +1,4 @@
-export { DEFAULT_HOOK_TIMEOUT_MS, runHook, type HookRun } from './hooks.js';
+export { DEFAULT_HOOK_TIMEOUT_MS, prepareHook, runHook, type HookRun, type PreparedHook } from './hooks.js';
 export { accessPolicy, authorize, isLoopback, refuseUpgrade, type AccessPolicy, type AccessPolicyOptions, type AuthDecision, type Credential } from './auth.js';
 export { checkContentType, checkHost, checkOrigin, type CheckResult } from './request-checks.js';
 export { EventFeed, MAX_WATCHER_BUFFERED_BYTES } from './events.js';
