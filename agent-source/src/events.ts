@@ -1,5 +1,5 @@
 import type { FerryError } from '@ferry/protocol';
-import type { DirtyLogSummary, DiskSummary, EncodingTotals, MigrationResult, MigrationSummary, PassRecord } from '@ferry/serve';
+import type { DirtyLogSummary, DiskSummary, EncodingTotals, MigrationResult, MigrationSummary, PassRecord, PauseStep } from '@ferry/serve';
 
 // The source's events and summary are part of the vocabulary both agents share (@ferry/serve).
 export type { DirtyLogSummary, DiskSummary, EncodingTotals, MigrationResult, MigrationSummary, SourceEvent } from '@ferry/serve';
@@ -22,6 +22,7 @@ export function summarize(run: {
   readonly disks?: Readonly<Record<string, DiskSummary>> | undefined;
   readonly finalPass?: { readonly pagesRead: number; readonly dirtyPages: number } | undefined;
   readonly dirtyLog?: Readonly<Record<string, DirtyLogSummary>> | undefined;
+  readonly pauseTimeline?: readonly PauseStep[] | undefined;
 }): MigrationSummary {
   return {
     result: run.result,
@@ -39,5 +40,6 @@ export function summarize(run: {
     pagesRead: run.history.reduce((sum, p) => sum + (p.pagesRead ?? 0), 0) + (run.finalPass?.pagesRead ?? 0),
     ...(run.finalPass ? { finalPagesRead: run.finalPass.pagesRead, finalDirtyPages: run.finalPass.dirtyPages } : {}),
     ...(run.dirtyLog ? { dirtyLog: run.dirtyLog } : {}),
+    ...(run.pauseTimeline ? { pauseTimeline: run.pauseTimeline } : {}),
   };
 }

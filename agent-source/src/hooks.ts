@@ -10,6 +10,11 @@ export interface StateBlob {
  * stop when it aborts and settle only once it has stopped (the rollback that follows relies on it).
  */
 export interface SourceHooks {
+  /**
+   * The pause comes next (pre-copy has stopped, the queued bytes are draining): whatever the pause hook
+   * can do ahead of time without touching the workload (start its process) happens now, off the pause.
+   */
+  preparePause?(): void;
   /** Stop the workload so that its image stops changing. */
   pause(signal: AbortSignal): Promise<void>;
   /** Rollback: let the workload run again on the source. Must be safe to call when it never paused. */

@@ -19,6 +19,7 @@ export {
   type JournalScan, type RecoveryAdvice, type RefusedJournal,
 } from './journal.js';
 export { privacyProblem, type JournalEntry } from './journal-trust.js';
+export { buildPauseTimeline, describePauseTimeline, type PauseMark } from './pause-timeline.js';
 export { PassSender, type AfterImages, type PassOutcome, type PassScope } from './pass-sender.js';
 export { TargetConnection, type ConnectOptions } from './connection.js';
 export { SendMeter } from './send-meter.js';

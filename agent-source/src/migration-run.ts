@@ -14,6 +14,8 @@ import { SendMeter } from './send-meter.js';
 import { withDeadline } from './abort.js';
 import type { DiskSummary, SourceEvent } from './events.js';
 import type { PassSender } from './pass-sender.js';
+import type { PauseStep, PauseStepName } from '@ferry/serve';
+import { buildPauseTimeline, type PauseMark } from './pause-timeline.js';
 
 export interface MigrateContext {
   readonly logger: Logger;
@@ -31,10 +33,14 @@ export interface MigrateContext {
   readonly throttle?: ThrottleDriver | undefined;
 }
 
-/** When the workload was paused and when it ran again (on the target, or here after a rollback). */
+/**
+ * When the workload was paused and when it ran again (on the target, or here after a rollback), and the
+ * marks the transfer sets on the way, which cut the pause into its parts (pause-timeline.ts).
+ */
 export class PauseClock {
   #pausedAt: number | undefined;
   #unpausedAt: number | undefined;
+  readonly #marks: PauseMark[] = [];
 
   get paused(): boolean {
     return this.#pausedAt !== undefined;
@@ -49,9 +55,21 @@ export class PauseClock {
     if (this.#pausedAt !== undefined) this.#unpausedAt = performance.now();
   }
 
+  /** `step` of the pause ended `at` (now by default); `parts` are durations the target measured inside it. */
+  mark(step: PauseStepName, at = performance.now(), parts?: PauseMark['parts']): void {
+    if (this.#pausedAt === undefined || this.#unpausedAt !== undefined) return;
+    this.#marks.push(parts ? { step, at, parts } : { step, at });
+  }
+
   /** From the pause hook to RESUMED, or to the end of the rollback; still counting while the source stays paused. */
   get ms(): number {
     return this.#pausedAt === undefined ? 0 : (this.#unpausedAt ?? performance.now()) - this.#pausedAt;
+  }
+
+  /** The pause cut into its parts, summing to `ms`; undefined when the workload never paused. */
+  timeline(): PauseStep[] | undefined {
+    if (this.#pausedAt === undefined) return undefined;
+    return buildPauseTimeline(this.#pausedAt, this.#unpausedAt ?? performance.now(), this.#marks);
   }
 }
 

@@ -101,6 +101,12 @@ export class PassSender {
     return this.#passScanned;
   }
 
+  /** Milliseconds the running (or last) pass waited for the link (rate limit, socket backpressure) rather than scanning. */
+  get passLinkWaitMs(): number {
+    const { rateWaitMs, sendMs, drainWaitMs } = this.#stages;
+    return rateWaitMs + sendMs + drainWaitMs;
+  }
+
   /**
    * While the workload is paused every byte adds to the pause, so on a link slower than LZ4 the final
    * pass compresses whatever the socket queue says (a scan-bound final pass would otherwise go raw).

@@ -179,6 +179,7 @@ export class Transfer {
     const { options, log, convergence, history, context } = this.#run;
     // Pre-copy bytes still queued (socket buffers, a slow link) would otherwise be paid for inside the
     // pause: the guest runs until they have reached the target, and the final pass picks up what it dirtied.
+    context.hooks.preparePause?.();
     const draining = performance.now();
     await this.#connection.drained(options.replyTimeoutMs, signal);
     log.debug({ durationMs: Math.round(performance.now() - draining) }, 'pre-copy bytes reached the target');
@@ -186,6 +187,7 @@ export class Transfer {
     if (Math.max(...history.map((p) => p.bandwidth)) < COMPRESS_PAUSED_BELOW) this.#sender.compressFromNowOn();
     this.#run.pause.pause();
     await context.hooks.pause(signal);
+    this.#run.pause.mark('pause-hook');
     this.#run.advance({ kind: 'paused' });
     this.#run.emit({ event: 'paused', pass, reason });
     await this.#connection.sendControl({ type: MessageType.Paused });
@@ -196,6 +198,10 @@ export class Transfer {
     const connection = this.#connection;
     const after: AfterImages = { images: this.#run.tracking.trackedImages('disks'), run: () => void this.#state.start(connection) };
     const final = await this.#sendPass(pass, true, signal, undefined, after);
+    // Batches are sent as the workers produce them: the pass's time blocked on the link is the wire's, the rest the scan's.
+    const end = performance.now();
+    this.#run.pause.mark('final-scan', end - this.#sender.passLinkWaitMs);
+    this.#run.pause.mark('final-wire', end);
     this.#finalOutcome = final;
     this.#run.log.info({ ...final }, 'final pass done');
     this.#run.emit({ event: 'pass-end', ...final, bandwidth: rate(final.bytesSent, final.durationMs), stop: true, final: true });
@@ -204,6 +210,7 @@ export class Transfer {
 
   async #sendState(signal: AbortSignal): Promise<void> {
     await abortable(this.#state.start(this.#connection), signal);
+    this.#run.pause.mark('state');
     this.#run.advance({ kind: 'state-sent' });
   }
 
@@ -223,23 +230,31 @@ export class Transfer {
         this.#run.emit({ event: 'verify', image, ok, mismatchedPages });
       },
     });
+    this.#run.pause.mark('verify');
     this.#run.advance({ kind: 'verified' });
   }
 
   async #commit(signal: AbortSignal): Promise<void> {
-    await this.#connection.expect([MessageType.CommitReady], this.#run.options.replyTimeoutMs, 'the verified images (COMMIT_READY)', signal);
+    const ready = await this.#connection.expect([MessageType.CommitReady], this.#run.options.replyTimeoutMs, 'the verified images (COMMIT_READY)', signal);
+    // A target that reports its fsync leaves the rest of the wait to the round trip; an older one, the whole wait.
+    if (ready.durableUs === undefined) this.#run.pause.mark('target-fsync');
+    else this.#run.pause.mark('round-trip', undefined, [{ step: 'target-fsync', ms: ready.durableUs / 1000 }]);
     // The last look before the point of no return: the images are still the files that were sent.
     checkImagesUnchanged(this.#run.images);
     this.#run.emit({ event: 'commit-ready' });
     // The phase (and the journal) move first: once GO may have left, a failure must never resume the source.
     this.#run.advance({ kind: 'commit-ready' });
     await this.#connection.sendControl({ type: MessageType.Go });
+    this.#run.pause.mark('go');
     this.#run.emit({ event: 'go' });
   }
 
   async #awaitResumed(signal: AbortSignal): Promise<void> {
     const { options, log, context } = this.#run;
-    await this.#connection.expect([MessageType.Resumed], options.replyTimeoutMs, 'GO (RESUMED)', signal);
+    const resumed = await this.#connection.expect([MessageType.Resumed], options.replyTimeoutMs, 'GO (RESUMED)', signal);
+    const { commitUs, resumeUs } = resumed;
+    if (commitUs === undefined || resumeUs === undefined) this.#run.pause.mark('target-resume');
+    else this.#run.pause.mark('round-trip', undefined, [{ step: 'target-commit', ms: commitUs / 1000 }, { step: 'target-resume', ms: resumeUs / 1000 }]);
     this.#run.pause.unpause();
     this.#run.advance({ kind: 'resumed' });
     this.#run.emit({ event: 'resumed', pauseMs: this.#run.pause.ms });

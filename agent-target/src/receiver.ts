@@ -141,8 +141,9 @@ export class Receiver {
 
   /** Everything is verified: once it is durable, tell the source it may send GO (and only then accept it). */
   async #ready(): Promise<void> {
-    if (!(await this.#host.final.makeDurable(() => this.#phase === 'verified'))) return;
-    this.#send({ type: MessageType.CommitReady });
+    const durableUs = await this.#host.final.makeDurable(() => this.#phase === 'verified');
+    if (durableUs === undefined) return;
+    this.#send({ type: MessageType.CommitReady, durableUs });
     this.#phase = step(this.#phase, { kind: 'commit-ready-sent' });
     this.#host.onEvent({ event: 'commit-ready', migrationId: this.#host.id });
   }
@@ -150,12 +151,12 @@ export class Receiver {
   /** GO: the commit (FinalPhase), awaited by the message loop: nothing else runs meanwhile. */
   async #commit(): Promise<void> {
     const { final, log, files, id, onEvent } = this.#host;
-    const failure = await final.commit();
-    if (failure) return this.#endAfterGo(failure);
+    const outcome = await final.commit();
+    if (outcome instanceof FerryError) return this.#endAfterGo(outcome);
     this.#phase = step(this.#phase, { kind: 'committed' });
     const link = this.#host.link();
     link?.stopIdle();
-    await link?.peer.send(encodeControl({ type: MessageType.Resumed }));
+    await link?.peer.send(encodeControl({ type: MessageType.Resumed, ...outcome }));
     log.info({ bytesReceived: files.bytesReceived }, 'committed and resumed');
     onEvent({ event: 'committed', migrationId: id });
     this.#host.link()?.peer.close(1000, 'committed');

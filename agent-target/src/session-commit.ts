@@ -30,6 +30,14 @@ export class ManifestWriter {
   }
 }
 
+/** What a successful commit took, in microseconds: sent on RESUMED for the source's pause timeline. */
+export interface CommitTimes {
+  readonly commitUs: number;
+  readonly resumeUs: number;
+}
+
+const micros = (ms: number): number => Math.max(0, Math.round(ms * 1000));
+
 export interface FinalPhaseOptions {
   readonly id: string;
   readonly files: SessionFiles;
@@ -77,26 +85,29 @@ export class FinalPhase {
 
   /**
    * Everything is verified: make it durable (and the prelaunched process ready). `stillVerified` is asked
-   * after each wait, since the session may have failed meanwhile; true when COMMIT_READY may go out.
+   * after each wait, since the session may have failed meanwhile. Resolves with the microseconds it took
+   * (the source's pause timeline shows them) when COMMIT_READY may go out, undefined when it may not.
    */
-  async makeDurable(stillVerified: () => boolean): Promise<boolean> {
+  async makeDurable(stillVerified: () => boolean): Promise<number | undefined> {
     const verified = performance.now();
     await Promise.all([this.#o.files.sync(), this.#prelaunched]);
-    if (!stillVerified()) return false;
+    if (!stillVerified()) return undefined;
     const durable = performance.now();
     await this.#o.manifests.write('ready');
-    if (!stillVerified()) return false;
-    this.#o.log.info({ syncMs: Math.round(durable - verified), manifestMs: Math.round(performance.now() - durable) }, 'verified and durable: COMMIT_READY');
-    return true;
+    if (!stillVerified()) return undefined;
+    const done = performance.now();
+    this.#o.log.info({ syncMs: Math.round(durable - verified), manifestMs: Math.round(done - durable) }, 'verified and durable: COMMIT_READY');
+    return micros(done - verified);
   }
 
   /**
    * GO: the commit point. The manifest says `committing` before any file takes its final name; the
-   * commit hook then resumes the workload here. Resolves with the failure, if any: after GO, the files
-   * are left as the manifest says.
+   * commit hook then resumes the workload here. Resolves with the failure, if any (after GO, the files
+   * are left as the manifest says), or with how long the commit and the resume took, in microseconds.
    */
-  async commit(): Promise<FerryError | undefined> {
+  async commit(): Promise<FerryError | CommitTimes> {
     const { manifests, files, id, log, prelaunch, commitHook } = this.#o;
+    const started = performance.now();
     try {
       await manifests.write('committing');
       await files.publish();
@@ -104,6 +115,7 @@ export class FinalPhase {
     } catch (error) {
       return ioError(error, `committing migration ${id} in`, files.dir);
     }
+    const committed = performance.now();
     try {
       const context = files.commitContext(id);
       const prelaunched = this.#prelaunched ?? prelaunch?.(context);
@@ -115,7 +127,7 @@ export class FinalPhase {
       await manifests.write('resume-failed', failure.message).catch(() => {});
       return failure;
     }
-    return undefined;
+    return { commitUs: micros(committed - started), resumeUs: micros(performance.now() - committed) };
   }
 
   /** A failure after GO: a process started ahead of GO would wait for a state that never comes; the committed names stay. */

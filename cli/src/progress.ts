@@ -1,5 +1,6 @@
 import type { ConvergenceFields, DaemonLine, MigrationSummary, SourceEvent } from '@ferry/serve';
 import { formatBytes } from './units.js';
+import { describePauseTimeline } from '@ferry/agent-source';
 
 /** A line of `ferry source` and `ferry target` on stdout. */
 export function writeLine(line: DaemonLine, out: NodeJS.WritableStream = process.stdout): void {
@@ -99,6 +100,7 @@ function formatSummary(s: MigrationSummary): string {
     ['data sent', formatBytes(s.bytesSent)],
     ['total time', `${s.totalMs} ms`],
     ['pause time', `${s.pauseMs} ms`],
+    ...(s.pauseTimeline ? [['pause parts', `${describePauseTimeline(s.pauseTimeline)} (ms)`] as [string, string]] : []),
     ['passes', String(s.passes)],
     ['pages sent', `${s.pagesSent} (raw ${s.rawPages}, lz4 ${s.lz4Pages}, delta ${s.deltaPages}, zero ${s.zeroPages}, copy ${s.copyPages})`],
   ];

@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SourceHooks } from '@ferry/agent-source';
 import type { QemuSourceDriver } from '@ferry/qemu';
-import { runHook } from '@ferry/serve';
+import { prepareHook, runHook, type PreparedHook } from '@ferry/serve';
 import type { MigratePlan } from './migrate-plan.js';
 
 /** Hooks that run shell commands through the one hook runner; a missing command is a no-op. */
@@ -10,9 +10,22 @@ export function commandHooks(commands: MigratePlan['hooks']): SourceHooks {
   const run = async (name: string, command: string | undefined, signal?: AbortSignal, env?: Record<string, string>): Promise<void> => {
     if (command) await runHook({ name, command, env, timeoutMs: commands.timeoutMs, signal });
   };
+  // The pause hook's shell starts while the last pre-copy bytes drain: in the pause, only its command runs.
+  let preparedPause: PreparedHook | undefined;
   return {
-    pause: (signal) => run('pause', commands.pauseCmd, signal),
-    resume: () => run('resume', commands.resumeCmd),
+    preparePause() {
+      if (commands.pauseCmd && !preparedPause) preparedPause = prepareHook({ name: 'pause', command: commands.pauseCmd, timeoutMs: commands.timeoutMs });
+    },
+    pause: (signal) => {
+      const prepared = preparedPause;
+      preparedPause = undefined;
+      return prepared ? prepared.run(signal) : run('pause', commands.pauseCmd, signal);
+    },
+    resume: () => {
+      void preparedPause?.discard();
+      preparedPause = undefined;
+      return run('resume', commands.resumeCmd);
+    },
     committed: async () => {},
     async collectState(dir, signal) {
       if (!commands.stateCmd) return [];
@@ -29,6 +42,7 @@ export function commandHooks(commands: MigratePlan['hooks']): SourceHooks {
  */
 export function qemuHooks(qemu: QemuSourceDriver, commands: SourceHooks, keepSource: boolean): SourceHooks {
   return {
+    preparePause: () => commands.preparePause?.(),
     async pause(signal) {
       await qemu.pause();
       await commands.pause(signal);

@@ -7,7 +7,7 @@ import { decodeHello, decodeWelcome, encodeHello, encodeWelcome, type Hello, typ
 import { decodeState, decodeStateEnd, encodeState, encodeStateEnd, type State, type StateChunk, type StateEnd } from './state.js';
 import { decodeVerify, decodeVerifyResult, encodeVerify, encodeVerifyResult, type Verify, type VerifyResult } from './verify.js';
 import {
-  decodeAbort, decodeCommitReady, decodeError, decodeGo, decodeResumed, encodeAbort, encodeEmpty, encodeError,
+  decodeAbort, decodeCommitReady, decodeError, decodeGo, decodeResumed, encodeAbort, encodeCommitReady, encodeEmpty, encodeError, encodeResumed,
   type Abort, type CommitReady, type ErrorMessage, type Go, type Resumed,
 } from './commit.js';
 import { decodePagesHeader, type PagesHeader } from './pages.js';
@@ -41,9 +41,9 @@ const encoders: Encoders = {
   [MessageType.StateEnd]: encodeStateEnd,
   [MessageType.Verify]: encodeVerify,
   [MessageType.VerifyResult]: encodeVerifyResult,
-  [MessageType.CommitReady]: encodeEmpty,
+  [MessageType.CommitReady]: encodeCommitReady,
   [MessageType.Go]: encodeEmpty,
-  [MessageType.Resumed]: encodeEmpty,
+  [MessageType.Resumed]: encodeResumed,
   [MessageType.Abort]: encodeAbort,
   [MessageType.Error]: encodeError,
   [MessageType.PageTable]: encodePageTable,

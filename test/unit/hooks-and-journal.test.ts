@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, FerryError } from '@ferry/protocol';
-import { runHook } from '@ferry/serve';
+import { prepareHook, runHook } from '@ferry/serve';
 import { adviseRecovery, MigrationJournal, readJournals, type JournalEntry } from '@ferry/agent-source';
 import { scratchDir } from '../helpers/ferry.js';
 import { waitForFile } from '../helpers/files.js';
@@ -43,6 +43,41 @@ t.test('runHook: an abort stops the hook and settles only after it exited', asyn
   await t.rejects(run, reason);
   t.ok(existsSync(ended), 'the hook had run its TERM trap and exited before the run settled');
   await t.rejects(runHook({ name: 'pause', command: 'true', timeoutMs: 1000, signal: controller.signal }), reason, 'an aborted signal runs nothing');
+});
+
+t.test('prepareHook: the command runs only when told, as runHook would run it', async (t) => {
+  const dir = scratchDir(t);
+  const out = join(dir, 'out');
+  // `cat` would wait forever on the shell's stdin pipe: the command gets /dev/null, as with runHook.
+  const hook = prepareHook({ name: 'pause', command: `cat; printf %s "$FERRY_X" > ${out}`, env: { FERRY_X: 'ready' }, timeoutMs: 10_000 });
+  t.notOk(existsSync(out), 'nothing ran when prepared');
+  await hook.run();
+  t.equal(readFileSync(out, 'utf8'), 'ready', 'the command ran with its environment');
+  await t.rejects(hook.run(), { code: ErrorCode.Internal }, 'a prepared hook runs once');
+  const failing = prepareHook({ name: 'pause', command: 'echo "no such VM" >&2; exit 7', timeoutMs: 10_000 });
+  await t.rejects(failing.run(), { code: ErrorCode.Hook, message: 'pause hook "echo "no such VM" >&2; exit 7" failed (exit 7): no such VM' });
+});
+
+t.test('prepareHook: discarded or aborted, the command never runs and the shell is gone', async (t) => {
+  const dir = scratchDir(t);
+  const discarded = prepareHook({ name: 'pause', command: `touch ${join(dir, 'discarded')}`, timeoutMs: 10_000 });
+  await discarded.discard();
+  t.notOk(existsSync(join(dir, 'discarded')), 'a discarded hook ran nothing');
+  const controller = new AbortController();
+  const reason = new FerryError(ErrorCode.Aborted, 'cancelled by the user');
+  controller.abort(reason);
+  const aborted = prepareHook({ name: 'pause', command: `touch ${join(dir, 'aborted')}`, timeoutMs: 10_000 });
+  await t.rejects(aborted.run(controller.signal), reason);
+  t.notOk(existsSync(join(dir, 'aborted')), 'an aborted signal runs nothing');
+  const started = join(dir, 'started');
+  const ended = join(dir, 'ended');
+  const later = new AbortController();
+  const running = prepareHook({ name: 'pause', command: `trap 'touch ${ended}; exit 1' TERM; touch ${started}; sleep 600 & wait`, timeoutMs: 60_000 });
+  const run = running.run(later.signal);
+  await waitForFile(started);
+  later.abort(reason);
+  await t.rejects(run, reason);
+  t.ok(existsSync(ended), 'a running prepared hook is stopped like any other before the run settles');
 });
 
 t.test('adviseRecovery: resume only after the pause and before GO, and never while the process lives', async (t) => {

@@ -33,8 +33,10 @@ t.test('every control message survives a round trip', async (t) => {
     { type: MessageType.VerifyResult, image: 1, ok: false, mismatches: [[0, 4], [8, 10]] },
     { type: MessageType.VerifyResult, image: 0, ok: true, mismatches: [] },
     { type: MessageType.CommitReady },
+    { type: MessageType.CommitReady, durableUs: 1234 },
     { type: MessageType.Go },
     { type: MessageType.Resumed },
+    { type: MessageType.Resumed, commitUs: 0, resumeUs: 56_789 },
     { type: MessageType.Abort, reason: 'operator pressed Ctrl-C' },
     { type: MessageType.Error, code: ErrorCode.Verify, message: 'image ram differs in pages 0-4' },
   ];
@@ -162,6 +164,17 @@ t.test('PAGES: record golden bytes, written in place by writeRecord and writeCop
     0x0d, 0x0c, 0x0b, 0x0a, PageEncoding.Copy, 4, 0, 0, 0, 0x44, 0x33, 0x22, 0x11,
     0, 0,
   ], 'u32 LE page | u8 encoding | u32 LE length | payload; nothing written past the record');
+});
+
+t.test('the target\'s durations on COMMIT_READY and RESUMED: optional, and only sane integers', async (t) => {
+  // An older target sends empty bodies; an older source ignores fields it does not know (asFields keeps no schema).
+  t.same(decodeMessage(withBody(MessageType.CommitReady, {})), { type: MessageType.CommitReady }, 'COMMIT_READY without durations');
+  t.same(decodeMessage(withBody(MessageType.Resumed, {})), { type: MessageType.Resumed }, 'RESUMED without durations');
+  for (const bad of [-1, 1.5, 'fast', 2 ** 53, 3_600_000_001, null, [1]]) {
+    rejects(t, () => decodeMessage(withBody(MessageType.CommitReady, { durableUs: bad })), /COMMIT_READY: durableUs must be an integer/, `durableUs ${JSON.stringify(bad)}`);
+    rejects(t, () => decodeMessage(withBody(MessageType.Resumed, { resumeUs: bad })), /RESUMED: resumeUs must be an integer/, `resumeUs ${JSON.stringify(bad)}`);
+  }
+  t.same(decodeMessage(withBody(MessageType.Resumed, { commitUs: 5, extra: 'ignored' })), { type: MessageType.Resumed, commitUs: 5 }, 'unknown fields are dropped');
 });
 
 t.test('rejects malformed control messages', async (t) => {

@@ -1,11 +1,11 @@
-export { DEFAULT_HOOK_TIMEOUT_MS, runHook, type HookRun } from './hooks.js';
+export { DEFAULT_HOOK_TIMEOUT_MS, prepareHook, runHook, type HookRun, type PreparedHook } from './hooks.js';
 export { accessPolicy, authorize, isLoopback, refuseUpgrade, type AccessPolicy, type AccessPolicyOptions, type AuthDecision, type Credential } from './auth.js';
 export { checkContentType, checkHost, checkOrigin, type CheckResult } from './request-checks.js';
 export { EventFeed, MAX_WATCHER_BUFFERED_BYTES } from './events.js';
 export {
   EVENT_NAMES,
   type ConvergenceFields, type DaemonLine, type DaemonStatus, type DaemonSummary, type DirtyLogSummary, type DiskSummary, type EncodingTotals,
-  type FeedEvent, type MigrationEnd, type MigrationResult, type MigrationSummary, type PassRecord, type SourceDaemonEvent, type SourceEvent,
+  type FeedEvent, type MigrationEnd, type MigrationResult, type MigrationSummary, type PassRecord, type PauseStep, type PauseStepName, type SourceDaemonEvent, type SourceEvent,
   type SourceFeedEvent, type SourceMigrationStatus, type SourceStatus, type StatusEvent, type TargetEvent, type TargetMigrationStatus,
   type TargetPhase, type TargetStatus,
 } from './vocabulary.js';

@@ -66,6 +66,25 @@ export interface DirtyLogSummary {
   readonly reason: string;
 }
 
+/**
+ * The parts of the pause, in the order they happen on its critical path (what overlaps another part,
+ * such as the state hook running beside the final scan, counts only for the time it kept the pause going):
+ * `pause-hook` the --pause-cmd/QMP stop; `final-scan` reading and encoding the final pass; `final-wire`
+ * the final pass blocked on the link; `state` state blobs still going after the final pass; `verify` the
+ * VERIFY round trip (with any final bytes still queued); `target-fsync` the target making the images
+ * durable, as it measured it; `go` the source's last check and GO; `target-commit` and `target-resume` the
+ * target renaming the files and resuming the workload, as it measured them; `round-trip` what the waits
+ * for COMMIT_READY and RESUMED took beyond the target's own figures; `other` whatever no part covers.
+ */
+export type PauseStepName = 'pause-hook' | 'final-scan' | 'final-wire' | 'state' | 'verify' | 'target-fsync' | 'go'
+  | 'target-commit' | 'target-resume' | 'round-trip' | 'other';
+
+/** One part of the pause: its duration in milliseconds (one decimal). */
+export interface PauseStep {
+  readonly step: PauseStepName;
+  readonly ms: number;
+}
+
 /** The last line of `ferry migrate --json`, and what `migrate()` resolves to. */
 export interface MigrationSummary extends EncodingTotals {
   readonly result: MigrationResult;
@@ -87,6 +106,8 @@ export interface MigrationSummary extends EncodingTotals {
   readonly finalDirtyPages?: number;
   /** Per image, by name. */
   readonly dirtyLog?: Readonly<Record<string, DirtyLogSummary>>;
+  /** The pause cut into its parts (absent when the workload never paused); the steps sum to `pauseMs`. */
+  readonly pauseTimeline?: readonly PauseStep[];
 }
 
 /** The summary as the source daemon publishes and keeps it: without the pass history. */
