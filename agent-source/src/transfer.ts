@@ -67,10 +67,7 @@ export class Transfer {
 
   /** Runs the phases until the migration has ended or one of them throws. */
   async run(): Promise<void> {
-    const ticker = setInterval(() => {
-      const progress = this.#run.progress(this.#sender, this.#bytesReceived, this.#passStartedAt);
-      if (progress) this.#run.emit(progress);
-    }, PROGRESS_INTERVAL_MS);
+    const ticker = setInterval(() => this.#emitProgress(), PROGRESS_INTERVAL_MS);
     try {
       while (!isFinished(this.#run.phase)) {
         const phase = this.#run.phase;
@@ -79,6 +76,11 @@ export class Transfer {
     } finally {
       clearInterval(ticker);
     }
+  }
+
+  #emitProgress(): void {
+    const progress = this.#run.progress(this.#sender, this.#bytesReceived, this.#passStartedAt);
+    if (progress) this.#run.emit(progress);
   }
 
   /** A rollback: tell the target why, and let a state hook still writing finish before the workload resumes. */
@@ -143,6 +145,8 @@ export class Transfer {
     convergence.pingAfterPass(this.#connection.roundTrip());
     const why = convergence.fields();
     log.info({ ...record, ...why, decision }, 'pass done');
+    // A pass shorter than the progress tick still reports its totals (the bar, the daemon's metrics).
+    this.#emitProgress();
     this.#run.emit({ event: 'pass-end', ...record, ...why, stop: decision.stop, final: false, ...(decision.stop ? { reason: decision.reason } : {}) });
     if (decision.stop) this.#stopReason = decision.reason;
     this.#run.advance(decision.stop ? { kind: 'pass-done', stop: true, reason: decision.reason } : { kind: 'pass-done', stop: false });
