@@ -80,6 +80,22 @@ t.test('prepareHook: discarded or aborted, the command never runs and the shell 
   t.ok(existsSync(ended), 'a running prepared hook is stopped like any other before the run settles');
 });
 
+t.test('prepareHook: a hook that runs a script is watched through the script, whose TERM trap ends before the run settles', async (t) => {
+  const dir = scratchDir(t);
+  const started = join(dir, 'started');
+  const ended = join(dir, 'ended');
+  const script = join(dir, 'pause.sh');
+  // A slow trap: a watched shell that only forked the script would be gone long before it ends.
+  writeFileSync(script, `trap 'sleep 0.3; touch ${ended}; exit 143' TERM\ntouch ${started}\nsleep 600 & wait $!\n`);
+  const controller = new AbortController();
+  const reason = new FerryError(ErrorCode.Aborted, 'cancelled by the user');
+  const run = prepareHook({ name: 'pause', command: `sh ${script}`, timeoutMs: 60_000 }).run(controller.signal);
+  await waitForFile(started);
+  controller.abort(reason);
+  await t.rejects(run, reason);
+  t.ok(existsSync(ended), 'the script had run its trap and exited before the run settled');
+});
+
 t.test('adviseRecovery: resume only after the pause and before GO, and never while the process lives', async (t) => {
   const entry: JournalEntry = { migrationId: 'm', pid: 1, target: 'ws://t', phase: 'verify', paused: true, goSent: false, recovery: {}, updatedAt: '' };
   t.equal(adviseRecovery(entry, false).action, 'resume');

@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, FerryError } from '@ferry/protocol';
 
 /** One shell hook to run: the source's pause/resume/state hooks and the target's --on-commit. */
@@ -20,6 +22,10 @@ export const DEFAULT_HOOK_TIMEOUT_MS = 60_000;
 /** After SIGTERM, how long a hook gets to clean up before SIGKILL. */
 const KILL_GRACE_MS = 2000;
 const STDERR_TAIL_CHARS = 2000;
+/** How often a stopped hook's process group is looked at until the last of it has exited. */
+const GROUP_POLL_MS = 10;
+/** After SIGKILL, the time a member stuck in the kernel gets before the hook counts as ended anyway. */
+const KILLED_WAIT_MS = 100;
 
 /**
  * Runs `command` through /bin/sh in its own process group, so that a timeout or an abort stops the hook
@@ -48,8 +54,8 @@ export interface PreparedHook {
  * someone) is replaced by a fresh runHook.
  */
 export function prepareHook(hook: Omit<HookRun, 'signal'>): PreparedHook {
-  // `$1` is the command: eval'd by the shell that read the word, as `sh -c` would run it.
-  const child = spawnShell(['-c', 'read -r _ || exit 0; exec </dev/null; eval "$1"', 'ferry-hook', hook.command], hook, 'pipe');
+  // `$1` is the command: the waiting shell execs `sh -c` on it (no fork), as runHook would run it.
+  const child = spawnShell(['-c', 'read -r _ || exit 0; exec </dev/null; exec /bin/sh -c "$1"', 'ferry-hook', hook.command], hook, 'pipe');
   let used = false;
   child.stdin?.on('error', () => {}); // a shell that died early: run() falls back to a fresh one
   child.once('error', () => {});
@@ -91,7 +97,7 @@ function spawnShell(args: readonly string[], run: Omit<HookRun, 'signal'>, stdin
   });
 }
 
-/** Settles once the hook's process has exited: see runHook. */
+/** Settles once the hook's process has exited, and when it was stopped, all of its process group: see runHook. */
 function watch(child: ChildProcess, run: HookRun): Promise<void> {
   return new Promise((resolve, reject) => {
     const label = `${run.name} hook "${run.command}"`;
@@ -103,11 +109,15 @@ function watch(child: ChildProcess, run: HookRun): Promise<void> {
     if (run.echo) child.stdout?.on('data', (chunk: Buffer) => process.stderr.write(chunk));
     let stopped: FerryError | undefined;
     let killTimer: NodeJS.Timeout | undefined;
+    let killed = false;
     const stop = (why: FerryError): void => {
       if (stopped || child.exitCode !== null || child.pid === undefined) return;
       stopped = why;
       killGroup(child.pid, 'SIGTERM');
-      killTimer = setTimeout(() => killGroup(child.pid!, 'SIGKILL'), KILL_GRACE_MS);
+      killTimer = setTimeout(() => {
+        killed = true;
+        killGroup(child.pid!, 'SIGKILL');
+      }, KILL_GRACE_MS);
     };
     const timer = setTimeout(() => stop(new FerryError(ErrorCode.Hook, `${label} did not finish within ${run.timeoutMs / 1000} s and was killed`)), run.timeoutMs);
     const onAbort = (): void => stop(abortReason(run.signal!));
@@ -126,13 +136,57 @@ function watch(child: ChildProcess, run: HookRun): Promise<void> {
       setImmediate(() => {
         child.stderr?.destroy();
         child.stdout?.destroy();
-        if (stopped) return settle(stopped);
+        // A stopped hook settles once its whole group is gone: the shell may exit at the SIGTERM while a
+        // script it started still runs its trap (SIGKILL after the grace ends that too).
+        if (stopped) return void groupGone(child.pid!, () => killed).then(() => settle(stopped));
         if (code === 0) return settle(undefined);
         const how = signal ? `failed (killed by ${signal})` : `failed (exit ${code})`;
         const tail = stderr.trim().split('\n').slice(-3).join(' | ');
         settle(new FerryError(ErrorCode.Hook, `${label} ${how}${tail ? `: ${tail}` : ''}`));
       });
     });
+  });
+}
+
+/**
+ * Resolves once no process of the group `pgid` is left running. A member that has exited but was not yet
+ * reaped (a zombie: its parent, the hook's shell, is gone and PID 1 in a container may reap late or
+ * never) counts as gone; so does, once SIGKILL has been sent, one stuck in the kernel.
+ */
+async function groupGone(pgid: number, killed: () => boolean): Promise<void> {
+  while (groupRuns(pgid)) {
+    if (killed()) {
+      await sleep(KILLED_WAIT_MS);
+      return;
+    }
+    await sleep(GROUP_POLL_MS);
+  }
+}
+
+/** Whether a process of group `pgid` runs: from /proc (state and group of each process), else kill(-pgid, 0). */
+function groupRuns(pgid: number): boolean {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    try {
+      process.kill(-pgid, 0);
+      return true;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code !== 'ESRCH';
+    }
+  }
+  return entries.some((entry) => {
+    if (!/^\d+$/.test(entry)) return false;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      return false; // exited meanwhile
+    }
+    // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses, so read after the last ')'.
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(pgrp) === pgid && state !== 'Z' && state !== 'X';
   });
 }
 
