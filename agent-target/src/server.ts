@@ -96,12 +96,15 @@ class TargetDaemon {
   readonly #access: AccessPolicy;
   // ws checks the size while reading; twice the limit so that a message just over it gets a proper ERROR.
   readonly #wss: WebSocketServer;
+  /** The operator's paths, which nothing a source can read may name (see publicMessage). */
+  readonly #privatePaths: readonly PrivatePath[];
 
   constructor(options: TargetOptions, limits: TargetLimits, dir: string, hasher: PageHasher) {
     this.#options = options;
     this.#limits = limits;
     this.#dir = dir;
     this.#hasher = hasher;
+    this.#privatePaths = privatePaths(dir, Object.values(options.bases ?? {}).map((base) => base.path));
     this.#log = options.logger.child({ role: 'target' });
     this.#access = accessPolicy({
       token: options.token, clientCertificates: options.tls?.ca !== undefined, insecure: options.insecure,
@@ -173,7 +176,7 @@ class TargetDaemon {
    */
   #migrate(ws: WebSocket, socket: Socket, credential: Credential): void {
     if (credential !== 'none') this.#guard.admit(socket);
-    const connection = new SourceConnection(ws, socket.remoteAddress ?? 'unknown', this.#log, this.#limits, this.#privatePaths());
+    const connection = new SourceConnection(ws, socket.remoteAddress ?? 'unknown', this.#log, this.#limits, this.#privatePaths);
     connection.start(this.#options.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS, async (peer, hello) => {
       const session = await this.#registry.open(peer, hello, this.#context());
       this.#guard.admit(socket);
@@ -184,24 +187,19 @@ class TargetDaemon {
   #context(): SessionContext {
     return {
       dir: this.#dir, hasher: this.#hasher, limits: this.#limits, logger: this.#log,
-      bases: this.#options.bases ?? {}, commitHook: this.#options.commitHook, prelaunch: this.#options.prelaunch,
+      bases: this.#options.bases ?? {}, privatePaths: this.#privatePaths, commitHook: this.#options.commitHook, prelaunch: this.#options.prelaunch,
       resumeGraceMs: this.#options.resumeGraceMs ?? DEFAULT_RESUME_GRACE_MS,
       idleTimeoutMs: this.#options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
       onEvent: (event: TargetEvent) => {
         this.#metricsFeed.event(event);
         // /events answers the credential sources use: a failure's reason is told as a source is told it.
-        this.#watchers.broadcast('reason' in event ? { ...event, reason: publicMessage(event.reason, this.#privatePaths()) } : event);
+        this.#watchers.broadcast('reason' in event ? { ...event, reason: publicMessage(event.reason, this.#privatePaths) } : event);
       },
       onEnd: (session, outcome, reason) => {
         this.#registry.ended(session);
         for (const listener of this.#endListeners) listener({ migrationId: session.id, outcome, reason });
       },
     };
-  }
-
-  /** The operator's paths, which nothing a source can read may name (see publicMessage). */
-  #privatePaths(): PrivatePath[] {
-    return privatePaths(this.#dir, Object.values(this.#options.bases ?? {}).map((base) => base.path));
   }
 
   /** Answers the credential sources use, so it names no path of the operator's (the log has --dir). */

@@ -5,7 +5,7 @@ import type { PageHasher } from '@ferry/pages';
 import type { TargetMigrationStatus } from '@ferry/serve';
 import { chooseBases, type BaseImage } from './base.js';
 import { UNCHARGED, type TableMemory } from './table-memory.js';
-import { privatePaths, publicMessage } from './public-message.js';
+import { publicMessage, type PrivatePath } from './public-message.js';
 import type { ImageSink } from './image-sink.js';
 import { sendPageTables } from './page-tables.js';
 import { checkArrival, isFinished, survivesDisconnect, type TargetPhase } from './phases.js';
@@ -27,6 +27,8 @@ export interface SessionContext {
   readonly logger: Logger;
   /** `--base` copies by image name, and the rules for using them. */
   readonly bases: Readonly<Record<string, BaseImage>>;
+  /** `dir` and the bases' paths, which messages to the source never name (see publicMessage). */
+  readonly privatePaths: readonly PrivatePath[];
   /** Bounds base copies target-wide; without it each session copies on its own. */
   readonly copySlots?: CopySlots | undefined;
   readonly commitHook: CommitHook | undefined;
@@ -281,7 +283,6 @@ export class TargetSession {
 
   /** The source hears the code and the text without the operator's paths; the log above kept them. */
   #sendError(error: FerryError): void {
-    const paths = privatePaths(this.#ctx.dir, Object.values(this.#ctx.bases).map((base) => base.path));
-    this.#link()?.send({ type: MessageType.Error, code: error.code, message: publicMessage(error.message, paths) });
+    this.#link()?.send({ type: MessageType.Error, code: error.code, message: publicMessage(error.message, this.#ctx.privatePaths) });
   }
 }

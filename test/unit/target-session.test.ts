@@ -11,7 +11,7 @@ import {
   type Hello, type Message,
 } from '@ferry/protocol';
 import { blockDigests, createPageHasher, tableDigest } from '@ferry/pages';
-import { TargetSession, type CommitContext, type Peer, type Prelaunched, type SessionContext } from '@ferry/agent-target';
+import { privatePaths, TargetSession, type CommitContext, type Peer, type Prelaunched, type SessionContext } from '@ferry/agent-target';
 import { scratchDir } from '../helpers/ferry.js';
 
 const PAGE = 4096;
@@ -46,8 +46,9 @@ async function setup(t: Test, id: string, overrides: Partial<SessionContext> = {
   const ends: Array<{ outcome: string; reason?: string | undefined }> = [];
   let onEnded = (): void => {};
   const ended = new Promise<void>((resolve) => { onEnded = resolve; });
+  const dir = scratchDir(t);
   const ctx: SessionContext = {
-    dir: scratchDir(t), hasher, limits: DEFAULT_LIMITS, logger: pino({ level: 'silent' }), bases: {}, commitHook: undefined,
+    dir, privatePaths: privatePaths(dir, []), hasher, limits: DEFAULT_LIMITS, logger: pino({ level: 'silent' }), bases: {}, commitHook: undefined,
     resumeGraceMs: 0, idleTimeoutMs: 0, onEvent: () => {},
     onEnd: (_s, outcome, reason) => {
       ends.push({ outcome, reason });
