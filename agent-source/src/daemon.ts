@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import {
-  accessPolicy, authorize, DaemonMetrics, DEFAULT_PRE_AUTH, EventFeed, listenOn, LoginLimiter, PreAuthGuard, refuseUpgrade, serveOps,
+  accessPolicy, authorize, DaemonMetrics, DEFAULT_PRE_AUTH, EventFeed, listenOn, LoginLimiter, PreAuthGuard, refuseUpgrade, sendJson, serveOps,
   type AccessPolicy, type OpsRoutes, type PreAuthLimits, type SourceDaemonEvent, type SourceEvent, type SourceMigrationStatus, type SourceStatus,
 } from '@ferry/serve';
 import { countFailedStart, SourceMetricsFeed } from './metrics-feed.js';
@@ -99,19 +99,19 @@ class SourceDaemon {
     if (await serveOps(req, res, auth, this.#ops)) return;
     if (!auth.ok) {
       this.#log.warn({ status: auth.status, remote: req.socket.remoteAddress, method: req.method, url: req.url }, `refused: ${auth.message}`);
-      return reply(res, auth.status, { error: auth.message });
+      return sendJson(res, auth.status, { error: auth.message });
     }
     const path = new URL(req.url ?? '/', 'http://x').pathname;
-    if (req.method === 'GET' && path === '/status') return reply(res, 200, this.#status());
+    if (req.method === 'GET' && path === '/status') return sendJson(res, 200, this.#status());
     if (req.method === 'POST' && path === '/migrations') {
       try {
         const migrationId = this.#start(this.#options.parseRequest(parseJson(await readBody(req))));
-        return reply(res, 202, { migrationId });
+        return sendJson(res, 202, { migrationId });
       } catch (error) {
-        return reply(res, 400, { error: error instanceof Error ? error.message : String(error) });
+        return sendJson(res, 400, { error: error instanceof Error ? error.message : String(error) });
       }
     }
-    return reply(res, 404, { error: `no route for ${req.method} ${path}: use POST /migrations, GET /status, GET /metrics, the page at GET / or WebSocket /events` });
+    return sendJson(res, 404, { error: `no route for ${req.method} ${path}: use POST /migrations, GET /status, GET /metrics, the page at GET / or WebSocket /events` });
   }
 
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -173,10 +173,6 @@ class SourceDaemon {
   }
 }
 
-function reply(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(`${JSON.stringify(body)}\n`);
-}
 
 function parseJson(text: string): unknown {
   try {

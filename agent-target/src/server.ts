@@ -9,7 +9,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { DEFAULT_LIMITS, FerryError, ErrorCode, type Limits } from '@ferry/protocol';
 import { createPageHasher, type PageHasher } from '@ferry/pages';
 import {
-  accessPolicy, authorize, DaemonMetrics, DEFAULT_PRE_AUTH, EventFeed, listenOn, LoginLimiter, PreAuthGuard, refuseUpgrade, serveOps,
+  accessPolicy, authorize, DaemonMetrics, DEFAULT_PRE_AUTH, EventFeed, listenOn, LoginLimiter, PreAuthGuard, refuseUpgrade, sendJson, serveOps,
   type AccessPolicy, type Credential, type MigrationEnd, type OpsRoutes, type PreAuthLimits, type TargetEvent, type TargetStatus,
 } from '@ferry/serve';
 import type { BaseImage } from './base.js';
@@ -138,9 +138,7 @@ class TargetDaemon {
   async #http(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const path = new URL(request.url ?? '/', 'http://x').pathname;
     const auth = authorize(request, this.#access);
-    const reply = (status: number, body: unknown): void => {
-      response.writeHead(status, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`);
-    };
+    const reply = (status: number, body: unknown): void => sendJson(response, status, body);
     if (auth.ok) this.#guard.admit(request.socket as Socket);
     if (await serveOps(request, response, auth, this.#ops)) return;
     if (!auth.ok) {

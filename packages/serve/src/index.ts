@@ -14,6 +14,6 @@ export { DEFAULT_PRE_AUTH, PreAuthGuard, type PreAuthLimits } from './preauth.js
 export { DaemonMetrics, type ByteKind, type EndFigures, type EndResult, type LiveFigures, type MetricsSource, type PageEncodingName } from './metrics.js';
 export { AutopilotMetrics, type AutopilotResult, type PeriodDollars } from './autopilot-metrics.js';
 export { serveStatus, type RunningStatusServer, type StatusServerOptions } from './status-server.js';
-export { serveOps, type OpsRoutes } from './ops-routes.js';
+export { sendJson, serveOps, type OpsRoutes } from './ops-routes.js';
 export { READ_ONLY_PATHS } from './page-cookie.js';
 export { DEFAULT_LOGIN_LIMITS, LoginLimiter, loginKey, type LoginLimits } from './login-limiter.js';

@@ -85,8 +85,7 @@ function login(request: IncomingMessage, response: ServerResponse, ops: OpsRoute
   if (waitMs > 0) {
     // Refused before the body is read: a guess made now is never compared.
     const seconds = Math.ceil(waitMs / 1000);
-    response.writeHead(429, { 'content-type': 'application/json', 'retry-after': String(seconds) });
-    return void response.end(`${JSON.stringify({ error: `too many wrong tokens from this address: try again in ${seconds} s` })}\n`);
+    return sendJson(response, 429, { error: `too many wrong tokens from this address: try again in ${seconds} s` }, { 'retry-after': String(seconds) });
   }
   readSmallBody(request).then((text) => {
     const given = tokenOf(text);
@@ -139,6 +138,7 @@ function sendFile(response: ServerResponse, status: number, asset: { readonly fi
   );
 }
 
-function sendJson(response: ServerResponse, status: number, body: unknown): void {
-  response.writeHead(status, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`);
+/** A JSON answer, one line: every route of both daemons and the status endpoint answers this way. */
+export function sendJson(response: ServerResponse, status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): void {
+  response.writeHead(status, { 'content-type': 'application/json', ...headers }).end(`${JSON.stringify(body)}\n`);
 }

@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { accessPolicy, authorize, refuseUpgrade, type AccessPolicy } from './auth.js';
 import { listenOn } from './listen.js';
+import { sendJson } from './ops-routes.js';
 import type { MetricsSource } from './metrics.js';
 import { DEFAULT_PRE_AUTH, PreAuthGuard } from './preauth.js';
 
@@ -71,5 +72,5 @@ async function answer(request: IncomingMessage, response: ServerResponse, access
 }
 
 function reply(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  response.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers }).end(`${JSON.stringify(body)}\n`);
+  sendJson(response, status, body, { 'cache-control': 'no-store', ...headers });
 }
