@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ScanPool } from '@ferry/pages';
 import { fillImage } from '@ferry/workload';
+import { parseSize } from '../cli/src/units.js';
 import { runMigrate, startTarget, startWorkload, TeardownList } from '../test/helpers/ferry.js';
 import { processCost, type ProcessCost } from './meter.js';
 import { parallelReadRate, timedScan, type ScanRate } from './floors.js';
@@ -25,16 +26,11 @@ const MiB = 2 ** 20;
 const GiB = 2 ** 30;
 const PAGE = 4096;
 const GOAL = 0.5;
-const SIZES = (process.env['FERRY_BENCH_PAUSE_SIZES'] ?? '256MiB,1GiB,4GiB').split(',').map(parseSize);
+const SIZES = (process.env['FERRY_BENCH_PAUSE_SIZES'] ?? '256MiB,1GiB,4GiB').split(',').map((size) => parseSize(size, 'FERRY_BENCH_PAUSE_SIZES'));
 const [PROFILE, RATE] = (process.env['FERRY_BENCH_PAUSE_WRITER'] ?? 'web,2MiB/s').split(',') as ['web' | 'compile' | 'jvm', string];
 const CORES = availableParallelism();
 const work = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'ferry-bench-pause-'));
 
-function parseSize(text: string): number {
-  const m = /^(\d+)(MiB|GiB)$/.exec(text.trim());
-  if (!m) throw new Error(`size ${text}: use e.g. 256MiB or 4GiB`);
-  return Number(m[1]) * (m[2] === 'GiB' ? GiB : MiB);
-}
 
 const gbps = (bytesPerSecond: number): string => `${(bytesPerSecond / 1e9).toFixed(2)} GB/s`;
 const label = (size: number): string => (size >= GiB ? `${size / GiB} GiB` : `${size / MiB} MiB`);

@@ -19,6 +19,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fillImage } from '@ferry/workload';
+import { parseSize } from '../cli/src/units.js';
 import { startWorkload, TeardownList } from '../test/helpers/ferry.js';
 import { fileCopyFloor, hashRatePerCore, loopbackRttMs, rawTcpThroughput } from './floors.js';
 import { writeNonZeroImage } from './images.js';
@@ -26,8 +27,8 @@ import { measuredMigration, type MeasuredMigration } from './measured-migration.
 
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
-const SIZE = parseSize(process.env['FERRY_BENCH_SIZE'] ?? '1GiB');
-const PAUSE_SIZES = (process.env['FERRY_BENCH_PAUSE_SIZES'] ?? '512MiB,2GiB').split(',').map(parseSize);
+const SIZE = parseSize(process.env['FERRY_BENCH_SIZE'] ?? '1GiB', 'FERRY_BENCH_SIZE');
+const PAUSE_SIZES = (process.env['FERRY_BENCH_PAUSE_SIZES'] ?? '512MiB,2GiB').split(',').map((size) => parseSize(size, 'FERRY_BENCH_PAUSE_SIZES'));
 const CORES = availableParallelism();
 /** ferry migrate's default --workers. */
 const WORKERS = Math.max(1, CORES - 1);
@@ -38,11 +39,6 @@ for (const group of GROUPS) if (!['pass0', 'variants', 'pause'].includes(group))
 /** Each pause's parts, in milliseconds, by image size. */
 const timelines: Array<{ size: number; pauseMs: number; steps: ReadonlyArray<{ step: string; ms: number }> }> = [];
 
-function parseSize(text: string): number {
-  const m = /^(\d+)(MiB|GiB)?$/.exec(text.trim());
-  if (!m) throw new Error(`size ${text}: use e.g. 256MiB or 1GiB`);
-  return Number(m[1]) * (m[2] === 'GiB' ? GiB : m[2] === 'MiB' ? MiB : 1);
-}
 
 const gbps = (bytesPerSecond: number): string => `${(bytesPerSecond / 1e9).toFixed(2)} GB/s`;
 const mib = (bytes: number): string => `${(bytes / MiB).toFixed(0)} MiB`;
