@@ -3,8 +3,8 @@
  * hashing (this host's kernel keeps no soft-dirty bits). Per size, in one run:
  *   - the floor: the image read on every core with plain 1 MiB preads, nothing hashed
  *   - the every-core scan of the unchanged image on its own (ScanPool, the final pass's path), GB/s
- *   - one `ferry migrate` under the writer (SIGSTOP/SIGCONT hooks): its pause, the pause's parts from
- *     the progress events, and the final pass's rate (pages read over its whole duration, sends included)
+ *   - one `ferry migrate` under the writer (SIGSTOP/SIGCONT hooks): its pause, the pause's parts as the
+ *     source measured them (its summary's pauseTimeline), and the final pass's rate (pages read over its whole duration, sends included)
  * Goal: the final scan at >= 0.5x of its floor. The soft-dirty
  * rows (the pause of an 8x larger image <= 1.2x) come from `npm run bench:soft-dirty`, in a guest.
  *   FERRY_BENCH_PAUSE_SIZES   image sizes (default 256MiB,1GiB,4GiB)
@@ -21,6 +21,7 @@ import { parseSize } from '../cli/src/units.js';
 import { runMigrate, startTarget, startWorkload, TeardownList } from '../test/helpers/ferry.js';
 import { processCost, type ProcessCost } from './meter.js';
 import { parallelReadRate, timedScan, type ScanRate } from './floors.js';
+import { pausePartsTable, pauseStepsOf, type PauseStep } from './pause-parts.js';
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -44,8 +45,8 @@ interface PauseRun {
   readonly finalMs: number;
   /** The source's CPU seconds from the final pass's begin to its end (as the events arrived; 10 ms ticks). */
   readonly finalCpuSeconds: number;
-  /** The pause's parts (ms), in order; they add up to `pauseMs`. */
-  readonly parts: ReadonlyArray<readonly [string, number]>;
+  /** The pause's parts, in order; they add up to `pauseMs`. */
+  readonly steps: readonly PauseStep[];
 }
 
 const best = (rates: readonly ScanRate[]): ScanRate => ({ wall: Math.max(...rates.map((r) => r.wall)), cpu: Math.max(...rates.map((r) => r.cpu)) });
@@ -89,19 +90,16 @@ async function scanAgainstFloor(image: string, size: number): Promise<ScanRates>
   }
 }
 
-/** One migration under the writer; the pause's parts are read from when each progress event arrived. */
+/** One migration under the writer: its pause, its parts, and the source's CPU over the final pass. */
 async function migrateUnderWriter(image: string, size: number, dir: string): Promise<PauseRun> {
   const scope = new TeardownList();
   try {
     const workload = await startWorkload(scope, image, size, PROFILE, RATE);
     const target = await startTarget(scope, join(dir, 'target'));
-    const at = new Map<string, number>();
     const cost = new Map<string, ProcessCost | undefined>();
     const run = await runMigrate(scope, ['--to', target.url, '--id', `pause-${size}`, '--image', `ram=${image}`,
       '--pause-cmd', `kill -STOP ${workload.pid}`, '--resume-cmd', `kill -CONT ${workload.pid}`], (event, child) => {
-      const final = event['final'] === true ? 'final-' : '';
-      const name = event['event'] === 'pass-begin' || event['event'] === 'pass-end' ? `${final}${String(event['event'])}` : String(event['event']);
-      at.set(name, performance.now());
+      const name = event['final'] === true ? `final-${String(event['event'])}` : '';
       if (name === 'final-pass-begin' || name === 'final-pass-end') cost.set(name, processCost(child.pid!));
     });
     const summary = run.summary;
@@ -109,17 +107,9 @@ async function migrateUnderWriter(image: string, size: number, dir: string): Pro
     const final = run.events.find((e) => e['event'] === 'pass-end' && e['final'] === true)!;
     const pauseMs = Number(summary['pauseMs']);
     const finalMs = Number(final['durationMs']);
-    const since = (from: string, to: string): number => (at.get(to) ?? NaN) - (at.get(from) ?? NaN);
-    const parts: Array<[string, number]> = [
-      ['pause hook', pauseMs - since('paused', 'resumed')],
-      ['to the final pass', since('paused', 'final-pass-begin')],
-      ['final pass', finalMs],
-      ['state, verify, COMMIT_READY', since('final-pass-begin', 'commit-ready') - finalMs],
-      ['GO to RESUMED', since('commit-ready', 'resumed')],
-    ];
     const log = summary['dirtyLog'] as Record<string, { method: string }> | undefined;
     return {
-      pauseMs, method: log?.['ram']?.method ?? '?', finalMs, parts,
+      pauseMs, method: log?.['ram']?.method ?? '?', finalMs, steps: pauseStepsOf(summary),
       finalCpuSeconds: (cost.get('final-pass-end')?.cpuSeconds ?? NaN) - (cost.get('final-pass-begin')?.cpuSeconds ?? NaN),
       finalPagesRead: Number(summary['finalPagesRead']), finalDirtyPages: Number(summary['finalDirtyPages']),
     };
@@ -158,9 +148,7 @@ function print(rows: readonly Row[]): void {
     out.push(`| ${label(size)} | ${run.method} | ${run.pauseMs} | ${run.finalPagesRead} / ${run.finalDirtyPages}, ${Math.round(run.finalMs)} | ` +
       `${gbps((bytes * 1000) / run.finalMs)} / ${gbps(bytes / run.finalCpuSeconds)} | ${gbps(alone.wall)} / ${gbps(alone.cpu)} | ${gbps(floor.wall)} / ${gbps(floor.cpu)} |`);
   }
-  out.push('', `the pause's parts (ms; all but the final pass from when the progress events arrived):`);
-  out.push(`| image | ${rows[0]!.run.parts.map(([name]) => name).join(' | ')} |`, `|---|${rows[0]!.run.parts.map(() => '---|').join('')}`);
-  for (const { size, run } of rows) out.push(`| ${label(size)} | ${run.parts.map(([, ms]) => Math.round(ms)).join(' | ')} |`);
+  out.push('', pausePartsTable(rows.map(({ size, run }) => ({ label: label(size), pauseMs: run.pauseMs, steps: run.steps }))).trimEnd());
   out.push('', `ratios to the floor, wall / CPU (goal: the final scan at >= ${GOAL}x of its floor):`);
   for (const { size, floor, alone, baseline, run } of rows) {
     const bytes = run.finalPagesRead * PAGE;

@@ -24,6 +24,7 @@ import { startWorkload, TeardownList } from '../test/helpers/ferry.js';
 import { fileCopyFloor, hashRatePerCore, loopbackRttMs, rawTcpThroughput } from './floors.js';
 import { writeNonZeroImage } from './images.js';
 import { measuredMigration, type MeasuredMigration } from './measured-migration.js';
+import { pausePartsTable, pauseStepsOf, type PauseParts } from './pause-parts.js';
 
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
@@ -36,8 +37,8 @@ const work = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'f
 const rows: string[][] = [];
 const GROUPS = new Set((process.env['FERRY_BENCH_ROWS'] ?? 'pass0,variants,pause').split(','));
 for (const group of GROUPS) if (!['pass0', 'variants', 'pause'].includes(group)) throw new Error(`FERRY_BENCH_ROWS: ${group} is not one of pass0, variants, pause`);
-/** Each pause's parts, in milliseconds, by image size. */
-const timelines: Array<{ size: number; pauseMs: number; steps: ReadonlyArray<{ step: string; ms: number }> }> = [];
+/** Each pause's parts, by image size. */
+const timelines: PauseParts[] = [];
 
 
 const gbps = (bytesPerSecond: number): string => `${(bytesPerSecond / 1e9).toFixed(2)} GB/s`;
@@ -139,24 +140,13 @@ async function pause(size: number, hashRate: number, rttMs: number): Promise<voi
     const scanMs = (size * 1000) / (hashRate * CORES);
     const floorMs = scanMs + (Number(final['bytesSent']) * 1000) / bandwidth + rttMs;
     const pauseMs = Number(run.summary['pauseMs']);
-    timelines.push({ size, pauseMs, steps: (run.summary['pauseTimeline'] ?? []) as Array<{ step: string; ms: number }> });
+    timelines.push({ label: mib(size), pauseMs, steps: pauseStepsOf(run.summary) });
     rows.push([`pause, web 8MiB/s, ${mib(size)}`, `${Math.round(pauseMs)} ms`,
       `floor ${Math.round(floorMs)} ms (scan ${Math.round(scanMs)}, final ${mib(Number(final['bytesSent']))})`, `${(pauseMs / floorMs).toFixed(2)}x (goal <= 1.5)`]);
   } finally {
     await scope.run();
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** The pauses' parts side by side (ms); a part that repeats (the two round trips) is summed. */
-function timelineTable(runs: typeof timelines): string {
-  const steps = [...new Set(runs.flatMap((r) => r.steps.map((s) => s.step)))];
-  const cell = (r: (typeof runs)[number], step: string): string =>
-    r.steps.filter((s) => s.step === step).reduce((sum, s) => sum + s.ms, 0).toFixed(1);
-  const header = ['pause parts (ms)', 'pause', ...steps];
-  const body = runs.map((r) => [mib(r.size), String(r.pauseMs), ...steps.map((step) => cell(r, step))]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)));
-  return [header, ...body].map((cells) => cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  ')).join('\n') + '\n';
 }
 
 try {
@@ -172,7 +162,7 @@ try {
   const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 10)).join('  ').trimEnd();
   process.stdout.write(`cores ${CORES}, ferry scan workers ${WORKERS} (default: cores-1; every core while paused)\n`);
   process.stdout.write(`${line(['benchmark', 'measured', 'reference', 'ratio'])}\n${rows.map(line).join('\n')}\n`);
-  if (timelines.length > 0) process.stdout.write(`\n${timelineTable(timelines)}`);
+  if (timelines.length > 0) process.stdout.write(`\n${pausePartsTable(timelines)}`);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
