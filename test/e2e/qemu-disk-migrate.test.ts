@@ -7,7 +7,7 @@
  * A qcow2 source disk moves the same way, read through QEMU's FUSE view of the node, and arrives raw.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
@@ -16,6 +16,12 @@ import { runMigrate, sha256 } from '../helpers/ferry.js';
 import { buildGuest, QemuScratch, qemuMissing, readDiskBeats, readHeartbeats, startQemuTarget, startSourceQemu, waitForHeartbeats, type GuestOptions, type SourceQemu } from '../helpers/qemu.js';
 
 const DISK_BYTES = 256 * 1024 * 1024;
+
+// ferry makes its disk views in the temporary folder: a folder of this file's own (inherited by every ferry
+// it starts) keeps views of test files running beside it out of the check that none is left behind.
+const privateTmp = mkdtempSync(join(tmpdir(), 'disk-migrate-tmp-'));
+process.env['TMPDIR'] = privateTmp;
+t.teardown(() => rmSync(privateTmp, { recursive: true, force: true }));
 
 const missing = qemuMissing();
 if (missing !== undefined) {

@@ -57,7 +57,7 @@ function recover(stateDir: string): { code: number | null; lines: Array<Record<s
   return { code: result.status, lines: result.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
 }
 
-t.setTimeout(300_000);
+t.setTimeout(600_000); // a guard against a hang: each case waits for the throttle to hold the writer, which a loaded machine delays
 
 t.test('kill -9 of ferry migrate while the duty cycle has the writer stopped: the guardian continues it', async (t) => {
   const s = await setup(t);
