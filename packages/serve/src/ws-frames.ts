@@ -1,6 +1,6 @@
 /**
  * RFC 6455 frames as a server reads them from a client, with no socket: an incremental parser that does
- * not care where chunks split, and the headers of the frames a server sends.
+ * not care where chunks split (what the server writes is in ws-writer.ts).
  *
  *   frame = FIN RSV1-3 opcode(4) | MASK len(7) | [len16 | len64] | mask(4) | payload
  *
@@ -285,28 +285,3 @@ const extendedLengthBytes = (b1: number): number => {
   const length7 = b1 & 0x7f;
   return length7 === 126 ? 2 : length7 === 127 ? 8 : 0;
 };
-
-/** The header of an unmasked server frame with FIN set: the payload follows it as is. */
-export function serverFrameHeader(opcode: number, length: number): Uint8Array {
-  if (length < 126) return Uint8Array.of(0x80 | opcode, length);
-  if (length < 65536) return Uint8Array.of(0x80 | opcode, 126, length >>> 8, length & 0xff);
-  const header = new Uint8Array(10);
-  header[0] = 0x80 | opcode;
-  header[1] = 127;
-  new DataView(header.buffer).setBigUint64(2, BigInt(length));
-  return header;
-}
-
-export const ServerOpcode = { Binary: Opcode.Binary, Close: Opcode.Close, Pong: Opcode.Pong } as const;
-
-/** A close frame's payload: the code, then as much of the reason as fits in 123 bytes of UTF-8. */
-export function closePayload(code: number, reason: string): Uint8Array {
-  const text = new TextEncoder().encode(reason);
-  let end = Math.min(text.length, MAX_CONTROL_PAYLOAD - 2);
-  while (end > 0 && end < text.length && (text[end]! & 0xc0) === 0x80) end--; // not inside a character
-  const payload = new Uint8Array(2 + end);
-  payload[0] = code >>> 8;
-  payload[1] = code & 0xff;
-  payload.set(text.subarray(0, end), 2);
-  return payload;
-}
