@@ -179,6 +179,8 @@ class TargetDaemon {
    */
   #migrate(stream: Duplex, head: Buffer, socket: Socket, credential: Credential): void {
     if (credential !== 'none') this.#guard.admit(socket);
+    // As ws did: small replies (ACK, COMMIT_READY, pongs) go out at once, not behind Nagle's delay.
+    socket.setNoDelay(true);
     const connection = new SourceConnection(stream, head, {
       remote: socket.remoteAddress ?? 'unknown', log: this.#log, limits: this.#limits, paths: this.#privatePaths,
       helloTimeoutMs: this.#options.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS,
