@@ -5,6 +5,8 @@
  *   - ws: a WebSocketServer with the target's options; each message is a fresh Buffer (ws assembles the
  *     socket's 64 KiB reads into it)
  *   - ws + scavenge: the same, with the target's young-generation collection every 4 MiB (YoungGarbage)
+ *   - frames: what the target runs, FrameSocket (agent-target) reading frames into its reused buffers
+ *   - frames + scavenge: the same, with the young-generation collection every 4 MiB
  *   - tcp, reused buffer: plain TCP chunks copied into one reused 1 MiB buffer: the least a receiver on
  *     Node's socket could cost (Node still allocates each read; `onread` is not offered on accepted sockets)
  * Receivers run one after the other, twice, interleaved. FERRY_BENCH_SIZE (default 1GiB) sizes the stream.
@@ -17,7 +19,7 @@ const SELF = fileURLToPath(import.meta.url);
 const MESSAGE = 1 << 20;
 const GiB = 2 ** 30;
 const TOTAL = Number(/^(\d+)GiB$/.exec(process.env['FERRY_BENCH_SIZE'] ?? '1GiB')?.[1] ?? 1) * GiB;
-type Mode = 'ws' | 'ws-scavenge' | 'tcp-reused';
+type Mode = 'ws' | 'ws-scavenge' | 'frames' | 'frames-scavenge' | 'tcp-reused';
 
 interface Report { seconds: number; user: number; system: number; gcCount: number; gcMs: number }
 
@@ -65,9 +67,32 @@ async function receiver(mode: Mode): Promise<void> {
     server.listen(0, '127.0.0.1', () => process.stdout.write(`${JSON.stringify({ port: (server.address() as { port: number }).port })}\n`));
     return;
   }
+  const { FrameSocket, YoungGarbage } = await import('@ferry/agent-target');
+  const young = mode.endsWith('-scavenge') ? new YoungGarbage(4 << 20) : undefined;
+  if (mode.startsWith('frames')) {
+    const { createServer } = await import('node:http');
+    const { checkWebSocketUpgrade } = await import('@ferry/serve');
+    const server = createServer();
+    server.on('upgrade', (request: import('node:http').IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => {
+      const handshake = checkWebSocketUpgrade(request.method, request.headers);
+      if (!handshake.ok) return void socket.destroy();
+      socket.write(handshake.response);
+      new FrameSocket(socket, head, 2 * MESSAGE, {
+        message: (data) => {
+          first();
+          received += data.length;
+          young?.received(data.length);
+          if (received >= TOTAL) done();
+        },
+        refused: (_code, reason) => { throw new Error(reason); },
+        closed: () => {},
+        error: () => {},
+      });
+    });
+    server.listen(0, '127.0.0.1', () => process.stdout.write(`${JSON.stringify({ port: (server.address() as { port: number }).port })}\n`));
+    return;
+  }
   const { WebSocketServer } = await import('ws');
-  const { YoungGarbage } = await import('@ferry/agent-target');
-  const young = mode === 'ws-scavenge' ? new YoungGarbage(4 << 20) : undefined;
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', maxPayload: 2 * MESSAGE + 1024, perMessageDeflate: false });
   wss.on('connection', (ws) => ws.on('message', (data: Buffer) => {
     first();
@@ -122,7 +147,7 @@ else {
   const perGiB = (x: number): string => (x * GiB / TOTAL).toFixed(2);
   process.stdout.write('receiver                 GB/s   CPU core-s/GiB (user sys)   GC per GiB (count, ms)\n');
   for (let round = 0; round < 2; round++) {
-    for (const mode of ['ws', 'ws-scavenge', 'tcp-reused'] as const) {
+    for (const mode of ['ws', 'ws-scavenge', 'frames', 'frames-scavenge', 'tcp-reused'] as const) {
       const r = await measure(mode);
       process.stdout.write(`${mode.padEnd(24)} ${(TOTAL / r.seconds / 1e9).toFixed(2)}   ${perGiB(r.user + r.system)} (${perGiB(r.user)} ${perGiB(r.system)})`.padEnd(58)
         + `${Math.round(r.gcCount * GiB / TOTAL)}, ${Math.round(r.gcMs * GiB / TOTAL)}\n`);

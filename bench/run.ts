@@ -73,9 +73,10 @@ async function cold(): Promise<void> {
   rows.push(['  target peak RSS', mib(defaults.targetPeakRss), `budget ${mib(targetBudget)}`, `${(defaults.targetPeakRss / targetBudget).toFixed(2)}x (goal <= 1)`]);
   stageRows(defaults);
   if (!GROUPS.has('variants')) return rmSync(image);
-  // Same flags, both agents started with a 32 MiB glibc top pad: ws allocates a fresh 1 MiB buffer per
-  // message (and Node one per 64 KiB socket read); freed together at each GC, glibc trims them back to the
-  // kernel and the next ones page-fault and are zeroed again. The pad keeps that memory in the heap.
+  // Same flags, both agents started with a 32 MiB glibc top pad: Node allocates a fresh buffer per 64 KiB
+  // socket read (and the source's ws one per message it frames); freed together at each GC, glibc trims
+  // them back to the kernel and the next ones page-fault and are zeroed again. The pad keeps that memory
+  // in the heap.
   const padded = await withEnv('GLIBC_TUNABLES', GLIBC_TOP_PAD, () => migrate('cold-top-pad', []));
   rows.push([`ferry pass 0, glibc top_pad 32 MiB`, gbps(padded.pass0Rate), `floor ${gbps(floor.rate)}`, `${(padded.pass0Rate / floor.rate).toFixed(2)}x`]);
   rows.push(['  source CPU core-s/GiB, pass 0', perGiB(padded.sourceCpu, SIZE), `RSS ${mib(padded.sourcePeakRss)}`, '']);

@@ -13,3 +13,4 @@ export { TableBudget, type TableAccount, type TableHolder } from './budget.js';
 export { UNCHARGED, type TableMemory } from './table-memory.js';
 export { privatePaths, publicMessage, type PrivatePath } from './public-message.js';
 export { YoungGarbage } from './young-garbage.js';
+export { FrameSocket, type FrameHandlers } from './frame-socket.js';

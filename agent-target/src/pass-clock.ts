@@ -49,7 +49,7 @@ const round = (ms: number): number => Math.round(ms * 10) / 10;
  * on a CPU (`busyMs`), runnable but waiting for one on a loaded host (`runQueueMs`), and idle (waiting for
  * the source). From the wall clock: handling messages, split into decode, write, hash and the rest (the
  * scavenges of YoungGarbage, ACKs). Wall-clock stages include any preemption inside them, so on a loaded
- * host only their shares mean much; busy minus handling is the receive path (`ws`, socket reads).
+ * host only their shares mean much; busy minus handling is the receive path (socket reads, the frame reader).
  * Always on: a few clock reads per message and two /proc reads per pass.
  */
 export class PassClock {

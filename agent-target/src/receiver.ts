@@ -11,7 +11,7 @@ import type { TargetEvent } from './types.js';
 import { YoungGarbage } from './young-garbage.js';
 
 const ACK_EVERY_MESSAGES = 32;
-/** Received PAGES bytes between young-generation collections (see YoungGarbage): bounds the dead messages held. */
+/** Received PAGES bytes between young-generation collections (see YoungGarbage): bounds the dead socket reads held. */
 const COLLECT_EVERY_BYTES = 4 * 1024 * 1024;
 
 const since = (now: ApplyTimes, then: ApplyTimes): ApplyTimes =>

@@ -5,11 +5,11 @@ import type { Socket } from 'node:net';
 import { resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer } from 'ws';
 import { DEFAULT_LIMITS, FerryError, ErrorCode, type Limits } from '@ferry/protocol';
 import { createPageHasher, type PageHasher } from '@ferry/pages';
 import {
-  accessPolicy, authorize, DaemonMetrics, DEFAULT_PRE_AUTH, EventFeed, listenOn, LoginLimiter, PreAuthGuard, refuseUpgrade, sendJson, serveOps,
+  accessPolicy, authorize, checkWebSocketUpgrade, DaemonMetrics, DEFAULT_PRE_AUTH, EventFeed, listenOn, LoginLimiter, PreAuthGuard, refuseUpgrade, sendJson, serveOps,
   type AccessPolicy, type Credential, type MigrationEnd, type OpsRoutes, type PreAuthLimits, type TargetEvent, type TargetStatus,
 } from '@ferry/serve';
 import type { BaseImage } from './base.js';
@@ -94,8 +94,9 @@ class TargetDaemon {
   readonly #server: Server;
   readonly #guard: PreAuthGuard;
   readonly #access: AccessPolicy;
-  // ws checks the size while reading; twice the limit so that a message just over it gets a proper ERROR.
+  /** For /events only: /migrate reads its frames itself (SourceConnection). */
   readonly #wss: WebSocketServer;
+  readonly #connections = new Set<SourceConnection>();
   /** The operator's paths, which nothing a source can read may name (see publicMessage). */
   readonly #privatePaths: readonly PrivatePath[];
 
@@ -114,7 +115,8 @@ class TargetDaemon {
     this.#watchers = new EventFeed(this.#log);
     this.#ops = { metrics: new DaemonMetrics('target', () => this.#registry.all.length), token: options.token, secure: options.tls !== undefined, logins: new LoginLimiter() };
     this.#metricsFeed = new TargetMetricsFeed(this.#ops.metrics);
-    this.#wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes * 2, perMessageDeflate: false });
+    // A watcher sends nothing ferry reads.
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024, perMessageDeflate: false });
     const handler = (request: IncomingMessage, response: ServerResponse): void => void this.#http(request, response);
     this.#server = options.tls
       ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key, ...(options.tls.ca ? { ca: options.tls.ca, requestCert: true, rejectUnauthorized: true } : {}) }, handler)
@@ -158,28 +160,38 @@ class TargetDaemon {
     if (path !== '/migrate' && path !== '/events') return refuse(404, `no WebSocket endpoint ${path}: use /migrate or /events`);
     const auth = authorize(request, this.#access);
     if (!auth.ok) return refuse(auth.status, auth.message);
-    this.#wss.handleUpgrade(request, socket, head, (ws) => {
-      if (path === '/events') {
+    if (path === '/events') {
+      return this.#wss.handleUpgrade(request, socket, head, (ws) => {
         this.#guard.admit(request.socket);
         this.#watchers.add(ws, { event: 'status', ...this.#status() });
-      } else {
-        this.#migrate(ws, request.socket, auth.credential);
-      }
-    });
+      });
+    }
+    const handshake = checkWebSocketUpgrade(request.method, request.headers);
+    if (!handshake.ok) return refuse(handshake.status, handshake.message);
+    if (!socket.readable || !socket.writable) return void socket.destroy();
+    socket.write(handshake.response);
+    this.#migrate(socket, head, request.socket, auth.credential);
   }
 
   /**
    * A source connection. One that showed a token or a certificate has proven itself; without either
    * (loopback or --insecure) it counts as unauthenticated until its HELLO has opened or resumed a session.
    */
-  #migrate(ws: WebSocket, socket: Socket, credential: Credential): void {
+  #migrate(stream: Duplex, head: Buffer, socket: Socket, credential: Credential): void {
     if (credential !== 'none') this.#guard.admit(socket);
-    const connection = new SourceConnection(ws, socket.remoteAddress ?? 'unknown', this.#log, this.#limits, this.#privatePaths);
-    connection.start(this.#options.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS, async (peer, hello) => {
-      const session = await this.#registry.open(peer, hello, this.#context());
-      this.#guard.admit(socket);
-      return session;
+    // As ws did: small replies (ACK, COMMIT_READY, pongs) go out at once, not behind Nagle's delay.
+    socket.setNoDelay(true);
+    const connection = new SourceConnection(stream, head, {
+      remote: socket.remoteAddress ?? 'unknown', log: this.#log, limits: this.#limits, paths: this.#privatePaths,
+      helloTimeoutMs: this.#options.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS,
+      open: async (peer, hello) => {
+        const session = await this.#registry.open(peer, hello, this.#context());
+        this.#guard.admit(socket);
+        return session;
+      },
     });
+    this.#connections.add(connection);
+    stream.once('close', () => this.#connections.delete(connection));
   }
 
   #context(): SessionContext {
@@ -212,6 +224,7 @@ class TargetDaemon {
     const ending = this.#registry.all.map((session) => session.fail(new FerryError(ErrorCode.Aborted, 'the target is shutting down'), true));
     await Promise.all(ending);
     for (const client of this.#wss.clients) client.terminate();
+    for (const connection of this.#connections) connection.terminate();
     this.#watchers.close();
     this.#guard.close();
     this.#server.closeAllConnections();

@@ -73,8 +73,12 @@ export class Inbox {
     this.#handle = handle;
   }
 
+  /**
+   * `data` is the connection's reused buffer, valid only during this call: a message handled at once is
+   * read before its handler's first await (see Receiver.handle); one that must wait for another is copied.
+   */
   push(peer: Peer, data: Uint8Array): void {
-    this.#queue.push({ peer, data });
+    this.#queue.push({ peer, data: this.#draining ? data.slice() : data });
     if (this.#queue.length >= INBOX_HIGH_WATER) peer.pause();
     if (!this.#draining) void this.#drain();
   }

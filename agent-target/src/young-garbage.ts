@@ -4,12 +4,14 @@ import { runInNewContext } from 'node:vm';
 type Collect = (options: { type: 'minor' }) => void;
 
 /**
- * Every PAGES message reaches the target as a fresh 1 MiB buffer (ws joins the 64 KiB socket reads of a
- * frame into one), garbage as soon as it is applied. V8 keeps such buffers outside its heap and counts
- * them only against its external-memory limit, so tens of MiB of dead messages pile up before a
- * collection starts: most of the target's RSS above idle, handed back to the kernel and page-faulted in
- * again at every cycle. A scavenge every few MiB received frees them while they are young and the
- * scavenge is cheap (well under a millisecond: the target keeps few small objects alive).
+ * Every PAGES message reaches the target through Node's socket reads, each a fresh buffer of up to
+ * 64 KiB (Node offers no reused read buffer on a socket a server accepted), garbage as soon as the frame
+ * reader has copied it out. V8 keeps such buffers outside its heap and counts them only against its
+ * external-memory limit, so tens of MiB of dead reads pile up before a collection starts, and the ones
+ * that come are full collections: most of the target's RSS above idle, handed back to the kernel and
+ * page-faulted in again at every cycle. A scavenge every few MiB received frees them while they are
+ * young and the scavenge is cheap (well under a millisecond: the target keeps few small objects alive).
+ * Measured without it (docs/measurements.md): more target CPU per GiB and RSS over its budget.
  *
  * V8 gives no other way to ask for a young-generation collection: the flag exposes `gc` to a new context
  * only, and is turned off again at once.

@@ -136,7 +136,7 @@ export function decodePageRecords(message: Uint8Array, geometry: PageGeometry): 
     offset += RECORD_HEADER_BYTES;
     if (length > message.length - offset) throw malformed(`PAGES: record ${n} (page ${pageIndex}) claims ${length} payload bytes, ${message.length - offset} remain`);
     if (pageIndex >= geometry.pageCount) throw malformed(`PAGES: page index ${pageIndex} is past the end of the image (${geometry.pageCount} pages)`);
-    // A plain view: Buffer#subarray (ws delivers Buffers) costs more per record on this hot path.
+    // A plain view: Buffer#subarray (messages may arrive as Buffers) costs more per record on this hot path.
     const payload = new Uint8Array(message.buffer, message.byteOffset + offset, length);
     records[n] = checkedRecord(n, pageIndex, encoding, payload, geometry);
     offset += length;

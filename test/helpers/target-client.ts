@@ -11,6 +11,7 @@ import {
   decodeMessage, encodeControl, MessageType, PROTOCOL_VERSION, type ImageInfo, type Message,
 } from '@ferry/protocol';
 import { FERRY, type Teardown } from './ferry.js';
+import { clientFrame, Op } from './ws-frame.js';
 
 export interface TargetProcess {
   readonly url: string;
@@ -102,16 +103,7 @@ export async function sendAndStopReading(url: string, message: Uint8Array): Prom
   await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
   socket.write(`GET /migrate HTTP/1.1\r\nHost: ${hostname}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
   await new Promise<void>((resolve) => socket.once('data', () => resolve()));
-  socket.write(maskedBinaryFrame(message));
+  socket.write(clientFrame(Op.Binary, message, { mask: new Uint8Array(4) })); // a zero mask: the payload goes as is
   socket.pause();
   return socket;
-}
-
-/** One client-to-server WebSocket frame (clients must mask); zero mask, so the payload goes as is. */
-function maskedBinaryFrame(payload: Uint8Array): Buffer {
-  const length = payload.length;
-  const header = length < 126 ? Buffer.from([0x82, 0x80 | length]) : length < 65536
-    ? Buffer.from([0x82, 0x80 | 126, length >> 8, length & 0xff])
-    : Buffer.concat([Buffer.from([0x82, 0x80 | 127]), (() => { const b = Buffer.alloc(8); b.writeBigUInt64BE(BigInt(length)); return b; })()]);
-  return Buffer.concat([header, Buffer.alloc(4), payload]);
 }

@@ -17,3 +17,6 @@ export { serveStatus, type RunningStatusServer, type StatusServerOptions } from 
 export { sendJson, serveOps, type OpsRoutes } from './ops-routes.js';
 export { READ_ONLY_PATHS } from './page-cookie.js';
 export { DEFAULT_LOGIN_LIMITS, LoginLimiter, loginKey, type LoginLimits } from './login-limiter.js';
+export { CloseCode, FrameReader, isValidCloseCode, unmask, type FrameEvent } from './ws-frames.js';
+export { closePayload, serverFrameHeader, ServerOpcode } from './ws-writer.js';
+export { checkWebSocketUpgrade, type UpgradeCheck } from './ws-handshake.js';
