@@ -10,7 +10,7 @@ import { DeltaCache } from './delta-cache.js';
 import { createChunkHasher, createPageHasher, zeroPageHash } from './hash.js';
 import { ImageFile } from './image-file.js';
 import { PageEncoder, RecordBatch, type EncoderTables } from './page-encoder.js';
-import { BATCH_BUFFERS, Control, type FromWorker, type ScanWorkerData, type ToWorker } from './scan-protocol.js';
+import { BATCH_BUFFERS, chunkPagesOf, Control, type FromWorker, type ScanWorkerData, type ToWorker } from './scan-protocol.js';
 
 const data = workerData as ScanWorkerData;
 const port = parentPort!;
@@ -21,7 +21,8 @@ const control = new Int32Array(data.control);
 const targetHashes = new BigUint64Array(data.targetHashes);
 const file = ImageFile.openRead(data.imagePath, data.pageSize);
 const pageSize = data.pageSize;
-const chunkPages = Math.max(1, Math.floor((1 << 20) / pageSize));
+const chunkPages = chunkPagesOf(pageSize);
+const claims = new Int32Array(data.claims);
 /** Every pass reads its chunks straight into the memory the hash reads: no page is copied to be hashed. */
 const chunkHasher = await createChunkHasher(chunkPages * pageSize);
 const readBuffer = chunkHasher.chunk;
@@ -142,22 +143,22 @@ class Scan {
 }
 
 /**
- * Hashes `ranges` and returns the runs of pages whose content differs from what the target holds;
- * `read` false hashes whatever the chunk buffer holds (the warm-up).
+ * Claims chunks through `claim` until none is left, hashes them and returns the runs of pages whose
+ * content differs from what the target holds; `read` false hashes whatever the chunk buffer holds (the
+ * warm-up). Claims only grow, so this thread's chunks, and its runs, come in ascending order.
  */
-function findDirty(ranges: readonly PageRange[], read = true): Extract<FromWorker, { type: 'dirty' }> {
+function findDirty(chunks: readonly PageRange[], claim: Int32Array, read = true): Extract<FromWorker, { type: 'dirty' }> {
   const dirty = new RangeCollector();
   let pagesScanned = 0;
-  for (const [start, end] of ranges) {
-    for (let first = start; first < end; first += chunkPages) {
-      const pages = Math.min(chunkPages, end - first);
-      if (read) file.readPages(first, pages, readBuffer);
-      for (let k = 0; k < pages; k++) {
-        const page = first + k;
-        if (chunkHasher.hashAt(k * pageSize, pageSize) !== targetHashes[page]) dirty.add(page);
-      }
-      pagesScanned += pages;
+  for (let n = Atomics.add(claim, 0, 1); n < chunks.length; n = Atomics.add(claim, 0, 1)) {
+    const [first, end] = chunks[n]!;
+    const pages = end - first;
+    if (read) file.readPages(first, pages, readBuffer);
+    for (let k = 0; k < pages; k++) {
+      const page = first + k;
+      if (chunkHasher.hashAt(k * pageSize, pageSize) !== targetHashes[page]) dirty.add(page);
     }
+    pagesScanned += pages;
   }
   return { type: 'dirty', ranges: dirty.done(), pagesScanned };
 }
@@ -178,13 +179,15 @@ const WARM_UP_PAGES = 1 << 14;
 function warmUp(): void {
   const pages = Math.min(chunkPages, targetHashes.length);
   if (pages === 0) return;
-  // Cloned as a request's ranges are (postMessage), so the compiled code expects their shape.
-  const ranges = structuredClone([[0, pages]]) as PageRange[];
+  // Cloned as a request's chunks are (postMessage), so the compiled code expects their shape; claimed
+  // through a counter of this thread's own, since the others warm up at the same time.
+  const chunks = structuredClone([[0, pages]]) as PageRange[];
+  const claim = new Int32Array(new SharedArrayBuffer(4));
   for (let hashed = 0; hashed < WARM_UP_PAGES; hashed += 2 * pages) {
-    findDirty(ranges);
+    findDirty(chunks, claim.fill(0));
     readBuffer.fill(0);
     readBuffer.fill(1, 0, Math.floor(pages / 2) * pageSize);
-    findDirty(ranges, false);
+    findDirty(chunks, claim.fill(0), false);
   }
 }
 
@@ -193,7 +196,7 @@ port.on('message', (message: ToWorker) => {
     if (message.type === 'scan') {
       new Scan(message.pass, message.force).run(message.ranges);
     } else if (message.type === 'find-dirty') {
-      post(findDirty(message.ranges));
+      post(findDirty(message.chunks, claims));
     } else {
       // The target told us what it holds: deltas against anything else would decode to garbage.
       const dropped = tables.cache?.retainMatching((page) => targetHashes[page]!) ?? 0;
