@@ -73,6 +73,7 @@ interface ScanRates {
   /** The first paused scan of the fresh pool, as the final pass is the first of its migration's. */
   readonly aloneFirst: ScanRate;
   readonly baseline?: ScanRate;
+  readonly baselineFirst?: ScanRate;
 }
 
 /**
@@ -96,7 +97,7 @@ async function scanAgainstFloor(image: string, size: number): Promise<ScanRates>
         }));
       }
     }
-    return { floor: best(floors), alone: best(scans[0]!), aloneFirst: scans[0]![0]!, ...(scans[1] ? { baseline: best(scans[1]) } : {}) };
+    return { floor: best(floors), alone: best(scans[0]!), aloneFirst: scans[0]![0]!, ...(scans[1] ? { baseline: best(scans[1]), baselineFirst: scans[1][0]! } : {}) };
   } finally {
     await Promise.all(pools.map((pool) => pool.close()));
   }
@@ -186,11 +187,12 @@ function mainTable(rows: readonly Row[]): string[] {
 
 function ratioLines(rows: readonly Row[]): string[] {
   const out = [`ratios to the floor, wall / CPU (goal: the final scan at >= ${GOAL}x of its floor):`];
-  for (const { size, floor, alone, aloneFirst, baseline, runs } of rows) {
+  for (const { size, floor, alone, aloneFirst, baseline, baselineFirst, runs } of rows) {
     const finals = runs.map((run) => `final pass${run.build === 'this' ? '' : ` (${run.build})`} ${ratio(finalRate(run).wall, floor.wall)} / ${ratio(finalRate(run).cpu, floor.cpu)}`);
     out.push(`  ${label(size)}: ${finals.join('; ')}; scan alone, first ${ratio(aloneFirst.wall, floor.wall)} / ${ratio(aloneFirst.cpu, floor.cpu)}, ` +
       `best ${ratio(alone.wall, floor.wall)} / ${ratio(alone.cpu, floor.cpu)}` +
-      (baseline ? `; baseline's scan alone, best ${ratio(baseline.wall, floor.wall)} / ${ratio(baseline.cpu, floor.cpu)}` : ''));
+      (baseline && baselineFirst ? `; baseline's scan alone, first ${ratio(baselineFirst.wall, floor.wall)} / ${ratio(baselineFirst.cpu, floor.cpu)}, ` +
+        `best ${ratio(baseline.wall, floor.wall)} / ${ratio(baseline.cpu, floor.cpu)}` : ''));
   }
   return out;
 }
