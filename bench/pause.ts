@@ -46,6 +46,8 @@ interface PauseRun {
   readonly pauseMs: number;
   /** Bytes the final pass sent (PASS_BEGIN and its PAGES). */
   readonly finalBytes: number;
+  /** The final pass's main thread, from its pass-end `stages`: waiting for the scan, and for the link (ms). */
+  readonly stages: { readonly scanWaitMs: number; readonly linkMs: number };
   /** The source's threads from the final pass's begin to its end: busy and runnable-waiting seconds. */
   readonly threads: { readonly cpu: number; readonly wait: number };
   readonly method: string;
@@ -103,6 +105,11 @@ async function scanAgainstFloor(image: string, size: number): Promise<ScanRates>
   }
 }
 
+const stagesOf = (stages: Record<string, number> | undefined): PauseRun['stages'] => ({
+  scanWaitMs: stages?.['scanWaitMs'] ?? NaN,
+  linkMs: (stages?.['rateWaitMs'] ?? NaN) + (stages?.['sendMs'] ?? NaN) + (stages?.['drainWaitMs'] ?? NaN),
+});
+
 /** One migration under the writer by `build`'s CLI: its pause, its parts, and the source's CPU over the final pass. */
 async function migrateUnderWriter(image: string, size: number, dir: string, build: string): Promise<PauseRun> {
   const scope = new TeardownList();
@@ -127,6 +134,7 @@ async function migrateUnderWriter(image: string, size: number, dir: string, buil
     const log = summary['dirtyLog'] as Record<string, { method: string }> | undefined;
     const split = threadsBetween(threads.get('final-pass-begin') ?? new Map(), threads.get('final-pass-end') ?? new Map());
     return {
+      stages: stagesOf(final['stages'] as Record<string, number> | undefined),
       build, pauseMs, method: log?.['ram']?.method ?? '?', finalMs, steps: pauseStepsOf(summary), finalBytes: Number(final['bytesSent']),
       threads: { cpu: split.main.cpu + split.busiest.cpu + split.rest.cpu, wait: split.main.wait + split.busiest.wait + split.rest.wait },
       finalCpuSeconds: (cost.get('final-pass-end')?.cpuSeconds ?? NaN) - (cost.get('final-pass-begin')?.cpuSeconds ?? NaN),
@@ -172,13 +180,13 @@ interface Link {
 }
 
 function mainTable(rows: readonly Row[]): string[] {
-  const out = ['| image | dirty log | pause (ms) | final pass: pages read / changed, ms | final pass, wall / CPU | source threads in it: busy / waiting for a CPU (ms) | scan alone, first / best, wall | scan alone, best, CPU | floor, wall / CPU |'];
-  out.push('|---|---|---|---|---|---|---|---|---|');
+  const out = ['| image | dirty log | pause (ms) | final pass: pages read / changed, ms | final pass, wall / CPU | its main thread: waiting for the scan / for the link (ms) | source threads in it: busy / waiting for a CPU (ms) | scan alone, first / best, wall | scan alone, best, CPU | floor, wall / CPU |'];
+  out.push('|---|---|---|---|---|---|---|---|---|---|');
   for (const { size, floor, alone, aloneFirst, runs } of rows) {
     for (const run of runs) {
       const rate = finalRate(run);
       out.push(`| ${name(size, run)} | ${run.method} | ${run.pauseMs} | ${run.finalPagesRead} / ${run.finalDirtyPages}, ${Math.round(run.finalMs)} | ` +
-        `${gbps(rate.wall)} / ${gbps(rate.cpu)} | ${Math.round(run.threads.cpu * 1000)} / ${Math.round(run.threads.wait * 1000)} | ` +
+        `${gbps(rate.wall)} / ${gbps(rate.cpu)} | ${Math.round(run.stages.scanWaitMs)} / ${run.stages.linkMs.toFixed(1)} | ${Math.round(run.threads.cpu * 1000)} / ${Math.round(run.threads.wait * 1000)} | ` +
         `${gbps(aloneFirst.wall)} / ${gbps(alone.wall)} | ${gbps(alone.cpu)} | ${gbps(floor.wall)} / ${gbps(floor.cpu)} |`);
     }
   }
