@@ -172,7 +172,7 @@ const WARM_UP_PAGES = 1 << 14;
 /**
  * The paused scan runs once per migration, inside the pause. Left cold, that one run starts in V8's
  * interpreter, is compiled while it runs and loses its compiled code at its end (the feedback for what
- * follows the loop is missing): on this machine the first paused scans of a fresh pool took about 1.3x
+ * follows the loop is missing): on this machine the first paused scan of a fresh pool took 1.3-1.6x
  * the CPU of later ones. So each thread runs `findDirty` before it reports ready, by turns over the
  * image's first chunk (the read) and over its chunk buffer half non-zero (both outcomes of the compare).
  */
