@@ -21,6 +21,8 @@ interface Summary {
   readonly result: string;
   readonly pauseMs: number;
   readonly passes: number;
+  /** Pages read over every counted pass, the final one included. */
+  readonly pagesRead?: number;
   readonly finalPagesRead?: number;
   readonly finalDirtyPages?: number;
   readonly dirtyLog?: Record<string, { method: string }>;
@@ -37,12 +39,12 @@ try {
   const output = await runInGuest(teardown, guest, { script: 'guest/soft-dirty-bench.sh', args: [HOT_PAGES, COLD_PAGES, LOG, ...SIZES], ramMiB });
   const summaries = taggedLines(output, 'SD-SUMMARY').map((line) => (line ? JSON.parse(line) as Summary : undefined));
   const identical = taggedLines(output, 'SD-CMP');
-  console.log(`| image | --dirty-log | ran | pause (ms) | final pass: pages read / changed | passes | image identical |`);
-  console.log('|---|---|---|---|---|---|---|');
+  console.log(`| image | --dirty-log | ran | pause (ms) | final pass: pages read / changed | passes | pages read, all passes (image's pages) | image identical |`);
+  console.log('|---|---|---|---|---|---|---|---|');
   SIZES.forEach((size, i) => {
     const s = summaries[i];
-    if (!s) return console.log(`| ${size} MiB | ${LOG} | failed | | | | ${identical[i] ?? ''} |`);
-    console.log(`| ${size} MiB | ${LOG} | ${s.dirtyLog?.['ram']?.method ?? '?'} | ${s.pauseMs} | ${s.finalPagesRead} / ${s.finalDirtyPages} | ${s.passes} | ${identical[i]} |`);
+    if (!s) return console.log(`| ${size} MiB | ${LOG} | failed | | | | | ${identical[i] ?? ''} |`);
+    console.log(`| ${size} MiB | ${LOG} | ${s.dirtyLog?.['ram']?.method ?? '?'} | ${s.pauseMs} | ${s.finalPagesRead} / ${s.finalDirtyPages} | ${s.passes} | ${s.pagesRead} (${(size * 2 ** 20) / 4096}) | ${identical[i]} |`);
   });
   const first = summaries[0];
   const last = summaries.at(-1);

@@ -51,4 +51,4 @@ export {
 } from './codec.js';
 export { checkVersion } from './version.js';
 export { PAGE_TABLE_CHUNK_PAGES, type PageTable } from './table.js';
-export { clipRanges, countPages, mergeRanges, RangeCollector, splitRanges, type PageRange } from './ranges.js';
+export { chunkRanges, clipRanges, countPages, mergeRanges, RangeCollector, type PageRange } from './ranges.js';

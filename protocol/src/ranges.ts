@@ -30,29 +30,16 @@ export function clipRanges(ranges: readonly PageRange[], first: number, end: num
 }
 
 /**
- * Splits `ranges` into at most `parts` lists of near-equal page counts that, one after the other, cover
- * the input's pages in the input's order. No list is empty; no input pages: no list.
+ * `ranges` cut into pieces of at most `size` pages, in the input's order (empty ranges dropped): the
+ * units that the paused scan's threads claim one at a time.
  */
-export function splitRanges(ranges: readonly PageRange[], parts: number): PageRange[][] {
-  const share = Math.ceil(countPages(ranges) / Math.max(1, parts));
-  const split: PageRange[][] = [];
-  let current: PageRange[] = [];
-  let room = share;
+export function chunkRanges(ranges: readonly PageRange[], size: number): PageRange[] {
+  const step = Math.max(1, Math.floor(size));
+  const chunks: PageRange[] = [];
   for (const [start, end] of ranges) {
-    for (let from = start; from < end;) {
-      const to = Math.min(end, from + room);
-      current.push([from, to]);
-      room -= to - from;
-      from = to;
-      if (room === 0) {
-        split.push(current);
-        current = [];
-        room = share;
-      }
-    }
+    for (let from = start; from < end; from += step) chunks.push([from, Math.min(end, from + step)]);
   }
-  if (current.length > 0) split.push(current);
-  return split;
+  return chunks;
 }
 
 /** Pages in `ranges`; a page in two overlapping ranges counts twice (merge first when that matters). */

@@ -76,16 +76,18 @@ export interface MigrateRun {
 
 /**
  * Runs `ferry migrate --json`; `onEvent` sees each progress event as it arrives (to cut links, kill
- * processes or send signals at the right moment) and gets the child to act on.
+ * processes or send signals at the right moment) and gets the child to act on. `ferry`: another build's
+ * CLI (a benchmark's before/after).
  */
 export async function runMigrate(
   t: Teardown,
   args: string[],
   onEvent?: (event: Record<string, unknown>, child: ChildProcess) => void,
+  ferry = FERRY,
 ): Promise<MigrateRun> {
   // Journals go to a scratch directory unless the test names one: never into the user's runtime directory.
   const journal = args.includes('--state-dir') ? [] : ['--state-dir', scratchDir(t, 'ferry-journal-')];
-  const child = spawn(process.execPath, [FERRY, 'migrate', '--json', ...journal, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [ferry, 'migrate', '--json', ...journal, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const running = track(child, t);
   const events: Array<Record<string, unknown>> = [];
   const lines = createInterface({ input: child.stdout! });

@@ -1,6 +1,6 @@
 /** Page ranges (protocol/src/ranges.ts): the one contract every range function keeps. */
 import t from 'tap';
-import { clipRanges, countPages, mergeRanges, RangeCollector, splitRanges, type PageRange } from '@ferry/protocol';
+import { chunkRanges, clipRanges, countPages, mergeRanges, RangeCollector, type PageRange } from '@ferry/protocol';
 
 /** The set of pages `ranges` name, as a sorted list. */
 const pagesOf = (ranges: readonly PageRange[]): number[] =>
@@ -54,18 +54,16 @@ t.test('clipRanges: the parts inside a window, in input order', async (t) => {
   t.same(clipRanges([[0, 10], [2, 6]], 3, 8), [[3, 8], [3, 6]], 'overlaps kept');
 });
 
-t.test('splitRanges: near-equal shares that cover the input in order', async (t) => {
-  t.same(splitRanges([[0, 10]], 3), [[[0, 4]], [[4, 8]], [[8, 10]]]);
-  t.same(splitRanges([[0, 3], [10, 15]], 2), [[[0, 3], [10, 11]], [[11, 15]]], 'shares cross range boundaries');
-  t.same(splitRanges([[0, 2]], 4), [[[0, 1]], [[1, 2]]], 'never an empty share');
-  t.same(splitRanges([], 4), []);
-  t.same(splitRanges([[3, 3], [9, 2]], 4), [], 'only empty ranges: no share');
-  t.same(splitRanges([[3, 3], [0, 4], [9, 2]], 2), [[[0, 2]], [[2, 4]]], 'empty ranges dropped, not counted');
-  t.same(splitRanges([[0, 5]], 0), [[[0, 5]]], 'fewer than one part: one share');
-  const parts = splitRanges([[5, 1000], [2000, 2001]], 7);
-  t.equal(parts.length, 7);
-  t.equal(countPages(parts.flat()), 996, 'the shares cover every page once');
-  t.same(parts.flat().flatMap(([a, b]) => [a, b]).filter((_, i, all) => i > 0 && all[i]! < all[i - 1]!), [], 'in order');
+t.test('chunkRanges: pieces of at most the size, covering the input in order', async (t) => {
+  t.same(chunkRanges([[0, 10]], 4), [[0, 4], [4, 8], [8, 10]]);
+  t.same(chunkRanges([[0, 3], [10, 15]], 4), [[0, 3], [10, 14], [14, 15]], 'a piece never crosses a range boundary');
+  t.same(chunkRanges([[20, 22], [0, 2]], 8), [[20, 22], [0, 2]], 'the input order is kept');
+  t.same(chunkRanges([], 4), []);
+  t.same(chunkRanges([[3, 3], [9, 2]], 4), [], 'empty ranges dropped');
+  t.same(chunkRanges([[0, 3]], 0), [[0, 1], [1, 2], [2, 3]], 'a size under one: one page per piece');
+  const chunks = chunkRanges([[5, 1000], [2000, 2001]], 256);
+  t.equal(countPages(chunks), 996, 'every page once');
+  t.ok(chunks.every(([a, b]) => b - a <= 256 && a < b), 'no piece over the size, none empty');
 });
 
 t.test('countPages: empty ranges count nothing, overlaps count twice', async (t) => {

@@ -49,3 +49,30 @@ t.test('an everyCore scan sends exactly what a plain scan sends, hashed by every
   const forced = await scan(5, false, { ranges: [[20, 24], [18, 22]], force: true });
   t.same(forced.pages.map(([p]) => p), [18, 19, 20, 21, 22, 23], 'a forced re-send sends each page once');
 });
+
+t.test('an everyCore scan of many chunks: the threads claim them, each page is read once', async (t) => {
+  const dir = mkdtempSync('/dev/shm/ferry-every-core-');
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const PAGES = 256 * 9 + 17; // nine 1 MiB chunks and a short tenth
+  const path = join(dir, 'ram');
+  writeFileSync(path, randomBytes(PAGES * PAGE));
+  const pool = await ScanPool.start({ imagePath: path, pageSize: PAGE, workers: 1, pausedThreads: 3, deltaCacheBytes: 0, delta: false, compress: 'never' });
+  t.teardown(() => pool.close());
+  const dirtyPages = async (pass: number): Promise<number[]> => {
+    const pages: number[] = [];
+    const stats = await pool.scan(pass, async (batch) => {
+      writePagesHeader(batch.message, 0, { imageIndex: 0, pass, count: batch.count });
+      for (const r of decodePageRecords(batch.message, { pageCount: PAGES, pageSize: PAGE })) pages.push(r.pageIndex);
+      batch.release();
+    }, { everyCore: true });
+    t.equal(stats.pagesScanned, PAGES, `pass ${pass}: every page read once`);
+    return pages.sort((a, b) => a - b);
+  };
+  t.equal((await dirtyPages(0)).length, PAGES);
+  const writer = ImageFile.openWrite(path, PAGE);
+  t.teardown(() => writer.close());
+  const changed = [0, 255, 256, 1000, 1023, 1024, 2047, 2303, 2304, PAGES - 1];
+  for (const page of changed) writer.writePage(page, randomBytes(PAGE));
+  t.same(await dirtyPages(1), changed, 'the changed pages, on both sides of every chunk edge');
+  t.same(await dirtyPages(2), [], 'and then nothing');
+});

@@ -1,9 +1,9 @@
 import { availableParallelism } from 'node:os';
-import { clipRanges, mergeRanges, splitRanges, type PageRange } from '@ferry/protocol';
+import { chunkRanges, clipRanges, mergeRanges, type PageRange } from '@ferry/protocol';
 import { createPageHasher, zeroPageHash } from './hash.js';
 import { ImageFile } from './image-file.js';
 import type { BatchStats } from './page-encoder.js';
-import { adoptOutcome, Control, type FromWorker, type ToWorker } from './scan-protocol.js';
+import { adoptOutcome, chunkPagesOf, Control, type FromWorker, type ToWorker } from './scan-protocol.js';
 import { startWorker, type ScanWorker, type WorkerOptions } from './scan-thread.js';
 
 export interface ScanPoolOptions extends WorkerOptions {
@@ -66,13 +66,16 @@ export class ScanPool {
   readonly #workers: ScanWorker[];
   /** Hash-only threads (an empty slice) that join the workers for `everyCore` scans. */
   readonly #helpers: ScanWorker[];
+  /** The next chunk of a paused scan to claim, shared by every thread. */
+  readonly #claims: Int32Array;
   #busy = false;
   #broken: Error | undefined;
 
-  private constructor(pageSize: number, pageCount: number, targetHashes: BigUint64Array, workers: ScanWorker[], helpers: ScanWorker[]) {
+  private constructor(pageSize: number, shared: { readonly targetHashes: BigUint64Array; readonly claims: Int32Array }, workers: ScanWorker[], helpers: ScanWorker[]) {
     this.pageSize = pageSize;
-    this.pageCount = pageCount;
-    this.targetHashes = targetHashes;
+    this.pageCount = shared.targetHashes.length;
+    this.targetHashes = shared.targetHashes;
+    this.#claims = shared.claims;
     this.#workers = workers;
     this.#helpers = helpers;
   }
@@ -88,6 +91,7 @@ export class ScanPool {
     file.close();
     const zeroHash = zeroPageHash(await createPageHasher(), options.pageSize);
     const targetHashes = new BigUint64Array(new SharedArrayBuffer(pageCount * 8)).fill(zeroHash);
+    const shared = { targetHashes, claims: new Int32Array(new SharedArrayBuffer(4)) };
     const count = Math.max(1, Math.min(options.workers, pageCount));
     const slice = Math.ceil(pageCount / count);
     const helperCount = Math.max(0, Math.min(options.pausedThreads ?? availableParallelism(), pageCount) - count);
@@ -96,14 +100,14 @@ export class ScanPool {
     try {
       for (let n = 0; n < count; n++) {
         const first = n * slice;
-        workers.push(await startWorker(options, targetHashes, first, Math.min(pageCount, first + slice), Math.floor(options.deltaCacheBytes / count)));
+        workers.push(await startWorker(options, shared, first, Math.min(pageCount, first + slice), Math.floor(options.deltaCacheBytes / count)));
       }
-      for (let n = 0; n < helperCount; n++) helpers.push(await startWorker(options, targetHashes, 0, 0, 0));
+      for (let n = 0; n < helperCount; n++) helpers.push(await startWorker(options, shared, 0, 0, 0));
     } catch (error) {
       await Promise.allSettled([...workers, ...helpers].map((w) => w.worker.terminate()));
       throw new Error(`could not start the scan workers for ${options.imagePath}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
-    const pool = new ScanPool(options.pageSize, pageCount, targetHashes, workers, helpers);
+    const pool = new ScanPool(options.pageSize, shared, workers, helpers);
     for (const w of [...workers, ...helpers]) {
       w.worker.on('error', (error) => pool.#fail(w, error));
       w.worker.on('exit', (code) => pool.#fail(w, new Error(`a scan worker exited (code ${code})`)));
@@ -144,18 +148,22 @@ export class ScanPool {
     }
   }
 
-  /** Every thread hashes an equal share of `ranges`; returns the pages that differ from what the target holds. */
+  /**
+   * Every thread hashes chunks of `ranges` until none is left (claimed one at a time, so the pass ends
+   * when the last chunk does, not when the thread the scheduler held back longest finishes an equal
+   * share); returns the pages that differ from what the target holds.
+   */
   async #findDirty(ranges: readonly PageRange[]): Promise<{ dirty: PageRange[]; pagesScanned: number }> {
-    const threads = [...this.#workers, ...this.#helpers];
-    const shares = splitRanges(ranges, threads.length);
+    const chunks = chunkRanges(ranges, chunkPagesOf(this.pageSize));
+    const threads = [...this.#workers, ...this.#helpers].slice(0, Math.max(1, chunks.length));
+    Atomics.store(this.#claims, 0, 0);
     try {
-      const replies = await Promise.all(shares.map((share, n) => new Promise<Extract<FromWorker, { type: 'dirty' }>>((resolve, reject) => {
-        const w = threads[n]!;
+      const replies = await Promise.all(threads.map((w) => new Promise<Extract<FromWorker, { type: 'dirty' }>>((resolve, reject) => {
         w.onMessage = (message) => {
           if (message.type === 'dirty') resolve(message);
           else if (message.type === 'failed') reject(new Error(`scan worker failed: ${message.message}`));
         };
-        this.#post(w, { type: 'find-dirty', ranges: share });
+        this.#post(w, { type: 'find-dirty', chunks });
       })));
       return { dirty: mergeRanges(replies.flatMap((r) => r.ranges)), pagesScanned: replies.reduce((sum, r) => sum + r.pagesScanned, 0) };
     } finally {

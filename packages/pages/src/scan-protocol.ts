@@ -16,6 +16,10 @@ export const Control = {
 export const CONTROL_SLOTS = 4;
 /** Batch buffers per worker: enough to keep the socket fed, few enough to bound memory (8 x ~1 MiB). */
 export const BATCH_BUFFERS = 8;
+/** Bytes a scan thread reads (and hashes) at a time; the paused scan's threads claim work in these. */
+export const CHUNK_BYTES = 1 << 20;
+/** Pages per chunk of `CHUNK_BYTES`. */
+export const chunkPagesOf = (pageSize: number): number => Math.max(1, Math.floor(CHUNK_BYTES / pageSize));
 
 export interface ScanWorkerData {
   readonly imagePath: string;
@@ -25,6 +29,8 @@ export interface ScanWorkerData {
   readonly end: number;
   readonly targetHashes: SharedArrayBuffer;
   readonly control: SharedArrayBuffer;
+  /** One Int32 shared by every thread of the pool: the next chunk of a `find-dirty` request to claim. */
+  readonly claims: SharedArrayBuffer;
   readonly delta: boolean;
   readonly deltaCacheBytes: number;
   /** Size of a batch buffer; its first `headerBytes` are left for the PAGES header. */
@@ -37,8 +43,12 @@ export interface ScanWorkerData {
 export type ToWorker =
   | { readonly type: 'scan'; readonly pass: number; readonly ranges: readonly PageRange[]; readonly force: boolean }
   | { readonly type: 'adopt' }
-  /** Hash the ranges and say which pages differ from what the target holds; encode nothing. */
-  | { readonly type: 'find-dirty'; readonly ranges: readonly PageRange[] };
+  /**
+   * Every thread gets the same chunks and claims them one at a time through `claims` (so a thread the
+   * scheduler holds back leaves its share to the others), hashes them and says which pages differ from
+   * what the target holds; encodes nothing.
+   */
+  | { readonly type: 'find-dirty'; readonly chunks: readonly PageRange[] };
 
 export interface WorkerScanStats {
   readonly pagesScanned: number;

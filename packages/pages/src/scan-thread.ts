@@ -22,13 +22,15 @@ export interface ScanWorker {
 }
 
 /** Starts one scan worker owning pages [first, end) (an empty slice makes a hash-only helper). */
-export async function startWorker(options: WorkerOptions, targetHashes: BigUint64Array, first: number, end: number, deltaCacheBytes: number): Promise<ScanWorker> {
+export async function startWorker(
+  options: WorkerOptions, shared: { readonly targetHashes: BigUint64Array; readonly claims: Int32Array }, first: number, end: number, deltaCacheBytes: number,
+): Promise<ScanWorker> {
   const control = new Int32Array(new SharedArrayBuffer(CONTROL_SLOTS * 4));
   control[Control.Compress] = options.compress === 'always' ? 1 : 0;
   const channel = new MessageChannel();
   const data: ScanWorkerData = {
     imagePath: options.imagePath, pageSize: options.pageSize, first, end,
-    targetHashes: targetHashes.buffer as SharedArrayBuffer, control: control.buffer as SharedArrayBuffer,
+    targetHashes: shared.targetHashes.buffer as SharedArrayBuffer, control: control.buffer as SharedArrayBuffer, claims: shared.claims.buffer as SharedArrayBuffer,
     delta: options.delta && end > first, deltaCacheBytes,
     batchBytes: PAGES_BATCH_BYTES, headerBytes: PAGES_HEADER_BYTES, returnPort: channel.port2,
   };
