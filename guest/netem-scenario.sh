@@ -18,25 +18,28 @@ mkdir -p /run/netns "$work/target"
 # src holds the source, dst the target; 10.77.0.0/24 is only ever seen inside the guest.
 $ip netns add src && $ip netns add dst || { echo "NE-EXIT no-netns"; exit 0; }
 $ip link add wan-src netns src type veth peer name wan-dst netns dst
-$ip -n src addr add 10.77.0.1/24 dev wan-src
-$ip -n dst addr add 10.77.0.2/24 dev wan-dst
-for side in src dst; do
-  $ip -n "$side" link set lo up
-  $ip -n "$side" link set "wan-$side" up
+# One shell per side, as one container: its address and links (busybox's ip: static, quicker to start
+# under TCG than iproute2's), then wan.sh's wan_setup on its end of the pair.
+side() {
   # shellcheck disable=SC2016
-  $ip netns exec "$side" env WAN_DEV="wan-$side" WAN_DELAY="$delay" WAN_RATE="$rate" sh -c \
-    '. /ferry/docker/wan.sh; wan_setup; echo "NE-WAN $1 $WAN_MODE $WAN_REASON"' sh "$side" 2>&1
-  echo "NE-QDISC $side $($ip netns exec "$side" /usr/sbin/tc qdisc show dev "wan-$side" | head -n 1)"
-done
-echo "NE-PING $($ip netns exec src ping -c 3 -i 0.2 -q 10.77.0.2 | grep round-trip)"
-
-echo "NE-AT shaped $(cut -d' ' -f1 /proc/uptime)"
-dd if=/dev/urandom of="$work/ram.img" bs=1M count="$mib" 2>/dev/null
-# Not loopback: the target takes only a client with the token, as in the compose stack.
+  $ip netns exec "$1" env WAN_DEV="wan-$1" WAN_DELAY="$delay" WAN_RATE="$rate" sh -c '
+    ip addr add "$2" dev "$WAN_DEV" && ip link set lo up && ip link set "$WAN_DEV" up
+    . /ferry/docker/wan.sh
+    wan_setup
+    echo "NE-WAN $1 $WAN_MODE $WAN_REASON"
+    echo "NE-QDISC $1 $(/usr/sbin/tc qdisc show dev "$WAN_DEV" | head -n 1)"' sh "$1" "$2" 2>&1
+}
+side dst 10.77.0.2/24
+# Not loopback: the target takes only a client with the token, as in the compose stack. It starts
+# (node under TCG: seconds) while the source's side is set up.
 (umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/token")
 $ip netns exec dst $ferry target --listen 10.77.0.2:7500 --dir "$work/target" --token-file "$work/token" --once \
   >"$work/target.out" 2>"$work/target.err" &
 target_pid=$!
+side src 10.77.0.1/24
+echo "NE-PING $($ip netns exec src ping -c 3 -i 0.2 -q 10.77.0.2 | grep round-trip)"
+dd if=/dev/urandom of="$work/ram.img" bs=1M count="$mib" 2>/dev/null
+echo "NE-AT shaped $(cut -d' ' -f1 /proc/uptime)"
 until grep -q listening "$work/target.out"; do kill -0 "$target_pid" 2>/dev/null || break; sleep 0.1; done
 echo "NE-AT target-up $(cut -d' ' -f1 /proc/uptime)"
 # Each --json line is stamped with the guest's clock as it arrives: the test times the transfer by them.

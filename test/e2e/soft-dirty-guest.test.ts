@@ -68,7 +68,7 @@ if ('missing' in guest) {
   });
 
   t.test('docker/wan.sh\'s tc netem between two namespaces: the delay and the rate hold, the image arrives intact', async (t) => {
-    t.same(taggedLines(console, 'NE-WAN').map((line) => line.trim()), ['src netem', 'dst netem'], 'wan.sh applied netem on both ends');
+    t.same(taggedLines(console, 'NE-WAN').map((line) => line.trim()).sort(), ['dst netem', 'src netem'], 'wan.sh applied netem on both ends');
     const qdiscs = taggedLines(console, 'NE-QDISC');
     t.equal(qdiscs.length, 2);
     for (const qdisc of qdiscs) t.match(qdisc, `delay ${DELAY_MS}ms rate ${RATE_MBIT}Mbit`, qdisc);
@@ -84,6 +84,7 @@ if ('missing' in guest) {
     t.equal((JSON.parse(summaryLine) as { result: string }).result, 'committed');
     t.same(taggedLines(console, 'NE-CMP'), ['identical'], 'the target image equals the source byte for byte');
     const transfer = precopyTransfer(taggedLines(console, 'NE-EVENT'));
+    t.comment(`ping: ${taggedLines(console, 'NE-PING')[0]}; the scenario took ${taggedLines(console, 'NE-TIME')[0]} s of the guest's clock`);
     t.comment(`pre-copy: ${transfer.bytes} bytes in ${transfer.seconds.toFixed(2)} s = ${(transfer.mbit).toFixed(2)} Mbit/s; ferry's rttMs ${transfer.rttMs}`);
     t.ok(transfer.bytes >= NETEM_MIB * 1024 * 1024, 'pre-copy sent the whole image');
     // The window's ends are stamped as the lines reach the guest's shell: 10% for that lateness.
