@@ -5,12 +5,14 @@
 #                  (uncompressed ELF entered through PVH when the kernel has it, else a copy)
 #   initramfs.gz   two gzip cpio archives, one after the other (the kernel unpacks both):
 #                  1. busybox-static, guest/node-init as /init, mapwriter (guest/mapwriter.c, static), and
-#                     the kernel modules for virtio-pci and 9p in the order modules.dep gives, listed in
-#                     /lib/modules/load-order
-#                  2. the host's node binary and the libraries ldd lists for it
+#                     the kernel modules for virtio-pci, 9p, veth and the netem qdisc in the order
+#                     modules.dep gives, listed in /lib/modules/load-order
+#                  2. the host's node binary, iproute2's ip and tc (busybox's know no network namespaces
+#                     and no netem), and the libraries ldd lists for them
+# With ip and tc the guest runs docker/wan.sh between two network namespaces (guest/netem-scenario.sh).
 # The checkout reaches the guest as a read-only 9p share (tag "ferry"), mounted at /ferry by the init.
 # Skips whatever is already newer than its inputs. Needs: gcc, node and what scripts/guest-lib.sh
-# needs. Prints the output folder last.
+# needs, and iproute2. Prints the output folder last.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 guest_tool=build-node-guest
@@ -23,8 +25,11 @@ guest_busybox
 node=$(command -v node || true)
 [ -n "$node" ] || guest_fail "no node on PATH"
 node=$(readlink -f "$node")
+ip=$(readlink -f /usr/sbin/ip 2>/dev/null || true)
+tc=$(readlink -f /usr/sbin/tc 2>/dev/null || true)
+[ -x "$ip" ] && [ -x "$tc" ] || guest_fail "no /usr/sbin/ip or /usr/sbin/tc (install iproute2)"
 guest_static "$out/mapwriter" "$root/guest/mapwriter.c"
-guest_modules virtio_pci 9pnet_virtio 9p
+guest_modules virtio_pci 9pnet_virtio 9p veth sch_netem
 
 tree=$(mktemp -d)
 trap 'rm -rf "$tree"' EXIT
@@ -39,13 +44,10 @@ if stale "$out/base.cpio.gz" "$out/mapwriter" "$root/guest/node-init" "$busybox"
   cpio_gz "$tree/base" "$out/base.cpio.gz"
 fi
 
-if stale "$out/node.cpio.gz" "$node"; then
-  mkdir -p "$tree/node/usr/bin"
-  cp "$node" "$tree/node/usr/bin/node"
-  ldd "$node" | awk '/=> \// { print $3 } /^\t\/lib/ { print $1 }' | while read -r lib; do
-    mkdir -p "$tree/node$(dirname "$lib")"
-    cp -L "$lib" "$tree/node$lib"
-  done
+if stale "$out/node.cpio.gz" "$node" "$ip" "$tc" "$0"; then
+  guest_program "$tree/node" "$node" /usr/bin/node
+  guest_program "$tree/node" "$ip" /usr/sbin/ip
+  guest_program "$tree/node" "$tc" /usr/sbin/tc
   cpio_gz "$tree/node" "$out/node.cpio.gz"
 fi
 

@@ -75,6 +75,18 @@ guest_tree() {
   done
 }
 
+# guest_program TREE PROGRAM PATH: PROGRAM (dynamically linked) at PATH in TREE, with the libraries ldd
+# lists for it at their own paths
+guest_program() {
+  local tree=$1 program=$2 path=$3 lib
+  mkdir -p "$tree$(dirname "$path")"
+  cp "$program" "$tree$path"
+  ldd "$program" | awk '/=> \// { print $3 } /^\t\/lib/ { print $1 }' | while read -r lib; do
+    mkdir -p "$tree$(dirname "$lib")"
+    cp -L "$lib" "$tree$lib"
+  done
+}
+
 # cpio_gz TREE OUT: the tree as a gzip'd newc archive owned by root, written whole or not at all
 cpio_gz() {
   (cd "$1" && find . -print0 | sort -z | cpio --null -o -H newc --quiet -R 0:0) | gzip -1 >"$2.tmp"

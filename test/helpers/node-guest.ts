@@ -1,7 +1,7 @@
 /**
  * The node guest (scripts/build-node-guest.sh): Debian's stock kernel under QEMU TCG, node and ferry
  * inside it, the checkout shared read-only over 9p. A script of the checkout runs as the guest's only
- * job; its serial console is the result. For what this host's kernel lacks (soft-dirty).
+ * job; its serial console is the result. For what this host's kernel lacks (soft-dirty, the netem qdisc).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
