@@ -242,7 +242,7 @@ export class Transfer {
     const ready = await this.#connection.expect([MessageType.CommitReady], this.#run.options.replyTimeoutMs, 'the verified images (COMMIT_READY)', signal);
     // A target that reports its fsync leaves the rest of the wait to the round trip; an older one, the whole wait.
     if (ready.durableUs === undefined) this.#run.pause.mark('target-fsync');
-    else this.#run.pause.mark('round-trip', undefined, [{ step: 'target-fsync', ms: ready.durableUs / 1000 }]);
+    else this.#run.pause.mark('commit-ready-rtt', undefined, [{ step: 'target-fsync', ms: ready.durableUs / 1000 }]);
     // The last look before the point of no return: the images are still the files that were sent.
     checkImagesUnchanged(this.#run.images);
     this.#run.emit({ event: 'commit-ready' });
@@ -258,7 +258,7 @@ export class Transfer {
     const resumed = await this.#connection.expect([MessageType.Resumed], options.replyTimeoutMs, 'GO (RESUMED)', signal);
     const { commitUs, resumeUs } = resumed;
     if (commitUs === undefined || resumeUs === undefined) this.#run.pause.mark('target-resume');
-    else this.#run.pause.mark('round-trip', undefined, [{ step: 'target-commit', ms: commitUs / 1000 }, { step: 'target-resume', ms: resumeUs / 1000 }]);
+    else this.#run.pause.mark('resumed-rtt', undefined, [{ step: 'target-commit', ms: commitUs / 1000 }, { step: 'target-resume', ms: resumeUs / 1000 }]);
     this.#run.pause.unpause();
     this.#run.advance({ kind: 'resumed' });
     this.#run.emit({ event: 'resumed', pauseMs: this.#run.pause.ms });

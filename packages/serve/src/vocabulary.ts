@@ -73,11 +73,13 @@ export interface DirtyLogSummary {
  * the final pass blocked on the link; `state` state blobs still going after the final pass; `verify` the
  * VERIFY round trip (with any final bytes still queued); `target-fsync` the target making the images
  * durable, as it measured it; `go` the source's last check and GO; `target-commit` and `target-resume` the
- * target renaming the files and resuming the workload, as it measured them; `round-trip` what the waits
- * for COMMIT_READY and RESUMED took beyond the target's own figures; `other` whatever no part covers.
+ * target renaming the files and resuming the workload, as it measured them; `commit-ready-rtt` what the
+ * wait for COMMIT_READY took beyond the target's fsync, and `resumed-rtt` what the wait for RESUMED took
+ * beyond the target's commit and resume (the round trips, and anything queued ahead of the reply);
+ * `other` whatever no part covers.
  */
 export type PauseStepName = 'pause-hook' | 'final-scan' | 'final-wire' | 'state' | 'verify' | 'target-fsync' | 'go'
-  | 'target-commit' | 'target-resume' | 'round-trip' | 'other';
+  | 'target-commit' | 'target-resume' | 'commit-ready-rtt' | 'resumed-rtt' | 'other';
 
 /** One part of the pause: its duration in milliseconds (one decimal). */
 export interface PauseStep {
