@@ -7,6 +7,8 @@
  * a slow link's queues (socket buffers, a shaper, a proxy) stay short, and a pause does not begin behind
  * seconds of pre-copy bytes. Now and then the pace rises by a quarter for one round trip: if the link
  * delivers more, the estimate follows; if not, the next stretch at three quarters drains what it queued.
+ * Every ten seconds the window shrinks to its floor for a round trip, so the least round trip is measured
+ * without a queue of our own ahead of it.
  *
  * Pure: no timers and no sockets. Times are milliseconds from the injected clock; byte offsets are the
  * source's count of bytes sent (acknowledgements are lined up with it by the caller).
@@ -18,15 +20,21 @@ const STARTUP_GAIN = 2 / Math.LN2;
 const PROBE_GAINS = [1.25, 0.75, 1, 1, 1, 1, 1, 1] as const;
 const CRUISE_PHASE = 2;
 const CWND_GAIN = 2;
-/** Round trips the delivery-rate max looks back over. */
+/**
+ * Round trips the delivery-rate max looks back over, counted in rounds of ACKs and in time (ten least
+ * round trips, at least RATE_WINDOW_MIN_MS): a queue stretches rounds, and a link that slowed down
+ * must not be paced at its old rate for ten of those.
+ */
 const RATE_WINDOW_ROUNDS = 10;
-/** How long a round-trip minimum stands before a newer sample replaces it. */
+const RATE_WINDOW_MIN_MS = 2000;
+/** How long a round-trip minimum stands; then the window shrinks to its floor (PROBE_RTT_MS, a round at least) to measure it again. */
 const RTT_WINDOW_MS = 10_000;
+const PROBE_RTT_MS = 200;
 /** Startup ends once three round trips in a row raised the rate by less than a quarter: the pipe is full. */
 const FULL_PIPE_GROWTH = 1.25;
 const FULL_PIPE_ROUNDS = 3;
 
-export type PacerMode = 'startup' | 'drain' | 'probe';
+export type PacerMode = 'startup' | 'drain' | 'probe' | 'probe-rtt';
 
 /** Where the pacer stands, for logs and the summary. */
 export interface PacerState {
@@ -48,6 +56,8 @@ interface Sent {
   /** What had been acknowledged, and when, as this message left: its delivery-rate sample runs from there. */
   readonly delivered: number;
   readonly deliveredAt: number;
+  /** When the newest message acknowledged by then had been sent: the sample's sending interval starts there. */
+  readonly firstSentAt: number;
   /** The scanner, not the pacer, held it back: its rate sample may say little about the link. */
   readonly appLimited: boolean;
 }
@@ -60,8 +70,12 @@ export class Pacer {
   #sentEnd = 0;
   #delivered = 0;
   #deliveredAt: number;
+  /** When the newest acknowledged message had been sent. */
+  #firstSentAt: number;
   /** Best delivery-rate sample of each recent round, newest last. */
-  #rates: Array<{ round: number; rate: number }> = [];
+  #rates: Array<{ round: number; at: number; rate: number }> = [];
+  /** In probe-rtt: when it may end (and the round it must see end), and the mode to go back to. */
+  #probeRtt: { until: number; round: number; back: PacerMode } | undefined;
   #minRtt: { ms: number; at: number } | undefined;
   #round = 0;
   /** The round ends when this much has been acknowledged (what was sent as it began). */
@@ -73,12 +87,13 @@ export class Pacer {
   /** Earliest time the next message may go at the pacing rate. */
   #nextSendAt = 0;
 
-  /** `minWindowBytes`: the window never shrinks below it (two messages and the target's ACK spacing, at least). */
+  /** `minWindowBytes`: what the window holds beyond the pipe (two messages and the target's ACK spacing, at least). */
   constructor(minWindowBytes: number, now: () => number = () => performance.now()) {
     if (!(minWindowBytes > 0)) throw new RangeError(`the pacer's window must be positive, got ${minWindowBytes}`);
     this.#minWindow = minWindowBytes;
     this.#now = now;
     this.#deliveredAt = now();
+    this.#firstSentAt = this.#deliveredAt;
   }
 
   get inFlight(): number {
@@ -108,9 +123,9 @@ export class Pacer {
   sent(bytes: number, appLimited: boolean): void {
     const now = this.#now();
     // After an idle spell the next rate sample starts now, not at the last ACK before the spell.
-    if (this.inFlight === 0) this.#deliveredAt = now;
+    if (this.inFlight === 0) this.#deliveredAt = this.#firstSentAt = now;
     this.#sentEnd += bytes;
-    this.#inFlightLog.push({ end: this.#sentEnd, at: now, delivered: this.#delivered, deliveredAt: this.#deliveredAt, appLimited });
+    this.#inFlightLog.push({ end: this.#sentEnd, at: now, delivered: this.#delivered, deliveredAt: this.#deliveredAt, firstSentAt: this.#firstSentAt, appLimited });
     const rate = this.#pacingRate();
     if (rate !== undefined) this.#nextSendAt = Math.max(this.#nextSendAt, now) + (bytes * 1000) / rate;
   }
@@ -122,24 +137,40 @@ export class Pacer {
   acked(offset: number): void {
     if (!(offset > this.#delivered) || offset > this.#sentEnd) return;
     const now = this.#now();
+    let oldest: Sent | undefined;
     let newest: Sent | undefined;
-    while (this.#inFlightLog.length > 0 && this.#inFlightLog[0]!.end <= offset) newest = this.#inFlightLog.shift();
+    while (this.#inFlightLog.length > 0 && this.#inFlightLog[0]!.end <= offset) {
+      newest = this.#inFlightLog.shift();
+      oldest ??= newest;
+    }
     this.#delivered = offset;
     this.#deliveredAt = now;
-    if (newest === undefined) return;
-    this.#sampleRtt(now - newest.at, now);
-    const elapsed = now - newest.deliveredAt;
-    if (elapsed > 0) this.#sampleRate(((offset - newest.delivered) * 1000) / elapsed, newest.appLimited);
+    if (newest === undefined || oldest === undefined) return;
+    this.#firstSentAt = newest.at;
+    // The oldest message this ACK covers is the one it answers: the target counts what has arrived, so a
+    // message that came in while it handled the one before is covered too, sooner than its own round trip.
+    const rttExpired = this.#sampleRtt(now - oldest.at, now);
+    // The longer of the ACK interval and the send interval: ACKs that bunch up (a burst let through, a
+    // busy target answering late) must not make the link look faster than the bytes were offered to it.
+    const elapsed = Math.max(now - newest.deliveredAt, newest.at - newest.firstSentAt);
+    if (elapsed > 0) this.#sampleRate(((offset - newest.delivered) * 1000) / elapsed, newest.appLimited, now);
     const roundStarted = offset >= this.#roundEnd;
     if (roundStarted) {
       this.#round++;
       this.#roundEnd = this.#sentEnd;
     }
+    if (rttExpired && this.#mode !== 'probe-rtt') {
+      this.#probeRtt = { until: now + PROBE_RTT_MS, round: this.#round + 1, back: this.#mode === 'startup' ? 'startup' : 'probe' };
+      this.#mode = 'probe-rtt';
+    }
     this.#advanceMode(roundStarted && !newest.appLimited, now);
   }
 
-  #sampleRtt(ms: number, now: number): void {
-    if (this.#minRtt === undefined || ms <= this.#minRtt.ms || now - this.#minRtt.at > RTT_WINDOW_MS) this.#minRtt = { ms, at: now };
+  /** Keeps the least round trip; true when the one kept had expired (time to measure it with an empty queue). */
+  #sampleRtt(ms: number, now: number): boolean {
+    const expired = this.#minRtt !== undefined && now - this.#minRtt.at > RTT_WINDOW_MS;
+    if (this.#minRtt === undefined || ms <= this.#minRtt.ms || expired) this.#minRtt = { ms, at: now };
+    return expired;
   }
 
   /**
@@ -147,13 +178,14 @@ export class Pacer {
    * was the bottleneck counts only if it beats the estimate: it shows what the link did, not what it can.
    * Old rounds leave the window only when a new sample arrives, so an idle spell forgets nothing.
    */
-  #sampleRate(rate: number, appLimited: boolean): void {
+  #sampleRate(rate: number, appLimited: boolean, now: number): void {
     const current = this.#rate();
     if (appLimited && current !== undefined && rate < current) return;
-    this.#rates = this.#rates.filter((r) => this.#round - r.round < RATE_WINDOW_ROUNDS);
+    const windowMs = Math.max(RATE_WINDOW_MIN_MS, RATE_WINDOW_ROUNDS * (this.#minRtt?.ms ?? 0));
+    this.#rates = this.#rates.filter((r) => this.#round - r.round < RATE_WINDOW_ROUNDS && now - r.at < windowMs);
     const last = this.#rates.at(-1);
     if (last?.round === this.#round) last.rate = Math.max(last.rate, rate);
-    else this.#rates.push({ round: this.#round, rate });
+    else this.#rates.push({ round: this.#round, at: now, rate });
   }
 
   #advanceMode(fullRound: boolean, now: number): void {
@@ -174,7 +206,18 @@ export class Pacer {
       case 'probe':
         this.#nextPhase(now);
         return;
+      case 'probe-rtt': {
+        const probe = this.#probeRtt;
+        if (!probe || (now >= probe.until && this.#round >= probe.round)) this.#endProbeRtt(probe?.back ?? 'probe', now);
+        return;
+      }
     }
+  }
+
+  #endProbeRtt(back: PacerMode, now: number): void {
+    this.#probeRtt = undefined;
+    if (back === 'probe') this.#startProbing(now);
+    else this.#mode = back;
   }
 
   #startProbing(now: number): void {
@@ -202,6 +245,7 @@ export class Pacer {
       case 'startup': return STARTUP_GAIN;
       case 'drain': return 1 / STARTUP_GAIN;
       case 'probe': return PROBE_GAINS[this.#phase]!;
+      case 'probe-rtt': return 1;
     }
   }
 
@@ -216,8 +260,14 @@ export class Pacer {
     return rate === undefined || this.#minRtt === undefined ? 0 : (rate * this.#minRtt.ms) / 1000;
   }
 
+  /**
+   * Gain times the pipe, plus the floor: a message is acknowledged only once all of it arrived, so on
+   * top of the pipe a message being serialised and one being acknowledged must be in flight too (BBR's
+   * send quanta, in whole messages).
+   */
   #window(): number {
+    if (this.#mode === 'probe-rtt') return this.#minWindow;
     const gain = this.#mode === 'probe' ? CWND_GAIN : STARTUP_GAIN;
-    return Math.max(this.#minWindow, gain * this.#pipeBytes());
+    return this.#minWindow + gain * this.#pipeBytes();
   }
 }

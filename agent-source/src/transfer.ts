@@ -4,11 +4,13 @@ import { abortable, delay } from './abort.js';
 import type { TargetConnection } from './connection.js';
 import { checkImagesUnchanged } from './images.js';
 import type { MigrationRun } from './migration-run.js';
+import { LinkPacing } from './link-pacing.js';
 import { PassSender, type AfterImages, type PassOutcome, type PassScope } from './pass-sender.js';
 import { assertNever, isFinished, type Phase } from './phases.js';
+import type { PacingSummary } from './events.js';
 import type { PassRecord, StopDecision } from './policies.js';
 import { RateLimiter } from './rate-limiter.js';
-import { greet, handshake, retryUntil } from './resume.js';
+import { greet, handshake, retryUntil, type HandshakeResult } from './resume.js';
 import { connectOptionsFor, helloFor } from './setup.js';
 import { StateCollection } from './state-collection.js';
 import { verifyImages } from './verify.js';
@@ -24,6 +26,7 @@ export interface TransferFigures {
   readonly sender: PassSender;
   readonly stopReason: string | undefined;
   readonly finalPass: PassOutcome | undefined;
+  readonly pacing: PacingSummary;
 }
 
 /**
@@ -39,6 +42,7 @@ export class Transfer {
   readonly #hasher: PageHasher;
   readonly #sender: PassSender;
   readonly #state: StateCollection;
+  readonly #pacing: LinkPacing;
   #connection: TargetConnection;
   /** Proof for a resume that this is the source the target welcomed (from WELCOME). */
   #sessionSecret: string | undefined;
@@ -55,14 +59,16 @@ export class Transfer {
     this.#hasher = hasher;
     this.#connection = connection;
     const limiter = options.rateLimitBytesPerSec ? new RateLimiter(options.rateLimitBytesPerSec) : undefined;
-    this.#sender = new PassSender(connection, pools, run.meter, limiter, options.compress === 'auto',
+    const off = limiter ? '--rate-limit sets the pace' : options.pacing ? undefined : 'turned off (--no-pacing)';
+    this.#pacing = new LinkPacing(run.meter, run.log, options.replyTimeoutMs, off);
+    this.#sender = new PassSender(connection, pools, run.meter, { limiter, pacing: this.#pacing }, options.compress === 'auto',
       tracking.active ? (image, pass, paused) => tracking.rangesFor(image, pass, paused) : undefined);
     this.#state = new StateCollection(run, hasher);
     this.#attach(connection);
   }
 
   get figures(): TransferFigures {
-    return { sender: this.#sender, stopReason: this.#stopReason, finalPass: this.#finalOutcome };
+    return { sender: this.#sender, stopReason: this.#stopReason, finalPass: this.#finalOutcome, pacing: this.#pacing.summary };
   }
 
   /** Runs the phases until the migration has ended or one of them throws. */
@@ -115,8 +121,8 @@ export class Transfer {
 
   async #greet(signal: AbortSignal): Promise<void> {
     const { options, tracking } = this.#run;
-    const { sessionSecret } = await greet(this.#connection, this.#hello(false), this.#pools, this.#hasher, options.replyTimeoutMs, signal);
-    this.#sessionSecret = sessionSecret;
+    const greeted = await greet(this.#connection, this.#hello(false), this.#pools, this.#hasher, options.replyTimeoutMs, signal);
+    this.#greeted(greeted);
     this.#run.advance({ kind: 'welcomed' });
     this.#run.emit({ event: 'connected', url: options.url, migrationId: options.migrationId });
     await tracking.start(); // tracked images record their writes from before pass 0 reads them
@@ -172,8 +178,8 @@ export class Transfer {
       () => handshake(connectOptionsFor(options, this.#run.meter), this.#hello(true), this.#pools, this.#hasher, signal),
       cause,
     );
-    this.#sessionSecret = result.sessionSecret ?? this.#sessionSecret;
     this.#attach(result.connection);
+    this.#greeted(result);
     this.#run.advance({ kind: 'reconnected' });
     log.info({ attempts, resumed: result.resumed, heldPages: result.heldPages }, 'reconnected');
     this.#run.emit({ event: 'reconnected', pass, attempts, resumed: result.resumed, heldPages: result.heldPages });
@@ -184,6 +190,7 @@ export class Transfer {
     // Pre-copy bytes still queued (socket buffers, a slow link) would otherwise be paid for inside the
     // pause: the guest runs until they have reached the target, and the final pass picks up what it dirtied.
     context.hooks.preparePause?.();
+    this.#pacing.preCopyEnded();
     const draining = performance.now();
     await this.#connection.drained(options.replyTimeoutMs, signal);
     log.debug({ durationMs: Math.round(performance.now() - draining) }, 'pre-copy bytes reached the target');
@@ -287,10 +294,17 @@ export class Transfer {
     return resume && this.#sessionSecret !== undefined ? { ...hello, sessionSecret: this.#sessionSecret } : hello;
   }
 
+  /** WELCOME read on the connection of the moment: its secret for a resume, its ACKs for the pacing. */
+  #greeted(result: Pick<HandshakeResult, 'sessionSecret' | 'acks'>): void {
+    this.#sessionSecret = result.sessionSecret ?? this.#sessionSecret;
+    this.#pacing.connected(this.#connection, result.acks);
+  }
+
   #attach(connection: TargetConnection): void {
     this.#connection = connection;
     connection.onAck = (ack) => {
       this.#bytesReceived = ack.bytesReceived;
+      this.#pacing.acked(connection, ack.bytesReceived);
       // The target is in pass ack.pass: every message of the passes before it is applied.
       this.#run.tracking.acknowledged(ack.pass - 1);
     };

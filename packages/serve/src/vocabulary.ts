@@ -87,6 +87,25 @@ export interface PauseStep {
   readonly ms: number;
 }
 
+/**
+ * How the source paced its pages to the link. `on`: to the pacer's estimates, last as given here
+ * (`deliveryRate` bytes/s the target was seen to receive at best, `minRttMs` the least round trip,
+ * `pacingRate` the pace in bytes/s, `windowBytes` the most in flight, `mode` startup/drain/probe/probe-rtt);
+ * `off`: not, and `reason` says why (--no-pacing, --rate-limit, an older target). `queuedAtPause`: bytes
+ * sent and not yet acknowledged by the target as the pre-copy ended, what the pause waited behind
+ * (absent when the target does not report what it received, or there was no pause).
+ */
+export interface PacingSummary {
+  readonly state: 'on' | 'off';
+  readonly reason?: string;
+  readonly mode?: 'startup' | 'drain' | 'probe' | 'probe-rtt';
+  readonly deliveryRate?: number;
+  readonly minRttMs?: number;
+  readonly pacingRate?: number;
+  readonly windowBytes?: number;
+  readonly queuedAtPause?: number;
+}
+
 /** The last line of `ferry migrate --json`, and what `migrate()` resolves to. */
 export interface MigrationSummary extends EncodingTotals {
   readonly result: MigrationResult;
@@ -110,6 +129,8 @@ export interface MigrationSummary extends EncodingTotals {
   readonly dirtyLog?: Readonly<Record<string, DirtyLogSummary>>;
   /** The pause cut into its parts (absent when the workload never paused); the steps sum to `pauseMs`. */
   readonly pauseTimeline?: readonly PauseStep[];
+  /** How the pages were paced to the link (absent when the migration never connected). */
+  readonly pacing?: PacingSummary;
 }
 
 /** The summary as the source daemon publishes and keeps it: without the pass history. */
