@@ -3,9 +3,18 @@ import type { Logger } from 'pino';
 import type { PacingSummary } from '@ferry/serve';
 import { delay } from './abort.js';
 import type { TargetConnection } from './connection.js';
-import { Pacer, type PacerState } from './pacer.js';
+import type { MigrateOptions } from './options.js';
+import { Pacer } from './pacer.js';
+import { RateLimiter } from './rate-limiter.js';
 import type { AckCadence } from './resume.js';
 import type { SendMeter } from './send-meter.js';
+
+/** What holds a batch back: --rate-limit's bucket when given, else the pacer (itself off with --no-pacing). */
+export function paceFor(options: MigrateOptions, meter: SendMeter, log: Logger): { limiter: RateLimiter | undefined; pacing: LinkPacing } {
+  const limiter = options.rateLimitBytesPerSec ? new RateLimiter(options.rateLimitBytesPerSec) : undefined;
+  const off = limiter ? '--rate-limit sets the pace' : options.pacing ? undefined : 'turned off (--no-pacing)';
+  return { limiter, pacing: new LinkPacing(meter, log, options.replyTimeoutMs, off) };
+}
 
 const round = (n: number, decimals = 0): number => Math.round(n * 10 ** decimals) / 10 ** decimals;
 

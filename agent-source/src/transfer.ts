@@ -4,12 +4,11 @@ import { abortable, delay } from './abort.js';
 import type { TargetConnection } from './connection.js';
 import { checkImagesUnchanged } from './images.js';
 import type { MigrationRun } from './migration-run.js';
-import { LinkPacing } from './link-pacing.js';
+import { paceFor, type LinkPacing } from './link-pacing.js';
 import { PassSender, type AfterImages, type PassOutcome, type PassScope } from './pass-sender.js';
 import { assertNever, isFinished, type Phase } from './phases.js';
 import type { PacingSummary } from './events.js';
 import type { PassRecord, StopDecision } from './policies.js';
-import { RateLimiter } from './rate-limiter.js';
 import { greet, handshake, retryUntil, type HandshakeResult } from './resume.js';
 import { connectOptionsFor, helloFor } from './setup.js';
 import { StateCollection } from './state-collection.js';
@@ -58,10 +57,9 @@ export class Transfer {
     this.#pools = pools;
     this.#hasher = hasher;
     this.#connection = connection;
-    const limiter = options.rateLimitBytesPerSec ? new RateLimiter(options.rateLimitBytesPerSec) : undefined;
-    const off = limiter ? '--rate-limit sets the pace' : options.pacing ? undefined : 'turned off (--no-pacing)';
-    this.#pacing = new LinkPacing(run.meter, run.log, options.replyTimeoutMs, off);
-    this.#sender = new PassSender(connection, pools, run.meter, { limiter, pacing: this.#pacing }, options.compress === 'auto',
+    const pace = paceFor(options, run.meter, run.log);
+    this.#pacing = pace.pacing;
+    this.#sender = new PassSender(connection, pools, run.meter, pace, options.compress === 'auto',
       tracking.active ? (image, pass, paused) => tracking.rangesFor(image, pass, paused) : undefined);
     this.#state = new StateCollection(run, hasher);
     this.#attach(connection);
@@ -121,8 +119,7 @@ export class Transfer {
 
   async #greet(signal: AbortSignal): Promise<void> {
     const { options, tracking } = this.#run;
-    const greeted = await greet(this.#connection, this.#hello(false), this.#pools, this.#hasher, options.replyTimeoutMs, signal);
-    this.#greeted(greeted);
+    this.#attach(this.#connection, await greet(this.#connection, this.#hello(false), this.#pools, this.#hasher, options.replyTimeoutMs, signal));
     this.#run.advance({ kind: 'welcomed' });
     this.#run.emit({ event: 'connected', url: options.url, migrationId: options.migrationId });
     await tracking.start(); // tracked images record their writes from before pass 0 reads them
@@ -147,7 +144,9 @@ export class Transfer {
     if (outcome === undefined) return; // the cut pass starts over on the new connection
     const record: PassRecord = { ...outcome, bandwidth: rate(outcome.bytesSent, outcome.durationMs) };
     history.push(record);
-    const decision = this.#stopDecision();
+    // The throttle steps and the (capped) stop policy decides, in Convergence; --on-timeout force overrides.
+    const { forceStop } = this.#run;
+    const decision: StopDecision = forceStop ? convergence.forced(history, forceStop) : convergence.afterPass(history);
     convergence.pingAfterPass(this.#connection.roundTrip());
     const why = convergence.fields();
     log.info({ ...record, ...why, decision }, 'pass done');
@@ -158,12 +157,6 @@ export class Transfer {
     this.#run.advance(decision.stop ? { kind: 'pass-done', stop: true, reason: decision.reason } : { kind: 'pass-done', stop: false });
   }
 
-  /** The throttle steps and the (capped) stop policy decides, in Convergence; --on-timeout force overrides. */
-  #stopDecision(): StopDecision {
-    const { convergence, history, forceStop } = this.#run;
-    return forceStop ? convergence.forced(history, forceStop) : convergence.afterPass(history);
-  }
-
   /** Retries with backoff until --reconnect-timeout; a cut after the pause is not retried (rolling back is quicker). */
   async #reconnectAfterCut(cause: FerryError, pass: number, signal: AbortSignal): Promise<void> {
     const { options, log, tracking } = this.#run;
@@ -172,14 +165,9 @@ export class Transfer {
     this.#run.emit({ event: 'disconnected', pass, reason: cause.message });
     this.#connection.terminate();
     tracking.reconnected();
-    const { result, attempts } = await retryUntil(
-      options.reconnectTimeoutMs,
-      (ms) => delay(ms, signal),
-      () => handshake(connectOptionsFor(options, this.#run.meter), this.#hello(true), this.#pools, this.#hasher, signal),
-      cause,
-    );
-    this.#attach(result.connection);
-    this.#greeted(result);
+    const { result, attempts } = await retryUntil(options.reconnectTimeoutMs, (ms) => delay(ms, signal),
+      () => handshake(connectOptionsFor(options, this.#run.meter), this.#hello(true), this.#pools, this.#hasher, signal), cause);
+    this.#attach(result.connection, result);
     this.#run.advance({ kind: 'reconnected' });
     log.info({ attempts, resumed: result.resumed, heldPages: result.heldPages }, 'reconnected');
     this.#run.emit({ event: 'reconnected', pass, attempts, resumed: result.resumed, heldPages: result.heldPages });
@@ -294,14 +282,11 @@ export class Transfer {
     return resume && this.#sessionSecret !== undefined ? { ...hello, sessionSecret: this.#sessionSecret } : hello;
   }
 
-  /** WELCOME read on the connection of the moment: its secret for a resume, its ACKs for the pacing. */
-  #greeted(result: Pick<HandshakeResult, 'sessionSecret' | 'acks'>): void {
-    this.#sessionSecret = result.sessionSecret ?? this.#sessionSecret;
-    this.#pacing.connected(this.#connection, result.acks);
-  }
-
-  #attach(connection: TargetConnection): void {
+  /** `greeted`: WELCOME read on it, with its secret for a resume and its ACKs for the pacing. */
+  #attach(connection: TargetConnection, greeted?: Pick<HandshakeResult, 'sessionSecret' | 'acks'>): void {
     this.#connection = connection;
+    this.#sessionSecret = greeted?.sessionSecret ?? this.#sessionSecret;
+    if (greeted) this.#pacing.connected(connection, greeted.acks);
     connection.onAck = (ack) => {
       this.#bytesReceived = ack.bytesReceived;
       this.#pacing.acked(connection, ack.bytesReceived);
