@@ -127,7 +127,10 @@ export class Pacer {
     this.#sentEnd += bytes;
     this.#inFlightLog.push({ end: this.#sentEnd, at: now, delivered: this.#delivered, deliveredAt: this.#deliveredAt, firstSentAt: this.#firstSentAt, appLimited });
     const rate = this.#pacingRate();
-    if (rate !== undefined) this.#nextSendAt = Math.max(this.#nextSendAt, now) + (bytes * 1000) / rate;
+    if (rate === undefined) return;
+    // A timer that fires late (a busy host) must not lower the pace: up to one message's lateness is made up.
+    const interval = (bytes * 1000) / rate;
+    this.#nextSendAt = Math.max(this.#nextSendAt, now - interval) + interval;
   }
 
   /**

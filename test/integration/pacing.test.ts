@@ -42,8 +42,9 @@ t.test('paced by default, the queue ahead of the pause stays within the pacer\'s
   t.comment(`paced: ${JSON.stringify(paced.pacing)}, proxy peak ${paced.peakQueued} bytes`);
   t.equal(paced.pacing.state, 'on', 'the source paced itself');
   const rate = paced.pacing.deliveryRate ?? 0;
-  // A sanity range, not a timing goal: an estimate off by a factor means a unit or alignment error.
-  t.ok(rate > RATE / 4 && rate < RATE * 2, `the delivery rate it found (${rate} B/s) is of the link's order (${RATE} B/s)`);
+  // Not a timing goal (a loaded machine delivers less than the link): above the link would mean a unit
+  // or alignment error, since no byte crosses the proxy faster than its rate.
+  t.ok(rate > 0 && rate < RATE * 1.5, `the delivery rate it found (${rate} B/s) is not above the link's (${RATE} B/s)`);
   const window = paced.pacing.windowBytes ?? 0;
   t.ok(window > 0 && window < 16 * MiB, `its window (${window} bytes) is a few messages`);
   t.ok(paced.pacing.queuedAtPause !== undefined && paced.pacing.queuedAtPause <= window,
