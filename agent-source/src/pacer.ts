@@ -30,6 +30,12 @@ const RATE_WINDOW_MIN_MS = 2000;
 /** How long a round-trip minimum stands; then the window shrinks to its floor (PROBE_RTT_MS, a round at least) to measure it again. */
 const RTT_WINDOW_MS = 10_000;
 const PROBE_RTT_MS = 200;
+/**
+ * The window also holds this long of the delivery rate: BBR's allowance for ACKs that come in bursts, at
+ * its 100 ms cap. A receiver on a busy host (loopback, a fast LAN) runs in slices of a CPU and answers in
+ * bursts; a window of a few messages would leave it idle between them. A slow link's allowance is small.
+ */
+const AGGREGATION_MS = 100;
 /** Startup ends once three round trips in a row raised the rate by less than a quarter: the pipe is full. */
 const FULL_PIPE_GROWTH = 1.25;
 const FULL_PIPE_ROUNDS = 3;
@@ -271,6 +277,7 @@ export class Pacer {
   #window(): number {
     if (this.#mode === 'probe-rtt') return this.#minWindow;
     const gain = this.#mode === 'probe' ? CWND_GAIN : STARTUP_GAIN;
-    return this.#minWindow + gain * this.#pipeBytes();
+    const aggregation = ((this.#rate() ?? 0) * AGGREGATION_MS) / 1000;
+    return Math.max(this.#minWindow, aggregation) + gain * this.#pipeBytes();
   }
 }
