@@ -100,7 +100,7 @@ function stageRows(run: MeasuredMigration): void {
   const { source, target, sourceThreads, targetThreads } = run.stages;
   const wallS = Number(run.events.find((e) => e['event'] === 'pass-end' && e['pass'] === 0)!['durationMs']) / 1000;
   rows.push([`  pass 0 wall ${Math.round(wallS * 1000)} ms`, 'ms of the pass', '', '']);
-  rows.push(['  source main: scan wait/send/drain', `${ms(source['scanWaitMs'])} / ${ms(source['sendMs'])} / ${ms(source['drainWaitMs'])}`, `${source['batches']} batches, rate-limit wait ${ms(source['rateWaitMs'])}`, '']);
+  rows.push(['  source main: scan wait/send/drain', `${ms(source['scanWaitMs'])} / ${ms(source['sendMs'])} / ${ms(source['drainWaitMs'])}`, `${source['batches']} batches, rate-limit or pacing wait ${ms(source['rateWaitMs'])}`, '']);
   rows.push(['  source main thread', split(sourceThreads.main, wallS), '', '']);
   rows.push(['  source busiest other (scan)', split(sourceThreads.busiest, wallS), `${sourceThreads.rest.threads} more threads busy ${Math.round(sourceThreads.rest.cpu * 1000)}`, '']);
   rows.push(['  target main thread', split(targetThreads.main, wallS), '', '']);
