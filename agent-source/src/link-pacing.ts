@@ -37,6 +37,7 @@ export class LinkPacing {
   /** The target's count in its last ACK on this connection, lined up with the meter (acks.sent + what arrived). */
   #acknowledged = 0;
   #queuedAtPause: number | undefined;
+  #windowAtPause: number | undefined;
   #unavailable: string;
 
   /** `offReason`: why not to pace (--no-pacing, --rate-limit); undefined to pace whenever the target allows. */
@@ -62,10 +63,14 @@ export class LinkPacing {
   /** The pre-copy is over: what is still in flight now is what the pause waits behind. */
   preCopyEnded(): void {
     this.#queuedAtPause = this.unacknowledged;
+    this.#windowAtPause = this.#pacer?.state.windowBytes;
   }
 
   get summary(): PacingSummary {
-    const queued = this.#queuedAtPause === undefined ? {} : { queuedAtPause: this.#queuedAtPause };
+    const queued = {
+      ...(this.#queuedAtPause === undefined ? {} : { queuedAtPause: this.#queuedAtPause }),
+      ...(this.#windowAtPause === undefined ? {} : { windowAtPause: Math.round(this.#windowAtPause) }),
+    };
     if (!this.#pacer) return { state: 'off', reason: this.#unavailable, ...queued };
     const { mode, deliveryRate, minRttMs, pacingRate, windowBytes } = this.#pacer.state;
     return {

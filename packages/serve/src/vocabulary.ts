@@ -104,6 +104,8 @@ export interface PacingSummary {
   readonly pacingRate?: number;
   readonly windowBytes?: number;
   readonly queuedAtPause?: number;
+  /** The pacer's window at that moment (when on): what bounded `queuedAtPause`. */
+  readonly windowAtPause?: number;
 }
 
 /** The last line of `ferry migrate --json`, and what `migrate()` resolves to. */
