@@ -21,9 +21,9 @@ const round = (n: number, decimals = 0): number => Math.round(n * 10 ** decimals
 /**
  * The pacer (pacer.ts) at the edge: it lines the target's ACKs up with the bytes sent on the connection
  * of the moment, tells the pacer of every byte the meter counts as it counts it (control messages and
- * state blobs are in flight too), and makes a batch wait for its pace or for an ACK. A new connection starts a new pacer:
- * what the old one had in flight is gone, and the path may be another. With pacing off (`offReason`) it
- * still counts what is in flight, for the summary.
+ * state blobs are in flight too), and makes a batch wait for its pace or for an ACK. A new connection
+ * starts a new pacer: what the old one had in flight is gone, and the path may be another. With pacing
+ * off (`offReason`) it still counts what is in flight, for the summary.
  */
 export class LinkPacing {
   readonly #log: Logger;
