@@ -177,7 +177,7 @@ export class PassSender {
     // The worker left room for the header: the batch goes out as one frame, copied by nobody.
     writePagesHeader(batch.message, 0, { imageIndex, pass, count: batch.count });
     if (this.#limiter) await abortable(this.#limiter.throttle(batch.message.length), signal);
-    if (this.#pacing) await this.#pacing.ready(batch.message.length, signal);
+    const paced = this.#pacing ? await this.#pacing.ready(batch.message.length, signal) : false;
     const limited = performance.now();
     // Once handed to the socket the batch is the socket's (it releases it); only the wait for a drain is given up.
     const sent = this.#connection.sendRaw([batch.message], batch.release);
@@ -203,9 +203,8 @@ export class PassSender {
     t.lz4Bytes += batch.stats.lz4Bytes;
     t.deltaBytes += batch.stats.deltaBytes;
     t.copyBytes += batch.stats.copyBytes;
-    // Paced, bytes wait before the socket, not in it: what the pacer has in flight is the queue (a batch
-    // that did not wait says nothing: the pacer lets one through as soon as an ACK makes room).
-    const queued = this.#connection.bufferedAmount + (this.#pacing?.inFlight ?? 0);
+    // Paced, the bytes wait before the socket, not in it: while the pacer holds batches back, what it has in flight is the queue.
+    const queued = this.#connection.bufferedAmount + (paced ? this.#pacing?.inFlight ?? 0 : 0);
     if (this.#limiter === undefined) this.#setLinkBound(this.#link.update(queued, batch.count));
   }
 
