@@ -13,7 +13,7 @@ export interface PauseParts {
 
 export const pauseStepsOf = (summary: Record<string, unknown>): PauseStep[] => (summary['pauseTimeline'] ?? []) as PauseStep[];
 
-/** The pauses' parts side by side (ms); a part that repeats (the two round trips) is summed. */
+/** The pauses' parts side by side (ms); a part named twice in one pause (none is today) is summed. */
 export function pausePartsTable(runs: readonly PauseParts[]): string {
   const steps = [...new Set(runs.flatMap((r) => r.steps.map((s) => s.step)))];
   const cell = (r: PauseParts, step: string): string =>

@@ -5,7 +5,8 @@
  *   - a cold image of non-zero pages (half text-like, half random), default flags: pass-0 rate as a ratio
  *     of the floor (goal >= 0.7), CPU per GiB of each agent in pass 0 (goal <= 0.7 core-s), peak RSS of
  *     each against its budget; then --compress never and LZ4 on 2 workers for comparison
- *     and default flags again with a glibc top pad (see the row), to show what malloc churn costs
+ *     and default flags again with a glibc top pad (see the row), to show what malloc churn costs;
+ *     --no-pacing beside the default (paced) row, to show pacing costs loopback nothing
  *   - the pause under the demo's web workload at 512 MiB and 2 GiB against its floor (goal <= 1.5x)
  *     and each pause cut into its parts (the summary's pauseTimeline), one row per size, one column per part
  * Under the default-flags row, where pass 0's wall time went: each agent's main thread by stage (the
@@ -72,6 +73,9 @@ async function cold(): Promise<void> {
   const targetBudget = 64 * MiB + 0.02 * SIZE;
   rows.push(['  target peak RSS', mib(defaults.targetPeakRss), `budget ${mib(targetBudget)}`, `${(defaults.targetPeakRss / targetBudget).toFixed(2)}x (goal <= 1)`]);
   stageRows(defaults);
+  // Pacing is on by default; on loopback it must cost pass 0 nothing. The same image unpaced, in the same run.
+  const unpaced = await migrate('cold-no-pacing', ['--no-pacing']);
+  rows.push([`ferry pass 0, --no-pacing`, gbps(unpaced.pass0Rate), `floor ${gbps(floor.rate)}`, `${(unpaced.pass0Rate / floor.rate).toFixed(2)}x (paced ${(defaults.pass0Rate / floor.rate).toFixed(2)}x)`]);
   if (!GROUPS.has('variants')) return rmSync(image);
   // Same flags, both agents started with a 32 MiB glibc top pad: Node allocates a fresh buffer per 64 KiB
   // socket read (and the source's ws one per message it frames); freed together at each GC, glibc trims
@@ -97,7 +101,7 @@ function stageRows(run: MeasuredMigration): void {
   const { source, target, sourceThreads, targetThreads } = run.stages;
   const wallS = Number(run.events.find((e) => e['event'] === 'pass-end' && e['pass'] === 0)!['durationMs']) / 1000;
   rows.push([`  pass 0 wall ${Math.round(wallS * 1000)} ms`, 'ms of the pass', '', '']);
-  rows.push(['  source main: scan wait/send/drain', `${ms(source['scanWaitMs'])} / ${ms(source['sendMs'])} / ${ms(source['drainWaitMs'])}`, `${source['batches']} batches, rate-limit wait ${ms(source['rateWaitMs'])}`, '']);
+  rows.push(['  source main: scan wait/send/drain', `${ms(source['scanWaitMs'])} / ${ms(source['sendMs'])} / ${ms(source['drainWaitMs'])}`, `${source['batches']} batches, rate-limit or pacing wait ${ms(source['rateWaitMs'])}`, '']);
   rows.push(['  source main thread', split(sourceThreads.main, wallS), '', '']);
   rows.push(['  source busiest other (scan)', split(sourceThreads.busiest, wallS), `${sourceThreads.rest.threads} more threads busy ${Math.round(sourceThreads.rest.cpu * 1000)}`, '']);
   rows.push(['  target main thread', split(targetThreads.main, wallS), '', '']);

@@ -29,6 +29,8 @@ export class TargetConnection {
   readonly #meter: SendMeter;
   readonly #inbox: Message[] = [];
   #waiter: Waiter | undefined;
+  /** Waits for the next ACK (the link pacer's full window); a failure rejects them. */
+  readonly #ackWaiters = new Set<{ resolve: () => void; reject: (e: FerryError) => void }>();
   #failure: FerryError | undefined;
   onAck: ((ack: Extract<Message, { type: typeof MessageType.Ack }>) => void) | undefined;
 
@@ -63,6 +65,29 @@ export class TargetConnection {
 
   get bufferedAmount(): number {
     return this.#ws.bufferedAmount;
+  }
+
+  /** Every byte sent so far on the migration (all connections), as the meter counts them. */
+  get bytesSent(): number {
+    return this.#meter.bytes;
+  }
+
+  /**
+   * Resolves at the next ACK. Rejects when the connection fails, when `timeoutMs` passes without one,
+   * or when `signal` aborts.
+   */
+  nextAck(timeoutMs: number, signal: AbortSignal): Promise<void> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    let waiter: { resolve: () => void; reject: (e: FerryError) => void } | undefined;
+    const acked = new Promise<void>((resolve, reject) => {
+      waiter = { resolve, reject };
+      this.#ackWaiters.add(waiter);
+    });
+    const timeout = withTimeout(timeoutMs, `the target acknowledged nothing for ${Math.round(timeoutMs / 1000)} s`);
+    return abortable(Promise.race([acked, timeout.promise]), signal).finally(() => {
+      timeout.clear();
+      if (waiter) this.#ackWaiters.delete(waiter);
+    });
   }
 
   /**
@@ -207,6 +232,8 @@ export class TargetConnection {
     }
     if (message.type === MessageType.Ack) {
       this.onAck?.(message);
+      for (const waiter of this.#ackWaiters) waiter.resolve();
+      this.#ackWaiters.clear();
       return;
     }
     const waiter = this.#waiter;
@@ -233,6 +260,8 @@ export class TargetConnection {
     const waiter = this.#waiter;
     this.#waiter = undefined;
     waiter?.reject(error);
+    for (const acked of this.#ackWaiters) acked.reject(error);
+    this.#ackWaiters.clear();
   }
 }
 

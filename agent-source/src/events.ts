@@ -1,8 +1,8 @@
 import type { FerryError } from '@ferry/protocol';
-import type { DirtyLogSummary, DiskSummary, EncodingTotals, MigrationResult, MigrationSummary, PassRecord, PauseStep } from '@ferry/serve';
+import type { DirtyLogSummary, DiskSummary, EncodingTotals, MigrationResult, MigrationSummary, PacingSummary, PassRecord, PauseStep } from '@ferry/serve';
 
 // The source's events and summary are part of the vocabulary both agents share (@ferry/serve).
-export type { DirtyLogSummary, DiskSummary, EncodingTotals, MigrationResult, MigrationSummary, SourceEvent } from '@ferry/serve';
+export type { DirtyLogSummary, DiskSummary, EncodingTotals, MigrationResult, MigrationSummary, PacingSummary, SourceEvent } from '@ferry/serve';
 
 const NO_PAGES: EncodingTotals = { pagesSent: 0, zeroPages: 0, rawPages: 0, lz4Pages: 0, deltaPages: 0, copyPages: 0, zeroBytes: 0, rawBytes: 0, lz4Bytes: 0, deltaBytes: 0, copyBytes: 0 };
 
@@ -23,6 +23,7 @@ export function summarize(run: {
   readonly finalPass?: { readonly pagesRead: number; readonly dirtyPages: number } | undefined;
   readonly dirtyLog?: Readonly<Record<string, DirtyLogSummary>> | undefined;
   readonly pauseTimeline?: readonly PauseStep[] | undefined;
+  readonly pacing?: PacingSummary | undefined;
 }): MigrationSummary {
   return {
     result: run.result,
@@ -41,5 +42,6 @@ export function summarize(run: {
     ...(run.finalPass ? { finalPagesRead: run.finalPass.pagesRead, finalDirtyPages: run.finalPass.dirtyPages } : {}),
     ...(run.dirtyLog ? { dirtyLog: run.dirtyLog } : {}),
     ...(run.pauseTimeline ? { pauseTimeline: run.pauseTimeline } : {}),
+    ...(run.pacing ? { pacing: run.pacing } : {}),
   };
 }

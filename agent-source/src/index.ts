@@ -49,6 +49,7 @@ export {
 } from './policies.js';
 export { INITIAL_PHASE, IllegalTransition, isFinished, isPastPointOfNoReturn, isWorkloadPaused, step, type Phase, type PhaseEvent } from './phases.js';
 export { RateLimiter } from './rate-limiter.js';
+export { Pacer, type PacerMode, type PacerState } from './pacer.js';
 export {
   FULL_SPEED,
   nextThrottle,

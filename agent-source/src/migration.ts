@@ -124,7 +124,7 @@ class Migration {
       migrationId: run.options.migrationId, totalMs, pauseMs: run.pause.ms, imageBytes: run.imageBytes,
       bytesSent: run.meter.bytes, totals: figures?.sender.totals, history: run.history,
       paused: run.pause.paused, stopReason: figures?.stopReason, error, disks: run.diskSummaries(figures?.sender),
-      finalPass: figures?.finalPass, dirtyLog: this.#dirtyLogs(), pauseTimeline: run.pause.timeline(),
+      finalPass: figures?.finalPass, dirtyLog: this.#dirtyLogs(), pauseTimeline: run.pause.timeline(), pacing: figures?.pacing,
     });
   }
 

@@ -22,6 +22,8 @@ export interface MigrateOptions extends TargetCredentials {
   readonly deltaCacheBytes: number;
   readonly compress: 'auto' | 'always' | 'never';
   readonly rateLimitBytesPerSec?: number | undefined;
+  /** Pace the pages to the link the source measures (ignored with a rate limit; an older target cannot be paced to). */
+  readonly pacing: boolean;
   readonly workers: number;
   /** Whole-migration limit for pre-copy; what happens then is `onTimeout`. */
   readonly timeoutMs?: number | undefined;

@@ -4,6 +4,7 @@ import { abortable, abortReason } from './abort.js';
 import type { TargetConnection } from './connection.js';
 import type { SendMeter } from './send-meter.js';
 import type { EncodingTotals } from './events.js';
+import type { LinkPacing } from './link-pacing.js';
 import type { RateLimiter } from './rate-limiter.js';
 
 export interface PassOutcome {
@@ -21,7 +22,7 @@ export interface PassOutcome {
 
 /**
  * The main thread's wall time in a pass, by what it waited for: the scan workers (`scanWaitMs`: no batch
- * ready), the rate limit, the socket taking a batch (`sendMs`: framing and the write calls themselves)
+ * ready), the rate limit or the link pacer, the socket taking a batch (`sendMs`: framing and the write calls themselves)
  * and the socket's queue draining (`drainWaitMs`: backpressure). Cheap enough (four clock reads a batch)
  * to be always on; --json shows it on pass-end.
  */
@@ -52,8 +53,8 @@ export type PassRanges = (imageIndex: number, pass: number, paused: boolean) => 
 
 /**
  * Sends one pass: PASS_BEGIN, the dirty pages of every image as PAGES messages, PASS_END. The scan
- * workers produce record batches; this side only frames them and respects the link: rate limit,
- * socket backpressure, and in `auto` mode it turns compression on while the link is the bottleneck.
+ * workers produce record batches; this side only frames them and respects the link: rate limit or
+ * pacing, socket backpressure, and in `auto` mode it turns compression on while the link is the bottleneck.
  * Bytes are counted by the connection's meter (the one count); a pass's bytes are what it moved
  * (PASS_BEGIN and its PAGES messages), even while state blobs share the link.
  */
@@ -62,6 +63,7 @@ export class PassSender {
   readonly #pools: readonly ScanPool[];
   readonly #meter: SendMeter;
   readonly #limiter: RateLimiter | undefined;
+  readonly #pacing: LinkPacing | undefined;
   #autoCompress: boolean;
   readonly #link = new LinkWatch();
   readonly #totals: EncodingTotals = { pagesSent: 0, zeroPages: 0, rawPages: 0, lz4Pages: 0, deltaPages: 0, copyPages: 0, zeroBytes: 0, rawBytes: 0, lz4Bytes: 0, deltaBytes: 0, copyBytes: 0 };
@@ -75,15 +77,17 @@ export class PassSender {
   /** Which pages of an image a pass scans; undefined (or no function) means every page. */
   readonly #rangesFor: PassRanges | undefined;
 
-  constructor(connection: TargetConnection, pools: readonly ScanPool[], meter: SendMeter, limiter: RateLimiter | undefined, autoCompress: boolean, rangesFor?: PassRanges) {
+  /** `limiter` (--rate-limit) or `pacing` (to the link) holds each batch back before the socket takes it. */
+  constructor(connection: TargetConnection, pools: readonly ScanPool[], meter: SendMeter, pace: { limiter?: RateLimiter | undefined; pacing?: LinkPacing | undefined }, autoCompress: boolean, rangesFor?: PassRanges) {
     this.#connection = connection;
     this.#pools = pools;
     this.#meter = meter;
-    this.#limiter = limiter;
+    this.#limiter = pace.limiter;
+    this.#pacing = pace.pacing;
     this.#autoCompress = autoCompress;
     this.#rangesFor = rangesFor;
     this.#imageBytes = pools.map(() => 0);
-    this.#setLinkBound(limiter !== undefined);
+    this.#setLinkBound(pace.limiter !== undefined);
   }
 
   /** Pages of each encoding sent so far, over all passes. */
@@ -173,6 +177,7 @@ export class PassSender {
     // The worker left room for the header: the batch goes out as one frame, copied by nobody.
     writePagesHeader(batch.message, 0, { imageIndex, pass, count: batch.count });
     if (this.#limiter) await abortable(this.#limiter.throttle(batch.message.length), signal);
+    const paced = this.#pacing ? await this.#pacing.ready(batch.message.length, signal) : false;
     const limited = performance.now();
     // Once handed to the socket the batch is the socket's (it releases it); only the wait for a drain is given up.
     const sent = this.#connection.sendRaw([batch.message], batch.release);
@@ -198,7 +203,9 @@ export class PassSender {
     t.lz4Bytes += batch.stats.lz4Bytes;
     t.deltaBytes += batch.stats.deltaBytes;
     t.copyBytes += batch.stats.copyBytes;
-    if (this.#limiter === undefined) this.#setLinkBound(this.#link.update(this.#connection.bufferedAmount, batch.count));
+    // Paced, the bytes wait before the socket, not in it: while the pacer holds batches back, what it has in flight is the queue.
+    const queued = this.#connection.bufferedAmount + (paced ? this.#pacing?.inFlight ?? 0 : 0);
+    if (this.#limiter === undefined) this.#setLinkBound(this.#link.update(queued, batch.count));
   }
 
   /** Compression (in auto mode) and pass-0 delta caching pay only while the link is the bottleneck (see LinkWatch). */

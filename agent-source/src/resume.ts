@@ -10,6 +10,19 @@ export interface HandshakeResult {
   readonly heldPages: number;
   /** The target's secret for this session (WELCOME): a later resume presents it in HELLO. */
   readonly sessionSecret: string | undefined;
+  /** How the target ACKs on this connection (WELCOME), or undefined: an older target, nothing to pace on. */
+  readonly acks: AckCadence | undefined;
+}
+
+/**
+ * The target ACKs every `everyBytes`. Its counts and the source's meter meet at WELCOME: `received` and
+ * `sent` are each side's count then, so an ACK's bytesReceived minus `received` is what arrived of the
+ * bytes the source sent after `sent` (what a cut lost on an earlier connection is in neither).
+ */
+export interface AckCadence {
+  readonly everyBytes: number;
+  readonly received: number;
+  readonly sent: number;
 }
 
 /** Connects, then `greet`s; the connection is closed again if the greeting fails. */
@@ -49,7 +62,10 @@ export async function greet(
   const tables = welcome.resumed ? await receiveTables(connection, pools, replyTimeoutMs, signal) : undefined;
   // A first connection to a target that holds nothing: the pools already say so.
   const sessionSecret = welcome.sessionSecret;
-  if (!tables && !hello.resume) return { connection, resumed: false, heldPages: 0, sessionSecret };
+  const { ackEveryBytes, bytesReceived } = welcome;
+  const acks = ackEveryBytes !== undefined && bytesReceived !== undefined
+    ? { everyBytes: ackEveryBytes, received: bytesReceived, sent: connection.bytesSent } : undefined;
+  if (!tables && !hello.resume) return { connection, resumed: false, heldPages: 0, sessionSecret, acks };
   let heldPages = 0;
   for (const [index, pool] of pools.entries()) {
     const zero = zeroPageHash(hasher, pool.pageSize);
@@ -57,7 +73,7 @@ export async function greet(
     await pool.adoptTargetHashes(table);
     for (const hash of table) if (hash !== zero) heldPages += 1;
   }
-  return { connection, resumed: welcome.resumed, heldPages, sessionSecret };
+  return { connection, resumed: welcome.resumed, heldPages, sessionSecret, acks };
 }
 
 async function receiveTables(connection: TargetConnection, pools: readonly ScanPool[], replyTimeoutMs: number, signal: AbortSignal): Promise<BigUint64Array[]> {

@@ -4,6 +4,8 @@
  */
 export class SendMeter {
   #bytes = 0;
+  /** Told of every message as it is counted (the link pacer: every byte is in flight from then on). */
+  onCount: ((bytes: number) => void) | undefined;
 
   get bytes(): number {
     return this.#bytes;
@@ -11,5 +13,6 @@ export class SendMeter {
 
   count(bytes: number): void {
     this.#bytes += bytes;
+    this.onCount?.(bytes);
   }
 }

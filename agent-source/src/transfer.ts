@@ -4,11 +4,12 @@ import { abortable, delay } from './abort.js';
 import type { TargetConnection } from './connection.js';
 import { checkImagesUnchanged } from './images.js';
 import type { MigrationRun } from './migration-run.js';
+import { paceFor, type LinkPacing } from './link-pacing.js';
 import { PassSender, type AfterImages, type PassOutcome, type PassScope } from './pass-sender.js';
 import { assertNever, isFinished, type Phase } from './phases.js';
+import type { PacingSummary } from './events.js';
 import type { PassRecord, StopDecision } from './policies.js';
-import { RateLimiter } from './rate-limiter.js';
-import { greet, handshake, retryUntil } from './resume.js';
+import { greet, handshake, retryUntil, type HandshakeResult } from './resume.js';
 import { connectOptionsFor, helloFor } from './setup.js';
 import { StateCollection } from './state-collection.js';
 import { verifyImages } from './verify.js';
@@ -24,6 +25,7 @@ export interface TransferFigures {
   readonly sender: PassSender;
   readonly stopReason: string | undefined;
   readonly finalPass: PassOutcome | undefined;
+  readonly pacing: PacingSummary;
 }
 
 /**
@@ -39,6 +41,7 @@ export class Transfer {
   readonly #hasher: PageHasher;
   readonly #sender: PassSender;
   readonly #state: StateCollection;
+  readonly #pacing: LinkPacing;
   #connection: TargetConnection;
   /** Proof for a resume that this is the source the target welcomed (from WELCOME). */
   #sessionSecret: string | undefined;
@@ -54,15 +57,16 @@ export class Transfer {
     this.#pools = pools;
     this.#hasher = hasher;
     this.#connection = connection;
-    const limiter = options.rateLimitBytesPerSec ? new RateLimiter(options.rateLimitBytesPerSec) : undefined;
-    this.#sender = new PassSender(connection, pools, run.meter, limiter, options.compress === 'auto',
+    const pace = paceFor(options, run.meter, run.log);
+    this.#pacing = pace.pacing;
+    this.#sender = new PassSender(connection, pools, run.meter, pace, options.compress === 'auto',
       tracking.active ? (image, pass, paused) => tracking.rangesFor(image, pass, paused) : undefined);
     this.#state = new StateCollection(run, hasher);
     this.#attach(connection);
   }
 
   get figures(): TransferFigures {
-    return { sender: this.#sender, stopReason: this.#stopReason, finalPass: this.#finalOutcome };
+    return { sender: this.#sender, stopReason: this.#stopReason, finalPass: this.#finalOutcome, pacing: this.#pacing.summary };
   }
 
   /** Runs the phases until the migration has ended or one of them throws. */
@@ -115,8 +119,7 @@ export class Transfer {
 
   async #greet(signal: AbortSignal): Promise<void> {
     const { options, tracking } = this.#run;
-    const { sessionSecret } = await greet(this.#connection, this.#hello(false), this.#pools, this.#hasher, options.replyTimeoutMs, signal);
-    this.#sessionSecret = sessionSecret;
+    this.#attach(this.#connection, await greet(this.#connection, this.#hello(false), this.#pools, this.#hasher, options.replyTimeoutMs, signal));
     this.#run.advance({ kind: 'welcomed' });
     this.#run.emit({ event: 'connected', url: options.url, migrationId: options.migrationId });
     await tracking.start(); // tracked images record their writes from before pass 0 reads them
@@ -141,7 +144,9 @@ export class Transfer {
     if (outcome === undefined) return; // the cut pass starts over on the new connection
     const record: PassRecord = { ...outcome, bandwidth: rate(outcome.bytesSent, outcome.durationMs) };
     history.push(record);
-    const decision = this.#stopDecision();
+    // The throttle steps and the (capped) stop policy decides, in Convergence; --on-timeout force overrides.
+    const { forceStop } = this.#run;
+    const decision: StopDecision = forceStop ? convergence.forced(history, forceStop) : convergence.afterPass(history);
     convergence.pingAfterPass(this.#connection.roundTrip());
     const why = convergence.fields();
     log.info({ ...record, ...why, decision }, 'pass done');
@@ -152,12 +157,6 @@ export class Transfer {
     this.#run.advance(decision.stop ? { kind: 'pass-done', stop: true, reason: decision.reason } : { kind: 'pass-done', stop: false });
   }
 
-  /** The throttle steps and the (capped) stop policy decides, in Convergence; --on-timeout force overrides. */
-  #stopDecision(): StopDecision {
-    const { convergence, history, forceStop } = this.#run;
-    return forceStop ? convergence.forced(history, forceStop) : convergence.afterPass(history);
-  }
-
   /** Retries with backoff until --reconnect-timeout; a cut after the pause is not retried (rolling back is quicker). */
   async #reconnectAfterCut(cause: FerryError, pass: number, signal: AbortSignal): Promise<void> {
     const { options, log, tracking } = this.#run;
@@ -166,14 +165,9 @@ export class Transfer {
     this.#run.emit({ event: 'disconnected', pass, reason: cause.message });
     this.#connection.terminate();
     tracking.reconnected();
-    const { result, attempts } = await retryUntil(
-      options.reconnectTimeoutMs,
-      (ms) => delay(ms, signal),
-      () => handshake(connectOptionsFor(options, this.#run.meter), this.#hello(true), this.#pools, this.#hasher, signal),
-      cause,
-    );
-    this.#sessionSecret = result.sessionSecret ?? this.#sessionSecret;
-    this.#attach(result.connection);
+    const { result, attempts } = await retryUntil(options.reconnectTimeoutMs, (ms) => delay(ms, signal),
+      () => handshake(connectOptionsFor(options, this.#run.meter), this.#hello(true), this.#pools, this.#hasher, signal), cause);
+    this.#attach(result.connection, result);
     this.#run.advance({ kind: 'reconnected' });
     log.info({ attempts, resumed: result.resumed, heldPages: result.heldPages }, 'reconnected');
     this.#run.emit({ event: 'reconnected', pass, attempts, resumed: result.resumed, heldPages: result.heldPages });
@@ -184,6 +178,7 @@ export class Transfer {
     // Pre-copy bytes still queued (socket buffers, a slow link) would otherwise be paid for inside the
     // pause: the guest runs until they have reached the target, and the final pass picks up what it dirtied.
     context.hooks.preparePause?.();
+    this.#pacing.preCopyEnded();
     const draining = performance.now();
     await this.#connection.drained(options.replyTimeoutMs, signal);
     log.debug({ durationMs: Math.round(performance.now() - draining) }, 'pre-copy bytes reached the target');
@@ -242,7 +237,7 @@ export class Transfer {
     const ready = await this.#connection.expect([MessageType.CommitReady], this.#run.options.replyTimeoutMs, 'the verified images (COMMIT_READY)', signal);
     // A target that reports its fsync leaves the rest of the wait to the round trip; an older one, the whole wait.
     if (ready.durableUs === undefined) this.#run.pause.mark('target-fsync');
-    else this.#run.pause.mark('round-trip', undefined, [{ step: 'target-fsync', ms: ready.durableUs / 1000 }]);
+    else this.#run.pause.mark('commit-ready-rtt', undefined, [{ step: 'target-fsync', ms: ready.durableUs / 1000 }]);
     // The last look before the point of no return: the images are still the files that were sent.
     checkImagesUnchanged(this.#run.images);
     this.#run.emit({ event: 'commit-ready' });
@@ -258,7 +253,7 @@ export class Transfer {
     const resumed = await this.#connection.expect([MessageType.Resumed], options.replyTimeoutMs, 'GO (RESUMED)', signal);
     const { commitUs, resumeUs } = resumed;
     if (commitUs === undefined || resumeUs === undefined) this.#run.pause.mark('target-resume');
-    else this.#run.pause.mark('round-trip', undefined, [{ step: 'target-commit', ms: commitUs / 1000 }, { step: 'target-resume', ms: resumeUs / 1000 }]);
+    else this.#run.pause.mark('resumed-rtt', undefined, [{ step: 'target-commit', ms: commitUs / 1000 }, { step: 'target-resume', ms: resumeUs / 1000 }]);
     this.#run.pause.unpause();
     this.#run.advance({ kind: 'resumed' });
     this.#run.emit({ event: 'resumed', pauseMs: this.#run.pause.ms });
@@ -287,10 +282,14 @@ export class Transfer {
     return resume && this.#sessionSecret !== undefined ? { ...hello, sessionSecret: this.#sessionSecret } : hello;
   }
 
-  #attach(connection: TargetConnection): void {
+  /** `greeted`: WELCOME read on it, with its secret for a resume and its ACKs for the pacing. */
+  #attach(connection: TargetConnection, greeted?: Pick<HandshakeResult, 'sessionSecret' | 'acks'>): void {
     this.#connection = connection;
+    this.#sessionSecret = greeted?.sessionSecret ?? this.#sessionSecret;
+    if (greeted) this.#pacing.connected(connection, greeted.acks);
     connection.onAck = (ack) => {
       this.#bytesReceived = ack.bytesReceived;
+      this.#pacing.acked(connection, ack.bytesReceived);
       // The target is in pass ack.pass: every message of the passes before it is applied.
       this.#run.tracking.acknowledged(ack.pass - 1);
     };

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { encodeControl, ErrorCode, FerryError, MessageType, type ControlMessage, type Message } from '@ferry/protocol';
 import {
-  BEFORE_FIRST_PASS, checkAccepted, nextPassOrder, step, type PassOrder, type TargetPhase,
+  BEFORE_FIRST_PASS, checkAccepted, isFinished, nextPassOrder, step, type PassOrder, type TargetPhase,
 } from './phases.js';
 import { PassClock, type ApplyTimes } from './pass-clock.js';
 import type { FinalPhase } from './session-commit.js';
@@ -11,6 +11,11 @@ import type { TargetEvent } from './types.js';
 import { YoungGarbage } from './young-garbage.js';
 
 const ACK_EVERY_MESSAGES = 32;
+/**
+ * Also an ACK once this many bytes arrived since the last (WELCOME says so): the source paces itself to
+ * the link from the ACKs, and a PAGES message is at most 1 MiB, so in practice one ACK per message.
+ */
+export const ACK_EVERY_BYTES = 256 * 1024;
 /** Received PAGES bytes between young-generation collections (see YoungGarbage): bounds the dead socket reads held. */
 const COLLECT_EVERY_BYTES = 4 * 1024 * 1024;
 
@@ -44,6 +49,8 @@ export class Receiver {
   #pass = 0;
   #passes: PassOrder = BEFORE_FIRST_PASS;
   #messages = 0;
+  /** The session's bytesReceived in the last ACK. */
+  #ackedBytes = 0;
   #progressed = false;
   readonly #clock = new PassClock();
   #applyAtBegin: ApplyTimes = { decodeMs: 0, writeMs: 0, hashMs: 0 };
@@ -127,6 +134,7 @@ export class Receiver {
         throw new FerryError(ErrorCode.UnexpectedMessage, `message type ${message.type} is not for the target`);
     }
     this.#phase = step(this.#phase, { kind: 'message', type: message.type, allVerified: files.allVerified });
+    if (files.bytesReceived - this.#ackedBytes >= ACK_EVERY_BYTES && !isFinished(this.#phase)) this.#ack();
     if (this.#phase === 'verified') await this.#ready();
     if (this.#phase === 'committing') await this.#commit();
   }
@@ -180,6 +188,7 @@ export class Receiver {
 
   #ack(): void {
     const { files } = this.#host;
+    this.#ackedBytes = files.bytesReceived;
     this.#send({ type: MessageType.Ack, pass: this.#pass, bytesReceived: files.bytesReceived, pagesApplied: files.pagesApplied });
   }
 

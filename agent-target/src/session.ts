@@ -9,7 +9,7 @@ import { publicMessage, type PrivatePath } from './public-message.js';
 import type { ImageSink } from './image-sink.js';
 import { sendPageTables } from './page-tables.js';
 import { checkArrival, isFinished, survivesDisconnect, type TargetPhase } from './phases.js';
-import { Receiver } from './receiver.js';
+import { ACK_EVERY_BYTES, Receiver } from './receiver.js';
 import { FinalPhase, ManifestWriter } from './session-commit.js';
 import { endFeed, Inbox, Link, NO_FEED, type Feed, type Peer } from './session-link.js';
 import { SessionFiles } from './session-state.js';
@@ -171,7 +171,7 @@ export class TargetSession {
     this.#setFeed({ kind: 'attached', link });
     replaced?.close(1008, 'replaced by a resumed connection');
     this.#inbox.clear();
-    link.send({ type: MessageType.Welcome, version: PROTOCOL_VERSION, resumed, sessionSecret: this.#secret });
+    link.send({ type: MessageType.Welcome, version: PROTOCOL_VERSION, resumed, sessionSecret: this.#secret, ackEveryBytes: ACK_EVERY_BYTES, bytesReceived: this.#files.bytesReceived });
     this.#log.info({ resumed, images: this.images.map((i) => i.name) }, 'source attached');
     this.#ctx.onEvent({ event: 'attached', migrationId: this.id, resumed });
     if (!resumed) return;

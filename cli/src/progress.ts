@@ -1,4 +1,4 @@
-import type { ConvergenceFields, DaemonLine, MigrationSummary, SourceEvent } from '@ferry/serve';
+import type { ConvergenceFields, DaemonLine, MigrationSummary, PacingSummary, SourceEvent } from '@ferry/serve';
 import { formatBytes } from './units.js';
 import { describePauseTimeline } from '@ferry/agent-source';
 
@@ -92,6 +92,14 @@ function withoutSendRate({ sendRate: _sendRate, ...rest }: Partial<ConvergenceFi
   return rest;
 }
 
+function describePacing(p: PacingSummary): string {
+  const queued = p.queuedAtPause !== undefined ? `; ${formatBytes(p.queuedAtPause)} in flight at the pause` : '';
+  if (p.state === 'off') return `off: ${p.reason ?? 'not paced'}${queued}`;
+  const rate = p.deliveryRate !== undefined ? `link ${formatBytes(p.deliveryRate)}/s` : 'no estimate yet';
+  const rtt = p.minRttMs !== undefined ? `, round trip ${p.minRttMs} ms` : '';
+  return `${rate}${rtt}, paced at ${formatBytes(p.pacingRate ?? 0)}/s (${p.mode ?? 'startup'})${queued}`;
+}
+
 function formatSummary(s: MigrationSummary): string {
   const rows: Array<[string, string]> = [
     ['result', s.result],
@@ -105,6 +113,7 @@ function formatSummary(s: MigrationSummary): string {
     ['pages sent', `${s.pagesSent} (raw ${s.rawPages}, lz4 ${s.lz4Pages}, delta ${s.deltaPages}, zero ${s.zeroPages}, copy ${s.copyPages})`],
   ];
   rows.push(['pages read', `${s.pagesRead}${s.finalPagesRead !== undefined ? ` (final pass ${s.finalPagesRead}, of which ${s.finalDirtyPages ?? 0} changed)` : ''}`]);
+  if (s.pacing) rows.push(['pacing', describePacing(s.pacing)]);
   for (const [name, log] of Object.entries(s.dirtyLog ?? {})) rows.push([`dirty log ${name}`, `${log.method}: ${log.reason}`]);
   for (const [name, disk] of Object.entries(s.disks ?? {})) rows.push([`disk ${name}`, `${formatBytes(disk.bytesSent)} sent in ${disk.passes} passes`]);
   if (s.stopReason) rows.push(['stopped by', s.stopReason]);

@@ -19,7 +19,7 @@ Usage:
                  [--state-cmd CMD] [--pause-cmd CMD] [--resume-cmd CMD] [--qmp SOCKET] [--disk NAME=NODE ...]
                  [--keep-source]
                  [--policy smart|xen|downtime] [--max-downtime MS] [--delta-cache BYTES] [--no-delta]
-                 [--compress auto|always|never] [--rate-limit RATE] [--token-file F] [--ca F]
+                 [--compress auto|always|never] [--rate-limit RATE | --no-pacing] [--token-file F] [--ca F]
                  [--tls-client-cert F --tls-client-key F] [--reconnect-timeout S] [--reply-timeout S]
                  [--timeout SECONDS] [--on-timeout cancel|force] [--id ID] [--workers N]
                  [--page-size BYTES] [--json]

@@ -38,7 +38,21 @@ export interface Welcome {
   readonly resumed: boolean;
   /** A secret for this session, known only to this connection: a resume must present it (HELLO.sessionSecret). Required since v2. */
   readonly sessionSecret: string;
+  /**
+   * The target ACKs once at least this many bytes arrived since its last ACK (besides every 32 PAGES
+   * and each PASS_END), so the source can measure the link. Absent from older targets.
+   */
+  readonly ackEveryBytes?: number;
+  /**
+   * Every message byte the session had received before this connection (ACK's count when WELCOME left):
+   * lines the ACKs' `bytesReceived` up with what the source sent on this connection. Sent with `ackEveryBytes`.
+   */
+  readonly bytesReceived?: number;
 }
+
+/** Bounds on WELCOME's `ackEveryBytes`: an ACK per 4 KiB at most (no flood of replies), per 64 MiB at least. */
+export const MIN_ACK_EVERY_BYTES = 4096;
+export const MAX_ACK_EVERY_BYTES = 64 * 1024 * 1024;
 
 /** Session secrets are opaque text of at most this many characters. */
 const MAX_SECRET_LENGTH = 128;
@@ -98,7 +112,19 @@ function decodeOptions(raw: unknown): Record<string, string | number | boolean> 
   return options;
 }
 
-export const encodeWelcome = (msg: Welcome): Fields => ({ version: msg.version, resumed: msg.resumed, sessionSecret: msg.sessionSecret });
+export const encodeWelcome = (msg: Welcome): Fields => ({
+  version: msg.version, resumed: msg.resumed, sessionSecret: msg.sessionSecret,
+  ...(msg.ackEveryBytes !== undefined ? { ackEveryBytes: msg.ackEveryBytes } : {}),
+  ...(msg.bytesReceived !== undefined ? { bytesReceived: msg.bytesReceived } : {}),
+});
+
+/** The ACK cadence and the count it starts from come together, or not at all (an older target). */
+function ackCadence(f: Fields, what: string): { ackEveryBytes?: number; bytesReceived?: number } {
+  if (f['ackEveryBytes'] === undefined && f['bytesReceived'] === undefined) return {};
+  const ackEveryBytes = uint(f, 'ackEveryBytes', what, MAX_ACK_EVERY_BYTES);
+  if (ackEveryBytes < MIN_ACK_EVERY_BYTES) throw malformed(`${what}: ackEveryBytes must be at least ${MIN_ACK_EVERY_BYTES}, got ${ackEveryBytes}`);
+  return { ackEveryBytes, bytesReceived: uint(f, 'bytesReceived', what) };
+}
 
 /**
  * The version is checked before the other fields: a target of another version may lay WELCOME out
@@ -113,5 +139,6 @@ export function decodeWelcome(body: unknown): Welcome {
     version,
     resumed: bool(f, 'resumed', 'WELCOME'),
     sessionSecret: str(f, 'sessionSecret', 'WELCOME', MAX_SECRET_LENGTH),
+    ...ackCadence(f, 'WELCOME'),
   };
 }

@@ -21,6 +21,7 @@ export {
 export { checkBlobName, checkDistinctVariables, checkImageName, checkName, isValidName, variableOf } from './names.js';
 export { digestToHex, hexToDigest } from './fields.js';
 export type { Hello, Welcome, ImageInfo } from './handshake.js';
+export { MIN_ACK_EVERY_BYTES, MAX_ACK_EVERY_BYTES } from './handshake.js';
 export type { PassBegin, PassEnd, Ack, Paused } from './passes.js';
 export type { State, StateChunk, StateEnd } from './state.js';
 export type { Verify, VerifyResult } from './verify.js';

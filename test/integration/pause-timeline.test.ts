@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fillImage } from '@ferry/workload';
 import { FERRY, runMigrate, scratchDir, startTarget } from '../helpers/ferry.js';
 
-const ORDER = ['pause-hook', 'final-scan', 'final-wire', 'state', 'verify', 'target-fsync', 'round-trip', 'go', 'target-commit', 'target-resume', 'round-trip', 'other'];
+const ORDER = ['pause-hook', 'final-scan', 'final-wire', 'state', 'verify', 'target-fsync', 'commit-ready-rtt', 'go', 'target-commit', 'target-resume', 'resumed-rtt', 'other'];
 
 /** True when `steps` follow ORDER (each step found after the one before). */
 function inOrder(steps: readonly string[]): boolean {

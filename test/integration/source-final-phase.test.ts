@@ -59,7 +59,7 @@ t.test('the state hook runs after the last freeze; the images and blob arrive wh
   const options: MigrateOptions = {
     url: target.url, migrationId: 'final-phase', images: [{ name: 'ram', path: ram }, { name: 'disk', path: disk }], pageSize: DEFAULT_PAGE_SIZE,
     stateFiles: [], policy: 'xen', delta: true, deltaCacheBytes: 1 << 20, compress: 'never', workers: 1, onTimeout: 'cancel', throttle: 'off',
-    replyTimeoutMs: 10_000, verifyRetries: 1, reconnectTimeoutMs: 0, pausedTimeoutMs: 30_000,
+    replyTimeoutMs: 10_000, verifyRetries: 1, reconnectTimeoutMs: 0, pausedTimeoutMs: 30_000, pacing: true,
   };
   const onEvent = (event: SourceEvent): void => {
     if (event.event === 'pass-end' && event['final'] === true) calls.push('final pass-end');

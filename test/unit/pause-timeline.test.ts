@@ -10,14 +10,14 @@ t.test('each mark takes the stretch since the one before; what is left is other'
     { step: 'final-scan', at: 140 },
     { step: 'final-wire', at: 150 },
     { step: 'verify', at: 160 },
-    { step: 'round-trip', at: 175, parts: [{ step: 'target-fsync', ms: 12 }] },
+    { step: 'commit-ready-rtt', at: 175, parts: [{ step: 'target-fsync', ms: 12 }] },
     { step: 'go', at: 176 },
-    { step: 'round-trip', at: 198, parts: [{ step: 'target-commit', ms: 5 }, { step: 'target-resume', ms: 15 }] },
+    { step: 'resumed-rtt', at: 198, parts: [{ step: 'target-commit', ms: 5 }, { step: 'target-resume', ms: 15 }] },
   ]);
   t.same(steps, [
     { step: 'pause-hook', ms: 3 }, { step: 'final-scan', ms: 37 }, { step: 'final-wire', ms: 10 }, { step: 'verify', ms: 10 },
-    { step: 'target-fsync', ms: 12 }, { step: 'round-trip', ms: 3 }, { step: 'go', ms: 1 },
-    { step: 'target-commit', ms: 5 }, { step: 'target-resume', ms: 15 }, { step: 'round-trip', ms: 2 }, { step: 'other', ms: 2 },
+    { step: 'target-fsync', ms: 12 }, { step: 'commit-ready-rtt', ms: 3 }, { step: 'go', ms: 1 },
+    { step: 'target-commit', ms: 5 }, { step: 'target-resume', ms: 15 }, { step: 'resumed-rtt', ms: 2 }, { step: 'other', ms: 2 },
   ]);
   t.equal(sum(steps), 100, 'the steps sum to the pause');
 });
@@ -26,7 +26,7 @@ t.test('a target claiming more than the wait it sits in, or a mark out of order,
   const steps = buildPauseTimeline(0, 50, [
     { step: 'pause-hook', at: 10 },
     { step: 'final-scan', at: 5 }, // before the mark ahead of it: an empty step
-    { step: 'round-trip', at: 20, parts: [{ step: 'target-fsync', ms: 1e6 }, { step: 'target-commit', ms: -3 }] },
+    { step: 'resumed-rtt', at: 20, parts: [{ step: 'target-fsync', ms: 1e6 }, { step: 'target-commit', ms: -3 }] },
     { step: 'go', at: 80 }, // after the pause ended: cut at its end
   ]);
   t.ok(steps.every((s) => s.ms >= 0), 'no negative step');

@@ -1,7 +1,7 @@
 import t from 'tap';
 import msgpack from 'msgpack-lite';
 import {
-  DEFAULT_LIMITS, ErrorCode, MessageType, PageEncoding, PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, PAGES_HEADER_BYTES,
+  DEFAULT_LIMITS, ErrorCode, MAX_ACK_EVERY_BYTES, MessageType, MIN_ACK_EVERY_BYTES, PageEncoding, PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, PAGES_HEADER_BYTES,
   checkDistinctVariables, checkImageGeometry, checkVersion, decodeMessage, decodePageRecords, decodePagesHeader, encodeControl, encodePages,
   encodePagesHeader, encodeStateChunk, maxCompressedPayload, messageTypeName, writeCopyRecord, writeRecord, type ControlMessage,
   type PageRecord, type RecordToWrite, variableOf,
@@ -24,6 +24,7 @@ t.test('every control message survives a round trip', async (t) => {
     },
     { type: MessageType.Welcome, version: PROTOCOL_VERSION, resumed: true, sessionSecret: 's3cret' },
     { type: MessageType.Welcome, version: PROTOCOL_VERSION, resumed: false, sessionSecret: '' },
+    { type: MessageType.Welcome, version: PROTOCOL_VERSION, resumed: true, sessionSecret: 's', ackEveryBytes: 262_144, bytesReceived: 2 ** 40 },
     { type: MessageType.PassBegin, pass: 0xffff_ffff },
     { type: MessageType.PassEnd, pass: 3, pages: 2 ** 40, bytes: 2 ** 52 },
     { type: MessageType.Ack, pass: 7, bytesReceived: 123_456_789, pagesApplied: 30_141 },
@@ -175,6 +176,26 @@ t.test('the target\'s durations on COMMIT_READY and RESUMED: optional, and only 
     rejects(t, () => decodeMessage(withBody(MessageType.Resumed, { resumeUs: bad })), /RESUMED: resumeUs must be an integer/, `resumeUs ${JSON.stringify(bad)}`);
   }
   t.same(decodeMessage(withBody(MessageType.Resumed, { commitUs: 5, extra: 'ignored' })), { type: MessageType.Resumed, commitUs: 5 }, 'unknown fields are dropped');
+});
+
+t.test('WELCOME\'s ACK cadence: optional, both fields together, and bounded', async (t) => {
+  const welcome = (fields: Record<string, unknown>) => withBody(MessageType.Welcome, { version: PROTOCOL_VERSION, resumed: false, sessionSecret: 's', ...fields });
+  // An older target says nothing of its ACKs: the source then does not pace on them.
+  t.same(decodeMessage(welcome({})), { type: MessageType.Welcome, version: PROTOCOL_VERSION, resumed: false, sessionSecret: 's' }, 'without a cadence');
+  t.same(decodeMessage(welcome({ ackEveryBytes: MIN_ACK_EVERY_BYTES, bytesReceived: 0 })),
+    { type: MessageType.Welcome, version: PROTOCOL_VERSION, resumed: false, sessionSecret: 's', ackEveryBytes: MIN_ACK_EVERY_BYTES, bytesReceived: 0 }, 'the smallest cadence');
+  const bad: Array<[Record<string, unknown>, RegExp]> = [
+    [{ ackEveryBytes: 262_144 }, /bytesReceived must be an integer/],
+    [{ bytesReceived: 5 }, /ackEveryBytes must be an integer/],
+    [{ ackEveryBytes: 0, bytesReceived: 0 }, /ackEveryBytes must be at least 4096/],
+    [{ ackEveryBytes: MIN_ACK_EVERY_BYTES - 1, bytesReceived: 0 }, /ackEveryBytes must be at least 4096/],
+    [{ ackEveryBytes: MAX_ACK_EVERY_BYTES + 1, bytesReceived: 0 }, /ackEveryBytes must be an integer from 0 to 67108864/],
+    [{ ackEveryBytes: 1.5e5, bytesReceived: -1 }, /bytesReceived must be an integer/],
+    [{ ackEveryBytes: '262144', bytesReceived: 0 }, /ackEveryBytes must be an integer/],
+    [{ ackEveryBytes: 262_144, bytesReceived: 2 ** 53 }, /bytesReceived must be an integer/],
+    [{ ackEveryBytes: null, bytesReceived: 0 }, /ackEveryBytes must be an integer/],
+  ];
+  for (const [fields, message] of bad) rejects(t, () => decodeMessage(welcome(fields)), message, `WELCOME ${JSON.stringify(fields)}`);
 });
 
 t.test('rejects malformed control messages', async (t) => {

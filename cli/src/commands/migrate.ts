@@ -35,7 +35,9 @@ is resumed on the source and ferry exits 3.
                          (stop/cont duty cycle); off: never
   --delta-cache BYTES    XOR-delta cache of sent pages (default 256MiB); --no-delta turns deltas off
   --compress MODE        auto (default: LZ4 while the link is the bottleneck), always, never
-  --rate-limit RATE      cap the sending rate, e.g. 100mbit or 12MB/s
+  --rate-limit RATE      cap the sending rate, e.g. 100mbit or 12MB/s (instead of pacing to the link)
+  --no-pacing            send as fast as the socket takes pages; by default the source measures the link
+                         from the target's ACKs and paces itself to it, so no queue builds ahead of the pause
   --token-file F         bearer token for the target; --ca F verifies a wss:// target
   --tls-client-cert F --tls-client-key F   client certificate for mutual TLS
   --reconnect-timeout S  after a cut during pre-copy, reconnect and resume for up to S seconds (default 30;

@@ -5,7 +5,7 @@ export { EventFeed, MAX_WATCHER_BUFFERED_BYTES } from './events.js';
 export {
   EVENT_NAMES,
   type ConvergenceFields, type DaemonLine, type DaemonStatus, type DaemonSummary, type DirtyLogSummary, type DiskSummary, type EncodingTotals,
-  type FeedEvent, type MigrationEnd, type MigrationResult, type MigrationSummary, type PassRecord, type PauseStep, type PauseStepName, type SourceDaemonEvent, type SourceEvent,
+  type FeedEvent, type MigrationEnd, type MigrationResult, type MigrationSummary, type PacingSummary, type PassRecord, type PauseStep, type PauseStepName, type SourceDaemonEvent, type SourceEvent,
   type SourceFeedEvent, type SourceMigrationStatus, type SourceStatus, type StatusEvent, type TargetEvent, type TargetMigrationStatus,
   type TargetPhase, type TargetStatus,
 } from './vocabulary.js';

@@ -73,16 +73,39 @@ export interface DirtyLogSummary {
  * the final pass blocked on the link; `state` state blobs still going after the final pass; `verify` the
  * VERIFY round trip (with any final bytes still queued); `target-fsync` the target making the images
  * durable, as it measured it; `go` the source's last check and GO; `target-commit` and `target-resume` the
- * target renaming the files and resuming the workload, as it measured them; `round-trip` what the waits
- * for COMMIT_READY and RESUMED took beyond the target's own figures; `other` whatever no part covers.
+ * target renaming the files and resuming the workload, as it measured them; `commit-ready-rtt` what the
+ * wait for COMMIT_READY took beyond the target's fsync, and `resumed-rtt` what the wait for RESUMED took
+ * beyond the target's commit and resume (the round trips, and anything queued ahead of the reply);
+ * `other` whatever no part covers.
  */
 export type PauseStepName = 'pause-hook' | 'final-scan' | 'final-wire' | 'state' | 'verify' | 'target-fsync' | 'go'
-  | 'target-commit' | 'target-resume' | 'round-trip' | 'other';
+  | 'target-commit' | 'target-resume' | 'commit-ready-rtt' | 'resumed-rtt' | 'other';
 
 /** One part of the pause: its duration in milliseconds (one decimal). */
 export interface PauseStep {
   readonly step: PauseStepName;
   readonly ms: number;
+}
+
+/**
+ * How the source paced its pages to the link. `on`: to the pacer's estimates, last as given here
+ * (`deliveryRate` bytes/s the target was seen to receive at best, `minRttMs` the least round trip,
+ * `pacingRate` the pace in bytes/s, `windowBytes` the most in flight, `mode` startup/drain/probe/probe-rtt);
+ * `off`: not, and `reason` says why (--no-pacing, --rate-limit, an older target). `queuedAtPause`: bytes
+ * sent and not yet acknowledged by the target as the pre-copy ended, what the pause waited behind
+ * (absent when the target does not report what it received, or there was no pause).
+ */
+export interface PacingSummary {
+  readonly state: 'on' | 'off';
+  readonly reason?: string;
+  readonly mode?: 'startup' | 'drain' | 'probe' | 'probe-rtt';
+  readonly deliveryRate?: number;
+  readonly minRttMs?: number;
+  readonly pacingRate?: number;
+  readonly windowBytes?: number;
+  readonly queuedAtPause?: number;
+  /** The pacer's window at that moment (when on): what bounded `queuedAtPause`. */
+  readonly windowAtPause?: number;
 }
 
 /** The last line of `ferry migrate --json`, and what `migrate()` resolves to. */
@@ -108,6 +131,8 @@ export interface MigrationSummary extends EncodingTotals {
   readonly dirtyLog?: Readonly<Record<string, DirtyLogSummary>>;
   /** The pause cut into its parts (absent when the workload never paused); the steps sum to `pauseMs`. */
   readonly pauseTimeline?: readonly PauseStep[];
+  /** How the pages were paced to the link (absent when the migration never connected). */
+  readonly pacing?: PacingSummary;
 }
 
 /** The summary as the source daemon publishes and keeps it: without the pass history. */
