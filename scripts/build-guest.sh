@@ -13,6 +13,10 @@ guest_tool=build-guest
 . "$root/scripts/guest-lib.sh"
 out="$root/.cache/guest"
 mkdir -p "$out"
+# Test files run in parallel and each asks for the guest: one build at a time, the others wait and
+# then find it newer than its inputs.
+exec 9>"$out/.build.lock"
+flock 9
 
 guest_kernel
 guest_busybox
