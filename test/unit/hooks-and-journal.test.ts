@@ -85,8 +85,9 @@ t.test('prepareHook: a hook that runs a script is watched through the script, wh
   const started = join(dir, 'started');
   const ended = join(dir, 'ended');
   const script = join(dir, 'pause.sh');
-  // A slow trap: a watched shell that only forked the script would be gone long before it ends.
-  writeFileSync(script, `trap 'sleep 0.3; touch ${ended}; exit 143' TERM\ntouch ${started}\nsleep 600 & wait $!\n`);
+  // A slow trap: a watched shell that only forked the script would be gone long before it ends. Its
+  // message is written after the shell is gone, to the stderr pipe the script shares with it.
+  writeFileSync(script, `trap 'sleep 0.3; echo cleaning up >&2; touch ${ended}; exit 143' TERM\ntouch ${started}\nsleep 600 & wait $!\n`);
   const controller = new AbortController();
   const reason = new FerryError(ErrorCode.Aborted, 'cancelled by the user');
   const run = prepareHook({ name: 'pause', command: `sh ${script}`, timeoutMs: 60_000 }).run(controller.signal);
@@ -94,6 +95,13 @@ t.test('prepareHook: a hook that runs a script is watched through the script, wh
   controller.abort(reason);
   await t.rejects(run, reason);
   t.ok(existsSync(ended), 'the script had run its trap and exited before the run settled');
+});
+
+t.test('runHook: what a hook leaves running can still write to its stderr after the hook ended', async (t) => {
+  const alive = join(scratchDir(t), 'alive');
+  await runHook({ name: 'resume', command: `(sleep 0.3; echo still here >&2; touch ${alive}) &`, timeoutMs: 10_000 });
+  await waitForFile(alive, 10_000);
+  t.pass('the background process wrote to stderr and went on (a closed pipe would have killed it with SIGPIPE)');
 });
 
 t.test('adviseRecovery: resume only after the pause and before GO, and never while the process lives', async (t) => {

@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, FerryError } from '@ferry/protocol';
 
@@ -133,9 +135,12 @@ function watch(child: ChildProcess, run: HookRun): Promise<void> {
     // 'exit', not 'close': a hook may leave a background process holding its stderr open.
     // What it started in the background is left alone (a resume hook may start a daemon).
     child.once('exit', (code, signal) => {
+      // The pipes stay open and read: a script the shell started (still in its TERM trap, or a daemon
+      // a resume hook left behind) would die of SIGPIPE at its next write to a closed one. Unref'd,
+      // they do not keep this process alive.
+      unrefPipe(child.stderr);
+      unrefPipe(child.stdout);
       setImmediate(() => {
-        child.stderr?.destroy();
-        child.stdout?.destroy();
         // A stopped hook settles once its whole group is gone: the shell may exit at the SIGTERM while a
         // script it started still runs its trap (SIGKILL after the grace ends that too).
         if (stopped) return void groupGone(child.pid!, () => killed).then(() => settle(stopped));
@@ -188,6 +193,10 @@ function groupRuns(pgid: number): boolean {
     const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return Number(pgrp) === pgid && state !== 'Z' && state !== 'X';
   });
+}
+
+function unrefPipe(stream: Readable | null): void {
+  (stream as Socket | null)?.unref();
 }
 
 function killGroup(pid: number, signal: NodeJS.Signals): void {
