@@ -7,9 +7,9 @@ import { createReadStream, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { repoPath } from './repo.js';
 
-export const FERRY = fileURLToPath(new URL('../../cli/bin/ferry.js', import.meta.url));
+export const FERRY = repoPath('cli', 'bin', 'ferry.js');
 
 export interface Teardown {
   teardown(fn: () => unknown): void;

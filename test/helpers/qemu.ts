@@ -8,13 +8,13 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { shellQuote } from '@ferry/qemu';
 import type { Test } from 'tap';
 import { runMigrate, startTarget, type MigrateRun, type RunningProcess, type Teardown } from './ferry.js';
+import { REPO_ROOT } from './repo.js';
 
 export const QEMU = 'qemu-system-x86_64';
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const ROOT = REPO_ROOT;
 
 export interface Guest {
   readonly kernel: string;

@@ -6,7 +6,6 @@
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { AUTOPILOT_FLAGS } from '../../cli/src/commands/autopilot.js';
@@ -21,6 +20,7 @@ import { WAN_PROXY_FLAGS } from '../../cli/src/commands/wan-proxy.js';
 import { WORKLOAD_FLAGS } from '../../cli/src/commands/workload.js';
 import type { FlagSpec } from '../../cli/src/flags.js';
 import { FERRY, scratchDir } from '../helpers/ferry.js';
+import { repoPath } from '../helpers/repo.js';
 
 const COMMANDS: Record<string, FlagSpec> = {
   target: TARGET_FLAGS, migrate: MIGRATE_COMMAND_FLAGS, recover: RECOVER_FLAGS, source: SOURCE_FLAGS, status: STATUS_FLAGS,
@@ -28,8 +28,8 @@ const COMMANDS: Record<string, FlagSpec> = {
 };
 /** `ferry --help` explains these once, in its "Logging" paragraph, instead of on every command's lines. */
 const EXPLAINED_ONCE = new Set(['help', 'log-level', 'log-file']);
-const README = fileURLToPath(new URL('../../README.md', import.meta.url));
-const README_USAGE = fileURLToPath(new URL('../../scripts/readme-usage.ts', import.meta.url));
+const README = repoPath('README.md');
+const README_USAGE = repoPath('scripts', 'readme-usage.ts');
 
 async function commandHelp(name: string): Promise<string> {
   const { stdout } = await promisify(execFile)(process.execPath, [FERRY, name, '--help'], { encoding: 'utf8' });

@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { FERRY, scratchDir } from '../helpers/ferry.js';
+import { repoPath } from '../helpers/repo.js';
 
-const TINY = fileURLToPath(new URL('../../examples/plans/tiny.json', import.meta.url));
+const TINY = repoPath('examples', 'plans', 'tiny.json');
 
 t.setTimeout(600_000); // about twenty `ferry plan` processes, each loading HiGHS's WebAssembly; several render charts
 

@@ -8,9 +8,14 @@ import t from 'tap';
 import { highsSolver } from '../../cli/src/highs-solver.js';
 import { parseAutopilotScenario } from '../../cli/src/autopilot/config.js';
 import { planPeriod } from '../../cli/src/autopilot/plan-period.js';
-import { startPlannerThread } from '../../cli/dist/autopilot/planner-thread.js';
+import type * as PlannerThread from '../../cli/src/autopilot/planner-thread.js';
 import type { Scenario } from '@ferry/planner';
+import { pathToFileURL } from 'node:url';
 import { joulesPerBitFor, lineScenario } from '../helpers/planner.js';
+import { repoPath } from '../helpers/repo.js';
+
+// The built module, found from the checkout's root: this file may run from .cache/tests.
+const { startPlannerThread } = (await import(pathToFileURL(repoPath('cli', 'dist', 'autopilot', 'planner-thread.js')).href)) as typeof PlannerThread;
 
 /** Three DCs on a line, four VMs at west, east far cheaper: the plan moves VMs east. */
 function fleet(): Scenario {

@@ -6,8 +6,9 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { EVENT_NAMES } from '@ferry/serve';
+import { repoPath } from '../helpers/repo.js';
 
-const PAGE = readFileSync(new URL('../../packages/serve/page/page.js', import.meta.url), 'utf8');
+const PAGE = readFileSync(repoPath('packages', 'serve', 'page', 'page.js'), 'utf8');
 
 t.test('every event the live page handles by name is in the vocabulary', async (t) => {
   const handled = [...PAGE.matchAll(/case '([a-z-]+)':/g), ...PAGE.matchAll(/e\.event === '([a-z-]+)'/g)].map((m) => m[1]);

@@ -1,8 +1,8 @@
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { checkImportBoundaries, importCycles, importSpecifiers, loadWorkspace, packageOf, type SourceImports, type WorkspacePackage } from '../helpers/import-boundaries.js';
+import { REPO_ROOT } from '../helpers/repo.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const ROOT = REPO_ROOT;
 
 /**
  * Dependencies declared ahead of the code that imports them. Each entry says who will use it; the check

@@ -3,9 +3,10 @@ import t from 'tap';
 import { calibrate, initialPlacement, migrationCost, migrationRequests, network, offlinePlan, parseScenario, planWindow, rollingPlan, shortestRoute, totals, windowOf } from '@ferry/planner';
 import { highsSolver } from '../../cli/src/highs-solver.js';
 import { lineScenario } from '../helpers/planner.js';
+import { repoPath } from '../helpers/repo.js';
 
 const solve = await highsSolver();
-const example = (name: string): Record<string, unknown> => JSON.parse(readFileSync(new URL(`../../examples/plans/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
+const example = (name: string): Record<string, unknown> => JSON.parse(readFileSync(repoPath('examples', 'plans', name), 'utf8')) as Record<string, unknown>;
 const twoDcs = [{ name: 'west', maxVMs: 8 }, { name: 'east', maxVMs: 8 }];
 const flat = { west: [0.1, 0.1], east: [0.1, 0.1] };
 

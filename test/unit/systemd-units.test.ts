@@ -7,11 +7,11 @@ import t from 'tap';
 import { execFile } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { scratchDir } from '../helpers/ferry.js';
+import { repoPath } from '../helpers/repo.js';
 
-const UNITS = fileURLToPath(new URL('../../examples/systemd/', import.meta.url));
+const UNITS = repoPath('examples', 'systemd') + '/';
 const ANALYZE = '/usr/bin/systemd-analyze';
 const skip = existsSync(ANALYZE) ? false : `${ANALYZE} is missing (apt-get install systemd)`;
 
