@@ -12,6 +12,7 @@ import { shellQuote } from '@ferry/qemu';
 import type { Test } from 'tap';
 import { runMigrate, startTarget, type MigrateRun, type RunningProcess, type Teardown } from './ferry.js';
 import { REPO_ROOT } from './repo.js';
+import { until } from './wait.js';
 
 export const QEMU = 'qemu-system-x86_64';
 const ROOT = REPO_ROOT;
@@ -118,9 +119,10 @@ export class QemuScratch {
   constructor(t: Teardown, prefix = 'ferry-qemu-') {
     this.dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), prefix));
     t.teardown(async () => {
-      for (const child of this.#children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      for (const file of this.#pidFiles) killPidFile(file);
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      const pids = [...this.#children.map((child) => child.pid), ...this.#pidFiles.map(pidInFile)];
+      const killed = pids.filter((pid): pid is number => pid !== undefined && kill(pid));
+      // QEMU holds the RAM files mapped: the folder goes once every QEMU has exited, not while one still writes.
+      await until(() => !killed.some(isRunning), `QEMU processes ${killed.join(' ')} exit after SIGKILL`, 10_000);
       rmSync(this.dir, { recursive: true, force: true });
     });
   }
@@ -139,12 +141,32 @@ export class QemuScratch {
   }
 }
 
-function killPidFile(file: string): void {
+function pidInFile(file: string): number | undefined {
   try {
     const pid = Number(readFileSync(file, 'utf8').trim());
-    if (Number.isInteger(pid) && pid > 1) process.kill(pid, 'SIGKILL');
+    return Number.isInteger(pid) && pid > 1 ? pid : undefined;
   } catch {
-    // no pid file (QEMU never started) or already gone
+    return undefined; // no pid file: QEMU never started
+  }
+}
+
+/** SIGKILL; false when there was no such process. */
+function kill(pid: number): boolean {
+  try {
+    process.kill(pid, 'SIGKILL');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `pid` still runs: an exited process its parent has not reaped yet (a zombie) does not. */
+function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+  } catch {
+    return false;
   }
 }
 
