@@ -14,8 +14,12 @@ export const Control = {
   LinkBound: 3,
 } as const;
 export const CONTROL_SLOTS = 4;
-/** Batch buffers per worker: enough to keep the socket fed, few enough to bound memory (8 x ~1 MiB). */
-export const BATCH_BUFFERS = 8;
+/**
+ * Batch buffers per worker: enough to keep the socket fed, few enough to bound memory (4 x ~1 MiB). They
+ * also bound what the source queues on its socket: a batch goes out in its own buffer, which comes back
+ * once the socket has written it. 8 fed loopback no faster and held 4 MiB more (docs/measurements.md).
+ */
+export const BATCH_BUFFERS = 4;
 /** Bytes a scan thread reads (and hashes) at a time; the paused scan's threads claim work in these. */
 export const CHUNK_BYTES = 1 << 20;
 /** Pages per chunk of `CHUNK_BYTES`. */

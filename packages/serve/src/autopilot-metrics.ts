@@ -1,5 +1,5 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
-import { metricsRegistry, renderMetrics, type MetricsSource } from './metrics.js';
+import type { Counter, Gauge, Registry } from 'prom-client';
+import { metricsRegistry, prom, renderMetrics, type MetricsSource } from './metrics.js';
 
 /** How a migration the autopilot started ended, as it could tell (see the autopilot's Outcome). */
 export type AutopilotResult = 'committed' | 'rolled-back' | 'unknown' | 'failed-to-start' | 'lost';
@@ -32,6 +32,7 @@ export class AutopilotMetrics implements MetricsSource {
   /** `running()` is read at scrape time: the migrations started and not yet ended. */
   constructor(running: () => number) {
     const registers = [this.registry];
+    const { Counter, Gauge } = prom();
     this.#periods = new Counter({ name: 'ferry_autopilot_periods_total', help: 'Planning periods run to their end.', registers });
     this.#started = new Counter({ name: 'ferry_autopilot_migrations_started_total', help: 'Migrations started through a source daemon, by route.', labelNames: ['from', 'to'], registers });
     this.#ended = new Counter({ name: 'ferry_autopilot_migrations_ended_total', help: 'Migrations that ended, by route and result (committed, rolled-back, failed-to-start, lost, unknown).', labelNames: ['from', 'to', 'result'], registers });

@@ -1,4 +1,15 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { createRequire } from 'node:module';
+import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+const require = createRequire(import.meta.url);
+
+/**
+ * prom-client, loaded at the first registry (`require` keeps it after that): with the OpenTelemetry API
+ * it pulls in (about 90 files) it cost a process 1-1.5 MiB of memory, and `ferry migrate` (which imports
+ * this package for its hooks and vocabulary) keeps no metrics. Loaded synchronously, so the metric
+ * classes stay plain constructors.
+ */
+export const prom = (): typeof import('prom-client') => require('prom-client') as typeof import('prom-client');
 
 /** How a migration ended, as each daemon sees it: the source's summary result, or the target's outcome. */
 export type EndResult = 'committed' | 'rolled-back' | 'unknown' | 'failed' | 'failed-to-start';
@@ -38,9 +49,9 @@ export interface MetricsSource {
  * lag) that Node dashboards expect.
  */
 export function metricsRegistry(role: string): Registry {
-  const registry = new Registry();
+  const registry = new (prom().Registry)();
   registry.setDefaultLabels({ role });
-  collectDefaultMetrics({ register: registry });
+  prom().collectDefaultMetrics({ register: registry });
   return registry;
 }
 
@@ -76,6 +87,7 @@ export class DaemonMetrics implements MetricsSource {
   constructor(role: 'source' | 'target', running: () => number) {
     this.registry = metricsRegistry(role);
     const registers = [this.registry];
+    const { Counter, Gauge, Histogram } = prom();
     const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> => new Counter({ name, help, labelNames, registers });
     this.#started = counter('ferry_migrations_started_total', 'Migrations this daemon started (source) or accepted (target).');
     this.#ended = counter('ferry_migrations_ended_total', 'Migrations that ended, by result and FERRY_ERR_ code (empty when none).', ['result', 'code']);
