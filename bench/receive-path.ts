@@ -8,8 +8,13 @@
  *   - frames: what the target runs, FrameSocket (agent-target) reading frames into its reused buffers
  *   - frames + scavenge: the same, with the young-generation collection every 4 MiB
  *   - tcp, reused buffer: plain TCP chunks copied into one reused 1 MiB buffer: the least a receiver on
- *     Node's socket could cost (Node still allocates each read; `onread` is not offered on accepted sockets)
- * Receivers run one after the other, twice, interleaved. FERRY_BENCH_SIZE (default 1GiB) sizes the stream.
+ *     Node's socket could cost with 'data' events (Node allocates each read)
+ *   - tcp, onread: the same copy, the accepted socket's handle taken into a `net.Socket` made with `onread`,
+ *     so every read lands in one reused 64 KiB buffer. `onread` is offered only for sockets the process
+ *     makes, so this reaches into `net`'s internal `_handle`: a measure of what reused reads would save
+ *     the target, not a way the target reads today
+ * Receivers run one after the other, twice, interleaved. FERRY_BENCH_SIZE (default 1GiB) sizes the stream;
+ * FERRY_BENCH_RECEIVERS picks some: ws, ws-scavenge, frames, frames-scavenge, tcp-reused, tcp-onread, comma-separated.
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -19,7 +24,7 @@ const SELF = fileURLToPath(import.meta.url);
 const MESSAGE = 1 << 20;
 const GiB = 2 ** 30;
 const TOTAL = Number(/^(\d+)GiB$/.exec(process.env['FERRY_BENCH_SIZE'] ?? '1GiB')?.[1] ?? 1) * GiB;
-type Mode = 'ws' | 'ws-scavenge' | 'frames' | 'frames-scavenge' | 'tcp-reused';
+type Mode = 'ws' | 'ws-scavenge' | 'frames' | 'frames-scavenge' | 'tcp-reused' | 'tcp-onread';
 
 interface Report { seconds: number; user: number; system: number; gcCount: number; gcMs: number }
 
@@ -47,6 +52,10 @@ async function receiver(mode: Mode): Promise<void> {
     process.stdout.write(`${JSON.stringify(report)}\n`);
     process.exit(0);
   };
+  if (mode === 'tcp-onread') return onreadReceiver(first, (n) => {
+    received += n;
+    if (received >= TOTAL) done();
+  });
   if (mode === 'tcp-reused') {
     const { createServer } = await import('node:net');
     const assembly = Buffer.allocUnsafe(MESSAGE);
@@ -103,10 +112,38 @@ async function receiver(mode: Mode): Promise<void> {
   wss.on('listening', () => process.stdout.write(`${JSON.stringify({ port: (wss.address() as { port: number }).port })}\n`));
 }
 
+/** Accepts one connection and re-reads it through `onread` into one reused buffer, copied on as tcp-reused does. */
+async function onreadReceiver(first: () => void, counted: (bytes: number) => void): Promise<void> {
+  const { createServer, Socket } = await import('node:net');
+  const assembly = Buffer.allocUnsafe(MESSAGE);
+  let filled = 0;
+  const server = createServer({ pauseOnConnect: true }, (accepted) => {
+    const handle = (accepted as unknown as { _handle: unknown })._handle;
+    (accepted as unknown as { _handle: unknown })._handle = null;
+    const socket = new Socket({
+      handle, onread: {
+        buffer: Buffer.allocUnsafe(64 * 1024),
+        callback: (n: number, chunk: Uint8Array) => {
+          first();
+          for (let at = 0; at < n;) {
+            const k = Math.min(n - at, MESSAGE - filled);
+            assembly.set(chunk.subarray(at, at + k), filled);
+            filled = (filled + k) % MESSAGE;
+            at += k;
+          }
+          counted(n);
+        },
+      },
+    } as ConstructorParameters<typeof Socket>[0]);
+    socket.resume();
+  });
+  server.listen(0, '127.0.0.1', () => process.stdout.write(`${JSON.stringify({ port: (server.address() as { port: number }).port })}\n`));
+}
+
 async function sender(mode: Mode, port: number): Promise<void> {
   const message = Buffer.alloc(MESSAGE, 7);
   let left = TOTAL / MESSAGE;
-  if (mode === 'tcp-reused') {
+  if (mode === 'tcp-reused' || mode === 'tcp-onread') {
     const { connect } = await import('node:net');
     const socket = connect(port, '127.0.0.1');
     const pump = (): void => {
@@ -140,6 +177,9 @@ async function measure(mode: Mode): Promise<Report> {
   return report;
 }
 
+const ALL_MODES: readonly Mode[] = ['ws', 'ws-scavenge', 'frames', 'frames-scavenge', 'tcp-reused', 'tcp-onread'];
+/** FERRY_BENCH_RECEIVERS=frames,tcp-onread runs only those. */
+const MODES = (process.env['FERRY_BENCH_RECEIVERS']?.split(',') ?? ALL_MODES).filter((mode): mode is Mode => (ALL_MODES as readonly string[]).includes(mode));
 const [role, modeArg, portArg] = process.argv.slice(2);
 if (role === 'receive') await receiver(modeArg as Mode);
 else if (role === 'send') await sender(modeArg as Mode, Number(portArg));
@@ -147,7 +187,7 @@ else {
   const perGiB = (x: number): string => (x * GiB / TOTAL).toFixed(2);
   process.stdout.write('receiver                 GB/s   CPU core-s/GiB (user sys)   GC per GiB (count, ms)\n');
   for (let round = 0; round < 2; round++) {
-    for (const mode of ['ws', 'ws-scavenge', 'frames', 'frames-scavenge', 'tcp-reused'] as const) {
+    for (const mode of MODES) {
       const r = await measure(mode);
       process.stdout.write(`${mode.padEnd(24)} ${(TOTAL / r.seconds / 1e9).toFixed(2)}   ${perGiB(r.user + r.system)} (${perGiB(r.user)} ${perGiB(r.system)})`.padEnd(58)
         + `${Math.round(r.gcCount * GiB / TOTAL)}, ${Math.round(r.gcMs * GiB / TOTAL)}\n`);
