@@ -4,7 +4,7 @@
  * that at once; when the guardian is killed too, `ferry recover` does it from the journal. A real writer
  * process (--throttle-pid) and a cgroup (v2, or v1 on hybrid hosts, where the machine has the cpu controller; else a stand-in
  * directory with the same files checks that cpu.max is written back) are throttled. The QEMU guest case
- * is in test/e2e/qemu-throttle.test.ts.
+ * is in test/e2e/qemu-throttle.ts.
  */
 import t, { type Test } from 'tap';
 import { spawnSync, type ChildProcess } from 'node:child_process';

@@ -3,7 +3,7 @@
  * paused and saved its device state: either way `ferry migrate` must exit 3 (rolled back) and the
  * source guest must keep running and counting with no bad page (never stopped, or resumed with `cont`).
  */
-import t, { type Test } from 'tap';
+import type { Test } from 'tap';
 import { QmpClient } from '@ferry/qemu';
 import { buildGuest, QemuScratch, qemuMissing, readHeartbeats, migrateKillingTarget, startQemuTarget, startSourceQemu, waitForHeartbeats, type GuestOptions } from '../helpers/qemu.js';
 
@@ -34,17 +34,20 @@ async function killTargetWhen(t: Test, killOn: (event: Record<string, unknown>) 
   return { events: run.events };
 }
 
-const missing = qemuMissing();
-if (missing !== undefined) {
-  t.plan(0, `skipped: ${missing}`);
-} else {
-  t.setTimeout(300_000); // boots two guests under TCG
-  t.test('the target dies during pre-copy: the source guest never stops', async (t) => {
-    const { events } = await killTargetWhen(t, (event) => event['event'] === 'pass-end');
-    t.notOk(events.some((e) => e['event'] === 'paused'), 'the source was never paused');
-  });
-  t.test('the target dies after the source paused and saved its state: the source resumes', async (t) => {
-    const { events } = await killTargetWhen(t, (event) => event['event'] === 'state');
-    t.ok(events.some((e) => e['event'] === 'paused'), 'the source was paused, then resumed by the rollback');
-  });
+/** This suite, on a subtest that test/e2e/guests.test.ts gives it, which runs the guest suites one at a time. */
+export async function qemuRollback(t: Test): Promise<void> {
+  const missing = qemuMissing();
+  if (missing !== undefined) {
+    t.plan(0, `skipped: ${missing}`);
+  } else {
+    t.setTimeout(300_000); // boots two guests under TCG
+    t.test('the target dies during pre-copy: the source guest never stops', async (t) => {
+      const { events } = await killTargetWhen(t, (event) => event['event'] === 'pass-end');
+      t.notOk(events.some((e) => e['event'] === 'paused'), 'the source was never paused');
+    });
+    t.test('the target dies after the source paused and saved its state: the source resumes', async (t) => {
+      const { events } = await killTargetWhen(t, (event) => event['event'] === 'state');
+      t.ok(events.some((e) => e['event'] === 'paused'), 'the source was paused, then resumed by the rollback');
+    });
+  }
 }
