@@ -52,29 +52,17 @@ async function receiver(mode: Mode): Promise<void> {
     process.stdout.write(`${JSON.stringify(report)}\n`);
     process.exit(0);
   };
-  if (mode === 'tcp-onread') return onreadReceiver(first, (n) => {
-    received += n;
-    if (received >= TOTAL) done();
-  });
-  if (mode === 'tcp-reused') {
+  if (mode === 'tcp-reused' || mode === 'tcp-onread') {
+    const assemble = assembler();
+    const read = (chunk: Uint8Array): void => {
+      first();
+      assemble(chunk);
+      received += chunk.length;
+      if (received >= TOTAL) done();
+    };
+    if (mode === 'tcp-onread') return onreadReceiver(read);
     const { createServer } = await import('node:net');
-    const assembly = Buffer.allocUnsafe(MESSAGE);
-    let filled = 0;
-    const server = createServer((socket) => {
-      socket.on('data', (chunk: Buffer) => {
-        first();
-        for (let at = 0; at < chunk.length;) {
-          const n = Math.min(chunk.length - at, MESSAGE - filled);
-          chunk.copy(assembly, filled, at, at + n);
-          filled = (filled + n) % MESSAGE;
-          at += n;
-        }
-        received += chunk.length;
-        if (received >= TOTAL) done();
-      });
-    });
-    server.listen(0, '127.0.0.1', () => process.stdout.write(`${JSON.stringify({ port: (server.address() as { port: number }).port })}\n`));
-    return;
+    return announce(createServer((socket) => socket.on('data', read)));
   }
   const { FrameSocket, YoungGarbage } = await import('@ferry/agent-target');
   const young = mode.endsWith('-scavenge') ? new YoungGarbage(4 << 20) : undefined;
@@ -98,8 +86,7 @@ async function receiver(mode: Mode): Promise<void> {
         error: () => {},
       });
     });
-    server.listen(0, '127.0.0.1', () => process.stdout.write(`${JSON.stringify({ port: (server.address() as { port: number }).port })}\n`));
-    return;
+    return announce(server);
   }
   const { WebSocketServer } = await import('ws');
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', maxPayload: 2 * MESSAGE + 1024, perMessageDeflate: false });
@@ -112,31 +99,38 @@ async function receiver(mode: Mode): Promise<void> {
   wss.on('listening', () => process.stdout.write(`${JSON.stringify({ port: (wss.address() as { port: number }).port })}\n`));
 }
 
-/** Accepts one connection and re-reads it through `onread` into one reused buffer, copied on as tcp-reused does. */
-async function onreadReceiver(first: () => void, counted: (bytes: number) => void): Promise<void> {
+/** Accepts one connection and reads it through `onread`: each read lands in one reused buffer, valid during `read`. */
+async function onreadReceiver(read: (chunk: Uint8Array) => void): Promise<void> {
   const { createServer, Socket } = await import('node:net');
-  const assembly = Buffer.allocUnsafe(MESSAGE);
-  let filled = 0;
-  const server = createServer({ pauseOnConnect: true }, (accepted) => {
+  announce(createServer({ pauseOnConnect: true }, (accepted) => {
     const handle = (accepted as unknown as { _handle: unknown })._handle;
     (accepted as unknown as { _handle: unknown })._handle = null;
     const socket = new Socket({
       handle, onread: {
         buffer: Buffer.allocUnsafe(64 * 1024),
-        callback: (n: number, chunk: Uint8Array) => {
-          first();
-          for (let at = 0; at < n;) {
-            const k = Math.min(n - at, MESSAGE - filled);
-            assembly.set(chunk.subarray(at, at + k), filled);
-            filled = (filled + k) % MESSAGE;
-            at += k;
-          }
-          counted(n);
-        },
+        callback: (n: number, buffer: Uint8Array) => read(buffer.subarray(0, n)),
       },
     } as ConstructorParameters<typeof Socket>[0]);
     socket.resume();
-  });
+  }));
+}
+
+/** Copies each chunk on into one reused 1 MiB buffer, as assembling messages from socket reads does. */
+function assembler(): (chunk: Uint8Array) => void {
+  const assembly = Buffer.allocUnsafe(MESSAGE);
+  let filled = 0;
+  return (chunk) => {
+    for (let at = 0; at < chunk.length;) {
+      const n = Math.min(chunk.length - at, MESSAGE - filled);
+      assembly.set(chunk.subarray(at, at + n), filled);
+      filled = (filled + n) % MESSAGE;
+      at += n;
+    }
+  };
+}
+
+/** Listens on a free loopback port and tells the parent which (the first line it reads). */
+function announce(server: import('node:net').Server): void {
   server.listen(0, '127.0.0.1', () => process.stdout.write(`${JSON.stringify({ port: (server.address() as { port: number }).port })}\n`));
 }
 
