@@ -47,7 +47,7 @@ const gbps = (bytesPerSecond: number): string => `${(bytesPerSecond / 1e9).toFix
 const mib = (bytes: number): string => `${(bytes / MiB).toFixed(0)} MiB`;
 const cores = (cpu: { user: number; system: number }): number => cpu.user + cpu.system;
 const perGiB = (cpu: { user: number; system: number }, size: number): string =>
-  `${((cpu.user + cpu.system) * GiB / size).toFixed(2)} (user ${(cpu.user * GiB / size).toFixed(2)} sys ${(cpu.system * GiB / size).toFixed(2)})`;
+  `${(cores(cpu) * GiB / size).toFixed(2)} (user ${(cpu.user * GiB / size).toFixed(2)} sys ${(cpu.system * GiB / size).toFixed(2)})`;
 
 async function cold(): Promise<void> {
   const image = join(work, 'nonzero.img');

@@ -9,9 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Teardown } from './ferry.js';
 import { qemuMissing, QEMU } from './qemu.js';
-import { REPO_ROOT } from './repo.js';
-
-const ROOT = REPO_ROOT;
+import { REPO_ROOT, repoPath } from './repo.js';
 
 export interface NodeGuest {
   readonly kernel: string;
@@ -22,9 +20,9 @@ export interface NodeGuest {
 export function nodeGuest(): NodeGuest | { readonly missing: string } {
   const qemu = qemuMissing();
   if (qemu !== undefined) return { missing: qemu };
-  const build = spawnSync('bash', [join(ROOT, 'scripts/build-node-guest.sh')], { encoding: 'utf8' });
+  const build = spawnSync('bash', [repoPath('scripts', 'build-node-guest.sh')], { encoding: 'utf8' });
   if (build.status !== 0) return { missing: `scripts/build-node-guest.sh: ${build.stderr.trim() || `exit ${build.status}`}` };
-  const dir = join(ROOT, '.cache/node-guest');
+  const dir = repoPath('.cache', 'node-guest');
   return { kernel: join(dir, 'kernel'), initrd: join(dir, 'initramfs.gz') };
 }
 
@@ -47,7 +45,7 @@ export async function runInGuest(t: Teardown, guest: NodeGuest, run: GuestRun): 
     '-machine', 'pc', '-accel', 'tcg', '-smp', String(run.cpus ?? 2), '-m', `${run.ramMiB}M`,
     '-kernel', guest.kernel, '-initrd', guest.initrd, '-append', cmdline,
     '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot', '-serial', `file:${serial}`,
-    '-virtfs', `local,path=${ROOT.replace(/\/$/, '').replaceAll(',', ',,')},mount_tag=ferry,security_model=none,readonly=on`,
+    '-virtfs', `local,path=${REPO_ROOT.replaceAll(',', ',,')},mount_tag=ferry,security_model=none,readonly=on`,
   ], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString('utf8')).slice(-4000); });

@@ -11,11 +11,10 @@ import { join } from 'node:path';
 import { shellQuote } from '@ferry/qemu';
 import type { Test } from 'tap';
 import { runMigrate, startTarget, type MigrateRun, type RunningProcess, type Teardown } from './ferry.js';
-import { REPO_ROOT } from './repo.js';
+import { repoPath } from './repo.js';
 import { until } from './wait.js';
 
 export const QEMU = 'qemu-system-x86_64';
-const ROOT = REPO_ROOT;
 
 export interface Guest {
   readonly kernel: string;
@@ -32,9 +31,9 @@ export function qemuMissing(): string | undefined {
 
 /** Builds the test guest when needed (it skips what is up to date) and returns its files. */
 export function buildGuest(): Guest {
-  const build = spawnSync('bash', [join(ROOT, 'scripts/build-guest.sh')], { encoding: 'utf8' });
+  const build = spawnSync('bash', [repoPath('scripts', 'build-guest.sh')], { encoding: 'utf8' });
   if (build.status !== 0) throw new Error(`scripts/build-guest.sh failed: ${build.stderr}`);
-  const dir = join(ROOT, '.cache/guest');
+  const dir = repoPath('.cache', 'guest');
   return { kernel: join(dir, 'kernel'), initrd: join(dir, 'initramfs.gz') };
 }
 

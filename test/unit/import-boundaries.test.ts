@@ -2,8 +2,6 @@ import t from 'tap';
 import { checkImportBoundaries, importCycles, importSpecifiers, loadWorkspace, packageOf, type SourceImports, type WorkspacePackage } from '../helpers/import-boundaries.js';
 import { REPO_ROOT } from '../helpers/repo.js';
 
-const ROOT = REPO_ROOT;
-
 /**
  * Dependencies declared ahead of the code that imports them. Each entry says who will use it; the check
  * fails once an entry is imported (take it off then) and fails for any other unused dependency.
@@ -11,7 +9,7 @@ const ROOT = REPO_ROOT;
 const PENDING_DEPENDENCIES: Record<string, readonly string[]> = {};
 
 t.test('the workspace keeps its import boundaries', async (t) => {
-  const { packages, sources } = loadWorkspace(ROOT);
+  const { packages, sources } = loadWorkspace(REPO_ROOT);
   t.ok(sources.length > 50, `read ${sources.length} sources in ${packages.length} packages`);
   for (const folder of ['test/unit', 'test/helpers', 'bench']) t.ok(sources.some((s) => s.file.startsWith(`${folder}/`)), `sources of ${folder} are read`);
   t.equal(new Set(sources.map((s) => s.file)).size, sources.length, 'each file is read once');
@@ -24,7 +22,7 @@ t.test('the workspace keeps its import boundaries', async (t) => {
 
 
 t.test('no file imports itself back through others (type imports included)', async (t) => {
-  const cycles = importCycles(loadWorkspace(ROOT).sources);
+  const cycles = importCycles(loadWorkspace(REPO_ROOT).sources);
   t.same(cycles, [], `circles: ${JSON.stringify(cycles)}`);
 });
 

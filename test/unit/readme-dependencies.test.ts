@@ -5,10 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import t from 'tap';
-import { REPO_ROOT } from '../helpers/repo.js';
+import { repoPath } from '../helpers/repo.js';
 
-const ROOT = REPO_ROOT + '/';
-const readJson = (path: string): Record<string, unknown> => JSON.parse(readFileSync(`${ROOT}${path}`, 'utf8')) as Record<string, unknown>;
+const readJson = (path: string): Record<string, unknown> => JSON.parse(readFileSync(repoPath(path), 'utf8')) as Record<string, unknown>;
 
 function runtimeDependencies(): string[] {
   const workspaces = readJson('package.json')['workspaces'] as string[];
@@ -18,7 +17,7 @@ function runtimeDependencies(): string[] {
 
 /** The package names in the first column of the table under "## Dependencies". */
 function readmeTable(): string[] {
-  const readme = readFileSync(`${ROOT}README.md`, 'utf8');
+  const readme = readFileSync(repoPath('README.md'), 'utf8');
   const section = readme.split(/^## /m).find((part) => part.startsWith('Dependencies\n')) ?? '';
   const firstCells = section.split('\n').filter((line) => line.startsWith('| `')).map((line) => line.split('|')[1] ?? '');
   return [...new Set(firstCells.flatMap((cell) => [...cell.matchAll(/`([^`]+)`/g)].map((match) => match[1]!)))].sort();
