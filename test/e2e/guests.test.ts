@@ -6,6 +6,7 @@
  * test/e2e/guests.test.ts`.
  */
 import t from 'tap';
+import { qemuMissing } from '../helpers/qemu.js';
 import { qemuDiskMigrate } from './qemu-disk-migrate.js';
 import { qemuDiskRollback } from './qemu-disk-rollback.js';
 import { qemuDiskWarm } from './qemu-disk-warm.js';
@@ -28,4 +29,6 @@ const SUITES = [
 
 // Each suite sets its own time limit (up to 30 minutes for node inside a guest); the file's is their sum.
 t.setTimeout(4 * 60 * 60 * 1000);
-for (const [name, suite] of SUITES) await t.test(name, (t) => suite(t));
+// Without QEMU every suite is skipped here, with the reason, rather than each checking for itself.
+const missing = qemuMissing();
+for (const [name, suite] of SUITES) await t.test(name, { skip: missing === undefined ? false : `skipped: ${missing}` }, (t) => suite(t));

@@ -13,11 +13,11 @@ import { join } from 'node:path';
 import type { Test } from 'tap';
 import { QmpClient } from '@ferry/qemu';
 import { runMigrate, sha256 } from '../helpers/ferry.js';
-import { buildGuest, QemuScratch, qemuMissing, readDiskBeats, readHeartbeats, startQemuTarget, startSourceQemu, waitForHeartbeats, type GuestOptions, type SourceQemu } from '../helpers/qemu.js';
+import { buildGuest, QemuScratch, readDiskBeats, readHeartbeats, startQemuTarget, startSourceQemu, waitForHeartbeats, type GuestOptions, type SourceQemu } from '../helpers/qemu.js';
 
 const DISK_BYTES = 256 * 1024 * 1024;
 
-/** This suite, on a subtest that test/e2e/guests.test.ts gives it, which runs the guest suites one at a time. */
+/** This suite, on a subtest that test/e2e/guests.test.ts gives it (which runs the guest suites one at a time, and none without QEMU). */
 export async function qemuDiskMigrate(t: Test): Promise<void> {
   // ferry makes its disk views in the temporary folder: a folder of this suite's own (inherited by every ferry
   // it starts) keeps views of test files running beside it out of the check that none is left behind.
@@ -30,44 +30,39 @@ export async function qemuDiskMigrate(t: Test): Promise<void> {
     rmSync(privateTmp, { recursive: true, force: true });
   });
 
-  const missing = qemuMissing();
-  if (missing !== undefined) {
-    t.plan(0, `skipped: ${missing}`);
-  } else {
-    t.setTimeout(600_000); // boots guests under TCG and migrates 256 MiB of RAM and a 256 MiB disk, then a smaller qcow2 guest
-    t.test('a guest writing its disk moves with the disk; the target re-verifies every block', { timeout: 400_000 }, async (t) => {
-      const scratch = new QemuScratch(t);
-      const diskPath = scratch.path('source-vda.raw');
-      writeFileSync(diskPath, '');
-      truncateSync(diskPath, DISK_BYTES);
-      const options: GuestOptions = { guest: buildGuest(), ramMiB: 256, touchMiB: 32, rate: 1000, sweep: 4, disk: { path: diskPath, mib: 16, rate: 100 } };
-      const { run, source, target } = await migrateDiskGuest(t, scratch, options, 'disk-a');
-      const disks = run.summary['disks'] as Record<string, { bytesSent: number; passes: number }> | undefined;
-      // The guest filled 16 MiB of the disk; the bytes on the wire for it vary with how pages were encoded.
-      t.ok(disks?.['vda'] && disks['vda'].bytesSent > 8 * 1024 * 1024 && disks['vda'].passes >= 2,
-        `the summary reports the disk: ${JSON.stringify(disks)}`);
-      t.ok(run.events.some((e) => e['event'] === 'progress' && typeof e['diskBytesSent'] === 'number'), 'progress events carry the disk bytes');
-      t.equal(await sha256(join(target.dir, 'disk-a', 'vda')), await sha256(diskPath), 'the target disk is byte-identical to the paused source disk');
-      await checkGuestContinues(t, source, target.serialPath);
-    });
+  t.setTimeout(600_000); // boots guests under TCG and migrates 256 MiB of RAM and a 256 MiB disk, then a smaller qcow2 guest
+  t.test('a guest writing its disk moves with the disk; the target re-verifies every block', { timeout: 400_000 }, async (t) => {
+    const scratch = new QemuScratch(t);
+    const diskPath = scratch.path('source-vda.raw');
+    writeFileSync(diskPath, '');
+    truncateSync(diskPath, DISK_BYTES);
+    const options: GuestOptions = { guest: buildGuest(), ramMiB: 256, touchMiB: 32, rate: 1000, sweep: 4, disk: { path: diskPath, mib: 16, rate: 100 } };
+    const { run, source, target } = await migrateDiskGuest(t, scratch, options, 'disk-a');
+    const disks = run.summary['disks'] as Record<string, { bytesSent: number; passes: number }> | undefined;
+    // The guest filled 16 MiB of the disk; the bytes on the wire for it vary with how pages were encoded.
+    t.ok(disks?.['vda'] && disks['vda'].bytesSent > 8 * 1024 * 1024 && disks['vda'].passes >= 2,
+      `the summary reports the disk: ${JSON.stringify(disks)}`);
+    t.ok(run.events.some((e) => e['event'] === 'progress' && typeof e['diskBytesSent'] === 'number'), 'progress events carry the disk bytes');
+    t.equal(await sha256(join(target.dir, 'disk-a', 'vda')), await sha256(diskPath), 'the target disk is byte-identical to the paused source disk');
+    await checkGuestContinues(t, source, target.serialPath);
+  });
 
-    t.test('a qcow2 disk moves through its FUSE view and arrives as a raw file with the same guest bytes', { timeout: 300_000, skip: existsSync('/dev/fuse') ? false : 'no /dev/fuse on this machine' }, async (t) => {
-      const scratch = new QemuScratch(t);
-      const diskPath = scratch.path('source-vda.qcow2');
-      const created = spawnSync('qemu-img', ['create', '-q', '-f', 'qcow2', diskPath, '64M'], { encoding: 'utf8' });
-      t.equal(created.status, 0, `qemu-img create ${created.stderr}`);
-      const options: GuestOptions = { guest: buildGuest(), ramMiB: 128, touchMiB: 16, rate: 1000, sweep: 4, disk: { path: diskPath, mib: 16, rate: 100, format: 'qcow2' } };
-      const viewsBefore = ferryDiskViews();
-      const { source, target } = await migrateDiskGuest(t, scratch, options, 'disk-q');
-      const asRaw = scratch.path('source-vda.raw');
-      // -U: the paused source QEMU still holds the image's lock; it writes nothing while paused.
-      const converted = spawnSync('qemu-img', ['convert', '-U', '-f', 'qcow2', '-O', 'raw', diskPath, asRaw], { encoding: 'utf8' });
-      t.equal(converted.status, 0, `qemu-img convert ${converted.stderr}`);
-      t.equal(await sha256(join(target.dir, 'disk-q', 'vda')), await sha256(asRaw), 'the raw target disk holds exactly the guest bytes of the paused source qcow2');
-      t.same(ferryDiskViews(), viewsBefore, 'the FUSE view file is gone');
-      await checkGuestContinues(t, source, target.serialPath);
-    });
-  }
+  t.test('a qcow2 disk moves through its FUSE view and arrives as a raw file with the same guest bytes', { timeout: 300_000, skip: existsSync('/dev/fuse') ? false : 'no /dev/fuse on this machine' }, async (t) => {
+    const scratch = new QemuScratch(t);
+    const diskPath = scratch.path('source-vda.qcow2');
+    const created = spawnSync('qemu-img', ['create', '-q', '-f', 'qcow2', diskPath, '64M'], { encoding: 'utf8' });
+    t.equal(created.status, 0, `qemu-img create ${created.stderr}`);
+    const options: GuestOptions = { guest: buildGuest(), ramMiB: 128, touchMiB: 16, rate: 1000, sweep: 4, disk: { path: diskPath, mib: 16, rate: 100, format: 'qcow2' } };
+    const viewsBefore = ferryDiskViews();
+    const { source, target } = await migrateDiskGuest(t, scratch, options, 'disk-q');
+    const asRaw = scratch.path('source-vda.raw');
+    // -U: the paused source QEMU still holds the image's lock; it writes nothing while paused.
+    const converted = spawnSync('qemu-img', ['convert', '-U', '-f', 'qcow2', '-O', 'raw', diskPath, asRaw], { encoding: 'utf8' });
+    t.equal(converted.status, 0, `qemu-img convert ${converted.stderr}`);
+    t.equal(await sha256(join(target.dir, 'disk-q', 'vda')), await sha256(asRaw), 'the raw target disk holds exactly the guest bytes of the paused source qcow2');
+    t.same(ferryDiskViews(), viewsBefore, 'the FUSE view file is gone');
+    await checkGuestContinues(t, source, target.serialPath);
+  });
 }
 
 /** Migrates with --keep-source (the source stays paused, to compare disks) and checks nothing of ferry's stays on the source QEMU. */

@@ -11,7 +11,7 @@ import type { Test } from 'tap';
 import { QmpClient } from '@ferry/qemu';
 import { CutProxy } from '../helpers/cut-proxy.js';
 import { runMigrate, sha256 } from '../helpers/ferry.js';
-import { buildGuest, QemuScratch, qemuMissing, readDiskBeats, readHeartbeats, migrateKillingTarget, startQemuTarget, startSourceQemu, waitForHeartbeats, type GuestOptions, type SourceQemu } from '../helpers/qemu.js';
+import { buildGuest, QemuScratch, readDiskBeats, readHeartbeats, migrateKillingTarget, startQemuTarget, startSourceQemu, waitForHeartbeats, type GuestOptions, type SourceQemu } from '../helpers/qemu.js';
 
 async function guestWithDisk(t: Test) {
   const scratch = new QemuScratch(t);
@@ -60,41 +60,36 @@ async function killTargetWhen(t: Test, killOn: (event: Record<string, unknown>) 
   return run.events;
 }
 
-/** This suite, on a subtest that test/e2e/guests.test.ts gives it, which runs the guest suites one at a time. */
+/** This suite, on a subtest that test/e2e/guests.test.ts gives it (which runs the guest suites one at a time, and none without QEMU). */
 export async function qemuDiskRollback(t: Test): Promise<void> {
-  const missing = qemuMissing();
-  if (missing !== undefined) {
-    t.plan(0, `skipped: ${missing}`);
-  } else {
-    t.setTimeout(900_000); // boots three guests under TCG
-    t.test('the target dies during pre-copy, after a bitmap was frozen and exported', { timeout: 300_000 }, async (t) => {
-      const events = await killTargetWhen(t, (event) => event['event'] === 'pass-end' && Number(event['pass']) >= 1);
-      t.notOk(events.some((e) => e['event'] === 'paused'), 'the source was never paused');
-    });
+  t.setTimeout(900_000); // boots three guests under TCG
+  t.test('the target dies during pre-copy, after a bitmap was frozen and exported', { timeout: 300_000 }, async (t) => {
+    const events = await killTargetWhen(t, (event) => event['event'] === 'pass-end' && Number(event['pass']) >= 1);
+    t.notOk(events.some((e) => e['event'] === 'paused'), 'the source was never paused');
+  });
 
-    t.test('the target dies after the pause: the source resumes with its disk untouched', { timeout: 300_000 }, async (t) => {
-      const events = await killTargetWhen(t, (event) => event['event'] === 'state');
-      t.ok(events.some((e) => e['event'] === 'paused'), 'the source was paused, then resumed by the rollback');
-    });
+  t.test('the target dies after the pause: the source resumes with its disk untouched', { timeout: 300_000 }, async (t) => {
+    const events = await killTargetWhen(t, (event) => event['event'] === 'state');
+    t.ok(events.some((e) => e['event'] === 'paused'), 'the source was paused, then resumed by the rollback');
+  });
 
-    t.test('a cut during pre-copy resumes; an unknown --disk NODE is a usage error', { timeout: 300_000 }, async (t) => {
-      const { source, target, targetDir, diskPath } = await guestWithDisk(t);
-      const usage = await runMigrate(t, ['--to', target.url, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath, '--disk', 'vda=vdz']);
-      t.equal(usage.code, 2, 'an unknown NODE exits 2');
-      t.match(usage.stderr, /no block device or node 'vdz'.*vda/, 'and lists what query-block shows');
+  t.test('a cut during pre-copy resumes; an unknown --disk NODE is a usage error', { timeout: 300_000 }, async (t) => {
+    const { source, target, targetDir, diskPath } = await guestWithDisk(t);
+    const usage = await runMigrate(t, ['--to', target.url, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath, '--disk', 'vda=vdz']);
+    t.equal(usage.code, 2, 'an unknown NODE exits 2');
+    t.match(usage.stderr, /no block device or node 'vdz'.*vda/, 'and lists what query-block shows');
 
-      const proxy = await CutProxy.start(target.url);
-      t.teardown(() => proxy.close());
-      const run = await runMigrate(t, ['--to', proxy.url, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath, '--disk', 'vda=vda', '--keep-source', '--id', 'disk-cut'], (event) => {
-        if (proxy.cuts === 0 && event['event'] === 'pass-end' && Number(event['pass']) >= 1) proxy.cut();
-      });
-      t.equal(proxy.cuts, 1, 'the link was cut once');
-      t.equal(run.code, 0, 'migrate still commits');
-      if (run.code !== 0) t.comment(run.stderr.slice(-3000));
-      t.ok(run.events.some((e) => e['event'] === 'reconnected'), 'after reconnecting');
-      const state = await sourceQemuState(source);
-      t.same([state.bitmaps, state.exports], [[], []], 'no bitmap or export left');
-      t.equal(await sha256(join(targetDir, 'disk-cut', 'vda')), await sha256(diskPath), 'the target disk is byte-identical to the paused source disk');
+    const proxy = await CutProxy.start(target.url);
+    t.teardown(() => proxy.close());
+    const run = await runMigrate(t, ['--to', proxy.url, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath, '--disk', 'vda=vda', '--keep-source', '--id', 'disk-cut'], (event) => {
+      if (proxy.cuts === 0 && event['event'] === 'pass-end' && Number(event['pass']) >= 1) proxy.cut();
     });
-  }
+    t.equal(proxy.cuts, 1, 'the link was cut once');
+    t.equal(run.code, 0, 'migrate still commits');
+    if (run.code !== 0) t.comment(run.stderr.slice(-3000));
+    t.ok(run.events.some((e) => e['event'] === 'reconnected'), 'after reconnecting');
+    const state = await sourceQemuState(source);
+    t.same([state.bitmaps, state.exports], [[], []], 'no bitmap or export left');
+    t.equal(await sha256(join(targetDir, 'disk-cut', 'vda')), await sha256(diskPath), 'the target disk is byte-identical to the paused source disk');
+  });
 }

@@ -9,13 +9,11 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
-import { buildGuest, guestArgs, QEMU, QemuScratch, qemuMissing, waitForHeartbeats } from '../helpers/qemu.js';
+import { buildGuest, guestArgs, QEMU, QemuScratch, waitForHeartbeats } from '../helpers/qemu.js';
 
-/** This suite, on a subtest that test/e2e/guests.test.ts gives it, which runs the guest suites one at a time. */
+/** This suite, on a subtest that test/e2e/guests.test.ts gives it (which runs the guest suites one at a time, and none without QEMU). */
 export async function qemuGuest(t: Test): Promise<void> {
-  const missing = qemuMissing();
-
-  t.test('the initramfs loads every module after the modules it depends on', { skip: missing ?? false }, async (t) => {
+  t.test('the initramfs loads every module after the modules it depends on', async (t) => {
     const guest = buildGuest();
     const tree = mkdtempSync(join(tmpdir(), 'ferry-initramfs-'));
     t.teardown(() => rmSync(tree, { recursive: true, force: true }));
@@ -36,7 +34,7 @@ export async function qemuGuest(t: Test): Promise<void> {
     }
   });
 
-  t.test('a guest that cannot see its disk says so and powers off; no kernel panic', { skip: missing ?? false }, async (t) => {
+  t.test('a guest that cannot see its disk says so and powers off; no kernel panic', async (t) => {
     const scratch = new QemuScratch(t);
     const ramPath = scratch.path('nodisk.ram');
     const serialPath = scratch.path('nodisk-serial.log');

@@ -5,7 +5,7 @@
  */
 import type { Test } from 'tap';
 import { QmpClient } from '@ferry/qemu';
-import { buildGuest, QemuScratch, qemuMissing, readHeartbeats, migrateKillingTarget, startQemuTarget, startSourceQemu, waitForHeartbeats, type GuestOptions } from '../helpers/qemu.js';
+import { buildGuest, QemuScratch, readHeartbeats, migrateKillingTarget, startQemuTarget, startSourceQemu, waitForHeartbeats, type GuestOptions } from '../helpers/qemu.js';
 
 /** Migrates a writing guest and SIGKILLs the target on the first migrate event that `killOn` accepts. */
 async function killTargetWhen(t: Test, killOn: (event: Record<string, unknown>) => boolean): Promise<{ events: Array<Record<string, unknown>> }> {
@@ -34,20 +34,15 @@ async function killTargetWhen(t: Test, killOn: (event: Record<string, unknown>) 
   return { events: run.events };
 }
 
-/** This suite, on a subtest that test/e2e/guests.test.ts gives it, which runs the guest suites one at a time. */
+/** This suite, on a subtest that test/e2e/guests.test.ts gives it (which runs the guest suites one at a time, and none without QEMU). */
 export async function qemuRollback(t: Test): Promise<void> {
-  const missing = qemuMissing();
-  if (missing !== undefined) {
-    t.plan(0, `skipped: ${missing}`);
-  } else {
-    t.setTimeout(300_000); // boots two guests under TCG
-    t.test('the target dies during pre-copy: the source guest never stops', async (t) => {
-      const { events } = await killTargetWhen(t, (event) => event['event'] === 'pass-end');
-      t.notOk(events.some((e) => e['event'] === 'paused'), 'the source was never paused');
-    });
-    t.test('the target dies after the source paused and saved its state: the source resumes', async (t) => {
-      const { events } = await killTargetWhen(t, (event) => event['event'] === 'state');
-      t.ok(events.some((e) => e['event'] === 'paused'), 'the source was paused, then resumed by the rollback');
-    });
-  }
+  t.setTimeout(300_000); // boots two guests under TCG
+  t.test('the target dies during pre-copy: the source guest never stops', async (t) => {
+    const { events } = await killTargetWhen(t, (event) => event['event'] === 'pass-end');
+    t.notOk(events.some((e) => e['event'] === 'paused'), 'the source was never paused');
+  });
+  t.test('the target dies after the source paused and saved its state: the source resumes', async (t) => {
+    const { events } = await killTargetWhen(t, (event) => event['event'] === 'state');
+    t.ok(events.some((e) => e['event'] === 'paused'), 'the source was paused, then resumed by the rollback');
+  });
 }

@@ -12,91 +12,86 @@ import { spawnSync } from 'node:child_process';
 import { FERRY, runMigrate, startTarget } from '../helpers/ferry.js';
 import { killWhileStopped } from '../helpers/throttle.js';
 import { until } from '../helpers/wait.js';
-import { buildGuest, QemuScratch, qemuMissing, readHeartbeats, spawnQemu, startQemuTarget, startSourceQemu, waitForHeartbeats, type GuestOptions } from '../helpers/qemu.js';
+import { buildGuest, QemuScratch, readHeartbeats, spawnQemu, startQemuTarget, startSourceQemu, waitForHeartbeats, type GuestOptions } from '../helpers/qemu.js';
 
-/** This suite, on a subtest that test/e2e/guests.test.ts gives it, which runs the guest suites one at a time. */
+/** This suite, on a subtest that test/e2e/guests.test.ts gives it (which runs the guest suites one at a time, and none without QEMU). */
 export async function qemuThrottle(t: Test): Promise<void> {
-  const missing = qemuMissing();
-  if (missing !== undefined) {
-    t.plan(0, `skipped: ${missing}`);
-  } else {
-    t.setTimeout(600_000); // boots a guest under TCG and migrates it over a slow link
-    t.test('the driver alone: a 50% duty cycle stops and continues the guest, restore leaves it running', async (t) => {
-      const scratch = new QemuScratch(t);
-      // 128 MiB: the guest's kernel and initramfs (with the virtio block modules) do not boot in 64.
-      const guest = spawnQemu(scratch, { guest: buildGuest(), ramMiB: 128, touchMiB: 16 }, 'cycled');
-      const qmp = await QmpClient.connect(guest.qmpPath, { timeoutMs: 20_000 });
-      t.teardown(() => qmp.close());
-      const seen: string[] = [];
-      const off = qmp.onEvent((event: QmpEvent) => { if (event.event === 'STOP' || event.event === 'RESUME') seen.push(event.event); });
-      const throttle = new QemuThrottle(qmp);
-      await throttle.set(50);
-      await qmp.waitForEvent('RESUME', () => seen.filter((e) => e === 'RESUME').length >= 3, 20_000);
-      await throttle.restore();
-      off();
-      t.ok(seen.filter((e) => e === 'STOP').length >= 3, `the guest was stopped and continued in cycles (${seen.length} events)`);
-      const status = await qmp.execute<{ running: boolean }>('query-status');
-      t.equal(status.running, true, 'after restore() the guest runs');
-    });
+  t.setTimeout(600_000); // boots a guest under TCG and migrates it over a slow link
+  t.test('the driver alone: a 50% duty cycle stops and continues the guest, restore leaves it running', async (t) => {
+    const scratch = new QemuScratch(t);
+    // 128 MiB: the guest's kernel and initramfs (with the virtio block modules) do not boot in 64.
+    const guest = spawnQemu(scratch, { guest: buildGuest(), ramMiB: 128, touchMiB: 16 }, 'cycled');
+    const qmp = await QmpClient.connect(guest.qmpPath, { timeoutMs: 20_000 });
+    t.teardown(() => qmp.close());
+    const seen: string[] = [];
+    const off = qmp.onEvent((event: QmpEvent) => { if (event.event === 'STOP' || event.event === 'RESUME') seen.push(event.event); });
+    const throttle = new QemuThrottle(qmp);
+    await throttle.set(50);
+    await qmp.waitForEvent('RESUME', () => seen.filter((e) => e === 'RESUME').length >= 3, 20_000);
+    await throttle.restore();
+    off();
+    t.ok(seen.filter((e) => e === 'STOP').length >= 3, `the guest was stopped and continued in cycles (${seen.length} events)`);
+    const status = await qmp.execute<{ running: boolean }>('query-status');
+    t.equal(status.running, true, 'after restore() the guest runs');
+  });
 
-    t.test('a guest dirtying faster than the link is throttled with QMP stop/cont, then moves and keeps counting', async (t) => {
-      // 128 MiB with 32 of them written is enough: 4000 pages/s (16 MB/s) re-dirties the 32 MiB within every
-      // pass, and a smaller guest only shortens pass 0 at 4 MB/s.
-      const options: GuestOptions = { guest: buildGuest(), ramMiB: 128, touchMiB: 32, rate: 4000, sweep: 4 };
-      const scratch = new QemuScratch(t);
-      const source = await startSourceQemu(scratch, options);
-      const target = await startQemuTarget(t, scratch, options);
-      // memtouch changes a few bytes per page: XOR deltas would carry its 16 MB/s within the link. Whole
-      // pages (no deltas, no LZ4) make the guest outrun the 4 MB/s link.
-      const run = await runMigrate(t, ['--to', target.url, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath,
-        '--rate-limit', '4MB/s', '--no-delta', '--compress', 'never', '--max-downtime', '4000', '--timeout', '400']);
-      t.equal(run.code, 0, `migrate commits (stderr: ${run.stderr.slice(-1500)})`);
-      const levels = run.events.filter((e) => e['event'] === 'throttle').map((e) => Number(e['level']));
-      t.ok(Math.max(0, ...levels) > 0, `the guest was throttled (levels ${levels.join(' ')})`);
-      t.equal(levels.at(-1), 0, 'the duty cycle ended before the pause');
-      t.comment(`summary: pause ${String(run.summary['pauseMs'])} ms, ${String(run.summary['passes'])} passes, stop: ${String(run.summary['stopReason'])}`);
-      const lastSource = readHeartbeats(source.serialPath).at(-1);
-      const beats = await waitForHeartbeats(target.serialPath, (b) => b.length >= 8, 60_000).catch((error: Error) => {
-        t.fail(error.message);
-        return readHeartbeats(target.serialPath);
-      });
-      t.ok(lastSource !== undefined && beats[0] !== undefined && beats[0].counter > lastSource.counter, `the counter continues on the target (HB ${lastSource?.counter} → ${beats[0]?.counter})`);
-      t.ok(beats.length >= 8 && beats.every((b) => b.bad === 0), 'bad=0 on the target');
+  t.test('a guest dirtying faster than the link is throttled with QMP stop/cont, then moves and keeps counting', async (t) => {
+    // 128 MiB with 32 of them written is enough: 4000 pages/s (16 MB/s) re-dirties the 32 MiB within every
+    // pass, and a smaller guest only shortens pass 0 at 4 MB/s.
+    const options: GuestOptions = { guest: buildGuest(), ramMiB: 128, touchMiB: 32, rate: 4000, sweep: 4 };
+    const scratch = new QemuScratch(t);
+    const source = await startSourceQemu(scratch, options);
+    const target = await startQemuTarget(t, scratch, options);
+    // memtouch changes a few bytes per page: XOR deltas would carry its 16 MB/s within the link. Whole
+    // pages (no deltas, no LZ4) make the guest outrun the 4 MB/s link.
+    const run = await runMigrate(t, ['--to', target.url, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath,
+      '--rate-limit', '4MB/s', '--no-delta', '--compress', 'never', '--max-downtime', '4000', '--timeout', '400']);
+    t.equal(run.code, 0, `migrate commits (stderr: ${run.stderr.slice(-1500)})`);
+    const levels = run.events.filter((e) => e['event'] === 'throttle').map((e) => Number(e['level']));
+    t.ok(Math.max(0, ...levels) > 0, `the guest was throttled (levels ${levels.join(' ')})`);
+    t.equal(levels.at(-1), 0, 'the duty cycle ended before the pause');
+    t.comment(`summary: pause ${String(run.summary['pauseMs'])} ms, ${String(run.summary['passes'])} passes, stop: ${String(run.summary['stopReason'])}`);
+    const lastSource = readHeartbeats(source.serialPath).at(-1);
+    const beats = await waitForHeartbeats(target.serialPath, (b) => b.length >= 8, 60_000).catch((error: Error) => {
+      t.fail(error.message);
+      return readHeartbeats(target.serialPath);
     });
+    t.ok(lastSource !== undefined && beats[0] !== undefined && beats[0].counter > lastSource.counter, `the counter continues on the target (HB ${lastSource?.counter} → ${beats[0]?.counter})`);
+    t.ok(beats.length >= 8 && beats.every((b) => b.bad === 0), 'bad=0 on the target');
+  });
 
-    t.test('kill -9 of ferry migrate while the duty cycle has the guest stopped: the guardian continues it', async (t) => {
-      const options: GuestOptions = { guest: buildGuest(), ramMiB: 128, touchMiB: 32, rate: 4000, sweep: 4, heartbeatMs: 100 };
-      const scratch = new QemuScratch(t);
-      // A second monitor to watch the guest: ferry holds the first (QEMU serves one client per socket).
-      const watchPath = scratch.path('watch.qmp');
-      const source = await startSourceQemu(scratch, options, ['-qmp', `unix:${watchPath},server=on,wait=off`]);
-      const watch = await QmpClient.connect(watchPath, { timeoutMs: 20_000 });
-      t.teardown(() => watch.close());
-      let stopEvent = false;
-      watch.onEvent((event: QmpEvent) => { if (event.event === 'STOP' || event.event === 'RESUME') stopEvent = event.event === 'STOP'; });
-      const running = async (): Promise<boolean> => (await watch.execute<{ running: boolean }>('query-status')).running;
-      const target = await startTarget(t, scratch.path('target'));
-      const stateDir = scratch.path('journal');
-      let killing: Promise<void> | undefined;
-      let throttling = false;
-      const run = await runMigrate(t, ['--to', target.url, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath, '--state-dir', stateDir,
-        '--rate-limit', '8MB/s', '--no-delta', '--compress', 'never', '--max-downtime', '50'], (event, child) => {
-        // --max-downtime 50 and the events make sure the stop caught is the throttle's, not the pause's.
-        if (event['event'] === 'throttle') throttling = Number(event['level']) > 0;
-        if (event['event'] === 'pass-end' && event['stop'] === true) throttling = false;
-        if (killing !== undefined || !throttling) return;
-        killing = killWhileStopped(child, async () => throttling && stopEvent && !(await running()), 'the guest');
-      });
-      await killing;
-      t.equal(run.code, null, `ferry migrate was killed while the guest was stopped (stderr: ${run.stderr.slice(-800)})`);
-      await until(() => !stopEvent, 'the guest is continued (RESUME)', 30_000);
-      t.equal(await running(), true, 'query-status: running');
-      const last = readHeartbeats(source.serialPath).at(-1)?.counter ?? 0;
-      const beats = await waitForHeartbeats(source.serialPath, (b) => (b.at(-1)?.counter ?? 0) >= last + 10, 30_000);
-      t.ok(beats.every((b) => b.bad === 0), `the guest keeps counting (HB ${last} → ${beats.at(-1)?.counter}), bad=0`);
-      const recovered = spawnSync(process.execPath, [FERRY, 'recover', '--state-dir', stateDir], { encoding: 'utf8' });
-      t.equal(recovered.status, 0, `ferry recover finds the journal, continues again (harmless) and is content: ${recovered.stdout}`);
-      t.equal(await running(), true, 'still running after recover');
+  t.test('kill -9 of ferry migrate while the duty cycle has the guest stopped: the guardian continues it', async (t) => {
+    const options: GuestOptions = { guest: buildGuest(), ramMiB: 128, touchMiB: 32, rate: 4000, sweep: 4, heartbeatMs: 100 };
+    const scratch = new QemuScratch(t);
+    // A second monitor to watch the guest: ferry holds the first (QEMU serves one client per socket).
+    const watchPath = scratch.path('watch.qmp');
+    const source = await startSourceQemu(scratch, options, ['-qmp', `unix:${watchPath},server=on,wait=off`]);
+    const watch = await QmpClient.connect(watchPath, { timeoutMs: 20_000 });
+    t.teardown(() => watch.close());
+    let stopEvent = false;
+    watch.onEvent((event: QmpEvent) => { if (event.event === 'STOP' || event.event === 'RESUME') stopEvent = event.event === 'STOP'; });
+    const running = async (): Promise<boolean> => (await watch.execute<{ running: boolean }>('query-status')).running;
+    const target = await startTarget(t, scratch.path('target'));
+    const stateDir = scratch.path('journal');
+    let killing: Promise<void> | undefined;
+    let throttling = false;
+    const run = await runMigrate(t, ['--to', target.url, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath, '--state-dir', stateDir,
+      '--rate-limit', '8MB/s', '--no-delta', '--compress', 'never', '--max-downtime', '50'], (event, child) => {
+      // --max-downtime 50 and the events make sure the stop caught is the throttle's, not the pause's.
+      if (event['event'] === 'throttle') throttling = Number(event['level']) > 0;
+      if (event['event'] === 'pass-end' && event['stop'] === true) throttling = false;
+      if (killing !== undefined || !throttling) return;
+      killing = killWhileStopped(child, async () => throttling && stopEvent && !(await running()), 'the guest');
     });
-  }
+    await killing;
+    t.equal(run.code, null, `ferry migrate was killed while the guest was stopped (stderr: ${run.stderr.slice(-800)})`);
+    await until(() => !stopEvent, 'the guest is continued (RESUME)', 30_000);
+    t.equal(await running(), true, 'query-status: running');
+    const last = readHeartbeats(source.serialPath).at(-1)?.counter ?? 0;
+    const beats = await waitForHeartbeats(source.serialPath, (b) => (b.at(-1)?.counter ?? 0) >= last + 10, 30_000);
+    t.ok(beats.every((b) => b.bad === 0), `the guest keeps counting (HB ${last} → ${beats.at(-1)?.counter}), bad=0`);
+    const recovered = spawnSync(process.execPath, [FERRY, 'recover', '--state-dir', stateDir], { encoding: 'utf8' });
+    t.equal(recovered.status, 0, `ferry recover finds the journal, continues again (harmless) and is content: ${recovered.stdout}`);
+    t.equal(await running(), true, 'still running after recover');
+  });
 }
