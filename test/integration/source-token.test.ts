@@ -43,7 +43,9 @@ t.test('a second local user (uid 65534) can neither read the token nor drive the
     try { readFileSync(token); } catch (error) { read = error.code; }
     fetch(url + '/migrations', { method: 'POST', headers: { 'content-type': 'application/json' }, body })
       .then((res) => console.log(JSON.stringify({ uid: process.getuid(), read, status: res.status })));`;
-  const { stdout } = await promisify(execFile)(process.execPath, ['-e', attempt, token, url, body], { uid: 65534, gid: 65534 });
+  // Another user's plain node, outside this checkout (which may be closed to others): `env -u` drops the
+  // NODE_OPTIONS the test runner adds to every child, whose loader lives in the checkout.
+  const { stdout } = await promisify(execFile)('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, '-e', attempt, token, url, body], { uid: 65534, gid: 65534, cwd: '/' });
   t.same(JSON.parse(stdout), { uid: 65534, read: 'EACCES', status: 401 }, 'the token file is out of reach and the request is refused');
   await noMigration();
 });
