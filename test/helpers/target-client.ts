@@ -54,6 +54,11 @@ export interface Client {
   /** Resolves with the close code once the target closed the connection. */
   readonly closed: Promise<number>;
   send(message: Uint8Array): void;
+  /**
+   * Sends the messages in one socket write, so the target reads them together: what it checks as a
+   * message arrives (an early GO) is then checked before it can act on the ones before.
+   */
+  sendTogether(messages: Uint8Array[]): void;
 }
 
 /** Opens /migrate (with the token, when given) and says HELLO; messages from the target are read in order with next(). */
@@ -84,7 +89,14 @@ export async function helloClient(url: string, hello: { id: string; images: Imag
       });
     });
   };
-  return { ws, next, closed, send: (message) => ws.send(message) };
+  // ws writes each frame at once when nothing is queued; corking its socket holds them for one write.
+  const socket = (ws as unknown as { _socket: Socket })._socket;
+  const sendTogether = (messages: Uint8Array[]): void => {
+    socket.cork();
+    for (const message of messages) ws.send(message);
+    socket.uncork();
+  };
+  return { ws, next, closed, send: (message) => ws.send(message), sendTogether };
 }
 
 /** The secret a WELCOME carried (throws when the message is not a WELCOME). */
