@@ -36,16 +36,16 @@ export async function qemuThrottle(t: Test): Promise<void> {
   });
 
   t.test('a guest dirtying faster than the link is throttled with QMP stop/cont, then moves and keeps counting', async (t) => {
-    // 128 MiB with 32 of them written is enough: 4000 pages/s (16 MB/s) re-dirties the 32 MiB within every
-    // pass, and a smaller guest only shortens pass 0 at 4 MB/s.
-    const options: GuestOptions = { guest: buildGuest(), ramMiB: 128, touchMiB: 32, rate: 4000, sweep: 4 };
+    // 4000 pages/s (16 MB/s) re-dirties the 8 MiB it writes within every pass at 4 MB/s, so the pause
+    // fits 1000 ms only once the guest is throttled; more MiB only make each pass longer.
+    const options: GuestOptions = { guest: buildGuest(), ramMiB: 128, touchMiB: 8, rate: 4000, sweep: 4 };
     const scratch = new QemuScratch(t);
     const source = await startSourceQemu(scratch, options);
     const target = await startQemuTarget(t, scratch, options);
     // memtouch changes a few bytes per page: XOR deltas would carry its 16 MB/s within the link. Whole
     // pages (no deltas, no LZ4) make the guest outrun the 4 MB/s link.
     const run = await runMigrate(t, ['--to', target.url, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath,
-      '--rate-limit', '4MB/s', '--no-delta', '--compress', 'never', '--max-downtime', '4000', '--timeout', '400']);
+      '--rate-limit', '4MB/s', '--no-delta', '--compress', 'never', '--max-downtime', '1000', '--timeout', '400']);
     t.equal(run.code, 0, `migrate commits (stderr: ${run.stderr.slice(-1500)})`);
     const levels = run.events.filter((e) => e['event'] === 'throttle').map((e) => Number(e['level']));
     t.ok(Math.max(0, ...levels) > 0, `the guest was throttled (levels ${levels.join(' ')})`);
@@ -61,7 +61,7 @@ export async function qemuThrottle(t: Test): Promise<void> {
   });
 
   t.test('kill -9 of ferry migrate while the duty cycle has the guest stopped: the guardian continues it', async (t) => {
-    const options: GuestOptions = { guest: buildGuest(), ramMiB: 128, touchMiB: 32, rate: 4000, sweep: 4, heartbeatMs: 100 };
+    const options: GuestOptions = { guest: buildGuest(), ramMiB: 128, touchMiB: 8, rate: 4000, sweep: 4, heartbeatMs: 100 };
     const scratch = new QemuScratch(t);
     // A second monitor to watch the guest: ferry holds the first (QEMU serves one client per socket).
     const watchPath = scratch.path('watch.qmp');
