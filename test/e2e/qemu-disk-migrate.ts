@@ -36,7 +36,7 @@ export async function qemuDiskMigrate(t: Test): Promise<void> {
     const diskPath = scratch.path('source-vda.raw');
     writeFileSync(diskPath, '');
     truncateSync(diskPath, DISK_BYTES);
-    const options: GuestOptions = { guest: buildGuest(), ramMiB: 256, touchMiB: 32, rate: 1000, sweep: 1, disk: { path: diskPath, mib: 16, rate: 100 } };
+    const options: GuestOptions = { guest: buildGuest(), ramMiB: 256, touchMiB: 32, rate: 1000, sweep: 4, disk: { path: diskPath, mib: 16, rate: 100 } };
     const { run, source, target } = await migrateDiskGuest(t, scratch, options, 'disk-a');
     const disks = run.summary['disks'] as Record<string, { bytesSent: number; passes: number }> | undefined;
     // The guest filled 16 MiB of the disk; the bytes on the wire for it vary with how pages were encoded.
@@ -52,7 +52,7 @@ export async function qemuDiskMigrate(t: Test): Promise<void> {
     const diskPath = scratch.path('source-vda.qcow2');
     const created = spawnSync('qemu-img', ['create', '-q', '-f', 'qcow2', diskPath, '64M'], { encoding: 'utf8' });
     t.equal(created.status, 0, `qemu-img create ${created.stderr}`);
-    const options: GuestOptions = { guest: buildGuest(), ramMiB: 128, touchMiB: 16, rate: 1000, sweep: 1, disk: { path: diskPath, mib: 16, rate: 100, format: 'qcow2' } };
+    const options: GuestOptions = { guest: buildGuest(), ramMiB: 128, touchMiB: 16, rate: 1000, sweep: 4, disk: { path: diskPath, mib: 16, rate: 100, format: 'qcow2' } };
     const viewsBefore = ferryDiskViews();
     const { source, target } = await migrateDiskGuest(t, scratch, options, 'disk-q');
     const asRaw = scratch.path('source-vda.raw');

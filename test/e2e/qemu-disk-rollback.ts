@@ -18,7 +18,7 @@ async function guestWithDisk(t: Test) {
   const diskPath = scratch.path('source-vda.raw');
   writeFileSync(diskPath, '');
   truncateSync(diskPath, 256 * 1024 * 1024);
-  const options: GuestOptions = { guest: buildGuest(), ramMiB: 256, touchMiB: 32, rate: 1000, sweep: 1, disk: { path: diskPath, mib: 16, rate: 100 } };
+  const options: GuestOptions = { guest: buildGuest(), ramMiB: 256, touchMiB: 32, rate: 1000, sweep: 2, disk: { path: diskPath, mib: 16, rate: 100 } };
   const source = await startSourceQemu(scratch, options);
   const target = await startQemuTarget(t, scratch, options);
   return { scratch, diskPath, source, targetDir: target.dir, target };

@@ -35,7 +35,7 @@ export async function qemuDiskWarm(t: Test): Promise<void> {
     fullDisk(diskA);
     const guest = buildGuest();
     const disk = { mib: 8, rate: 100 };
-    const options: GuestOptions = { guest, ramMiB: 256, touchMiB: 32, rate: 1000, sweep: 1, disk: { path: diskA, ...disk } };
+    const options: GuestOptions = { guest, ramMiB: 256, touchMiB: 32, rate: 1000, sweep: 2, disk: { path: diskA, ...disk } };
     const source = await startSourceQemu(scratch, options);
 
     // Cold: A -> B. B's guest writes the received disk itself (no snapshot), so it can move on.
