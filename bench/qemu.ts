@@ -75,9 +75,9 @@ async function ferryRun(label: string, guest: GuestOptions): Promise<Row> {
     const seen: Array<{ at: number; event: Record<string, unknown> }> = [];
     const run = await runMigrate(cleanup, ['--to', target.url, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath], (event) =>
       seen.push({ at: performance.now(), event }));
-    notes.push(`${label}: ${breakdown(seen)}`);
-    if (run.code !== 0) return { run: label, guest: `FAILED: ferry migrate exited ${run.code}: ${run.stderr.slice(-200)}` };
     const s = run.summary;
+    notes.push(`${label}: ${breakdown(seen)}${pauseParts(s['pauseTimeline'])}`);
+    if (run.code !== 0) return { run: label, guest: `FAILED: ferry migrate exited ${run.code}: ${run.stderr.slice(-200)}` };
     const lastSource = readHeartbeats(source.serialPath).at(-1);
     const guestVerdict = await judgeGuest(lastSource, target.serialPath, new Promise(() => {}));
     return { run: label, totalMs: Number(s['totalMs']), downtime: `${String(s['pauseMs'])} (stop→RESUMED, ${String(s['passes'])} passes)`, bytes: Number(s['bytesSent']), guest: guestVerdict };
@@ -101,6 +101,13 @@ function breakdown(seen: Array<{ at: number; event: Record<string, unknown> }>):
     .filter((step): step is readonly [string, number] => step[1] !== undefined && paused !== undefined && step[1] >= paused)
     .map(([name, at]) => `${name === 'pass-end' ? 'final pass' : name} +${Math.round(at - paused!)}ms`);
   return `passes ${passes.join(', ')}; pause: ${steps.join(', ')}`;
+}
+
+/** The summary's pause timeline, as `; parts: step ms, ...` (nothing when the run has none). */
+function pauseParts(timeline: unknown): string {
+  if (!Array.isArray(timeline)) return '';
+  const parts = (timeline as Array<{ step: string; ms: number }>).filter((part) => part.ms > 0).map((part) => `${part.step} ${part.ms}`);
+  return `; parts (ms): ${parts.join(', ')}`;
 }
 
 function printTable(rows: Row[]): void {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import t, { type Test } from 'tap';
-import { expandQemuTemplate, QemuSourceDriver, QmpClient, QmpError, splitCommandLine, targetQemuArgv, TemplateError } from '@ferry/qemu';
+import { expandQemuTemplate, QemuSourceDriver, QmpClient, QmpError, splitCommandLine, targetQemuArgv, TemplateError, waitForMigration } from '@ferry/qemu';
 
 type Reply = Record<string, unknown> | undefined;
 type Handler = (command: string, args: Record<string, unknown> | undefined, socket: Socket) => Reply;
@@ -230,6 +230,22 @@ t.test('source driver: pause waits for the stop, a failed save carries QEMU\'s r
   t.same(sets.at(-1), { capabilities: [{ capability: 'x-ignore-shared', state: false }, { capability: 'events', state: false }] }, 'capabilities restored after the save');
   const bandwidth = fake.received.filter((m) => m.execute === 'migrate-set-parameters').map((m) => m.arguments);
   t.same(bandwidth.at(-1), { 'max-bandwidth': 134217728 }, 'bandwidth restored after the save');
+});
+
+t.test('a MIGRATION event that arrives while query-migrate is on its way is not lost', async (t) => {
+  let queries = 0;
+  const { qmp } = await connected(t, (command, _args, socket) => {
+    if (command !== 'query-migrate') return { error: { class: 'CommandNotFound', desc: `no ${command}` } };
+    if (++queries > 1) return { return: { status: 'completed' } };
+    // QEMU finished between reading the query and answering it: the event comes before the answer.
+    socket.write(`${JSON.stringify({ event: 'MIGRATION', data: { status: 'completed' }, timestamp: { seconds: 0, microseconds: 0 } })}\r\n`);
+    return { return: { status: 'active' } };
+  });
+  // A poll interval longer than the test's limit: only the event can make the second query go.
+  t.setTimeout(20_000);
+  const info = await waitForMigration(qmp, 120_000, 60_000);
+  t.equal(info.status, 'completed');
+  t.equal(queries, 2, 'asked again at once, not after the poll interval');
 });
 
 t.test('template: quotes, placeholders, errors', async (t) => {

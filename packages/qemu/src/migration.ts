@@ -63,16 +63,22 @@ export function fileMigrationUri(qmp: QmpClient, path: string, direction: 'out' 
 /**
  * Waits until the migration (outgoing, or incoming on a target) reaches `completed` and returns
  * query-migrate's answer; throws with QEMU's `error-desc` on `failed` or `cancelled`. It listens to
- * MIGRATION events (capability `events`) and also polls, so it works whether or not events are on.
+ * MIGRATION events (capability `events`) and also polls every `pollMs`, so it works whether or not
+ * events are on. An event that arrives while a query is on its way makes the next query go at once: a
+ * missed one would hold the pause for a whole poll interval.
  */
-export async function waitForMigration(qmp: QmpClient, timeoutMs: number): Promise<MigrationInfo> {
+export async function waitForMigration(qmp: QmpClient, timeoutMs: number, pollMs = POLL_MS): Promise<MigrationInfo> {
   const deadline = Date.now() + timeoutMs;
+  let changed = false;
   let wake: (() => void) | undefined;
   const off = qmp.onEvent((event: QmpEvent) => {
-    if (event.event === 'MIGRATION') wake?.();
+    if (event.event !== 'MIGRATION') return;
+    changed = true;
+    wake?.();
   });
   try {
     for (;;) {
+      changed = false;
       const info = await queryMigrate(qmp);
       const status = info.status ?? 'none';
       if (status === 'completed') return info;
@@ -82,8 +88,8 @@ export async function waitForMigration(qmp: QmpClient, timeoutMs: number): Promi
       if (Date.now() >= deadline) {
         throw new QmpError('timeout', `migration still '${status}' after ${timeoutMs} ms`, { command: 'query-migrate' });
       }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.min(POLL_MS, Math.max(1, deadline - Date.now())));
+      if (!changed) await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(pollMs, Math.max(1, deadline - Date.now())));
         wake = () => {
           clearTimeout(timer);
           resolve();
