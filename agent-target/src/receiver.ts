@@ -93,6 +93,9 @@ export class Receiver {
     switch (message.type) {
       case MessageType.PassBegin:
         this.#pass = message.pass;
+        // A second pass means pre-copy is under way: the workload's process starts now, so that it is up
+        // before the pause rather than inside it.
+        if (message.pass >= 1) this.#prelaunch();
         this.#clock.begin();
         this.#applyAtBegin = files.applyTimes;
         break;
@@ -111,7 +114,7 @@ export class Receiver {
         break;
       case MessageType.Paused:
         log.info({ pass: this.#pass }, 'source paused; final pass');
-        this.#host.final.prelaunch((error) => void this.#host.fail(error, true));
+        this.#prelaunch();
         break;
       case MessageType.State:
         files.startBlob(message.name, message.size);
@@ -145,6 +148,11 @@ export class Receiver {
     log.info({ image: message.image, ok: result.ok, ranges: result.mismatches.length }, 'verify');
     onEvent({ event: 'verify', migrationId: id, image: files.images[message.image]?.name, ok: result.ok });
     this.#send({ type: MessageType.VerifyResult, image: message.image, ok: result.ok, mismatches: result.mismatches });
+  }
+
+  /** Starts the workload's process ahead of GO, once (a later call does nothing); one that fails fails the migration. */
+  #prelaunch(): void {
+    this.#host.final.prelaunch((error) => void this.#host.fail(error, true));
   }
 
   /** Everything is verified: once it is durable, tell the source it may send GO (and only then accept it). */

@@ -44,7 +44,7 @@ export interface TargetOptions {
   /** Older copies of images by name (`--base`): only pages that differ are then sent. */
   readonly bases?: Readonly<Record<string, BaseImage>> | undefined;
   readonly commitHook?: CommitHook | undefined;
-  /** Starts the workload's process when the source pauses, ahead of GO (`--qemu-cmd`). */
+  /** Starts the workload's process during pre-copy or at the pause, ahead of GO (`--qemu-cmd`). */
   readonly prelaunch?: Prelauncher | undefined;
   readonly resumeGraceMs?: number | undefined;
   readonly helloTimeoutMs?: number | undefined;

@@ -54,21 +54,25 @@ export interface FinalPhaseOptions {
  */
 export class FinalPhase {
   readonly #o: FinalPhaseOptions;
-  /** The workload's process started ahead of GO (from PAUSED on), when there is a prelaunch. */
+  /** The workload's process started ahead of GO (from the second pass or PAUSED on), when there is a prelaunch. */
   #prelaunched: Promise<Prelaunched> | undefined;
+  #prelaunchTried = false;
 
   constructor(options: FinalPhaseOptions) {
     this.#o = options;
   }
 
   /**
-   * The source has paused: the workload's process starts now, while the final pass, the state and the
-   * verify still arrive, on the paths its images keep after the commit. A process that fails to start
-   * fails the migration before GO (`onFail`), so the source rolls back.
+   * Pre-copy is under way (a second pass began) or the source has paused: the workload's process starts
+   * now, while the last passes, the state and the verify still arrive, on the paths its images keep after
+   * the commit (QEMU with `-incoming defer` touches neither memory nor disks before it loads its state).
+   * Once per session. A process that fails to start fails the migration before GO (`onFail`), so the
+   * source rolls back.
    */
   prelaunch(onFail: (error: FerryError) => void): void {
     const { prelaunch, files, log, id } = this.#o;
-    if (!prelaunch) return;
+    if (!prelaunch || this.#prelaunchTried) return;
+    this.#prelaunchTried = true;
     try {
       files.linkFinalNames();
     } catch (error) {

@@ -32,7 +32,7 @@ export interface SessionContext {
   /** Bounds base copies target-wide; without it each session copies on its own. */
   readonly copySlots?: CopySlots | undefined;
   readonly commitHook: CommitHook | undefined;
-  /** Starts the workload's process when the source pauses, so that GO only has to load and resume it. */
+  /** Starts the workload's process during pre-copy (or at the pause), so that GO only has to load and resume it. */
   readonly prelaunch?: Prelauncher | undefined;
   /** How long a session cut during pre-copy waits for its source to come back. */
   readonly resumeGraceMs: number;

@@ -18,8 +18,8 @@ function commitEnvironment(context: CommitContext): Record<string, string> {
 }
 
 /**
- * The target's commit seams from its flags. `--qemu-cmd` prelaunches: QEMU starts when the source
- * pauses (on the images' final paths, `-incoming defer`) and, after GO, loads the `qemu-state` blob and
+ * The target's commit seams from its flags. `--qemu-cmd` prelaunches: QEMU starts during pre-copy
+ * (on the images' final paths, `-incoming defer`) and, after GO, loads the `qemu-state` blob and
  * resumes. `--on-commit` runs after that through the one hook runner: its exit status decides RESUMED;
  * one that runs past --hook-timeout is killed and counts as failed.
  */

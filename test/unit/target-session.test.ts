@@ -13,6 +13,7 @@ import {
 import { blockDigests, createPageHasher, tableDigest } from '@ferry/pages';
 import { privatePaths, TargetSession, type CommitContext, type Peer, type Prelaunched, type SessionContext } from '@ferry/agent-target';
 import { scratchDir } from '../helpers/ferry.js';
+import { until } from '../helpers/wait.js';
 
 const PAGE = 4096;
 const PAGES = 16;
@@ -138,7 +139,7 @@ const preCommit = (allPages: Uint8Array, verify: Uint8Array): Uint8Array[] => [
   encodeControl({ type: MessageType.Paused }), verify,
 ];
 
-t.test('a prelaunch starts at PAUSED on final names linked to the partials; COMMIT_READY waits for it; GO resumes it', async (t) => {
+t.test('after a single pass, a prelaunch starts at PAUSED on final names linked to the partials; COMMIT_READY waits for it; GO resumes it', async (t) => {
   const launch = recordingPrelaunch();
   const { session, peer, ctx, verify, allPages } = await setup(t, 'pre', { prelaunch: launch.prelaunch });
   const dir = join(ctx.dir, 'pre');
@@ -159,6 +160,26 @@ t.test('a prelaunch starts at PAUSED on final names linked to the partials; COMM
   t.ok(existsSync(join(dir, 'ram')), 'the image keeps its final name');
   t.notOk(existsSync(join(dir, 'ram.partial')), 'and has no partial name left');
   t.equal(statSync(join(dir, 'ram')).nlink, 1);
+});
+
+t.test('a second pass starts the prelaunch during pre-copy, once; PAUSED does not start it again', async (t) => {
+  const launch = recordingPrelaunch();
+  launch.release();
+  const { session, peer, ctx, verify, allPages } = await setup(t, 'pre-early', { prelaunch: launch.prelaunch });
+  const [begin0, pages0, end0] = preCommit(allPages, verify);
+  for (const message of [begin0!, pages0!, end0!]) session.receive(peer, message);
+  await peer.until(MessageType.Ack);
+  t.same(launch.calls, [], 'nothing started during the first pass');
+  session.receive(peer, encodeControl({ type: MessageType.PassBegin, pass: 1 }));
+  await until(() => launch.calls.length > 0, 'the prelaunch starts');
+  t.same(launch.calls, ['start'], 'started when the second pass began');
+  t.equal(session.phase, 'precopy', 'still in pre-copy');
+  t.equal(statSync(join(ctx.dir, 'pre-early', 'ram')).ino, statSync(join(ctx.dir, 'pre-early', 'ram.partial')).ino, 'on the final name, a link of the partial file');
+  for (const message of [encodeControl({ type: MessageType.PassEnd, pass: 1, pages: 0, bytes: 0 }), encodeControl({ type: MessageType.Paused }), verify]) session.receive(peer, message);
+  await peer.until(MessageType.CommitReady);
+  session.receive(peer, encodeControl({ type: MessageType.Go }));
+  await peer.until(MessageType.Resumed);
+  t.same(launch.calls, ['start', 'resume'], 'one start, then the resume at GO');
 });
 
 t.test('ABORT after a prelaunch cancels it and leaves no final name', async (t) => {
