@@ -97,10 +97,10 @@ export function removeIfEmpty(dir: string): void {
 }
 
 /**
- * What a QEMU started ahead of GO (--qemu-cmd) leaves in DIR/<id>: its log and monitor socket, names no
- * image may take. Why a launch failed is in the target's log.
+ * What a QEMU started ahead of GO (--qemu-cmd) leaves in DIR/<id>: its log, its monitor socket and the
+ * socket its device state is fed through, names no image may take. Why a launch failed is in the target's log.
  */
-const QEMU_LAUNCH_FILES: ReadonlySet<string> = new Set(['qemu.log', 'qmp.sock']);
+const QEMU_LAUNCH_FILES: ReadonlySet<string> = new Set(['qemu.log', 'qmp.sock', 'qemu-state.sock']);
 
 /** What ferry itself leaves in DIR/<id> once the `.partial` files are gone: its manifest (and its temporary names), its QEMU's files. */
 const isOwnLeftover = (name: string): boolean =>

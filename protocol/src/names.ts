@@ -15,8 +15,8 @@ import { malformed } from './errors.js';
 const NAME_PATTERN = /^[A-Za-z0-9._][A-Za-z0-9._-]{0,63}$/;
 const RULE = 'use 1-64 of A-Z a-z 0-9 . _ -, not starting with - (and not "." or "..")';
 
-/** What the target names its own files in DIR/<migrationId>/ (the QEMU launch puts its log and QMP socket there too). */
-const TARGET_FILES: ReadonlySet<string> = new Set(['state', 'manifest.json', 'manifest.json.tmp', 'qemu.log', 'qmp.sock']);
+/** What the target names its own files in DIR/<migrationId>/ (the QEMU launch puts its log and its QMP and device-state sockets there too). */
+const TARGET_FILES: ReadonlySet<string> = new Set(['state', 'manifest.json', 'manifest.json.tmp', 'qemu.log', 'qmp.sock', 'qemu-state.sock']);
 const PARTIAL = '.partial';
 
 export function isValidName(name: unknown): name is string {

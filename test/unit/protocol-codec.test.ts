@@ -342,7 +342,7 @@ t.test('names: one rule for every name, reserved image and blob names, one varia
   t.equal(decodeMessage(hello(['ram', 'disk.qcow2', '_x', '.hidden'])).type, MessageType.Hello);
   rejects(t, () => decodeMessage(hello(['-ram'])), /image name "-ram" is not allowed: .*not starting with -/);
   rejects(t, () => decodeMessage(hello(['ram'], '--help')), /migration id "--help" is not allowed/);
-  for (const reserved of ['state', 'manifest.json', 'manifest.json.tmp', 'qemu.log', 'qmp.sock', 'ram.partial']) {
+  for (const reserved of ['state', 'manifest.json', 'manifest.json.tmp', 'qemu.log', 'qmp.sock', 'qemu-state.sock', 'ram.partial']) {
     rejects(t, () => decodeMessage(hello([reserved])), new RegExp(`image name "${reserved.replace('.', '\\.')}" is reserved`));
   }
   rejects(t, () => decodeMessage(hello(['vm.disk', 'VM-DISK'])), /"vm\.disk" and "VM-DISK" would both be FERRY_IMAGE_VM_DISK/);

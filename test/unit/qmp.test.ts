@@ -2,7 +2,7 @@
  * QmpClient against a fake QMP server on a unix socket (greeting, ids, errors, events, QEMU gone,
  * timeouts, split lines), the source driver's error paths, and --qemu-cmd template expansion.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -221,9 +221,12 @@ t.test('source driver: pause waits for the stop, a failed save carries QEMU\'s r
   await driver.pause();
   t.notOk(running, 'pause resolved only once QEMU said paused');
   t.equal(statusAfterStop, 2, 'pause asked again after QEMU still said running');
-  await t.rejects(driver.saveDeviceState('/nonexistent/state'), /migration failed: Unable to write to command: Broken pipe/);
+  const stateDir = mkdtempSync(join(tmpdir(), 'ferry-state-'));
+  t.teardown(() => rmSync(stateDir, { recursive: true, force: true }));
+  await t.rejects(driver.saveDeviceState(join(stateDir, 'qemu-state')), /migration failed: Unable to write to command: Broken pipe/);
   const migrate = fake.received.find((m) => m.execute === 'migrate');
-  t.same(migrate?.arguments, { uri: "exec:cat > '/nonexistent/state'" }, 'QEMU 7.2 has no file: URI, so exec: with a quoted path');
+  t.same(migrate?.arguments, { uri: `unix:${join(stateDir, 'qemu-state.sock')}` }, 'QEMU 7.2 has no file: URI: it writes to a socket of ferry\'s beside the file');
+  t.notOk(existsSync(join(stateDir, 'qemu-state.sock')), 'the socket is gone after the failure');
   await driver.close(); // puts the settings back
   const sets = fake.received.filter((m) => m.execute === 'migrate-set-capabilities').map((m) => m.arguments);
   t.same(sets.at(0), { capabilities: [{ capability: 'x-ignore-shared', state: true }, { capability: 'events', state: true }] });

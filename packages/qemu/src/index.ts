@@ -1,6 +1,5 @@
 export { QmpClient, QmpError, type QmpConnectOptions, type QmpErrorKind, type QmpEvent, type QmpGreeting } from './qmp.js';
 export {
-  fileMigrationUri,
   hasFileUri,
   queryMigrate,
   queryStatus,

@@ -52,15 +52,6 @@ export function hasFileUri(qmp: QmpClient): boolean {
 }
 
 /**
- * The URI that writes (`out`) or reads (`in`) the migration stream to/from a file: `file:PATH` where QEMU
- * has it and the path has no comma (its option separator), else `exec:cat > 'PATH'` / `exec:cat 'PATH'`.
- */
-export function fileMigrationUri(qmp: QmpClient, path: string, direction: 'out' | 'in'): string {
-  if (hasFileUri(qmp) && !path.includes(',')) return `file:${path}`;
-  return direction === 'out' ? `exec:cat > ${shellQuote(path)}` : `exec:cat ${shellQuote(path)}`;
-}
-
-/**
  * Waits until the migration (outgoing, or incoming on a target) reaches `completed` and returns
  * query-migrate's answer; throws with QEMU's `error-desc` on `failed` or `cancelled`. It listens to
  * MIGRATION events (capability `events`) and also polls every `pollMs`, so it works whether or not

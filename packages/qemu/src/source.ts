@@ -12,9 +12,11 @@
  * events, max-bandwidth), outside the pause, so a later plain `migrate` of this VM still sends its RAM.
  */
 import { stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { silentLogger, type QemuLogger } from './logger.js';
-import { fileMigrationUri, queryMigrate, setCapabilities, waitForMigration, waitForRunState } from './migration.js';
+import { queryMigrate, setCapabilities, waitForMigration, waitForRunState } from './migration.js';
 import { QmpClient, QmpError } from './qmp.js';
+import { stateOut } from './state-stream.js';
 
 export interface QemuSourceOptions {
   /** Connect timeout, and the limit for each step (pause, device state, resume). Default 30 s. */
@@ -76,8 +78,9 @@ export class QemuSourceDriver {
   }
 
   /**
-   * Writes QEMU's device state (everything but the shared RAM) to `path`. Call it paused: the VM then
-   * stays paused (QEMU's `postmigrate` state) until resume() or quit(). Once per pause: QEMU 7.2 refuses a
+   * Writes QEMU's device state (everything but the shared RAM) to `path`, in a folder only ferry's user
+   * can enter (a QEMU without `file:` writes through a socket there). Call it paused: the VM then stays
+   * paused (QEMU's `postmigrate` state) until resume() or quit(). Once per pause: QEMU 7.2 refuses a
    * second `migrate` in postmigrate ("Can't migrate the vm that was paused due to previous migration").
    */
   async saveDeviceState(path: string): Promise<DeviceStateResult> {
@@ -85,12 +88,16 @@ export class QemuSourceDriver {
     this.#restore ??= await this.#settingsToRestore();
     await setCapabilities(this.#qmp, { 'x-ignore-shared': true, events: true });
     await this.#qmp.execute('migrate-set-parameters', { 'max-bandwidth': DEVICE_STATE_BANDWIDTH });
-    await this.#qmp.execute('migrate', { uri: fileMigrationUri(this.#qmp, path, 'out') });
+    const stream = await stateOut(this.#qmp, path, dirname(path));
     try {
+      await this.#qmp.execute('migrate', { uri: stream.uri });
       await waitForMigration(this.#qmp, this.#timeoutMs);
+      await stream.transfer();
     } catch (error) {
       if (error instanceof QmpError && error.kind === 'timeout') await this.#qmp.execute('migrate_cancel').catch(() => undefined);
       throw error;
+    } finally {
+      stream.close();
     }
     const { size } = await stat(path);
     const durationMs = Math.round(performance.now() - started);

@@ -1,11 +1,11 @@
 /**
  * The target side of a QEMU migration, run by `ferry target --qemu-cmd` in two steps:
  *
- *   startTargetQemu (ahead of GO, while the source's final pass is still arriving)
+ *   startTargetQemu (ahead of GO, while the source's last passes are still arriving)
  *     spawn QEMU (template + -incoming defer + our -qmp), detached, output to WORKDIR/qemu.log
  *     qmp_capabilities; migrate-set-capabilities x-ignore-shared (and events) on
  *   load (after GO, the images and the `qemu-state` blob complete and fsynced)
- *     migrate-incoming from the device-state file; wait for completed
+ *     migrate-incoming from the device-state file (or a socket ferry writes it into); wait for completed
  *     cont; query-status must say running; disconnect QMP; QEMU keeps running on its own
  *
  * Starting early is safe because an incoming QEMU neither runs the guest nor touches its memory or disks
@@ -19,10 +19,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { silentLogger, type QemuLogger } from './logger.js';
-import { fileMigrationUri, setCapabilities, waitForMigration, waitForRunState } from './migration.js';
+import { setCapabilities, waitForMigration, waitForRunState } from './migration.js';
 import { QmpClient } from './qmp.js';
+import { MAX_SOCKET_PATH, STATE_SOCKET, stateIn } from './state-stream.js';
 import { expandQemuTemplate, TemplateError } from './template.js';
 
 export interface LaunchTargetOptions {
@@ -55,9 +56,6 @@ export class QemuLaunchError extends Error {
   }
 }
 
-/** Unix socket paths are limited to 108 bytes; fall back to the temp folder for deep work dirs. */
-const MAX_SOCKET_PATH = 100;
-
 /** The argv launchTargetQemu runs: the expanded template, `-incoming defer` if missing, our QMP socket. */
 export function targetQemuArgv(template: string, images: Record<string, string>, qmpPath: string): string[] {
   const argv = expandQemuTemplate(template, images);
@@ -89,13 +87,13 @@ export interface StartedQemu {
 }
 
 /**
- * Where the target QEMU's monitor socket goes: its migration folder, or, when that path is too long for a
- * unix socket, a private folder of its own (mkdtemp, 0700). Never a guessable name in the shared temp
- * folder, where another local user could put something first.
+ * Where the target QEMU's monitor socket goes, and its device-state socket beside it: its migration
+ * folder, or, when a path there would be too long for a unix socket, a private folder of its own
+ * (mkdtemp, 0700). Never a guessable name in the shared temp folder, where another local user could put
+ * something first.
  */
 function qmpSocketPath(workDir: string): string {
-  const inWorkDir = join(workDir, 'qmp.sock');
-  if (Buffer.byteLength(inWorkDir) <= MAX_SOCKET_PATH) return inWorkDir;
+  if (Buffer.byteLength(join(workDir, STATE_SOCKET)) <= MAX_SOCKET_PATH) return join(workDir, 'qmp.sock');
   return join(mkdtempSync(join(tmpdir(), 'ferry-qmp-')), 'qmp.sock');
 }
 
@@ -133,8 +131,13 @@ export async function startTargetQemu(options: StartTargetOptions): Promise<Star
     load: async (deviceStatePath) => {
       try {
         const loading = performance.now();
-        await orExit(ready.execute('migrate-incoming', { uri: fileMigrationUri(ready, deviceStatePath, 'in') }));
-        await orExit(waitForMigration(ready, timeoutMs));
+        const stream = stateIn(ready, deviceStatePath, dirname(qmpPath));
+        try {
+          await orExit(ready.execute('migrate-incoming', { uri: stream.uri }));
+          await orExit(Promise.all([stream.transfer(), waitForMigration(ready, timeoutMs)]));
+        } finally {
+          stream.close();
+        }
         const loadMs = Math.round(performance.now() - loading);
         await orExit(ready.execute('cont'));
         await orExit(waitForRunState(ready, (s) => s.running, timeoutMs));
