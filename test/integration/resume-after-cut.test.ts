@@ -9,7 +9,11 @@ import { fillImage } from '@ferry/workload';
 import { CutProxy } from '../helpers/cut-proxy.js';
 import { runMigrate, scratchDir, sha256, startTarget } from '../helpers/ferry.js';
 
-const SIZE = 32 * 1024 * 1024;
+// What a cut loses is what was in flight: the socket buffers, the proxy's, and messages the target had
+// read but not yet applied (more under load). That is a few MB whatever the image, so the image is large
+// enough (pass 0 ~48 MB) that the 10% measures the resume, not the buffers: a 12 MB pass 0 once needed
+// 17% more on a loaded machine.
+const SIZE = 128 * 1024 * 1024;
 
 async function migration(t: Test, id: string, cutAtFraction?: number) {
   const dir = scratchDir(t);
@@ -19,9 +23,9 @@ async function migration(t: Test, id: string, cutAtFraction?: number) {
   const proxy = await CutProxy.start(target.url);
   t.teardown(() => proxy.close());
   // A fixed pace makes "50% of pass 0" a moment we can hit; no workload, so both runs move the same image.
-  // Pass 0 of this image is ~12 MB (40% of its pages are zero and are not sent).
-  const pass0Bytes = 12e6;
-  const run = await runMigrate(t, ['--to', proxy.url, '--id', id, '--image', `ram=${image}`, '--rate-limit', '8MB/s', '--reconnect-timeout', '20'], (event) => {
+  // Pass 0 of this image is ~48 MB (40% of its pages are zero and are not sent).
+  const pass0Bytes = 48e6;
+  const run = await runMigrate(t, ['--to', proxy.url, '--id', id, '--image', `ram=${image}`, '--rate-limit', '32MB/s', '--reconnect-timeout', '20'], (event) => {
     if (cutAtFraction !== undefined && proxy.cuts === 0 && event['event'] === 'progress' && Number(event['bytesSent']) > pass0Bytes * cutAtFraction) {
       proxy.cut();
     }

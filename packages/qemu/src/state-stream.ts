@@ -60,7 +60,11 @@ export function stateIn(qmp: QmpClient, path: string, socketDir: string): StateS
     async transfer() {
       const socket = connect(socketPath);
       await once(socket, 'connect');
-      await pipeline(createReadStream(path), socket);
+      // QEMU closes its end once it has read the stream's end marker, which can come before this side saw
+      // its own last write finish. Whether the state loaded is for query-migrate to say, not the socket.
+      await pipeline(createReadStream(path), socket).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ERR_STREAM_PREMATURE_CLOSE') throw error;
+      });
     },
     close: () => rmSync(socketPath, { force: true }),
   };
