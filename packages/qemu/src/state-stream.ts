@@ -29,13 +29,22 @@ export interface StateStream {
   close(): void;
 }
 
-const direct = (uri: string): StateStream => ({ uri, transfer: () => Promise.resolve(), close: () => undefined });
+/**
+ * The stream without a socket of ferry's: `file:` where QEMU has it (and the path has no comma, its option
+ * separator), `exec` where the socket's path would be too long; undefined when the socket is the way.
+ */
+function withoutSocket(qmp: QmpClient, path: string, socketPath: string, exec: string): StateStream | undefined {
+  const direct = (uri: string): StateStream => ({ uri, transfer: () => Promise.resolve(), close: () => undefined });
+  if (hasFileUri(qmp) && !path.includes(',')) return direct(`file:${path}`);
+  if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) return direct(exec);
+  return undefined;
+}
 
 /** QEMU writes its device state to `path`; a socket, when needed, goes in `socketDir`. */
 export async function stateOut(qmp: QmpClient, path: string, socketDir: string): Promise<StateStream> {
   const socketPath = join(socketDir, STATE_SOCKET);
-  if (hasFileUri(qmp) && !path.includes(',')) return direct(`file:${path}`);
-  if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) return direct(`exec:cat > ${shellQuote(path)}`);
+  const plain = withoutSocket(qmp, path, socketPath, `exec:cat > ${shellQuote(path)}`);
+  if (plain) return plain;
   rmSync(socketPath, { force: true });
   const server = createServer();
   const received = new Promise<void>((resolve, reject) => {
@@ -52,8 +61,8 @@ export async function stateOut(qmp: QmpClient, path: string, socketDir: string):
 /** QEMU reads its device state from `path`; a socket, when needed, goes in `socketDir`. */
 export function stateIn(qmp: QmpClient, path: string, socketDir: string): StateStream {
   const socketPath = join(socketDir, STATE_SOCKET);
-  if (hasFileUri(qmp) && !path.includes(',')) return direct(`file:${path}`);
-  if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) return direct(`exec:cat ${shellQuote(path)}`);
+  const plain = withoutSocket(qmp, path, socketPath, `exec:cat ${shellQuote(path)}`);
+  if (plain) return plain;
   rmSync(socketPath, { force: true });
   return {
     uri: `unix:${socketPath}`,
