@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, FerryError, isValidName, type Hello } from '@ferry/protocol';
 import type { PageHasher } from '@ferry/pages';
@@ -72,7 +72,11 @@ export function createSessionFiles(hello: Hello, root: string, hasher: PageHashe
   const dir = join(root, hello.migrationId);
   const existed = existsSync(dir);
   if (existed) reclaim(dir, hello);
-  mkdirSync(join(dir, STATE_FOLDER), { recursive: true });
+  // Only the daemon's user may enter: the target QEMU makes its monitor and device-state sockets here
+  // with whatever umask the daemon has, and a socket another local user can connect to would let them
+  // drive QEMU or feed it a device state. chmod too: an attempt folder reclaimed may predate this.
+  mkdirSync(join(dir, STATE_FOLDER), { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
   const images: ImageSink[] = [];
   try {
     for (const image of hello.images) images.push(ImageSink.create(image.name, join(dir, image.name), image.size, image.pageSize, hasher, memory));
