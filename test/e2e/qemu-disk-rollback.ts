@@ -60,7 +60,7 @@ async function killTargetWhen(t: Test, killOn: (event: Record<string, unknown>) 
   return run.events;
 }
 
-/** This suite, on a subtest that test/e2e/guest-suites.ts gives it (which runs guest suites one at a time, and none without QEMU). */
+/** This suite, on a subtest that test/e2e/guests.test.ts gives it (which runs the guest suites one at a time, and none without QEMU). */
 export async function qemuDiskRollback(t: Test): Promise<void> {
   t.setTimeout(900_000); // boots three guests under TCG
   t.test('the target dies during pre-copy, after a bitmap was frozen and exported', { timeout: 300_000 }, async (t) => {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Test } from 'tap';
 import { buildGuest, guestArgs, QEMU, QemuScratch, waitForHeartbeats } from '../helpers/qemu.js';
 
-/** This suite, on a subtest that test/e2e/guest-suites.ts gives it (which runs guest suites one at a time, and none without QEMU). */
+/** This suite, on a subtest that test/e2e/guests.test.ts gives it (which runs the guest suites one at a time, and none without QEMU). */
 export async function qemuGuest(t: Test): Promise<void> {
   t.test('the initramfs loads every module after the modules it depends on', async (t) => {
     const guest = buildGuest();

@@ -34,7 +34,7 @@ async function killTargetWhen(t: Test, killOn: (event: Record<string, unknown>) 
   return { events: run.events };
 }
 
-/** This suite, on a subtest that test/e2e/guest-suites.ts gives it (which runs guest suites one at a time, and none without QEMU). */
+/** This suite, on a subtest that test/e2e/guests.test.ts gives it (which runs the guest suites one at a time, and none without QEMU). */
 export async function qemuRollback(t: Test): Promise<void> {
   t.setTimeout(300_000); // boots two guests under TCG
   t.test('the target dies during pre-copy: the source guest never stops', async (t) => {

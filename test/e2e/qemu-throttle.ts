@@ -14,7 +14,7 @@ import { killWhileStopped } from '../helpers/throttle.js';
 import { until } from '../helpers/wait.js';
 import { buildGuest, QemuScratch, readHeartbeats, spawnQemu, startQemuTarget, startSourceQemu, waitForHeartbeats, type GuestOptions } from '../helpers/qemu.js';
 
-/** This suite, on a subtest that test/e2e/guest-suites.ts gives it (which runs guest suites one at a time, and none without QEMU). */
+/** This suite, on a subtest that test/e2e/guests.test.ts gives it (which runs the guest suites one at a time, and none without QEMU). */
 export async function qemuThrottle(t: Test): Promise<void> {
   t.setTimeout(600_000); // boots a guest under TCG and migrates it over a slow link
   t.test('the driver alone: a 50% duty cycle stops and continues the guest, restore leaves it running', async (t) => {
