@@ -4,7 +4,7 @@ import type { DirtyLogSummary, DiskSummary, EncodingTotals, MigrationResult, Mig
 // The source's events and summary are part of the vocabulary both agents share (@ferry/serve).
 export type { DirtyLogSummary, DiskSummary, EncodingTotals, MigrationResult, MigrationSummary, PacingSummary, SourceEvent } from '@ferry/serve';
 
-const NO_PAGES: EncodingTotals = { pagesSent: 0, zeroPages: 0, rawPages: 0, lz4Pages: 0, deltaPages: 0, copyPages: 0, zeroBytes: 0, rawBytes: 0, lz4Bytes: 0, deltaBytes: 0, copyBytes: 0 };
+const NO_PAGES: EncodingTotals = { pagesSent: 0, zeroPages: 0, rawPages: 0, lz4Pages: 0, deltaPages: 0, copyPages: 0, zeroBytes: 0, rawBytes: 0, lz4Bytes: 0, deltaBytes: 0, copyBytes: 0, packedBytesSaved: 0 };
 
 /** The summary of a finished migration; `passes` counts the final pass when the workload was paused. */
 export function summarize(run: {

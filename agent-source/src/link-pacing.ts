@@ -60,6 +60,11 @@ export class LinkPacing {
     return this.#pacer?.inFlight ?? 0;
   }
 
+  /** The link's rate in bytes per second as the pacer has measured it; undefined before it has (or when not pacing). */
+  get linkRate(): number | undefined {
+    return this.#pacer?.state.deliveryRate;
+  }
+
   /** The pre-copy is over: what is still in flight now is what the pause waits behind. */
   preCopyEnded(): void {
     this.#queuedAtPause = this.unacknowledged;

@@ -19,6 +19,10 @@ export class RateLimiter {
     this.#last = this.#now();
   }
 
+  get bytesPerSecond(): number {
+    return this.#bytesPerSecond;
+  }
+
   /** Takes `bytes` tokens; returns how long (ms) the caller must wait before sending them. */
   take(bytes: number): number {
     const now = this.#now();

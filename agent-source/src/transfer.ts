@@ -59,7 +59,7 @@ export class Transfer {
     this.#connection = connection;
     const pace = paceFor(options, run.meter, run.log);
     this.#pacing = pace.pacing;
-    this.#sender = new PassSender(connection, pools, run.meter, pace, options.compress === 'auto',
+    this.#sender = new PassSender(connection, pools, run.meter, pace, options.compress,
       tracking.active ? (image, pass, paused) => tracking.rangesFor(image, pass, paused) : undefined);
     this.#state = new StateCollection(run, hasher);
     this.#attach(connection);

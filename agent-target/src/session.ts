@@ -220,7 +220,7 @@ export class TargetSession {
   async #next(peer: Peer, data: Uint8Array): Promise<boolean> {
     if (peer !== this.#peer() || isFinished(this.phase)) return false;
     try {
-      await this.#receiver.handle(decodeMessage(data));
+      await this.#receiver.handle(decodeMessage(data, this.#ctx.limits.maxMessageBytes));
     } catch (error) {
       await this.fail(toFerryError(error), true);
     }

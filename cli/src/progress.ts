@@ -112,6 +112,7 @@ function formatSummary(s: MigrationSummary): string {
     ['passes', String(s.passes)],
     ['pages sent', `${s.pagesSent} (raw ${s.rawPages}, lz4 ${s.lz4Pages}, delta ${s.deltaPages}, zero ${s.zeroPages}, copy ${s.copyPages})`],
   ];
+  if (s.packedBytesSaved > 0) rows.push(['packed', `${formatBytes(s.packedBytesSaved)} fewer bytes on the wire (whole batches compressed for a slow link)`]);
   rows.push(['pages read', `${s.pagesRead}${s.finalPagesRead !== undefined ? ` (final pass ${s.finalPagesRead}, of which ${s.finalDirtyPages ?? 0} changed)` : ''}`]);
   if (s.pacing) rows.push(['pacing', describePacing(s.pacing)]);
   for (const [name, log] of Object.entries(s.dirtyLog ?? {})) rows.push([`dirty log ${name}`, `${log.method}: ${log.reason}`]);

@@ -11,6 +11,8 @@ import {
   type Abort, type CommitReady, type ErrorMessage, type Go, type Resumed,
 } from './commit.js';
 import { decodePagesHeader, type PagesHeader } from './pages.js';
+import { unpackPages } from './packed.js';
+import { DEFAULT_LIMITS } from './limits.js';
 import { packBody, unpackBody } from './msgpack.js';
 import { decodePageTable, encodePageTable, type PageTable } from './table.js';
 
@@ -82,11 +84,18 @@ export function encodeStateChunk(data: Uint8Array): Buffer {
   return message;
 }
 
-/** Decodes any message; throws FerryError(FERRY_ERR_MALFORMED) on anything it cannot fully validate. */
-export function decodeMessage(message: Uint8Array): Message {
+/**
+ * Decodes any message; throws FerryError(FERRY_ERR_MALFORMED) on anything it cannot fully validate. A
+ * PAGES_PACKED message comes out as the PAGES message it holds, at most `maxUnpackedBytes` long.
+ */
+export function decodeMessage(message: Uint8Array, maxUnpackedBytes = DEFAULT_LIMITS.maxMessageBytes): Message {
   if (message.length === 0) throw malformed('empty message');
   const type = message[0] as number;
   if (type === MessageType.Pages) return { type: MessageType.Pages, ...decodePagesHeader(message), bytes: message };
+  if (type === MessageType.PagesPacked) {
+    const pages = unpackPages(message, maxUnpackedBytes);
+    return { type: MessageType.Pages, ...decodePagesHeader(pages), bytes: pages };
+  }
   if (type === MessageType.StateChunk) {
     return { type: MessageType.StateChunk, data: message.subarray(STATE_CHUNK_HEADER_BYTES) };
   }

@@ -7,9 +7,10 @@
  * The version this build speaks, and the oldest it accepts from a peer (checkVersion). They are equal, so
  * a peer must speak exactly PROTOCOL_VERSION. v2 (from v1): ACK's `bytesApplied` is `bytesReceived` (it
  * always counted bytes received), and WELCOME must carry `sessionSecret`, which a resuming HELLO presents.
+ * v3: PAGES_PACKED, a whole PAGES message compressed for a slow link.
  */
-export const PROTOCOL_VERSION = 2;
-export const MIN_PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
+export const MIN_PROTOCOL_VERSION = 3;
 
 export const MessageType = {
   Invalid: 0,
@@ -32,6 +33,8 @@ export const MessageType = {
   Error: 17,
   /** Target -> source after WELCOME{resumed:true}: page hashes of what the target already holds. */
   PageTable: 18,
+  /** A whole PAGES message (header and records) compressed as one: see packed.ts. */
+  PagesPacked: 19,
 } as const;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 
@@ -59,6 +62,16 @@ export type PageEncoding = (typeof PageEncoding)[keyof typeof PageEncoding];
 export const PAGES_HEADER_BYTES = 11;
 /** Record header: u32 pageIndex | u8 encoding | u32 length. */
 export const RECORD_HEADER_BYTES = 9;
+/** How a PAGES_PACKED message is compressed. */
+export const PackCodec = {
+  Invalid: 0,
+  /** Brotli (RFC 7932), the whole PAGES message as one stream. */
+  Brotli: 1,
+} as const;
+export type PackCodec = (typeof PackCodec)[keyof typeof PackCodec];
+
+/** PAGES_PACKED header: u8 type | u8 codec | u32 length of the PAGES message it unpacks to. */
+export const PACKED_HEADER_BYTES = 6;
 /** STATE_CHUNK header: u8 type; the rest of the message is blob bytes. */
 export const STATE_CHUNK_HEADER_BYTES = 1;
 /**

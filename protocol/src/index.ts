@@ -4,6 +4,8 @@ export {
   MessageType,
   messageTypeName,
   PageEncoding,
+  PackCodec,
+  PACKED_HEADER_BYTES,
   PAGES_HEADER_BYTES,
   RECORD_HEADER_BYTES,
   STATE_CHUNK_HEADER_BYTES,
@@ -51,5 +53,6 @@ export {
   type PagesMessage,
 } from './codec.js';
 export { checkVersion } from './version.js';
+export { packPages, unpackPages } from './packed.js';
 export { PAGE_TABLE_CHUNK_PAGES, type PageTable } from './table.js';
 export { chunkRanges, clipRanges, countPages, mergeRanges, RangeCollector, type PageRange } from './ranges.js';

@@ -42,19 +42,21 @@ function run(args: string[]): Promise<number | null> {
 }
 
 /**
- * One real migration of a small mixed-content image (and a state blob) per `size`, through the proxy to
- * a `--once` target in `scratch`. Returns the source's frames of each.
+ * One real migration of a small mixed-content image (and a state blob) per size, through the proxy to
+ * a `--once` target in `scratch`. Returns the source's frames of each. The last one goes under a slow
+ * --rate-limit, so its pages go as PAGES_PACKED.
  */
 export async function recordSessions(scratch: string, targetUrlFor: (dir: string) => Promise<string>): Promise<Recording[]> {
   const recordings: Recording[] = [];
-  for (const [index, size] of [128 * 1024, 256 * 1024].entries()) {
+  const sessions: Array<[number, string[]]> = [[128 * 1024, []], [256 * 1024, []], [256 * 1024, ['--rate-limit', '20MB/s']]];
+  for (const [index, [size, flags]] of sessions.entries()) {
     const image = join(scratch, `rec-${index}.ram`);
     const state = join(scratch, `rec-${index}.state`);
     await fillImage(image, size, { seed: 11 + index });
     writeFileSync(state, Buffer.from('device state '.repeat(300)));
     const frames: Uint8Array[] = [];
     const proxy = await recordingProxy(await targetUrlFor(join(scratch, `rec-target-${index}`)), frames);
-    const code = await run(['migrate', '--to', proxy.url, '--id', `rec-${index}`, '--image', `ram=${image}`, '--state', `dev=${state}`, '--workers', '1', '--json']);
+    const code = await run(['migrate', '--to', proxy.url, '--id', `rec-${index}`, '--image', `ram=${image}`, '--state', `dev=${state}`, '--workers', '1', '--json', ...flags]);
     proxy.close();
     if (code !== 0) throw new Error(`recording migration ${index} exited ${code}`);
     recordings.push(frames);

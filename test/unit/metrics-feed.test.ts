@@ -14,7 +14,7 @@ const scrape = async (metrics: DaemonMetrics): Promise<Sample[]> => parseExposit
 const SUMMARY: Omit<MigrationSummary, 'history'> = {
   result: 'committed', migrationId: 'm1', bytesSent: 10_000, totalMs: 4_000, pauseMs: 250, passes: 3, imageBytes: 65_536,
   pagesSent: 12, zeroPages: 2, rawPages: 5, lz4Pages: 3, deltaPages: 2, copyPages: 0,
-  zeroBytes: 18, rawBytes: 6_000, lz4Bytes: 1_500, deltaBytes: 400, copyBytes: 0,
+  zeroBytes: 18, rawBytes: 6_000, lz4Bytes: 1_500, deltaBytes: 400, copyBytes: 0, packedBytesSaved: 0,
 };
 
 t.test('source: bytes by kind add up to bytesSent, pages and record bytes by encoding, timings', async (t) => {

@@ -3,7 +3,8 @@ import msgpack from 'msgpack-lite';
 import {
   DEFAULT_LIMITS, ErrorCode, MAX_ACK_EVERY_BYTES, MessageType, MIN_ACK_EVERY_BYTES, PageEncoding, PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, PAGES_HEADER_BYTES,
   checkDistinctVariables, checkImageGeometry, checkVersion, decodeMessage, decodePageRecords, decodePagesHeader, encodeControl, encodePages,
-  encodePagesHeader, encodeStateChunk, maxCompressedPayload, messageTypeName, writeCopyRecord, writeRecord, type ControlMessage,
+  encodePagesHeader, encodeStateChunk, maxCompressedPayload, messageTypeName, packPages, PACKED_HEADER_BYTES, PackCodec, unpackPages,
+  writeCopyRecord, writeRecord, type ControlMessage,
   type PageRecord, type RecordToWrite, variableOf,
 } from '@ferry/protocol';
 
@@ -66,7 +67,10 @@ t.test('every message type encodes and decodes; numbers are unique and 0 is inva
     Abort: encodeControl({ type: MessageType.Abort, reason: 'test' }),
     Error: encodeControl({ type: MessageType.Error, code: ErrorCode.Internal, message: 'test' }),
     PageTable: encodeControl({ type: MessageType.PageTable, image: 0, firstPage: 0, hashes: binary }),
+    PagesPacked: Buffer.concat(await packPages(encodePages({ imageIndex: 0, pass: 0 }, [{ pageIndex: 0, encoding: PageEncoding.Zero, payload: new Uint8Array(0) }]))),
   };
+  // A packed PAGES message decodes as the PAGES message it holds.
+  const decodesAs = (name: keyof typeof MessageType): number => MessageType[name === 'PagesPacked' ? 'Pages' : name];
   const names = Object.keys(MessageType) as Array<keyof typeof MessageType>;
   const numbers = names.map((name) => MessageType[name]);
   t.equal(new Set(numbers).size, numbers.length, `${numbers.length} message types, no number used twice`);
@@ -76,7 +80,7 @@ t.test('every message type encodes and decodes; numbers are unique and 0 is inva
     t.ok(sample, `${name} has a sample`);
     if (!sample) continue;
     t.equal(sample[0], MessageType[name], `${name} is encoded with type byte ${MessageType[name]}`);
-    t.equal(decodeMessage(sample).type, MessageType[name], `${name} decodes as ${name}`);
+    t.equal(decodeMessage(sample).type, decodesAs(name), `${name} decodes as ${messageTypeName(decodesAs(name))}`);
     t.equal(messageTypeName(MessageType[name]), name, `${name} has its name`);
   }
   rejects(t, () => decodeMessage(new Uint8Array([MessageType.Invalid, 0x80])), /unknown message type 0/, 'type 0 is rejected');
@@ -200,7 +204,7 @@ t.test('WELCOME\'s ACK cadence: optional, both fields together, and bounded', as
 
 t.test('rejects malformed control messages', async (t) => {
   rejects(t, () => decodeMessage(new Uint8Array(0)), /empty message/);
-  for (const type of [0, 19, 200, 255]) rejects(t, () => decodeMessage(withBody(type, {})), /unknown message type/, `type ${type}`);
+  for (const type of [0, 20, 200, 255]) rejects(t, () => decodeMessage(withBody(type, {})), /unknown message type/, `type ${type}`);
   rejects(t, () => decodeMessage(new Uint8Array([MessageType.Go])), /empty body/);
   for (const body of [[1, 2], 5, 'go', null, true, Buffer.from([1, 2])]) {
     rejects(t, () => decodeMessage(withBody(MessageType.Go, body)), /body must be a map/, `GO body ${JSON.stringify(body)}`);
@@ -218,8 +222,8 @@ t.test('rejects malformed control messages', async (t) => {
     [MessageType.PassBegin, { pass: 2 ** 32 }, /pass must be an integer from 0 to 4294967295/],
     [MessageType.PassEnd, { pass: 1, pages: 2 }, /bytes must be an integer/],
     [MessageType.Ack, { pass: 1, bytesReceived: 1, pagesApplied: null }, /pagesApplied/],
-    [MessageType.Welcome, { version: 2, resumed: 'yes', sessionSecret: 's' }, /resumed must be true or false/],
-    [MessageType.Welcome, { version: 2, resumed: false }, /WELCOME: sessionSecret must be a string/],
+    [MessageType.Welcome, { version: PROTOCOL_VERSION, resumed: 'yes', sessionSecret: 's' }, /resumed must be true or false/],
+    [MessageType.Welcome, { version: PROTOCOL_VERSION, resumed: false }, /WELCOME: sessionSecret must be a string/],
     [MessageType.Welcome, { version: 0x10000, resumed: true }, /version/],
     [MessageType.State, { name: 'blob', size: -3 }, /size must be an integer/],
     [MessageType.StateEnd, { name: 'blob', xxh64: '0123456789ABCDEF' }, /xxh64 must be 16 lowercase hex/],
@@ -330,9 +334,9 @@ t.test('checkVersion accepts the current version only', async (t) => {
 });
 
 t.test('a WELCOME of another version gets the version error, not a field error', async (t) => {
-  t.equal(PROTOCOL_VERSION, 2, 'v2: ACK bytesReceived, WELCOME sessionSecret required');
-  const v1Welcome = withBody(MessageType.Welcome, { version: 1, resumed: false });
-  t.throws(() => decodeMessage(v1Welcome), { code: ErrorCode.Version, message: /target speaks ferry protocol 1, this side speaks 2: run the same ferry version/ });
+  t.equal(PROTOCOL_VERSION, 3, 'v3: PAGES_PACKED');
+  const v2Welcome = withBody(MessageType.Welcome, { version: 2, resumed: false, sessionSecret: 'x' });
+  t.throws(() => decodeMessage(v2Welcome), { code: ErrorCode.Version, message: /target speaks ferry protocol 2, this side speaks 3: run the same ferry version/ });
 });
 
 t.test('names: one rule for every name, reserved image and blob names, one variable per name', async (t) => {
@@ -350,4 +354,40 @@ t.test('names: one rule for every name, reserved image and blob names, one varia
   t.equal(variableOf('__proto__'), '__PROTO__');
   t.doesNotThrow(() => checkDistinctVariables(['a', 'b', 'a_b'], 'FERRY_STATE_', 'state blobs'));
   rejects(t, () => checkDistinctVariables(['a.b', 'a_b'], 'FERRY_STATE_', 'state blobs'), /state blobs "a\.b" and "a_b" would both be FERRY_STATE_A_B/);
+});
+
+t.test('PAGES_PACKED: unpacks to the PAGES message it holds, and refuses what it cannot prove', async (t) => {
+  const text = Buffer.from('2024-03-11T10:00:00Z INFO [worker-3] GET /api/v1/orders 200 12ms user=alice\n'.repeat(60).slice(0, P));
+  const records: RecordToWrite[] = [
+    { pageIndex: 0, encoding: PageEncoding.Raw, payload: text },
+    { pageIndex: 1, encoding: PageEncoding.Raw, payload: text },
+    { pageIndex: 2, encoding: PageEncoding.Zero, payload: new Uint8Array(0) },
+    { pageIndex: 7, encoding: PageEncoding.Copy, payload: u32(1) },
+  ];
+  const pages = encodePages({ imageIndex: 2, pass: 4 }, records);
+  const [header, body] = await packPages(pages);
+  t.same([...header], [MessageType.PagesPacked, PackCodec.Brotli, ...u32(pages.length)], 'header: type, codec, the unpacked length (LE)');
+  t.equal(header.length, PACKED_HEADER_BYTES);
+  const packed = Buffer.concat([header, body]);
+  t.ok(packed.length < pages.length / 4, `two text pages pack small (${packed.length} of ${pages.length} bytes)`);
+  const decoded = decodeMessage(packed);
+  t.match(decoded, { type: MessageType.Pages, imageIndex: 2, pass: 4, count: 4 });
+  t.same([...(decoded as { bytes: Uint8Array }).bytes], [...pages], 'the same bytes as the PAGES message');
+
+  const bad = (bytes: Uint8Array | Buffer, message: RegExp, name: string) => rejects(t, () => decodeMessage(bytes), message, name);
+  const withHeader = (codec: number, length: number, rest: Uint8Array) => Buffer.concat([Buffer.from([MessageType.PagesPacked, codec]), Buffer.from(u32(length)), rest]);
+  bad(header, /leave no room for a body/, 'a header alone');
+  bad(withHeader(PackCodec.Invalid, pages.length, body), /unknown codec 0/, 'codec 0');
+  bad(withHeader(7, pages.length, body), /unknown codec 7/, 'an unknown codec');
+  bad(withHeader(PackCodec.Brotli, DEFAULT_LIMITS.maxMessageBytes + 1, body), /over the \d+-byte message limit/, 'a declared length over the limit, before anything is unpacked');
+  t.throws(() => unpackPages(packed, pages.length - 1), { code: ErrorCode.Malformed }, 'the receiver\'s own limit holds');
+  bad(withHeader(PackCodec.Brotli, pages.length - 1, body), /does not unpack to/, 'a body that unpacks to more than declared stops there (no bombs)');
+  bad(withHeader(PackCodec.Brotli, pages.length + 1, body), /unpacks to \d+ bytes, \d+ declared/, 'a body shorter than declared');
+  bad(withHeader(PackCodec.Brotli, pages.length, body.subarray(0, body.length - 3)), /does not unpack|unpacks to/, 'a cut body');
+  bad(withHeader(PackCodec.Brotli, pages.length, Buffer.from('not brotli at all')), /does not unpack/, 'garbage');
+  const control = encodeControl({ type: MessageType.Go });
+  const [, goBody] = await packPages(control);
+  bad(withHeader(PackCodec.Brotli, control.length, goBody), /not a PAGES message/, 'a packed control message');
+  const [, nested] = await packPages(packed);
+  bad(withHeader(PackCodec.Brotli, packed.length, nested), /not a PAGES message/, 'a packed PAGES_PACKED');
 });

@@ -59,7 +59,7 @@ async function pool(t: Test, fill: (page: number) => number): Promise<{ pool: Sc
 t.test('PassSender: a pass frames the dirty pages and counts every byte once', async (t) => {
   const { connection, meter, received, passEnds, receivedBytes } = await peer(t);
   const { pool: scan, path } = await pool(t, (page) => (page % 2 === 0 ? 0 : page));
-  const sender = new PassSender(connection, [scan], meter, {}, false);
+  const sender = new PassSender(connection, [scan], meter, {}, 'never');
   const first = await sender.sendPass(0, new AbortController().signal);
   t.equal(first.dirtyPages, PAGES / 2, 'pass 0: every non-zero page is dirty');
   t.equal(sender.totals.pagesSent, PAGES / 2, 'and sent');
@@ -82,7 +82,7 @@ t.test('PassSender: a pass frames the dirty pages and counts every byte once', a
 t.test('PassSender: an aborted pass stops and rejects with the reason', async (t) => {
   const { connection, meter } = await peer(t);
   const { pool: scan } = await pool(t, (page) => page + 1);
-  const sender = new PassSender(connection, [scan], meter, {}, false);
+  const sender = new PassSender(connection, [scan], meter, {}, 'never');
   const controller = new AbortController();
   const reason = new FerryError(ErrorCode.Aborted, 'stop now');
   controller.abort(reason);
@@ -179,7 +179,7 @@ t.test('PassSender: every image\'s ranges are asked for when the pass begins; `a
     asked.push({ image, scannedBefore: sender?.passScanned ?? -1 });
     return image === 1 ? [[0, 4]] : undefined;
   };
-  sender = new PassSender(connection, [ram, disk], meter, {}, false, rangesFor);
+  sender = new PassSender(connection, [ram, disk], meter, {}, 'never', rangesFor);
   let diskPagesWhenRun: number | undefined;
   const outcome = await sender.sendPass(0, new AbortController().signal, undefined, true, {
     images: [1],

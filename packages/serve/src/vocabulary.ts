@@ -50,6 +50,11 @@ export interface EncodingTotals {
   lz4Bytes: number;
   deltaBytes: number;
   copyBytes: number;
+  /**
+   * Bytes that packing (PAGES_PACKED: whole PAGES messages compressed as one, on links under 200 Mbit/s)
+   * kept off the wire: the record bytes above, less what the packed messages took.
+   */
+  packedBytesSaved: number;
 }
 
 /** A tracked image (a guest disk): what it cost, and how many passes read it (pass 0 included). */
