@@ -107,7 +107,7 @@ async function scanAgainstFloor(image: string, size: number): Promise<ScanRates>
 
 const stagesOf = (stages: Record<string, number> | undefined): PauseRun['stages'] => ({
   scanWaitMs: stages?.['scanWaitMs'] ?? NaN,
-  linkMs: (stages?.['rateWaitMs'] ?? NaN) + (stages?.['sendMs'] ?? NaN) + (stages?.['drainWaitMs'] ?? NaN),
+  linkMs: (stages?.['packMs'] ?? 0) + (stages?.['rateWaitMs'] ?? NaN) + (stages?.['sendMs'] ?? NaN) + (stages?.['drainWaitMs'] ?? NaN),
 });
 
 /** One migration under the writer by `build`'s CLI: its pause, its parts, and the source's CPU over the final pass. */

@@ -22,13 +22,14 @@ export interface PassOutcome {
 
 /**
  * The main thread's wall time in a pass, by what it waited for: the scan workers (`scanWaitMs`: no batch
- * ready), the rate limit or the link pacer, the socket taking a batch (`sendMs`: framing and the write calls themselves)
+ * ready), packing a batch (`packMs`, on a slow link), the rate limit or the link pacer, the socket taking a batch (`sendMs`: framing and the write calls themselves)
  * and the socket's queue draining (`drainWaitMs`: backpressure). Cheap enough (four clock reads a batch)
  * to be always on; --json shows it on pass-end.
  */
 export type PassStages = {
   readonly batches: number;
   readonly scanWaitMs: number;
+  readonly packMs: number;
   readonly rateWaitMs: number;
   readonly sendMs: number;
   readonly drainWaitMs: number;
@@ -85,7 +86,7 @@ export class PassSender {
   readonly #totals: EncodingTotals = { pagesSent: 0, zeroPages: 0, rawPages: 0, lz4Pages: 0, deltaPages: 0, copyPages: 0, zeroBytes: 0, rawBytes: 0, lz4Bytes: 0, deltaBytes: 0, copyBytes: 0, packedBytesSaved: 0 };
   #passScanned = 0;
   #passBytes = 0;
-  #stages = { batches: 0, scanWaitMs: 0, rateWaitMs: 0, sendMs: 0, drainWaitMs: 0 };
+  #stages = { batches: 0, scanWaitMs: 0, packMs: 0, rateWaitMs: 0, sendMs: 0, drainWaitMs: 0 };
   /** When the main thread last finished with a batch (or the pass began): the scan wait runs from here. */
   #idleSince = 0;
   /** Bytes of PAGES messages sent per image (HELLO order). */
@@ -121,10 +122,10 @@ export class PassSender {
     return this.#passScanned;
   }
 
-  /** Milliseconds the running (or last) pass waited for the link (rate limit, socket backpressure) rather than scanning. */
+  /** Milliseconds the running (or last) pass spent on the way to the link (packing, rate limit, socket backpressure) rather than scanning. */
   get passLinkWaitMs(): number {
-    const { rateWaitMs, sendMs, drainWaitMs } = this.#stages;
-    return rateWaitMs + sendMs + drainWaitMs;
+    const { packMs, rateWaitMs, sendMs, drainWaitMs } = this.#stages;
+    return packMs + rateWaitMs + sendMs + drainWaitMs;
   }
 
   /**
@@ -156,7 +157,7 @@ export class PassSender {
     const allRanges = this.#pools.map((_pool, image) => (scope ? Promise.resolve(undefined) : this.#rangesFor?.(image, pass, paused) ?? Promise.resolve(undefined)));
     for (const ranges of allRanges) ranges.catch(() => {}); // awaited by the image's scan, which reports the error
     await this.#connection.sendControl({ type: MessageType.PassBegin, pass });
-    this.#stages = { batches: 0, scanWaitMs: 0, rateWaitMs: 0, sendMs: 0, drainWaitMs: 0 };
+    this.#stages = { batches: 0, scanWaitMs: 0, packMs: 0, rateWaitMs: 0, sendMs: 0, drainWaitMs: 0 };
     this.#idleSince = performance.now();
     const scanImage = async (imageIndex: number): ReturnType<ScanPool['scan']> => {
       const onBatch = (batch: PageBatch): Promise<void> => this.#sendBatch(imageIndex, pass, batch, signal);
@@ -179,7 +180,7 @@ export class PassSender {
     const bytes = this.#passBytes;
     await this.#connection.sendControl({ type: MessageType.PassEnd, pass, pages: dirtyPages, bytes });
     const st = this.#stages;
-    const stages = { batches: st.batches, scanWaitMs: round(st.scanWaitMs), rateWaitMs: round(st.rateWaitMs), sendMs: round(st.sendMs), drainWaitMs: round(st.drainWaitMs) };
+    const stages = { batches: st.batches, scanWaitMs: round(st.scanWaitMs), packMs: round(st.packMs), rateWaitMs: round(st.rateWaitMs), sendMs: round(st.sendMs), drainWaitMs: round(st.drainWaitMs) };
     return { pass, dirtyPages, pagesRead, bytesSent: bytes, durationMs: performance.now() - started, deltaCacheBytes, stages };
   }
 
@@ -194,6 +195,7 @@ export class PassSender {
     const unpacked = batch.message.length;
     const { parts, release } = await this.#packed(batch);
     const bytes = parts.reduce((sum, part) => sum + part.length, 0);
+    const packed = performance.now();
     if (this.#limiter) await abortable(this.#limiter.throttle(bytes), signal);
     const paced = this.#pacing ? await this.#pacing.ready(bytes, signal) : false;
     const limited = performance.now();
@@ -202,7 +204,8 @@ export class PassSender {
     const handed = performance.now();
     await abortable(sent, signal);
     const drained = performance.now();
-    stages.rateWaitMs += limited - arrived;
+    stages.packMs += packed - arrived;
+    stages.rateWaitMs += limited - packed;
     stages.sendMs += handed - limited;
     stages.drainWaitMs += drained - handed;
     this.#idleSince = drained;
@@ -234,7 +237,7 @@ export class PassSender {
   async #packed(batch: PageBatch): Promise<{ parts: Uint8Array[]; release: (() => void) | undefined }> {
     if (!this.#packing) return { parts: [batch.message], release: batch.release };
     try {
-      return { parts: await packPages(batch.message), release: undefined };
+      return { parts: [await packPages(batch.message)], release: undefined };
     } finally {
       batch.release();
     }

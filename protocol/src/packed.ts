@@ -21,17 +21,17 @@ import { malformed } from './errors.js';
 const QUALITY = 2;
 const compress = promisify(brotliCompress);
 
-/** Packs a whole PAGES message; resolves with the PAGES_PACKED message's header and body. */
-export async function packPages(pages: Uint8Array): Promise<[Uint8Array, Uint8Array]> {
+/** Packs a whole PAGES message into one PAGES_PACKED message (one buffer: one message, one count on the wire). */
+export async function packPages(pages: Uint8Array): Promise<Uint8Array> {
   const body = await compress(pages, {
     params: { [zlib.BROTLI_PARAM_QUALITY]: QUALITY, [zlib.BROTLI_PARAM_SIZE_HINT]: pages.length },
   });
-  const header = new Uint8Array(PACKED_HEADER_BYTES);
-  const view = new DataView(header.buffer);
-  view.setUint8(0, MessageType.PagesPacked);
-  view.setUint8(1, PackCodec.Brotli);
-  view.setUint32(2, pages.length, true);
-  return [header, body];
+  const message = Buffer.allocUnsafe(PACKED_HEADER_BYTES + body.length);
+  message.writeUInt8(MessageType.PagesPacked, 0);
+  message.writeUInt8(PackCodec.Brotli, 1);
+  message.writeUInt32LE(pages.length, 2);
+  message.set(body, PACKED_HEADER_BYTES);
+  return message;
 }
 
 /** The PAGES message a PAGES_PACKED message holds; throws FERRY_ERR_MALFORMED on anything else. */

@@ -39,7 +39,7 @@ t.test('--rate-limit 4MB/s is never exceeded', async (t) => {
   t.ok(rate >= RATE / 4, `${(rate / 1e6).toFixed(3)} MB/s is at least a quarter of the limit`);
   t.equal(await sha256(join(dir, 'target', 'rate', 'ram')), await sha256(image), 'byte-identical');
   const stages = pass0?.['stages'] as Record<string, number>;
-  const waited = stages.scanWaitMs! + stages.rateWaitMs! + stages.sendMs! + stages.drainWaitMs!;
+  const waited = stages.scanWaitMs! + stages.packMs! + stages.rateWaitMs! + stages.sendMs! + stages.drainWaitMs!;
   t.ok(stages.batches! >= SIZE / (1024 * 1024), `${stages.batches} batches of at most 1 MiB carried 16 MiB`);
   t.ok(stages.rateWaitMs! > 0, 'the bucket starts empty: the rate limit is waited for');
   t.ok(waited <= durationMs + 1, `the stages (${waited} ms) fit in the pass (${durationMs} ms)`);
