@@ -250,11 +250,16 @@ export class PassSender {
     this.#applyCodec();
   }
 
-  /** Whether to save bytes, and how: LZ4 records from the workers, or raw records packed whole on a slow link. */
+  /**
+   * Whether to save bytes, and how: LZ4 records from the workers, or raw records packed whole on a slow
+   * link. A link known to be that slow is the bottleneck whatever the socket queue says, so auto mode
+   * packs there without waiting for the link watch's windows (each "off" window it probes sends raw).
+   */
   #applyCodec(): void {
-    const saving = this.#compress === 'always' || (this.#compress === 'auto' && (this.#linkBound || this.#compressForced));
     const rate = this.#limiter?.bytesPerSecond ?? this.#pacing?.linkRate;
-    this.#packing = saving && rate !== undefined && rate < PACK_BELOW_BYTES_PER_SEC;
+    const slow = rate !== undefined && rate < PACK_BELOW_BYTES_PER_SEC;
+    const saving = this.#compress === 'always' || (this.#compress === 'auto' && (this.#linkBound || this.#compressForced || slow));
+    this.#packing = saving && slow;
     if (this.#compress === 'never') return;
     for (const pool of this.#pools) pool.setCompress(saving && !this.#packing);
   }
