@@ -16,7 +16,7 @@ import { malformed } from './errors.js';
 
 /**
  * Quality 2 of 11: on the workload's pages it packs within 1% of quality 3 at about its speed, and at
- * 1.4x the speed of 4 (docs/measurements.md); far faster than any link packing is used on.
+ * about twice the speed of 4 (docs/measurements.md); far faster than any link packing is used on.
  */
 const QUALITY = 2;
 const compress = promisify(brotliCompress);
