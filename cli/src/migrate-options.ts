@@ -4,11 +4,11 @@
  * this user may signal. Everything here is a usage error before anything connects, and for `ferry
  * source` a 400.
  */
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { defaultStateDir, type MigrateOptions } from '@ferry/agent-source';
 import { parseMigratePlan, type MigrateArgs, type MigratePlan, type PlanDefaults } from './migrate-plan.js';
+import { readFileOrUsage, readToken } from './token-file.js';
 import { UsageError } from './usage.js';
 
 export interface MigrateRequest {
@@ -47,16 +47,3 @@ function checkSignallable(pid: number, flag: string): void {
   }
 }
 
-export function readToken(path: string): string {
-  const token = readFileOrUsage(path, '--token-file').toString('utf8').trim();
-  if (!token) throw new UsageError(`--token-file ${path} is empty`);
-  return token;
-}
-
-export function readFileOrUsage(path: string, flag: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    throw new UsageError(`${flag} ${path}: ${error instanceof Error ? error.message : String(error)}`);
-  }
-}

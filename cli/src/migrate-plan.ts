@@ -11,10 +11,10 @@ import {
   DEFAULT_DELTA_CACHE_BYTES, DEFAULT_PAGE_SIZE, DEFAULT_PAUSED_TIMEOUT_MS, DEFAULT_RECONNECT_TIMEOUT_MS, DEFAULT_REPLY_TIMEOUT_MS, DEFAULT_VERIFY_RETRIES,
   isDirtyLogMode, isPolicyName, type DirtyLogMode, type MigrateOptions,
 } from '@ferry/agent-source';
-import { DEFAULT_HOOK_TIMEOUT_MS } from '@ferry/serve';
 import type { ArgsOf, FlagSpec } from './flags.js';
 import { pairs } from './name-pairs.js';
 import { parseCount, parseDuration, parseRate, parseSize } from './units.js';
+import { hookTimeoutMs } from './hook-timeout.js';
 import { UsageError } from './usage.js';
 
 /** The flags of `ferry migrate`, declared once; MigrateArgs is derived from this table. */
@@ -197,10 +197,6 @@ function checkImageNames(images: readonly string[], disks: readonly string[]): v
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
 }
-
-/** --hook-timeout SECONDS, for every hook command (both agents' commands take it). */
-export const hookTimeoutMs = (text: string | undefined): number =>
-  text !== undefined ? parseDuration(text, '--hook-timeout', 's') : DEFAULT_HOOK_TIMEOUT_MS;
 
 function processId(text: string, flag: string): number {
   const pid = Number(text);

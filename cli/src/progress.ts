@@ -1,11 +1,6 @@
-import type { ConvergenceFields, DaemonLine, MigrationSummary, PacingSummary, SourceEvent } from '@ferry/serve';
+import type { ConvergenceFields, MigrationSummary, PacingSummary, SourceEvent } from '@ferry/serve';
 import { formatBytes } from './units.js';
 import { describePauseTimeline } from '@ferry/agent-source';
-
-/** A line of `ferry source` and `ferry target` on stdout. */
-export function writeLine(line: DaemonLine, out: NodeJS.WritableStream = process.stdout): void {
-  out.write(`${JSON.stringify(line)}\n`);
-}
 
 export interface ProgressSink {
   event(event: SourceEvent): void;

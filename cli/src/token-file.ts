@@ -28,3 +28,19 @@ export function readPrivateToken(path: string, flag = '--token-file'): string {
     closeSync(fd);
   }
 }
+
+/** A client's token file (`ferry status`, the target's --token-file): its first line, trimmed. */
+export function readToken(path: string): string {
+  const token = readFileOrUsage(path, '--token-file').toString('utf8').trim();
+  if (!token) throw new UsageError(`--token-file ${path} is empty`);
+  return token;
+}
+
+/** A file a flag names (a token, TLS material); unreadable is a usage error naming the flag. */
+export function readFileOrUsage(path: string, flag: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new UsageError(`${flag} ${path}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}

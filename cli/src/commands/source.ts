@@ -6,7 +6,7 @@ import { readMigrateRequest } from '../migrate-options.js';
 import { MIGRATE_ARG_SPEC } from '../migrate-plan.js';
 import { buildSourceSeams } from '../source-seams.js';
 import { parseListen } from '../listen.js';
-import { writeLine } from '../progress.js';
+import { writeLine } from '../daemon-line.js';
 import { readPrivateToken } from '../token-file.js';
 import { UsageError } from '../usage.js';
 

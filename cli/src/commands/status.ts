@@ -18,7 +18,7 @@ export async function statusCommand(argv: string[]): Promise<number> {
   url.pathname = '/status';
   const headers: Record<string, string> = {};
   if (values['token-file']) {
-    const { readToken } = await import('../migrate-options.js');
+    const { readToken } = await import('../token-file.js');
     headers['authorization'] = `Bearer ${readToken(values['token-file'])}`;
   }
   let response: Response;

@@ -4,10 +4,10 @@ import { buildCommitHooks } from '../commit-hooks.js';
 import { parseListen } from '../listen.js';
 import { ALLOW_HOST_FLAG, HELP_FLAG, LOG_FLAGS, parseFlags, type ArgsOf } from '../flags.js';
 import { createLogger } from '../logging.js';
-import { readFileOrUsage, readToken } from '../migrate-options.js';
-import { hookTimeoutMs } from '../migrate-plan.js';
+import { hookTimeoutMs } from '../hook-timeout.js';
+import { readFileOrUsage, readToken } from '../token-file.js';
 import { parseBases } from '../base-option.js';
-import { writeLine } from '../progress.js';
+import { writeLine } from '../daemon-line.js';
 import { parseCount, parseDuration, parseSize } from '../units.js';
 import { EXIT, UsageError } from '../usage.js';
 
