@@ -60,9 +60,14 @@ export class LinkPacing {
     return this.#pacer?.inFlight ?? 0;
   }
 
-  /** The link's rate in bytes per second as the pacer has measured it; undefined before it has (or when not pacing). */
+  /**
+   * The link's rate in bytes per second, once the pacer's startup has found the pipe full: before that its
+   * measure is a lower bound (the first samples on loopback read tens of MB/s). Undefined until then, and
+   * when not pacing.
+   */
   get linkRate(): number | undefined {
-    return this.#pacer?.state.deliveryRate;
+    const state = this.#pacer?.state;
+    return state && state.mode !== 'startup' ? state.deliveryRate : undefined;
   }
 
   /** The pre-copy is over: what is still in flight now is what the pause waits behind. */

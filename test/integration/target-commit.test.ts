@@ -14,6 +14,7 @@ import {
 import { blockDigests, createPageHasher, tableDigest } from '@ferry/pages';
 import { scratchDir } from '../helpers/ferry.js';
 import { helloClient, spawnTarget, type Client } from '../helpers/target-client.js';
+import { until } from '../helpers/wait.js';
 
 const PAGE = 4096;
 const PAGES = 256;
@@ -130,7 +131,7 @@ t.test('a full disk at GO leaves the files as the manifest says; a full disk whi
   const error = await big.next();
   t.match(error, { type: MessageType.Error, code: ErrorCode.Io, message: /no space left writing image full-pages\/ram\.partial \(\d+\.\d MiB free there\)/ }, 'ENOSPC while receiving is FERRY_ERR_IO naming the image');
   t.notMatch(error, { message: new RegExp(mnt) }, 'and not the target\'s path');
-  t.match(target.stderr(), new RegExp(`${dir}/full-pages/ram\\.partial`), 'the target\'s log keeps the whole path');
+  await logged(t, target, new RegExp(`${dir}/full-pages/ram\\.partial`));
 });
 
 t.test('an I/O error sent to a source names its image or blob, never the target\'s path', async (t) => {
@@ -152,7 +153,16 @@ t.test('an I/O error sent to a source names its image or blob, never the target\
   t.match(error, { code: ErrorCode.Io, message: /creating state blob cpu0 in no-state-folder\/state: ENOTDIR.*no-state-folder\/state\/cpu0\.partial/ }, 'the source hears which blob and what went wrong');
   t.notMatch(error, { message: new RegExp(dir) }, 'but not the target\'s --dir');
   t.notMatch(error, { message: /(^|[\s'"])\/\w/ }, 'nor any absolute path');
-  t.match(target.stderr(), new RegExp(`${dir}/no-state-folder/state/cpu0\\.partial`), 'the target\'s log keeps the whole path');
+  await logged(t, target, new RegExp(`${dir}/no-state-folder/state/cpu0\\.partial`));
   const status = await (await fetch(`${target.url.replace(/^ws/, 'http')}/status`)).text();
   t.notMatch(status, dir, '/status, which answers the credential sources use, names no path either');
 });
+
+/**
+ * The target's log keeps the whole path. The ERROR reaches the client over the socket and the log line
+ * its stderr over a pipe: either may come first, so the log is waited for.
+ */
+async function logged(t: Tap, target: { stderr(): string }, path: RegExp): Promise<void> {
+  await until(() => path.test(target.stderr()), `the target's log names ${path.source}`, 10_000).catch(() => undefined);
+  t.match(target.stderr(), path, 'the target\'s log keeps the whole path');
+}
