@@ -193,14 +193,14 @@ export class PassSender {
     // The worker left room for the header: the batch goes out as one frame, copied by nobody.
     writePagesHeader(batch.message, 0, { imageIndex, pass, count: batch.count });
     const unpacked = batch.message.length;
-    const { parts, release } = await this.#packed(batch);
-    const bytes = parts.reduce((sum, part) => sum + part.length, 0);
+    const { message, release } = await this.#packed(batch);
+    const bytes = message.length;
     const packed = performance.now();
     if (this.#limiter) await abortable(this.#limiter.throttle(bytes), signal);
     const paced = this.#pacing ? await this.#pacing.ready(bytes, signal) : false;
     const limited = performance.now();
     // Once handed to the socket the batch is the socket's (it releases it); only the wait for a drain is given up.
-    const sent = this.#connection.sendRaw(parts, release);
+    const sent = this.#connection.sendRaw([message], release);
     const handed = performance.now();
     await abortable(sent, signal);
     const drained = performance.now();
@@ -234,10 +234,10 @@ export class PassSender {
    * The batch as it goes on the wire: itself, or packed (its buffer then goes back to the worker as soon
    * as it is packed). Packing runs on libuv's thread pool, not on this thread.
    */
-  async #packed(batch: PageBatch): Promise<{ parts: Uint8Array[]; release: (() => void) | undefined }> {
-    if (!this.#packing) return { parts: [batch.message], release: batch.release };
+  async #packed(batch: PageBatch): Promise<{ message: Uint8Array; release: (() => void) | undefined }> {
+    if (!this.#packing) return { message: batch.message, release: batch.release };
     try {
-      return { parts: [await packPages(batch.message)], release: undefined };
+      return { message: await packPages(batch.message), release: undefined };
     } finally {
       batch.release();
     }
