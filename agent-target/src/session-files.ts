@@ -1,6 +1,6 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { ErrorCode, FerryError, isValidName, type Hello } from '@ferry/protocol';
+import { ErrorCode, FerryError, isValidName, QEMU_LAUNCH_FILES, type Hello } from '@ferry/protocol';
 import type { PageHasher } from '@ferry/pages';
 import type { TableMemory } from './table-memory.js';
 import { ImageSink } from './image-sink.js';
@@ -100,15 +100,12 @@ export function removeIfEmpty(dir: string): void {
   }
 }
 
-/**
- * What a QEMU started ahead of GO (--qemu-cmd) leaves in DIR/<id>: its log, its monitor socket and the
- * socket its device state is fed through, names no image may take. Why a launch failed is in the target's log.
- */
-const QEMU_LAUNCH_FILES: ReadonlySet<string> = new Set(['qemu.log', 'qmp.sock', 'qemu-state.sock']);
+/** What a QEMU started ahead of GO (--qemu-cmd) leaves in DIR/<id>. Why a launch failed is in the target's log. */
+const QEMU_LEFTOVERS: ReadonlySet<string> = new Set(Object.values(QEMU_LAUNCH_FILES));
 
 /** What ferry itself leaves in DIR/<id> once the `.partial` files are gone: its manifest (and its temporary names), its QEMU's files. */
 const isOwnLeftover = (name: string): boolean =>
-  name === MANIFEST_NAME || (name.startsWith(`${MANIFEST_NAME}.`) && name.endsWith('.tmp')) || QEMU_LAUNCH_FILES.has(name);
+  name === MANIFEST_NAME || (name.startsWith(`${MANIFEST_NAME}.`) && name.endsWith('.tmp')) || QEMU_LEFTOVERS.has(name);
 
 /**
  * Removes the folder of a migration that ended before GO, once its `.partial` files are gone, when

@@ -20,7 +20,7 @@ export {
   isValidPageSize,
   type Limits,
 } from './limits.js';
-export { checkBlobName, checkDistinctVariables, checkImageName, checkName, isValidName, variableOf } from './names.js';
+export { checkBlobName, checkDistinctVariables, checkImageName, checkName, isValidName, QEMU_LAUNCH_FILES, variableOf } from './names.js';
 export { digestToHex, hexToDigest } from './fields.js';
 export type { Hello, Welcome, ImageInfo } from './handshake.js';
 export { MIN_ACK_EVERY_BYTES, MAX_ACK_EVERY_BYTES } from './handshake.js';

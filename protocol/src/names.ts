@@ -15,8 +15,11 @@ import { malformed } from './errors.js';
 const NAME_PATTERN = /^[A-Za-z0-9._][A-Za-z0-9._-]{0,63}$/;
 const RULE = 'use 1-64 of A-Z a-z 0-9 . _ -, not starting with - (and not "." or "..")';
 
-/** What the target names its own files in DIR/<migrationId>/ (the QEMU launch puts its log and its QMP and device-state sockets there too). */
-const TARGET_FILES: ReadonlySet<string> = new Set(['state', 'manifest.json', 'manifest.json.tmp', 'qemu.log', 'qmp.sock', 'qemu-state.sock']);
+/** What a QEMU launched by `ferry target --qemu-cmd` makes in DIR/<migrationId>/: its log, its monitor socket, the socket its device state is fed through. */
+export const QEMU_LAUNCH_FILES = { log: 'qemu.log', monitor: 'qmp.sock', deviceState: 'qemu-state.sock' } as const;
+
+/** What the target names its own files in DIR/<migrationId>/, its QEMU's among them. */
+const TARGET_FILES: ReadonlySet<string> = new Set(['state', 'manifest.json', 'manifest.json.tmp', ...Object.values(QEMU_LAUNCH_FILES)]);
 const PARTIAL = '.partial';
 
 export function isValidName(name: unknown): name is string {

@@ -10,12 +10,13 @@ import { createReadStream, createWriteStream, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { QEMU_LAUNCH_FILES } from '@ferry/protocol';
 import { hasFileUri, shellQuote } from './migration.js';
 import type { QmpClient } from './qmp.js';
 
 /** A unix socket's path must fit `sun_path` (108 bytes with its NUL); longer folders fall back to `exec:cat`. */
 export const MAX_SOCKET_PATH = 100;
-export const STATE_SOCKET = 'qemu-state.sock';
+export const STATE_SOCKET = QEMU_LAUNCH_FILES.deviceState;
 
 export interface StateStream {
   /** For `migrate` (outgoing) or `migrate-incoming` (incoming). */

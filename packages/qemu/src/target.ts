@@ -20,6 +20,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { QEMU_LAUNCH_FILES } from '@ferry/protocol';
 import { silentLogger, type QemuLogger } from './logger.js';
 import { setCapabilities, waitForMigration, waitForRunState } from './migration.js';
 import { QmpClient } from './qmp.js';
@@ -93,8 +94,8 @@ export interface StartedQemu {
  * something first.
  */
 function qmpSocketPath(workDir: string): string {
-  if (Buffer.byteLength(join(workDir, STATE_SOCKET)) <= MAX_SOCKET_PATH) return join(workDir, 'qmp.sock');
-  return join(mkdtempSync(join(tmpdir(), 'ferry-qmp-')), 'qmp.sock');
+  const dir = Buffer.byteLength(join(workDir, STATE_SOCKET)) <= MAX_SOCKET_PATH ? workDir : mkdtempSync(join(tmpdir(), 'ferry-qmp-'));
+  return join(dir, QEMU_LAUNCH_FILES.monitor);
 }
 
 /** Starts the target QEMU on the images (files at their final paths) and leaves it waiting for the device state. */
@@ -102,7 +103,7 @@ export async function startTargetQemu(options: StartTargetOptions): Promise<Star
   const log = options.logger ?? silentLogger;
   const timeoutMs = options.timeoutMs ?? 60_000;
   const qmpPath = qmpSocketPath(options.workDir);
-  const where = { log, logPath: join(options.workDir, 'qemu.log'), logStart: 0 };
+  const where = { log, logPath: join(options.workDir, QEMU_LAUNCH_FILES.log), logStart: 0 };
   const argv = targetQemuArgv(options.template, options.images, qmpPath);
   rmSync(qmpPath, { force: true });
   where.logStart = sizeOf(where.logPath);
