@@ -3,7 +3,8 @@
  * exported) or after the pause: `ferry migrate` exits 3, the source guest keeps running and reading
  * good blocks, and QEMU holds no bitmap or NBD export of ferry's. A link cut during pre-copy is not a
  * failure: ferry reconnects, re-covers what the target had not acknowledged, and the committed disk
- * is byte-identical to the paused source's.
+ * is byte-identical to the paused source's. One source guest serves the three cases in turn, so the
+ * cut case also moves a guest that two rollbacks left running.
  */
 import { truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,15 +14,23 @@ import { CutProxy } from '../helpers/cut-proxy.js';
 import { runMigrate, sha256 } from '../helpers/ferry.js';
 import { buildGuest, QemuScratch, readDiskBeats, readHeartbeats, migrateKillingTarget, startQemuTarget, startSourceQemu, waitForHeartbeats, type GuestOptions, type SourceQemu } from '../helpers/qemu.js';
 
-async function guestWithDisk(t: Test) {
+/**
+ * The source guest the three cases share, booted once: the two rollbacks must leave it running and
+ * migratable, which the cut case then shows by moving it. Each case gets a target of its own.
+ */
+interface DiskGuest {
+  readonly diskPath: string;
+  readonly options: GuestOptions;
+  readonly source: SourceQemu;
+}
+
+async function bootGuestWithDisk(t: Test): Promise<DiskGuest> {
   const scratch = new QemuScratch(t);
   const diskPath = scratch.path('source-vda.raw');
   writeFileSync(diskPath, '');
   truncateSync(diskPath, 256 * 1024 * 1024);
   const options: GuestOptions = { guest: buildGuest(), ramMiB: 256, touchMiB: 32, rate: 1000, sweep: 2, disk: { path: diskPath, mib: 16, rate: 100 } };
-  const source = await startSourceQemu(scratch, options);
-  const target = await startQemuTarget(t, scratch, options);
-  return { scratch, diskPath, source, targetDir: target.dir, target };
+  return { diskPath, options, source: await startSourceQemu(scratch, options) };
 }
 
 /** What ferry may have left on the source QEMU, and whether the VM runs. */
@@ -49,8 +58,8 @@ async function checkSourceKeepsRunning(t: Test, source: SourceQemu): Promise<voi
   t.ok(disk.length > 0 && disk.every((b) => b.bad === 0), `disk: bad=0 through a whole sweep after the rollback (sweeps ${sweeps} -> ${disk.at(-1)?.sweeps})`);
 }
 
-async function killTargetWhen(t: Test, killOn: (event: Record<string, unknown>) => boolean): Promise<Array<Record<string, unknown>>> {
-  const { source, target } = await guestWithDisk(t);
+async function killTargetWhen(t: Test, { source, options }: DiskGuest, killOn: (event: Record<string, unknown>) => boolean): Promise<Array<Record<string, unknown>>> {
+  const target = await startQemuTarget(t, new QemuScratch(t), options);
   const run = await migrateKillingTarget(t, target, ['--to', target.url, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath, '--disk', 'vda=vda', '--reconnect-timeout', '500ms'], killOn);
   const state = await sourceQemuState(source);
   t.equal(state.status, 'running', 'the source VM runs');
@@ -62,19 +71,21 @@ async function killTargetWhen(t: Test, killOn: (event: Record<string, unknown>) 
 
 /** This suite, on a subtest that test/e2e/guests.test.ts gives it (which runs the guest suites one at a time, and none without QEMU). */
 export async function qemuDiskRollback(t: Test): Promise<void> {
-  t.setTimeout(900_000); // boots three guests under TCG
+  t.setTimeout(600_000); // boots a guest under TCG and migrates it three times
+  const guest = await bootGuestWithDisk(t);
   t.test('the target dies during pre-copy, after a bitmap was frozen and exported', { timeout: 300_000 }, async (t) => {
-    const events = await killTargetWhen(t, (event) => event['event'] === 'pass-end' && Number(event['pass']) >= 1);
+    const events = await killTargetWhen(t, guest, (event) => event['event'] === 'pass-end' && Number(event['pass']) >= 1);
     t.notOk(events.some((e) => e['event'] === 'paused'), 'the source was never paused');
   });
 
   t.test('the target dies after the pause: the source resumes with its disk untouched', { timeout: 300_000 }, async (t) => {
-    const events = await killTargetWhen(t, (event) => event['event'] === 'state');
+    const events = await killTargetWhen(t, guest, (event) => event['event'] === 'state');
     t.ok(events.some((e) => e['event'] === 'paused'), 'the source was paused, then resumed by the rollback');
   });
 
   t.test('a cut during pre-copy resumes; an unknown --disk NODE is a usage error', { timeout: 300_000 }, async (t) => {
-    const { source, target, targetDir, diskPath } = await guestWithDisk(t);
+    const { source, options, diskPath } = guest;
+    const target = await startQemuTarget(t, new QemuScratch(t), options);
     const usage = await runMigrate(t, ['--to', target.url, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath, '--disk', 'vda=vdz']);
     t.equal(usage.code, 2, 'an unknown NODE exits 2');
     t.match(usage.stderr, /no block device or node 'vdz'.*vda/, 'and lists what query-block shows');
@@ -90,6 +101,6 @@ export async function qemuDiskRollback(t: Test): Promise<void> {
     t.ok(run.events.some((e) => e['event'] === 'reconnected'), 'after reconnecting');
     const state = await sourceQemuState(source);
     t.same([state.bitmaps, state.exports], [[], []], 'no bitmap or export left');
-    t.equal(await sha256(join(targetDir, 'disk-cut', 'vda')), await sha256(diskPath), 'the target disk is byte-identical to the paused source disk');
+    t.equal(await sha256(join(target.dir, 'disk-cut', 'vda')), await sha256(diskPath), 'the target disk is byte-identical to the paused source disk');
   });
 }

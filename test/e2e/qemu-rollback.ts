@@ -5,14 +5,11 @@
  */
 import type { Test } from 'tap';
 import { QmpClient } from '@ferry/qemu';
-import { buildGuest, QemuScratch, readHeartbeats, migrateKillingTarget, startQemuTarget, startSourceQemu, waitForHeartbeats, type GuestOptions } from '../helpers/qemu.js';
+import { buildGuest, QemuScratch, readHeartbeats, migrateKillingTarget, startQemuTarget, startSourceQemu, waitForHeartbeats, type GuestOptions, type SourceQemu } from '../helpers/qemu.js';
 
-/** Migrates a writing guest and SIGKILLs the target on the first migrate event that `killOn` accepts. */
-async function killTargetWhen(t: Test, killOn: (event: Record<string, unknown>) => boolean): Promise<{ events: Array<Record<string, unknown>> }> {
-  const options: GuestOptions = { guest: buildGuest(), ramMiB: 128, touchMiB: 32, rate: 2000, sweep: 4 };
-  const scratch = new QemuScratch(t);
-  const source = await startSourceQemu(scratch, options);
-  const target = await startQemuTarget(t, scratch, options);
+/** Migrates the writing guest and SIGKILLs the target on the first migrate event that `killOn` accepts. */
+async function killTargetWhen(t: Test, source: SourceQemu, options: GuestOptions, killOn: (event: Record<string, unknown>) => boolean): Promise<{ events: Array<Record<string, unknown>> }> {
+  const target = await startQemuTarget(t, new QemuScratch(t), options);
 
   const args = ['--to', target.url, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath, '--reconnect-timeout', '500ms'];
   const run = await migrateKillingTarget(t, target, args, killOn);
@@ -36,13 +33,16 @@ async function killTargetWhen(t: Test, killOn: (event: Record<string, unknown>) 
 
 /** This suite, on a subtest that test/e2e/guests.test.ts gives it (which runs the guest suites one at a time, and none without QEMU). */
 export async function qemuRollback(t: Test): Promise<void> {
-  t.setTimeout(300_000); // boots two guests under TCG
+  t.setTimeout(300_000); // boots a guest under TCG and migrates it twice
+  // One source guest for both cases: the second migrates a guest the first rollback left running.
+  const options: GuestOptions = { guest: buildGuest(), ramMiB: 128, touchMiB: 32, rate: 2000, sweep: 4 };
+  const source = await startSourceQemu(new QemuScratch(t), options);
   t.test('the target dies during pre-copy: the source guest never stops', async (t) => {
-    const { events } = await killTargetWhen(t, (event) => event['event'] === 'pass-end');
+    const { events } = await killTargetWhen(t, source, options, (event) => event['event'] === 'pass-end');
     t.notOk(events.some((e) => e['event'] === 'paused'), 'the source was never paused');
   });
   t.test('the target dies after the source paused and saved its state: the source resumes', async (t) => {
-    const { events } = await killTargetWhen(t, (event) => event['event'] === 'state');
+    const { events } = await killTargetWhen(t, source, options, (event) => event['event'] === 'state');
     t.ok(events.some((e) => e['event'] === 'paused'), 'the source was paused, then resumed by the rollback');
   });
 }
