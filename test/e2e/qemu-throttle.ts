@@ -36,16 +36,17 @@ export async function qemuThrottle(t: Test): Promise<void> {
   });
 
   t.test('a guest dirtying faster than the link is throttled with QMP stop/cont, then moves and keeps counting', async (t) => {
-    // 4000 pages/s (16 MB/s) re-dirties the 8 MiB it writes within every pass at 4 MB/s, so the pause
-    // fits 1000 ms only once the guest is throttled; more MiB only make each pass longer.
-    const options: GuestOptions = { guest: buildGuest(), ramMiB: 128, touchMiB: 8, rate: 4000, sweep: 4 };
+    // 8000 pages/s (32 MB/s) re-dirties the 8 MiB it writes within every pass at 8 MB/s, so the pause
+    // fits 1000 ms only once the guest is throttled; more MiB only make each pass longer, and a slower
+    // link only makes pass 0 (the guest's ~80 MB of kernel, initramfs and touched pages) longer.
+    const options: GuestOptions = { guest: buildGuest(), ramMiB: 128, touchMiB: 8, rate: 8000, sweep: 4 };
     const scratch = new QemuScratch(t);
     const source = await startSourceQemu(scratch, options);
     const target = await startQemuTarget(t, scratch, options);
-    // memtouch changes a few bytes per page: XOR deltas would carry its 16 MB/s within the link. Whole
-    // pages (no deltas, no LZ4) make the guest outrun the 4 MB/s link.
+    // memtouch changes a few bytes per page: XOR deltas would carry its 32 MB/s within the link. Whole
+    // pages (no deltas, no LZ4) make the guest outrun the 8 MB/s link.
     const run = await runMigrate(t, ['--to', target.url, '--image', `ram=${source.ramPath}`, '--qmp', source.qmpPath,
-      '--rate-limit', '4MB/s', '--no-delta', '--compress', 'never', '--max-downtime', '1000', '--timeout', '400']);
+      '--rate-limit', '8MB/s', '--no-delta', '--compress', 'never', '--max-downtime', '1000', '--timeout', '400']);
     t.equal(run.code, 0, `migrate commits (stderr: ${run.stderr.slice(-1500)})`);
     const levels = run.events.filter((e) => e['event'] === 'throttle').map((e) => Number(e['level']));
     t.ok(Math.max(0, ...levels) > 0, `the guest was throttled (levels ${levels.join(' ')})`);
