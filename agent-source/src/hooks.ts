@@ -11,8 +11,9 @@ export interface StateBlob {
  */
 export interface SourceHooks {
   /**
-   * The pause comes next (pre-copy has stopped, the queued bytes are draining): whatever the pause hook
-   * can do ahead of time without touching the workload (start its process) happens now, off the pause.
+   * The pause may come after any pass from now on (called as pass 1 begins, and again just before the
+   * pause; the second call finds it done): whatever the pause hook can do ahead of time without touching
+   * the workload (start its process) happens now, off the pause. A rollback's `resume` undoes it.
    */
   preparePause?(): void;
   /** Stop the workload so that its image stops changing. */

@@ -35,6 +35,7 @@ export {
   XEN_MAX_PASSES,
   XEN_MAX_SENT_FACTOR,
   XEN_MIN_DIRTY_PAGES,
+  bytesHiddenByFinalScan,
   downtimePolicy,
   estimateDowntimeMs,
   isPolicyName,

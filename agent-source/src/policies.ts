@@ -129,6 +129,19 @@ export function estimateDowntimeMs(history: readonly PassRecord[], rttMs = 0): n
 }
 
 /**
+ * The bytes the link carries while the final pass scans: the best bandwidth seen over the fastest pass
+ * (the floor of a scan, as in `estimateDowntimeMs`). Pre-copy bytes still in flight at the pause, up to
+ * this much, reach the target while the final pass is still finding its pages, ahead of them on the same
+ * connection: waiting for them first only gives the workload longer to dirty pages before it pauses.
+ */
+export function bytesHiddenByFinalScan(history: readonly PassRecord[]): number {
+  if (history.length === 0) return 0;
+  const bandwidth = Math.max(...history.map((p) => p.bandwidth));
+  const scanFloorMs = Math.min(...history.map((p) => p.durationMs));
+  return bandwidth > 0 && scanFloorMs > 0 ? (bandwidth * scanFloorMs) / 1000 : 0;
+}
+
+/**
  * --max-downtime is a promise: whatever a policy says (Xen's 3x/30-pass safety net included), pre-copy
  * goes on while the estimated pause is longer than the cap. `--timeout` decides what happens if it never
  * fits. Without a cap the policy's word stands.

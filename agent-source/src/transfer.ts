@@ -8,7 +8,7 @@ import { paceFor, type LinkPacing } from './link-pacing.js';
 import { PassSender, type AfterImages, type PassOutcome, type PassScope } from './pass-sender.js';
 import { assertNever, isFinished, type Phase } from './phases.js';
 import type { PacingSummary } from './events.js';
-import type { PassRecord, StopDecision } from './policies.js';
+import { bytesHiddenByFinalScan, type PassRecord, type StopDecision } from './policies.js';
 import { greet, handshake, retryUntil, type HandshakeResult } from './resume.js';
 import { connectOptionsFor, helloFor } from './setup.js';
 import { StateCollection } from './state-collection.js';
@@ -131,7 +131,10 @@ export class Transfer {
    * A cut costs a reconnect, not the migration: the cut pass is started over on the new connection.
    */
   async #precopyPass(pass: number, signal: AbortSignal): Promise<void> {
-    const { convergence, history, log } = this.#run;
+    const { convergence, history, log, context } = this.#run;
+    // From pass 1 on any pass may be the last: the pause hook's shell is started now, not just before the
+    // pause, where its fork (which grows with this process's memory) would hold the pause back.
+    if (pass > 0) context.hooks.preparePause?.();
     // The throttle watches the running pass's bytes until it is over, a reconnect after a cut included.
     const outcome = await this.#run.precopyPass(async () => {
       try {
@@ -174,14 +177,10 @@ export class Transfer {
   }
 
   async #pause(pass: number, reason: string, signal: AbortSignal): Promise<void> {
-    const { options, log, convergence, history, context } = this.#run;
-    // Pre-copy bytes still queued (socket buffers, a slow link) would otherwise be paid for inside the
-    // pause: the guest runs until they have reached the target, and the final pass picks up what it dirtied.
+    const { convergence, history, context } = this.#run;
     context.hooks.preparePause?.();
     this.#pacing.preCopyEnded();
-    const draining = performance.now();
-    await this.#connection.drained(options.replyTimeoutMs, signal);
-    log.debug({ durationMs: Math.round(performance.now() - draining) }, 'pre-copy bytes reached the target');
+    await this.#drainBeforePause(signal);
     await convergence.hold();
     if (Math.max(...history.map((p) => p.bandwidth)) < COMPRESS_PAUSED_BELOW) this.#sender.compressFromNowOn();
     this.#run.pause.pause();
@@ -190,6 +189,25 @@ export class Transfer {
     this.#run.advance({ kind: 'paused' });
     this.#run.emit({ event: 'paused', pass, reason });
     await this.#connection.sendControl({ type: MessageType.Paused });
+  }
+
+  /**
+   * Pre-copy bytes still queued (socket buffers, a slow link) that the final scan cannot hide would be
+   * paid for inside the pause, so the workload runs until they have reached the target (a round trip
+   * behind them). What the link carries during the final scan is not waited for: the workload would
+   * only dirty more pages meanwhile, for the final pass to send.
+   */
+  async #drainBeforePause(signal: AbortSignal): Promise<void> {
+    const { options, log, history } = this.#run;
+    const queued = this.#pacing.unacknowledged;
+    const hidden = bytesHiddenByFinalScan(history);
+    if (queued !== undefined && queued <= hidden) {
+      log.debug({ queued, hidden: Math.round(hidden) }, 'the final scan hides the pre-copy bytes still in flight');
+      return;
+    }
+    const draining = performance.now();
+    await this.#connection.drained(options.replyTimeoutMs, signal);
+    log.debug({ queued, hidden: Math.round(hidden), durationMs: Math.round(performance.now() - draining) }, 'pre-copy bytes reached the target');
   }
 
   async #finalPass(pass: number, signal: AbortSignal): Promise<void> {

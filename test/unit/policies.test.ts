@@ -1,6 +1,6 @@
 import t from 'tap';
 import {
-  downtimePolicy, estimateDowntimeMs, PAUSE_ROUND_TRIPS, smartPolicy, withDowntimeCap, xenPolicy, XEN_MAX_PASSES,
+  bytesHiddenByFinalScan, downtimePolicy, estimateDowntimeMs, PAUSE_ROUND_TRIPS, smartPolicy, withDowntimeCap, xenPolicy, XEN_MAX_PASSES,
   type PassRecord, type PolicyContext,
 } from '@ferry/agent-source';
 
@@ -167,4 +167,15 @@ t.test('estimateDowntimeMs: bytes over best bandwidth plus the scan floor', asyn
   t.equal(estimateDowntimeMs(passes), 100 + 200);
   t.equal(estimateDowntimeMs(passes, 20), 100 + 200 + PAUSE_ROUND_TRIPS * 20, 'plus the pause\'s round trips');
   t.equal(estimateDowntimeMs([]), Infinity);
+});
+
+t.test('bytesHiddenByFinalScan: what the best bandwidth carries during the fastest pass', async (t) => {
+  const passes: PassRecord[] = [
+    { pass: 0, dirtyPages: 60000, bytesSent: 100e6, durationMs: 8000, bandwidth: 12.5e6 },
+    { pass: 1, dirtyPages: 1500, bytesSent: 3.5e6, durationMs: 260, bandwidth: 13.5e6 },
+    { pass: 2, dirtyPages: 130, bytesSent: 0.3e6, durationMs: 54, bandwidth: 6e6 },
+  ];
+  t.equal(bytesHiddenByFinalScan(passes), 13.5e6 * 0.054, 'the best bandwidth (pass 1) over the fastest pass (pass 2, the scan floor)');
+  t.equal(bytesHiddenByFinalScan([]), 0, 'no pass yet: nothing is known to be hidden, so the source drains');
+  t.equal(bytesHiddenByFinalScan([{ pass: 0, dirtyPages: 0, bytesSent: 0, durationMs: 30, bandwidth: 0 }]), 0, 'nothing sent: no rate to count on');
 });
