@@ -27,6 +27,7 @@ export { SourceMetricsFeed } from './metrics-feed.js';
 export { retryUntil } from './resume.js';
 export { verifyImages, type VerifyDeps } from './verify.js';
 export {
+  DRAIN_PASSES,
   PAUSE_ROUND_TRIPS,
   POLICIES,
   SMART_PLATEAU,
@@ -39,6 +40,7 @@ export {
   downtimePolicy,
   estimateDowntimeMs,
   isPolicyName,
+  passWhileDraining,
   smartPolicy,
   withDowntimeCap,
   xenPolicy,

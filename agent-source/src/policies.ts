@@ -141,6 +141,21 @@ export function bytesHiddenByFinalScan(history: readonly PassRecord[]): number {
   return bandwidth > 0 && scanFloorMs > 0 ? (bandwidth * scanFloorMs) / 1000 : 0;
 }
 
+/** At most this many passes put a stop off while the link drains; then the source waits for it instead. */
+export const DRAIN_PASSES = 3;
+
+/**
+ * Whether a stop should become one more pre-copy pass: the policy said stop, but more pre-copy bytes are
+ * in flight (`queuedBytes`, sent and not yet acknowledged) than the final scan hides. The link drains
+ * while that pass runs, and the pause then comes right after a pass, with the fewest pages dirtied;
+ * waiting idle for the drain instead lets the workload dirty pages for the whole of it. At most
+ * DRAIN_PASSES times (a link that never drains is then waited for), and never a forced stop.
+ */
+export function passWhileDraining(decision: StopDecision, history: readonly PassRecord[], queuedBytes: number | undefined, drainPassesRun: number, forced: boolean): boolean {
+  if (!decision.stop || forced || queuedBytes === undefined || drainPassesRun >= DRAIN_PASSES) return false;
+  return queuedBytes > bytesHiddenByFinalScan(history);
+}
+
 /**
  * --max-downtime is a promise: whatever a policy says (Xen's 3x/30-pass safety net included), pre-copy
  * goes on while the estimated pause is longer than the cap. `--timeout` decides what happens if it never

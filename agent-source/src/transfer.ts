@@ -8,7 +8,7 @@ import { paceFor, type LinkPacing } from './link-pacing.js';
 import { PassSender, type AfterImages, type PassOutcome, type PassScope } from './pass-sender.js';
 import { assertNever, isFinished, type Phase } from './phases.js';
 import type { PacingSummary } from './events.js';
-import { bytesHiddenByFinalScan, type PassRecord, type StopDecision } from './policies.js';
+import { bytesHiddenByFinalScan, passWhileDraining, type PassRecord, type StopDecision } from './policies.js';
 import { greet, handshake, retryUntil, type HandshakeResult } from './resume.js';
 import { connectOptionsFor, helloFor } from './setup.js';
 import { StateCollection } from './state-collection.js';
@@ -50,6 +50,8 @@ export class Transfer {
   #bytesReceived = 0;
   #stopReason: string | undefined;
   #finalOutcome: PassOutcome | undefined;
+  /** Passes run because the policy stopped while the link still held more than the final scan hides. */
+  #drainPasses = 0;
 
   constructor(run: MigrationRun, connection: TargetConnection, pools: readonly ScanPool[], hasher: PageHasher) {
     const { options, tracking } = run;
@@ -149,7 +151,7 @@ export class Transfer {
     history.push(record);
     // The throttle steps and the (capped) stop policy decides, in Convergence; --on-timeout force overrides.
     const { forceStop } = this.#run;
-    const decision: StopDecision = forceStop ? convergence.forced(history, forceStop) : convergence.afterPass(history);
+    const decision = this.#unlessQueued(forceStop ? convergence.forced(history, forceStop) : convergence.afterPass(history), forceStop !== undefined);
     convergence.pingAfterPass(this.#connection.roundTrip());
     const why = convergence.fields();
     log.info({ ...record, ...why, decision }, 'pass done');
@@ -158,6 +160,15 @@ export class Transfer {
     this.#run.emit({ event: 'pass-end', ...record, ...why, stop: decision.stop, final: false, ...(decision.stop ? { reason: decision.reason } : {}) });
     if (decision.stop) this.#stopReason = decision.reason;
     this.#run.advance(decision.stop ? { kind: 'pass-done', stop: true, reason: decision.reason } : { kind: 'pass-done', stop: false });
+  }
+
+  /** A stop put off by one more pass while the link drains (`passWhileDraining`). */
+  #unlessQueued(decision: StopDecision, forced: boolean): StopDecision {
+    const queued = this.#pacing.unacknowledged;
+    if (!passWhileDraining(decision, this.#run.history, queued, this.#drainPasses, forced)) return decision;
+    this.#drainPasses++;
+    this.#run.log.debug({ queued, hidden: Math.round(bytesHiddenByFinalScan(this.#run.history)), reason: decision.stop ? decision.reason : '' }, 'one more pass while the link drains');
+    return { stop: false };
   }
 
   /** Retries with backoff until --reconnect-timeout; a cut after the pause is not retried (rolling back is quicker). */

@@ -1,7 +1,7 @@
 import t from 'tap';
 import {
-  bytesHiddenByFinalScan, downtimePolicy, estimateDowntimeMs, PAUSE_ROUND_TRIPS, smartPolicy, withDowntimeCap, xenPolicy, XEN_MAX_PASSES,
-  type PassRecord, type PolicyContext,
+  bytesHiddenByFinalScan, DRAIN_PASSES, downtimePolicy, estimateDowntimeMs, passWhileDraining, PAUSE_ROUND_TRIPS, smartPolicy, withDowntimeCap, xenPolicy, XEN_MAX_PASSES,
+  type PassRecord, type PolicyContext, type StopDecision,
 } from '@ferry/agent-source';
 
 const PAGE = 4096;
@@ -178,4 +178,20 @@ t.test('bytesHiddenByFinalScan: what the best bandwidth carries during the faste
   t.equal(bytesHiddenByFinalScan(passes), 13.5e6 * 0.054, 'the best bandwidth (pass 1) over the fastest pass (pass 2, the scan floor)');
   t.equal(bytesHiddenByFinalScan([]), 0, 'no pass yet: nothing is known to be hidden, so the source drains');
   t.equal(bytesHiddenByFinalScan([{ pass: 0, dirtyPages: 0, bytesSent: 0, durationMs: 30, bandwidth: 0 }]), 0, 'nothing sent: no rate to count on');
+});
+
+t.test('passWhileDraining: a stop with more in flight than the final scan hides becomes another pass, a few times at most', async (t) => {
+  // The best bandwidth 12.5 MB/s over the fastest pass, 50 ms: 625 kB ride behind the final scan.
+  const passes: PassRecord[] = [
+    { pass: 0, dirtyPages: 60000, bytesSent: 100e6, durationMs: 8000, bandwidth: 12.5e6 },
+    { pass: 1, dirtyPages: 120, bytesSent: 0.3e6, durationMs: 50, bandwidth: 6e6 },
+  ];
+  const stop: StopDecision = { stop: true, reason: 'smart: ...' };
+  t.equal(passWhileDraining(stop, passes, 1.5e6, 0, false), true, '1.5 MB in flight: one more pass');
+  t.equal(passWhileDraining(stop, passes, 0.6e6, 0, false), false, '600 kB: hidden by the final scan, pause now');
+  t.equal(passWhileDraining(stop, passes, 1.5e6, DRAIN_PASSES - 1, false), true, 'still under the cap');
+  t.equal(passWhileDraining(stop, passes, 1.5e6, DRAIN_PASSES, false), false, 'at the cap: pause, and wait for the link first');
+  t.equal(passWhileDraining(stop, passes, 1.5e6, 0, true), false, '--on-timeout force is never put off');
+  t.equal(passWhileDraining({ stop: false }, passes, 1.5e6, 0, false), false, 'no stop, nothing to put off');
+  t.equal(passWhileDraining(stop, passes, undefined, 0, false), false, 'a target that does not acknowledge: unknown, so no extra pass');
 });
