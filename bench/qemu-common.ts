@@ -85,3 +85,9 @@ export async function judgeGuest(lastSource: Heartbeat | undefined, targetSerial
   return `${verdict}: HB ${lastSource?.counter ?? '?'}→${first.counter}, ${beats.length} beats, bad=${bad}${lastSource?.bad ? ` (source bad=${lastSource.bad})` : ''}`;
 }
 
+/** The summary's pause timeline, as `; parts: step ms, ...` (nothing when the run has none). */
+export function pauseParts(timeline: unknown): string {
+  if (!Array.isArray(timeline)) return '';
+  const parts = (timeline as Array<{ step: string; ms: number }>).filter((part) => part.ms > 0).map((part) => `${part.step} ${part.ms}`);
+  return `; parts (ms): ${parts.join(', ')}`;
+}

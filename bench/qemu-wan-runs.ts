@@ -12,7 +12,7 @@ import { runMigrate } from '../test/helpers/ferry.js';
 import {
   QemuScratch, readHeartbeats, spawnQemu, startQemuTarget, startSourceQemu, waitForHeartbeats, type GuestOptions, type RunningQemu,
 } from '../test/helpers/qemu.js';
-import { freePort, judgeGuest } from './qemu-common.js';
+import { freePort, judgeGuest, pauseParts } from './qemu-common.js';
 import { pauseBreakdown } from './qemu-disk.js';
 import { CountingLink, HeartbeatClock, startWanProxy, type WanShape } from './qemu-disk-links.js';
 
@@ -177,7 +177,7 @@ export async function ferryWanRun(label: string, extra: readonly string[], guest
   const rates = seen.filter((s) => s.event['event'] === 'pass-end').map((s) => `${mib(Number(s.event['dirtyRate'] ?? 0))}/s`);
   const at = (name: string): number => seen.find((x) => x.event['event'] === name)?.at ?? Number.NaN;
   const verified = `verify answered +${Math.round(at('verify') - at('paused'))}ms`;
-  const note = `${base.run}, ${base.rate} pages/s: ${pauseBreakdown(seen)}; ${verified}; dirty rate per pass ${rates.join(' ')}`;
+  const note = `${base.run}, ${base.rate} pages/s: ${pauseBreakdown(seen)}; ${verified}; dirty rate per pass ${rates.join(' ')}${pauseParts(run.summary['pauseTimeline'])}`;
   const pauseBytes = (linkAt.get('resumed') ?? 0) - (linkAt.get('paused') ?? 0);
   return { ...base, outcome: 'switched', ...timings(w), bytes: w.link.forwardBytes, pauseBytes, own, guest: guestVerdict, note };
 }

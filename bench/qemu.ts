@@ -14,7 +14,7 @@
  */
 import { QmpClient, waitForMigration, type MigrationInfo, type QmpEvent } from '@ferry/qemu';
 import { runMigrate } from '../test/helpers/ferry.js';
-import { Cleanup, freePort, judgeGuest, qemu10 } from './qemu-common.js';
+import { Cleanup, freePort, judgeGuest, pauseParts, qemu10 } from './qemu-common.js';
 import { diskBench } from './qemu-disk.js';
 import { parseWan, wanBench } from './qemu-wan.js';
 import {
@@ -101,13 +101,6 @@ function breakdown(seen: Array<{ at: number; event: Record<string, unknown> }>):
     .filter((step): step is readonly [string, number] => step[1] !== undefined && paused !== undefined && step[1] >= paused)
     .map(([name, at]) => `${name === 'pass-end' ? 'final pass' : name} +${Math.round(at - paused!)}ms`);
   return `passes ${passes.join(', ')}; pause: ${steps.join(', ')}`;
-}
-
-/** The summary's pause timeline, as `; parts: step ms, ...` (nothing when the run has none). */
-function pauseParts(timeline: unknown): string {
-  if (!Array.isArray(timeline)) return '';
-  const parts = (timeline as Array<{ step: string; ms: number }>).filter((part) => part.ms > 0).map((part) => `${part.step} ${part.ms}`);
-  return `; parts (ms): ${parts.join(', ')}`;
 }
 
 function printTable(rows: Row[]): void {

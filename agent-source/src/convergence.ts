@@ -74,6 +74,11 @@ export class Convergence {
     });
   }
 
+  /** Whether the newest ping sent after a pass has come back (the target read everything sent before it). */
+  get pingAnswered(): boolean {
+    return this.#ping?.ms !== undefined;
+  }
+
   /** The queue the newest ping found, or has been waiting behind so far if unanswered. */
   #linkQueueMs(): number | undefined {
     const ping = this.#ping;

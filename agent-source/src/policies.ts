@@ -144,16 +144,33 @@ export function bytesHiddenByFinalScan(history: readonly PassRecord[]): number {
 /** At most this many passes put a stop off while the link drains; then the source waits for it instead. */
 export const DRAIN_PASSES = 3;
 
+/** The link when a pass has ended: what is still in flight, and whether the target has caught up. */
+export interface InFlight {
+  /** Bytes sent and not yet acknowledged by the target (undefined: a target that does not say). */
+  readonly queuedBytes: number | undefined;
+  /**
+   * The target answered the ping sent after the pass before: it had read everything sent until then. A
+   * target that is slow to read (busy starting its workload's process, say) leaves few bytes
+   * unacknowledged on the link and still holds back whatever comes next, the pause's messages included.
+   */
+  readonly caughtUp: boolean;
+}
+
+/** Whether the link can take the pause now: the target has caught up, and the final scan hides what is left in flight. */
+export function finalScanHides(history: readonly PassRecord[], inFlight: InFlight): boolean {
+  return inFlight.caughtUp && inFlight.queuedBytes !== undefined && inFlight.queuedBytes <= bytesHiddenByFinalScan(history);
+}
+
 /**
- * Whether a stop should become one more pre-copy pass: the policy said stop, but more pre-copy bytes are
- * in flight (`queuedBytes`, sent and not yet acknowledged) than the final scan hides. The link drains
- * while that pass runs, and the pause then comes right after a pass, with the fewest pages dirtied;
- * waiting idle for the drain instead lets the workload dirty pages for the whole of it. At most
- * DRAIN_PASSES times (a link that never drains is then waited for), and never a forced stop.
+ * Whether a stop should become one more pre-copy pass: the policy said stop, but the link cannot take
+ * the pause yet (`finalScanHides`). The link drains while that pass runs, and the pause then comes right
+ * after a pass, with the fewest pages dirtied; waiting idle for the drain instead lets the workload dirty
+ * pages for the whole of it. At most DRAIN_PASSES times (a link that never drains is then waited for),
+ * and never a forced stop.
  */
-export function passWhileDraining(decision: StopDecision, history: readonly PassRecord[], queuedBytes: number | undefined, drainPassesRun: number, forced: boolean): boolean {
-  if (!decision.stop || forced || queuedBytes === undefined || drainPassesRun >= DRAIN_PASSES) return false;
-  return queuedBytes > bytesHiddenByFinalScan(history);
+export function passWhileDraining(decision: StopDecision, history: readonly PassRecord[], inFlight: InFlight, drainPassesRun: number, forced: boolean): boolean {
+  if (!decision.stop || forced || drainPassesRun >= DRAIN_PASSES) return false;
+  return !finalScanHides(history, inFlight);
 }
 
 /**

@@ -8,7 +8,7 @@ import { paceFor, type LinkPacing } from './link-pacing.js';
 import { PassSender, type AfterImages, type PassOutcome, type PassScope } from './pass-sender.js';
 import { assertNever, isFinished, type Phase } from './phases.js';
 import type { PacingSummary } from './events.js';
-import { bytesHiddenByFinalScan, passWhileDraining, type PassRecord, type StopDecision } from './policies.js';
+import { bytesHiddenByFinalScan, finalScanHides, passWhileDraining, type InFlight, type PassRecord, type StopDecision } from './policies.js';
 import { greet, handshake, retryUntil, type HandshakeResult } from './resume.js';
 import { connectOptionsFor, helloFor } from './setup.js';
 import { StateCollection } from './state-collection.js';
@@ -164,11 +164,15 @@ export class Transfer {
 
   /** A stop put off by one more pass while the link drains (`passWhileDraining`). */
   #unlessQueued(decision: StopDecision, forced: boolean): StopDecision {
-    const queued = this.#pacing.unacknowledged;
-    if (!passWhileDraining(decision, this.#run.history, queued, this.#drainPasses, forced)) return decision;
+    const inFlight = this.#inFlight();
+    if (!passWhileDraining(decision, this.#run.history, inFlight, this.#drainPasses, forced)) return decision;
     this.#drainPasses++;
-    this.#run.log.debug({ queued, hidden: Math.round(bytesHiddenByFinalScan(this.#run.history)), reason: decision.stop ? decision.reason : '' }, 'one more pass while the link drains');
+    this.#run.log.debug({ ...inFlight, hidden: Math.round(bytesHiddenByFinalScan(this.#run.history)) }, 'one more pass while the link drains');
     return { stop: false };
+  }
+
+  #inFlight(): InFlight {
+    return { queuedBytes: this.#pacing.unacknowledged, caughtUp: this.#run.convergence.pingAnswered };
   }
 
   /** Retries with backoff until --reconnect-timeout; a cut after the pause is not retried (rolling back is quicker). */
@@ -203,22 +207,22 @@ export class Transfer {
   }
 
   /**
-   * Pre-copy bytes still queued (socket buffers, a slow link) that the final scan cannot hide would be
-   * paid for inside the pause, so the workload runs until they have reached the target (a round trip
-   * behind them). What the link carries during the final scan is not waited for: the workload would
-   * only dirty more pages meanwhile, for the final pass to send.
+   * Pre-copy bytes still queued (socket buffers, a slow link, a target slow to read) that the final scan
+   * cannot hide would be paid for inside the pause, so the workload runs until they have reached the
+   * target (a round trip behind them). What the link carries during the final scan is not waited for:
+   * the workload would only dirty more pages meanwhile, for the final pass to send.
    */
   async #drainBeforePause(signal: AbortSignal): Promise<void> {
     const { options, log, history } = this.#run;
-    const queued = this.#pacing.unacknowledged;
-    const hidden = bytesHiddenByFinalScan(history);
-    if (queued !== undefined && queued <= hidden) {
-      log.debug({ queued, hidden: Math.round(hidden) }, 'the final scan hides the pre-copy bytes still in flight');
+    const inFlight = this.#inFlight();
+    const hidden = Math.round(bytesHiddenByFinalScan(history));
+    if (finalScanHides(history, inFlight)) {
+      log.debug({ ...inFlight, hidden }, 'the final scan hides the pre-copy bytes still in flight');
       return;
     }
     const draining = performance.now();
     await this.#connection.drained(options.replyTimeoutMs, signal);
-    log.debug({ queued, hidden: Math.round(hidden), durationMs: Math.round(performance.now() - draining) }, 'pre-copy bytes reached the target');
+    log.debug({ ...inFlight, hidden, durationMs: Math.round(performance.now() - draining) }, 'pre-copy bytes reached the target');
   }
 
   async #finalPass(pass: number, signal: AbortSignal): Promise<void> {

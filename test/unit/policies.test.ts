@@ -1,6 +1,6 @@
 import t from 'tap';
 import {
-  bytesHiddenByFinalScan, DRAIN_PASSES, downtimePolicy, estimateDowntimeMs, passWhileDraining, PAUSE_ROUND_TRIPS, smartPolicy, withDowntimeCap, xenPolicy, XEN_MAX_PASSES,
+  bytesHiddenByFinalScan, DRAIN_PASSES, downtimePolicy, estimateDowntimeMs, finalScanHides, passWhileDraining, PAUSE_ROUND_TRIPS, smartPolicy, withDowntimeCap, xenPolicy, XEN_MAX_PASSES,
   type PassRecord, type PolicyContext, type StopDecision,
 } from '@ferry/agent-source';
 
@@ -180,18 +180,28 @@ t.test('bytesHiddenByFinalScan: what the best bandwidth carries during the faste
   t.equal(bytesHiddenByFinalScan([{ pass: 0, dirtyPages: 0, bytesSent: 0, durationMs: 30, bandwidth: 0 }]), 0, 'nothing sent: no rate to count on');
 });
 
-t.test('passWhileDraining: a stop with more in flight than the final scan hides becomes another pass, a few times at most', async (t) => {
+t.test('passWhileDraining: a stop the link cannot take yet becomes another pass, a few times at most', async (t) => {
   // The best bandwidth 12.5 MB/s over the fastest pass, 50 ms: 625 kB ride behind the final scan.
   const passes: PassRecord[] = [
     { pass: 0, dirtyPages: 60000, bytesSent: 100e6, durationMs: 8000, bandwidth: 12.5e6 },
     { pass: 1, dirtyPages: 120, bytesSent: 0.3e6, durationMs: 50, bandwidth: 6e6 },
   ];
   const stop: StopDecision = { stop: true, reason: 'smart: ...' };
-  t.equal(passWhileDraining(stop, passes, 1.5e6, 0, false), true, '1.5 MB in flight: one more pass');
-  t.equal(passWhileDraining(stop, passes, 0.6e6, 0, false), false, '600 kB: hidden by the final scan, pause now');
-  t.equal(passWhileDraining(stop, passes, 1.5e6, DRAIN_PASSES - 1, false), true, 'still under the cap');
-  t.equal(passWhileDraining(stop, passes, 1.5e6, DRAIN_PASSES, false), false, 'at the cap: pause, and wait for the link first');
-  t.equal(passWhileDraining(stop, passes, 1.5e6, 0, true), false, '--on-timeout force is never put off');
-  t.equal(passWhileDraining({ stop: false }, passes, 1.5e6, 0, false), false, 'no stop, nothing to put off');
-  t.equal(passWhileDraining(stop, passes, undefined, 0, false), false, 'a target that does not acknowledge: unknown, so no extra pass');
+  const queued = (queuedBytes: number | undefined, caughtUp = true) => ({ queuedBytes, caughtUp });
+  t.equal(passWhileDraining(stop, passes, queued(1.5e6), 0, false), true, '1.5 MB in flight: one more pass');
+  t.equal(passWhileDraining(stop, passes, queued(0.6e6), 0, false), false, '600 kB: hidden by the final scan, pause now');
+  t.equal(passWhileDraining(stop, passes, queued(0.1e6, false), 0, false), true, 'few bytes in flight, but the target has not read what came before the last ping: one more pass');
+  t.equal(passWhileDraining(stop, passes, queued(undefined), 0, false), true, 'a target that does not acknowledge: nothing is known to be hidden');
+  t.equal(passWhileDraining(stop, passes, queued(1.5e6), DRAIN_PASSES - 1, false), true, 'still under the cap');
+  t.equal(passWhileDraining(stop, passes, queued(1.5e6), DRAIN_PASSES, false), false, 'at the cap: pause, and wait for the link first');
+  t.equal(passWhileDraining(stop, passes, queued(1.5e6), 0, true), false, '--on-timeout force is never put off');
+  t.equal(passWhileDraining({ stop: false }, passes, queued(1.5e6), 0, false), false, 'no stop, nothing to put off');
+});
+
+t.test('finalScanHides: the pause waits for nothing only when the target has caught up and the scan covers the rest', async (t) => {
+  const passes: PassRecord[] = [{ pass: 0, dirtyPages: 100, bytesSent: 1e6, durationMs: 100, bandwidth: 10e6 }];
+  t.equal(finalScanHides(passes, { queuedBytes: 1e6, caughtUp: true }), true, '1 MB at 10 MB/s during a 100 ms scan');
+  t.equal(finalScanHides(passes, { queuedBytes: 1.1e6, caughtUp: true }), false);
+  t.equal(finalScanHides(passes, { queuedBytes: 0, caughtUp: false }), false, 'a target still reading older bytes holds the pause messages back');
+  t.equal(finalScanHides([], { queuedBytes: 0, caughtUp: true }), true, 'nothing in flight needs no time');
 });
