@@ -42,6 +42,12 @@ export const PAUSE_ROUND_TRIPS = 3;
 
 const KEEP_GOING: StopDecision = { stop: false };
 
+/** The best bandwidth any pass reached (bytes/s): the link's rate, as near as the history knows it. */
+export const bestBandwidth = (history: readonly PassRecord[]): number => Math.max(...history.map((p) => p.bandwidth));
+
+/** The fastest pass (ms): every pass scans the image, so this is the floor of a scan. */
+const scanFloorMs = (history: readonly PassRecord[]): number => Math.min(...history.map((p) => p.durationMs));
+
 export const xenPolicy: StopPolicy = (history, context) => {
   const last = history.at(-1);
   if (last === undefined) return KEEP_GOING;
@@ -80,7 +86,7 @@ export const smartPolicy: StopPolicy = (history, context) => {
 function pauseBottomedOut(history: readonly PassRecord[], context: PolicyContext): StopDecision | undefined {
   const newest = history.at(-1);
   const before = history.at(-2);
-  const bandwidth = Math.max(...history.map((p) => p.bandwidth));
+  const bandwidth = bestBandwidth(history);
   if (newest === undefined || before === undefined || history.length < 3 || !(bandwidth > 0) || !(before.durationMs > 0)) return undefined;
   const pagesMs = (p: PassRecord): number => (p.bytesSent / bandwidth) * 1000;
   const nowMs = pagesMs(newest);
@@ -122,10 +128,9 @@ export const downtimePolicy: StopPolicy = (history, context) => {
 export function estimateDowntimeMs(history: readonly PassRecord[], rttMs = 0): number {
   const last = history.at(-1);
   if (last === undefined) return Infinity;
-  const bandwidth = Math.max(...history.map((p) => p.bandwidth));
-  const scanFloorMs = Math.min(...history.map((p) => p.durationMs));
+  const bandwidth = bestBandwidth(history);
   if (!(bandwidth > 0)) return Infinity;
-  return (last.bytesSent / bandwidth) * 1000 + scanFloorMs + PAUSE_ROUND_TRIPS * rttMs;
+  return (last.bytesSent / bandwidth) * 1000 + scanFloorMs(history) + PAUSE_ROUND_TRIPS * rttMs;
 }
 
 /**
@@ -136,9 +141,9 @@ export function estimateDowntimeMs(history: readonly PassRecord[], rttMs = 0): n
  */
 export function bytesHiddenByFinalScan(history: readonly PassRecord[]): number {
   if (history.length === 0) return 0;
-  const bandwidth = Math.max(...history.map((p) => p.bandwidth));
-  const scanFloorMs = Math.min(...history.map((p) => p.durationMs));
-  return bandwidth > 0 && scanFloorMs > 0 ? (bandwidth * scanFloorMs) / 1000 : 0;
+  const bandwidth = bestBandwidth(history);
+  const scanMs = scanFloorMs(history);
+  return bandwidth > 0 && scanMs > 0 ? (bandwidth * scanMs) / 1000 : 0;
 }
 
 /** At most this many passes put a stop off while the link drains; then the source waits for it instead. */

@@ -8,7 +8,7 @@ import { paceFor, type LinkPacing } from './link-pacing.js';
 import { PassSender, type AfterImages, type PassOutcome, type PassScope } from './pass-sender.js';
 import { assertNever, isFinished, type Phase } from './phases.js';
 import type { PacingSummary } from './events.js';
-import { bytesHiddenByFinalScan, finalScanHides, passWhileDraining, type InFlight, type PassRecord, type StopDecision } from './policies.js';
+import { bestBandwidth, bytesHiddenByFinalScan, finalScanHides, passWhileDraining, type InFlight, type PassRecord, type StopDecision } from './policies.js';
 import { greet, handshake, retryUntil, type HandshakeResult } from './resume.js';
 import { connectOptionsFor, helloFor } from './setup.js';
 import { StateCollection } from './state-collection.js';
@@ -197,7 +197,7 @@ export class Transfer {
     this.#pacing.preCopyEnded();
     await this.#drainBeforePause(signal);
     await convergence.hold();
-    if (Math.max(...history.map((p) => p.bandwidth)) < COMPRESS_PAUSED_BELOW) this.#sender.compressFromNowOn();
+    if (bestBandwidth(history) < COMPRESS_PAUSED_BELOW) this.#sender.compressFromNowOn();
     this.#run.pause.pause();
     await context.hooks.pause(signal);
     this.#run.pause.mark('pause-hook');
