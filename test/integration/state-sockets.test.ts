@@ -8,8 +8,7 @@
  */
 import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { runMigrate, scratchDir, startTarget } from '../helpers/ferry.js';
@@ -78,20 +77,26 @@ function checkProbe(t: Test, probe: Probe, where: string): void {
   t.same(probe.stranger, { uid: 65534, list: 'EACCES', connect: 'EACCES' }, `${where}: a second local user can neither list it nor connect`);
 }
 
-t.test("the source's state folder: the hook runs there, a second local user cannot reach in", rootOnly, async (t) => {
-  const dir = openScratch(t);
-  const image = join(dir, 'ram');
-  writeFileSync(image, randomBytes(1 << 20));
+/** The probe's arguments for a folder (node runs it; its report goes to a file in `dir`), and how to read the report. */
+function probeCommand(dir: string): { args: (folder: string) => string[]; read: () => Probe } {
   const probeScript = join(dir, 'probe.cjs');
   writeFileSync(probeScript, PROBE);
   const attempt = join(dir, 'attempt.cjs');
   writeFileSync(attempt, ATTEMPT);
   const out = join(dir, 'probe.json');
+  return { args: (folder) => [probeScript, folder, out, attempt], read: () => JSON.parse(readFileSync(out, 'utf8')) as Probe };
+}
+
+t.test("the source's state folder: the hook runs there, a second local user cannot reach in", rootOnly, async (t) => {
+  const dir = openScratch(t);
+  const image = join(dir, 'ram');
+  writeFileSync(image, randomBytes(1 << 20));
+  const probe = probeCommand(dir);
   const target = await startTarget(t, join(dir, 'target'));
-  const command = `${JSON.stringify(process.execPath)} ${probeScript} "$FERRY_STATE_DIR" ${out} ${attempt}`;
+  const command = [JSON.stringify(process.execPath), ...probe.args('"$FERRY_STATE_DIR"')].join(' ');
   const run = await underUmaskZero(() => runMigrate(t, ['--to', target.url, '--image', `ram=${image}`, '--state-dir', join(dir, 'journal'), '--state-cmd', command]));
   t.equal(run.code, 0, `committed (stderr: ${run.stderr.slice(-500)})`);
-  checkProbe(t, JSON.parse(readFileSync(out, 'utf8')) as Probe, 'source state folder');
+  checkProbe(t, probe.read(), 'source state folder');
 });
 
 t.test("the target's migration folder: where its QEMU makes its sockets, a second local user cannot reach in", rootOnly, async (t) => {
@@ -100,17 +105,8 @@ t.test("the target's migration folder: where its QEMU makes its sockets, a secon
   const client = await helloClient(target.url, { id: 'folder-probe', images: [{ name: 'ram', size: 1 << 20, pageSize: 4096 }] });
   t.teardown(() => client.ws.terminate());
   t.equal((await client.next()).type, MessageType.Welcome, 'the session is open');
-  const folder = join(dir, 'target', 'folder-probe');
-  // A socket made the way QEMU makes its own there: under the daemon's umask 0, so open to anyone.
-  const previous = process.umask(0);
-  const server: Server = createServer((socket) => socket.destroy());
-  try {
-    await new Promise<void>((resolve) => server.listen(join(folder, 'qmp.sock'), resolve));
-  } finally {
-    process.umask(previous);
-  }
-  t.teardown(() => server.close());
-  const as = (ids: { uid?: number; gid?: number }): Outcome => JSON.parse(execFileSync(process.execPath, ['-e', ATTEMPT, join(folder, 'qmp.sock'), folder], { ...ids, cwd: '/', env: {}, encoding: 'utf8' })) as Outcome;
-  const mode = (path: string): string => (statSync(path).mode & 0o777).toString(8);
-  checkProbe(t, { mode: mode(folder), socketMode: mode(join(folder, 'qmp.sock')), own: as({}), stranger: as({ uid: 65534, gid: 65534 }) }, 'target migration folder');
+  // The probe makes its socket the way QEMU makes its own there: under the daemon's umask 0, so open to anyone.
+  const probe = probeCommand(dir);
+  await underUmaskZero(async () => execFileSync(process.execPath, probe.args(join(dir, 'target', 'folder-probe'))));
+  checkProbe(t, probe.read(), 'target migration folder');
 });
