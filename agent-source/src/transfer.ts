@@ -8,7 +8,8 @@ import { paceFor, type LinkPacing } from './link-pacing.js';
 import { PassSender, type AfterImages, type PassOutcome, type PassScope } from './pass-sender.js';
 import { assertNever, isFinished, type Phase } from './phases.js';
 import type { PacingSummary } from './events.js';
-import { bestBandwidth, bytesHiddenByFinalScan, finalScanHides, passWhileDraining, type InFlight, type PassRecord, type StopDecision } from './policies.js';
+import { PauseEntry } from './pause-entry.js';
+import { bestBandwidth, type PassRecord } from './policies.js';
 import { greet, handshake, retryUntil, type HandshakeResult } from './resume.js';
 import { connectOptionsFor, helloFor } from './setup.js';
 import { StateCollection } from './state-collection.js';
@@ -42,6 +43,7 @@ export class Transfer {
   readonly #sender: PassSender;
   readonly #state: StateCollection;
   readonly #pacing: LinkPacing;
+  readonly #pauseEntry: PauseEntry;
   #connection: TargetConnection;
   /** Proof for a resume that this is the source the target welcomed (from WELCOME). */
   #sessionSecret: string | undefined;
@@ -50,8 +52,6 @@ export class Transfer {
   #bytesReceived = 0;
   #stopReason: string | undefined;
   #finalOutcome: PassOutcome | undefined;
-  /** Passes run because the policy stopped while the link still held more than the final scan hides. */
-  #drainPasses = 0;
 
   constructor(run: MigrationRun, connection: TargetConnection, pools: readonly ScanPool[], hasher: PageHasher) {
     const { options, tracking } = run;
@@ -61,6 +61,7 @@ export class Transfer {
     this.#connection = connection;
     const pace = paceFor(options, run.meter, run.log);
     this.#pacing = pace.pacing;
+    this.#pauseEntry = new PauseEntry(run, pace.pacing);
     this.#sender = new PassSender(connection, pools, run.meter, pace, options.compress,
       tracking.active ? (image, pass, paused) => tracking.rangesFor(image, pass, paused) : undefined);
     this.#state = new StateCollection(run, hasher);
@@ -151,7 +152,7 @@ export class Transfer {
     history.push(record);
     // The throttle steps and the (capped) stop policy decides, in Convergence; --on-timeout force overrides.
     const { forceStop } = this.#run;
-    const decision = this.#unlessQueued(forceStop ? convergence.forced(history, forceStop) : convergence.afterPass(history), forceStop !== undefined);
+    const decision = this.#pauseEntry.afterPass(forceStop ? convergence.forced(history, forceStop) : convergence.afterPass(history), forceStop !== undefined);
     convergence.pingAfterPass(this.#connection.roundTrip());
     const why = convergence.fields();
     log.info({ ...record, ...why, decision }, 'pass done');
@@ -160,19 +161,6 @@ export class Transfer {
     this.#run.emit({ event: 'pass-end', ...record, ...why, stop: decision.stop, final: false, ...(decision.stop ? { reason: decision.reason } : {}) });
     if (decision.stop) this.#stopReason = decision.reason;
     this.#run.advance(decision.stop ? { kind: 'pass-done', stop: true, reason: decision.reason } : { kind: 'pass-done', stop: false });
-  }
-
-  /** A stop put off by one more pass while the link drains (`passWhileDraining`). */
-  #unlessQueued(decision: StopDecision, forced: boolean): StopDecision {
-    const inFlight = this.#inFlight();
-    if (!passWhileDraining(decision, this.#run.history, inFlight, this.#drainPasses, forced)) return decision;
-    this.#drainPasses++;
-    this.#run.log.debug({ ...inFlight, hidden: Math.round(bytesHiddenByFinalScan(this.#run.history)) }, 'one more pass while the link drains');
-    return { stop: false };
-  }
-
-  #inFlight(): InFlight {
-    return { queuedBytes: this.#pacing.unacknowledged, caughtUp: this.#run.convergence.pingAnswered };
   }
 
   /** Retries with backoff until --reconnect-timeout; a cut after the pause is not retried (rolling back is quicker). */
@@ -195,7 +183,7 @@ export class Transfer {
     const { convergence, history, context } = this.#run;
     context.hooks.preparePause?.();
     this.#pacing.preCopyEnded();
-    await this.#drainBeforePause(signal);
+    await this.#pauseEntry.drain(this.#connection, signal);
     await convergence.hold();
     if (bestBandwidth(history) < COMPRESS_PAUSED_BELOW) this.#sender.compressFromNowOn();
     this.#run.pause.pause();
@@ -204,25 +192,6 @@ export class Transfer {
     this.#run.advance({ kind: 'paused' });
     this.#run.emit({ event: 'paused', pass, reason });
     await this.#connection.sendControl({ type: MessageType.Paused });
-  }
-
-  /**
-   * Pre-copy bytes still queued (socket buffers, a slow link, a target slow to read) that the final scan
-   * cannot hide would be paid for inside the pause, so the workload runs until they have reached the
-   * target (a round trip behind them). What the link carries during the final scan is not waited for:
-   * the workload would only dirty more pages meanwhile, for the final pass to send.
-   */
-  async #drainBeforePause(signal: AbortSignal): Promise<void> {
-    const { options, log, history } = this.#run;
-    const inFlight = this.#inFlight();
-    const hidden = Math.round(bytesHiddenByFinalScan(history));
-    if (finalScanHides(history, inFlight)) {
-      log.debug({ ...inFlight, hidden }, 'the final scan hides the pre-copy bytes still in flight');
-      return;
-    }
-    const draining = performance.now();
-    await this.#connection.drained(options.replyTimeoutMs, signal);
-    log.debug({ ...inFlight, hidden, durationMs: Math.round(performance.now() - draining) }, 'pre-copy bytes reached the target');
   }
 
   async #finalPass(pass: number, signal: AbortSignal): Promise<void> {

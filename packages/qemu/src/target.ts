@@ -98,8 +98,40 @@ function qmpSocketPath(workDir: string): string {
   return join(dir, QEMU_LAUNCH_FILES.monitor);
 }
 
+/** A target QEMU started and answering on QMP, waiting for its device state. */
+interface WaitingQemu {
+  readonly pid: number;
+  readonly child: ChildProcess;
+  readonly qmp: QmpClient;
+  readonly qmpPath: string;
+  readonly timeoutMs: number;
+  /** Rejects when QEMU exits. */
+  readonly exited: Promise<never>;
+  readonly where: { log: QemuLogger; logPath: string; logStart: number };
+}
+
 /** Starts the target QEMU on the images (files at their final paths) and leaves it waiting for the device state. */
 export async function startTargetQemu(options: StartTargetOptions): Promise<StartedQemu> {
+  const launched = await launch(options);
+  const { pid, qmp, child, where } = launched;
+  let loaded = false;
+  return {
+    pid,
+    load: async (deviceStatePath) => {
+      const running = await runFromState(launched, deviceStatePath);
+      loaded = true;
+      return running;
+    },
+    kill: async () => {
+      if (loaded) return;
+      await qmp.close().catch(() => undefined);
+      await killAndWait(child);
+      where.log.info({ pid }, 'target QEMU killed (the migration did not commit)');
+    },
+  };
+}
+
+async function launch(options: StartTargetOptions): Promise<WaitingQemu> {
   const log = options.logger ?? silentLogger;
   const timeoutMs = options.timeoutMs ?? 60_000;
   const qmpPath = qmpSocketPath(options.workDir);
@@ -115,50 +147,43 @@ export async function startTargetQemu(options: StartTargetOptions): Promise<Star
     child.once('exit', (code, signal) => reject(new Error(`QEMU exited (${signal ?? `code ${code}`})`)));
   });
   exited.catch(() => undefined);
-  const orExit = <T>(step: Promise<T>): Promise<T> => Promise.race([step, exited]);
   let qmp: QmpClient | undefined;
   try {
-    qmp = await orExit(QmpClient.connect(qmpPath, { timeoutMs, commandTimeoutMs: timeoutMs }));
-    await orExit(setCapabilities(qmp, { 'x-ignore-shared': true, events: true }));
+    qmp = await orExit(exited, QmpClient.connect(qmpPath, { timeoutMs, commandTimeoutMs: timeoutMs }));
+    await orExit(exited, setCapabilities(qmp, { 'x-ignore-shared': true, events: true }));
   } catch (error) {
     await qmp?.close().catch(() => undefined);
     throw await launchFailure(child, exited, error, where);
   }
-  const ready = qmp;
-  let loaded = false;
   log.info({ pid, startMs: Math.round(performance.now() - begun) }, 'target QEMU waits for its device state');
-  return {
-    pid,
-    load: async (deviceStatePath) => {
-      try {
-        const loading = performance.now();
-        const stream = stateIn(ready, deviceStatePath, dirname(qmpPath));
-        try {
-          await orExit(ready.execute('migrate-incoming', { uri: stream.uri }));
-          await orExit(Promise.all([stream.transfer(), waitForMigration(ready, timeoutMs)]));
-        } finally {
-          stream.close();
-        }
-        const loadMs = Math.round(performance.now() - loading);
-        await orExit(ready.execute('cont'));
-        await orExit(waitForRunState(ready, (s) => s.running, timeoutMs));
-        await ready.close();
-        child.unref();
-        loaded = true;
-        log.info({ pid, loadMs, contMs: Math.round(performance.now() - loading) - loadMs }, 'target QEMU running');
-        return { pid, qmpPath };
-      } catch (error) {
-        await ready.close().catch(() => undefined);
-        throw await launchFailure(child, exited, error, where);
-      }
-    },
-    kill: async () => {
-      if (loaded) return;
-      await ready.close().catch(() => undefined);
-      await killAndWait(child);
-      log.info({ pid }, 'target QEMU killed (the migration did not commit)');
-    },
-  };
+  return { pid, child, qmp, qmpPath, timeoutMs, exited, where };
+}
+
+const orExit = <T>(exited: Promise<never>, step: Promise<T>): Promise<T> => Promise.race([step, exited]);
+
+/** Loads the device state into the waiting QEMU and lets the guest run; on failure QEMU is killed. */
+async function runFromState(launched: WaitingQemu, deviceStatePath: string): Promise<LaunchedQemu> {
+  const { pid, qmp, qmpPath, timeoutMs, exited, child, where } = launched;
+  try {
+    const loading = performance.now();
+    const stream = stateIn(qmp, deviceStatePath, dirname(qmpPath));
+    try {
+      await orExit(exited, qmp.execute('migrate-incoming', { uri: stream.uri }));
+      await orExit(exited, Promise.all([stream.transfer(), waitForMigration(qmp, timeoutMs)]));
+    } finally {
+      stream.close();
+    }
+    const loadMs = Math.round(performance.now() - loading);
+    await orExit(exited, qmp.execute('cont'));
+    await orExit(exited, waitForRunState(qmp, (s) => s.running, timeoutMs));
+    await qmp.close();
+    child.unref();
+    where.log.info({ pid, loadMs, contMs: Math.round(performance.now() - loading) - loadMs }, 'target QEMU running');
+    return { pid, qmpPath };
+  } catch (error) {
+    await qmp.close().catch(() => undefined);
+    throw await launchFailure(child, exited, error, where);
+  }
 }
 
 /** Kills the QEMU that failed and explains why: its exit says more than the QMP socket closing first. */
