@@ -1,9 +1,9 @@
 /**
- * Every file in test/unit, run in this one process. Their assertions take about 30 CPU s in all, while a
- * test process of its own costs each file about 1.3 CPU s more (node, and the per-process loader tap puts
- * into every test process): the 48 files took 108 CPU s as 48 processes and 43 as one. The suite is bound
- * by CPU on a 2-core machine, so that is half a minute of `npm test`. Each file still runs alone with
- * `npx tap --node-arg=--import=tsx test/unit/FILE.test.ts`; tap's `include` leaves test/unit to this file.
+ * Every file in test/unit, run in this one process. As 48 processes of their own (node, tap's per-process
+ * loader, and each loading the same modules again, HiGHS's WebAssembly among them) the files took 131 CPU
+ * s one after another, here 41. The suite is bound by CPU on a 2-core machine. Each file still runs
+ * alone with `npx tap --node-arg=--import=tsx test/unit/FILE.test.ts`; tap's `include` leaves test/unit
+ * to this file.
  *
  * The files are found by listing the folder, so a new one cannot be left out. Their tests land on tap's
  * root test side by side, and a failing assertion's location names its file.
