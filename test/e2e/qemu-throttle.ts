@@ -75,6 +75,7 @@ export async function qemuThrottle(t: Test): Promise<void> {
     t.equal(recovered.status, 0, `ferry recover finds the journal, continues again (harmless) and is content: ${recovered.stdout}`);
     t.equal(await running(), true, 'still running after recover');
   });
+
   t.test('a guest dirtying faster than the link is throttled with QMP stop/cont, then moves and keeps counting', async (t) => {
     const target = await startQemuTarget(t, new QemuScratch(t), options);
     // memtouch changes a few bytes per page: XOR deltas would carry its 32 MB/s within the link. Whole
