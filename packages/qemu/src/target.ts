@@ -131,6 +131,10 @@ export async function startTargetQemu(options: StartTargetOptions): Promise<Star
   };
 }
 
+/** A step of the launch, or QEMU's exit if that comes first. */
+const orExit = <T>(exited: Promise<never>, step: Promise<T>): Promise<T> => Promise.race([step, exited]);
+
+/** Spawns QEMU and connects to its monitor; on failure QEMU is killed and the error says why. */
 async function launch(options: StartTargetOptions): Promise<WaitingQemu> {
   const log = options.logger ?? silentLogger;
   const timeoutMs = options.timeoutMs ?? 60_000;
@@ -158,8 +162,6 @@ async function launch(options: StartTargetOptions): Promise<WaitingQemu> {
   log.info({ pid, startMs: Math.round(performance.now() - begun) }, 'target QEMU waits for its device state');
   return { pid, child, qmp, qmpPath, timeoutMs, exited, where };
 }
-
-const orExit = <T>(exited: Promise<never>, step: Promise<T>): Promise<T> => Promise.race([step, exited]);
 
 /** Loads the device state into the waiting QEMU and lets the guest run; on failure QEMU is killed. */
 async function runFromState(launched: WaitingQemu, deviceStatePath: string): Promise<LaunchedQemu> {
