@@ -17,7 +17,7 @@ import { buildGuest, QemuScratch, readDiskBeats, readHeartbeats, startQemuTarget
 
 const DISK_BYTES = 256 * 1024 * 1024;
 
-/** This suite, on a subtest that test/e2e/guests.test.ts gives it (which runs the guest suites one at a time, and none without QEMU). */
+/** This suite, on a subtest that test/e2e/guests-disk.test.ts gives it (./guest-chain.ts: one guest suite at a time, none without QEMU). */
 export async function qemuDiskMigrate(t: Test): Promise<void> {
   // ferry makes its disk views in the temporary folder: a folder of this suite's own (inherited by every ferry
   // it starts) keeps views of test files running beside it out of the check that none is left behind.

@@ -69,7 +69,7 @@ async function killTargetWhen(t: Test, { source, options }: DiskGuest, killOn: (
   return run.events;
 }
 
-/** This suite, on a subtest that test/e2e/guests.test.ts gives it (which runs the guest suites one at a time, and none without QEMU). */
+/** This suite, on a subtest that test/e2e/guests-disk.test.ts gives it (./guest-chain.ts: one guest suite at a time, none without QEMU). */
 export async function qemuDiskRollback(t: Test): Promise<void> {
   t.setTimeout(600_000); // boots a guest under TCG and migrates it three times
   const guest = await bootGuestWithDisk(t);

@@ -26,7 +26,7 @@ function fullDisk(path: string): void {
 const diskBytes = (summary: Record<string, unknown>): number =>
   (summary['disks'] as Record<string, { bytesSent: number }> | undefined)?.['vda']?.bytesSent ?? Number.NaN;
 
-/** This suite, on a subtest that test/e2e/guests.test.ts gives it (which runs the guest suites one at a time, and none without QEMU). */
+/** This suite, on a subtest that test/e2e/guests-disk.test.ts gives it (./guest-chain.ts: one guest suite at a time, none without QEMU). */
 export async function qemuDiskWarm(t: Test): Promise<void> {
   t.setTimeout(600_000); // a guest under TCG moves twice with 256 MiB of RAM and 256 MiB of disk
   t.test('moving back to a host that holds the old disk sends only the changed blocks', { timeout: 580_000 }, async (t) => {

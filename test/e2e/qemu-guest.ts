@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { Test } from 'tap';
 import { buildGuest, guestArgs, QEMU, QemuScratch, waitForHeartbeats } from '../helpers/qemu.js';
 
-/** This suite, on a subtest that test/e2e/guests.test.ts gives it (which runs the guest suites one at a time, and none without QEMU). */
+/** This suite, on a subtest that test/e2e/guests-disk.test.ts gives it (./guest-chain.ts: one guest suite at a time, none without QEMU). */
 export async function qemuGuest(t: Test): Promise<void> {
   t.test('a guest that cannot see its disk says so and powers off; no kernel panic', async (t) => {
     const scratch = new QemuScratch(t);

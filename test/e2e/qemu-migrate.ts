@@ -12,7 +12,7 @@ import {
   alive, buildGuest, QemuScratch, readHeartbeats, spawnQemu, startQemuTarget, startSourceQemu, targetTemplate, waitForHeartbeats, type GuestOptions,
 } from '../helpers/qemu.js';
 
-/** This suite, on a subtest that test/e2e/guests.test.ts gives it (which runs the guest suites one at a time, and none without QEMU). */
+/** This suite, on a subtest that test/e2e/guests-ram.test.ts gives it (./guest-chain.ts: one guest suite at a time, none without QEMU). */
 export async function qemuMigrate(t: Test): Promise<void> {
   t.setTimeout(360_000); // boots a guest under TCG and migrates 256 MiB
   t.test('a writing QEMU guest moves to the target and keeps counting', { timeout: 300_000 }, async (t) => {

@@ -31,7 +31,7 @@ async function killTargetWhen(t: Test, source: SourceQemu, options: GuestOptions
   return { events: run.events };
 }
 
-/** This suite, on a subtest that test/e2e/guests.test.ts gives it (which runs the guest suites one at a time, and none without QEMU). */
+/** This suite, on a subtest that test/e2e/guests-ram.test.ts gives it (./guest-chain.ts: one guest suite at a time, none without QEMU). */
 export async function qemuRollback(t: Test): Promise<void> {
   t.setTimeout(300_000); // boots a guest under TCG and migrates it twice
   // One source guest for both cases: the second migrates a guest the first rollback left running.

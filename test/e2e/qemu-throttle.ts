@@ -15,7 +15,7 @@ import { killWhileStopped } from '../helpers/throttle.js';
 import { until } from '../helpers/wait.js';
 import { buildGuest, QemuScratch, readHeartbeats, startQemuTarget, startSourceQemu, waitForHeartbeats, type GuestOptions } from '../helpers/qemu.js';
 
-/** This suite, on a subtest that test/e2e/guests.test.ts gives it (which runs the guest suites one at a time, and none without QEMU). */
+/** This suite, on a subtest that test/e2e/guests-ram.test.ts gives it (./guest-chain.ts: one guest suite at a time, none without QEMU). */
 export async function qemuThrottle(t: Test): Promise<void> {
   t.setTimeout(600_000); // boots a guest under TCG, then migrates it twice over a slow link
   // One guest for the three cases: the driver's duty cycle and the kill -9 must each leave it running

@@ -29,7 +29,7 @@ const RATE_MBIT = 4;
 /** At RATE_MBIT, about 4 s of wire time: long against the guest's own unshaped pace (see docs/measurements.md). */
 const NETEM_MIB = 2;
 
-/** This suite, on a subtest that test/e2e/guests.test.ts gives it (which runs the guest suites one at a time, and none without QEMU). */
+/** This suite, on a subtest that test/e2e/guests-ram.test.ts gives it (./guest-chain.ts: one guest suite at a time, none without QEMU). */
 export async function softDirtyGuest(t: Test): Promise<void> {
   const guest = nodeGuest();
   if ('missing' in guest) {

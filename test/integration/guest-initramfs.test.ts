@@ -1,8 +1,8 @@
 /**
  * The guests' initramfs (scripts/build-guest.sh, scripts/build-node-guest.sh) load the kernel's modules
  * in an order that the packed modules' own dependency data allows, whatever point release of the kernel
- * is installed. It reads the built images, so it needs no QEMU run and stays off the guests' chain
- * (test/e2e/guests.test.ts); building them here, beside the other files, also means the chain finds
+ * is installed. It reads the built images, so it needs no QEMU run and stays off the guests' chains
+ * (test/e2e/guest-chain.ts); building them here, beside the other files, also means the chains find
  * them built. Skipped where the guests are.
  */
 import { spawnSync } from 'node:child_process';
