@@ -152,13 +152,15 @@ export class Transfer {
     history.push(record);
     // The throttle steps and the (capped) stop policy decides, in Convergence; --on-timeout force overrides.
     const { forceStop } = this.#run;
-    const decision = this.#pauseEntry.afterPass(forceStop ? convergence.forced(history, forceStop) : convergence.afterPass(history), forceStop !== undefined);
+    const policy = forceStop ? convergence.forced(history, forceStop) : convergence.afterPass(history);
+    const decision = this.#pauseEntry.afterPass(policy, forceStop !== undefined);
     convergence.pingAfterPass(this.#connection.roundTrip());
     const why = convergence.fields();
     log.info({ ...record, ...why, decision }, 'pass done');
     // A pass shorter than the progress tick still reports its totals (the bar, the daemon's metrics).
     this.#emitProgress();
-    this.#run.emit({ event: 'pass-end', ...record, ...why, stop: decision.stop, final: false, ...(decision.stop ? { reason: decision.reason } : {}) });
+    const stop = decision.stop ? { reason: decision.reason } : policy.stop ? { deferredStop: policy.reason } : {};
+    this.#run.emit({ event: 'pass-end', ...record, ...why, stop: decision.stop, final: false, ...stop });
     if (decision.stop) this.#stopReason = decision.reason;
     this.#run.advance(decision.stop ? { kind: 'pass-done', stop: true, reason: decision.reason } : { kind: 'pass-done', stop: false });
   }

@@ -8,7 +8,7 @@
  */
 import t, { type Test } from 'tap';
 import { join } from 'node:path';
-import { POLICIES, isPolicyName, type PassRecord, type PolicyContext } from '@ferry/agent-source';
+import { DRAIN_PASSES, POLICIES, isPolicyName, type PassRecord, type PolicyContext } from '@ferry/agent-source';
 import { fillImage } from '@ferry/workload';
 import { runMigrate, scratchDir, sha256, startTarget, startWorkload } from '../helpers/ferry.js';
 
@@ -36,6 +36,7 @@ async function hotMigration(t: Test, policy: string, extra: string[] = []) {
   return {
     run, history: passEnds.map(toPassRecord), rtts: passEnds.map((e) => Number(e['rttMs'] ?? 0)),
     queues: passEnds.map((e) => (e['linkQueueMs'] === undefined ? undefined : Number(e['linkQueueMs']))), stopReason: String(run.summary['stopReason'] ?? ''),
+    deferred: passEnds.map((e) => (e['deferredStop'] === undefined ? undefined : String(e['deferredStop']))),
   };
 }
 
@@ -44,22 +45,31 @@ const toPassRecord = (e: Record<string, unknown>): PassRecord => ({
   durationMs: Number(e['durationMs']), bandwidth: Number(e['bandwidth']),
 });
 
-/** The policy, replayed on the run's own history, keeps going until the last pre-copy pass and stops there. */
+/**
+ * The policy, replayed on the run's own history, keeps going until the last pre-copy pass and stops there,
+ * but for the passes whose stop ferry put off while the link drained (`deferredStop`, at most DRAIN_PASSES).
+ */
 interface Replay {
   readonly history: readonly PassRecord[];
   readonly rtts: readonly number[];
   readonly queues: readonly (number | undefined)[];
   readonly stopReason: string;
+  readonly deferred: readonly (string | undefined)[];
 }
 
 function assertStoppedByRule(t: Test, policy: string, run: Replay, context: PolicyContext): void {
   if (!isPolicyName(policy)) throw new Error(`no policy ${policy}`);
   const rule = POLICIES[policy];
-  const { history, rtts, queues, stopReason } = run;
+  const { history, rtts, queues, stopReason, deferred } = run;
   const at = (i: number): PolicyContext => ({ ...context, rttMs: rtts[i] ?? 0, linkQueueMs: queues[i] });
   t.ok(history.length > 0, `${policy}: ${history.length} pre-copy passes`);
-  const early = history.findIndex((_, i) => i < history.length - 1 && rule(history.slice(0, i + 1), at(i)).stop);
-  t.equal(early, -1, `${policy}: the rule did not say stop before the last pre-copy pass`);
+  const said = history.slice(0, -1).map((_, i) => {
+    const decision = rule(history.slice(0, i + 1), at(i));
+    return decision.stop ? decision.reason : undefined;
+  });
+  t.same(said, deferred.slice(0, -1), `${policy}: before the last pre-copy pass the rule said stop only where ferry put the stop off while the link drained`);
+  const putOff = deferred.filter((reason) => reason !== undefined).length;
+  t.ok(putOff <= DRAIN_PASSES, `${policy}: ${putOff} stops put off, at most ${DRAIN_PASSES}`);
   const decision = rule(history, at(history.length - 1));
   t.ok(decision.stop, `${policy}: the rule says stop after pass ${history.at(-1)?.pass}`);
   if (decision.stop) t.equal(stopReason, decision.reason, `${policy}: the summary gives the rule's reason`);

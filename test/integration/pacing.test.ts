@@ -3,13 +3,15 @@
  * 32 MiB of "router queue"): by default the source paces itself to the link, so the bytes still in flight
  * as the pre-copy ends (the summary's pacing.queuedAtPause: sent, not yet acknowledged by the target) stay
  * within the pacer's window; with --no-pacing the same migration fills the queues (the proxy's peak is
- * printed beside it, not asserted: the pacer's startup window may briefly reach it). Bytes only, as the
+ * printed beside it, not asserted: the pacer's startup window may briefly reach it), and the policy's stop
+ * is put off by passes while that queue drains, each saying so. Bytes only, as the
  * source counts them: how long each run takes is the benchmarks' business.
  */
 import t, { type Test } from 'tap';
 import { randomFillSync } from 'node:crypto';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { DRAIN_PASSES } from '@ferry/agent-source';
 import { startWanProxy } from '@ferry/wan';
 import { runMigrate, scratchDir, sha256, startTarget } from '../helpers/ferry.js';
 
@@ -19,7 +21,7 @@ const RATE = 5_000_000;
 
 type Pacing = { state: string; reason?: string; deliveryRate?: number; queuedAtPause?: number; windowAtPause?: number };
 
-async function migrateThroughProxy(t: Test, dir: string, id: string, extra: string[]): Promise<{ pacing: Pacing; peakQueued: number }> {
+async function migrateThroughProxy(t: Test, dir: string, id: string, extra: string[]): Promise<{ pacing: Pacing; peakQueued: number; passEnds: Record<string, unknown>[] }> {
   const target = await startTarget(t, join(dir, `target-${id}`));
   const port = Number(new URL(target.url).port);
   const proxy = await startWanProxy({ listenHost: '127.0.0.1', listenPort: 0, toHost: '127.0.0.1', toPort: port, delayMs: 10, rateBytesPerSec: RATE, maxQueuedBytes: 32 * MiB });
@@ -28,7 +30,8 @@ async function migrateThroughProxy(t: Test, dir: string, id: string, extra: stri
   const run = await runMigrate(t, ['--to', `ws://127.0.0.1:${proxy.port}`, '--id', id, '--image', `ram=${image}`, '--pause-cmd', 'true', '--compress', 'never', ...extra]);
   t.equal(run.code, 0, `${id} commits (stderr: ${run.stderr.slice(-800)})`);
   t.equal(await sha256(join(dir, `target-${id}`, id, 'ram')), await sha256(image), `${id}: byte-identical`);
-  return { pacing: run.summary['pacing'] as Pacing, peakQueued: proxy.stats().up.peakQueuedBytes };
+  const passEnds = run.events.filter((e) => e['event'] === 'pass-end' && e['final'] === false);
+  return { pacing: run.summary['pacing'] as Pacing, peakQueued: proxy.stats().up.peakQueuedBytes, passEnds };
 }
 
 t.test('paced by default, the queue ahead of the pause stays within the pacer\'s window; unpaced, it does not', async (t) => {
@@ -56,6 +59,12 @@ t.test('paced by default, the queue ahead of the pause stays within the pacer\'s
   t.same(unpaced.pacing.state, 'off');
   t.match(unpaced.pacing.reason, /--no-pacing/);
   t.ok((unpaced.pacing.queuedAtPause ?? 0) > window, `unpaced, ${unpaced.pacing.queuedAtPause} bytes were in flight at the pause: more than the paced window`);
+  // With megabytes queued when the policy stops, the stop is put off by passes while the link drains
+  // (each a rescan of a still image, a few ms against the seconds the queue takes), and each says so.
+  const putOff = unpaced.passEnds.filter((e) => e['deferredStop'] !== undefined);
+  t.ok(putOff.length >= 1 && putOff.length <= DRAIN_PASSES, `unpaced, ${putOff.length} passes put the policy's stop off (at most ${DRAIN_PASSES}): ${putOff.map((e) => String(e['deferredStop'])).join('; ')}`);
+  t.notOk(putOff.some((e) => e['stop'] === true), 'a pass that puts the stop off does not stop');
+  t.equal(unpaced.passEnds.at(-1)?.['stop'], true, 'the last pre-copy pass stops, with its reason');
 });
 
 t.test('--rate-limit and --no-pacing together are refused', async (t) => {

@@ -148,7 +148,11 @@ export type SourceEvent =
   | { readonly event: 'connected'; readonly url: string; readonly migrationId: string }
   | { readonly event: 'pass-begin'; readonly pass: number; readonly final: boolean }
   | ({ readonly event: 'progress'; readonly pass: number; readonly bytesSent: number; readonly pagesSent: number; readonly bytesReceived: number; readonly rate: number; readonly imageBytes: number; readonly passFraction: number; readonly passEtaMs?: number; readonly diskBytesSent?: number } & Partial<ConvergenceFields>)
-  | ({ readonly event: 'pass-end'; readonly pass: number; readonly dirtyPages: number; readonly bytesSent: number; readonly durationMs: number; readonly deltaCacheBytes?: number; readonly stages?: Readonly<Record<string, number>>; readonly bandwidth: number; readonly stop: boolean; readonly final: boolean; readonly reason?: string } & Partial<ConvergenceFields>)
+  /**
+   * A pass is over. `reason` says why pre-copy stops after it; `deferredStop` is the policy's reason
+   * when its stop was put off by one more pass while the link drains (at most DRAIN_PASSES in a row).
+   */
+  | ({ readonly event: 'pass-end'; readonly pass: number; readonly dirtyPages: number; readonly bytesSent: number; readonly durationMs: number; readonly deltaCacheBytes?: number; readonly stages?: Readonly<Record<string, number>>; readonly bandwidth: number; readonly stop: boolean; readonly final: boolean; readonly reason?: string; readonly deferredStop?: string } & Partial<ConvergenceFields>)
   /** The throttle level changed (auto-converge), and why. */
   | { readonly event: 'throttle'; readonly level: number; readonly reason: string }
   /** Before a pause expected to be long (over 2 s without --max-downtime, or forced by --on-timeout force). */
