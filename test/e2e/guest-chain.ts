@@ -20,10 +20,10 @@ export async function runGuestChain(suites: readonly GuestSuite[]): Promise<void
 }
 
 /**
- * The guests' QEMUs, and the ferry processes beside them, run ahead of the other test files: a 2-vCPU TCG
- * guest descheduled under load spins on locks its other vCPU holds (node inside one took 47 s alone and
- * 262 s beside four other files). Children inherit the priority. Raising it needs root (or CAP_SYS_NICE);
- * without, the guests share the CPU evenly and only take longer.
+ * The guests' QEMUs, and the ferry processes beside them, run ahead of the other test files: starved of
+ * CPU, a 2-vCPU TCG guest slows far more than the load alone explains (node inside one took 47 s alone,
+ * 240-262 s beside four other files, and once rolled back). Children inherit the priority. Raising it
+ * needs root (or CAP_SYS_NICE); without, the guests share the CPU evenly and only take longer.
  */
 function preferGuests(): void {
   try {
