@@ -3,6 +3,15 @@ import type { LinkPacing } from './link-pacing.js';
 import type { MigrationRun } from './migration-run.js';
 import { bytesHiddenByFinalScan, finalScanHides, passWhileDraining, type InFlight, type StopDecision } from './policies.js';
 
+/** What a pre-copy pass ends with: the policy's decision, or its stop put off by a pass while the link drains. */
+export type PassDecision = StopDecision | { readonly stop: false; readonly deferredStop: string };
+
+/** A pass-end event's word on it: the reason pre-copy stops, or the stop that was put off. */
+export function whyItEnded(decision: PassDecision): { reason: string } | { deferredStop: string } | Record<string, never> {
+  if (decision.stop) return { reason: decision.reason };
+  return 'deferredStop' in decision ? { deferredStop: decision.deferredStop } : {};
+}
+
 /**
  * When the pause may come, as far as the link is concerned: the I/O side of `passWhileDraining` and
  * `finalScanHides` (policies.ts). Pre-copy bytes still in flight that the final scan cannot hide would be
@@ -22,13 +31,13 @@ export class PauseEntry {
     this.#pacing = pacing;
   }
 
-  /** The stop policy's decision, or one more pass while the link drains. */
-  afterPass(decision: StopDecision, forced: boolean): StopDecision {
+  /** The stop policy's decision, or one more pass while the link drains (with the stop it put off). */
+  afterPass(decision: StopDecision, forced: boolean): PassDecision {
     const inFlight = this.#inFlight();
-    if (!passWhileDraining(decision, this.#run.history, inFlight, this.#drainPasses, forced)) return decision;
+    if (!decision.stop || !passWhileDraining(decision, this.#run.history, inFlight, this.#drainPasses, forced)) return decision;
     this.#drainPasses++;
     this.#run.log.debug({ ...inFlight, hidden: Math.round(bytesHiddenByFinalScan(this.#run.history)) }, 'one more pass while the link drains');
-    return { stop: false };
+    return { stop: false, deferredStop: decision.reason };
   }
 
   /** Resolves once the workload may be paused: at once when the final scan hides what is in flight. */

@@ -8,7 +8,7 @@ import { paceFor, type LinkPacing } from './link-pacing.js';
 import { PassSender, type AfterImages, type PassOutcome, type PassScope } from './pass-sender.js';
 import { assertNever, isFinished, type Phase } from './phases.js';
 import type { PacingSummary } from './events.js';
-import { PauseEntry } from './pause-entry.js';
+import { PauseEntry, whyItEnded } from './pause-entry.js';
 import { bestBandwidth, type PassRecord } from './policies.js';
 import { greet, handshake, retryUntil, type HandshakeResult } from './resume.js';
 import { connectOptionsFor, helloFor } from './setup.js';
@@ -152,15 +152,13 @@ export class Transfer {
     history.push(record);
     // The throttle steps and the (capped) stop policy decides, in Convergence; --on-timeout force overrides.
     const { forceStop } = this.#run;
-    const policy = forceStop ? convergence.forced(history, forceStop) : convergence.afterPass(history);
-    const decision = this.#pauseEntry.afterPass(policy, forceStop !== undefined);
+    const decision = this.#pauseEntry.afterPass(forceStop ? convergence.forced(history, forceStop) : convergence.afterPass(history), forceStop !== undefined);
     convergence.pingAfterPass(this.#connection.roundTrip());
     const why = convergence.fields();
     log.info({ ...record, ...why, decision }, 'pass done');
     // A pass shorter than the progress tick still reports its totals (the bar, the daemon's metrics).
     this.#emitProgress();
-    const stop = decision.stop ? { reason: decision.reason } : policy.stop ? { deferredStop: policy.reason } : {};
-    this.#run.emit({ event: 'pass-end', ...record, ...why, stop: decision.stop, final: false, ...stop });
+    this.#run.emit({ event: 'pass-end', ...record, ...why, stop: decision.stop, final: false, ...whyItEnded(decision) });
     if (decision.stop) this.#stopReason = decision.reason;
     this.#run.advance(decision.stop ? { kind: 'pass-done', stop: true, reason: decision.reason } : { kind: 'pass-done', stop: false });
   }
