@@ -86,8 +86,8 @@ t.test('recover removes the private folder a killed migration left, and nothing 
   t.ok(existsSync(join(foreign, 'precious')), 'a folder another user owns is left alone');
 });
 
-t.test('the QMP socket of a target QEMU whose folder has a long path lives in a private folder, not at a guessable /tmp name', { skip: qemuMissing() ?? false }, async (t) => {
-  const workDir = join(await mkdtemp(join(tmpdir(), 'ferry-long-')), 'x'.repeat(100));
+t.test('the QMP socket of a target QEMU whose folder has a long path lives in a private folder, not at a guessable /tmp name, removed with the QEMU', { skip: qemuMissing() ?? false }, async (t) => {
+  const workDir = join(scratchDir(t, 'ferry-long-'), 'x'.repeat(100));
   mkdirSync(workDir);
   let argv: string[] = [];
   const logger = { ...silentLogger, info: (obj: object) => { if ('argv' in obj) argv = obj.argv as string[]; } };
@@ -99,4 +99,6 @@ t.test('the QMP socket of a target QEMU whose folder has a long path lives in a 
   const { mode, uid } = statSync(folder);
   t.equal(mode & 0o777, 0o700, 'its folder is private');
   t.equal(uid, process.getuid!(), 'and this user\'s');
+  await qemu.kill();
+  t.notOk(existsSync(folder), 'killing the QEMU (a rollback) removes the folder');
 });

@@ -90,12 +90,20 @@ export interface StartedQemu {
 /**
  * Where the target QEMU's monitor socket goes, and its device-state socket beside it: its migration
  * folder, or, when a path there would be too long for a unix socket, a private folder of its own
- * (mkdtemp, 0700). Never a guessable name in the shared temp folder, where another local user could put
- * something first.
+ * (mkdtemp, 0700), removed with a QEMU that is killed or fails. Never a guessable name in the shared temp
+ * folder, where another local user could put something first.
  */
 function qmpSocketPath(workDir: string): string {
   const dir = Buffer.byteLength(join(workDir, STATE_SOCKET)) <= MAX_SOCKET_PATH ? workDir : mkdtempSync(join(tmpdir(), 'ferry-qmp-'));
   return join(dir, QEMU_LAUNCH_FILES.monitor);
+}
+
+/** Where a target QEMU writes its log (from `logStart` on), and how to remove its private socket folder. */
+interface LaunchSite {
+  readonly log: QemuLogger;
+  readonly logPath: string;
+  logStart: number;
+  readonly dropSockets: () => void;
 }
 
 /** A target QEMU started and answering on QMP, waiting for its device state. */
@@ -107,7 +115,7 @@ interface WaitingQemu {
   readonly timeoutMs: number;
   /** Rejects when QEMU exits. */
   readonly exited: Promise<never>;
-  readonly where: { log: QemuLogger; logPath: string; logStart: number };
+  readonly where: LaunchSite;
 }
 
 /** Starts the target QEMU on the images (files at their final paths) and leaves it waiting for the device state. */
@@ -126,6 +134,7 @@ export async function startTargetQemu(options: StartTargetOptions): Promise<Star
       if (loaded) return;
       await qmp.close().catch(() => undefined);
       await killAndWait(child);
+      where.dropSockets();
       where.log.info({ pid }, 'target QEMU killed (the migration did not commit)');
     },
   };
@@ -139,12 +148,18 @@ async function launch(options: StartTargetOptions): Promise<WaitingQemu> {
   const log = options.logger ?? silentLogger;
   const timeoutMs = options.timeoutMs ?? 60_000;
   const qmpPath = qmpSocketPath(options.workDir);
-  const where = { log, logPath: join(options.workDir, QEMU_LAUNCH_FILES.log), logStart: 0 };
+  const socketFolder = dirname(qmpPath);
+  // A private folder of its own goes with a QEMU that is killed; a running QEMU keeps its monitor there.
+  const dropSockets = (): void => { if (socketFolder !== options.workDir) rmSync(socketFolder, { recursive: true, force: true }); };
+  const where: LaunchSite = { log, logPath: join(options.workDir, QEMU_LAUNCH_FILES.log), logStart: 0, dropSockets };
   const argv = targetQemuArgv(options.template, options.images, qmpPath);
   rmSync(qmpPath, { force: true });
   where.logStart = sizeOf(where.logPath);
   const begun = performance.now();
-  const child = await spawnDetached(argv, where.logPath, where.logStart);
+  const child = await spawnDetached(argv, where.logPath, where.logStart).catch((error: unknown) => {
+    dropSockets();
+    throw error;
+  });
   const pid = child.pid!;
   log.info({ pid, argv, log: where.logPath }, 'started target QEMU');
   const exited = new Promise<never>((_resolve, reject) => {
@@ -193,11 +208,12 @@ async function launchFailure(
   child: ChildProcess,
   exited: Promise<never>,
   error: unknown,
-  where: { log: QemuLogger; logPath: string; logStart: number },
+  where: LaunchSite,
 ): Promise<QemuLaunchError> {
   // QEMU that refuses the device state exits; give it a moment to say so.
   const exit = await Promise.race([exited.catch((e: Error) => e), new Promise((resolve) => setTimeout(resolve, 1000, undefined))]);
   await killAndWait(child);
+  where.dropSockets();
   const reason = exit instanceof Error ? exit.message : error instanceof Error ? error.message : String(error);
   where.log.warn({ pid: child.pid, err: reason }, 'target QEMU failed');
   return new QemuLaunchError(`target QEMU failed: ${reason}`, logTail(where.logPath, where.logStart), error);
