@@ -149,7 +149,7 @@ async function launch(options: StartTargetOptions): Promise<WaitingQemu> {
   const timeoutMs = options.timeoutMs ?? 60_000;
   const qmpPath = qmpSocketPath(options.workDir);
   const socketFolder = dirname(qmpPath);
-  // A private folder of its own goes with a QEMU that is killed; a running QEMU keeps its monitor there.
+  // A private folder of its own goes with a QEMU that is killed or fails; a running QEMU keeps its monitor there.
   const dropSockets = (): void => { if (socketFolder !== options.workDir) rmSync(socketFolder, { recursive: true, force: true }); };
   const where: LaunchSite = { log, logPath: join(options.workDir, QEMU_LAUNCH_FILES.log), logStart: 0, dropSockets };
   const argv = targetQemuArgv(options.template, options.images, qmpPath);
