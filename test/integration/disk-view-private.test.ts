@@ -8,7 +8,7 @@
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -101,4 +101,16 @@ t.test('the QMP socket of a target QEMU whose folder has a long path lives in a 
   t.equal(uid, process.getuid!(), 'and this user\'s');
   await qemu.kill();
   t.notOk(existsSync(folder), 'killing the QEMU (a rollback) removes the folder');
+});
+
+t.test('a QEMU template that does not fit the images a source announced leaves no private socket folder behind', async (t) => {
+  const temp = scratchDir(t, 'ferry-tmpdir-');
+  const previous = process.env['TMPDIR'];
+  process.env['TMPDIR'] = temp; // where os.tmpdir(), and so the private folder, points for this process
+  t.teardown(() => { if (previous === undefined) delete process.env['TMPDIR']; else process.env['TMPDIR'] = previous; });
+  const workDir = join(scratchDir(t, 'ferry-long-'), 'x'.repeat(100));
+  mkdirSync(workDir);
+  await t.rejects(startTargetQemu({ template: 'qemu-system-x86_64 -drive file={image:disk}', images: { ram: join(workDir, 'ram') }, workDir, logger: silentLogger }),
+    /no image called 'disk'/);
+  t.same(readdirSync(temp), [], 'the temp folder holds no ferry-qmp-* folder');
 });

@@ -102,7 +102,7 @@ function qmpSocketPath(workDir: string): string {
 interface LaunchSite {
   readonly log: QemuLogger;
   readonly logPath: string;
-  logStart: number;
+  readonly logStart: number;
   readonly dropSockets: () => void;
 }
 
@@ -133,8 +133,7 @@ export async function startTargetQemu(options: StartTargetOptions): Promise<Star
     kill: async () => {
       if (loaded) return;
       await qmp.close().catch(() => undefined);
-      await killAndWait(child);
-      where.dropSockets();
+      await killAndDrop(child, where);
       where.log.info({ pid }, 'target QEMU killed (the migration did not commit)');
     },
   };
@@ -149,17 +148,24 @@ async function launch(options: StartTargetOptions): Promise<WaitingQemu> {
   const timeoutMs = options.timeoutMs ?? 60_000;
   const qmpPath = qmpSocketPath(options.workDir);
   const socketFolder = dirname(qmpPath);
-  // A private folder of its own goes with a QEMU that is killed or fails; a running QEMU keeps its monitor there.
-  const dropSockets = (): void => { if (socketFolder !== options.workDir) rmSync(socketFolder, { recursive: true, force: true }); };
-  const where: LaunchSite = { log, logPath: join(options.workDir, QEMU_LAUNCH_FILES.log), logStart: 0, dropSockets };
-  const argv = targetQemuArgv(options.template, options.images, qmpPath);
-  rmSync(qmpPath, { force: true });
-  where.logStart = sizeOf(where.logPath);
+  const logPath = join(options.workDir, QEMU_LAUNCH_FILES.log);
+  const where: LaunchSite = {
+    log, logPath, logStart: sizeOf(logPath),
+    // A private folder of its own goes with a QEMU that is killed or fails; a running QEMU keeps its monitor there.
+    dropSockets: () => { if (socketFolder !== options.workDir) rmSync(socketFolder, { recursive: true, force: true }); },
+  };
   const begun = performance.now();
-  const child = await spawnDetached(argv, where.logPath, where.logStart).catch((error: unknown) => {
-    dropSockets();
+  let argv: string[];
+  let child: ChildProcess;
+  try {
+    // The template names the images a source announced: one that does not fit fails here, after the folder exists.
+    argv = targetQemuArgv(options.template, options.images, qmpPath);
+    rmSync(qmpPath, { force: true });
+    child = await spawnDetached(argv, logPath, where.logStart);
+  } catch (error) {
+    where.dropSockets();
     throw error;
-  });
+  }
   const pid = child.pid!;
   log.info({ pid, argv, log: where.logPath }, 'started target QEMU');
   const exited = new Promise<never>((_resolve, reject) => {
@@ -212,8 +218,7 @@ async function launchFailure(
 ): Promise<QemuLaunchError> {
   // QEMU that refuses the device state exits; give it a moment to say so.
   const exit = await Promise.race([exited.catch((e: Error) => e), new Promise((resolve) => setTimeout(resolve, 1000, undefined))]);
-  await killAndWait(child);
-  where.dropSockets();
+  await killAndDrop(child, where);
   const reason = exit instanceof Error ? exit.message : error instanceof Error ? error.message : String(error);
   where.log.warn({ pid: child.pid, err: reason }, 'target QEMU failed');
   return new QemuLaunchError(`target QEMU failed: ${reason}`, logTail(where.logPath, where.logStart), error);
@@ -244,11 +249,14 @@ function sizeOf(path: string): number {
   }
 }
 
-async function killAndWait(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const gone = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGKILL');
-  await Promise.race([gone, new Promise((resolve) => setTimeout(resolve, 5000))]);
+/** Kills a QEMU that will not run on (a rollback, a failed launch) and removes its private socket folder. */
+async function killAndDrop(child: ChildProcess, where: LaunchSite): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) {
+    const gone = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await Promise.race([gone, new Promise((resolve) => setTimeout(resolve, 5000))]);
+  }
+  where.dropSockets();
 }
 
 /** The last lines this QEMU wrote to qemu.log (from byte `start` on), joined on one line for an error. */
