@@ -53,8 +53,9 @@ export async function softDirtyGuest(t: Test): Promise<void> {
       const report = taggedLines(console, 'SD-REPORT')[0];
       t.equal(exit, '0', 'ferry migrate exits 0 in the guest');
       if (exit !== '0' || !summaryLine) {
-        // The scenario prints migrate's stderr after SD-EXIT; the netem scenario's lines come after it.
-        t.comment(console.slice(console.indexOf('SD-MIGRATE'), console.indexOf('SD-CMP') + 200).slice(-6000));
+        // The scenario prints migrate's stderr after SD-EXIT: its part of the console ends where netem's (NE-) begins.
+        const netem = console.search(/^NE-/m);
+        t.comment(console.slice(0, netem < 0 ? undefined : netem).slice(-6000));
         return;
       }
       const summary = JSON.parse(summaryLine) as {
