@@ -17,7 +17,8 @@ export interface OpsRoutes {
   readonly logins: LoginLimiter;
 }
 
-const PAGE_DIR = new URL('../page/', import.meta.url);
+// Found through the package, not beside this file: the CLI runs this code from its bundle (scripts/bundle-cli.ts).
+const PAGE_DIR = new URL('../page/', import.meta.resolve('@ferry/serve'));
 const UPLOT_DIST = new URL('./', import.meta.resolve('uplot'));
 const MAX_LOGIN_BYTES = 4096;
 
