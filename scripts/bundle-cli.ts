@@ -31,7 +31,7 @@ const ENTRIES = {
 
 /**
  * Left in node_modules, loaded from there at run time: highs and lz4-wasm-nodejs read their WebAssembly
- * from beside their own files; vega and vega-lite are megabytes that only `ferry plan --charts` loads.
+ * from beside their own files; vega and vega-lite are megabytes that only `ferry plan --plots` loads.
  */
 const EXTERNAL = ['highs', 'lz4-wasm-nodejs', 'vega', 'vega-lite'];
 
