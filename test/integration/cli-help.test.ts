@@ -4,7 +4,7 @@
  * `ferry --help` verbatim (scripts/readme-usage.ts rewrites it).
  */
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
@@ -100,4 +100,16 @@ t.test('scripts/readme-usage.ts finds a stale usage block and rewrites it', asyn
   const noMarkers = run('--check');
   t.equal(noMarkers.status, 2, 'a README without markers is an error');
   t.match(noMarkers.stderr, /has no usage block/);
+});
+
+t.test('a checkout that was never built says how to build it, instead of a module-resolution stack', async (t) => {
+  // The launcher alone, where no bundle sits beside it: bin/ferry.js looks for ../dist/bundle/main.js.
+  const checkout = scratchDir(t);
+  const bin = join(checkout, 'bin');
+  mkdirSync(bin);
+  writeFileSync(join(checkout, 'package.json'), '{ "type": "module" }\n');
+  copyFileSync(FERRY, join(bin, 'ferry.js'));
+  const run = spawnSync(process.execPath, [join(bin, 'ferry.js'), '--help'], { encoding: 'utf8' });
+  t.equal(run.status, 1);
+  t.match(run.stderr, /^ferry: .*\/dist\/bundle\/main\.js is missing: build ferry first \(npm run build in its checkout\)\n$/);
 });
