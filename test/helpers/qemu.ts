@@ -214,7 +214,11 @@ export interface Heartbeat {
   readonly bad: number;
 }
 
-/** The `HB <counter> ok=<n> bad=<n>` lines of a serial log, in order. */
+/**
+ * The `HB <counter> ok=<n> bad=<n>` lines of a serial log, in order. Here and below a line counts only
+ * once it ends (`\n`): QEMU writes the console to the file as the guest sends it, so a poll can land
+ * inside a line (a FATAL reason cut short, a count missing its last digit).
+ */
 export function readHeartbeats(serialPath: string): Heartbeat[] {
   let text: string;
   try {
@@ -223,7 +227,7 @@ export function readHeartbeats(serialPath: string): Heartbeat[] {
     return [];
   }
   const beats: Heartbeat[] = [];
-  for (const match of text.matchAll(/^HB (\d+) ok=(\d+) bad=(\d+)\r?$/gm)) {
+  for (const match of text.matchAll(/^HB (\d+) ok=(\d+) bad=(\d+)\r?\n/gm)) {
     beats.push({ counter: Number(match[1]), ok: Number(match[2]), bad: Number(match[3]) });
   }
   return beats;
@@ -245,7 +249,7 @@ export function readDiskBeats(serialPath: string): DiskBeat[] {
   } catch {
     return [];
   }
-  return [...text.matchAll(/^DISK (\d+) written=(\d+) ok=(\d+) bad=(\d+) sweeps=(\d+)\r?$/gm)].map((m) => ({
+  return [...text.matchAll(/^DISK (\d+) written=(\d+) ok=(\d+) bad=(\d+) sweeps=(\d+)\r?\n/gm)].map((m) => ({
     counter: Number(m[1]), written: Number(m[2]), ok: Number(m[3]), bad: Number(m[4]), sweeps: Number(m[5]),
   }));
 }
@@ -253,7 +257,7 @@ export function readDiskBeats(serialPath: string): DiskBeat[] {
 /** The reason guest/init printed before powering off (`init: FATAL: ...`), if it did. */
 export function guestFatal(serialPath: string): string | undefined {
   try {
-    return /^init: FATAL: (.*?)\r?$/m.exec(readFileSync(serialPath, 'utf8'))?.[1];
+    return /^init: FATAL: (.*?)\r?\n/m.exec(readFileSync(serialPath, 'utf8'))?.[1];
   } catch {
     return undefined;
   }
