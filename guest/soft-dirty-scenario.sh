@@ -3,8 +3,10 @@
 # MIB MiB file in /dev/shm rewriting its first HOT pages, and `ferry migrate --dirty-log LOG` of that
 # file, paused by the writer itself (on SIGUSR1 it writes COLD more pages, reports which pages it wrote
 # since the last freeze, and stops). Prints, per run, lines the test reads from the serial console:
-#   SD-RUN <log>   SD-EXIT <code>   SD-SUMMARY <the --json summary>   SD-REPORT <mapwriter's report>
-#   SD-CMP identical|differ
+#   SD-RUN <log>   SD-EXIT <migrate's exit code>   SD-SUMMARY <the --json summary>
+#   SD-REPORT <mapwriter's report>   SD-CMP identical|differ
+# or, when the target or the writer dies or stalls while starting, SD-EXIT <what>-died-<code> (or
+# <what>-not-ready-after-120s) and the target's stderr, and the next log's run.
 # Usage: sh soft-dirty-scenario.sh MIB HOT COLD POLICY LOG...   (POLICY: ferry's --policy)
 set -u
 mib=$1 hot=$2 cold=$3 policy=$4
