@@ -103,13 +103,15 @@ t.test('scripts/readme-usage.ts finds a stale usage block and rewrites it', asyn
 });
 
 t.test('a checkout that was never built says how to build it, instead of a module-resolution stack', async (t) => {
-  // The launcher alone, where no bundle sits beside it: bin/ferry.js looks for ../dist/bundle/main.js.
-  const checkout = scratchDir(t);
+  // The launcher alone, where no bundle sits beside it: bin/ferry.js looks for ../dist/bundle/main.js
+  // (in a folder whose name has a space, which a file URL spells %20).
+  const checkout = join(scratchDir(t), 'a checkout');
+  mkdirSync(checkout);
   const bin = join(checkout, 'bin');
   mkdirSync(bin);
   writeFileSync(join(checkout, 'package.json'), '{ "type": "module" }\n');
   copyFileSync(FERRY, join(bin, 'ferry.js'));
   const run = spawnSync(process.execPath, [join(bin, 'ferry.js'), '--help'], { encoding: 'utf8' });
   t.equal(run.status, 1);
-  t.match(run.stderr, /^ferry: .*\/dist\/bundle\/main\.js is missing: build ferry first \(npm run build in its checkout\)\n$/);
+  t.match(run.stderr, /^ferry: .*\/a checkout\/dist\/bundle\/main\.js is missing: build ferry first \(npm run build in its checkout\)\n$/);
 });
