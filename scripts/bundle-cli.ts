@@ -17,7 +17,7 @@
 import { build } from 'esbuild';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OUT = join(ROOT, 'cli', 'dist', 'bundle');
@@ -64,7 +64,7 @@ if (missing.length > 0) {
 /** Every file the output names as `new URL('<relative path>', import.meta.url)`, resolved. */
 function filesNamedBesideThemselves(dir: string): string[] {
   return readdirSync(dir).filter((name) => name.endsWith('.js')).flatMap((name) => {
-    const url = new URL(`file://${join(dir, name)}`);
+    const url = pathToFileURL(join(dir, name));
     const text = readFileSync(join(dir, name), 'utf8');
     return [...text.matchAll(/new URL\("(\.{1,2}\/[^"]*)", import\.meta\.url\)/g)].map((match) => fileURLToPath(new URL(match[1]!, url)));
   });
