@@ -7,8 +7,11 @@
 #   NE-AT <step> <guest uptime>          NE-EXIT <code>
 #   NE-EVENT <guest uptime> <a --json line, as it arrived>   NE-SUMMARY <the --json summary>
 #   NE-CMP identical|differ              NE-TIME <seconds the scenario took>
+# or, when the target dies or stalls while starting, NE-EXIT target-died-<code> (or
+# target-not-ready-after-120s) and the target's stderr, and nothing more.
 # Usage: sh netem-scenario.sh DELAY RATE MIB   (DELAY and RATE in tc's spelling, e.g. 20ms 4mbit)
 set -u
+. /ferry/guest/wait-for.sh
 delay=$1 rate=$2 mib=$3
 ip=/usr/sbin/ip
 ferry="node /ferry/cli/bin/ferry.js"
@@ -40,7 +43,11 @@ side src 10.77.0.1/24
 echo "NE-PING $($ip netns exec src ping -c 3 -i 0.2 -q 10.77.0.2 | grep round-trip)"
 dd if=/dev/urandom of="$work/ram.img" bs=1M count="$mib" 2>/dev/null
 echo "NE-AT shaped $(cut -d' ' -f1 /proc/uptime)"
-until grep -q listening "$work/target.out"; do kill -0 "$target_pid" 2>/dev/null || break; sleep 0.1; done
+if ! wait_for NE target "$target_pid" grep -q listening "$work/target.out"; then
+  tail -n 20 "$work/target.err"
+  kill -KILL "$target_pid" 2>/dev/null
+  exit 0
+fi
 echo "NE-AT target-up $(cut -d' ' -f1 /proc/uptime)"
 # Each --json line is stamped with the guest's clock as it arrives: the test times the transfer by them.
 {

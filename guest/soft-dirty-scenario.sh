@@ -13,23 +13,7 @@ mib=$1 hot=$2 cold=$3 policy=$4
 shift 4
 ferry="node /ferry/cli/bin/ferry.js"
 port=7400
-# wait_for WHAT PID COMMAND...: until COMMAND succeeds, WHAT (process PID) is gone, or 120 s have passed
-# (node starts in seconds under TCG); SD-EXIT says which, so a process that dies or stalls while starting
-# ends the run with its reason instead of hanging the guest until the test's own time limit.
-wait_for() {
-  what=$1 pid=$2 tries=1200
-  shift 2
-  until "$@"; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      wait "$pid"
-      echo "SD-EXIT $what-died-$? at $(cut -d' ' -f1 /proc/uptime) s"
-      return 1
-    fi
-    tries=$((tries - 1))
-    [ "$tries" -gt 0 ] || { echo "SD-EXIT $what-not-ready-after-120s"; return 1; }
-    sleep 0.1
-  done
-}
+. /ferry/guest/wait-for.sh
 for log in "$@"; do
   port=$((port + 1))
   work=/dev/shm/run-$log
@@ -40,8 +24,8 @@ for log in "$@"; do
   target_pid=$!
   mapwriter "$work/ram.img" "$mib" "$hot" "$cold" "$work/report" &
   writer=$!
-  if ! wait_for "writer" "$writer" test -e "$work/ram.img.ready" ||
-     ! wait_for "target" "$target_pid" grep -q listening "$work/target.out"; then
+  if ! wait_for SD writer "$writer" test -e "$work/ram.img.ready" ||
+     ! wait_for SD target "$target_pid" grep -q listening "$work/target.out"; then
     tail -n 20 "$work/target.err"
     kill -KILL "$writer" "$target_pid" 2>/dev/null
     rm -rf "$work" "$target"
